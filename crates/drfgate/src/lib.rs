@@ -4,15 +4,8 @@
 //! The core has no web framework in it: a front end (the tower Layer, the C ABI, the CLI)
 //! builds a [`Request`] view over its own request and asks a [`Gate`] for a [`Decision`].
 
-pub mod auth;
 pub mod base64;
 pub mod cache;
-pub mod config;
-pub mod decision;
 pub mod hashers;
 pub mod header;
-pub mod permissions;
-pub mod request;
 pub mod routes;
-pub mod store;
-pub mod trace;
