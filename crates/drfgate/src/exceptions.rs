@@ -1,0 +1,276 @@
+//! DRF's API exceptions and how its default exception handler renders them.
+//!
+//! The fixed messages are pre-rendered `&'static` bodies: a refusal on the hot path costs
+//! no formatting.
+
+use std::sync::Arc;
+
+use crate::decision::{Body, Deny};
+
+pub const NOT_AUTHENTICATED: &str = "Authentication credentials were not provided.";
+pub const PERMISSION_DENIED: &str = "You do not have permission to perform this action.";
+pub const NOT_FOUND: &str = "Not found.";
+pub const SERVER_ERROR: &str = "A server error occurred.";
+
+pub const TOKEN_NO_CREDENTIALS: &str = "Invalid token header. No credentials provided.";
+pub const TOKEN_SPACES: &str = "Invalid token header. Token string should not contain spaces.";
+pub const TOKEN_INVALID_CHARACTERS: &str =
+    "Invalid token header. Token string should not contain invalid characters.";
+pub const INVALID_TOKEN: &str = "Invalid token.";
+pub const USER_INACTIVE: &str = "User inactive or deleted.";
+
+pub const BASIC_NO_CREDENTIALS: &str = "Invalid basic header. No credentials provided.";
+pub const BASIC_SPACES: &str = "Invalid basic header. Credentials string should not contain spaces.";
+pub const BASIC_NOT_BASE64: &str =
+    "Invalid basic header. Credentials not correctly base64 encoded.";
+pub const INVALID_USERNAME_PASSWORD: &str = "Invalid username/password.";
+
+/// Every fixed detail with its pre-rendered body; `static_body` looks them up.
+const FIXED_BODIES: &[(&str, &[u8])] = &[
+    (
+        NOT_AUTHENTICATED,
+        br#"{"detail":"Authentication credentials were not provided."}"#,
+    ),
+    (
+        PERMISSION_DENIED,
+        br#"{"detail":"You do not have permission to perform this action."}"#,
+    ),
+    (NOT_FOUND, br#"{"detail":"Not found."}"#),
+    (SERVER_ERROR, br#"{"detail":"A server error occurred."}"#),
+    (
+        TOKEN_NO_CREDENTIALS,
+        br#"{"detail":"Invalid token header. No credentials provided."}"#,
+    ),
+    (
+        TOKEN_SPACES,
+        br#"{"detail":"Invalid token header. Token string should not contain spaces."}"#,
+    ),
+    (
+        TOKEN_INVALID_CHARACTERS,
+        br#"{"detail":"Invalid token header. Token string should not contain invalid characters."}"#,
+    ),
+    (INVALID_TOKEN, br#"{"detail":"Invalid token."}"#),
+    (USER_INACTIVE, br#"{"detail":"User inactive or deleted."}"#),
+    (
+        BASIC_NO_CREDENTIALS,
+        br#"{"detail":"Invalid basic header. No credentials provided."}"#,
+    ),
+    (
+        BASIC_SPACES,
+        br#"{"detail":"Invalid basic header. Credentials string should not contain spaces."}"#,
+    ),
+    (
+        BASIC_NOT_BASE64,
+        br#"{"detail":"Invalid basic header. Credentials not correctly base64 encoded."}"#,
+    ),
+    (
+        INVALID_USERNAME_PASSWORD,
+        br#"{"detail":"Invalid username/password."}"#,
+    ),
+];
+
+fn static_body(detail: &'static str) -> Body {
+    match FIXED_BODIES.iter().find(|(d, _)| *d == detail) {
+        Some((_, body)) => Body::Static(body),
+        None => Body::Shared(render_detail(detail)),
+    }
+}
+
+/// DRF's JSON renderer: compact separators, non-ASCII as raw UTF-8, and U+2028/U+2029
+/// escaped (DRF does that so the output is also valid JavaScript).
+pub fn render_json(value: &serde_json::Value) -> Arc<[u8]> {
+    let text = serde_json::to_string(value).unwrap_or_else(|_| String::from("{}"));
+    let text = text
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029");
+    Arc::from(text.into_bytes())
+}
+
+/// `{"detail": "<text>"}` as DRF renders it.
+pub fn render_detail(detail: &str) -> Arc<[u8]> {
+    let mut map = serde_json::Map::new();
+    map.insert("detail".into(), serde_json::Value::String(detail.into()));
+    render_json(&serde_json::Value::Object(map))
+}
+
+/// A permission's configured `message`, rendered once at load time. A dict or list message
+/// becomes the body itself with every leaf coerced to a string, as DRF's `_get_error_details`
+/// does; anything else is a `detail` text.
+pub fn render_message(message: &serde_json::Value) -> Arc<[u8]> {
+    match message {
+        serde_json::Value::Object(_) | serde_json::Value::Array(_) => {
+            render_json(&coerce_leaves(message))
+        }
+        other => render_detail(&python_str(other)),
+    }
+}
+
+fn coerce_leaves(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), coerce_leaves(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(coerce_leaves).collect()),
+        leaf => Value::String(python_str(leaf)),
+    }
+}
+
+/// Python's `str()` of a JSON leaf, which is what DRF's `force_str` produces.
+fn python_str(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Null => "None".into(),
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
+                python_float_repr(f)
+            } else {
+                n.to_string()
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+fn python_float_repr(f: f64) -> String {
+    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e16 {
+        format!("{f:.1}")
+    } else {
+        format!("{f}")
+    }
+}
+
+/// One of DRF's API exceptions, as raised by an authenticator or a permission check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiError {
+    /// `NotAuthenticated`: a permission denied an unauthenticated request.
+    NotAuthenticated,
+    /// `AuthenticationFailed(detail)`: an authenticator recognised its scheme and refused.
+    AuthenticationFailed(&'static str),
+    /// `PermissionDenied` with a permission's (pre-rendered) message.
+    PermissionDenied(Body),
+    /// `MethodNotAllowed(method)`.
+    MethodNotAllowed(Box<str>),
+    /// Something below the gate failed (the database, usually). DRF would answer 500; the gate
+    /// fails closed with a 500 of its own.
+    ServerError,
+}
+
+impl ApiError {
+    pub fn permission_denied() -> ApiError {
+        ApiError::PermissionDenied(Body::Static(
+            br#"{"detail":"You do not have permission to perform this action."}"#,
+        ))
+    }
+
+    /// Render as DRF's `handle_exception` does. `challenge` is the first configured
+    /// authenticator's `authenticate_header()`: present → 401 with it, absent → 403
+    /// (only for NotAuthenticated and AuthenticationFailed).
+    pub fn into_deny(self, challenge: Option<&Arc<str>>, allow: Option<&Arc<str>>) -> Deny {
+        let allow = allow.cloned();
+        let unauthenticated = |body: Body| match challenge {
+            Some(value) => Deny {
+                status: 401,
+                body,
+                www_authenticate: Some(value.clone()),
+                allow: allow.clone(),
+            },
+            None => Deny {
+                status: 403,
+                body,
+                www_authenticate: None,
+                allow: allow.clone(),
+            },
+        };
+        match self {
+            ApiError::NotAuthenticated => unauthenticated(static_body(NOT_AUTHENTICATED)),
+            ApiError::AuthenticationFailed(detail) => unauthenticated(static_body(detail)),
+            ApiError::PermissionDenied(body) => Deny {
+                status: 403,
+                body,
+                www_authenticate: None,
+                allow,
+            },
+            ApiError::MethodNotAllowed(method) => Deny {
+                status: 405,
+                body: Body::Shared(render_detail(&format!("Method \"{method}\" not allowed."))),
+                www_authenticate: None,
+                allow,
+            },
+            ApiError::ServerError => Deny {
+                status: 500,
+                body: static_body(SERVER_ERROR),
+                www_authenticate: None,
+                allow: None,
+            },
+        }
+    }
+
+    /// The detail text, for traces.
+    pub fn describe(&self) -> String {
+        match self {
+            ApiError::NotAuthenticated => NOT_AUTHENTICATED.into(),
+            ApiError::AuthenticationFailed(d) => (*d).into(),
+            ApiError::PermissionDenied(body) => String::from_utf8_lossy(body).into_owned(),
+            ApiError::MethodNotAllowed(m) => format!("Method \"{m}\" not allowed."),
+            ApiError::ServerError => SERVER_ERROR.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_bodies_match_the_renderer() {
+        for (detail, body) in FIXED_BODIES {
+            assert_eq!(&*render_detail(detail), *body, "{detail}");
+        }
+    }
+
+    #[test]
+    fn not_authenticated_body_is_58_bytes() {
+        assert_eq!(static_body(NOT_AUTHENTICATED).len(), 58);
+    }
+
+    #[test]
+    fn dict_messages_coerce_leaves_to_strings_in_order() {
+        let msg = serde_json::json!({"error": "nope", "n": 1, "ok": true, "f": 1.0, "none": null});
+        assert_eq!(
+            &*render_message(&msg),
+            br#"{"error":"nope","n":"1","ok":"True","f":"1.0","none":"None"}"#
+        );
+    }
+
+    #[test]
+    fn line_separators_are_escaped_and_non_ascii_is_raw() {
+        assert_eq!(
+            &*render_detail("é\u{2028}x\u{2029}"),
+            "{\"detail\":\"é\\u2028x\\u2029\"}".as_bytes()
+        );
+    }
+
+    #[test]
+    fn unauthenticated_is_401_with_a_challenge_else_403() {
+        let token: Arc<str> = Arc::from("Token");
+        let d = ApiError::NotAuthenticated.into_deny(Some(&token), None);
+        assert_eq!((d.status, d.www_authenticate.as_deref()), (401, Some("Token")));
+        let d = ApiError::AuthenticationFailed(INVALID_TOKEN).into_deny(None, None);
+        assert_eq!((d.status, d.www_authenticate), (403, None));
+        let d = ApiError::permission_denied().into_deny(Some(&token), None);
+        assert_eq!((d.status, d.www_authenticate), (403, None));
+    }
+
+    #[test]
+    fn method_not_allowed_names_the_method() {
+        let d = ApiError::MethodNotAllowed("BREW".into()).into_deny(None, None);
+        assert_eq!(d.status, 405);
+        assert_eq!(&*d.body, br#"{"detail":"Method \"BREW\" not allowed."}"#);
+    }
+}

@@ -1,0 +1,220 @@
+//! The gate's view of one HTTP request: borrowed, raw bytes, built by a front end.
+//!
+//! Header values are never decoded to text here: DRF works on the exact octets (WSGI hands
+//! Django ISO-8859-1 strings, and DRF re-encodes them), so the authenticators do too.
+
+use std::borrow::Cow;
+
+/// Where header values come from. Front ends implement this over their own header storage,
+/// so nothing is copied unless a header is repeated.
+pub trait HeaderSource {
+    /// Every value of the header `name` (ASCII case-insensitive), in arrival order.
+    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&[u8]));
+
+    /// The header's value as Django sees it: absent → `None`; repeated → joined with `,`
+    /// (what Django's ASGI handler does; WSGI servers join similarly).
+    fn get(&self, name: &str) -> Option<Cow<'_, [u8]>> {
+        let mut first: Option<Vec<u8>> = None;
+        let mut count = 0usize;
+        self.for_each_value(name, &mut |value| {
+            count += 1;
+            match first.as_mut() {
+                None => first = Some(value.to_vec()),
+                Some(joined) => {
+                    joined.push(b',');
+                    joined.extend_from_slice(value);
+                }
+            }
+        });
+        first.map(Cow::Owned).filter(|_| count > 0)
+    }
+}
+
+/// A slice of `(name, value)` byte pairs, in arrival order.
+impl HeaderSource for [(&[u8], &[u8])] {
+    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        for (n, v) in self {
+            if n.eq_ignore_ascii_case(name.as_bytes()) {
+                f(v);
+            }
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<Cow<'_, [u8]>> {
+        let mut matches = self
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()));
+        let (_, first) = matches.next()?;
+        match matches.next() {
+            None => Some(Cow::Borrowed(*first)),
+            Some((_, second)) => {
+                let mut joined = first.to_vec();
+                for value in std::iter::once(second).chain(matches.map(|(_, v)| v)) {
+                    joined.push(b',');
+                    joined.extend_from_slice(value);
+                }
+                Some(Cow::Owned(joined))
+            }
+        }
+    }
+}
+
+/// Owned header pairs, e.g. parsed from a command line.
+impl HeaderSource for [(Vec<u8>, Vec<u8>)] {
+    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        for (n, v) in self {
+            if n.eq_ignore_ascii_case(name.as_bytes()) {
+                f(v);
+            }
+        }
+    }
+}
+
+const NO_HEADERS: &[(&[u8], &[u8])] = &[];
+
+/// One request as the gate sees it.
+#[derive(Clone, Copy)]
+pub struct Request<'a> {
+    /// The method as sent; the gate upper-cases it as Django does.
+    pub method: &'a [u8],
+    /// The raw (still percent-encoded) path, starting with `/`.
+    pub path: &'a [u8],
+    /// The raw query string, without `?`.
+    pub query: &'a [u8],
+    pub headers: &'a dyn HeaderSource,
+    /// The client address (`REMOTE_ADDR`).
+    pub remote_addr: Option<&'a str>,
+    /// The `REMOTE_USER` server variable, set by the front end (e.g. Apache's `r->user`).
+    /// Never taken from a client header.
+    pub remote_user: Option<&'a [u8]>,
+    /// Whether the client connection is HTTPS (`request.is_secure()`).
+    pub secure: bool,
+}
+
+impl<'a> Request<'a> {
+    pub fn new(method: &'a [u8], path: &'a [u8]) -> Request<'a> {
+        Request {
+            method,
+            path,
+            query: b"",
+            headers: NO_HEADERS,
+            remote_addr: None,
+            remote_user: None,
+            secure: false,
+        }
+    }
+
+    pub fn with_headers(mut self, headers: &'a dyn HeaderSource) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    pub fn with_query(mut self, query: &'a [u8]) -> Self {
+        self.query = query;
+        self
+    }
+
+    pub fn with_remote_user(mut self, remote_user: Option<&'a [u8]>) -> Self {
+        self.remote_user = remote_user;
+        self
+    }
+
+    pub fn with_remote_addr(mut self, remote_addr: Option<&'a str>) -> Self {
+        self.remote_addr = remote_addr;
+        self
+    }
+
+    pub fn with_secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    pub fn header(&self, name: &str) -> Option<Cow<'a, [u8]>> {
+        self.headers.get(name)
+    }
+
+    /// A cookie's value from the `Cookie` header(s), parsed as Django does.
+    pub fn cookie(&self, name: &str) -> Option<Vec<u8>> {
+        let header = self.headers.get("Cookie")?;
+        crate::header::cookie_value(&header, name.as_bytes()).map(<[u8]>::to_vec)
+    }
+}
+
+/// The method as Django's `request.method` has it: ASCII upper case. Short methods stay on the stack.
+pub(crate) struct Method {
+    buf: [u8; 16],
+    heap: Option<Box<[u8]>>,
+    len: usize,
+}
+
+impl Method {
+    pub(crate) fn new(raw: &[u8]) -> Method {
+        let mut method = Method {
+            buf: [0; 16],
+            heap: None,
+            len: raw.len(),
+        };
+        if raw.len() <= method.buf.len() {
+            method.buf[..raw.len()].copy_from_slice(raw);
+            method.buf[..raw.len()].make_ascii_uppercase();
+        } else {
+            method.heap = Some(raw.to_ascii_uppercase().into_boxed_slice());
+        }
+        method
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match &self.heap {
+            Some(heap) => heap,
+            None => &self.buf[..self.len],
+        }
+    }
+
+    /// DRF's `SAFE_METHODS`.
+    pub(crate) fn is_safe(&self) -> bool {
+        matches!(self.as_bytes(), b"GET" | b"HEAD" | b"OPTIONS")
+    }
+
+    /// For messages: Django decodes the method as ISO-8859-1.
+    pub(crate) fn to_text(&self) -> String {
+        self.as_bytes().iter().map(|&b| b as char).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_headers_join_with_a_comma() {
+        let pairs: &[(&[u8], &[u8])] = &[
+            (b"Authorization", b"Token abcd1234"),
+            (b"X-Other", b"1"),
+            (b"authorization", b"Token x"),
+        ];
+        let req = Request::new(b"GET", b"/").with_headers(pairs);
+        assert_eq!(req.header("AUTHORIZATION").as_deref(), Some(&b"Token abcd1234,Token x"[..]));
+        assert_eq!(req.header("x-other").as_deref(), Some(&b"1"[..]));
+        assert_eq!(req.header("Missing"), None);
+    }
+
+    #[test]
+    fn owned_pairs_use_the_default_join() {
+        let pairs = vec![
+            (b"A".to_vec(), b"1".to_vec()),
+            (b"a".to_vec(), b"2".to_vec()),
+        ];
+        assert_eq!(pairs[..].get("a").as_deref(), Some(&b"1,2"[..]));
+        assert_eq!(pairs[..].get("b"), None);
+    }
+
+    #[test]
+    fn methods_are_upper_cased_like_django() {
+        assert_eq!(Method::new(b"brew").as_bytes(), b"BREW");
+        assert!(Method::new(b"options").is_safe());
+        assert!(!Method::new(b"TRACE").is_safe());
+        let long = Method::new(b"a-very-long-method-name-indeed");
+        assert_eq!(long.as_bytes(), b"A-VERY-LONG-METHOD-NAME-INDEED");
+        assert_eq!(Method::new(b"\xe9t").to_text(), "\u{e9}T");
+    }
+}

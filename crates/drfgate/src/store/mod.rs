@@ -1,0 +1,164 @@
+//! Where users, tokens and permissions live: Django's own database, read directly.
+//!
+//! A store answers the handful of questions DRF's classes ask the ORM, one prepared query
+//! each. It never writes.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::decision::{User, UserPk};
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+/// Table and column names, for custom user models and token models.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Schema {
+    /// `AUTH_USER_MODEL`'s table, `auth_user` by default.
+    pub user_table: String,
+    /// `USERNAME_FIELD`'s column, `username` by default.
+    pub username_field: String,
+    /// DRF's token table, `authtoken_token` by default.
+    pub token_table: String,
+}
+
+impl Default for Schema {
+    fn default() -> Self {
+        Schema {
+            user_table: "auth_user".into(),
+            username_field: "username".into(),
+            token_table: "authtoken_token".into(),
+        }
+    }
+}
+
+impl Schema {
+    /// Django names a user model's M2M tables after its table: `<table>_groups`,
+    /// `<table>_user_permissions`.
+    pub fn user_groups_table(&self) -> String {
+        format!("{}_groups", self.user_table)
+    }
+
+    pub fn user_permissions_table(&self) -> String {
+        format!("{}_user_permissions", self.user_table)
+    }
+}
+
+/// A user row together with its stored password hash (for Basic authentication).
+#[derive(Clone, Debug)]
+pub struct UserWithPassword {
+    pub user: User,
+    pub password: String,
+}
+
+/// What `drfgate check` reports about an opened store.
+#[derive(Clone, Debug)]
+pub struct StoreSummary {
+    pub backend: &'static str,
+    pub location: String,
+    pub users: i64,
+    pub tokens: Option<i64>,
+}
+
+#[derive(Debug)]
+pub struct StoreError {
+    message: String,
+}
+
+impl StoreError {
+    pub fn new(message: impl Into<String>) -> StoreError {
+        StoreError {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// The queries DRF's authentication and permission classes make.
+pub trait Store: Send + Sync {
+    /// `Token.objects.select_related('user').get(key=key)`: the token's user, or `None`.
+    fn user_by_token(&self, key: &str) -> Result<Option<User>, StoreError>;
+
+    /// `UserModel._default_manager.get_by_natural_key(username)` with its password hash.
+    fn user_by_username(&self, username: &str) -> Result<Option<UserWithPassword>, StoreError>;
+
+    /// `ModelBackend.get_all_permissions` for an active, non-superuser user: the union of its
+    /// own and its groups' permissions as `app_label.codename`.
+    fn user_permissions(&self, pk: &UserPk) -> Result<HashSet<String>, StoreError>;
+
+    /// Checks that the tables are there and readable.
+    fn summary(&self) -> Result<StoreSummary, StoreError>;
+}
+
+/// A `DATABASE` setting, parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    /// Accepts `sqlite:///absolute/path`, `sqlite://relative/path` (relative to `base`, the
+    /// config file's folder) and a bare path ending in a SQLite file.
+    pub fn parse(url: &str, base: Option<&Path>) -> Result<DatabaseUrl, String> {
+        let resolve = |p: &str| -> PathBuf {
+            let path = Path::new(p);
+            match base {
+                Some(base) if path.is_relative() => base.join(path),
+                _ => path.to_path_buf(),
+            }
+        };
+        if let Some(rest) = url.strip_prefix("sqlite://") {
+            if rest.is_empty() {
+                return Err("sqlite:// needs a path, e.g. sqlite:///srv/app/db.sqlite3".into());
+            }
+            return Ok(DatabaseUrl::Sqlite(resolve(rest)));
+        }
+        if let Some((scheme, _)) = url.split_once("://") {
+            return Err(format!(
+                "unsupported database scheme {scheme:?}; this version reads sqlite:// databases"
+            ));
+        }
+        if url.is_empty() {
+            return Err("DATABASE is empty; expected e.g. sqlite:///srv/app/db.sqlite3".into());
+        }
+        Ok(DatabaseUrl::Sqlite(resolve(url)))
+    }
+
+    pub fn open(&self, schema: &Schema) -> Result<Box<dyn Store>, StoreError> {
+        match self {
+            DatabaseUrl::Sqlite(path) => Ok(Box::new(SqliteStore::open(path, schema.clone())?)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///srv/db.sqlite3", None),
+            Ok(DatabaseUrl::Sqlite("/srv/db.sqlite3".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://db.sqlite3", Some(Path::new("/etc/drfgate"))),
+            Ok(DatabaseUrl::Sqlite("/etc/drfgate/db.sqlite3".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("db.sqlite3", Some(Path::new("/x"))),
+            Ok(DatabaseUrl::Sqlite("/x/db.sqlite3".into()))
+        );
+        assert!(DatabaseUrl::parse("oracle://x", None).unwrap_err().contains("oracle"));
+        assert!(DatabaseUrl::parse("", None).is_err());
+    }
+}
