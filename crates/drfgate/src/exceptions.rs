@@ -20,7 +20,8 @@ pub const INVALID_TOKEN: &str = "Invalid token.";
 pub const USER_INACTIVE: &str = "User inactive or deleted.";
 
 pub const BASIC_NO_CREDENTIALS: &str = "Invalid basic header. No credentials provided.";
-pub const BASIC_SPACES: &str = "Invalid basic header. Credentials string should not contain spaces.";
+pub const BASIC_SPACES: &str =
+    "Invalid basic header. Credentials string should not contain spaces.";
 pub const BASIC_NOT_BASE64: &str =
     "Invalid basic header. Credentials not correctly base64 encoded.";
 pub const INVALID_USERNAME_PASSWORD: &str = "Invalid username/password.";
@@ -145,6 +146,16 @@ fn python_float_repr(f: f64) -> String {
     }
 }
 
+/// DRF's `NotFound`, for paths the gate is told to refuse.
+pub fn not_found() -> Deny {
+    Deny {
+        status: 404,
+        body: static_body(NOT_FOUND),
+        www_authenticate: None,
+        allow: None,
+    }
+}
+
 /// One of DRF's API exceptions, as raised by an authenticator or a permission check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ApiError {
@@ -260,7 +271,10 @@ mod tests {
     fn unauthenticated_is_401_with_a_challenge_else_403() {
         let token: Arc<str> = Arc::from("Token");
         let d = ApiError::NotAuthenticated.into_deny(Some(&token), None);
-        assert_eq!((d.status, d.www_authenticate.as_deref()), (401, Some("Token")));
+        assert_eq!(
+            (d.status, d.www_authenticate.as_deref()),
+            (401, Some("Token"))
+        );
         let d = ApiError::AuthenticationFailed(INVALID_TOKEN).into_deny(None, None);
         assert_eq!((d.status, d.www_authenticate), (403, None));
         let d = ApiError::permission_denied().into_deny(Some(&token), None);

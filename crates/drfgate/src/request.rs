@@ -30,37 +30,66 @@ pub trait HeaderSource {
     }
 }
 
-/// A slice of `(name, value)` byte pairs, in arrival order.
-impl HeaderSource for [(&[u8], &[u8])] {
-    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
-        for (n, v) in self {
-            if n.eq_ignore_ascii_case(name.as_bytes()) {
-                f(v);
-            }
+fn pairs_for_each(pairs: &[(&[u8], &[u8])], name: &str, f: &mut dyn FnMut(&[u8])) {
+    for (n, v) in pairs {
+        if n.eq_ignore_ascii_case(name.as_bytes()) {
+            f(v);
         }
+    }
+}
+
+/// Borrows the value when the header appears once, which is nearly always.
+fn pairs_get<'p>(pairs: &'p [(&[u8], &[u8])], name: &str) -> Option<Cow<'p, [u8]>> {
+    let mut matches = pairs
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()));
+    let (_, first) = matches.next()?;
+    match matches.next() {
+        None => Some(Cow::Borrowed(*first)),
+        Some((_, second)) => {
+            let mut joined = first.to_vec();
+            for value in std::iter::once(second).chain(matches.map(|(_, v)| v)) {
+                joined.push(b',');
+                joined.extend_from_slice(value);
+            }
+            Some(Cow::Owned(joined))
+        }
+    }
+}
+
+/// `(name, value)` byte pairs, in arrival order.
+impl HeaderSource for &[(&[u8], &[u8])] {
+    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        pairs_for_each(self, name, f)
     }
 
     fn get(&self, name: &str) -> Option<Cow<'_, [u8]>> {
-        let mut matches = self
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()));
-        let (_, first) = matches.next()?;
-        match matches.next() {
-            None => Some(Cow::Borrowed(*first)),
-            Some((_, second)) => {
-                let mut joined = first.to_vec();
-                for value in std::iter::once(second).chain(matches.map(|(_, v)| v)) {
-                    joined.push(b',');
-                    joined.extend_from_slice(value);
-                }
-                Some(Cow::Owned(joined))
-            }
-        }
+        pairs_get(self, name)
+    }
+}
+
+impl<const N: usize> HeaderSource for [(&[u8], &[u8]); N] {
+    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        pairs_for_each(self, name, f)
+    }
+
+    fn get(&self, name: &str) -> Option<Cow<'_, [u8]>> {
+        pairs_get(self, name)
+    }
+}
+
+impl HeaderSource for Vec<(&[u8], &[u8])> {
+    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        pairs_for_each(self, name, f)
+    }
+
+    fn get(&self, name: &str) -> Option<Cow<'_, [u8]>> {
+        pairs_get(self, name)
     }
 }
 
 /// Owned header pairs, e.g. parsed from a command line.
-impl HeaderSource for [(Vec<u8>, Vec<u8>)] {
+impl HeaderSource for Vec<(Vec<u8>, Vec<u8>)> {
     fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
         for (n, v) in self {
             if n.eq_ignore_ascii_case(name.as_bytes()) {
@@ -70,7 +99,7 @@ impl HeaderSource for [(Vec<u8>, Vec<u8>)] {
     }
 }
 
-const NO_HEADERS: &[(&[u8], &[u8])] = &[];
+const NO_HEADERS: &[(&[u8], &[u8]); 0] = &[];
 
 /// One request as the gate sees it.
 #[derive(Clone, Copy)]
@@ -141,14 +170,14 @@ impl<'a> Request<'a> {
 }
 
 /// The method as Django's `request.method` has it: ASCII upper case. Short methods stay on the stack.
-pub(crate) struct Method {
+pub struct Method {
     buf: [u8; 16],
     heap: Option<Box<[u8]>>,
     len: usize,
 }
 
 impl Method {
-    pub(crate) fn new(raw: &[u8]) -> Method {
+    pub fn new(raw: &[u8]) -> Method {
         let mut method = Method {
             buf: [0; 16],
             heap: None,
@@ -163,7 +192,7 @@ impl Method {
         method
     }
 
-    pub(crate) fn as_bytes(&self) -> &[u8] {
+    pub fn as_bytes(&self) -> &[u8] {
         match &self.heap {
             Some(heap) => heap,
             None => &self.buf[..self.len],
@@ -171,12 +200,12 @@ impl Method {
     }
 
     /// DRF's `SAFE_METHODS`.
-    pub(crate) fn is_safe(&self) -> bool {
+    pub fn is_safe(&self) -> bool {
         matches!(self.as_bytes(), b"GET" | b"HEAD" | b"OPTIONS")
     }
 
     /// For messages: Django decodes the method as ISO-8859-1.
-    pub(crate) fn to_text(&self) -> String {
+    pub fn to_text(&self) -> String {
         self.as_bytes().iter().map(|&b| b as char).collect()
     }
 }
@@ -192,8 +221,11 @@ mod tests {
             (b"X-Other", b"1"),
             (b"authorization", b"Token x"),
         ];
-        let req = Request::new(b"GET", b"/").with_headers(pairs);
-        assert_eq!(req.header("AUTHORIZATION").as_deref(), Some(&b"Token abcd1234,Token x"[..]));
+        let req = Request::new(b"GET", b"/").with_headers(&pairs);
+        assert_eq!(
+            req.header("AUTHORIZATION").as_deref(),
+            Some(&b"Token abcd1234,Token x"[..])
+        );
         assert_eq!(req.header("x-other").as_deref(), Some(&b"1"[..]));
         assert_eq!(req.header("Missing"), None);
     }
@@ -204,8 +236,8 @@ mod tests {
             (b"A".to_vec(), b"1".to_vec()),
             (b"a".to_vec(), b"2".to_vec()),
         ];
-        assert_eq!(pairs[..].get("a").as_deref(), Some(&b"1,2"[..]));
-        assert_eq!(pairs[..].get("b"), None);
+        assert_eq!(pairs.get("a").as_deref(), Some(&b"1,2"[..]));
+        assert_eq!(pairs.get("b"), None);
     }
 
     #[test]

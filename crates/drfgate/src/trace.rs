@@ -48,7 +48,12 @@ impl<'t> Tracer<'t> {
         self.trace.is_some()
     }
 
-    pub fn step(&mut self, stage: Stage, subject: impl FnOnce() -> String, outcome: impl FnOnce() -> String) {
+    pub fn step(
+        &mut self,
+        stage: Stage,
+        subject: impl FnOnce() -> String,
+        outcome: impl FnOnce() -> String,
+    ) {
         if let Some(trace) = self.trace.as_deref_mut() {
             trace.steps.push(Step {
                 stage,

@@ -158,7 +158,9 @@ mod tests {
             DatabaseUrl::parse("db.sqlite3", Some(Path::new("/x"))),
             Ok(DatabaseUrl::Sqlite("/x/db.sqlite3".into()))
         );
-        assert!(DatabaseUrl::parse("oracle://x", None).unwrap_err().contains("oracle"));
+        assert!(DatabaseUrl::parse("oracle://x", None)
+            .unwrap_err()
+            .contains("oracle"));
         assert!(DatabaseUrl::parse("", None).is_err());
     }
 }

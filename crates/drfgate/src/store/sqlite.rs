@@ -180,7 +180,10 @@ fn read_pk(value: ValueRef<'_>) -> rusqlite::Result<UserPk> {
         ValueRef::Integer(n) => Ok(UserPk::Int(n)),
         ValueRef::Text(t) => Ok(UserPk::Text(String::from_utf8_lossy(t).into())),
         ValueRef::Blob(b) => Ok(UserPk::Text(
-            b.iter().map(|x| format!("{x:02x}")).collect::<String>().into(),
+            b.iter()
+                .map(|x| format!("{x:02x}"))
+                .collect::<String>()
+                .into(),
         )),
         other => Err(rusqlite::Error::InvalidColumnType(
             0,

@@ -1,0 +1,591 @@
+//! The gate: a loaded config, its store and caches, answering one request at a time the way
+//! DRF's `APIView.initial` does — route, authenticate, check permissions, then the method.
+//!
+//! A gate is built once and shared by every thread (`Gate: Send + Sync`).
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::auth::{
+    Authenticator, BasicAuthentication, Context, Outcome, RemoteUserAuthentication,
+    SessionAuthentication, TokenAuthentication,
+};
+use crate::cache::{CacheConfig, CacheStats, Cached, CredentialCache, KeyDomain};
+use crate::config::{AuthClass, AuthKind, Config, ConfigError, Route, Unmatched};
+use crate::decision::{Decision, Identity, User, UserPk};
+use crate::exceptions::ApiError;
+use crate::hashers::PasswordHashers;
+use crate::permissions::{ModelLabel, Permission, PermissionContext};
+use crate::request::{Method, Request};
+use crate::routes::RoutePattern;
+use crate::store::{Store, StoreError, StoreSummary};
+use crate::trace::{Stage, Trace, Tracer};
+
+/// Why a gate could not be built.
+#[derive(Debug)]
+pub enum GateError {
+    Config(ConfigError),
+    Store(StoreError),
+}
+
+impl std::fmt::Display for GateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GateError::Config(e) => write!(f, "{e}"),
+            GateError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for GateError {}
+
+impl From<ConfigError> for GateError {
+    fn from(e: ConfigError) -> Self {
+        GateError::Config(e)
+    }
+}
+
+impl From<StoreError> for GateError {
+    fn from(e: StoreError) -> Self {
+        GateError::Store(e)
+    }
+}
+
+/// One view's policy: its authenticators, permissions and implemented methods.
+pub struct Policy {
+    pub authenticators: Vec<Arc<dyn Authenticator>>,
+    /// The first class's `authenticate_header()`; decides 401 vs 403.
+    challenge: Option<Arc<str>>,
+    pub permissions: Vec<Permission>,
+    pub model: Option<ModelLabel>,
+    /// `None`: the view answers every method. Otherwise DRF's implemented methods,
+    /// with OPTIONS always and HEAD when GET is there.
+    methods: Option<Vec<Box<[u8]>>>,
+    allow: Option<Arc<str>>,
+}
+
+impl Policy {
+    pub fn challenge(&self) -> Option<&str> {
+        self.challenge.as_deref()
+    }
+
+    /// The `Allow` header DRF would send, when the route lists its methods.
+    pub fn allow(&self) -> Option<&str> {
+        self.allow.as_deref()
+    }
+}
+
+/// A compiled route and its policy.
+pub struct GateRoute {
+    pub pattern: RoutePattern,
+    pub name: Option<String>,
+    pub line: Option<usize>,
+    pub policy: Policy,
+}
+
+pub struct Gate {
+    routes: Vec<GateRoute>,
+    defaults: Policy,
+    unmatched: Unmatched,
+    store: Box<dyn Store>,
+    tokens: CredentialCache<Arc<User>>,
+    passwords: CredentialCache<Arc<User>>,
+    permissions: CredentialCache<Arc<HashSet<String>>>,
+    hashers: PasswordHashers,
+    backends: crate::auth::Backends,
+    warnings: Vec<String>,
+}
+
+/// Counters of the gate's caches.
+#[derive(Clone, Debug, Default)]
+pub struct GateStats {
+    pub tokens: CacheStats,
+    pub passwords: CacheStats,
+    pub permissions: CacheStats,
+}
+
+/// DRF's `Allow` order: GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, then anything else.
+const ALLOW_ORDER: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+fn implemented_methods(listed: &[String]) -> Vec<String> {
+    let mut set: Vec<String> = listed.to_vec();
+    if set.iter().any(|m| m == "GET") && !set.iter().any(|m| m == "HEAD") {
+        set.push("HEAD".into());
+    }
+    if !set.iter().any(|m| m == "OPTIONS") {
+        set.push("OPTIONS".into());
+    }
+    let rank = |m: &String| {
+        ALLOW_ORDER
+            .iter()
+            .position(|o| o == m)
+            .unwrap_or(ALLOW_ORDER.len())
+    };
+    set.sort_by_key(rank);
+    set.dedup();
+    set
+}
+
+fn build_authenticator(class: &AuthClass) -> Arc<dyn Authenticator> {
+    match &class.kind {
+        AuthKind::Token { keyword } => {
+            Arc::new(TokenAuthentication::new(class.name.clone(), keyword))
+        }
+        AuthKind::Basic { realm } => Arc::new(BasicAuthentication::new(class.name.clone(), realm)),
+        AuthKind::Session => Arc::new(SessionAuthentication::new(class.name.clone())),
+        AuthKind::RemoteUser { source } => Arc::new(RemoteUserAuthentication::new(
+            class.name.clone(),
+            source.clone(),
+        )),
+    }
+}
+
+fn build_policy(
+    classes: &[AuthClass],
+    permissions: Vec<Permission>,
+    model: Option<ModelLabel>,
+    methods: Option<&[String]>,
+) -> Policy {
+    let authenticators: Vec<Arc<dyn Authenticator>> =
+        classes.iter().map(build_authenticator).collect();
+    let challenge = authenticators
+        .first()
+        .and_then(|a| a.authenticate_header().cloned());
+    let methods = methods.map(implemented_methods);
+    let allow = methods.as_ref().map(|m| Arc::from(m.join(", ")));
+    Policy {
+        authenticators,
+        challenge,
+        permissions,
+        model,
+        methods: methods.map(|m| {
+            m.into_iter()
+                .map(|s| s.into_bytes().into_boxed_slice())
+                .collect()
+        }),
+        allow,
+    }
+}
+
+impl Gate {
+    /// Loads a config file and opens its database.
+    pub fn from_config_file(path: &Path) -> Result<Gate, GateError> {
+        Gate::from_config(Config::from_file(path)?)
+    }
+
+    /// Loads a config given as text; relative paths in it are relative to `base`.
+    pub fn from_config_str(text: &str, base: Option<&Path>) -> Result<Gate, GateError> {
+        Gate::from_config(Config::from_str_with_origin(text, "<config>", base)?)
+    }
+
+    pub fn from_config(config: Config) -> Result<Gate, GateError> {
+        let store = config.django.database.open(&config.django.schema)?;
+        Gate::with_store(config, store)
+    }
+
+    /// Builds a gate over a given store (used by tests and by front ends with their own).
+    pub fn with_store(config: Config, store: Box<dyn Store>) -> Result<Gate, GateError> {
+        for warning in &config.warnings {
+            log::warn!("{warning}");
+        }
+        let uses_model = |perms: &[Permission]| {
+            perms
+                .iter()
+                .any(|p| p.classes().iter().any(|c| c.needs_model()))
+        };
+        let mut routes = Vec::with_capacity(config.routes.len());
+        for (i, route) in config.routes.into_iter().enumerate() {
+            let Route {
+                pattern,
+                name,
+                methods,
+                authentication,
+                permissions,
+                model,
+                line,
+            } = route;
+            let classes = authentication.unwrap_or_else(|| config.default_authentication.clone());
+            let permissions = permissions.unwrap_or_else(|| config.default_permissions.clone());
+            if uses_model(&permissions) && model.is_none() {
+                return Err(GateError::Config(ConfigError {
+                    origin: config.origin.clone(),
+                    line,
+                    key: format!("routes[{i}].model"),
+                    message: "DjangoModelPermissions needs the view's model: add model = \"app_label.model\"".into(),
+                }));
+            }
+            routes.push(GateRoute {
+                pattern,
+                name,
+                line,
+                policy: build_policy(&classes, permissions, model, methods.as_deref()),
+            });
+        }
+        let defaults = build_policy(
+            &config.default_authentication,
+            config.default_permissions.clone(),
+            None,
+            None,
+        );
+        let uses_tokens = routes
+            .iter()
+            .map(|r| &r.policy)
+            .chain(std::iter::once(&defaults))
+            .flat_map(|p| &p.authenticators)
+            .any(|a| {
+                a.authenticate_header()
+                    .is_some_and(|h| !h.starts_with("Basic "))
+            });
+        let summary = store.summary()?;
+        if uses_tokens && summary.tokens.is_none() {
+            return Err(GateError::Store(StoreError::new(format!(
+                "{}: TokenAuthentication is configured but the database has no table {:?} (TOKEN_TABLE); \
+                 is rest_framework.authtoken in INSTALLED_APPS and migrated?",
+                summary.location, config.django.schema.token_table
+            ))));
+        }
+        let negative_off = CacheConfig {
+            negative_max_entries: 0,
+            ..config.cache.clone()
+        };
+        let permissions_cache = CacheConfig {
+            ttl: config.permissions_ttl,
+            ..negative_off.clone()
+        };
+        Ok(Gate {
+            routes,
+            defaults,
+            unmatched: config.unmatched,
+            store,
+            tokens: CredentialCache::new(config.cache.clone()),
+            passwords: CredentialCache::new(negative_off),
+            permissions: CredentialCache::new(permissions_cache),
+            hashers: config.django.hashers,
+            backends: config.django.backends,
+            warnings: config.warnings,
+        })
+    }
+
+    /// DRF's answer for this request.
+    pub fn decide(&self, request: &Request<'_>) -> Decision {
+        self.decide_traced(request, &mut Tracer::off())
+    }
+
+    /// The answer and the story of how it was reached.
+    pub fn explain(&self, request: &Request<'_>) -> (Decision, Trace) {
+        let mut trace = Trace::default();
+        let decision = self.decide_traced(request, &mut Tracer::new(Some(&mut trace)));
+        (decision, trace)
+    }
+
+    fn decide_traced(&self, request: &Request<'_>, trace: &mut Tracer<'_>) -> Decision {
+        let method = Method::new(request.method);
+        let policy = match self.routes.iter().find(|r| r.pattern.matches(request.path)) {
+            Some(route) => {
+                trace.step(Stage::Route, || describe_route(route), || "matched".into());
+                &route.policy
+            }
+            None => {
+                match self.unmatched {
+                    Unmatched::Defaults => {
+                        trace.step(Stage::Route, || "no route matched".into(), || {
+                        "applying DEFAULT_AUTHENTICATION_CLASSES and DEFAULT_PERMISSION_CLASSES".into()
+                    });
+                        &self.defaults
+                    }
+                    Unmatched::Pass => {
+                        trace.step(
+                            Stage::Route,
+                            || "no route matched".into(),
+                            || "passed through untouched ([gate] unmatched = \"pass\")".into(),
+                        );
+                        return Decision::Allow(None);
+                    }
+                    Unmatched::Deny => {
+                        trace.step(
+                            Stage::Route,
+                            || "no route matched".into(),
+                            || "refused ([gate] unmatched = \"deny\")".into(),
+                        );
+                        return Decision::Deny(crate::exceptions::not_found());
+                    }
+                }
+            }
+        };
+        let deny = |error: ApiError, trace: &mut Tracer<'_>| {
+            let deny = error.into_deny(policy.challenge.as_ref(), policy.allow.as_ref());
+            trace.step(Stage::Result, || "decision".into(), || {
+                let why = match (deny.status, policy.challenge.as_deref()) {
+                    (401, Some(c)) => format!(" (401 because the first authentication class answers WWW-Authenticate: {c})"),
+                    (403, None) if deny.www_authenticate.is_none() && !policy.authenticators.is_empty() && is_unauthenticated_error(&deny) => {
+                        " (403, not 401, because the first authentication class has no WWW-Authenticate challenge)".to_string()
+                    }
+                    _ => String::new(),
+                };
+                format!("deny {} {}{why}", deny.status, String::from_utf8_lossy(&deny.body))
+            });
+            Decision::Deny(deny)
+        };
+
+        let identity = match self.authenticate(policy, request, trace) {
+            Ok(identity) => identity,
+            Err(error) => return deny(error, trace),
+        };
+        if identity.is_none() {
+            if policy.authenticators.is_empty() {
+                trace.step(
+                    Stage::Authentication,
+                    || "no authentication classes".into(),
+                    || "anonymous".into(),
+                );
+            } else if trace.enabled() {
+                self.hint_missing_credentials(policy, request, trace);
+            }
+        }
+
+        let permissions_of = |identity: &Identity| self.user_permissions(&identity.user.pk);
+        let cx = PermissionContext {
+            method: &method,
+            identity: identity.as_ref(),
+            model: policy.model.as_ref(),
+            user_permissions: &permissions_of,
+        };
+        for permission in &policy.permissions {
+            match permission.has_permission(&cx) {
+                Ok(true) => {
+                    trace.step(
+                        Stage::Permission,
+                        || permission.to_string(),
+                        || "granted".into(),
+                    );
+                }
+                Ok(false) => {
+                    trace.step(
+                        Stage::Permission,
+                        || permission.to_string(),
+                        || "refused".into(),
+                    );
+                    let error = if !policy.authenticators.is_empty() && identity.is_none() {
+                        ApiError::NotAuthenticated
+                    } else {
+                        if trace.enabled() {
+                            hint_permission(permission, identity.as_ref(), trace);
+                        }
+                        permission.denial()
+                    };
+                    return deny(error, trace);
+                }
+                Err(error) => {
+                    trace.step(
+                        Stage::Permission,
+                        || permission.to_string(),
+                        || format!("raised {}", error.describe()),
+                    );
+                    return deny(error, trace);
+                }
+            }
+        }
+
+        if let Some(methods) = &policy.methods {
+            if !methods.iter().any(|m| **m == *method.as_bytes()) {
+                trace.step(
+                    Stage::Method,
+                    || method.to_text(),
+                    || {
+                        format!(
+                            "not implemented by the view (Allow: {})",
+                            policy.allow.as_deref().unwrap_or("")
+                        )
+                    },
+                );
+                return deny(ApiError::MethodNotAllowed(method.to_text().into()), trace);
+            }
+        }
+        trace.step(
+            Stage::Result,
+            || "decision".into(),
+            || match &identity {
+                Some(i) => format!(
+                    "allow as {:?} (pk {}, via {})",
+                    i.user.username, i.user.pk, i.authenticator
+                ),
+                None => "allow as AnonymousUser".into(),
+            },
+        );
+        Decision::Allow(identity)
+    }
+
+    /// DRF's authentication loop: first success wins, a failure stops the chain.
+    fn authenticate(
+        &self,
+        policy: &Policy,
+        request: &Request<'_>,
+        trace: &mut Tracer<'_>,
+    ) -> Result<Option<Identity>, ApiError> {
+        let cx = Context {
+            store: self.store.as_ref(),
+            tokens: &self.tokens,
+            passwords: &self.passwords,
+            hashers: &self.hashers,
+            backends: &self.backends,
+        };
+        for authenticator in &policy.authenticators {
+            match authenticator.authenticate(request, &cx, trace) {
+                Outcome::Decline => continue,
+                Outcome::Success(identity) => return Ok(Some(identity)),
+                Outcome::Fail(error) => return Err(error),
+            }
+        }
+        Ok(None)
+    }
+
+    fn user_permissions(&self, pk: &UserPk) -> Result<Arc<HashSet<String>>, ApiError> {
+        let key = self
+            .permissions
+            .key(KeyDomain::Permissions, &[pk.to_string().as_bytes()]);
+        match self.permissions.get_or_load(key, || {
+            self.store
+                .user_permissions(pk)
+                .map(|p| Cached::Found(Arc::new(p)))
+                .map_err(Arc::new)
+        }) {
+            Ok(Cached::Found(perms)) => Ok(perms),
+            Ok(Cached::Unknown) => Ok(Arc::new(HashSet::new())),
+            Err(err) => {
+                log::error!("permission lookup failed, refusing the request: {err}");
+                Err(ApiError::ServerError)
+            }
+        }
+    }
+
+    fn hint_missing_credentials(
+        &self,
+        policy: &Policy,
+        request: &Request<'_>,
+        trace: &mut Tracer<'_>,
+    ) {
+        match request.header("Authorization") {
+            None => trace.hint(|| {
+                "the request has no Authorization header at all. If a client did send one, the server \
+                 in front is not passing it on: mod_wsgi needs `WSGIPassAuthorization On`, and a proxy \
+                 must forward the header"
+                    .into()
+            }),
+            Some(value) => {
+                let first = crate::header::split_ascii_whitespace(&value).next().map(<[u8]>::to_vec);
+                let keywords: Vec<String> = policy
+                    .authenticators
+                    .iter()
+                    .filter_map(|a| a.authenticate_header())
+                    .map(|h| h.split(' ').next().unwrap_or("").to_string())
+                    .collect();
+                if let Some(first) = first {
+                    let sent = String::from_utf8_lossy(&first).into_owned();
+                    trace.hint(|| {
+                        format!(
+                            "the Authorization header uses the keyword {sent:?}, which no configured class \
+                             accepts (they expect: {}); e.g. DRF's TokenAuthentication wants `Token <key>`, \
+                             not `Bearer <key>` — configure a subclass with keyword = \"Bearer\" if clients send Bearer",
+                            if keywords.is_empty() { "none".to_string() } else { keywords.join(", ") }
+                        )
+                    });
+                }
+            }
+        }
+    }
+
+    /// Drops a token's cached user (after the token was deleted or regenerated).
+    pub fn invalidate_token(&self, key: &[u8]) {
+        let key = self.tokens.key(KeyDomain::Token, &[key]);
+        self.tokens.invalidate(&key);
+    }
+
+    /// Drops everything cached about a user (after a password, flag or permission change).
+    pub fn invalidate_user(&self, pk: &UserPk) -> usize {
+        let by_pk = |u: &Arc<User>| u.pk == *pk;
+        let mut dropped =
+            self.tokens.invalidate_where(by_pk) + self.passwords.invalidate_where(by_pk);
+        let key = self
+            .permissions
+            .key(KeyDomain::Permissions, &[pk.to_string().as_bytes()]);
+        if self.permissions.get(&key).is_some() {
+            self.permissions.invalidate(&key);
+            dropped += 1;
+        }
+        dropped
+    }
+
+    pub fn stats(&self) -> GateStats {
+        GateStats {
+            tokens: self.tokens.stats(),
+            passwords: self.passwords.stats(),
+            permissions: self.permissions.stats(),
+        }
+    }
+
+    pub fn routes(&self) -> &[GateRoute] {
+        &self.routes
+    }
+
+    pub fn default_policy(&self) -> &Policy {
+        &self.defaults
+    }
+
+    pub fn unmatched(&self) -> Unmatched {
+        self.unmatched
+    }
+
+    pub fn store_summary(&self) -> Result<StoreSummary, StoreError> {
+        self.store.summary()
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+}
+
+fn is_unauthenticated_error(deny: &crate::decision::Deny) -> bool {
+    deny.status == 403 && deny.www_authenticate.is_none()
+}
+
+fn describe_route(route: &GateRoute) -> String {
+    let mut out = format!("route {:?}", route.pattern.source());
+    if let Some(name) = &route.name {
+        out.push_str(&format!(" ({name})"));
+    }
+    if let Some(line) = route.line {
+        out.push_str(&format!(" at line {line}"));
+    }
+    out
+}
+
+fn hint_permission(permission: &Permission, identity: Option<&Identity>, trace: &mut Tracer<'_>) {
+    use crate::permissions::PermissionClass;
+    let Some(identity) = identity else { return };
+    let classes = permission.classes();
+    if classes.contains(&PermissionClass::IsAdminUser) && !identity.user.is_staff {
+        trace.hint(|| {
+            if identity.user.is_superuser {
+                format!(
+                    "IsAdminUser checks is_staff only: user {:?} is a superuser but not staff",
+                    identity.user.username
+                )
+            } else {
+                format!(
+                    "IsAdminUser needs is_staff: user {:?} is not staff",
+                    identity.user.username
+                )
+            }
+        });
+    }
+    if classes.iter().any(|c| c.needs_model()) {
+        trace.hint(|| {
+            format!(
+                "DjangoModelPermissions: user {:?} lacks the model permission for this method \
+                 (directly or through a group)",
+                identity.user.username
+            )
+        });
+    }
+}
