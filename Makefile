@@ -1,0 +1,38 @@
+# drfgate — build, test, demo, bench. `make test` is what CI runs (.ci/run).
+
+CARGO ?= cargo
+PREFIX ?= /usr/local
+DEMO_DB := $(CURDIR)/.demo/db.sqlite3
+
+include tests/django/django.mk
+
+.PHONY: all build lint test test-rust demo demo-db bench clean
+
+all: build
+
+build:
+	$(CARGO) build --release --workspace
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The Django fixtures (a database made by `migrate`, and real DRF's answers to the
+# conformance table) must exist: the Rust tests compare against them.
+test: lint fixture-db oracle
+	DRFGATE_REQUIRE_DJANGO=1 $(CARGO) test --workspace
+
+demo-db: $(DEMO_DB)
+
+$(DEMO_DB): $(DJANGO_MK_VENV_STAMP) examples/demo/make_demo_db.py
+	$(DJANGO_MK_PYTHON) examples/demo/make_demo_db.py $@
+
+demo: build demo-db
+	./scripts/demo.sh
+
+bench:
+	$(CARGO) bench -p drfgate
+
+clean:
+	$(CARGO) clean
+	rm -rf build .demo

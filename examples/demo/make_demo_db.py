@@ -1,0 +1,43 @@
+"""Creates the demo's Django database with Django's own migrate and create_user.
+
+Usage: .venv/bin/python examples/demo/make_demo_db.py PATH
+Users: alice (token below, password "alice-password"), boss (is_staff, token below).
+The tokens are fixed so the README's commands can be pasted; this is a demo, not a deployment.
+"""
+import os
+import sys
+from pathlib import Path
+
+ALICE_TOKEN = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"
+BOSS_TOKEN = "b0557ac27e6e4fa5a1a83a8b1b5d1d8e2f3c4b5a"
+
+
+def main() -> None:
+    db = Path(sys.argv[1]).resolve()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    repo = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(repo / "tests" / "django"))
+    os.environ["DRFGATE_DJANGO_DB"] = str(db)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "refproj.settings")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    User = get_user_model()
+    for username, password, staff, key in [
+        ("alice", "alice-password", False, ALICE_TOKEN),
+        ("boss", "boss-password", True, BOSS_TOKEN),
+    ]:
+        if User.objects.filter(username=username).exists():
+            continue
+        user = User.objects.create_user(username=username, password=password, is_staff=staff)
+        Token.objects.create(key=key, user=user)
+    print(f"demo database: {db}")
+
+
+if __name__ == "__main__":
+    main()
