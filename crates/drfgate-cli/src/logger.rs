@@ -11,7 +11,11 @@ impl Log for StderrLogger {
 
     fn log(&self, record: &Record<'_>) {
         if self.enabled(record.metadata()) {
-            eprintln!("drfgate: {}: {}", record.level().as_str().to_lowercase(), record.args());
+            eprintln!(
+                "drfgate: {}: {}",
+                record.level().as_str().to_lowercase(),
+                record.args()
+            );
         }
     }
 

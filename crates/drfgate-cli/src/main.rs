@@ -76,15 +76,19 @@ fn parse_options(args: impl Iterator<Item = OsString>) -> Result<Options, String
     };
     while let Some(arg) = args.next() {
         match arg.to_string_lossy().as_ref() {
-            "--config" | "-c" => options.config = Some(PathBuf::from(value(&mut args, "--config")?)),
+            "--config" | "-c" => {
+                options.config = Some(PathBuf::from(value(&mut args, "--config")?))
+            }
             "-X" | "--method" => options.method = Some(value(&mut args, "-X")?.as_bytes().to_vec()),
             "-H" | "--header" => {
                 let raw = value(&mut args, "-H")?;
                 let raw = raw.as_bytes();
-                let colon = raw
-                    .iter()
-                    .position(|&b| b == b':')
-                    .ok_or_else(|| format!("-H {:?}: expected 'Name: value'", String::from_utf8_lossy(raw)))?;
+                let colon = raw.iter().position(|&b| b == b':').ok_or_else(|| {
+                    format!(
+                        "-H {:?}: expected 'Name: value'",
+                        String::from_utf8_lossy(raw)
+                    )
+                })?;
                 let name = raw[..colon].trim_ascii().to_vec();
                 if name.is_empty() {
                     return Err("-H: the header name is empty".into());
@@ -96,10 +100,14 @@ fn parse_options(args: impl Iterator<Item = OsString>) -> Result<Options, String
                     .to_vec();
                 options.headers.push((name, value));
             }
-            "--remote-user" => options.remote_user = Some(value(&mut args, "--remote-user")?.as_bytes().to_vec()),
+            "--remote-user" => {
+                options.remote_user = Some(value(&mut args, "--remote-user")?.as_bytes().to_vec())
+            }
             "--secure" => options.secure = true,
             "--json" => options.json = true,
-            s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s:?}\n{USAGE}")),
+            s if s.starts_with('-') && s.len() > 1 => {
+                return Err(format!("unknown option {s:?}\n{USAGE}"))
+            }
             _ => {
                 if options.target.is_some() {
                     return Err("only one PATH may be given".into());

@@ -11,7 +11,11 @@ use serde_json::{json, Value};
 
 fn policy_lines(policy: &Policy, indent: &str) -> String {
     let mut out = String::new();
-    let auth: Vec<String> = policy.authenticators.iter().map(|a| a.name().to_string()).collect();
+    let auth: Vec<String> = policy
+        .authenticators
+        .iter()
+        .map(|a| a.name().to_string())
+        .collect();
     let perms: Vec<String> = policy.permissions.iter().map(|p| p.to_string()).collect();
     let _ = writeln!(out, "{indent}authentication: [{}]", auth.join(", "));
     let _ = writeln!(
@@ -24,7 +28,11 @@ fn policy_lines(policy: &Policy, indent: &str) -> String {
     );
     let _ = writeln!(out, "{indent}permissions: [{}]", perms.join(", "));
     if let Some(model) = &policy.model {
-        let _ = writeln!(out, "{indent}model: {}.{}", model.app_label, model.model_name);
+        let _ = writeln!(
+            out,
+            "{indent}model: {}.{}",
+            model.app_label, model.model_name
+        );
     }
     if let Some(allow) = policy.allow() {
         let _ = writeln!(out, "{indent}methods: {allow}");
@@ -55,8 +63,15 @@ pub fn check_report(gate: &Gate, summary: &StoreSummary) -> String {
             out,
             "  [{i}] {}{}{}",
             route.pattern.source(),
-            route.name.as_ref().map(|n| format!("  ({n})")).unwrap_or_default(),
-            route.line.map(|l| format!("  line {l}")).unwrap_or_default()
+            route
+                .name
+                .as_ref()
+                .map(|n| format!("  ({n})"))
+                .unwrap_or_default(),
+            route
+                .line
+                .map(|l| format!("  line {l}"))
+                .unwrap_or_default()
         );
         out.push_str(&policy_lines(&route.policy, "      "));
     }
@@ -99,9 +114,21 @@ pub fn explain_text(request: &Request<'_>, decision: &Decision, trace: &Trace) -
     } else {
         format!("?{}", lossy(request.query))
     };
-    let _ = writeln!(out, "{} {}{}", lossy(request.method), lossy(request.path), query);
+    let _ = writeln!(
+        out,
+        "{} {}{}",
+        lossy(request.method),
+        lossy(request.path),
+        query
+    );
     for step in &trace.steps {
-        let _ = writeln!(out, "  {:<7}{}: {}", stage_label(step.stage), step.subject, step.outcome);
+        let _ = writeln!(
+            out,
+            "  {:<7}{}: {}",
+            stage_label(step.stage),
+            step.subject,
+            step.outcome
+        );
     }
     match decision {
         Decision::Allow(identity) => {
@@ -159,7 +186,9 @@ pub fn explain_json(request: &Request<'_>, decision: &Decision, trace: &Trace) -
             "deny",
             deny.status,
             Value::String(lossy(&deny.body)),
-            deny.www_authenticate.as_deref().map_or(Value::Null, |w| Value::String(w.into())),
+            deny.www_authenticate
+                .as_deref()
+                .map_or(Value::Null, |w| Value::String(w.into())),
             Value::Null,
         ),
     };

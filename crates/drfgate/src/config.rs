@@ -159,7 +159,7 @@ struct RawRestFramework {
     DEFAULT_AUTHENTICATION_CLASSES: Option<Vec<Spanned<String>>>,
     DEFAULT_PERMISSION_CLASSES: Option<Vec<Spanned<String>>>,
     #[serde(flatten)]
-    other: BTreeMap<Spanned<String>, toml::Value>,
+    other: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -312,6 +312,18 @@ impl Loader<'_> {
             + 1
     }
 
+    /// The first line that assigns `key` (for values whose span serde cannot give).
+    fn key_line(&self, key: &str) -> Option<usize> {
+        self.text
+            .lines()
+            .position(|line| {
+                line.trim_start()
+                    .strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            })
+            .map(|i| i + 1)
+    }
+
     fn error(
         &self,
         span: Option<std::ops::Range<usize>>,
@@ -352,13 +364,14 @@ impl Loader<'_> {
             ),
             None => (None, None, BTreeMap::new()),
         };
-        for key in other.keys() {
-            let name = key.get_ref();
+        for name in other.keys() {
+            // Flattened keys carry no span: find the key's own line.
+            let line = self.key_line(name);
             if IGNORED_DRF_SETTINGS.contains(&name.as_str()) {
                 warnings.push(format!(
-                    "{}:{}: rest_framework.{name} is not used by drfgate and is ignored",
+                    "{}{}: rest_framework.{name} is not used by drfgate and is ignored",
                     self.origin,
-                    self.line_of(key.span().start)
+                    line.map(|l| format!(":{l}")).unwrap_or_default()
                 ));
             } else {
                 let mut known: Vec<&str> = IGNORED_DRF_SETTINGS.to_vec();
@@ -366,11 +379,12 @@ impl Loader<'_> {
                     "DEFAULT_AUTHENTICATION_CLASSES",
                     "DEFAULT_PERMISSION_CLASSES",
                 ]);
-                return Err(self.at(
-                    key,
-                    format!("rest_framework.{name}"),
-                    format!("unknown REST_FRAMEWORK setting{}", suggestion(name, &known)),
-                ));
+                return Err(ConfigError {
+                    origin: self.origin.to_string(),
+                    line,
+                    key: format!("rest_framework.{name}"),
+                    message: format!("unknown REST_FRAMEWORK setting{}", suggestion(name, &known)),
+                });
             }
         }
 

@@ -37,9 +37,8 @@ fn fixtures() -> Option<Fixtures> {
         eprintln!("conformance: skipped, no Django fixtures (run `make fixture-db oracle`)");
         return None;
     }
-    let read = |p: &Path| -> Value {
-        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-    };
+    let read =
+        |p: &Path| -> Value { serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap() };
     Some(Fixtures {
         cases: read(&root.join("tests/conformance/cases.json")),
         oracle: read(&oracle),
@@ -87,7 +86,11 @@ fn json_to_toml_inline(v: &Value) -> String {
         }
         Value::Array(items) => format!(
             "[{}]",
-            items.iter().map(json_to_toml_inline).collect::<Vec<_>>().join(", ")
+            items
+                .iter()
+                .map(json_to_toml_inline)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Value::Null => "\"None\"".into(),
     }
@@ -96,7 +99,9 @@ fn json_to_toml_inline(v: &Value) -> String {
 /// The test project's backend that never creates users is what drfgate's RemoteUserBackend does.
 fn backend_setting(name: &str) -> &str {
     match name {
-        "expapp.backends.RemoteUserNoCreateBackend" => "django.contrib.auth.backends.RemoteUserBackend",
+        "expapp.backends.RemoteUserNoCreateBackend" => {
+            "django.contrib.auth.backends.RemoteUserBackend"
+        }
         other => other,
     }
 }
@@ -134,7 +139,10 @@ fn configs(fx: &Fixtures) -> BTreeMap<Vec<String>, (String, Vec<String>)> {
     let mut groups: BTreeMap<Vec<String>, Vec<(String, &Value)>> = BTreeMap::new();
     for (name, view) in fx.cases["views"].as_object().unwrap() {
         let auth = view["authentication_classes"].as_array().unwrap();
-        if auth.iter().any(|a| unsupported.iter().any(|u| u == a.as_str().unwrap())) {
+        if auth
+            .iter()
+            .any(|a| unsupported.iter().any(|u| u == a.as_str().unwrap()))
+        {
             continue;
         }
         let backends: Vec<String> = match view.get("backends") {
@@ -146,7 +154,10 @@ fn configs(fx: &Fixtures) -> BTreeMap<Vec<String>, (String, Vec<String>)> {
                 .collect(),
             None => vec!["django.contrib.auth.backends.ModelBackend".into()],
         };
-        groups.entry(backends).or_default().push((name.clone(), view));
+        groups
+            .entry(backends)
+            .or_default()
+            .push((name.clone(), view));
     }
     let mut out = BTreeMap::new();
     for (backends, views) in groups {
@@ -163,14 +174,23 @@ fn configs(fx: &Fixtures) -> BTreeMap<Vec<String>, (String, Vec<String>)> {
         for (name, view) in views {
             text.push_str("[[routes]]\n");
             text.push_str(&format!("name = {}\n", toml_string(&name)));
-            text.push_str(&format!("path = {}\n", toml_string(view["path"].as_str().unwrap())));
+            text.push_str(&format!(
+                "path = {}\n",
+                toml_string(view["path"].as_str().unwrap())
+            ));
             for key in ["authentication_classes", "permission_classes", "methods"] {
                 if let Some(list) = view.get(key) {
-                    text.push_str(&format!("{key} = {}\n", toml_list(list.as_array().unwrap())));
+                    text.push_str(&format!(
+                        "{key} = {}\n",
+                        toml_list(list.as_array().unwrap())
+                    ));
                 }
             }
             if let Some(model) = view.get("model") {
-                text.push_str(&format!("model = {}\n", toml_string(model.as_str().unwrap())));
+                text.push_str(&format!(
+                    "model = {}\n",
+                    toml_string(model.as_str().unwrap())
+                ));
             }
             names.push(name);
         }
@@ -243,7 +263,10 @@ fn reference_answer(oracle: &Value, is_head: bool) -> Answer {
 #[test]
 fn gate_answers_every_case_like_drf() {
     let Some(fx) = fixtures() else { return };
-    let oracle = fx.oracle["answers"].as_object().or(fx.oracle.as_object()).unwrap();
+    let oracle = fx.oracle["answers"]
+        .as_object()
+        .or(fx.oracle.as_object())
+        .unwrap();
     let views = fx.cases["views"].as_object().unwrap();
     let mut compared = 0;
     let mut skipped = Vec::new();
@@ -261,7 +284,10 @@ fn gate_answers_every_case_like_drf() {
                 skipped.push(format!("{id}: no oracle answer"));
                 continue;
             };
-            let is_head = case["method"].as_str().unwrap().eq_ignore_ascii_case("HEAD");
+            let is_head = case["method"]
+                .as_str()
+                .unwrap()
+                .eq_ignore_ascii_case("HEAD");
             let mut ours = gate_answer(&gate, case, &views[view_name]);
             if is_head {
                 ours.body = None;
@@ -269,13 +295,24 @@ fn gate_answers_every_case_like_drf() {
             let theirs = reference_answer(reference, is_head);
             compared += 1;
             if ours != theirs {
-                failures.push(format!("{id} ({view_name}, {}):\n  drfgate {ours:?}\n  DRF     {theirs:?}", case["method"]));
+                failures.push(format!(
+                    "{id} ({view_name}, {}):\n  drfgate {ours:?}\n  DRF     {theirs:?}",
+                    case["method"]
+                ));
             }
         }
     }
     let total = fx.cases["cases"].as_array().unwrap().len();
-    eprintln!("conformance: {compared} of {total} cases compared with DRF; {} skipped", total - compared);
+    eprintln!(
+        "conformance: {compared} of {total} cases compared with DRF; {} skipped",
+        total - compared
+    );
     assert!(skipped.is_empty() || skipped.len() < total, "{skipped:?}");
     assert!(compared > 250, "too few cases compared: {compared}");
-    assert!(failures.is_empty(), "{} differences from DRF:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} differences from DRF:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

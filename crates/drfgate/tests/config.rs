@@ -1,0 +1,232 @@
+//! Config loading: what loads, and the errors (file, line, key, suggestion) for what doesn't.
+
+use drfgate::config::{AuthKind, Config, Unmatched};
+use drfgate::permissions::Permission;
+
+fn load(text: &str) -> Result<Config, drfgate::ConfigError> {
+    Config::from_str_with_origin(text, "drfgate.toml", None)
+}
+
+fn error(text: &str) -> String {
+    match load(text) {
+        Ok(_) => panic!("config loaded but should not have:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const BASE: &str = "[django]\nDATABASE = \"sqlite:///tmp/db.sqlite3\"\n";
+
+#[test]
+fn the_issue_example_loads() {
+    let text = r#"
+[django]
+SECRET_KEY = "not-a-real-key"
+DATABASE = "sqlite:///srv/app/db.sqlite3"
+AUTH_USER_TABLE = "auth_user"
+TOKEN_TABLE = "authtoken_token"
+[rest_framework]
+DEFAULT_AUTHENTICATION_CLASSES = ["rest_framework.authentication.TokenAuthentication"]
+DEFAULT_PERMISSION_CLASSES = ["rest_framework.permissions.IsAdminUser"]
+[authentication_classes."myapp.auth.BearerAuthentication"]
+base = "rest_framework.authentication.TokenAuthentication"
+keyword = "Bearer"
+[cache]
+max_entries = 100000
+ttl_seconds = 60
+negative_ttl_seconds = 5
+[[routes]]
+path = "api/orders/<int:pk>/"
+methods = ["GET", "POST"]
+authentication_classes = ["rest_framework.authentication.TokenAuthentication", "BearerAuthentication"]
+permission_classes = ["rest_framework.permissions.IsAdminUser | rest_framework.permissions.IsAuthenticatedOrReadOnly"]
+model = "shop.order"
+"#;
+    let config = load(text).unwrap();
+    assert_eq!(config.unmatched, Unmatched::Defaults);
+    assert_eq!(config.routes.len(), 1);
+    let route = &config.routes[0];
+    let auth = route.authentication.as_ref().unwrap();
+    assert_eq!(
+        auth[1].kind,
+        AuthKind::Token {
+            keyword: "Bearer".into()
+        }
+    );
+    assert_eq!(&*auth[1].name, "myapp.auth.BearerAuthentication");
+    let perms = route.permissions.as_ref().unwrap();
+    assert!(matches!(perms[0], Permission::Or(_, _)));
+    assert_eq!(config.cache.max_entries, 100000);
+    assert!(route.pattern.matches(b"/api/orders/12/"));
+    assert_eq!(route.line, Some(17));
+}
+
+#[test]
+fn drf_defaults_apply_when_rest_framework_is_absent() {
+    let config = load(BASE).unwrap();
+    let names: Vec<&str> = config
+        .default_authentication
+        .iter()
+        .map(|c| &*c.name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "rest_framework.authentication.SessionAuthentication",
+            "rest_framework.authentication.BasicAuthentication"
+        ]
+    );
+    assert_eq!(config.default_permissions.len(), 1);
+    assert!(config
+        .warnings
+        .iter()
+        .any(|w| w.contains("SessionAuthentication")));
+}
+
+#[test]
+fn a_misspelt_class_is_named_with_its_line_and_a_suggestion() {
+    let text =
+        format!("{BASE}[[routes]]\npath = \"api/\"\npermission_classes = [\"IsAuthenticatd\"]\n");
+    let e = error(&text);
+    assert!(
+        e.starts_with("drfgate.toml:5: routes[0].permission_classes[0]: "),
+        "{e}"
+    );
+    assert!(
+        e.contains("unknown permission class \"IsAuthenticatd\""),
+        "{e}"
+    );
+    assert!(
+        e.contains("did you mean \"rest_framework.permissions.IsAuthenticated\"?"),
+        "{e}"
+    );
+
+    let text = format!(
+        "{BASE}[rest_framework]\nDEFAULT_AUTHENTICATION_CLASSES = [\"rest_framework.authentication.TokenAuthentcation\"]\n"
+    );
+    let e = error(&text);
+    assert!(
+        e.starts_with("drfgate.toml:4: rest_framework.DEFAULT_AUTHENTICATION_CLASSES[0]: "),
+        "{e}"
+    );
+    assert!(
+        e.contains("did you mean \"rest_framework.authentication.TokenAuthentication\"?"),
+        "{e}"
+    );
+}
+
+#[test]
+fn expression_errors_point_at_the_entry() {
+    let text = format!(
+        "{BASE}[[routes]]\npath = \"x/\"\npermission_classes = [\"IsAdminUser | (AllowAny\"]\n"
+    );
+    let e = error(&text);
+    assert!(e.contains("routes[0].permission_classes[0]"), "{e}");
+    assert!(e.contains("never closed"), "{e}");
+}
+
+#[test]
+fn unknown_keys_and_bad_values_are_refused() {
+    let e = error(&format!("{BASE}[cache]\nttl = 5\n"));
+    assert!(e.starts_with("drfgate.toml:4:"), "{e}");
+    assert!(e.contains("ttl"), "{e}");
+
+    let e = error(&format!("{BASE}[gate]\nunmatched = \"allow\"\n"));
+    assert!(e.contains("gate.unmatched"), "{e}");
+
+    let e = error(&format!(
+        "{BASE}[rest_framework]\nDEFAULT_PERMISION_CLASSES = []\n"
+    ));
+    assert!(
+        e.contains("did you mean \"DEFAULT_PERMISSION_CLASSES\"?"),
+        "{e}"
+    );
+
+    let e = error("[django]\n");
+    assert!(e.contains("django.DATABASE"), "{e}");
+
+    let e = error(&format!("{BASE}[[routes]]\nmethods = [\"GET\"]\n"));
+    assert!(e.contains("needs path"), "{e}");
+
+    let e = error(&format!("{BASE}[[routes]]\npath = \"a/<foo:x>/\"\n"));
+    assert!(e.contains("routes[0].path"), "{e}");
+
+    let e = error("[django\n");
+    assert!(e.starts_with("drfgate.toml:1:"), "{e}");
+}
+
+#[test]
+fn ignored_drf_settings_load_with_a_warning() {
+    let config = load(&format!(
+        "{BASE}[rest_framework]\nDEFAULT_RENDERER_CLASSES = [\"rest_framework.renderers.JSONRenderer\"]\nPAGE_SIZE = 10\n"
+    ))
+    .unwrap();
+    assert!(config
+        .warnings
+        .iter()
+        .any(|w| w.contains("DEFAULT_RENDERER_CLASSES") && w.contains("ignored")));
+}
+
+#[test]
+fn custom_classes_resolve_by_short_name_and_check_their_fields() {
+    let config = load(&format!(
+        "{BASE}[authentication_classes.\"a.b.Realmed\"]\nbase = \"BasicAuthentication\"\nwww_authenticate_realm = \"shop\"\n\
+         [rest_framework]\nDEFAULT_AUTHENTICATION_CLASSES = [\"Realmed\"]\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        config.default_authentication[0].kind,
+        AuthKind::Basic {
+            realm: "shop".into()
+        }
+    );
+    let e = error(&format!(
+        "{BASE}[authentication_classes.X]\nbase = \"BasicAuthentication\"\nkeyword = \"Bearer\"\n"
+    ));
+    assert!(
+        e.contains("`keyword` only applies to subclasses of TokenAuthentication"),
+        "{e}"
+    );
+    let e = error(&format!(
+        "{BASE}[permission_classes.A]\nbase = \"B\"\n[permission_classes.B]\nbase = \"A\"\n"
+    ));
+    assert!(e.contains("cycle"), "{e}");
+}
+
+#[test]
+fn model_permissions_need_a_model() {
+    let e = error(&format!(
+        "{BASE}[rest_framework]\nDEFAULT_PERMISSION_CLASSES = [\"DjangoModelPermissions\"]\n"
+    ));
+    assert!(e.contains("needs a model"), "{e}");
+    let e = error(&format!(
+        "{BASE}[[routes]]\npath = \"x/\"\nmodel = \"order\"\n"
+    ));
+    assert!(e.contains("app_label.model"), "{e}");
+}
+
+#[test]
+fn secret_key_file_is_read_relative_to_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secret"), "s3cret\n").unwrap();
+    let path = dir.path().join("drfgate.toml");
+    std::fs::write(&path, format!("{BASE}SECRET_KEY_FILE = \"secret\"\n")).unwrap();
+    let config = Config::from_file(&path).unwrap();
+    assert_eq!(config.django.secret_key.unwrap().0, "s3cret");
+    assert_eq!(
+        format!("{:?}", drfgate::config::SecretKey("x".into())),
+        "SecretKey(…)"
+    );
+
+    std::fs::write(&path, format!("{BASE}SECRET_KEY_FILE = \"missing\"\n")).unwrap();
+    let e = Config::from_file(&path).err().unwrap().to_string();
+    assert!(
+        e.contains("django.SECRET_KEY_FILE") && e.contains(":3:"),
+        "{e}"
+    );
+
+    let e = Config::from_file(&dir.path().join("nope.toml"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("nope.toml") && e.contains("cannot read"), "{e}");
+}
