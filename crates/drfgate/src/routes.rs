@@ -150,7 +150,8 @@ impl RoutePattern {
     /// Django `re_path()` syntax: Python `re` as far as the `regex` crate can follow it.
     /// Named groups `(?P<name>…)`, classes, escapes, `{m,n}`, lazy quantifiers, inline flags
     /// `i s m x u` work; lookaround, backreferences, conditionals, atomic groups, possessive
-    /// quantifiers, `\N{…}`, surrogate escapes and the `a`/`L` flags are refused.
+    /// quantifiers, word boundaries `\b` `\B`, `\N{…}`, surrogate escapes, the `a`/`L` flags
+    /// and scoped `m`/`x` flags are refused.
     pub fn django_regex(regex: &str) -> Result<RoutePattern, RouteError> {
         // RegexPattern.match: an endpoint whose pattern text ends with "$" must match the
         // whole path (fullmatch); any other pattern is searched for.
@@ -626,8 +627,9 @@ impl<'p> PythonRegexTranslator<'p> {
             't' => literal('\t'),
             'v' => literal('\x0b'),
             'b' if in_class => literal('\x08'),
-            'b' => Ok(Escape::Assertion(r"\b")),
-            'B' if !in_class => Ok(Escape::Assertion(r"\B")),
+            // The regex crate's word boundaries use its own \w, which differs from Python's
+            // around combining marks, connector punctuation and some numbers.
+            'b' | 'B' if !in_class => Err(self.unsupported(offset, r"a word boundary \b or \B")),
             'A' if !in_class => Ok(Escape::Assertion(r"\A")),
             'Z' if !in_class => Ok(Escape::Assertion(r"\z")),
             'd' => Ok(Escape::Class {
@@ -638,13 +640,15 @@ impl<'p> PythonRegexTranslator<'p> {
                 outside: r"\D",
                 inside: r"\D",
             }),
+            // Python's \w is str.isalnum() or '_': letters and numbers, no combining marks or
+            // other connector punctuation (which the regex crate's \w includes).
             'w' => Ok(Escape::Class {
-                outside: r"\w",
-                inside: r"\w",
+                outside: r"[\p{L}\p{N}_]",
+                inside: r"\p{L}\p{N}_",
             }),
             'W' => Ok(Escape::Class {
-                outside: r"\W",
-                inside: r"\W",
+                outside: r"[^\p{L}\p{N}_]",
+                inside: r"[^\p{L}\p{N}_]",
             }),
             // Python's \s is str.isspace(), which adds U+001C..U+001F to Unicode White_Space.
             's' => Ok(Escape::Class {
@@ -805,6 +809,21 @@ fn push_class_item(class: &mut String, item: &Escape) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_pattern_compiles_or_errors_and_any_path_matches_or_not(
+            pattern in r"[\\()\[\]{}<>?*+^$|.:=!#P0-9a-zA-Z/ \-,\n\u{e9}]{0,24}",
+            raw_path in proptest::collection::vec(any::<u8>(), 0..24),
+        ) {
+            for compiled in [RoutePattern::django_regex(&pattern), RoutePattern::django_path(&pattern)] {
+                if let Ok(route) = compiled {
+                    let _ = route.matches(&raw_path);
+                }
+            }
+        }
+    }
 
     fn path(route: &str) -> RoutePattern {
         RoutePattern::django_path(route).unwrap()
@@ -1008,6 +1027,11 @@ mod tests {
         assert!(!re_path(r"^\S$").matches(b"/%1C"));
         assert!(re_path(r"^[\S]$").matches(b"/a"));
         assert!(!re_path(r"^[\S]$").matches(b"/%1F"));
+        // \w is letters, numbers and '_': '²' yes, a combining grave accent no.
+        assert!(re_path(r"^\w$").matches("/\u{b2}".as_bytes()));
+        assert!(!re_path(r"^\w$").matches("/\u{300}".as_bytes()));
+        assert!(re_path(r"^[\w.]+$").matches("/a.\u{b2}".as_bytes()));
+        assert!(re_path(r"^\W$").matches("/\u{300}".as_bytes()));
         // Class oddities: ']' first, '-' last, '&&' and '[' literal.
         assert!(re_path(r"^[]a]$").matches(b"/]"));
         assert!(re_path(r"^[a-]$").matches(b"/-"));
@@ -1070,6 +1094,11 @@ mod tests {
             kind(r"^\ud800$"),
             RouteErrorKind::UnsupportedRegex(_)
         ));
+        assert!(matches!(
+            kind(r"\bx\b"),
+            RouteErrorKind::UnsupportedRegex(_)
+        ));
+        assert!(matches!(kind(r"^a\B"), RouteErrorKind::UnsupportedRegex(_)));
         assert!(matches!(kind(r"^\q$"), RouteErrorKind::InvalidRegex(_)));
         assert!(matches!(kind(r"^[a$"), RouteErrorKind::InvalidRegex(_)));
         assert!(matches!(kind(r"^(a$"), RouteErrorKind::InvalidRegex(_)));

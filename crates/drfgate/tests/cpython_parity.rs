@@ -397,6 +397,8 @@ const REGEX_PATTERNS: &[&str] = &[
     r"^[\S]+/$",
     r"^[^\s/]+$",
     r"^\w+$",
+    r"^\W",
+    r"^[\W\d]+$",
     r"^[\w.-]+$",
     r"^[]a-]+$",
     r"^a{2}$",
@@ -409,7 +411,6 @@ const REGEX_PATTERNS: &[&str] = &[
     r"^(a|ab)(c|bcd)(d*)$",
     r"^.*?/$",
     r"^(?P<rest>.+)\n$",
-    r"\bb\b",
     r"^caf\u00e9/$",
     r"^%E9/$",
 ];
@@ -428,6 +429,9 @@ fn re_path_patterns_match_like_python_re() {
         "ab",
         "bcd",
         "\u{1f600}",
+        "\u{b2}",
+        "\u{300}",
+        "\u{203f}",
     ] {
         pieces.push(text.as_bytes().to_vec());
     }
