@@ -1,21 +1,222 @@
-//! STUB until wip/parsing lands.
+//! The two decoding steps DRF's BasicAuthentication applies to the credentials field (spec §3):
+//! CPython's non-strict `base64.b64decode`, then strict UTF-8 falling back to ISO-8859-1.
+//!
+//! A strict RFC 4648 decoder disagrees with CPython on real inputs (junk bytes, padding in the
+//! middle, data after the padding), so this is a byte-for-byte model of `binascii.a2b_base64`.
+
 use std::borrow::Cow;
-#[derive(Debug)]
-pub struct Base64Error;
-impl std::fmt::Display for Base64Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("bad base64")
+use std::fmt;
+
+/// Why CPython's `base64.b64decode` would raise `binascii.Error`. Carries no input bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base64Error {
+    /// The input ended one data character past a complete quad.
+    LoneTrailingCharacter {
+        /// The count CPython puts in its message (data characters consumed, quads rounded).
+        data_characters: usize,
+    },
+    /// The input ended with two or three data characters of an unterminated quad.
+    IncorrectPadding,
+}
+
+impl fmt::Display for Base64Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Base64Error::LoneTrailingCharacter { data_characters } => write!(
+                f,
+                "Invalid base64-encoded string: number of data characters ({data_characters}) \
+                 cannot be 1 more than a multiple of 4"
+            ),
+            Base64Error::IncorrectPadding => f.write_str("Incorrect padding"),
+        }
     }
 }
-pub fn b64decode_lenient(input: &[u8]) -> Result<Vec<u8>, Base64Error> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(input)
-        .map_err(|_| Base64Error)
+
+impl std::error::Error for Base64Error {}
+
+const PAD: u8 = b'=';
+
+fn sextet(byte: u8) -> Option<u8> {
+    match byte {
+        b'A'..=b'Z' => Some(byte - b'A'),
+        b'a'..=b'z' => Some(byte - b'a' + 26),
+        b'0'..=b'9' => Some(byte - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    }
 }
+
+/// `base64.b64decode(input)` with CPython's default (non-strict) rules:
+/// bytes outside the standard alphabet are skipped; `=` is ignored until two data characters of
+/// the current quad are pending, after which pads count toward completing the quad and a
+/// completed quad ends decoding (the rest of the input is ignored); a data character resets
+/// the pad count; leftover trailing bits are dropped.
+pub fn b64decode_lenient(input: &[u8]) -> Result<Vec<u8>, Base64Error> {
+    let mut decoded = Vec::with_capacity(input.len() / 4 * 3 + 2);
+    let mut quad_position = 0usize;
+    let mut pending_bits = 0u8;
+    let mut pads_counted = 0usize;
+
+    for &byte in input {
+        if byte == PAD {
+            if quad_position >= 2 {
+                pads_counted += 1;
+                if quad_position + pads_counted >= 4 {
+                    return Ok(decoded);
+                }
+            }
+            continue;
+        }
+        let Some(value) = sextet(byte) else {
+            continue;
+        };
+        pads_counted = 0;
+        quad_position = match quad_position {
+            0 => {
+                pending_bits = value;
+                1
+            }
+            1 => {
+                decoded.push((pending_bits << 2) | (value >> 4));
+                pending_bits = value & 0x0f;
+                2
+            }
+            2 => {
+                decoded.push((pending_bits << 4) | (value >> 2));
+                pending_bits = value & 0x03;
+                3
+            }
+            _ => {
+                decoded.push((pending_bits << 6) | value);
+                pending_bits = 0;
+                0
+            }
+        };
+    }
+
+    match quad_position {
+        0 => Ok(decoded),
+        1 => Err(Base64Error::LoneTrailingCharacter {
+            data_characters: decoded.len() / 3 * 4 + 1,
+        }),
+        _ => Err(Base64Error::IncorrectPadding),
+    }
+}
+
+/// DRF's text step: strict UTF-8 (no overlongs, no surrogates), and if that fails the whole
+/// blob as ISO-8859-1, which never fails. Borrows when the bytes are valid UTF-8.
 pub fn decode_basic_text(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => Cow::Owned(bytes.iter().map(|&b| b as char).collect()),
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => Cow::Owned(bytes.iter().map(|&byte| char::from(byte)).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(input: &[u8]) -> Result<Vec<u8>, Base64Error> {
+        b64decode_lenient(input)
+    }
+
+    #[test]
+    fn spec_section_3_examples() {
+        assert_eq!(decode(b"YQ"), Err(Base64Error::IncorrectPadding));
+        assert_eq!(decode(b"YQ="), Err(Base64Error::IncorrectPadding));
+        assert_eq!(decode(b"YQ=="), Ok(b"a".to_vec()));
+        assert_eq!(decode(b"YW=Jj"), Ok(b"abc".to_vec()));
+        assert_eq!(
+            decode(b"=a="),
+            Err(Base64Error::LoneTrailingCharacter { data_characters: 1 })
+        );
+        assert_eq!(decode(b"!!!"), Ok(Vec::new()));
+        assert_eq!(decode(b"YWI=Y"), Ok(b"ab".to_vec()));
+        assert_eq!(decode(b"YR=="), Ok(b"a".to_vec()));
+        assert_eq!(decode(b""), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn extra_pads_after_completion_are_ignored() {
+        assert_eq!(decode(b"YQ===="), Ok(b"a".to_vec()));
+        assert_eq!(decode(b"YWJj===="), Ok(b"abc".to_vec()));
+        assert_eq!(decode(b"===="), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn a_data_character_resets_the_pad_count() {
+        // "YW=" then "J" resets; "Jj" completes the quad "YWJj".
+        assert_eq!(decode(b"YW=Jj"), Ok(b"abc".to_vec()));
+        // "YW=" + "J" (pads reset) + "=" -> 3 + 1 = 4 completes.
+        assert_eq!(decode(b"YW=J=xyz"), Ok(b"ab".to_vec()));
+    }
+
+    #[test]
+    fn error_message_counts_like_cpython() {
+        assert_eq!(
+            decode(b"YWJjZ").unwrap_err().to_string(),
+            "Invalid base64-encoded string: number of data characters (5) cannot be 1 more than \
+             a multiple of 4"
+        );
+        assert_eq!(
+            decode(b"YWJjZA").unwrap_err().to_string(),
+            "Incorrect padding"
+        );
+    }
+
+    // Spec §11: the base64 and text parts of rows 40–46 and 53–54.
+    #[test]
+    fn spec_rows_40_to_46() {
+        assert!(decode(b"=a=").is_err()); // row 40
+        assert!(decode(b"am9objpwYXNzd29yZA").is_err()); // row 41
+        assert_eq!(decode(b"!!!"), Ok(Vec::new())); // row 42 (then: no ':' -> error)
+        assert_eq!(
+            decode(b"am9objpwYXNzd29yZA==garbage"),
+            Ok(b"john:password".to_vec())
+        ); // 43
+        assert_eq!(
+            decode(b"am9o!*bjpwYXNzd29yZA=="),
+            Ok(b"john:password".to_vec())
+        ); // row 44
+           // Row 45: a 0xB8 after the padding is never looked at.
+        assert_eq!(
+            decode(b"am9objpwYXNzd29yZA==\xb8"),
+            Ok(b"john:password".to_vec())
+        );
+        // Row 46: '-' is skipped, leaving 23 data characters: 3 pending -> incorrect padding.
+        assert_eq!(
+            decode(b"am9objpwYXNzd29yZD8-"),
+            Err(Base64Error::IncorrectPadding)
+        );
+    }
+
+    #[test]
+    fn spec_row_53_latin1_credentials() {
+        let latin1 = b"latin:p\xe4ssw\xf6rd";
+        let decoded = decode(b"bGF0aW46cORzc3f2cmQ=").unwrap();
+        assert_eq!(decoded, latin1);
+        let text = decode_basic_text(&decoded);
+        assert!(matches!(text, Cow::Owned(_)));
+        assert_eq!(text, "latin:pässwörd");
+    }
+
+    #[test]
+    fn spec_row_54_invalid_utf8_falls_back_to_latin1() {
+        let decoded = decode(b"//46AA==").unwrap();
+        assert_eq!(decoded, [0xff, 0xfe, b':', 0x00]);
+        assert_eq!(decode_basic_text(&decoded), "\u{ff}\u{fe}:\u{0}");
+    }
+
+    #[test]
+    fn valid_utf8_is_borrowed_and_mixed_encodings_fall_to_latin1() {
+        let utf8 = "walterwhité:pässwörd".as_bytes();
+        assert!(matches!(decode_basic_text(utf8), Cow::Borrowed(_)));
+        assert_eq!(decode_basic_text(utf8), "walterwhité:pässwörd");
+        // UTF-8 é followed by a Latin-1 ä: the whole blob becomes Latin-1.
+        assert_eq!(decode_basic_text(b"\xc3\xa9\xe4"), "\u{c3}\u{a9}\u{e4}");
+        // Encoded surrogates and overlongs are not UTF-8 to Python either.
+        assert_eq!(decode_basic_text(b"\xed\xa0\x80"), "\u{ed}\u{a0}\u{80}");
+        assert_eq!(decode_basic_text(b"\xc0\xaf"), "\u{c0}\u{af}");
     }
 }
