@@ -1,0 +1,37 @@
+# Real-Django side of drfgate's tests. Include from the top Makefile, or run directly:
+#   make -f tests/django/django.mk oracle
+# Targets: python-env (the .venv), fixture-db (build/django/db.sqlite3 + fixture.json),
+#          oracle (build/conformance/oracle.json; fails when DRF disagrees with cases.json).
+
+DJANGO_MK_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/../..)
+DJANGO_MK_PYTHON := $(DJANGO_MK_ROOT)/.venv/bin/python
+DJANGO_MK_VENV_STAMP := $(DJANGO_MK_ROOT)/.venv/.drfgate-requirements.sha256
+DJANGO_MK_FIXTURE_DB := $(DJANGO_MK_ROOT)/build/django/db.sqlite3
+DJANGO_MK_FIXTURE_JSON := $(DJANGO_MK_ROOT)/build/django/fixture.json
+DJANGO_MK_ORACLE_JSON := $(DJANGO_MK_ROOT)/build/conformance/oracle.json
+DJANGO_MK_CASES := $(DJANGO_MK_ROOT)/tests/conformance/cases.json
+DJANGO_MK_PROJECT_SOURCES := $(shell find $(DJANGO_MK_ROOT)/tests/django -name '*.py' -not -path '*/__pycache__/*')
+
+.PHONY: python-env fixture-db oracle
+
+python-env: $(DJANGO_MK_VENV_STAMP)
+
+# The script is a no-op when the stamp's hash matches; touch keeps make from re-running it.
+$(DJANGO_MK_VENV_STAMP): $(DJANGO_MK_ROOT)/tests/django/requirements.txt $(DJANGO_MK_ROOT)/scripts/python-env.sh
+	$(DJANGO_MK_ROOT)/scripts/python-env.sh
+	touch $@
+
+fixture-db: $(DJANGO_MK_FIXTURE_DB) $(DJANGO_MK_FIXTURE_JSON)
+
+$(DJANGO_MK_FIXTURE_DB) $(DJANGO_MK_FIXTURE_JSON) &: $(DJANGO_MK_VENV_STAMP) $(DJANGO_MK_PROJECT_SOURCES)
+	$(DJANGO_MK_PYTHON) $(DJANGO_MK_ROOT)/tests/django/make_fixture_db.py \
+		--db $(DJANGO_MK_FIXTURE_DB) --json $(DJANGO_MK_FIXTURE_JSON)
+
+oracle: $(DJANGO_MK_ORACLE_JSON)
+
+# Written under a temporary name so that a run with mismatches is redone next time (and its
+# answers stay inspectable in the .tmp file).
+$(DJANGO_MK_ORACLE_JSON): $(DJANGO_MK_FIXTURE_DB) $(DJANGO_MK_CASES) $(DJANGO_MK_ROOT)/tests/conformance/oracle.py
+	$(DJANGO_MK_PYTHON) $(DJANGO_MK_ROOT)/tests/conformance/oracle.py $@.tmp \
+		--cases $(DJANGO_MK_CASES) --db $(DJANGO_MK_FIXTURE_DB) --quiet
+	mv $@.tmp $@

@@ -1,0 +1,259 @@
+"""DRF views built from the conformance table (tests/conformance/cases.json).
+
+Each entry of the table's "views" becomes one APIView whose authentication and permission classes
+are real DRF classes (or thin subclasses described under "classes"), so the answers come from DRF
+itself. On success every handler, OPTIONS included, answers {"user": <username or null>}.
+"""
+import json
+import re
+
+from django.apps import apps
+from django.test.utils import override_settings
+from django.urls import path
+from rest_framework import authentication, exceptions, permissions
+from rest_framework.metadata import BaseMetadata
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+AUTHENTICATION_NAMES = (
+    "BaseAuthentication",
+    "BasicAuthentication",
+    "SessionAuthentication",
+    "TokenAuthentication",
+    "RemoteUserAuthentication",
+)
+PERMISSION_NAMES = (
+    "BasePermission",
+    "AllowAny",
+    "IsAuthenticated",
+    "IsAdminUser",
+    "IsAuthenticatedOrReadOnly",
+    "DjangoModelPermissions",
+    "DjangoModelPermissionsOrAnonReadOnly",
+    "DjangoObjectPermissions",
+)
+# OPTIONS is answered by APIView itself (through the metadata class below).
+HANDLER_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "TRACE")
+
+
+class CaseTableError(ValueError):
+    """The conformance table describes something this builder cannot turn into DRF classes."""
+
+
+def load_cases(cases_path):
+    with open(cases_path, encoding="utf-8") as cases_file:
+        return json.load(cases_file)
+
+
+def username_of(user):
+    if user is not None and user.is_authenticated:
+        return user.get_username()
+    return None
+
+
+class UserEchoMetadata(BaseMetadata):
+    """Makes a successful OPTIONS answer like every other handler, instead of DRF's description of
+    the view; the authentication and permission pipeline in front of it is unchanged."""
+
+    def determine_metadata(self, request, view):
+        return {"user": username_of(request.user)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Permission expressions: names combined with ~ & | and parentheses, Python precedence
+# (~ binds tighter than &, & tighter than |, binary operators associate to the left).
+
+_EXPRESSION_TOKEN = re.compile(r"\s*(?:([A-Za-z_][A-Za-z0-9_]*)|([~&|()]))")
+
+
+def _tokenize(expression):
+    tokens = []
+    position = 0
+    expression = expression.rstrip()
+    while position < len(expression):
+        match = _EXPRESSION_TOKEN.match(expression, position)
+        if not match:
+            raise CaseTableError(f"bad permission expression {expression!r} at {position}")
+        tokens.append(match.group(1) or match.group(2))
+        position = match.end()
+    return tokens
+
+
+def evaluate_permission_expression(expression, resolve_name):
+    """Builds DRF's own composed permission (via its & | ~ operators) for `expression`."""
+    tokens = _tokenize(expression)
+    position = 0
+
+    def peek():
+        return tokens[position] if position < len(tokens) else None
+
+    def take(expected=None):
+        nonlocal position
+        token = peek()
+        if token is None or (expected is not None and token != expected):
+            raise CaseTableError(f"bad permission expression {expression!r}")
+        position += 1
+        return token
+
+    def parse_or():
+        result = parse_and()
+        while peek() == "|":
+            take("|")
+            result = result | parse_and()
+        return result
+
+    def parse_and():
+        result = parse_unary()
+        while peek() == "&":
+            take("&")
+            result = result & parse_unary()
+        return result
+
+    def parse_unary():
+        if peek() == "~":
+            take("~")
+            return ~parse_unary()
+        if peek() == "(":
+            take("(")
+            inner = parse_or()
+            take(")")
+            return inner
+        token = take()
+        if token in ("~", "&", "|", "(", ")"):
+            raise CaseTableError(f"bad permission expression {expression!r}")
+        return resolve_name(token)
+
+    result = parse_or()
+    if position != len(tokens):
+        raise CaseTableError(f"trailing tokens in permission expression {expression!r}")
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Class registry: DRF's classes by short name plus the table's custom ones.
+
+
+class ClassRegistry:
+    def __init__(self, custom_classes):
+        self._authentication_specs = dict(custom_classes.get("authentication", {}))
+        self._permission_specs = dict(custom_classes.get("permission", {}))
+        self._authentication = {
+            name: getattr(authentication, name) for name in AUTHENTICATION_NAMES
+        }
+        self._permission = {name: getattr(permissions, name) for name in PERMISSION_NAMES}
+        self._resolving = set()
+
+    def authentication_class(self, name):
+        if name in self._authentication:
+            return self._authentication[name]
+        spec = self._authentication_specs.get(name)
+        if spec is None:
+            raise CaseTableError(f"unknown authentication class {name!r}")
+        built = self._build_authentication(name, spec)
+        self._authentication[name] = built
+        return built
+
+    def _build_authentication(self, name, spec):
+        attributes = dict(spec)
+        base = self.authentication_class(attributes.pop("base"))
+        failure_detail = attributes.pop("fails_with", None)
+        if failure_detail is not None:
+            # A custom authenticator that rejects every request, as DRF's own tests use.
+            def authenticate(self, request):
+                raise exceptions.AuthenticationFailed(failure_detail)
+
+            attributes["authenticate"] = authenticate
+        return type(name, (base,), attributes)
+
+    def permission(self, expression):
+        return evaluate_permission_expression(expression, self._permission_by_name)
+
+    def _permission_by_name(self, name):
+        if name in self._permission:
+            return self._permission[name]
+        spec = self._permission_specs.get(name)
+        if spec is None:
+            raise CaseTableError(f"unknown permission class {name!r}")
+        if name in self._resolving:
+            raise CaseTableError(f"permission class {name!r} is defined in terms of itself")
+        self._resolving.add(name)
+        try:
+            built = self._build_permission(name, spec)
+        finally:
+            self._resolving.discard(name)
+        self._permission[name] = built
+        return built
+
+    def _build_permission(self, name, spec):
+        attributes = dict(spec)
+        base = self.permission(attributes.pop("base"))
+        if not attributes:
+            return base
+        if isinstance(base, type):
+            return type(name, (base,), attributes)
+        # A composed base is an operand holder, not a class: wrap it in a real class so that
+        # attributes such as `message` sit where APIView.check_permissions looks for them.
+        composed = base
+
+        def has_permission(self, request, view):
+            return composed().has_permission(request, view)
+
+        def has_object_permission(self, request, view, obj):
+            return composed().has_object_permission(request, view, obj)
+
+        attributes["has_permission"] = has_permission
+        attributes["has_object_permission"] = has_object_permission
+        return type(name, (permissions.BasePermission,), attributes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Views
+
+
+def _answer_with_user(self, request, *args, **kwargs):
+    return Response({"user": username_of(request.user)})
+
+
+def build_view(view_name, spec, registry):
+    methods = [method.upper() for method in spec.get("methods", ["GET"])]
+    unsupported = [m for m in methods if m not in HANDLER_METHODS and m != "OPTIONS"]
+    if unsupported:
+        raise CaseTableError(f"view {view_name!r}: unsupported methods {unsupported}")
+    attributes = {
+        "authentication_classes": [
+            registry.authentication_class(name) for name in spec["authentication_classes"]
+        ],
+        "permission_classes": [
+            registry.permission(expression) for expression in spec["permission_classes"]
+        ],
+        "metadata_class": UserEchoMetadata,
+        "backends": spec.get("backends"),
+        "__doc__": f"Conformance view {view_name}.",
+    }
+    for method in methods:
+        if method != "OPTIONS":
+            attributes[method.lower()] = _answer_with_user
+    if spec.get("model"):
+        app_label, model_name = spec["model"].split(".")
+        attributes["queryset"] = apps.get_model(app_label, model_name)._default_manager.all()
+    return type(f"ConformanceView_{view_name}", (ConformanceView,), attributes)
+
+
+class ConformanceView(APIView):
+    # Django's AUTHENTICATION_BACKENDS is global; the table makes it per view (RemoteUser views need
+    # RemoteUserBackend). Swapping the setting per request is fine for single-threaded test servers.
+    backends = None
+
+    def dispatch(self, request, *args, **kwargs):
+        if self.backends is None:
+            return super().dispatch(request, *args, **kwargs)
+        with override_settings(AUTHENTICATION_BACKENDS=list(self.backends)):
+            return super().dispatch(request, *args, **kwargs)
+
+
+def url_patterns(cases_document):
+    registry = ClassRegistry(cases_document.get("classes", {}))
+    return [
+        path(spec["path"], build_view(name, spec, registry).as_view(), name=name)
+        for name, spec in cases_document.get("views", {}).items()
+    ]

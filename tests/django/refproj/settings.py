@@ -1,0 +1,81 @@
+"""Settings of the reference Django + DRF project that drfgate is tested against.
+
+Environment:
+  DRFGATE_DJANGO_DB        SQLite file (default <repo>/build/django/db.sqlite3)
+  DRFGATE_DJANGO_SECRET    SECRET_KEY (default: a fixed, public test value)
+  DRFGATE_CASES            conformance table whose views refproj.urls serves
+                           (default <repo>/tests/conformance/cases.json)
+"""
+import os
+from pathlib import Path
+
+DJANGO_DIR = Path(__file__).resolve().parent.parent
+REPO_ROOT = DJANGO_DIR.parent.parent
+
+# A fixed key keeps session/CSRF signatures reproducible for tests; never a real deployment's key.
+SECRET_KEY = os.environ.get(
+    "DRFGATE_DJANGO_SECRET", "drfgate-test-secret-key-not-for-production-0123456789abcdef"
+)
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1", "[::1]"]
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "expapp",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+
+ROOT_URLCONF = "refproj.urls"
+WSGI_APPLICATION = "refproj.wsgi.application"
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get(
+            "DRFGATE_DJANGO_DB", str(REPO_ROOT / "build" / "django" / "db.sqlite3")
+        ),
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+
+# Views that need other backends (RemoteUser) say so in the conformance table; see expapp.views.
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+
+# Django 5.2's defaults plus the two legacy hashers, so the fixture has a user for every format the
+# gate may meet in a real auth_user table.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "django.contrib.auth.hashers.BCryptPasswordHasher",
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+]
+
+USE_TZ = True
+TIME_ZONE = "UTC"
+USE_I18N = True
+LANGUAGE_CODE = "en-us"
+
+# DRF's defaults are left alone on purpose: the conformance table names every view's classes.
+REST_FRAMEWORK = {}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # 4xx answers are the point of these tests; only server errors are worth a log line.
+    "loggers": {"django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False}},
+}
