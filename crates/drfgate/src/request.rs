@@ -162,10 +162,11 @@ impl<'a> Request<'a> {
         self.headers.get(name)
     }
 
-    /// A cookie's value from the `Cookie` header(s), parsed as Django does.
-    pub fn cookie(&self, name: &str) -> Option<Vec<u8>> {
+    /// A cookie's value from the `Cookie` header(s), parsed as Django under WSGI does.
+    pub fn cookie(&self, name: &str) -> Option<String> {
         let header = self.headers.get("Cookie")?;
-        crate::header::cookie_value(&header, name.as_bytes()).map(<[u8]>::to_vec)
+        crate::header::cookie_value(&header, name, crate::header::HeaderTextDecoding::Wsgi)
+            .map(|value| value.into_owned())
     }
 }
 
