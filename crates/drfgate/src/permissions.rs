@@ -114,13 +114,16 @@ impl fmt::Display for Permission {
     }
 }
 
+/// Looks up a user's Django permissions (`app_label.codename`), cached by the gate.
+pub type UserPermissions<'a> = &'a dyn Fn(&Identity) -> Result<Arc<HashSet<String>>, ApiError>;
+
 /// What a permission check may need beyond the request: the model, and the user's Django
 /// permissions (looked up only when a check really needs them).
 pub struct PermissionContext<'a> {
     pub method: &'a Method,
     pub identity: Option<&'a Identity>,
     pub model: Option<&'a ModelLabel>,
-    pub user_permissions: &'a dyn Fn(&Identity) -> Result<Arc<HashSet<String>>, ApiError>,
+    pub user_permissions: UserPermissions<'a>,
 }
 
 impl Permission {

@@ -51,7 +51,7 @@ fn header_bytes(text: &str) -> Vec<u8> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(i) = rest.find("\\x") {
-        out.extend_from_slice(rest[..i].as_bytes());
+        out.extend_from_slice(&rest.as_bytes()[..i]);
         let hex = &rest[i + 2..i + 4];
         out.push(u8::from_str_radix(hex, 16).expect("\\xNN escape"));
         rest = &rest[i + 4..];
