@@ -1,1 +1,95 @@
-fn main() {}
+//! What a decision costs: header parsing, a cached Token decision, a cached Basic decision,
+//! and a cold SQLite token lookup. Over the Django-made fixture database (`make fixture-db`).
+//!
+//! `make bench`; results and how to read them in BENCHMARKS.md.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use drfgate::header::{scheme_credentials, SchemeCredentials};
+use drfgate::store::{Schema, SqliteStore, Store};
+use drfgate::{Decision, Gate, Request};
+
+const TOKEN_HEADER: &[u8] = b"Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b";
+
+fn fixture_db() -> Option<PathBuf> {
+    let db = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../build/django/db.sqlite3");
+    if db.exists() {
+        Some(db)
+    } else {
+        eprintln!("benches: no build/django/db.sqlite3 (run `make fixture-db`); skipping the gate benches");
+        None
+    }
+}
+
+fn gate(db: &std::path::Path, cache: &str) -> Gate {
+    let text = format!(
+        r#"
+[django]
+DATABASE = "sqlite://{}"
+[rest_framework]
+DEFAULT_AUTHENTICATION_CLASSES = ["TokenAuthentication", "BasicAuthentication"]
+DEFAULT_PERMISSION_CLASSES = ["IsAuthenticated"]
+{cache}
+[[routes]]
+path = "api/orders/<int:pk>/"
+methods = ["GET", "PUT"]
+"#,
+        db.display()
+    );
+    Gate::from_config_str(&text, None).expect("bench config")
+}
+
+fn header_parsing(c: &mut Criterion) {
+    c.bench_function("tokenize Authorization: Token <40 hex>", |b| {
+        b.iter(|| match scheme_credentials(black_box(TOKEN_HEADER), b"token") {
+            SchemeCredentials::Credentials(key) => key.len(),
+            _ => 0,
+        })
+    });
+}
+
+fn decide(gate: &Gate, authorization: &[u8]) -> bool {
+    let headers = [(&b"Authorization"[..], authorization)];
+    let request = Request::new(b"GET", b"/api/orders/42/").with_headers(&headers);
+    matches!(gate.decide(black_box(&request)), Decision::Allow(Some(_)))
+}
+
+fn cached_decisions(c: &mut Criterion) {
+    let Some(db) = fixture_db() else { return };
+    let gate = gate(&db, "");
+    assert!(decide(&gate, b"Token abcd1234"), "fixture user john");
+    c.bench_function("cached Token decision (allow)", |b| {
+        b.iter(|| decide(&gate, b"Token abcd1234"))
+    });
+    // john:password, PBKDF2-SHA256 at 1,000,000 iterations when not cached.
+    assert!(decide(&gate, b"Basic am9objpwYXNzd29yZA=="));
+    c.bench_function("cached Basic decision (allow)", |b| {
+        b.iter(|| decide(&gate, b"Basic am9objpwYXNzd29yZA=="))
+    });
+    c.bench_function("cached unknown token (deny 401)", |b| {
+        b.iter(|| decide(&gate, b"Token not-a-real-token"))
+    });
+    c.bench_function("no credentials (deny 401)", |b| {
+        b.iter(|| {
+            let request = Request::new(b"GET", b"/api/orders/42/");
+            gate.decide(black_box(&request)).is_allow()
+        })
+    });
+}
+
+fn cold_lookups(c: &mut Criterion) {
+    let Some(db) = fixture_db() else { return };
+    let store = SqliteStore::open(&db, Schema::default()).unwrap();
+    c.bench_function("SQLite token lookup (store, no cache)", |b| {
+        b.iter(|| store.user_by_token(black_box("abcd1234")).unwrap())
+    });
+    let uncached = gate(&db, "[cache]\nmax_entries = 0\n");
+    c.bench_function("uncached Token decision (SQLite each time)", |b| {
+        b.iter(|| decide(&uncached, b"Token abcd1234"))
+    });
+}
+
+criterion_group!(benches, header_parsing, cached_decisions, cold_lookups);
+criterion_main!(benches);
