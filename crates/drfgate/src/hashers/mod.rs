@@ -242,13 +242,10 @@ impl PasswordHashers {
                 return false;
             }
         };
-        let Some(&preferred) = self.hashers.first() else {
-            return false;
-        };
         let is_correct = hasher.verify(password, encoded);
         // Django hardens only when the value needs an update; every hardening step has work to
         // do only when the stored work factor is below the default, which implies that.
-        if !is_correct && hasher == preferred {
+        if !is_correct && self.hashers.first() == Some(&hasher) {
             hasher.harden_runtime(password, encoded);
         }
         is_correct
