@@ -1,0 +1,28 @@
+//! `md5$<salt>$<hex md5(salt ‖ password)>` (Django's MD5PasswordHasher, salted).
+
+use md5::{Digest as _, Md5};
+
+use super::{constant_time_eq, split_fields, TIMING_SALT};
+
+fn hex_md5(salt: &str, password: &str) -> String {
+    let digest = Md5::new()
+        .chain_update(salt.as_bytes())
+        .chain_update(password.as_bytes())
+        .finalize();
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+pub(super) fn verify(password: &str, encoded: &str) -> bool {
+    let Some([algorithm, salt, _digest]) = split_fields::<3>(encoded) else {
+        return false;
+    };
+    if algorithm != "md5" || salt.is_empty() {
+        return false;
+    }
+    let recomputed = format!("md5${salt}${}", hex_md5(salt, password));
+    constant_time_eq(&recomputed, encoded)
+}
+
+pub(super) fn hash_at_default_cost(password: &str) {
+    std::hint::black_box(hex_md5(TIMING_SALT, password));
+}
