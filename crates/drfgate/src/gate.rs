@@ -22,6 +22,8 @@ use crate::routes::RoutePattern;
 use crate::store::{Store, StoreError, StoreSummary};
 use crate::trace::{Stage, Trace, Tracer};
 
+const PERMISSION_KEYS: KeyDomain = KeyDomain::new("user-permissions");
+
 /// Why a gate could not be built.
 #[derive(Debug)]
 pub enum GateError {
@@ -443,7 +445,7 @@ impl Gate {
     fn user_permissions(&self, pk: &UserPk) -> Result<Arc<HashSet<String>>, ApiError> {
         let key = self
             .permissions
-            .key(KeyDomain::Permissions, &[pk.to_string().as_bytes()]);
+            .key(PERMISSION_KEYS, &[pk.to_string().as_bytes()]);
         match self.permissions.get_or_load(key, || {
             self.store
                 .user_permissions(pk)
@@ -497,7 +499,7 @@ impl Gate {
 
     /// Drops a token's cached user (after the token was deleted or regenerated).
     pub fn invalidate_token(&self, key: &[u8]) {
-        let key = self.tokens.key(KeyDomain::Token, &[key]);
+        let key = self.tokens.key(crate::auth::TOKEN_KEYS, &[key]);
         self.tokens.invalidate(&key);
     }
 
@@ -508,7 +510,7 @@ impl Gate {
             self.tokens.invalidate_where(by_pk) + self.passwords.invalidate_where(by_pk);
         let key = self
             .permissions
-            .key(KeyDomain::Permissions, &[pk.to_string().as_bytes()]);
+            .key(PERMISSION_KEYS, &[pk.to_string().as_bytes()]);
         if self.permissions.get(&key).is_some() {
             self.permissions.invalidate(&key);
             dropped += 1;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::{store_failure, Authenticator, Context, Outcome};
 use crate::base64::{b64decode_lenient, decode_basic_text};
-use crate::cache::{Cached, KeyDomain};
+use crate::cache::Cached;
 use crate::decision::{AuthObject, Identity, Scheme, User};
 use crate::exceptions::{
     ApiError, BASIC_NOT_BASE64, BASIC_NO_CREDENTIALS, BASIC_SPACES, INVALID_USERNAME_PASSWORD,
@@ -57,7 +57,7 @@ impl BasicAuthentication {
             return Ok(None);
         }
         let cache_key = cx.passwords.key(
-            KeyDomain::Basic,
+            super::PASSWORD_KEYS,
             &[username.as_bytes(), password.as_bytes()],
         );
         let verified = match cx.passwords.get(&cache_key) {

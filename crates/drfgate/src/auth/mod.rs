@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::cache::CredentialCache;
+use crate::cache::{CredentialCache, KeyDomain};
 use crate::decision::{Identity, User};
 use crate::exceptions::ApiError;
 use crate::hashers::PasswordHashers;
@@ -23,6 +23,10 @@ pub use basic::BasicAuthentication;
 pub use remote_user::{RemoteUserAuthentication, RemoteUserSource};
 pub use session::SessionAuthentication;
 pub use token::TokenAuthentication;
+
+/// Cache key domains: a token and a user+password pair never share a key.
+pub(crate) const TOKEN_KEYS: KeyDomain = KeyDomain::new("drf-token");
+pub(crate) const PASSWORD_KEYS: KeyDomain = KeyDomain::new("basic-user-password");
 
 /// What one authenticator says about one request.
 #[derive(Debug)]

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::{store_failure, Authenticator, Context, Outcome};
-use crate::cache::{Cached, KeyDomain};
+use crate::cache::Cached;
 use crate::decision::{AuthObject, Identity, Scheme};
 use crate::exceptions::{
     ApiError, INVALID_TOKEN, TOKEN_INVALID_CHARACTERS, TOKEN_NO_CREDENTIALS, TOKEN_SPACES,
@@ -69,7 +69,7 @@ impl Authenticator for TokenAuthentication {
         let Ok(key) = std::str::from_utf8(credentials) else {
             return self.fail(trace, TOKEN_INVALID_CHARACTERS);
         };
-        let cache_key = cx.tokens.key(KeyDomain::Token, &[key.as_bytes()]);
+        let cache_key = cx.tokens.key(super::TOKEN_KEYS, &[key.as_bytes()]);
         let found = cx.tokens.get_or_load(cache_key, || {
             cx.store
                 .user_by_token(key)
