@@ -43,10 +43,12 @@ methods = ["GET", "PUT"]
 
 fn header_parsing(c: &mut Criterion) {
     c.bench_function("tokenize Authorization: Token <40 hex>", |b| {
-        b.iter(|| match scheme_credentials(black_box(TOKEN_HEADER), b"token") {
-            SchemeCredentials::Credentials(key) => key.len(),
-            _ => 0,
-        })
+        b.iter(
+            || match scheme_credentials(black_box(TOKEN_HEADER), b"token") {
+                SchemeCredentials::Credentials(key) => key.len(),
+                _ => 0,
+            },
+        )
     });
 }
 
