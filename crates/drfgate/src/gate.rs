@@ -3,6 +3,7 @@
 //!
 //! A gate is built once and shared by every thread (`Gate: Send + Sync`).
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -23,6 +24,25 @@ use crate::store::{Store, StoreError, StoreSummary};
 use crate::trace::{Stage, Trace, Tracer};
 
 const PERMISSION_KEYS: KeyDomain = KeyDomain::new("user-permissions");
+
+/// Where a decision may take what it needs to know about credentials and users.
+#[derive(Clone, Copy)]
+enum Lookup<'a> {
+    /// The caches, then the store and the password hashers.
+    Full,
+    /// The caches alone. A question they cannot answer sets the flag, and the decision
+    /// reached is thrown away.
+    CachesOnly { missed: &'a Cell<bool> },
+}
+
+impl Lookup<'_> {
+    fn miss(self) -> ApiError {
+        if let Lookup::CachesOnly { missed } = self {
+            missed.set(true);
+        }
+        ApiError::ServerError
+    }
+}
 
 /// Why a gate could not be built.
 #[derive(Debug)]
@@ -271,17 +291,44 @@ impl Gate {
 
     /// DRF's answer for this request.
     pub fn decide(&self, request: &Request<'_>) -> Decision {
-        self.decide_traced(request, &mut Tracer::off())
+        self.decide_traced(request, &mut Tracer::off(), Lookup::Full)
+    }
+
+    /// DRF's answer when it can be given without touching the database or running a
+    /// password hasher: from the caches (a token or a verified password seen within the
+    /// TTL, a user's permissions), or from the request alone (no credentials, a malformed
+    /// header, a route that needs no authentication). `None` means [`Gate::decide`] must be
+    /// called, which may block on SQLite or a slow hasher: an async front end answers the
+    /// `Some` case inline and sends the rest to a blocking pool.
+    ///
+    /// Whenever it answers, the answer is the one `decide` would give at that moment.
+    pub fn decide_cached(&self, request: &Request<'_>) -> Option<Decision> {
+        let missed = Cell::new(false);
+        let decision = self.decide_traced(
+            request,
+            &mut Tracer::off(),
+            Lookup::CachesOnly { missed: &missed },
+        );
+        (!missed.get()).then_some(decision)
     }
 
     /// The answer and the story of how it was reached.
     pub fn explain(&self, request: &Request<'_>) -> (Decision, Trace) {
         let mut trace = Trace::default();
-        let decision = self.decide_traced(request, &mut Tracer::new(Some(&mut trace)));
+        let decision = self.decide_traced(
+            request,
+            &mut Tracer::new(Some(&mut trace)),
+            Lookup::Full,
+        );
         (decision, trace)
     }
 
-    fn decide_traced(&self, request: &Request<'_>, trace: &mut Tracer<'_>) -> Decision {
+    fn decide_traced(
+        &self,
+        request: &Request<'_>,
+        trace: &mut Tracer<'_>,
+        lookup: Lookup<'_>,
+    ) -> Decision {
         let method = Method::new(request.method);
         let policy = match self.routes.iter().find(|r| r.pattern.matches(request.path)) {
             Some(route) => {
@@ -330,7 +377,7 @@ impl Gate {
             Decision::Deny(deny)
         };
 
-        let identity = match self.authenticate(policy, request, trace) {
+        let identity = match self.authenticate(policy, request, trace, lookup) {
             Ok(identity) => identity,
             Err(error) => return deny(error, trace),
         };
@@ -346,7 +393,12 @@ impl Gate {
             }
         }
 
-        let permissions_of = |identity: &Identity| self.user_permissions(&identity.user.pk);
+        let permissions_of = |identity: &Identity| match lookup {
+            Lookup::Full => self.user_permissions(&identity.user.pk),
+            Lookup::CachesOnly { .. } => self
+                .cached_user_permissions(&identity.user.pk)
+                .ok_or_else(|| lookup.miss()),
+        };
         let cx = PermissionContext {
             method: &method,
             identity: identity.as_ref(),
@@ -424,6 +476,7 @@ impl Gate {
         policy: &Policy,
         request: &Request<'_>,
         trace: &mut Tracer<'_>,
+        lookup: Lookup<'_>,
     ) -> Result<Option<Identity>, ApiError> {
         let cx = Context {
             store: self.store.as_ref(),
@@ -433,7 +486,16 @@ impl Gate {
             backends: &self.backends,
         };
         for authenticator in &policy.authenticators {
-            match authenticator.authenticate(request, &cx, trace) {
+            let outcome = match lookup {
+                Lookup::Full => authenticator.authenticate(request, &cx, trace),
+                Lookup::CachesOnly { .. } => {
+                    match authenticator.authenticate_cached(request, &cx, trace) {
+                        Some(outcome) => outcome,
+                        None => return Err(lookup.miss()),
+                    }
+                }
+            };
+            match outcome {
                 Outcome::Decline => continue,
                 Outcome::Success(identity) => return Ok(Some(identity)),
                 Outcome::Fail(error) => return Err(error),
@@ -458,6 +520,17 @@ impl Gate {
                 log::error!("permission lookup failed, refusing the request: {err}");
                 Err(ApiError::ServerError)
             }
+        }
+    }
+
+    /// A user's permissions if cached and fresh.
+    fn cached_user_permissions(&self, pk: &UserPk) -> Option<Arc<HashSet<String>>> {
+        let key = self
+            .permissions
+            .key(PERMISSION_KEYS, &[pk.to_string().as_bytes()]);
+        match self.permissions.get(&key)? {
+            Cached::Found(perms) => Some(perms),
+            Cached::Unknown => Some(Arc::new(HashSet::new())),
         }
     }
 

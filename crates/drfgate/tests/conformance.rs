@@ -224,7 +224,13 @@ fn gate_answer(gate: &Gate, case: &Value, view: &Value) -> Answer {
     let request = Request::new(case["method"].as_str().unwrap().as_bytes(), path.as_bytes())
         .with_headers(&headers)
         .with_remote_user(remote_user.as_deref());
-    match gate.decide(&request) {
+    let decision = gate.decide(&request);
+    // Whenever the caches alone can answer (e.g. now that this request's token is cached),
+    // they must give the same answer.
+    if let Some(cached) = gate.decide_cached(&request) {
+        assert_eq!(cached, decision, "decide_cached disagrees on {}", case["id"]);
+    }
+    match decision {
         Decision::Allow(identity) => Answer {
             status: 200,
             body: None,

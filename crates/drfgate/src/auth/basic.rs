@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::{store_failure, Authenticator, Context, Outcome};
 use crate::base64::{b64decode_lenient, decode_basic_text};
-use crate::cache::Cached;
+use crate::cache::{CacheKey, Cached};
 use crate::decision::{AuthObject, Identity, Scheme, User};
 use crate::exceptions::{
     ApiError, BASIC_NOT_BASE64, BASIC_NO_CREDENTIALS, BASIC_SPACES, INVALID_USERNAME_PASSWORD,
@@ -41,77 +41,13 @@ impl BasicAuthentication {
         Outcome::Fail(ApiError::AuthenticationFailed(detail))
     }
 
-    /// Django's `authenticate(username=…, password=…)`: the first password backend that
-    /// returns a user wins. `Ok(None)` when none does.
-    fn authenticate_credentials(
-        &self,
-        username: &str,
-        password: &str,
-        cx: &Context<'_>,
-        trace: &mut Tracer<'_>,
-    ) -> Result<Option<Arc<User>>, Outcome> {
-        let mut backends = cx.backends.password_backends().peekable();
-        if backends.peek().is_none() {
-            trace
-                .hint(|| "no AUTHENTICATION_BACKENDS entry accepts a username and password".into());
-            return Ok(None);
-        }
-        let cache_key = cx.passwords.key(
-            super::PASSWORD_KEYS,
-            &[username.as_bytes(), password.as_bytes()],
-        );
-        let verified = match cx.passwords.get(&cache_key) {
-            Some(Cached::Found(user)) => Some(user),
-            _ => {
-                let row = cx
-                    .store
-                    .user_by_username(username)
-                    .map_err(|e| store_failure(&self.name, &e))?;
-                match row {
-                    None => {
-                        // Django hashes once for an unknown user so that timing does not tell.
-                        cx.hashers.run_default_hasher(password);
-                        trace.hint(|| format!("no user named {username:?}"));
-                        None
-                    }
-                    Some(row) if cx.hashers.check_password(password, &row.password) => {
-                        let user = Arc::new(row.user);
-                        cx.passwords.insert(cache_key, Cached::Found(user.clone()));
-                        Some(user)
-                    }
-                    Some(row) => {
-                        trace.hint(|| {
-                            if row.password.starts_with('!') {
-                                format!("user {username:?} has an unusable password")
-                            } else {
-                                format!("the password does not match user {username:?}'s hash")
-                            }
-                        });
-                        None
-                    }
-                }
-            }
-        };
-        let Some(user) = verified else {
-            return Ok(None);
-        };
-        for backend in backends {
-            if user.is_active || backend.accepts_inactive() {
-                return Ok(Some(user));
-            }
-        }
-        trace.hint(|| format!("user {:?} has is_active = false", user.username));
-        Ok(None)
-    }
-}
-
-impl Authenticator for BasicAuthentication {
-    fn authenticate(
+    /// The `(username, password)` of `Authorization: Basic …`, or the outcome that ends this
+    /// class's turn.
+    fn credentials(
         &self,
         request: &Request<'_>,
-        cx: &Context<'_>,
         trace: &mut Tracer<'_>,
-    ) -> Outcome {
+    ) -> Result<(String, String), Outcome> {
         let header = request.header("Authorization").unwrap_or_default();
         let credentials = match scheme_credentials(&header, b"basic") {
             SchemeCredentials::NotThisScheme => {
@@ -120,25 +56,100 @@ impl Authenticator for BasicAuthentication {
                     || self.name.to_string(),
                     || "declined: no `Authorization: Basic …` header".into(),
                 );
-                return Outcome::Decline;
+                return Err(Outcome::Decline);
             }
-            SchemeCredentials::NoCredentials => return self.fail(trace, BASIC_NO_CREDENTIALS),
-            SchemeCredentials::TooManyParts => return self.fail(trace, BASIC_SPACES),
+            SchemeCredentials::NoCredentials => return Err(self.fail(trace, BASIC_NO_CREDENTIALS)),
+            SchemeCredentials::TooManyParts => return Err(self.fail(trace, BASIC_SPACES)),
             SchemeCredentials::Credentials(c) => c,
         };
         let Ok(decoded) = b64decode_lenient(credentials) else {
-            return self.fail(trace, BASIC_NOT_BASE64);
+            return Err(self.fail(trace, BASIC_NOT_BASE64));
         };
         let text = decode_basic_text(&decoded);
         // DRF ≥ 3.15 refuses credentials without a colon as badly encoded.
         let Some((username, password)) = text.split_once(':') else {
-            return self.fail(trace, BASIC_NOT_BASE64);
+            return Err(self.fail(trace, BASIC_NOT_BASE64));
         };
-        let user = match self.authenticate_credentials(username, password, cx, trace) {
-            Ok(Some(user)) => user,
-            Ok(None) => return self.fail(trace, INVALID_USERNAME_PASSWORD),
-            Err(outcome) => return outcome,
+        Ok((username.to_owned(), password.to_owned()))
+    }
+
+    /// Checks a password against the stored hash (the slow part), caching a success.
+    fn verify_with_store(
+        &self,
+        username: &str,
+        password: &str,
+        cx: &Context<'_>,
+        trace: &mut Tracer<'_>,
+    ) -> Result<Option<Arc<User>>, Outcome> {
+        let cache_key = self.cache_key(username, password, cx);
+        if let Some(Cached::Found(user)) = cx.passwords.get(&cache_key) {
+            return Ok(Some(user));
+        }
+        let row = cx
+            .store
+            .user_by_username(username)
+            .map_err(|e| store_failure(&self.name, &e))?;
+        Ok(match row {
+            None => {
+                // Django hashes once for an unknown user so that timing does not tell.
+                cx.hashers.run_default_hasher(password);
+                trace.hint(|| format!("no user named {username:?}"));
+                None
+            }
+            Some(row) if cx.hashers.check_password(password, &row.password) => {
+                let user = Arc::new(row.user);
+                cx.passwords.insert(cache_key, Cached::Found(user.clone()));
+                Some(user)
+            }
+            Some(row) => {
+                trace.hint(|| {
+                    if row.password.starts_with('!') {
+                        format!("user {username:?} has an unusable password")
+                    } else {
+                        format!("the password does not match user {username:?}'s hash")
+                    }
+                });
+                None
+            }
+        })
+    }
+
+    fn cache_key(&self, username: &str, password: &str, cx: &Context<'_>) -> CacheKey {
+        cx.passwords.key(
+            super::PASSWORD_KEYS,
+            &[username.as_bytes(), password.as_bytes()],
+        )
+    }
+
+    /// Whether any configured backend takes a username and password at all.
+    fn has_password_backends(&self, cx: &Context<'_>, trace: &mut Tracer<'_>) -> bool {
+        if cx.backends.password_backends().next().is_none() {
+            trace
+                .hint(|| "no AUTHENTICATION_BACKENDS entry accepts a username and password".into());
+            return false;
+        }
+        true
+    }
+
+    /// The rest of Django's `authenticate()` and DRF's checks once the password was checked:
+    /// the first password backend that accepts the user wins.
+    fn finish(
+        &self,
+        verified: Option<Arc<User>>,
+        cx: &Context<'_>,
+        trace: &mut Tracer<'_>,
+    ) -> Outcome {
+        let Some(user) = verified else {
+            return self.fail(trace, INVALID_USERNAME_PASSWORD);
         };
+        let accepted = cx
+            .backends
+            .password_backends()
+            .any(|backend| user.is_active || backend.accepts_inactive());
+        if !accepted {
+            trace.hint(|| format!("user {:?} has is_active = false", user.username));
+            return self.fail(trace, INVALID_USERNAME_PASSWORD);
+        }
         if !user.is_active {
             return self.fail(trace, USER_INACTIVE);
         }
@@ -153,6 +164,48 @@ impl Authenticator for BasicAuthentication {
             authenticator: self.name.clone(),
             auth: AuthObject::None,
         })
+    }
+}
+
+impl Authenticator for BasicAuthentication {
+    fn authenticate(
+        &self,
+        request: &Request<'_>,
+        cx: &Context<'_>,
+        trace: &mut Tracer<'_>,
+    ) -> Outcome {
+        let (username, password) = match self.credentials(request, trace) {
+            Ok(credentials) => credentials,
+            Err(outcome) => return outcome,
+        };
+        if !self.has_password_backends(cx, trace) {
+            return self.finish(None, cx, trace);
+        }
+        match self.verify_with_store(&username, &password, cx, trace) {
+            Ok(verified) => self.finish(verified, cx, trace),
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// Answers a verified (cached) password, or a refusal read from the header alone; a
+    /// password not yet verified needs the store and a hasher.
+    fn authenticate_cached(
+        &self,
+        request: &Request<'_>,
+        cx: &Context<'_>,
+        trace: &mut Tracer<'_>,
+    ) -> Option<Outcome> {
+        let (username, password) = match self.credentials(request, trace) {
+            Ok(credentials) => credentials,
+            Err(outcome) => return Some(outcome),
+        };
+        if !self.has_password_backends(cx, trace) {
+            return Some(self.finish(None, cx, trace));
+        }
+        match cx.passwords.get(&self.cache_key(&username, &password, cx))? {
+            Cached::Found(user) => Some(self.finish(Some(user), cx, trace)),
+            Cached::Unknown => None,
+        }
     }
 
     fn authenticate_header(&self) -> Option<&Arc<str>> {

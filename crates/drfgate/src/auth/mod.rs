@@ -56,6 +56,20 @@ pub trait Authenticator: Send + Sync {
         trace: &mut Tracer<'_>,
     ) -> Outcome;
 
+    /// The same answer as [`Authenticator::authenticate`] when it can be given without the
+    /// store or a password hasher (from the caches, or from the header alone); `None` when
+    /// it would need them. Lets an async front end answer cache hits inline and send only
+    /// the rest to a blocking pool. The default never answers.
+    fn authenticate_cached(
+        &self,
+        request: &Request<'_>,
+        cx: &Context<'_>,
+        trace: &mut Tracer<'_>,
+    ) -> Option<Outcome> {
+        let _ = (request, cx, trace);
+        None
+    }
+
     /// `authenticate_header()`: the `WWW-Authenticate` value that makes an unauthenticated
     /// refusal a 401 when this class is first in the list.
     fn authenticate_header(&self) -> Option<&Arc<str>>;

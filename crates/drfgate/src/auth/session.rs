@@ -40,6 +40,16 @@ impl Authenticator for SessionAuthentication {
         Outcome::Decline
     }
 
+    /// Declining needs nothing from the store.
+    fn authenticate_cached(
+        &self,
+        request: &Request<'_>,
+        cx: &Context<'_>,
+        trace: &mut Tracer<'_>,
+    ) -> Option<Outcome> {
+        Some(self.authenticate(request, cx, trace))
+    }
+
     fn authenticate_header(&self) -> Option<&Arc<str>> {
         None
     }

@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use super::{store_failure, Authenticator, Context, Outcome};
 use crate::cache::Cached;
-use crate::decision::{AuthObject, Identity, Scheme};
+use crate::decision::{AuthObject, Identity, Scheme, User};
 use crate::exceptions::{
     ApiError, INVALID_TOKEN, TOKEN_INVALID_CHARACTERS, TOKEN_NO_CREDENTIALS, TOKEN_SPACES,
     USER_INACTIVE,
 };
 use crate::header::{scheme_credentials, SchemeCredentials};
 use crate::request::Request;
+use crate::store::StoreError;
 use crate::trace::{Stage, Tracer};
 
 pub struct TokenAuthentication {
@@ -45,40 +46,31 @@ impl TokenAuthentication {
     }
 }
 
-impl Authenticator for TokenAuthentication {
-    fn authenticate(
-        &self,
-        request: &Request<'_>,
-        cx: &Context<'_>,
-        trace: &mut Tracer<'_>,
-    ) -> Outcome {
-        let header = request.header("Authorization").unwrap_or_default();
-        let credentials = match scheme_credentials(&header, &self.keyword_lower) {
+impl TokenAuthentication {
+    /// The key from `Authorization: <keyword> <key>`, or the outcome that ends this class's turn.
+    fn key<'h>(&self, header: &'h [u8], trace: &mut Tracer<'_>) -> Result<&'h str, Outcome> {
+        let credentials = match scheme_credentials(header, &self.keyword_lower) {
             SchemeCredentials::NotThisScheme => {
                 trace.step(
                     Stage::Authentication,
                     || self.name.to_string(),
                     || format!("declined: no `Authorization: {} …` header", self.keyword),
                 );
-                return Outcome::Decline;
+                return Err(Outcome::Decline);
             }
-            SchemeCredentials::NoCredentials => return self.fail(trace, TOKEN_NO_CREDENTIALS),
-            SchemeCredentials::TooManyParts => return self.fail(trace, TOKEN_SPACES),
+            SchemeCredentials::NoCredentials => return Err(self.fail(trace, TOKEN_NO_CREDENTIALS)),
+            SchemeCredentials::TooManyParts => return Err(self.fail(trace, TOKEN_SPACES)),
             SchemeCredentials::Credentials(c) => c,
         };
-        let Ok(key) = std::str::from_utf8(credentials) else {
-            return self.fail(trace, TOKEN_INVALID_CHARACTERS);
-        };
-        let cache_key = cx.tokens.key(super::TOKEN_KEYS, &[key.as_bytes()]);
-        let found = cx.tokens.get_or_load(cache_key, || {
-            cx.store
-                .user_by_token(key)
-                .map(|user| match user {
-                    Some(user) => Cached::Found(Arc::new(user)),
-                    None => Cached::Unknown,
-                })
-                .map_err(Arc::new)
-        });
+        std::str::from_utf8(credentials).map_err(|_| self.fail(trace, TOKEN_INVALID_CHARACTERS))
+    }
+
+    /// DRF's `authenticate_credentials` once the token's user (or its absence) is known.
+    fn finish(
+        &self,
+        found: Result<Cached<Arc<User>>, Arc<StoreError>>,
+        trace: &mut Tracer<'_>,
+    ) -> Outcome {
         let user = match found {
             Ok(Cached::Found(user)) => user,
             Ok(Cached::Unknown) => {
@@ -106,6 +98,48 @@ impl Authenticator for TokenAuthentication {
             authenticator: self.name.clone(),
             auth: AuthObject::Token,
         })
+    }
+}
+
+impl Authenticator for TokenAuthentication {
+    fn authenticate(
+        &self,
+        request: &Request<'_>,
+        cx: &Context<'_>,
+        trace: &mut Tracer<'_>,
+    ) -> Outcome {
+        let header = request.header("Authorization").unwrap_or_default();
+        let key = match self.key(&header, trace) {
+            Ok(key) => key,
+            Err(outcome) => return outcome,
+        };
+        let cache_key = cx.tokens.key(super::TOKEN_KEYS, &[key.as_bytes()]);
+        let found = cx.tokens.get_or_load(cache_key, || {
+            cx.store
+                .user_by_token(key)
+                .map(|user| match user {
+                    Some(user) => Cached::Found(Arc::new(user)),
+                    None => Cached::Unknown,
+                })
+                .map_err(Arc::new)
+        });
+        self.finish(found, trace)
+    }
+
+    fn authenticate_cached(
+        &self,
+        request: &Request<'_>,
+        cx: &Context<'_>,
+        trace: &mut Tracer<'_>,
+    ) -> Option<Outcome> {
+        let header = request.header("Authorization").unwrap_or_default();
+        let key = match self.key(&header, trace) {
+            Ok(key) => key,
+            Err(outcome) => return Some(outcome),
+        };
+        let cache_key = cx.tokens.key(super::TOKEN_KEYS, &[key.as_bytes()]);
+        let found = cx.tokens.get(&cache_key)?;
+        Some(self.finish(Ok(found), trace))
     }
 
     fn authenticate_header(&self) -> Option<&Arc<str>> {
