@@ -76,6 +76,36 @@ pub enum Unmatched {
     Deny,
 }
 
+/// A family of request headers by which a reverse proxy passes the original request to a
+/// forward-auth server (`drfgate serve`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForwardedHeaders {
+    /// `X-Original-Method` and `X-Original-URI`, as nginx's `auth_request` examples set them.
+    XOriginal,
+    /// `X-Forwarded-Method`, `X-Forwarded-Uri` and `X-Forwarded-Proto`, as Caddy's
+    /// `forward_auth` and Traefik's `ForwardAuth` set them.
+    XForwarded,
+}
+
+impl ForwardedHeaders {
+    /// The name used in the config file.
+    pub fn config_name(self) -> &'static str {
+        match self {
+            ForwardedHeaders::XOriginal => "x-original",
+            ForwardedHeaders::XForwarded => "x-forwarded",
+        }
+    }
+}
+
+/// The `[serve]` section: settings of the `drfgate serve` forward-auth server.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServeSettings {
+    /// Which forwarded-header families describe the original request, in order of
+    /// preference. Empty (the default): only the request itself, so a client can never
+    /// name another request than the one it sends.
+    pub trusted_forwarded: Vec<ForwardedHeaders>,
+}
+
 /// One `[[routes]]` entry, compiled.
 pub struct Route {
     pub pattern: RoutePattern,
@@ -117,6 +147,8 @@ pub struct Config {
     pub permissions_ttl: Duration,
     pub unmatched: Unmatched,
     pub routes: Vec<Route>,
+    /// `[serve]`: read by `drfgate serve` only.
+    pub serve: ServeSettings,
     /// Things that load but deserve a log line (e.g. a DRF setting drfgate ignores).
     pub warnings: Vec<String>,
 }
@@ -135,6 +167,7 @@ struct RawConfig {
     permission_classes: BTreeMap<Spanned<String>, RawPermissionClass>,
     cache: Option<RawCache>,
     gate: Option<RawGate>,
+    serve: Option<RawServe>,
     #[serde(default)]
     routes: Vec<Spanned<RawRoute>>,
 }
@@ -193,6 +226,12 @@ struct RawCache {
 #[serde(deny_unknown_fields)]
 struct RawGate {
     unmatched: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServe {
+    trusted_forwarded: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -419,6 +458,7 @@ impl Loader<'_> {
                 }
             },
         };
+        let serve = self.serve(raw.serve)?;
         let mut routes = Vec::with_capacity(raw.routes.len());
         for (i, route) in raw.routes.iter().enumerate() {
             routes.push(self.route(i, route, &auth_classes, &permission_classes)?);
@@ -453,8 +493,33 @@ impl Loader<'_> {
             permissions_ttl,
             unmatched,
             routes,
+            serve,
             warnings,
         })
+    }
+
+    fn serve(&self, raw: Option<RawServe>) -> Result<ServeSettings, ConfigError> {
+        let mut settings = ServeSettings::default();
+        let Some(names) = raw.and_then(|r| r.trusted_forwarded) else {
+            return Ok(settings);
+        };
+        for (i, name) in names.iter().enumerate() {
+            let family = match name.get_ref().as_str() {
+                "x-original" => ForwardedHeaders::XOriginal,
+                "x-forwarded" => ForwardedHeaders::XForwarded,
+                other => {
+                    return Err(self.at(
+                        name,
+                        format!("serve.trusted_forwarded[{i}]"),
+                        format!("must be \"x-original\" or \"x-forwarded\", not {other:?}"),
+                    ))
+                }
+            };
+            if !settings.trusted_forwarded.contains(&family) {
+                settings.trusted_forwarded.push(family);
+            }
+        }
+        Ok(settings)
     }
 
     fn django(

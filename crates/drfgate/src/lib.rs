@@ -32,7 +32,7 @@ pub mod routes;
 pub mod store;
 pub mod trace;
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, ForwardedHeaders, ServeSettings};
 pub use decision::{AuthObject, Body, Decision, Deny, Identity, Scheme, User, UserPk};
 pub use gate::{Gate, GateError, GateStats};
 pub use request::{HeaderSource, Request};

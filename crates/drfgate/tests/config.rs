@@ -230,3 +230,23 @@ fn secret_key_file_is_read_relative_to_the_config() {
         .to_string();
     assert!(e.contains("nope.toml") && e.contains("cannot read"), "{e}");
 }
+
+#[test]
+fn serve_trusts_no_forwarded_headers_unless_told() {
+    use drfgate::ForwardedHeaders::{XForwarded, XOriginal};
+    assert!(load(BASE).unwrap().serve.trusted_forwarded.is_empty());
+    let config = load(&format!(
+        "{BASE}[serve]\ntrusted_forwarded = [\"x-forwarded\", \"x-original\", \"x-forwarded\"]\n"
+    ))
+    .unwrap();
+    assert_eq!(config.serve.trusted_forwarded, vec![XForwarded, XOriginal]);
+    let e = error(&format!(
+        "{BASE}[serve]\ntrusted_forwarded = [\"x-original\", \"forwarded\"]\n"
+    ));
+    assert!(
+        e.contains(":4:") && e.contains("serve.trusted_forwarded[1]") && e.contains("x-original"),
+        "{e}"
+    );
+    let e = error(&format!("{BASE}[serve]\nlisten = \"127.0.0.1:1\"\n"));
+    assert!(e.contains("listen"), "{e}");
+}
