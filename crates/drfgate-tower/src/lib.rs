@@ -1,0 +1,121 @@
+//! A [tower] `Layer` that puts Django REST Framework's authentication and permission checks
+//! in front of any `http` service, with DRF's exact answers.
+//!
+//! [`DrfGateLayer`] wraps a service in [`DrfGate`]. For every request the gate decides as
+//! DRF's `APIView.initial` would (route, authenticators, permissions, method):
+//!
+//! - **allowed**: the request goes to the inner service with the user in its extensions
+//!   (a [`drfgate::Identity`]: pk, username, flags, scheme); an anonymous request that
+//!   DRF lets through carries no `Identity`;
+//! - **denied**: the inner service is not called; the answer is DRF's status, its JSON body
+//!   (`Content-Type: application/json`), `WWW-Authenticate` on a 401, and `Allow` when
+//!   the route lists its methods.
+//!
+//! Route policy comes from a drfgate config file ([`DrfGateLayer::from_config_file`]), the
+//! same file `drfgate check` and `drfgate serve` read, or from a [`Gate`] built in code.
+//!
+//! # Never blocking the executor
+//!
+//! Looking a token up in Django's SQLite database, or checking a password with a slow
+//! hasher, blocks. The service first asks [`Gate::decide_cached`], which answers from the
+//! caches or from the request alone (no credentials, a malformed header, a token or a
+//! password verified within the cache TTL) — the common case, answered inline. Only when
+//! that cannot answer is [`Gate::decide`] run on tokio's blocking pool
+//! ([`tokio::task::spawn_blocking`]), with the request head moved there and back (no copy);
+//! the body stays where it is. Outside a tokio runtime the decision is made inline.
+//!
+//! # Example
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use std::sync::Arc;
+//!
+//! use bytes::Bytes;
+//! use drfgate::{Gate, Identity};
+//! use drfgate_tower::DrfGateLayer;
+//! use http::{Request, Response, StatusCode};
+//! use http_body_util::{BodyExt, Full};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//! # use std::collections::HashSet;
+//! # use drfgate::store::{Store, StoreError, StoreSummary, UserWithPassword};
+//! # use drfgate::{User, UserPk};
+//! # /// One user with one token, in place of Django's database.
+//! # struct OneToken;
+//! # impl Store for OneToken {
+//! #     fn user_by_token(&self, key: &str) -> Result<Option<User>, StoreError> {
+//! #         Ok((key == "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b").then(|| User {
+//! #             pk: UserPk::Int(1), username: "alice".into(),
+//! #             is_active: true, is_staff: false, is_superuser: false,
+//! #         }))
+//! #     }
+//! #     fn user_by_username(&self, _: &str) -> Result<Option<UserWithPassword>, StoreError> { Ok(None) }
+//! #     fn user_permissions(&self, _: &UserPk) -> Result<HashSet<String>, StoreError> { Ok(HashSet::new()) }
+//! #     fn summary(&self) -> Result<StoreSummary, StoreError> {
+//! #         Ok(StoreSummary { backend: "memory", location: "doc".into(), users: 1, tokens: Some(1) })
+//! #     }
+//! # }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // The guide's OrderViewSet: TokenAuthentication, IsAuthenticated.
+//! let config = drfgate::Config::from_str_with_origin(r#"
+//!     [django]
+//!     DATABASE = "sqlite:///srv/app/db.sqlite3"
+//!     [[routes]]
+//!     path = "api/orders/"
+//!     methods = ["GET", "POST"]
+//!     authentication_classes = ["TokenAuthentication"]
+//!     permission_classes = ["IsAuthenticated"]
+//! "#, "drfgate.toml", None).unwrap();
+//! // In a real service: `DrfGateLayer::from_config_file(path)?`, over Django's database.
+//! let gate = Arc::new(Gate::with_store(config, Box::new(OneToken)).unwrap());
+//!
+//! let orders = service_fn(|request: Request<Full<Bytes>>| async move {
+//!     let user = request.extensions().get::<Identity>().map(|i| i.user.username.clone());
+//!     let body = format!("orders of {}", user.as_deref().unwrap_or("nobody"));
+//!     Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
+//! });
+//! let service = ServiceBuilder::new()
+//!     .layer(DrfGateLayer::new(gate))
+//!     .service(orders);
+//!
+//! // No credentials: DRF's 401, and the orders service is never called.
+//! let request = Request::get("/api/orders/").body(Full::default()).unwrap();
+//! let response = service.clone().oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(response.headers()["www-authenticate"], "Token");
+//! assert_eq!(response.headers()["content-type"], "application/json");
+//! assert_eq!(response.headers()["allow"], "GET, POST, HEAD, OPTIONS");
+//! let body = response.into_body().collect().await.unwrap().to_bytes();
+//! assert_eq!(body, r#"{"detail":"Authentication credentials were not provided."}"#);
+//!
+//! // A valid token: the user is in the request's extensions.
+//! let request = Request::get("/api/orders/")
+//!     .header("Authorization", "Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b")
+//!     .body(Full::default())
+//!     .unwrap();
+//! let response = service.oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), StatusCode::OK);
+//! let body = response.into_body().collect().await.unwrap().to_bytes();
+//! assert_eq!(body, "orders of alice");
+//! # }
+//! ```
+//!
+//! # Server variables
+//!
+//! WSGI servers hand Django facts that are not in the HTTP request: whether the connection
+//! is HTTPS, and `REMOTE_USER` (set by the web server after its own authentication). A
+//! front end that knows them puts a [`ConnectionInfo`] in the request's extensions; an
+//! absolute `https://` request URI also counts as secure.
+//!
+//! [tower]: https://docs.rs/tower
+
+mod request;
+mod response;
+mod service;
+
+pub use request::{ConnectionInfo, HttpHeaders};
+pub use response::deny_response;
+pub use service::{DrfGate, DrfGateLayer, ResponseFuture};
+
+pub use drfgate::{Decision, Deny, Gate, Identity};

@@ -1,0 +1,135 @@
+//! The gate's borrowed view of an `http` request head.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use drfgate::HeaderSource;
+use http::request::Parts;
+use http::uri::Scheme;
+use http::HeaderMap;
+
+/// What a WSGI server would tell Django beyond the HTTP request itself. Put it in the
+/// request's extensions before the gate runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// The client's connection is HTTPS (`request.is_secure()`).
+    pub secure: bool,
+    /// The `REMOTE_USER` server variable, for `RemoteUserAuthentication`. Set it only from
+    /// the front end's own authentication, never from a client header.
+    pub remote_user: Option<Bytes>,
+}
+
+/// `http`'s header map as the gate reads headers: raw value bytes, in arrival order.
+pub struct HttpHeaders<'a>(pub &'a HeaderMap);
+
+impl HeaderSource for HttpHeaders<'_> {
+    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        for value in self.0.get_all(name) {
+            f(value.as_bytes());
+        }
+    }
+
+    /// Borrows the value when the header appears once, which is nearly always.
+    fn get(&self, name: &str) -> Option<Cow<'_, [u8]>> {
+        let mut values = self.0.get_all(name).iter();
+        let first = values.next()?;
+        let Some(second) = values.next() else {
+            return Some(Cow::Borrowed(first.as_bytes()));
+        };
+        let mut joined = first.as_bytes().to_vec();
+        for value in std::iter::once(second).chain(values) {
+            joined.push(b',');
+            joined.extend_from_slice(value.as_bytes());
+        }
+        Some(Cow::Owned(joined))
+    }
+}
+
+/// Calls `f` with the gate's view of `parts`.
+pub(crate) fn with_gate_request<T>(parts: &Parts, f: impl FnOnce(&drfgate::Request<'_>) -> T) -> T {
+    let headers = HttpHeaders(&parts.headers);
+    let connection = parts.extensions.get::<ConnectionInfo>();
+    let secure = parts.uri.scheme() == Some(&Scheme::HTTPS) || connection.is_some_and(|c| c.secure);
+    let request = drfgate::Request::new(parts.method.as_str().as_bytes(), path_of(parts))
+        .with_query(parts.uri.query().unwrap_or("").as_bytes())
+        .with_headers(&headers)
+        .with_remote_user(connection.and_then(|c| c.remote_user.as_deref()))
+        .with_secure(secure);
+    f(&request)
+}
+
+/// The request target's path as sent; `*` and authority-form targets have none, and are
+/// seen as `/` (what Django's `path_info` would be).
+fn path_of(parts: &Parts) -> &[u8] {
+    match parts.uri.path() {
+        "" | "*" => b"/",
+        path => path.as_bytes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_headers_join_with_a_comma_in_arrival_order() {
+        let mut map = HeaderMap::new();
+        map.append("authorization", "Token a".parse().unwrap());
+        map.append("x-other", "1".parse().unwrap());
+        map.append("Authorization", "Token b".parse().unwrap());
+        let headers = HttpHeaders(&map);
+        assert_eq!(
+            headers.get("AUTHORIZATION").as_deref(),
+            Some(&b"Token a,Token b"[..])
+        );
+        assert!(matches!(headers.get("x-other"), Some(Cow::Borrowed(b"1"))));
+        assert_eq!(headers.get("missing"), None);
+        // Not a valid header name: simply absent, never a panic.
+        assert_eq!(headers.get("bad name\n"), None);
+    }
+
+    #[test]
+    fn header_values_keep_their_raw_bytes() {
+        let mut map = HeaderMap::new();
+        map.insert(
+            "authorization",
+            http::HeaderValue::from_bytes(b"Token abcd1234\xb8").unwrap(),
+        );
+        assert_eq!(
+            HttpHeaders(&map).get("Authorization").as_deref(),
+            Some(&b"Token abcd1234\xb8"[..])
+        );
+    }
+
+    #[test]
+    fn the_view_carries_method_path_query_and_server_variables() {
+        let (mut parts, ()) = http::Request::builder()
+            .method("brew")
+            .uri("https://example.com/api/x%2Fy/?a=1")
+            .body(())
+            .unwrap()
+            .into_parts();
+        parts.extensions.insert(ConnectionInfo {
+            secure: false,
+            remote_user: Some(Bytes::from_static(b"john")),
+        });
+        with_gate_request(&parts, |request| {
+            assert_eq!(request.method, b"brew");
+            assert_eq!(request.path, b"/api/x%2Fy/");
+            assert_eq!(request.query, b"a=1");
+            assert!(request.secure);
+            assert_eq!(request.remote_user, Some(&b"john"[..]));
+        });
+        let (parts, ()) = http::Request::builder()
+            .method("OPTIONS")
+            .uri("*")
+            .body(())
+            .unwrap()
+            .into_parts();
+        with_gate_request(&parts, |request| {
+            assert_eq!(request.path, b"/");
+            assert!(!request.secure);
+            assert_eq!(request.remote_user, None);
+        });
+    }
+}

@@ -1,0 +1,252 @@
+//! The `Layer` and the `Service` it wraps around an inner service.
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use drfgate::{Decision, Gate, GateError};
+use http::request::Parts;
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tokio::task::JoinHandle;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::request::with_gate_request;
+use crate::response::{deny_response, server_error};
+
+/// Wraps services in [`DrfGate`], all sharing one [`Gate`] (its config, database and caches).
+#[derive(Clone)]
+pub struct DrfGateLayer {
+    gate: Arc<Gate>,
+}
+
+impl DrfGateLayer {
+    pub fn new(gate: Arc<Gate>) -> DrfGateLayer {
+        DrfGateLayer { gate }
+    }
+
+    /// Loads a drfgate config file and opens its Django database.
+    pub fn from_config_file(path: &Path) -> Result<DrfGateLayer, GateError> {
+        Ok(DrfGateLayer::new(Arc::new(Gate::from_config_file(path)?)))
+    }
+
+    pub fn gate(&self) -> &Arc<Gate> {
+        &self.gate
+    }
+}
+
+impl<S> Layer<S> for DrfGateLayer {
+    type Service = DrfGate<S>;
+
+    fn layer(&self, inner: S) -> DrfGate<S> {
+        DrfGate {
+            inner,
+            gate: self.gate.clone(),
+        }
+    }
+}
+
+/// Decides each request as DRF would; calls the inner service only for allowed requests,
+/// with the user's [`drfgate::Identity`] in the request extensions. See the crate docs.
+#[derive(Clone)]
+pub struct DrfGate<S> {
+    inner: S,
+    gate: Arc<Gate>,
+}
+
+impl<S> DrfGate<S> {
+    pub fn new(inner: S, gate: Arc<Gate>) -> DrfGate<S> {
+        DrfGate { inner, gate }
+    }
+
+    pub fn gate(&self) -> &Arc<Gate> {
+        &self.gate
+    }
+
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    /// The ready inner service for this call; a clone stays behind for the next one
+    /// (tower's rule: the service that was polled ready is the one that is called).
+    fn take_ready_inner(&mut self) -> S
+    where
+        S: Clone,
+    {
+        let fresh = self.inner.clone();
+        std::mem::replace(&mut self.inner, fresh)
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for DrfGate<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ResBody: From<Bytes>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let (parts, body) = request.into_parts();
+        let cached = with_gate_request(&parts, |view| self.gate.decide_cached(view));
+        let decision = match cached {
+            Some(decision) => decision,
+            None => match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    let gate = self.gate.clone();
+                    let deciding = runtime.spawn_blocking(move || {
+                        let decision = with_gate_request(&parts, |view| gate.decide(view));
+                        (parts, decision)
+                    });
+                    return ResponseFuture::deciding(deciding, body, self.take_ready_inner());
+                }
+                // No runtime to lend a blocking thread: the caller blocks, as it chose.
+                Err(_) => with_gate_request(&parts, |view| self.gate.decide(view)),
+            },
+        };
+        match decision {
+            Decision::Allow(identity) => {
+                let request = allowed_request(parts, body, identity);
+                ResponseFuture::calling(self.take_ready_inner().call(request))
+            }
+            Decision::Deny(deny) => ResponseFuture::done(deny_response(&deny)),
+        }
+    }
+}
+
+fn allowed_request<B>(
+    mut parts: Parts,
+    body: B,
+    identity: Option<drfgate::Identity>,
+) -> Request<B> {
+    // Whatever an outer layer may have put there, the gate's answer is the one that counts.
+    parts.extensions.remove::<drfgate::Identity>();
+    if let Some(identity) = identity {
+        parts.extensions.insert(identity);
+    }
+    Request::from_parts(parts, body)
+}
+
+pin_project! {
+    /// The response of [`DrfGate`]: a refusal, or the inner service's response.
+    pub struct ResponseFuture<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        #[pin]
+        state: State<S, ReqBody>,
+    }
+}
+
+pin_project! {
+    #[project = StateProjection]
+    enum State<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        // The decision needs the database or a hasher: it runs on the blocking pool.
+        Deciding {
+            deciding: JoinHandle<(Parts, Decision)>,
+            body: Option<ReqBody>,
+            inner: Option<S>,
+        },
+        Calling {
+            #[pin]
+            future: S::Future,
+        },
+        Done {
+            response: Option<S::Response>,
+        },
+    }
+}
+
+impl<S, ReqBody> ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    fn deciding(deciding: JoinHandle<(Parts, Decision)>, body: ReqBody, inner: S) -> Self {
+        ResponseFuture {
+            state: State::Deciding {
+                deciding,
+                body: Some(body),
+                inner: Some(inner),
+            },
+        }
+    }
+
+    fn calling(future: S::Future) -> Self {
+        ResponseFuture {
+            state: State::Calling { future },
+        }
+    }
+
+    fn done(response: S::Response) -> Self {
+        ResponseFuture {
+            state: State::Done {
+                response: Some(response),
+            },
+        }
+    }
+}
+
+impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: From<Bytes>,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let mut this = self.as_mut().project();
+            match this.state.as_mut().project() {
+                StateProjection::Deciding {
+                    deciding,
+                    body,
+                    inner,
+                } => {
+                    let decided = ready!(Pin::new(deciding).poll(cx));
+                    let (parts, decision) = match decided {
+                        Ok(decided) => decided,
+                        Err(error) => {
+                            log::error!("the gate's decision did not complete: {error}");
+                            return Poll::Ready(Ok(server_error()));
+                        }
+                    };
+                    let (Some(body), Some(mut inner)) = (body.take(), inner.take()) else {
+                        return Poll::Ready(Ok(server_error()));
+                    };
+                    match decision {
+                        Decision::Allow(identity) => {
+                            let future = inner.call(allowed_request(parts, body, identity));
+                            this.state.set(State::Calling { future });
+                        }
+                        Decision::Deny(deny) => return Poll::Ready(Ok(deny_response(&deny))),
+                    }
+                }
+                StateProjection::Calling { future } => return future.poll(cx),
+                // Polled again after completion (a caller's bug): a 500 rather than a panic.
+                StateProjection::Done { response } => {
+                    return Poll::Ready(Ok(response.take().unwrap_or_else(server_error)))
+                }
+            }
+        }
+    }
+}

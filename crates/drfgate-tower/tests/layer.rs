@@ -1,0 +1,383 @@
+//! The Layer over the Django-made fixture database: refusals without the inner service,
+//! identities in extensions, lookups off the async threads, tower's readiness contract.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::thread::ThreadId;
+
+use bytes::Bytes;
+use drfgate::store::{SqliteStore, Store, StoreError, StoreSummary, UserWithPassword};
+use drfgate::{Config, Gate, Identity, Scheme, User, UserPk};
+use drfgate_tower::{ConnectionInfo, DrfGate, DrfGateLayer};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use tower::{service_fn, Layer, Service, ServiceExt};
+
+fn fixture_db() -> Option<PathBuf> {
+    let db = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../build/django/db.sqlite3");
+    if db.exists() {
+        return Some(db);
+    }
+    if std::env::var("DRFGATE_REQUIRE_DJANGO").as_deref() == Ok("1") {
+        panic!("missing {}: run `make fixture-db`", db.display());
+    }
+    eprintln!("skipped: no Django fixture database (run `make fixture-db`)");
+    None
+}
+
+/// The real store, noting which threads query it.
+struct Watched {
+    inner: SqliteStore,
+    threads: Arc<Mutex<Vec<ThreadId>>>,
+}
+
+impl Watched {
+    fn saw(&self) {
+        self.threads
+            .lock()
+            .unwrap()
+            .push(std::thread::current().id());
+    }
+}
+
+impl Store for Watched {
+    fn user_by_token(&self, key: &str) -> Result<Option<User>, StoreError> {
+        self.saw();
+        self.inner.user_by_token(key)
+    }
+    fn user_by_username(&self, username: &str) -> Result<Option<UserWithPassword>, StoreError> {
+        self.saw();
+        self.inner.user_by_username(username)
+    }
+    fn user_permissions(&self, pk: &UserPk) -> Result<HashSet<String>, StoreError> {
+        self.saw();
+        self.inner.user_permissions(pk)
+    }
+    fn summary(&self) -> Result<StoreSummary, StoreError> {
+        self.inner.summary()
+    }
+}
+
+const CONFIG: &str = r#"
+[rest_framework]
+DEFAULT_AUTHENTICATION_CLASSES = ["TokenAuthentication", "BasicAuthentication"]
+DEFAULT_PERMISSION_CLASSES = ["IsAuthenticated"]
+[[routes]]
+path = "api/orders/"
+methods = ["GET", "POST"]
+[[routes]]
+path = "api/admin/"
+permission_classes = ["IsAdminUser"]
+[[routes]]
+path = "api/open/"
+permission_classes = ["AllowAny"]
+[[routes]]
+path = "api/remote/"
+authentication_classes = ["RemoteUserAuthentication"]
+"#;
+
+fn gate(db: &Path) -> (Arc<Gate>, Arc<Mutex<Vec<ThreadId>>>) {
+    let text = format!(
+        "[django]\nDATABASE = \"sqlite://{}\"\nAUTHENTICATION_BACKENDS = [\"ModelBackend\", \"RemoteUserBackend\"]\n{CONFIG}",
+        db.display()
+    );
+    let config = Config::from_str_with_origin(&text, "test.toml", None).unwrap();
+    let threads = Arc::new(Mutex::new(Vec::new()));
+    let store = Watched {
+        inner: SqliteStore::open(db, config.django.schema.clone()).unwrap(),
+        threads: threads.clone(),
+    };
+    (
+        Arc::new(Gate::with_store(config, Box::new(store)).unwrap()),
+        threads,
+    )
+}
+
+/// Answers with the user the gate put in the extensions, and counts its calls.
+fn echo(
+    calls: Arc<AtomicUsize>,
+) -> impl Service<
+    Request<Full<Bytes>>,
+    Response = Response<Full<Bytes>>,
+    Error = Infallible,
+    Future = impl Send,
+> + Clone {
+    service_fn(move |request: Request<Full<Bytes>>| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        let who = match request.extensions().get::<Identity>() {
+            Some(identity) => format!(
+                "{} {} {}",
+                identity.user.username, identity.user.pk, identity.scheme
+            ),
+            None => "anonymous".to_string(),
+        };
+        async move { Ok::<_, Infallible>(Response::new(Full::from(who))) }
+    })
+}
+
+fn get(path: &str, authorization: Option<&[u8]>) -> Request<Full<Bytes>> {
+    let mut builder = Request::get(path);
+    if let Some(value) = authorization {
+        builder = builder.header(
+            "Authorization",
+            http::HeaderValue::from_bytes(value).unwrap(),
+        );
+    }
+    builder.body(Full::default()).unwrap()
+}
+
+async fn text(response: Response<Full<Bytes>>) -> String {
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_never_reach_the_inner_service() {
+    let Some(db) = fixture_db() else { return };
+    let (gate, _) = gate(&db);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let service = DrfGateLayer::new(gate).layer(echo(calls.clone()));
+
+    for (authorization, status, detail, challenge) in [
+        (
+            None,
+            401,
+            "Authentication credentials were not provided.",
+            Some("Token"),
+        ),
+        (
+            Some(&b"Token"[..]),
+            401,
+            "Invalid token header. No credentials provided.",
+            Some("Token"),
+        ),
+        (
+            Some(&b"Token abcd1234\xb8"[..]),
+            401,
+            "Invalid token header. Token string should not contain invalid characters.",
+            Some("Token"),
+        ),
+        (
+            Some(&b"Token nope"[..]),
+            401,
+            "Invalid token.",
+            Some("Token"),
+        ),
+        (
+            Some(&b"Token inactive1"[..]),
+            401,
+            "User inactive or deleted.",
+            Some("Token"),
+        ),
+    ] {
+        let response = service
+            .clone()
+            .oneshot(get("/api/orders/", authorization))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status);
+        let headers = response.headers().clone();
+        assert_eq!(headers["content-type"], "application/json");
+        assert_eq!(
+            headers.get("www-authenticate").map(|v| v.to_str().unwrap()),
+            challenge
+        );
+        assert_eq!(headers["allow"], "GET, POST, HEAD, OPTIONS");
+        assert_eq!(text(response).await, format!("{{\"detail\":\"{detail}\"}}"));
+    }
+    // john is authenticated but not staff: 403, no WWW-Authenticate, no Allow (no methods listed).
+    let response = service
+        .clone()
+        .oneshot(get("/api/admin/", Some(b"Token abcd1234")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.headers().get("www-authenticate").is_none());
+    assert!(response.headers().get("allow").is_none());
+    assert_eq!(
+        text(response).await,
+        r#"{"detail":"You do not have permission to perform this action."}"#
+    );
+    // A method the view does not implement.
+    let request = Request::patch("/api/orders/")
+        .header("Authorization", "Token abcd1234")
+        .body(Full::default())
+        .unwrap();
+    let response = service.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        text(response).await,
+        r#"{"detail":"Method \"PATCH\" not allowed."}"#
+    );
+
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allowed_requests_carry_the_identity() {
+    let Some(db) = fixture_db() else { return };
+    let (gate, _) = gate(&db);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let service = DrfGateLayer::new(gate).layer(echo(calls.clone()));
+    for (path, authorization, who) in [
+        ("/api/orders/", Some(&b"Token abcd1234"[..]), "john 1 token"),
+        (
+            "/api/orders/",
+            Some(&b"token   abcd1234  "[..]),
+            "john 1 token",
+        ),
+        ("/api/admin/", Some(&b"Token admin123"[..]), "admin 3 token"),
+        // john:password
+        (
+            "/api/orders/",
+            Some(&b"Basic am9objpwYXNzd29yZA=="[..]),
+            "john 1 basic",
+        ),
+        ("/api/open/", None, "anonymous"),
+    ] {
+        let response = service
+            .clone()
+            .oneshot(get(path, authorization))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(text(response).await, who);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 5);
+
+    // A client cannot smuggle an identity in: the gate's answer replaces any extension.
+    let mut request = get("/api/open/", None);
+    request.extensions_mut().insert(Identity {
+        user: Arc::new(User {
+            pk: UserPk::Int(99),
+            username: "mallory".into(),
+            is_active: true,
+            is_staff: true,
+            is_superuser: true,
+        }),
+        scheme: Scheme::Token,
+        authenticator: "x".into(),
+        auth: drfgate::AuthObject::Token,
+    });
+    let response = service.clone().oneshot(request).await.unwrap();
+    assert_eq!(text(response).await, "anonymous");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn lookups_run_on_the_blocking_pool_and_hits_inline() {
+    let Some(db) = fixture_db() else { return };
+    let (gate, threads) = gate(&db);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let service = DrfGateLayer::new(gate.clone()).layer(echo(calls.clone()));
+    let runtime_thread = std::thread::current().id();
+
+    for _ in 0..3 {
+        let response = service
+            .clone()
+            .oneshot(get("/api/orders/", Some(b"Token abcd1234")))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let seen = threads.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "one lookup, then cache hits");
+    assert_ne!(
+        seen[0], runtime_thread,
+        "the lookup ran on the async thread"
+    );
+    let stats = gate.stats().tokens;
+    assert_eq!(stats.loads, 1, "{stats:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_info_supplies_remote_user() {
+    let Some(db) = fixture_db() else { return };
+    let (gate, _) = gate(&db);
+    let service = DrfGateLayer::new(gate).layer(echo(Arc::new(AtomicUsize::new(0))));
+    let response = service
+        .clone()
+        .oneshot(get("/api/remote/", None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let mut request = get("/api/remote/", None);
+    request.extensions_mut().insert(ConnectionInfo {
+        secure: true,
+        remote_user: Some(Bytes::from_static(b"john")),
+    });
+    let response = service.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(text(response).await.starts_with("john "));
+}
+
+/// An inner service that is ready only when told, and counts its calls.
+#[derive(Clone)]
+struct Gated {
+    ready: Arc<Mutex<bool>>,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Service<Request<Full<Bytes>>> for Gated {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        if *self.ready.lock().unwrap() {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
+    }
+
+    fn call(&mut self, _: Request<Full<Bytes>>) -> Self::Future {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        std::future::ready(Ok(Response::new(Full::default())))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_passes_through() {
+    let Some(db) = fixture_db() else { return };
+    let (gate, _) = gate(&db);
+    let inner = Gated {
+        ready: Arc::new(Mutex::new(false)),
+        calls: Arc::new(AtomicUsize::new(0)),
+    };
+    let mut service = DrfGate::new(inner.clone(), gate);
+    let waker = std::task::Waker::noop();
+    let mut cx = Context::from_waker(waker);
+    assert!(service.poll_ready(&mut cx).is_pending());
+    *inner.ready.lock().unwrap() = true;
+    assert!(service.poll_ready(&mut cx).is_ready());
+    let response = service
+        .call(get("/api/orders/", Some(b"Token abcd1234")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn outside_a_runtime_the_decision_is_made_inline() {
+    let Some(db) = fixture_db() else { return };
+    let (gate, threads) = gate(&db);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut service = DrfGateLayer::new(gate).layer(echo(calls.clone()));
+    let waker = std::task::Waker::noop();
+    let mut cx = Context::from_waker(waker);
+    assert!(service.poll_ready(&mut cx).is_ready());
+    let mut future = std::pin::pin!(service.call(get("/api/orders/", Some(b"Token admin123"))));
+    let Poll::Ready(Ok(response)) = future.as_mut().poll(&mut cx) else {
+        panic!("not answered at once")
+    };
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(threads.lock().unwrap()[0], std::thread::current().id());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
