@@ -315,11 +315,8 @@ impl Gate {
     /// The answer and the story of how it was reached.
     pub fn explain(&self, request: &Request<'_>) -> (Decision, Trace) {
         let mut trace = Trace::default();
-        let decision = self.decide_traced(
-            request,
-            &mut Tracer::new(Some(&mut trace)),
-            Lookup::Full,
-        );
+        let decision =
+            self.decide_traced(request, &mut Tracer::new(Some(&mut trace)), Lookup::Full);
         (decision, trace)
     }
 

@@ -228,7 +228,11 @@ fn gate_answer(gate: &Gate, case: &Value, view: &Value) -> Answer {
     // Whenever the caches alone can answer (e.g. now that this request's token is cached),
     // they must give the same answer.
     if let Some(cached) = gate.decide_cached(&request) {
-        assert_eq!(cached, decision, "decide_cached disagrees on {}", case["id"]);
+        assert_eq!(
+            cached, decision,
+            "decide_cached disagrees on {}",
+            case["id"]
+        );
     }
     match decision {
         Decision::Allow(identity) => Answer {

@@ -163,9 +163,21 @@ fn model_permissions_need_their_own_cache_entry() {
     let (gate, queries) = gate(&db);
     // Token cached, permissions not yet: still None.
     both(&gate, &queries, "GET", "/api/x/", Some("Token adder123"));
-    let (cached, _) = both(&gate, &queries, "POST", "/api/things/", Some("Token adder123"));
+    let (cached, _) = both(
+        &gate,
+        &queries,
+        "POST",
+        "/api/things/",
+        Some("Token adder123"),
+    );
     assert!(cached.is_none(), "permissions were not cached yet");
-    let (cached, full) = both(&gate, &queries, "POST", "/api/things/", Some("Token adder123"));
+    let (cached, full) = both(
+        &gate,
+        &queries,
+        "POST",
+        "/api/things/",
+        Some("Token adder123"),
+    );
     assert!(full.is_allow());
     assert_eq!(cached, Some(full));
     // A method the view lacks and an anonymous read need no permission lookup.

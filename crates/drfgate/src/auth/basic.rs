@@ -202,7 +202,10 @@ impl Authenticator for BasicAuthentication {
         if !self.has_password_backends(cx, trace) {
             return Some(self.finish(None, cx, trace));
         }
-        match cx.passwords.get(&self.cache_key(&username, &password, cx))? {
+        match cx
+            .passwords
+            .get(&self.cache_key(&username, &password, cx))?
+        {
             Cached::Found(user) => Some(self.finish(Some(user), cx, trace)),
             Cached::Unknown => None,
         }
