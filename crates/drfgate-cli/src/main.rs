@@ -1,4 +1,4 @@
-//! `drfgate`: check a config and explain decisions.
+//! `drfgate`: check a config, explain decisions, serve forward-auth decisions.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -9,18 +9,24 @@ use drfgate::{Decision, Gate, Request};
 
 mod logger;
 mod report;
+mod serve;
 
 const USAGE: &str = "\
 usage:
   drfgate check   --config FILE
   drfgate explain --config FILE [-X METHOD] [-H 'Name: value']... [--remote-user NAME]
                   [--secure] [--json] PATH[?QUERY]
+  drfgate serve   --config FILE [--listen HOST:PORT]
   drfgate --version
 
 check    validates the config, opens the database and prints the route table.
 explain  prints the decision DRF would make for one request and how it got there.
          Header values are taken as raw bytes. Exit status 0 whatever the decision;
          2 when the config or database cannot be used.
+serve    answers forward-auth requests from a reverse proxy (nginx auth_request, Caddy
+         forward_auth, Traefik ForwardAuth) until SIGTERM or SIGINT. Allowed: 200 with
+         X-Drfgate-User, X-Drfgate-User-Id, X-Drfgate-Auth; denied: DRF's response.
+         --listen defaults to 127.0.0.1:9180; health at /.drfgate/health.
 
 Set DRFGATE_LOG=debug|info|warn|error for more or less logging on stderr (default warn).";
 
@@ -45,6 +51,7 @@ fn run(args: Vec<OsString>) -> Result<ExitCode, String> {
     match command.as_str() {
         "check" => check(parse_options(args)?),
         "explain" => explain(parse_options(args)?),
+        "serve" => serve_command(parse_options(args)?),
         "--version" | "-V" | "version" => {
             println!("drfgate {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
@@ -66,6 +73,7 @@ struct Options {
     secure: bool,
     json: bool,
     target: Option<Vec<u8>>,
+    listen: Option<String>,
 }
 
 fn parse_options(args: impl Iterator<Item = OsString>) -> Result<Options, String> {
@@ -103,6 +111,9 @@ fn parse_options(args: impl Iterator<Item = OsString>) -> Result<Options, String
             "--remote-user" => {
                 options.remote_user = Some(value(&mut args, "--remote-user")?.as_bytes().to_vec())
             }
+            "--listen" | "-l" => {
+                options.listen = Some(value(&mut args, "--listen")?.to_string_lossy().into_owned())
+            }
             "--secure" => options.secure = true,
             "--json" => options.json = true,
             s if s.starts_with('-') && s.len() > 1 => {
@@ -131,6 +142,20 @@ fn check(options: Options) -> Result<ExitCode, String> {
     let gate = load_gate(&options)?;
     let summary = gate.store_summary().map_err(|e| e.to_string())?;
     print!("{}", report::check_report(&gate, &summary));
+    Ok(ExitCode::SUCCESS)
+}
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:9180";
+
+fn serve_command(options: Options) -> Result<ExitCode, String> {
+    let config = options
+        .config
+        .as_ref()
+        .ok_or_else(|| "--config FILE is required".to_string())?;
+    if options.target.is_some() {
+        return Err("serve takes no PATH".into());
+    }
+    serve::run(config, options.listen.as_deref().unwrap_or(DEFAULT_LISTEN))?;
     Ok(ExitCode::SUCCESS)
 }
 

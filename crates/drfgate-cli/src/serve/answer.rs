@@ -1,0 +1,96 @@
+//! What `drfgate serve` answers for an allowed request, and for its health endpoint.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use drfgate::Identity;
+use http::header::{HeaderValue, CONTENT_TYPE};
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+
+pub const HEADER_USER: &str = "x-drfgate-user";
+pub const HEADER_USER_ID: &str = "x-drfgate-user-id";
+pub const HEADER_AUTH: &str = "x-drfgate-auth";
+pub const HEALTH_PATH: &str = "/.drfgate/health";
+
+/// 200 with the identity in headers: `X-Drfgate-User` (percent-encoded UTF-8 username),
+/// `X-Drfgate-User-Id` (the pk) and `X-Drfgate-Auth` (`token`, `basic`, `remote_user`, or
+/// `anonymous` when DRF lets an unauthenticated request through).
+pub async fn allowed<B>(request: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let mut response = Response::new(Full::default());
+    let headers = response.headers_mut();
+    match request.extensions().get::<Identity>() {
+        Some(identity) => {
+            headers.insert(
+                HEADER_USER,
+                ascii_value(percent_encode(&identity.user.username)),
+            );
+            headers.insert(
+                HEADER_USER_ID,
+                ascii_value(percent_encode(&identity.user.pk.to_string())),
+            );
+            headers.insert(
+                HEADER_AUTH,
+                HeaderValue::from_static(identity.scheme.as_str()),
+            );
+        }
+        None => {
+            headers.insert(HEADER_AUTH, HeaderValue::from_static("anonymous"));
+        }
+    }
+    Ok(response)
+}
+
+pub fn health() -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(b"{\"status\":\"ok\"}")));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// A request `serve` cannot read (bad forwarded headers): 400 with DRF's JSON shape.
+pub fn bad_request(message: &str) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({ "detail": message }).to_string();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = StatusCode::BAD_REQUEST;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// Text for a header value: RFC 3986's unreserved characters (and `@`, `+`, common in
+/// Django usernames) as they are, every other UTF-8 byte as `%XX`. Usernames may be in any
+/// script; this keeps the header ASCII and unambiguous.
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for &byte in text.as_bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~@+".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn ascii_value(text: String) -> HeaderValue {
+    // Only ASCII letters, digits, `-._~@+` and `%XX` remain: always a valid value.
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_percent_encoded_beyond_the_safe_set() {
+        assert_eq!(
+            percent_encode("john.doe+x@example-1_~"),
+            "john.doe+x@example-1_~"
+        );
+        assert_eq!(percent_encode("walterwhité"), "walterwhit%C3%A9");
+        assert_eq!(percent_encode("a b%\r\n"), "a%20b%25%0D%0A");
+    }
+}

@@ -1,0 +1,204 @@
+//! `drfgate serve`: a forward-auth server for reverse proxies (nginx `auth_request`, Caddy
+//! `forward_auth`, Traefik `ForwardAuth`), on hyper, deciding through the tower Layer.
+//!
+//! Allowed: 200 with the identity in `X-Drfgate-*` headers. Denied: DRF's exact response.
+
+mod answer;
+mod forwarded;
+
+use std::convert::Infallible;
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
+use std::path::Path;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use drfgate::{Config, ForwardedHeaders, Gate};
+use drfgate_tower::DrfGate;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+/// How long open connections may take to finish after SIGTERM or SIGINT.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every connection shares.
+struct Shared {
+    gate: Arc<Gate>,
+    trusted: Vec<ForwardedHeaders>,
+}
+
+/// Loads the config and the database, binds, serves until SIGTERM or SIGINT. Any problem
+/// before the first request is an `Err` with a message for the operator.
+pub fn run(config_path: &Path, listen: &str) -> Result<(), String> {
+    let config = Config::from_file(config_path).map_err(|e| format!("cannot start: {e}"))?;
+    let trusted = config.serve.trusted_forwarded.clone();
+    let gate = Gate::from_config(config).map_err(|e| format!("cannot start: {e}"))?;
+    let summary = gate
+        .store_summary()
+        .map_err(|e| format!("cannot start: {e}"))?;
+    let listener = bind(listen)?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("cannot start: {e}"))?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let shared = Arc::new(Shared {
+        gate: Arc::new(gate),
+        trusted,
+    });
+    runtime.block_on(async move {
+        let listener = TcpListener::from_std(listener)
+            .map_err(|e| format!("cannot start: listening on {address}: {e}"))?;
+        let shutdown = shutdown_signal()?;
+        announce(address, config_path, &summary, &shared.trusted);
+        serve(listener, shared, shutdown).await;
+        Ok(())
+    })
+}
+
+fn bind(listen: &str) -> Result<StdTcpListener, String> {
+    let addresses: Vec<SocketAddr> = listen
+        .to_socket_addrs()
+        .map_err(|e| {
+            format!(
+                "cannot start: --listen {listen:?}: {e} (expected HOST:PORT, e.g. 127.0.0.1:9180)"
+            )
+        })?
+        .collect();
+    let listener = StdTcpListener::bind(&addresses[..])
+        .map_err(|e| format!("cannot start: cannot listen on {listen}: {e}"))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("cannot start: {e}"))?;
+    Ok(listener)
+}
+
+fn announce(
+    address: SocketAddr,
+    config: &Path,
+    summary: &drfgate::store::StoreSummary,
+    trusted: &[ForwardedHeaders],
+) {
+    let trusted = if trusted.is_empty() {
+        "none (the request itself is decided)".to_string()
+    } else {
+        trusted
+            .iter()
+            .map(|f| f.config_name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // One line on stdout, so scripts can wait for it; details on stderr.
+    println!("drfgate serve: listening on http://{address}");
+    let _ = std::io::stdout().flush();
+    eprintln!(
+        "drfgate serve: config {}; {} database {} ({} users); trusted forwarded headers: {trusted}; \
+         health: http://{address}{}",
+        config.display(),
+        summary.backend,
+        summary.location,
+        summary.users,
+        answer::HEALTH_PATH,
+    );
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+fn shutdown_signal() -> Result<impl std::future::Future<Output = &'static str>, String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate =
+        signal(SignalKind::terminate()).map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch SIGINT: {e}"))?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        }
+    })
+}
+
+async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    shutdown: impl std::future::Future<Output = &'static str>,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = pin!(shutdown);
+    let signal = loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    let shared = shared.clone();
+                    let service = hyper::service::service_fn(move |request| {
+                        handle(request, shared.clone())
+                    });
+                    let connection = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service);
+                    let connection = graceful.watch(connection);
+                    tokio::spawn(async move {
+                        if let Err(error) = connection.await {
+                            log::debug!("connection ended with an error: {error}");
+                        }
+                    });
+                }
+                Err(error) => {
+                    // Typically out of file descriptors: wait rather than spin.
+                    log::warn!("accept failed: {error}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            signal = &mut shutdown => break signal,
+        }
+    };
+    drop(listener);
+    eprintln!("drfgate serve: {signal}: no new connections; finishing open ones");
+    tokio::select! {
+        () = graceful.shutdown() => eprintln!("drfgate serve: stopped"),
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => {
+            eprintln!("drfgate serve: stopped, closing connections still open after {DRAIN_TIMEOUT:?}")
+        }
+    }
+}
+
+async fn handle(
+    request: Request<Incoming>,
+    shared: Arc<Shared>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    // A forward-auth request's body is never part of the decision.
+    let (parts, _body) = request.into_parts();
+    let request = Request::from_parts(parts, ());
+    if request.uri().path() == answer::HEALTH_PATH
+        && !forwarded::is_forwarded(request.headers(), &shared.trusted)
+    {
+        return Ok(answer::health());
+    }
+    let request = match forwarded::original_request(request, &shared.trusted) {
+        Ok(request) => request,
+        Err(forwarded::BadForwarded(message)) => {
+            log::info!("refused a forward-auth request: {message}");
+            return Ok(answer::bad_request(&message));
+        }
+    };
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let gated = DrfGate::new(
+        tower::service_fn(answer::allowed::<()>),
+        shared.gate.clone(),
+    );
+    let response = gated.oneshot(request).await;
+    if let Ok(response) = &response {
+        log::debug!("{method} {path} -> {}", response.status().as_u16());
+    }
+    response
+}
