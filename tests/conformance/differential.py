@@ -1,0 +1,404 @@
+#!/usr/bin/env python3
+"""Differential conformance: real DRF served by gunicorn and `drfgate serve`, over the same
+Django database, answer the same raw requests; every answer is compared.
+
+Usage: differential.py --drfgate BIN [--cases PATH] [--db PATH] [--verbose]
+
+Requests: the conformance table's cases, plus generated variants of the spec §11 rows
+(variants.py): every method × credential state on every view, every Token, Bearer and Basic
+header variant, header-name spellings, repeated headers, path encodings and unmatched paths.
+They go over real sockets as raw bytes, one connection each.
+
+Compared: for a refusal, status, body, WWW-Authenticate and Allow; for a request DRF lets
+through (2xx), drfgate must answer 200 with X-Drfgate-User naming the same user (or
+X-Drfgate-Auth: anonymous). Unmatched paths: status only (Django's 404 is its HTML page).
+
+Not drivable over HTTP, and left out (listed at the end): views using REMOTE_USER (a server
+variable, not a header), views with a custom Python authenticate() (AlwaysFails), and table
+cases that set REMOTE_USER. A request gunicorn's own HTTP parser refuses before Django sees it
+is compared with drfgate only if hyper refuses it too (both 400); otherwise it is reported as
+not comparable (lower-case methods: gunicorn ≥ 22 refuses them, Django would upper-case them;
+the in-process oracle covers those cases).
+
+Exit status: 0 when every compared request agrees, 1 on any difference, 2 on a setup failure.
+"""
+import argparse
+import concurrent.futures
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections import OrderedDict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import rawhttp  # noqa: E402
+from variants import Generator  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+DJANGO_DIR = REPO_ROOT / "tests" / "django"
+VENV_BIN = REPO_ROOT / ".venv" / "bin"
+HOST = b"127.0.0.1"
+DEFAULT_BACKENDS = ("django.contrib.auth.backends.ModelBackend",)
+# The test project's RemoteUserBackend that never creates users is what drfgate's does.
+BACKEND_SETTING = {"expapp.backends.RemoteUserNoCreateBackend": "django.contrib.auth.backends.RemoteUserBackend"}
+HASHERS = [
+    "PBKDF2PasswordHasher", "PBKDF2SHA1PasswordHasher", "Argon2PasswordHasher",
+    "BCryptSHA256PasswordHasher", "BCryptPasswordHasher", "ScryptPasswordHasher", "MD5PasswordHasher",
+]
+
+
+class SetupError(RuntimeError):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Which views the suite can drive, and their features
+
+
+def auth_base(document, name):
+    spec = document["classes"]["authentication"].get(name)
+    return (spec or {}).get("base", name), spec or {}
+
+
+def why_view_not_drivable(document, view):
+    for name in document["views"][view]["authentication_classes"]:
+        base, spec = auth_base(document, name)
+        if base == "BaseAuthentication":
+            return f"{name} has a custom Python authenticate(), which drfgate cannot express"
+        if base == "RemoteUserAuthentication" and spec.get("header", "REMOTE_USER") == "REMOTE_USER":
+            return "REMOTE_USER is a server variable, which no HTTP request can set"
+    return None
+
+
+def feature_of(document, view):
+    spec = document["views"][view]
+    classes = [auth_base(document, n)[0] for n in spec["authentication_classes"]]
+    permissions = " ".join(spec["permission_classes"])
+    if view.startswith("x_remote"):
+        return "RemoteUser via a header"
+    if spec.get("model"):
+        return "DjangoModelPermissions"
+    if any(op in permissions for op in "~&|") or len(spec["permission_classes"]) > 1:
+        return "permission expressions"
+    if any(n in document["classes"]["permission"] for n in spec["permission_classes"]):
+        return "permission messages"
+    if len(classes) > 1 or "SessionAuthentication" in classes or not classes:
+        return "authenticator order, none, Session"
+    if spec["permission_classes"] != ["IsAuthenticated"] or spec.get("methods") != ["GET", "POST", "PUT", "DELETE"]:
+        return "permission classes, methods"
+    names = spec["authentication_classes"]
+    if classes == ["TokenAuthentication"]:
+        return "Token" if names == ["TokenAuthentication"] else "custom keyword (Bearer)"
+    return "Basic"
+
+
+# ---------------------------------------------------------------------------------------------
+# drfgate configs (one per AUTHENTICATION_BACKENDS, as Django's setting is global)
+
+
+def toml_value(value):
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+    raise SetupError(f"cannot write {value!r} as TOML")
+
+
+def drfgate_configs(document, db, views):
+    classes = []
+    for name, spec in document["classes"]["authentication"].items():
+        if spec.get("base") == "BaseAuthentication":
+            continue
+        classes.append(f"[authentication_classes.{json.dumps(name)}]")
+        classes += [f"{k} = {toml_value(v)}" for k, v in spec.items()]
+    for name, spec in document["classes"]["permission"].items():
+        classes.append(f"[permission_classes.{json.dumps(name)}]")
+        classes += [f"{k} = {toml_value(v)}" for k, v in spec.items()]
+    groups = OrderedDict()
+    groups[DEFAULT_BACKENDS] = []
+    for view in views:
+        backends = tuple(BACKEND_SETTING.get(b, b) for b in document["views"][view].get("backends", DEFAULT_BACKENDS))
+        groups.setdefault(backends, []).append(view)
+    configs = OrderedDict()
+    for backends, members in groups.items():
+        lines = [
+            "[django]",
+            f"DATABASE = {toml_value('sqlite://' + str(db))}",
+            f"AUTHENTICATION_BACKENDS = {toml_value(list(backends))}",
+            f"PASSWORD_HASHERS = {toml_value(HASHERS)}",
+            "[gate]",
+            'unmatched = "deny"',
+            *classes,
+        ]
+        for view in members:
+            spec = document["views"][view]
+            lines += ["[[routes]]", f"name = {toml_value(view)}", f"path = {toml_value(spec['path'])}"]
+            for key in ("authentication_classes", "permission_classes", "methods"):
+                if key in spec:
+                    lines.append(f"{key} = {toml_value(spec[key])}")
+            if spec.get("model"):
+                lines.append(f"model = {toml_value(spec['model'])}")
+        configs[backends] = ("\n".join(lines) + "\n", members)
+    return configs
+
+
+# ---------------------------------------------------------------------------------------------
+# Servers
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_serving(port, process, name, log):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SetupError(f"{name} exited with {process.returncode}:\n{Path(log).read_text(errors='replace')}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SetupError(f"{name} did not start listening on {port} within 60 s")
+
+
+class Servers:
+    def __init__(self, scratch, drfgate, cases_path, db, configs):
+        self.processes = []
+        self.scratch = scratch
+        self.drfgate = drfgate
+        self.cases_path = cases_path
+        self.db = db
+        self.configs = configs
+        self.gunicorn_port = None
+        self.serve_ports = {}  # backends -> port
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def spawn(self, name, argv, env=None, cwd=None):
+        log = self.scratch / f"{name}.log"
+        process = subprocess.Popen(
+            argv, stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env, cwd=cwd, stdin=subprocess.DEVNULL
+        )
+        self.processes.append(process)
+        return process, log
+
+    def start(self):
+        self.gunicorn_port = free_port()
+        env = dict(os.environ, DRFGATE_DJANGO_DB=str(self.db), DRFGATE_CASES=str(self.cases_path))
+        # Sync workers run one request at a time, as the views' per-request settings override needs.
+        gunicorn, log = self.spawn(
+            "gunicorn",
+            [str(VENV_BIN / "gunicorn"), "refproj.wsgi:application", "--bind", f"127.0.0.1:{self.gunicorn_port}",
+             "--workers", "2", "--worker-class", "sync", "--timeout", "120", "--log-level", "warning"],
+            env=env,
+            cwd=str(DJANGO_DIR),
+        )
+        for backends, (text, _) in self.configs.items():
+            port = free_port()
+            config = self.scratch / f"drfgate-{len(self.serve_ports)}.toml"
+            config.write_text(text, "utf-8")
+            serve, serve_log = self.spawn(
+                f"drfgate-serve-{len(self.serve_ports)}",
+                [self.drfgate, "serve", "--config", str(config), "--listen", f"127.0.0.1:{port}"],
+                env=dict(os.environ, DRFGATE_LOG="error"),
+            )
+            wait_until_serving(port, serve, "drfgate serve", serve_log)
+            self.serve_ports[backends] = port
+        wait_until_serving(self.gunicorn_port, gunicorn, "gunicorn", log)
+
+    def stop(self):
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparison
+
+
+def is_gunicorn_parser_refusal(response):
+    # Django's answers carry its security headers; gunicorn's own 400 page has none.
+    return response.status == 400 and response.header("x-content-type-options") is None
+
+
+def drf_user(response):
+    try:
+        return json.loads(response.body.decode("utf-8")).get("user")
+    except (ValueError, AttributeError):
+        return None
+
+
+def compare(request, drf, gate):
+    """("agree" | "parsers agree" | "not comparable" | "differ", details)."""
+    if is_gunicorn_parser_refusal(drf):
+        if gate.status == 400 and not gate.body:
+            return "parsers agree", ""
+        return "not comparable", f"gunicorn's parser refused it; drfgate answered {gate.status}"
+    is_head = request["method"].upper() == b"HEAD"
+    problems = []
+    if request["compare"] == "status":
+        if drf.status != gate.status:
+            problems.append(f"status DRF {drf.status} drfgate {gate.status}")
+    elif 200 <= drf.status < 300:
+        if gate.status != 200:
+            problems.append(f"DRF allowed ({drf.status}), drfgate answered {gate.status} {gate.body!r}")
+        elif not is_head:
+            user = drf_user(drf)
+            expected = urllib.parse.quote(user, safe="@+") if user is not None else None
+            if gate.header("x-drfgate-user") != expected:
+                problems.append(f"user DRF {user!r} drfgate {gate.header('x-drfgate-user')!r}")
+            if user is None and gate.header("x-drfgate-auth") != "anonymous":
+                problems.append(f"DRF anonymous, drfgate X-Drfgate-Auth {gate.header('x-drfgate-auth')!r}")
+    else:
+        for what, ours, theirs in (
+            ("status", gate.status, drf.status),
+            ("body", gate.body, drf.body),
+            ("WWW-Authenticate", gate.header("www-authenticate"), drf.header("www-authenticate")),
+            ("Allow", gate.header("allow"), drf.header("allow")),
+        ):
+            if ours != theirs:
+                problems.append(f"{what}: DRF {theirs!r} drfgate {ours!r}")
+    return ("differ", "; ".join(problems)) if problems else ("agree", "")
+
+
+def run_one(request, servers, backends_of_view):
+    raw = rawhttp.request_bytes(request["method"], request["target"], request["headers"], HOST)
+    is_head = request["method"].upper() == b"HEAD"
+    drf = rawhttp.send(servers.gunicorn_port, raw, is_head)
+    port = servers.serve_ports[backends_of_view.get(request["view"], DEFAULT_BACKENDS)]
+    gate = rawhttp.send(port, raw, is_head)
+    return compare(request, drf, gate)
+
+
+def report(results, excluded, elapsed, verbose):
+    outcomes = ("agree", "parsers agree", "not comparable", "differ")
+    table = OrderedDict()
+    for request, (outcome, _) in results:
+        row = table.setdefault(request["feature"], dict.fromkeys(outcomes, 0))
+        row[outcome] += 1
+    width = max(len(f) for f in table) + 2
+    print(f"{'feature':<{width}}{'requests':>9}{'agree':>8}{'both 400':>10}{'n/c':>6}{'differ':>8}")
+    totals = dict.fromkeys(outcomes, 0)
+    for feature, row in table.items():
+        for k in outcomes:
+            totals[k] += row[k]
+        print(f"{feature:<{width}}{sum(row.values()):>9}{row['agree']:>8}{row['parsers agree']:>10}"
+              f"{row['not comparable']:>6}{row['differ']:>8}")
+    print(f"{'total':<{width}}{sum(totals.values()):>9}{totals['agree']:>8}{totals['parsers agree']:>10}"
+          f"{totals['not comparable']:>6}{totals['differ']:>8}")
+    print("both 400: refused by gunicorn's and hyper's HTTP parsers alike; n/c: refused by gunicorn's "
+          "parser only, before Django (not comparable)")
+    for request, (outcome, detail) in results:
+        if outcome == "differ" or (outcome == "not comparable") or verbose:
+            print(f"  {outcome.upper()}: {request['id']}: {request['method'].decode('latin-1')} "
+                  f"{request['target'].decode('latin-1')} {request['headers']!r}: {detail}")
+    reasons = OrderedDict()
+    for case_id, reason in excluded:
+        reasons.setdefault(reason, []).append(case_id)
+    for reason, ids in reasons.items():
+        print(f"left out ({len(ids)}): {reason}: {', '.join(ids)}")
+    print(f"differential: {len(results)} requests to DRF (gunicorn) and drfgate serve in {elapsed:.1f} s")
+    print(f"{totals['agree'] + totals['parsers agree']} passed, {totals['differ']} failed, "
+          f"{totals['not comparable']} skipped")
+    return totals["differ"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--drfgate", required=True, help="the drfgate binary")
+    parser.add_argument("--cases", default=str(REPO_ROOT / "tests" / "conformance" / "cases.json"))
+    parser.add_argument("--db", default=str(REPO_ROOT / "build" / "django" / "db.sqlite3"))
+    parser.add_argument("--verbose", action="store_true", help="print every request's outcome")
+    arguments = parser.parse_args()
+
+    document = json.loads(Path(arguments.cases).read_text("utf-8"))
+    if not Path(arguments.db).is_file():
+        print(f"differential: no fixture database at {arguments.db} (make fixture-db)", file=sys.stderr)
+        return 2
+    if not (VENV_BIN / "gunicorn").exists():
+        print(f"differential: no gunicorn in {VENV_BIN} (make python-env)", file=sys.stderr)
+        return 2
+
+    drivable, excluded = [], []
+    for view in document["views"]:
+        reason = why_view_not_drivable(document, view)
+        if reason:
+            excluded += [(c["id"], reason) for c in document["cases"] if c["view"] == view]
+        else:
+            drivable.append(view)
+
+    def why_case_not_drivable(case):
+        if case["view"] not in drivable:
+            return "view not drivable"  # already listed with its reason
+        if case["remote_user"] is not None:
+            return "sets REMOTE_USER, a server variable that no HTTP request can set"
+        return None
+
+    generator = Generator(document, drivable, lambda view: feature_of(document, view))
+    generator.table_cases(why_case_not_drivable)
+    excluded += [(i, r) for i, r in generator.excluded if r != "view not drivable"]
+    generator.method_matrix()
+    generator.token_headers()
+    generator.header_spellings()
+    generator.basic_headers()
+    generator.remote_user_headers()
+    generator.routing()
+    for request in generator.requests:
+        if request["id"].startswith("table:"):
+            request["feature"] = "table: " + request["feature"]
+
+    with tempfile.TemporaryDirectory(prefix="drfgate-differential-") as scratch:
+        scratch = Path(scratch)
+        # One copy for both servers: a Basic login with an old hasher makes Django rewrite the
+        # hash, and drfgate must then read the same new one.
+        db = scratch / "db.sqlite3"
+        shutil.copyfile(arguments.db, db)
+        configs = drfgate_configs(document, db, drivable)
+        backends_of_view = {v: b for b, (_, members) in configs.items() for v in members}
+        started = time.monotonic()
+        try:
+            with Servers(scratch, arguments.drfgate, Path(arguments.cases).resolve(), db, configs) as servers:
+                with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+                    outcomes = list(pool.map(lambda r: run_one(r, servers, backends_of_view), generator.requests))
+        except SetupError as error:
+            print(f"differential: {error}", file=sys.stderr)
+            return 2
+        results = list(zip(generator.requests, outcomes))
+        differences = report(results, excluded, time.monotonic() - started, arguments.verbose)
+    return 1 if differences else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
