@@ -3,10 +3,11 @@
 CARGO ?= cargo
 PREFIX ?= /usr/local
 DEMO_DB := $(CURDIR)/.demo/db.sqlite3
+TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),$(CURDIR)/target)
 
 include tests/django/django.mk
 
-.PHONY: all build lint test test-rust demo demo-db bench clean
+.PHONY: all build lint test test-rust differential test-nginx demo demo-db bench bench-serve clean
 
 all: build
 
@@ -19,8 +20,19 @@ lint:
 
 # The Django fixtures (a database made by `migrate`, and real DRF's answers to the
 # conformance table) must exist: the Rust tests compare against them.
-test: lint fixture-db oracle
+test: lint fixture-db oracle demo-db
 	DRFGATE_REQUIRE_DJANGO=1 $(CARGO) test --workspace
+	$(MAKE) --no-print-directory differential test-nginx
+
+# Real DRF under gunicorn and `drfgate serve`, the same raw requests to both (tests/conformance/).
+differential: fixture-db python-env
+	$(CARGO) build -p drfgate-cli
+	$(DJANGO_MK_PYTHON) tests/conformance/differential.py --drfgate $(TARGET_DIR)/debug/drfgate
+
+# Debian's nginx in front of `drfgate serve` with examples/nginx/drfgate.conf.
+test-nginx: fixture-db
+	$(CARGO) build -p drfgate-cli
+	DRFGATE_BIN=$(TARGET_DIR)/debug/drfgate examples/nginx/test.sh
 
 demo-db: $(DEMO_DB)
 
@@ -32,6 +44,11 @@ demo: build demo-db
 
 bench:
 	$(CARGO) bench -p drfgate
+	$(CARGO) bench -p drfgate-tower --bench layer
+
+# Requests/s of `drfgate serve` with wrk (installed from Debian by the script).
+bench-serve: build demo-db
+	bench/serve.sh
 
 clean:
 	$(CARGO) clean
