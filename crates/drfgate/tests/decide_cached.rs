@@ -1,6 +1,7 @@
 //! `Gate::decide_cached`: answers without the store whenever it can, and then exactly as
 //! `Gate::decide` would; `None` (and no query, no hashing) when it cannot.
 
+#[allow(dead_code)] // each test file uses its own part of the shared helpers
 mod common;
 
 use std::collections::HashSet;
@@ -62,14 +63,6 @@ model = "expapp.thing"
     (Gate::with_store(config, Box::new(store)).unwrap(), queries)
 }
 
-fn request<'a>(
-    method: &'a [u8],
-    path: &'a [u8],
-    headers: &'a Vec<(&'a [u8], &'a [u8])>,
-) -> Request<'a> {
-    Request::new(method, path).with_headers(headers)
-}
-
 /// `decide_cached` first (must not query), then `decide`; returns both.
 fn both(
     gate: &Gate,
@@ -81,7 +74,7 @@ fn both(
     let headers: Vec<(&[u8], &[u8])> = authorization
         .map(|a| vec![(&b"Authorization"[..], a.as_bytes())])
         .unwrap_or_default();
-    let request = request(method.as_bytes(), path.as_bytes(), &headers);
+    let request = Request::new(method.as_bytes(), path.as_bytes()).with_headers(&headers);
     let before = queries.load(Ordering::SeqCst);
     let cached = gate.decide_cached(&request);
     assert_eq!(
