@@ -72,3 +72,10 @@ c-abi-example-test:
 	$(MAKE) --no-print-directory uninstall DESTDIR=$(C_ABI_STAGE) PREFIX=/usr/local
 	test -z "$$(find $(C_ABI_STAGE) -type f -o -type l)"
 	rm -rf $(C_ABI_STAGE)
+
+# A cached decision through the C ABI against the same decision in Rust (BENCHMARKS.md).
+.PHONY: bench-c-abi
+bench-c-abi: fixture-db
+	$(CARGO) build --release -p drfgate-ffi
+	$(CARGO) bench -p drfgate-ffi --bench c_abi
+	$(C_ABI_ROOT)/crates/drfgate-ffi/benches/instructions.sh
