@@ -4,6 +4,8 @@
 #ifndef DRFGATE_TEST_REQUESTS_H
 #define DRFGATE_TEST_REQUESTS_H
 
+#include <strings.h>
+
 #include "harness.h"
 
 struct known_request {
