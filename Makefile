@@ -5,6 +5,10 @@ PREFIX ?= /usr/local
 DEMO_DB := $(CURDIR)/.demo/db.sqlite3
 
 include tests/django/django.mk
+include crates/drfgate-ffi/c-abi.mk
+
+# The included files define targets of their own: `make` alone still means `make all`.
+.DEFAULT_GOAL := all
 
 .PHONY: all build lint test test-rust demo demo-db bench clean
 
@@ -19,8 +23,9 @@ lint:
 
 # The Django fixtures (a database made by `migrate`, and real DRF's answers to the
 # conformance table) must exist: the Rust tests compare against them.
-test: lint fixture-db oracle
+test: lint fixture-db oracle c-abi-debug-build cbindgen
 	DRFGATE_REQUIRE_DJANGO=1 $(CARGO) test --workspace
+	$(MAKE) --no-print-directory c-abi-example-test
 
 demo-db: $(DEMO_DB)
 
