@@ -6,6 +6,10 @@ DEMO_DB := $(CURDIR)/.demo/db.sqlite3
 TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),$(CURDIR)/target)
 
 include tests/django/django.mk
+include crates/drfgate-ffi/c-abi.mk
+
+# The included files define targets of their own: `make` alone still means `make all`.
+.DEFAULT_GOAL := all
 
 .PHONY: all build lint test test-rust differential test-nginx demo demo-db bench bench-serve clean
 
@@ -20,9 +24,9 @@ lint:
 
 # The Django fixtures (a database made by `migrate`, and real DRF's answers to the
 # conformance table) must exist: the Rust tests compare against them.
-test: lint fixture-db oracle demo-db
+test: lint fixture-db oracle demo-db c-abi-debug-build cbindgen
 	DRFGATE_REQUIRE_DJANGO=1 $(CARGO) test --workspace
-	$(MAKE) --no-print-directory differential test-nginx
+	$(MAKE) --no-print-directory c-abi-example-test differential test-nginx
 
 # Real DRF under gunicorn and `drfgate serve`, the same raw requests to both (tests/conformance/).
 differential: fixture-db python-env
@@ -30,7 +34,7 @@ differential: fixture-db python-env
 	$(DJANGO_MK_PYTHON) tests/conformance/differential.py --drfgate $(TARGET_DIR)/debug/drfgate
 
 # Debian's nginx in front of `drfgate serve` with examples/nginx/drfgate.conf.
-test-nginx: fixture-db
+test-nginx: demo-db
 	$(CARGO) build -p drfgate-cli
 	DRFGATE_BIN=$(TARGET_DIR)/debug/drfgate examples/nginx/test.sh
 
@@ -42,12 +46,14 @@ $(DEMO_DB): $(DJANGO_MK_VENV_STAMP) examples/demo/make_demo_db.py
 demo: build demo-db
 	./scripts/demo.sh
 
-bench:
+# Criterion benches, then DRF's own figures for the same operations (same machine, same run).
+bench: fixture-db
 	$(CARGO) bench -p drfgate
+	$(DJANGO_MK_PYTHON) bench/drf_baseline.py
 	$(CARGO) bench -p drfgate-tower --bench layer
 
-# Requests/s of `drfgate serve` with wrk (installed from Debian by the script).
-bench-serve: build demo-db
+# Requests/s of `drfgate serve` and of DRF under gunicorn, with wrk (installed from Debian).
+bench-serve: build fixture-db
 	bench/serve.sh
 
 clean:

@@ -65,7 +65,9 @@ measure() {
     local port=$1
     shift
     local command=(wrk -t2 -c"$connections" -d"${seconds}s" "$@" "http://127.0.0.1:$port/api/token-ia/")
-    echo "\$ ${command[*]}" >&2
+    printf '$' >&2
+    printf ' %q' "${command[@]}" >&2
+    echo >&2
     "${command[@]}" >"$run/wrk.out"
     sed 's/^/    /' "$run/wrk.out" >&2
     awk '/^Requests\/sec:/ { print $2 }' "$run/wrk.out"

@@ -19,6 +19,13 @@ if ! command -v curl >/dev/null; then
     }
 fi
 
+run() {
+    printf '\n$ drfgate explain --config examples/demo/drfgate.toml'
+    printf ' %q' "$@"
+    printf '\n'
+    "$drfgate" explain --config "$config" "$@"
+}
+
 "$drfgate" check --config "$config"
 echo
 DRFGATE_LOG=error "$drfgate" serve --config "$config" --listen "$listen" &
@@ -55,6 +62,8 @@ echo "The guide's OrderViewSet (TokenAuthentication + SessionAuthentication, IsA
 show "$base/api/orders/"
 show -H "Authorization: Token $alice" "$base/api/orders/"
 show -H "Authorization: Bearer $alice" "$base/api/orders/"
+echo "Why was Bearer refused? drfgate explain tells, step by step:"
+run -H "Authorization: Bearer $alice" /api/orders/
 show -X POST -H "Authorization: Token $alice" "$base/api/orders/7/"
 echo "An admin-only route (IsAdminUser): alice is not staff, boss is:"
 show -H "Authorization: Token $alice" "$base/api/admin/report/"

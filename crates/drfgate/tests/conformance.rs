@@ -234,6 +234,18 @@ fn gate_answer(gate: &Gate, case: &Value, view: &Value) -> Answer {
             case["id"]
         );
     }
+    // `drfgate explain` walks the same path: same answer, and a story to tell.
+    let (explained, trace) = gate.explain(&request);
+    assert_eq!(
+        explained, decision,
+        "explain disagrees with decide for {}",
+        case["id"]
+    );
+    assert!(
+        trace.steps.len() >= 2,
+        "explain told too little for {}: {trace:?}",
+        case["id"]
+    );
     match decision {
         Decision::Allow(identity) => Answer {
             status: 200,

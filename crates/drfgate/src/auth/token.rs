@@ -2,17 +2,16 @@
 
 use std::sync::Arc;
 
-use super::{store_failure, Authenticator, Context, Outcome};
+use super::{decline, fail, store_failure, succeed, Authenticator, Context, Outcome};
 use crate::cache::Cached;
-use crate::decision::{AuthObject, Identity, Scheme, User};
+use crate::decision::{AuthObject, Scheme, User};
 use crate::exceptions::{
-    ApiError, INVALID_TOKEN, TOKEN_INVALID_CHARACTERS, TOKEN_NO_CREDENTIALS, TOKEN_SPACES,
-    USER_INACTIVE,
+    INVALID_TOKEN, TOKEN_INVALID_CHARACTERS, TOKEN_NO_CREDENTIALS, TOKEN_SPACES, USER_INACTIVE,
 };
 use crate::header::{scheme_credentials, SchemeCredentials};
 use crate::request::Request;
 use crate::store::StoreError;
-use crate::trace::{Stage, Tracer};
+use crate::trace::Tracer;
 
 pub struct TokenAuthentication {
     name: Arc<str>,
@@ -35,15 +34,6 @@ impl TokenAuthentication {
     pub fn keyword(&self) -> &str {
         &self.keyword
     }
-
-    fn fail(&self, trace: &mut Tracer<'_>, detail: &'static str) -> Outcome {
-        trace.step(
-            Stage::Authentication,
-            || self.name.to_string(),
-            || format!("failed: {detail}"),
-        );
-        Outcome::Fail(ApiError::AuthenticationFailed(detail))
-    }
 }
 
 impl TokenAuthentication {
@@ -51,18 +41,18 @@ impl TokenAuthentication {
     fn key<'h>(&self, header: &'h [u8], trace: &mut Tracer<'_>) -> Result<&'h str, Outcome> {
         let credentials = match scheme_credentials(header, &self.keyword_lower) {
             SchemeCredentials::NotThisScheme => {
-                trace.step(
-                    Stage::Authentication,
-                    || self.name.to_string(),
-                    || format!("declined: no `Authorization: {} …` header", self.keyword),
-                );
-                return Err(Outcome::Decline);
+                return Err(decline(&self.name, trace, || {
+                    format!("no `Authorization: {} …` header", self.keyword)
+                }))
             }
-            SchemeCredentials::NoCredentials => return Err(self.fail(trace, TOKEN_NO_CREDENTIALS)),
-            SchemeCredentials::TooManyParts => return Err(self.fail(trace, TOKEN_SPACES)),
+            SchemeCredentials::NoCredentials => {
+                return Err(fail(&self.name, trace, TOKEN_NO_CREDENTIALS))
+            }
+            SchemeCredentials::TooManyParts => return Err(fail(&self.name, trace, TOKEN_SPACES)),
             SchemeCredentials::Credentials(c) => c,
         };
-        std::str::from_utf8(credentials).map_err(|_| self.fail(trace, TOKEN_INVALID_CHARACTERS))
+        std::str::from_utf8(credentials)
+            .map_err(|_| fail(&self.name, trace, TOKEN_INVALID_CHARACTERS))
     }
 
     /// DRF's `authenticate_credentials` once the token's user (or its absence) is known.
@@ -79,25 +69,15 @@ impl TokenAuthentication {
                      it from another environment's database?"
                         .into()
                 });
-                return self.fail(trace, INVALID_TOKEN);
+                return fail(&self.name, trace, INVALID_TOKEN);
             }
             Err(err) => return store_failure(&self.name, &err),
         };
         if !user.is_active {
             trace.hint(|| format!("user {:?} has is_active = false", user.username));
-            return self.fail(trace, USER_INACTIVE);
+            return fail(&self.name, trace, USER_INACTIVE);
         }
-        trace.step(
-            Stage::Authentication,
-            || self.name.to_string(),
-            || format!("authenticated user {:?} (pk {})", user.username, user.pk),
-        );
-        Outcome::Success(Identity {
-            user,
-            scheme: Scheme::Token,
-            authenticator: self.name.clone(),
-            auth: AuthObject::Token,
-        })
+        succeed(&self.name, trace, user, Scheme::Token, AuthObject::Token)
     }
 }
 

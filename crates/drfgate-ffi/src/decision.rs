@@ -1,0 +1,416 @@
+//! Asking the gate about a request, and reading its answer.
+//!
+//! A decision owns everything it points to: the strings its accessors hand out stay valid
+//! until `drfgate_decision_free`, even after the gate is freed.
+
+use std::ffi::c_char;
+
+use drfgate::{Decision, Deny, Identity, UserPk};
+
+use crate::boundary::ffi_boundary;
+use crate::gate::{drfgate_gate, usable};
+use crate::request::{drfgate_bytes, drfgate_request, RequestView};
+use crate::result::{drfgate_result, fail, null_parameter};
+
+/// UTF-8 text owned by a decision: `len` bytes at `data`, **not** NUL-terminated
+/// (copy it with e.g. `apr_pstrmemdup`, or use it as an `ngx_str_t`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct drfgate_str {
+    pub data: *const c_char,
+    pub len: usize,
+}
+
+impl drfgate_str {
+    fn of(text: &str) -> drfgate_str {
+        drfgate_str {
+            data: text.as_ptr().cast(),
+            len: text.len(),
+        }
+    }
+}
+
+/// The gate's answer for one request: allow (as a user, or anonymous) or deny (with DRF's
+/// exact status, JSON body and headers). Made by `drfgate_gate_decide`, released with
+/// `drfgate_decision_free`. A decision may be read from any thread, but is not shared by
+/// design: one per request.
+pub struct drfgate_decision {
+    decision: Decision,
+    /// An integer primary key as text, so `drfgate_decision_user_pk` can lend it.
+    int_pk: [u8; 20],
+    int_pk_len: u8,
+}
+
+impl drfgate_decision {
+    fn new(decision: Decision) -> drfgate_decision {
+        let mut int_pk = [0u8; 20];
+        let mut int_pk_len = 0;
+        if let Some(UserPk::Int(n)) = decision.identity().map(|i| &i.user.pk) {
+            int_pk_len = decimal(*n, &mut int_pk);
+        }
+        drfgate_decision {
+            decision,
+            int_pk,
+            int_pk_len,
+        }
+    }
+
+    fn identity(&self) -> Option<&Identity> {
+        self.decision.identity()
+    }
+
+    fn deny(&self) -> Option<&Deny> {
+        match &self.decision {
+            Decision::Deny(deny) => Some(deny),
+            Decision::Allow(_) => None,
+        }
+    }
+
+    fn pk_text(&self) -> Option<&str> {
+        match &self.identity()?.user.pk {
+            UserPk::Int(_) => std::str::from_utf8(&self.int_pk[..self.int_pk_len as usize]).ok(),
+            UserPk::Text(text) => Some(text),
+        }
+    }
+}
+
+/// Writes `n` in decimal at the start of `out`; returns the length. Done by hand because
+/// `core::fmt` costs a tenth of a cached decision.
+fn decimal(n: i64, out: &mut [u8; 20]) -> u8 {
+    // i64::MIN is 19 digits and a sign: exactly 20.
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        start -= 1;
+        digits[start] = b'-';
+    }
+    let len = digits.len() - start;
+    out[..len].copy_from_slice(&digits[start..]);
+    len as u8
+}
+
+/// Decides one request: who it is (DRF's authentication classes) and whether it may go on
+/// (permission classes, then the view's methods), exactly as DRF would answer it.
+///
+/// On success writes a new decision to `*out_decision` (release it with
+/// `drfgate_decision_free`). Any other result means no decision was made: the caller must
+/// **fail closed** (answer 500, do not pass the request on). `DRFGATE_RESULT_DATABASE` does
+/// not occur here: a database failure during a decision is a deny with status 500, as
+/// Django would answer.
+///
+/// Thread-safe: any number of threads may decide on the same gate at once.
+///
+/// # Safety
+/// `gate` is NULL or a live gate; `request` is NULL or a request whose pointers are valid as
+/// its documentation says for the duration of the call; `out_decision` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_gate_decide(
+    gate: *const drfgate_gate,
+    request: *const drfgate_request,
+    out_decision: *mut *mut drfgate_decision,
+) -> drfgate_result {
+    ffi_boundary!(drfgate_result::Panic, {
+        const F: &str = "drfgate_gate_decide";
+        // SAFETY: the caller's promise.
+        let gate = match unsafe { usable(F, gate) } {
+            Ok(gate) => gate,
+            Err(code) => return code,
+        };
+        // SAFETY: the caller's promise.
+        let Some(request) = (unsafe { request.as_ref() }) else {
+            return null_parameter(F, "request");
+        };
+        if out_decision.is_null() {
+            return null_parameter(F, "out_decision");
+        }
+        // SAFETY: the caller's promise about the request's pointers.
+        let view = match unsafe { RequestView::new(F, request) } {
+            Ok(view) => view,
+            Err(code) => return code,
+        };
+        let decision = gate.decide(&view.request());
+        if let Some(fault) = view.callback_fault() {
+            return fail(drfgate_result::InvalidArgument, format!("{F}: {fault}"));
+        }
+        let handle = Box::new(drfgate_decision::new(decision));
+        // SAFETY: non-NULL; the caller promises it is writable.
+        unsafe { *out_decision = Box::into_raw(handle) };
+        drfgate_result::Ok
+    })
+}
+
+/// Releases a decision; the strings read from it become invalid. NULL is ignored.
+///
+/// # Safety
+/// `decision` is NULL or a decision from `drfgate_gate_decide` not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_decision_free(decision: *mut drfgate_decision) {
+    ffi_boundary!((), {
+        if !decision.is_null() {
+            // SAFETY: made by Box::into_raw in drfgate_gate_decide, given back once.
+            drop(unsafe { Box::from_raw(decision) });
+        }
+    })
+}
+
+/// Runs `read` on a decision, or gives `fallback` when it is NULL or reading panics.
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+unsafe fn read<T>(
+    decision: *const drfgate_decision,
+    fallback: T,
+    read: impl FnOnce(&drfgate_decision) -> T,
+) -> T {
+    // SAFETY: the caller's promise.
+    match unsafe { decision.as_ref() } {
+        Some(d) => ffi_boundary!(fallback, { read(d) }),
+        None => fallback,
+    }
+}
+
+/// Writes `value` to `out` when there is one.
+///
+/// # Safety
+/// `decision` is NULL or a live decision; `out` is NULL or writable.
+unsafe fn lend<T>(
+    function: &str,
+    decision: *const drfgate_decision,
+    out: *mut T,
+    value: impl FnOnce(&drfgate_decision) -> Option<T>,
+) -> drfgate_result {
+    if decision.is_null() {
+        return null_parameter(function, "decision");
+    }
+    if out.is_null() {
+        return null_parameter(function, "out");
+    }
+    // SAFETY: the caller's promise; checked non-NULL.
+    unsafe {
+        read(decision, drfgate_result::Panic, |d| match value(d) {
+            Some(v) => {
+                *out = v;
+                drfgate_result::Ok
+            }
+            None => drfgate_result::Absent,
+        })
+    }
+}
+
+/// True when the request may go on (to the application). False for a deny, and for NULL.
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_decision_is_allow(decision: *const drfgate_decision) -> bool {
+    // SAFETY: the caller's promise.
+    unsafe { read(decision, false, |d| d.decision.is_allow()) }
+}
+
+/// The HTTP status: 200 for an allow, DRF's status for a deny (401, 403, 404, 405, 500).
+/// 0 for NULL.
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_decision_status(decision: *const drfgate_decision) -> u16 {
+    // SAFETY: the caller's promise.
+    unsafe { read(decision, 0, |d| d.decision.status()) }
+}
+
+/// A deny's response body: DRF's JSON, byte for byte (send it with
+/// `Content-Type: application/json`, `DRFGATE_DENY_CONTENT_TYPE`). `DRFGATE_RESULT_ABSENT`
+/// for an allow.
+///
+/// # Safety
+/// `decision` is NULL or a live decision; `out_body` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_decision_body(
+    decision: *const drfgate_decision,
+    out_body: *mut drfgate_bytes,
+) -> drfgate_result {
+    // SAFETY: the caller's promises.
+    unsafe {
+        lend("drfgate_decision_body", decision, out_body, |d| {
+            d.deny().map(|deny| drfgate_bytes {
+                data: deny.body.as_ptr(),
+                len: deny.body.len(),
+            })
+        })
+    }
+}
+
+/// The `WWW-Authenticate` header value of a 401 deny (e.g. `Token`, `Basic realm="api"`).
+/// `DRFGATE_RESULT_ABSENT` on every other decision.
+///
+/// # Safety
+/// `decision` is NULL or a live decision; `out_value` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_decision_www_authenticate(
+    decision: *const drfgate_decision,
+    out_value: *mut drfgate_str,
+) -> drfgate_result {
+    // SAFETY: the caller's promises.
+    unsafe {
+        lend(
+            "drfgate_decision_www_authenticate",
+            decision,
+            out_value,
+            |d| d.deny()?.www_authenticate.as_deref().map(drfgate_str::of),
+        )
+    }
+}
+
+/// The `Allow` header DRF sends on a deny from a view whose methods the config lists
+/// (e.g. `GET, HEAD, OPTIONS`). `DRFGATE_RESULT_ABSENT` otherwise.
+///
+/// # Safety
+/// `decision` is NULL or a live decision; `out_value` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_decision_allow(
+    decision: *const drfgate_decision,
+    out_value: *mut drfgate_str,
+) -> drfgate_result {
+    // SAFETY: the caller's promises.
+    unsafe {
+        lend("drfgate_decision_allow", decision, out_value, |d| {
+            d.deny()?.allow.as_deref().map(drfgate_str::of)
+        })
+    }
+}
+
+/// True when the request was allowed as an authenticated user; false for anonymous
+/// (DRF's `AnonymousUser`), for a deny, and for NULL.
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_decision_is_authenticated(
+    decision: *const drfgate_decision,
+) -> bool {
+    // SAFETY: the caller's promise.
+    unsafe { read(decision, false, |d| d.identity().is_some()) }
+}
+
+/// The user's primary key as text (`42`, or a UUID as Django stores it).
+/// `DRFGATE_RESULT_ABSENT` unless `drfgate_decision_is_authenticated`.
+///
+/// # Safety
+/// `decision` is NULL or a live decision; `out_pk` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_decision_user_pk(
+    decision: *const drfgate_decision,
+    out_pk: *mut drfgate_str,
+) -> drfgate_result {
+    // SAFETY: the caller's promises.
+    unsafe {
+        lend("drfgate_decision_user_pk", decision, out_pk, |d| {
+            d.pk_text().map(drfgate_str::of)
+        })
+    }
+}
+
+/// The user's `USERNAME_FIELD` value. `DRFGATE_RESULT_ABSENT` unless authenticated.
+///
+/// # Safety
+/// `decision` is NULL or a live decision; `out_username` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_decision_username(
+    decision: *const drfgate_decision,
+    out_username: *mut drfgate_str,
+) -> drfgate_result {
+    // SAFETY: the caller's promises.
+    unsafe {
+        lend("drfgate_decision_username", decision, out_username, |d| {
+            d.identity().map(|i| drfgate_str::of(&i.user.username))
+        })
+    }
+}
+
+/// The user's `is_staff`. False when not authenticated, and for NULL.
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_decision_is_staff(decision: *const drfgate_decision) -> bool {
+    // SAFETY: the caller's promise.
+    unsafe {
+        read(decision, false, |d| {
+            d.identity().is_some_and(|i| i.user.is_staff)
+        })
+    }
+}
+
+/// The user's `is_superuser`. False when not authenticated, and for NULL.
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_decision_is_superuser(decision: *const drfgate_decision) -> bool {
+    // SAFETY: the caller's promise.
+    unsafe {
+        read(decision, false, |d| {
+            d.identity().is_some_and(|i| i.user.is_superuser)
+        })
+    }
+}
+
+/// How the user authenticated: `token`, `basic`, `session` or `remote_user` (stable names).
+/// `DRFGATE_RESULT_ABSENT` unless authenticated.
+///
+/// # Safety
+/// `decision` is NULL or a live decision; `out_scheme` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_decision_scheme(
+    decision: *const drfgate_decision,
+    out_scheme: *mut drfgate_str,
+) -> drfgate_result {
+    // SAFETY: the caller's promises.
+    unsafe {
+        lend("drfgate_decision_scheme", decision, out_scheme, |d| {
+            d.identity().map(|i| drfgate_str::of(i.scheme.as_str()))
+        })
+    }
+}
+
+/// The configured authentication class that authenticated the user, e.g.
+/// `rest_framework.authentication.TokenAuthentication`. `DRFGATE_RESULT_ABSENT` unless
+/// authenticated.
+///
+/// # Safety
+/// `decision` is NULL or a live decision; `out_class` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_decision_authenticator(
+    decision: *const drfgate_decision,
+    out_class: *mut drfgate_str,
+) -> drfgate_result {
+    // SAFETY: the caller's promises.
+    unsafe {
+        lend("drfgate_decision_authenticator", decision, out_class, |d| {
+            d.identity().map(|i| drfgate_str::of(&i.authenticator))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn primary_keys_print_as_python_does() {
+        for n in [0, 1, 9, 10, 42, -7, 1_000_000, i64::MAX, i64::MIN] {
+            let mut out = [0u8; 20];
+            let len = decimal(n, &mut out) as usize;
+            assert_eq!(std::str::from_utf8(&out[..len]).unwrap(), n.to_string());
+        }
+    }
+}

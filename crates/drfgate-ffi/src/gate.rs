@@ -1,0 +1,367 @@
+//! The gate handle: creating it from a config, freeing it, and its maintenance calls
+//! (cache invalidation, counters).
+
+use std::ffi::{c_char, CStr, OsStr};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use drfgate::cache::CacheStats;
+use drfgate::{Gate, GateError, UserPk};
+
+use crate::boundary::{bytes, ffi_boundary};
+use crate::fork::Origin;
+use crate::result::{drfgate_result, fail, null_parameter};
+
+/// A loaded config with its database connections and caches: one per config, created once
+/// and shared by every thread.
+///
+/// **Threads.** Every function that takes a `const drfgate_gate *` may be called from any
+/// number of threads at once on the same gate (deciding, invalidating, reading counters).
+/// Create and free it while no other thread uses it.
+///
+/// **fork().** Create the gate in the process that will use it, after forking: Apache's
+/// `child_init` hook, nginx's `init_process`. A gate that crosses a `fork()` is refused in the
+/// child: every call on it returns `DRFGATE_RESULT_FORKED` without touching it (its SQLite
+/// connections must not be used after a fork, and its cache locks may have been held by a
+/// thread that does not exist in the child). `drfgate_gate_free` in such a child releases
+/// nothing (the memory is the parent's copy, and closing SQLite there is unsafe); the parent
+/// may keep using and free its own gate. So a server that checks its config before forking
+/// frees that gate and creates a new one in each child.
+pub struct drfgate_gate {
+    pub(crate) gate: Gate,
+    origin: Origin,
+}
+
+/// Counters of one of the gate's caches. Monotonic since the gate was created, except
+/// `entries` and `negative_entries`, which are current sizes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct drfgate_cache_stats {
+    /// Lookups answered from the cache.
+    pub hits: u64,
+    /// Lookups answered by a remembered "no such credential".
+    pub negative_hits: u64,
+    /// Lookups that had to go to the database (or hasher).
+    pub misses: u64,
+    /// Loads performed.
+    pub loads: u64,
+    /// Loads that failed (the request was refused).
+    pub load_errors: u64,
+    /// Lookups that waited for another thread's load of the same key instead of loading.
+    pub coalesced: u64,
+    /// Entries pushed out by the size limit.
+    pub evictions: u64,
+    /// Negative entries pushed out by their own size limit.
+    pub negative_evictions: u64,
+    /// Entries dropped because their time to live had passed.
+    pub expirations: u64,
+    /// Entries dropped by invalidation calls.
+    pub invalidations: u64,
+    /// Entries now cached.
+    pub entries: u64,
+    /// Negative entries now cached.
+    pub negative_entries: u64,
+}
+
+/// The counters of the gate's three caches.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct drfgate_stats {
+    /// Token → user.
+    pub tokens: drfgate_cache_stats,
+    /// Verified username/password pairs (Basic).
+    pub passwords: drfgate_cache_stats,
+    /// A user's Django permissions (DjangoModelPermissions).
+    pub permissions: drfgate_cache_stats,
+}
+
+impl From<CacheStats> for drfgate_cache_stats {
+    fn from(s: CacheStats) -> Self {
+        drfgate_cache_stats {
+            hits: s.hits,
+            negative_hits: s.negative_hits,
+            misses: s.misses,
+            loads: s.loads,
+            load_errors: s.load_errors,
+            coalesced: s.coalesced,
+            evictions: s.evictions,
+            negative_evictions: s.negative_evictions,
+            expirations: s.expirations,
+            invalidations: s.invalidations,
+            entries: s.entries as u64,
+            negative_entries: s.negative_entries as u64,
+        }
+    }
+}
+
+/// The gate behind a handle, if the handle is usable in this process.
+///
+/// # Safety
+/// `gate` is NULL or a live handle from `drfgate_gate_new_*`.
+pub(crate) unsafe fn usable<'a>(
+    function: &str,
+    gate: *const drfgate_gate,
+) -> Result<&'a Gate, drfgate_result> {
+    // SAFETY: the caller's promise.
+    let Some(handle) = (unsafe { gate.as_ref() }) else {
+        return Err(null_parameter(function, "gate"));
+    };
+    if !handle.origin.is_current() {
+        return Err(fail(
+            drfgate_result::Forked,
+            format!("{function}: this gate was created before a fork(), in another process; create gates after forking"),
+        ));
+    }
+    Ok(&handle.gate)
+}
+
+fn created(result: Result<Gate, GateError>, out_gate: *mut *mut drfgate_gate) -> drfgate_result {
+    match result {
+        Ok(gate) => {
+            let handle = Box::new(drfgate_gate {
+                gate,
+                origin: Origin::here(),
+            });
+            // SAFETY: checked non-NULL by the callers; the C caller promises it is writable.
+            unsafe { *out_gate = Box::into_raw(handle) };
+            drfgate_result::Ok
+        }
+        Err(GateError::Config(e)) => fail(drfgate_result::Config, e.to_string()),
+        Err(GateError::Store(e)) => fail(drfgate_result::Database, e.to_string()),
+    }
+}
+
+/// Creates a gate from a config file (TOML; see the README's configuration reference) and
+/// opens its Django database. Relative paths in the file are relative to its folder.
+///
+/// `path` is a NUL-terminated file name (any bytes but NUL). On success writes a new gate to
+/// `*out_gate`, to be released with `drfgate_gate_free`. On failure returns
+/// `DRFGATE_RESULT_CONFIG` (the message names the file, line and key, e.g.
+/// `drfgate.toml:5: routes[0].permission_classes[0]: unknown permission class ...`) or
+/// `DRFGATE_RESULT_DATABASE`; `drfgate_last_error_message` has the text.
+///
+/// # Safety
+/// `path` is NULL or a NUL-terminated string; `out_gate` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_gate_new_from_path(
+    path: *const c_char,
+    out_gate: *mut *mut drfgate_gate,
+) -> drfgate_result {
+    ffi_boundary!(drfgate_result::Panic, {
+        const F: &str = "drfgate_gate_new_from_path";
+        if path.is_null() {
+            return null_parameter(F, "path");
+        }
+        if out_gate.is_null() {
+            return null_parameter(F, "out_gate");
+        }
+        // SAFETY: non-NULL and NUL-terminated by the caller's promise.
+        let path = Path::new(OsStr::from_bytes(
+            unsafe { CStr::from_ptr(path) }.to_bytes(),
+        ));
+        created(Gate::from_config_file(path), out_gate)
+    })
+}
+
+/// Creates a gate from config text (the same TOML as a config file), e.g. one embedded in a
+/// server's own configuration. Errors name `<config>` and the line and key.
+///
+/// `config` is `config_len` bytes of UTF-8, not necessarily NUL-terminated. `base_dir` is a
+/// NUL-terminated folder that relative paths in the config (the database) are relative to,
+/// or NULL for the current directory. Results as for `drfgate_gate_new_from_path`, plus
+/// `DRFGATE_RESULT_INVALID_ARGUMENT` when the text is not UTF-8.
+///
+/// # Safety
+/// `config` points to `config_len` readable bytes (or is NULL); `base_dir` is NULL or
+/// NUL-terminated; `out_gate` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_gate_new_from_str(
+    config: *const c_char,
+    config_len: usize,
+    base_dir: *const c_char,
+    out_gate: *mut *mut drfgate_gate,
+) -> drfgate_result {
+    ffi_boundary!(drfgate_result::Panic, {
+        const F: &str = "drfgate_gate_new_from_str";
+        if config.is_null() {
+            return null_parameter(F, "config");
+        }
+        if out_gate.is_null() {
+            return null_parameter(F, "out_gate");
+        }
+        // SAFETY: non-NULL; the caller promises config_len readable bytes.
+        let Some(raw) = (unsafe { bytes(config.cast(), config_len) }) else {
+            return null_parameter(F, "config");
+        };
+        let text = match std::str::from_utf8(raw) {
+            Ok(text) => text,
+            Err(e) => {
+                return fail(
+                    drfgate_result::InvalidArgument,
+                    format!(
+                        "{F}: the config is not UTF-8 (invalid byte at offset {})",
+                        e.valid_up_to()
+                    ),
+                )
+            }
+        };
+        let base = if base_dir.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL and NUL-terminated by the caller's promise.
+            Some(Path::new(OsStr::from_bytes(
+                unsafe { CStr::from_ptr(base_dir) }.to_bytes(),
+            )))
+        };
+        created(Gate::from_config_str(text, base), out_gate)
+    })
+}
+
+/// Releases a gate and closes its database. NULL is ignored. No other thread may be using
+/// the gate, and decisions made by it stay valid (they own their data). In a forked child
+/// the gate is not released (see `drfgate_gate`).
+///
+/// # Safety
+/// `gate` is NULL or a handle from `drfgate_gate_new_*` not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_gate_free(gate: *mut drfgate_gate) {
+    ffi_boundary!((), {
+        if gate.is_null() {
+            return;
+        }
+        // SAFETY: a live handle made by Box::into_raw, given back exactly once.
+        let handle = unsafe { Box::from_raw(gate) };
+        if !handle.origin.is_current() {
+            std::mem::forget(handle);
+        }
+    })
+}
+
+/// Forgets the cached user of a token: call it after the token was deleted or regenerated
+/// (otherwise the old token keeps working for up to `ttl_seconds`). `key` is the token's key,
+/// `key_len` bytes. Invalidating a token that is not cached is not an error.
+///
+/// # Safety
+/// `gate` is NULL or a live gate; `key` points to `key_len` readable bytes (or is NULL).
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_gate_invalidate_token(
+    gate: *const drfgate_gate,
+    key: *const u8,
+    key_len: usize,
+) -> drfgate_result {
+    ffi_boundary!(drfgate_result::Panic, {
+        const F: &str = "drfgate_gate_invalidate_token";
+        // SAFETY: the caller's promises.
+        let gate = match unsafe { usable(F, gate) } {
+            Ok(gate) => gate,
+            Err(code) => return code,
+        };
+        if key.is_null() {
+            return null_parameter(F, "key");
+        }
+        // SAFETY: non-NULL; the caller promises key_len readable bytes.
+        let Some(key) = (unsafe { bytes(key, key_len) }) else {
+            return null_parameter(F, "key");
+        };
+        gate.invalidate_token(key);
+        drfgate_result::Ok
+    })
+}
+
+fn invalidate_user(gate: &Gate, pk: &UserPk, out_dropped: *mut usize) -> drfgate_result {
+    let dropped = gate.invalidate_user(pk);
+    if !out_dropped.is_null() {
+        // SAFETY: non-NULL; the caller promises it is writable.
+        unsafe { *out_dropped = dropped };
+    }
+    drfgate_result::Ok
+}
+
+/// Forgets everything cached about the user with this integer primary key (Django's default
+/// `AutoField`/`BigAutoField`): call it after a password, `is_active`, `is_staff` or
+/// permission change. `out_dropped` (may be NULL) receives the number of entries dropped.
+///
+/// # Safety
+/// `gate` is NULL or a live gate; `out_dropped` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_gate_invalidate_user_id(
+    gate: *const drfgate_gate,
+    pk: i64,
+    out_dropped: *mut usize,
+) -> drfgate_result {
+    ffi_boundary!(drfgate_result::Panic, {
+        // SAFETY: the caller's promise.
+        match unsafe { usable("drfgate_gate_invalidate_user_id", gate) } {
+            Ok(gate) => invalidate_user(gate, &UserPk::Int(pk), out_dropped),
+            Err(code) => code,
+        }
+    })
+}
+
+/// As `drfgate_gate_invalidate_user_id`, for a user model whose primary key is text (a UUID
+/// as Django stores it, a `CharField`): `pk` is `pk_len` bytes of UTF-8.
+///
+/// # Safety
+/// `gate` is NULL or a live gate; `pk` points to `pk_len` readable bytes (or is NULL);
+/// `out_dropped` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_gate_invalidate_user_pk(
+    gate: *const drfgate_gate,
+    pk: *const c_char,
+    pk_len: usize,
+    out_dropped: *mut usize,
+) -> drfgate_result {
+    ffi_boundary!(drfgate_result::Panic, {
+        const F: &str = "drfgate_gate_invalidate_user_pk";
+        // SAFETY: the caller's promise.
+        let gate = match unsafe { usable(F, gate) } {
+            Ok(gate) => gate,
+            Err(code) => return code,
+        };
+        if pk.is_null() {
+            return null_parameter(F, "pk");
+        }
+        // SAFETY: non-NULL; the caller promises pk_len readable bytes.
+        let Some(raw) = (unsafe { bytes(pk.cast(), pk_len) }) else {
+            return null_parameter(F, "pk");
+        };
+        let Ok(text) = std::str::from_utf8(raw) else {
+            return fail(
+                drfgate_result::InvalidArgument,
+                format!("{F}: `pk` is not UTF-8"),
+            );
+        };
+        invalidate_user(gate, &UserPk::Text(text.into()), out_dropped)
+    })
+}
+
+/// Copies the gate's cache counters into `*out_stats`.
+///
+/// # Safety
+/// `gate` is NULL or a live gate; `out_stats` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_gate_stats(
+    gate: *const drfgate_gate,
+    out_stats: *mut drfgate_stats,
+) -> drfgate_result {
+    ffi_boundary!(drfgate_result::Panic, {
+        const F: &str = "drfgate_gate_stats";
+        // SAFETY: the caller's promise.
+        let gate = match unsafe { usable(F, gate) } {
+            Ok(gate) => gate,
+            Err(code) => return code,
+        };
+        if out_stats.is_null() {
+            return null_parameter(F, "out_stats");
+        }
+        let stats = gate.stats();
+        let out = drfgate_stats {
+            tokens: stats.tokens.into(),
+            passwords: stats.passwords.into(),
+            permissions: stats.permissions.into(),
+        };
+        // SAFETY: non-NULL; the caller promises it is writable.
+        unsafe { *out_stats = out };
+        drfgate_result::Ok
+    })
+}

@@ -1,0 +1,274 @@
+//! The request as a C caller describes it, checked once and viewed as a `drfgate::Request`
+//! without copying: header values are read from the caller's memory, either from an array of
+//! name/value pairs or through a lookup callback over the server's own header table.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::ffi::{c_char, c_void};
+
+use drfgate::{HeaderSource, Request};
+
+use crate::boundary::bytes;
+use crate::result::{drfgate_result, fail, null_parameter};
+
+/// A byte range owned by the caller. `data` may be NULL only when `len` is 0.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct drfgate_bytes {
+    pub data: *const u8,
+    pub len: usize,
+}
+
+/// One request header as received: raw bytes, in arrival order. Names match ASCII
+/// case-insensitively; a repeated header's values are joined with `,` as Django does.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct drfgate_header {
+    pub name: drfgate_bytes,
+    pub value: drfgate_bytes,
+}
+
+/// A header lookup over the server's own header storage, so nothing is copied.
+///
+/// drfgate calls it with a header name (`name_len` bytes, also NUL-terminated; e.g.
+/// `Authorization`, `Cookie`) and `index` 0, 1, 2, ...: for the `index`-th value of that
+/// header (ASCII case-insensitive name match, arrival order) it stores the value in
+/// `*out_value` and returns true; when there is no such value it returns false. The value
+/// must stay valid until `drfgate_gate_decide` returns. It is called only during
+/// `drfgate_gate_decide`, on the calling thread, and must not call back into drfgate.
+pub type drfgate_header_value_fn = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        name: *const c_char,
+        name_len: usize,
+        index: usize,
+        out_value: *mut drfgate_bytes,
+    ) -> bool,
+>;
+
+/// One HTTP request, as the gate needs it. Zero-initialise it (`drfgate_request r = {0};`)
+/// and fill in what you have: every field may be left empty, the gate then sees what DRF
+/// sees for a missing value.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct drfgate_request {
+    /// As sent; upper-cased by the gate as Django does.
+    pub method: drfgate_bytes,
+    /// The raw, still percent-encoded path, starting with `/`, without the query.
+    pub path: drfgate_bytes,
+    /// The raw query string, without `?`.
+    pub query: drfgate_bytes,
+    /// `headers_len` header pairs, or NULL when `headers_len` is 0. Consulted before
+    /// `header_value`. Cookies are read from the `Cookie` header.
+    pub headers: *const drfgate_header,
+    pub headers_len: usize,
+    /// Optional header lookup callback (NULL: none), given `header_userdata`.
+    pub header_value: drfgate_header_value_fn,
+    pub header_userdata: *mut c_void,
+    /// The client address (`REMOTE_ADDR`), UTF-8 text. `data` NULL: unknown.
+    pub remote_addr: drfgate_bytes,
+    /// The `REMOTE_USER` server variable, set by the server after authenticating the client
+    /// itself (e.g. Apache's `r->user`). `data` NULL: not set. Never fill it from a client
+    /// header.
+    pub remote_user: drfgate_bytes,
+    /// Whether the client connection is HTTPS (`request.is_secure()`).
+    pub secure: bool,
+}
+
+/// More values than this for one header name means a callback that ignores `index`.
+const MAX_VALUES_PER_HEADER: usize = 1024;
+
+/// The caller's headers, already checked: every pair's data is non-NULL or empty.
+pub(crate) struct Headers<'a> {
+    pairs: &'a [drfgate_header],
+    callback: drfgate_header_value_fn,
+    userdata: *mut c_void,
+    /// Set when the callback misbehaved; the decision is then refused.
+    callback_fault: Cell<Option<&'static str>>,
+}
+
+impl<'a> Headers<'a> {
+    /// Each value of `name`, pairs first, then the callback's, in order.
+    fn visit(&self, name: &str, f: &mut dyn FnMut(&'a [u8])) {
+        for pair in self.pairs {
+            // SAFETY: checked by `RequestView::new`: non-NULL or empty, valid for 'a.
+            let pair_name = unsafe { bytes(pair.name.data, pair.name.len) }.unwrap_or_default();
+            if pair_name.eq_ignore_ascii_case(name.as_bytes()) {
+                // SAFETY: as above.
+                f(unsafe { bytes(pair.value.data, pair.value.len) }.unwrap_or_default());
+            }
+        }
+        let Some(callback) = self.callback else {
+            return;
+        };
+        // The names drfgate asks for are short: keep the NUL-terminated copy on the stack.
+        let mut short = [0u8; 64];
+        let long: Vec<u8>;
+        let name_z: &[u8] = if name.len() < short.len() {
+            short[..name.len()].copy_from_slice(name.as_bytes());
+            &short[..=name.len()]
+        } else {
+            long = name.bytes().chain(std::iter::once(0)).collect();
+            &long
+        };
+        for index in 0.. {
+            if index == MAX_VALUES_PER_HEADER {
+                self.callback_fault
+                    .set(Some("the header_value callback returned more than 1024 values for one header (does it ignore `index`?)"));
+                return;
+            }
+            let mut value = drfgate_bytes {
+                data: std::ptr::null(),
+                len: 0,
+            };
+            // SAFETY: the callback's contract (see drfgate_header_value_fn); `name_z` is
+            // NUL-terminated and outlives the call.
+            let found = unsafe {
+                callback(
+                    self.userdata,
+                    name_z.as_ptr().cast(),
+                    name.len(),
+                    index,
+                    &mut value,
+                )
+            };
+            if !found {
+                return;
+            }
+            // SAFETY: the callback promises the value stays valid until decide returns,
+            // which outlives every use of this view.
+            match unsafe { bytes(value.data, value.len) } {
+                Some(value) => f(value),
+                None => {
+                    self.callback_fault.set(Some(
+                        "the header_value callback returned a value with NULL data and a non-zero length",
+                    ));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl HeaderSource for Headers<'_> {
+    fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
+        self.visit(name, &mut |value| f(value));
+    }
+
+    /// Borrows the value when the header appears once, which is nearly always.
+    fn get(&self, name: &str) -> Option<Cow<'_, [u8]>> {
+        let mut first: Option<&[u8]> = None;
+        let mut joined: Option<Vec<u8>> = None;
+        self.visit(name, &mut |value| match (&first, &mut joined) {
+            (None, _) => first = Some(value),
+            (Some(one), None) => {
+                let mut all = one.to_vec();
+                all.push(b',');
+                all.extend_from_slice(value);
+                joined = Some(all);
+            }
+            (Some(_), Some(all)) => {
+                all.push(b',');
+                all.extend_from_slice(value);
+            }
+        });
+        match joined {
+            Some(all) => Some(Cow::Owned(all)),
+            None => first.map(Cow::Borrowed),
+        }
+    }
+}
+
+/// A checked request: the pieces a `drfgate::Request` borrows.
+pub(crate) struct RequestView<'a> {
+    method: &'a [u8],
+    path: &'a [u8],
+    query: &'a [u8],
+    remote_addr: Option<&'a str>,
+    remote_user: Option<&'a [u8]>,
+    secure: bool,
+    pub(crate) headers: Headers<'a>,
+}
+
+impl<'a> RequestView<'a> {
+    /// Checks every pointer and length once, so the lookups during the decision cannot fail.
+    ///
+    /// # Safety
+    /// Every non-NULL pointer in `request` points to as many readable bytes (or header pairs)
+    /// as its length says, valid for `'a`.
+    pub(crate) unsafe fn new(
+        function: &str,
+        request: &'a drfgate_request,
+    ) -> Result<RequestView<'a>, drfgate_result> {
+        let field = |name: &str, b: drfgate_bytes| {
+            // SAFETY: the caller's promise.
+            unsafe { bytes(b.data, b.len) }.ok_or_else(|| null_parameter(function, name))
+        };
+        let method = field("request->method.data", request.method)?;
+        let path = field("request->path.data", request.path)?;
+        let query = field("request->query.data", request.query)?;
+        let pairs: &[drfgate_header] = if request.headers.is_null() {
+            if request.headers_len > 0 {
+                return Err(null_parameter(function, "request->headers"));
+            }
+            &[]
+        } else {
+            // SAFETY: the caller promises headers_len readable pairs.
+            unsafe { std::slice::from_raw_parts(request.headers, request.headers_len) }
+        };
+        for (i, pair) in pairs.iter().enumerate() {
+            if (pair.name.data.is_null() && pair.name.len > 0)
+                || (pair.value.data.is_null() && pair.value.len > 0)
+            {
+                return Err(null_parameter(function, &format!("request->headers[{i}]")));
+            }
+        }
+        let remote_addr = if request.remote_addr.data.is_null() {
+            None
+        } else {
+            let raw = field("request->remote_addr.data", request.remote_addr)?;
+            match std::str::from_utf8(raw) {
+                Ok(text) => Some(text),
+                Err(_) => {
+                    return Err(fail(
+                        drfgate_result::InvalidArgument,
+                        format!("{function}: request->remote_addr is not UTF-8"),
+                    ))
+                }
+            }
+        };
+        let remote_user = if request.remote_user.data.is_null() {
+            None
+        } else {
+            Some(field("request->remote_user.data", request.remote_user)?)
+        };
+        Ok(RequestView {
+            method,
+            path,
+            query,
+            remote_addr,
+            remote_user,
+            secure: request.secure,
+            headers: Headers {
+                pairs,
+                callback: request.header_value,
+                userdata: request.header_userdata,
+                callback_fault: Cell::new(None),
+            },
+        })
+    }
+
+    pub(crate) fn request(&self) -> Request<'_> {
+        Request::new(self.method, self.path)
+            .with_query(self.query)
+            .with_headers(&self.headers)
+            .with_remote_addr(self.remote_addr)
+            .with_remote_user(self.remote_user)
+            .with_secure(self.secure)
+    }
+
+    /// Why the header callback's answers cannot be trusted, if they cannot.
+    pub(crate) fn callback_fault(&self) -> Option<&'static str> {
+        self.headers.callback_fault.get()
+    }
+}

@@ -1,0 +1,164 @@
+//! The C programs of `tests/c/`, compiled with gcc against the libdrfgate.so cargo built and
+//! run three ways: plainly, under AddressSanitizer + UndefinedBehaviorSanitizer (leaks
+//! included), and under Valgrind memcheck (zero errors, zero definite or indirect leaks).
+//! Valgrind runs are kept small: it is ~50 times slower.
+
+mod support;
+
+use support::fixtures::{known_requests_config, Conformance};
+use support::toolchain::{compile, have_valgrind, run, Runner, Variant};
+
+fn conformance(variant: Variant, runner: Runner) {
+    let Some(table) = Conformance::load() else {
+        return;
+    };
+    let cheap_only = runner == Runner::Valgrind;
+    let name = match (variant, runner) {
+        (Variant::Plain, Runner::Direct) => "conformance-plain",
+        (Variant::Sanitized, _) => "conformance-asan",
+        (Variant::Plain, Runner::Valgrind) => "conformance-valgrind",
+    };
+    let (cases, count) = table.write_case_file(name, cheap_only);
+    let binary = compile("conformance", variant);
+    let output = run(&binary, runner, &[cases.to_str().unwrap()]);
+    let (compared, differences) = table.differences(&String::from_utf8(output.stdout).unwrap());
+    eprintln!("{name}: {compared} cases compared with DRF's answers");
+    assert_eq!(compared, count, "every case written was answered");
+    assert!(
+        compared > if cheap_only { 150 } else { 250 },
+        "too few cases: {compared}"
+    );
+    assert!(
+        differences.is_empty(),
+        "{} differences from DRF through the C ABI:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+}
+
+#[test]
+fn conformance_cases_through_the_c_abi() {
+    conformance(Variant::Plain, Runner::Direct);
+}
+
+#[test]
+fn conformance_cases_under_asan_and_ubsan() {
+    conformance(Variant::Sanitized, Runner::Direct);
+}
+
+#[test]
+fn conformance_cases_under_valgrind() {
+    if have_valgrind() {
+        conformance(Variant::Plain, Runner::Valgrind);
+    }
+}
+
+#[test]
+fn many_threads_share_one_gate() {
+    let Some(config) = known_requests_config() else {
+        return;
+    };
+    let binary = compile("threads", Variant::Plain);
+    run(
+        &binary,
+        Runner::Direct,
+        &[config.to_str().unwrap(), "8", "20000"],
+    );
+}
+
+#[test]
+fn many_threads_under_asan_and_ubsan() {
+    let Some(config) = known_requests_config() else {
+        return;
+    };
+    let binary = compile("threads", Variant::Sanitized);
+    run(
+        &binary,
+        Runner::Direct,
+        &[config.to_str().unwrap(), "8", "5000"],
+    );
+}
+
+#[test]
+fn many_threads_under_valgrind() {
+    let Some(config) = known_requests_config() else {
+        return;
+    };
+    if have_valgrind() {
+        let binary = compile("threads", Variant::Plain);
+        run(
+            &binary,
+            Runner::Valgrind,
+            &[config.to_str().unwrap(), "4", "500"],
+        );
+    }
+}
+
+#[test]
+fn a_million_decisions_do_not_grow_memory() {
+    let Some(config) = known_requests_config() else {
+        return;
+    };
+    let binary = compile("memory", Variant::Plain);
+    run(
+        &binary,
+        Runner::Direct,
+        &[config.to_str().unwrap(), "1000000", "1"],
+    );
+}
+
+#[test]
+fn repeated_decisions_under_asan_and_ubsan() {
+    let Some(config) = known_requests_config() else {
+        return;
+    };
+    let binary = compile("memory", Variant::Sanitized);
+    run(
+        &binary,
+        Runner::Direct,
+        &[config.to_str().unwrap(), "100000", "0"],
+    );
+}
+
+#[test]
+fn repeated_decisions_under_valgrind() {
+    let Some(config) = known_requests_config() else {
+        return;
+    };
+    if have_valgrind() {
+        let binary = compile("memory", Variant::Plain);
+        run(
+            &binary,
+            Runner::Valgrind,
+            &[config.to_str().unwrap(), "10000", "0"],
+        );
+    }
+}
+
+/// NULL and garbage arguments; without the fixtures, only the parts that need no database.
+fn abuse(variant: Variant, runner: Runner, garbage_rounds: &str) {
+    let config = known_requests_config();
+    let config = config
+        .as_deref()
+        .map_or("-", |p| p.to_str().unwrap())
+        .to_string();
+    let binary = compile("abuse", variant);
+    run(&binary, runner, &[&config, garbage_rounds]);
+}
+
+#[test]
+fn null_and_garbage_arguments() {
+    abuse(Variant::Plain, Runner::Direct, "20000");
+}
+
+#[test]
+fn null_and_garbage_arguments_under_asan_and_ubsan() {
+    abuse(Variant::Sanitized, Runner::Direct, "20000");
+}
+
+#[test]
+fn null_and_garbage_arguments_under_valgrind() {
+    if have_valgrind() {
+        abuse(Variant::Plain, Runner::Valgrind, "1000");
+    }
+}
