@@ -30,8 +30,10 @@ $(DEMO_DB): $(DJANGO_MK_VENV_STAMP) examples/demo/make_demo_db.py
 demo: build demo-db
 	./scripts/demo.sh
 
-bench:
+# Criterion benches, then DRF's own figures for the same operations (same machine, same run).
+bench: fixture-db
 	$(CARGO) bench -p drfgate
+	$(DJANGO_MK_PYTHON) bench/drf_baseline.py
 
 clean:
 	$(CARGO) clean

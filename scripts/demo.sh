@@ -7,7 +7,9 @@ config="$root/examples/demo/drfgate.toml"
 alice=9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b
 
 run() {
-    printf '\n$ drfgate explain --config examples/demo/drfgate.toml %s\n' "$*"
+    printf '\n$ drfgate explain --config examples/demo/drfgate.toml'
+    printf ' %q' "$@"
+    printf '\n'
     "$drfgate" explain --config "$config" "$@"
 }
 

@@ -4,7 +4,7 @@
 //! Loading resolves every class name and expression and compiles every route, so a bad
 //! config is refused at start-up with the file, line and key, never at request time.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -1154,9 +1154,4 @@ fn toml_to_json(value: &toml::Value) -> serde_json::Value {
                 .collect(),
         ),
     }
-}
-
-/// Names used anywhere in a list, for checks that want them all.
-pub fn auth_class_names(classes: &[AuthClass]) -> HashSet<Arc<str>> {
-    classes.iter().map(|c| c.name.clone()).collect()
 }

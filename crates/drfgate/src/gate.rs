@@ -316,14 +316,20 @@ impl Gate {
             }
         };
         let deny = |error: ApiError, trace: &mut Tracer<'_>| {
+            let unauthenticated = matches!(
+                error,
+                ApiError::NotAuthenticated | ApiError::AuthenticationFailed(_)
+            );
             let deny = error.into_deny(policy.challenge.as_ref(), policy.allow.as_ref());
             trace.step(Stage::Result, || "decision".into(), || {
-                let why = match (deny.status, policy.challenge.as_deref()) {
-                    (401, Some(c)) => format!(" (401 because the first authentication class answers WWW-Authenticate: {c})"),
-                    (403, None) if deny.www_authenticate.is_none() && !policy.authenticators.is_empty() && is_unauthenticated_error(&deny) => {
-                        " (403, not 401, because the first authentication class has no WWW-Authenticate challenge)".to_string()
-                    }
-                    _ => String::new(),
+                let why = match (unauthenticated, policy.challenge.as_deref()) {
+                    (true, Some(c)) => format!(
+                        " (401 because the first authentication class answers WWW-Authenticate: {c})"
+                    ),
+                    (true, None) => " (403, not 401, because the first authentication class has \
+                                     no WWW-Authenticate challenge)"
+                        .to_string(),
+                    (false, _) => String::new(),
                 };
                 format!("deny {} {}{why}", deny.status, String::from_utf8_lossy(&deny.body))
             });
@@ -545,10 +551,6 @@ impl Gate {
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
-}
-
-fn is_unauthenticated_error(deny: &crate::decision::Deny) -> bool {
-    deny.status == 403 && deny.www_authenticate.is_none()
 }
 
 fn describe_route(route: &GateRoute) -> String {

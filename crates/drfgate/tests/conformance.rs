@@ -224,7 +224,20 @@ fn gate_answer(gate: &Gate, case: &Value, view: &Value) -> Answer {
     let request = Request::new(case["method"].as_str().unwrap().as_bytes(), path.as_bytes())
         .with_headers(&headers)
         .with_remote_user(remote_user.as_deref());
-    match gate.decide(&request) {
+    let decision = gate.decide(&request);
+    // `drfgate explain` walks the same path: same answer, and a story to tell.
+    let (explained, trace) = gate.explain(&request);
+    assert_eq!(
+        explained, decision,
+        "explain disagrees with decide for {}",
+        case["id"]
+    );
+    assert!(
+        trace.steps.len() >= 2,
+        "explain told too little for {}: {trace:?}",
+        case["id"]
+    );
+    match decision {
         Decision::Allow(identity) => Answer {
             status: 200,
             body: None,

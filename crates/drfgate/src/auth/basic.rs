@@ -6,17 +6,16 @@
 
 use std::sync::Arc;
 
-use super::{store_failure, Authenticator, Context, Outcome};
+use super::{decline, fail, store_failure, succeed, Authenticator, Context, Outcome};
 use crate::base64::{b64decode_lenient, decode_basic_text};
 use crate::cache::Cached;
-use crate::decision::{AuthObject, Identity, Scheme, User};
+use crate::decision::{AuthObject, Scheme, User};
 use crate::exceptions::{
-    ApiError, BASIC_NOT_BASE64, BASIC_NO_CREDENTIALS, BASIC_SPACES, INVALID_USERNAME_PASSWORD,
-    USER_INACTIVE,
+    BASIC_NOT_BASE64, BASIC_NO_CREDENTIALS, BASIC_SPACES, INVALID_USERNAME_PASSWORD, USER_INACTIVE,
 };
 use crate::header::{scheme_credentials, SchemeCredentials};
 use crate::request::Request;
-use crate::trace::{Stage, Tracer};
+use crate::trace::Tracer;
 
 pub struct BasicAuthentication {
     name: Arc<str>,
@@ -30,15 +29,6 @@ impl BasicAuthentication {
             name,
             challenge: Arc::from(format!("Basic realm=\"{realm}\"")),
         }
-    }
-
-    fn fail(&self, trace: &mut Tracer<'_>, detail: &'static str) -> Outcome {
-        trace.step(
-            Stage::Authentication,
-            || self.name.to_string(),
-            || format!("failed: {detail}"),
-        );
-        Outcome::Fail(ApiError::AuthenticationFailed(detail))
     }
 
     /// Django's `authenticate(username=…, password=…)`: the first password backend that
@@ -115,44 +105,33 @@ impl Authenticator for BasicAuthentication {
         let header = request.header("Authorization").unwrap_or_default();
         let credentials = match scheme_credentials(&header, b"basic") {
             SchemeCredentials::NotThisScheme => {
-                trace.step(
-                    Stage::Authentication,
-                    || self.name.to_string(),
-                    || "declined: no `Authorization: Basic …` header".into(),
-                );
-                return Outcome::Decline;
+                return decline(&self.name, trace, || {
+                    "no `Authorization: Basic …` header".into()
+                })
             }
-            SchemeCredentials::NoCredentials => return self.fail(trace, BASIC_NO_CREDENTIALS),
-            SchemeCredentials::TooManyParts => return self.fail(trace, BASIC_SPACES),
+            SchemeCredentials::NoCredentials => {
+                return fail(&self.name, trace, BASIC_NO_CREDENTIALS)
+            }
+            SchemeCredentials::TooManyParts => return fail(&self.name, trace, BASIC_SPACES),
             SchemeCredentials::Credentials(c) => c,
         };
         let Ok(decoded) = b64decode_lenient(credentials) else {
-            return self.fail(trace, BASIC_NOT_BASE64);
+            return fail(&self.name, trace, BASIC_NOT_BASE64);
         };
         let text = decode_basic_text(&decoded);
         // DRF ≥ 3.15 refuses credentials without a colon as badly encoded.
         let Some((username, password)) = text.split_once(':') else {
-            return self.fail(trace, BASIC_NOT_BASE64);
+            return fail(&self.name, trace, BASIC_NOT_BASE64);
         };
         let user = match self.authenticate_credentials(username, password, cx, trace) {
             Ok(Some(user)) => user,
-            Ok(None) => return self.fail(trace, INVALID_USERNAME_PASSWORD),
+            Ok(None) => return fail(&self.name, trace, INVALID_USERNAME_PASSWORD),
             Err(outcome) => return outcome,
         };
         if !user.is_active {
-            return self.fail(trace, USER_INACTIVE);
+            return fail(&self.name, trace, USER_INACTIVE);
         }
-        trace.step(
-            Stage::Authentication,
-            || self.name.to_string(),
-            || format!("authenticated user {:?} (pk {})", user.username, user.pk),
-        );
-        Outcome::Success(Identity {
-            user,
-            scheme: Scheme::Basic,
-            authenticator: self.name.clone(),
-            auth: AuthObject::None,
-        })
+        succeed(&self.name, trace, user, Scheme::Basic, AuthObject::None)
     }
 
     fn authenticate_header(&self) -> Option<&Arc<str>> {

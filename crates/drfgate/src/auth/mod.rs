@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use crate::cache::{CredentialCache, KeyDomain};
-use crate::decision::{Identity, User};
+use crate::decision::{AuthObject, Identity, Scheme, User};
 use crate::exceptions::ApiError;
 use crate::hashers::PasswordHashers;
 use crate::request::Request;
 use crate::store::Store;
-use crate::trace::Tracer;
+use crate::trace::{Stage, Tracer};
 
 mod backends;
 mod basic;
@@ -62,6 +62,44 @@ pub trait Authenticator: Send + Sync {
 
     /// The configured class name.
     fn name(&self) -> &Arc<str>;
+}
+
+fn decline(class: &str, trace: &mut Tracer<'_>, why: impl FnOnce() -> String) -> Outcome {
+    trace.step(
+        Stage::Authentication,
+        || class.to_string(),
+        || format!("declined: {}", why()),
+    );
+    Outcome::Decline
+}
+
+fn fail(class: &str, trace: &mut Tracer<'_>, detail: &'static str) -> Outcome {
+    trace.step(
+        Stage::Authentication,
+        || class.to_string(),
+        || format!("failed: {detail}"),
+    );
+    Outcome::Fail(ApiError::AuthenticationFailed(detail))
+}
+
+fn succeed(
+    class: &Arc<str>,
+    trace: &mut Tracer<'_>,
+    user: Arc<User>,
+    scheme: Scheme,
+    auth: AuthObject,
+) -> Outcome {
+    trace.step(
+        Stage::Authentication,
+        || class.to_string(),
+        || format!("authenticated user {:?} (pk {})", user.username, user.pk),
+    );
+    Outcome::Success(Identity {
+        user,
+        scheme,
+        authenticator: class.clone(),
+        auth,
+    })
 }
 
 /// Logs a store failure without any credential in it and fails closed.

@@ -5,10 +5,10 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::{store_failure, Authenticator, Context, Outcome};
-use crate::decision::{AuthObject, Identity, Scheme};
+use super::{decline, store_failure, succeed, Authenticator, Context, Outcome};
+use crate::decision::{AuthObject, Scheme};
 use crate::request::Request;
-use crate::trace::{Stage, Tracer};
+use crate::trace::Tracer;
 
 /// Where the username comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,15 +44,6 @@ impl RemoteUserAuthentication {
     pub fn new(name: Arc<str>, source: RemoteUserSource) -> RemoteUserAuthentication {
         RemoteUserAuthentication { name, source }
     }
-
-    fn decline(&self, trace: &mut Tracer<'_>, why: impl FnOnce() -> String) -> Outcome {
-        trace.step(
-            Stage::Authentication,
-            || self.name.to_string(),
-            || format!("declined: {}", why()),
-        );
-        Outcome::Decline
-    }
 }
 
 impl Authenticator for RemoteUserAuthentication {
@@ -73,21 +64,23 @@ impl Authenticator for RemoteUserAuthentication {
                         .into()
                 });
             }
-            return self.decline(trace, || "no REMOTE_USER".into());
+            return decline(&self.name, trace, || "no REMOTE_USER".into());
         };
         let mut backends = cx.backends.remote_user_backends().peekable();
         if backends.peek().is_none() {
             trace.hint(|| {
                 "RemoteUserAuthentication needs RemoteUserBackend in AUTHENTICATION_BACKENDS".into()
             });
-            return self.decline(trace, || "no backend accepts remote_user".into());
+            return decline(&self.name, trace, || {
+                "no backend accepts remote_user".into()
+            });
         }
         // WSGI hands Django server variables as ISO-8859-1 text.
         let username: String = raw.iter().map(|&b| b as char).collect();
         let user = match cx.store.user_by_username(&username) {
             Ok(Some(row)) => row.user,
             Ok(None) => {
-                return self.decline(trace, || {
+                return decline(&self.name, trace, || {
                     format!("no user {username:?} (drfgate never creates users)")
                 })
             }
@@ -96,19 +89,17 @@ impl Authenticator for RemoteUserAuthentication {
         // Whatever the backend returns, DRF only accepts an active user.
         if !user.is_active {
             trace.hint(|| format!("user {username:?} has is_active = false"));
-            return self.decline(trace, || format!("user {username:?} is inactive"));
+            return decline(&self.name, trace, || {
+                format!("user {username:?} is inactive")
+            });
         }
-        trace.step(
-            Stage::Authentication,
-            || self.name.to_string(),
-            || format!("authenticated user {:?} (pk {})", user.username, user.pk),
-        );
-        Outcome::Success(Identity {
-            user: Arc::new(user),
-            scheme: Scheme::RemoteUser,
-            authenticator: self.name.clone(),
-            auth: AuthObject::None,
-        })
+        succeed(
+            &self.name,
+            trace,
+            Arc::new(user),
+            Scheme::RemoteUser,
+            AuthObject::None,
+        )
     }
 
     fn authenticate_header(&self) -> Option<&Arc<str>> {

@@ -2,16 +2,15 @@
 
 use std::sync::Arc;
 
-use super::{store_failure, Authenticator, Context, Outcome};
+use super::{decline, fail, store_failure, succeed, Authenticator, Context, Outcome};
 use crate::cache::Cached;
-use crate::decision::{AuthObject, Identity, Scheme};
+use crate::decision::{AuthObject, Scheme};
 use crate::exceptions::{
-    ApiError, INVALID_TOKEN, TOKEN_INVALID_CHARACTERS, TOKEN_NO_CREDENTIALS, TOKEN_SPACES,
-    USER_INACTIVE,
+    INVALID_TOKEN, TOKEN_INVALID_CHARACTERS, TOKEN_NO_CREDENTIALS, TOKEN_SPACES, USER_INACTIVE,
 };
 use crate::header::{scheme_credentials, SchemeCredentials};
 use crate::request::Request;
-use crate::trace::{Stage, Tracer};
+use crate::trace::Tracer;
 
 pub struct TokenAuthentication {
     name: Arc<str>,
@@ -34,15 +33,6 @@ impl TokenAuthentication {
     pub fn keyword(&self) -> &str {
         &self.keyword
     }
-
-    fn fail(&self, trace: &mut Tracer<'_>, detail: &'static str) -> Outcome {
-        trace.step(
-            Stage::Authentication,
-            || self.name.to_string(),
-            || format!("failed: {detail}"),
-        );
-        Outcome::Fail(ApiError::AuthenticationFailed(detail))
-    }
 }
 
 impl Authenticator for TokenAuthentication {
@@ -55,19 +45,18 @@ impl Authenticator for TokenAuthentication {
         let header = request.header("Authorization").unwrap_or_default();
         let credentials = match scheme_credentials(&header, &self.keyword_lower) {
             SchemeCredentials::NotThisScheme => {
-                trace.step(
-                    Stage::Authentication,
-                    || self.name.to_string(),
-                    || format!("declined: no `Authorization: {} …` header", self.keyword),
-                );
-                return Outcome::Decline;
+                return decline(&self.name, trace, || {
+                    format!("no `Authorization: {} …` header", self.keyword)
+                })
             }
-            SchemeCredentials::NoCredentials => return self.fail(trace, TOKEN_NO_CREDENTIALS),
-            SchemeCredentials::TooManyParts => return self.fail(trace, TOKEN_SPACES),
+            SchemeCredentials::NoCredentials => {
+                return fail(&self.name, trace, TOKEN_NO_CREDENTIALS)
+            }
+            SchemeCredentials::TooManyParts => return fail(&self.name, trace, TOKEN_SPACES),
             SchemeCredentials::Credentials(c) => c,
         };
         let Ok(key) = std::str::from_utf8(credentials) else {
-            return self.fail(trace, TOKEN_INVALID_CHARACTERS);
+            return fail(&self.name, trace, TOKEN_INVALID_CHARACTERS);
         };
         let cache_key = cx.tokens.key(super::TOKEN_KEYS, &[key.as_bytes()]);
         let found = cx.tokens.get_or_load(cache_key, || {
@@ -87,25 +76,15 @@ impl Authenticator for TokenAuthentication {
                      it from another environment's database?"
                         .into()
                 });
-                return self.fail(trace, INVALID_TOKEN);
+                return fail(&self.name, trace, INVALID_TOKEN);
             }
             Err(err) => return store_failure(&self.name, &err),
         };
         if !user.is_active {
             trace.hint(|| format!("user {:?} has is_active = false", user.username));
-            return self.fail(trace, USER_INACTIVE);
+            return fail(&self.name, trace, USER_INACTIVE);
         }
-        trace.step(
-            Stage::Authentication,
-            || self.name.to_string(),
-            || format!("authenticated user {:?} (pk {})", user.username, user.pk),
-        );
-        Outcome::Success(Identity {
-            user,
-            scheme: Scheme::Token,
-            authenticator: self.name.clone(),
-            auth: AuthObject::Token,
-        })
+        succeed(&self.name, trace, user, Scheme::Token, AuthObject::Token)
     }
 
     fn authenticate_header(&self) -> Option<&Arc<str>> {

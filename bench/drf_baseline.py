@@ -1,0 +1,69 @@
+"""DRF's own cost for what drfgate's criterion benches measure, on this machine, in the same run.
+
+Usage: .venv/bin/python bench/drf_baseline.py  (after `make fixture-db`)
+Prints median microseconds per operation for:
+  - a full DRF dispatch of an IsAuthenticated + TokenAuthentication view with a valid token
+    (Django's WSGI handler and middleware included, as a request reaching Python pays them);
+  - TokenAuthentication.authenticate() alone (its one ORM query);
+  - the same dispatch with a wrong token (DRF refusing it);
+  - Django's check_password for the fixture's pbkdf2_sha256 hash (1,000,000 iterations).
+"""
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "django"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "refproj.settings")
+os.environ.setdefault("DRFGATE_DJANGO_DB", str(REPO / "build" / "django" / "db.sqlite3"))
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth.hashers import check_password  # noqa: E402
+from django.test import Client, RequestFactory  # noqa: E402
+from rest_framework.authentication import TokenAuthentication  # noqa: E402
+from rest_framework.request import Request  # noqa: E402
+
+from django.contrib.auth import get_user_model  # noqa: E402
+
+
+def median_us(fn, rounds=7, per_round=200):
+    fn()
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(per_round):
+            fn()
+        samples.append((time.perf_counter() - start) / per_round * 1e6)
+    return statistics.median(samples)
+
+
+def main():
+    client = Client()
+    ok = lambda: client.get("/api/token-ia/", HTTP_AUTHORIZATION="Token abcd1234")  # noqa: E731
+    assert ok().status_code == 200
+    bad = lambda: client.get("/api/token-ia/", HTTP_AUTHORIZATION="Token wrongtoken")  # noqa: E731
+    assert bad().status_code == 401
+    factory = RequestFactory()
+    raw = factory.get("/api/token-ia/", HTTP_AUTHORIZATION="Token abcd1234")
+    auth = TokenAuthentication()
+    authenticate = lambda: auth.authenticate(Request(raw))  # noqa: E731
+    encoded = get_user_model().objects.get(username="john").password
+    results = {
+        "drf_dispatch_valid_token_us": median_us(ok),
+        "drf_dispatch_bad_token_us": median_us(bad),
+        "drf_token_authenticate_us": median_us(authenticate),
+        "django_check_password_pbkdf2_1M_us": median_us(
+            lambda: check_password("password", encoded), rounds=3, per_round=2
+        ),
+    }
+    for name, value in results.items():
+        print(f"{name} {value:.1f}")
+
+
+if __name__ == "__main__":
+    main()

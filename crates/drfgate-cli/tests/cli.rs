@@ -1,0 +1,227 @@
+//! The `drfgate` command over the Django-made fixture database.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture_db() -> Option<PathBuf> {
+    let db = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../build/django/db.sqlite3");
+    if db.exists() {
+        return Some(db);
+    }
+    if std::env::var("DRFGATE_REQUIRE_DJANGO").as_deref() == Ok("1") {
+        panic!("missing {}: run `make fixture-db`", db.display());
+    }
+    eprintln!("skipped: no Django fixture database (run `make fixture-db`)");
+    None
+}
+
+fn write_config(dir: &Path, db: &Path) -> PathBuf {
+    let path = dir.join("drfgate.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[django]
+DATABASE = "sqlite://{}"
+[rest_framework]
+DEFAULT_AUTHENTICATION_CLASSES = ["TokenAuthentication"]
+DEFAULT_PERMISSION_CLASSES = ["IsAuthenticated"]
+[[routes]]
+name = "orders"
+path = "api/orders/"
+methods = ["GET", "POST"]
+[[routes]]
+path = "api/admin/"
+permission_classes = ["IsAdminUser"]
+"#,
+            db.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn drfgate(args: &[&OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_drfgate"))
+        .args(args)
+        .env("DRFGATE_LOG", "off")
+        .output()
+        .unwrap()
+}
+
+fn explain_json(config: &Path, extra: &[&OsStr]) -> serde_json::Value {
+    let mut args: Vec<&OsStr> = vec![
+        OsStr::new("explain"),
+        OsStr::new("--config"),
+        config.as_os_str(),
+        OsStr::new("--json"),
+    ];
+    args.extend_from_slice(extra);
+    let out = drfgate(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn check_prints_the_route_table() {
+    let Some(db) = fixture_db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &db);
+    let out = drfgate(&[
+        OsStr::new("check"),
+        OsStr::new("--config"),
+        config.as_os_str(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("config: ok"), "{text}");
+    assert!(text.contains("[0] api/orders/  (orders)"), "{text}");
+    assert!(text.contains("401, WWW-Authenticate: Token"), "{text}");
+    assert!(text.contains("methods: GET, POST, HEAD, OPTIONS"), "{text}");
+    assert!(text.contains("tokens)"), "{text}");
+}
+
+#[test]
+fn a_bad_config_exits_2_naming_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "[django]\nDATABASE = \"sqlite:///nowhere.sqlite3\"\n[[routes]]\npath = \"x/\"\npermission_classes = [\"IsAdmin\"]\n").unwrap();
+    let out = drfgate(&[
+        OsStr::new("check"),
+        OsStr::new("--config"),
+        config.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml:5: routes[0].permission_classes[0]"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean"), "{err}");
+
+    std::fs::write(
+        &config,
+        "[django]\nDATABASE = \"sqlite:///nowhere.sqlite3\"\n",
+    )
+    .unwrap();
+    let out = drfgate(&[
+        OsStr::new("check"),
+        OsStr::new("--config"),
+        config.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+}
+
+#[test]
+fn explain_json_has_the_decision_and_trace() {
+    let Some(db) = fixture_db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &db);
+
+    let v = explain_json(&config, &[OsStr::new("/api/orders/")]);
+    assert_eq!(v["decision"], "deny");
+    assert_eq!(v["status"], 401);
+    assert_eq!(
+        v["body"],
+        r#"{"detail":"Authentication credentials were not provided."}"#
+    );
+    assert_eq!(v["www_authenticate"], "Token");
+    assert_eq!(v["user"], serde_json::Value::Null);
+    let hints = v["trace"]["hints"].to_string();
+    assert!(hints.contains("WSGIPassAuthorization"), "{hints}");
+
+    let v = explain_json(
+        &config,
+        &[
+            OsStr::new("-H"),
+            OsStr::new("Authorization: Token abcd1234"),
+            OsStr::new("/api/orders/"),
+        ],
+    );
+    assert_eq!(v["decision"], "allow");
+    assert_eq!(v["user"]["username"], "john");
+    assert_eq!(v["body"], serde_json::Value::Null);
+    assert_eq!(v["www_authenticate"], serde_json::Value::Null);
+
+    // Raw bytes reach the gate untouched: \xB8 is not UTF-8.
+    let raw = OsStr::from_bytes(b"Authorization: Token abcd1234\xB8");
+    let v = explain_json(
+        &config,
+        &[OsStr::new("-H"), raw, OsStr::new("/api/orders/")],
+    );
+    assert_eq!(
+        v["body"],
+        r#"{"detail":"Invalid token header. Token string should not contain invalid characters."}"#
+    );
+
+    let v = explain_json(
+        &config,
+        &[
+            OsStr::new("-X"),
+            OsStr::new("brew"),
+            OsStr::new("-H"),
+            OsStr::new("Authorization: Token abcd1234"),
+            OsStr::new("/api/orders/"),
+        ],
+    );
+    assert_eq!(
+        (v["status"].as_u64(), v["body"].as_str()),
+        (
+            Some(405),
+            Some(r#"{"detail":"Method \"BREW\" not allowed."}"#)
+        )
+    );
+
+    let v = explain_json(
+        &config,
+        &[
+            OsStr::new("-H"),
+            OsStr::new("Authorization: Token super123"),
+            OsStr::new("/api/admin/"),
+        ],
+    );
+    assert_eq!(v["status"], 403);
+    assert!(v["trace"]["hints"]
+        .to_string()
+        .contains("superuser but not staff"));
+}
+
+#[test]
+fn explain_text_reads_like_a_story() {
+    let Some(db) = fixture_db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &db);
+    let out = drfgate(&[
+        OsStr::new("explain"),
+        OsStr::new("--config"),
+        config.as_os_str(),
+        OsStr::new("-H"),
+        OsStr::new("Authorization: Bearer abcd1234"),
+        OsStr::new("/api/orders/"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("route \"api/orders/\" (orders)"), "{text}");
+    assert!(text.contains("TokenAuthentication: declined"), "{text}");
+    assert!(text.contains("IsAuthenticated: refused"), "{text}");
+    assert!(text.contains("status: 401"), "{text}");
+    assert!(text.contains("\"Bearer\""), "{text}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(drfgate(&[]).status.code(), Some(2));
+    assert_eq!(drfgate(&[OsStr::new("frobnicate")]).status.code(), Some(2));
+    assert_eq!(
+        drfgate(&[OsStr::new("explain"), OsStr::new("--bogus")])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert!(drfgate(&[OsStr::new("--version")]).status.success());
+}
