@@ -38,3 +38,6 @@ bench: fixture-db
 clean:
 	$(CARGO) clean
 	rm -rf build .demo
+
+# Apache httpd module (issue 5): apache-module, install-apache, test-apache.
+include modules/apache/apache.mk
