@@ -329,9 +329,10 @@ static int send_refusal(request_rec *r, const drfgate_decision *decision)
     return DONE;
 }
 
-static int check_access(request_rec *r)
+/* Decides r for an enabled location: OK (allowed, identity set), DONE (refused and answered),
+ * or 500 (no decision: fail closed). */
+static int decide(request_rec *r, const drfgate_dir_conf *dir)
 {
-    drfgate_dir_conf *dir = ap_get_module_config(r->per_dir_config, &drfgate_module);
     drfgate_server_conf *server = ap_get_module_config(r->server->module_config, &drfgate_module);
     drfgate_request request = {0};
     drfgate_decision *decision = NULL;
@@ -339,9 +340,6 @@ static int check_access(request_rec *r)
     header_list headers;
     drfgate_result rc;
 
-    if (dir->enabled != 1) {
-        return DECLINED;
-    }
     /* mod_wsgi looks up PATH_TRANSLATED with a sub-request: it is the same request. */
     if (r->main != NULL) {
         allowed = ap_get_module_config(r->main->request_config, &drfgate_module);
@@ -349,6 +347,12 @@ static int check_access(request_rec *r)
             apply_allowed(r, allowed);
             return OK;
         }
+    }
+    /* Already decided in translate_name (TRACE). */
+    allowed = ap_get_module_config(r->request_config, &drfgate_module);
+    if (allowed != NULL) {
+        apply_allowed(r, allowed);
+        return OK;
     }
     if (server->gate == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -387,10 +391,38 @@ static int check_access(request_rec *r)
     return OK;
 }
 
+static int check_access(request_rec *r)
+{
+    drfgate_dir_conf *dir = ap_get_module_config(r->per_dir_config, &drfgate_module);
+
+    if (dir->enabled != 1) {
+        return DECLINED;
+    }
+    return decide(r, dir);
+}
+
+/*
+ * Apache's core answers TRACE in map_to_storage, before any access checker, by echoing the
+ * request (Authorization included). DRF answers it like any other method: 401/403 first,
+ * then 405. So TRACE is decided here, where <Location> settings already apply.
+ */
+static int decide_trace_early(request_rec *r)
+{
+    drfgate_dir_conf *dir = ap_get_module_config(r->per_dir_config, &drfgate_module);
+    int status;
+
+    if (r->method_number != M_TRACE || r->main != NULL || dir->enabled != 1) {
+        return DECLINED;
+    }
+    status = decide(r, dir);
+    return status == OK ? DECLINED : status;
+}
+
 static void register_hooks(apr_pool_t *p)
 {
     (void)p;
     ap_hook_check_access(check_access, NULL, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_translate_name(decide_trace_early, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
