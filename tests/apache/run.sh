@@ -7,4 +7,4 @@ if [ "$(id -u)" != 0 ]; then
     echo "tests/apache: needs root (Apache switches to www-data)" >&2
     exit 1
 fi
-exec /usr/bin/python3 "$root/tests/apache/e2e.py" "$@"
+exec /usr/bin/python3 -u "$root/tests/apache/e2e.py" "$@"
