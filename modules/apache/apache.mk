@@ -2,9 +2,11 @@
 # (Rust's symbols hidden, so nothing needs an rpath and Apache's global symbol table stays clean).
 #   make apache-module     build/apache/.libs/mod_drfgate.so
 #   make install-apache    into `apxs -q LIBEXECDIR`, plus drfgate.load/drfgate.conf for a2enmod
-#   make test-apache       end-to-end tests with real Apache, mod_wsgi, Django and DRF (tests/apache/)
+#   make test-apache       end-to-end tests with real Apache, mod_wsgi, Django and DRF (tests/apache/);
+#                          APACHE_TEST_ARGS="--only a,b" picks parts
 
 APXS ?= apxs
+STRIP ?= strip
 APACHE_MK_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/../..)
 APACHE_BUILD_DIR := $(APACHE_MK_ROOT)/build/apache
 APACHE_MODULE := $(APACHE_BUILD_DIR)/.libs/mod_drfgate.so
@@ -13,7 +15,7 @@ DRFGATE_STATICLIB := $(DRFGATE_TARGET_DIR)/release/libdrfgate.a
 # What Rust's std needs from the C library (`cargo rustc --print native-static-libs`).
 DRFGATE_NATIVE_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
-.PHONY: apache-module apache-deps install-apache test-apache
+.PHONY: apache-module apache-deps install-apache test-apache test-apache-quick
 
 apache-module: $(APACHE_MODULE)
 
@@ -36,6 +38,7 @@ APACHE_SYSCONFDIR = $(shell $(APXS) -q SYSCONFDIR)
 install-apache: apache-module
 	install -d $(DESTDIR)$(APACHE_LIBEXECDIR) $(DESTDIR)$(APACHE_SYSCONFDIR)/mods-available
 	install -m 644 $(APACHE_MODULE) $(DESTDIR)$(APACHE_LIBEXECDIR)/mod_drfgate.so
+	$(STRIP) --strip-debug $(DESTDIR)$(APACHE_LIBEXECDIR)/mod_drfgate.so
 	sed 's|@LIBEXECDIR@|$(APACHE_LIBEXECDIR)|' $(APACHE_MK_ROOT)/modules/apache/drfgate.load.in \
 		> $(DESTDIR)$(APACHE_SYSCONFDIR)/mods-available/drfgate.load
 	test -e $(DESTDIR)$(APACHE_SYSCONFDIR)/mods-available/drfgate.conf || \
@@ -49,6 +52,14 @@ apache-deps:
 test-apache: apache-deps fixture-db oracle
 	$(MAKE) -C $(APACHE_MK_ROOT) apache-module
 	$(APACHE_MK_ROOT)/tests/apache/run.sh $(APACHE_TEST_ARGS)
+
+# `make test` (CI, as root) runs the quick part: configtest and (a)-(d) under mpm_event, ≈ 30 s;
+# `make test-apache` adds prefork and graceful restarts under load (≈ 100 s).
+test: test-apache-quick
+
+test-apache-quick: apache-deps fixture-db oracle
+	$(MAKE) -C $(APACHE_MK_ROOT) apache-module
+	$(APACHE_MK_ROOT)/tests/apache/run.sh --only configtest,a,b,c
 
 .PHONY: FORCE
 FORCE:

@@ -432,6 +432,15 @@ def check_identity(apache, log):
           and answer.header("WWW-Authenticate") == "Token", f"(b) bad token {answer}")
     check(log.since(mark) == [], "(d) a refused request reached Python")
 
+    # Spellings of a gated path that Apache or Django normalise: either the gate decides them,
+    # or no DRF view runs (Django's 404, or its APPEND_SLASH redirect).
+    for path in ("//api/whoami/", "/api//whoami/", "/api/./whoami/", "/api/x/../whoami/",
+                 "/ap%69/whoami/", "/api/whoami", "/api/whoami/?x=1"):
+        mark = log.mark()
+        answer = request(apache.port, "GET", path, [("Authorization", "Token nope")])
+        ran_view = log.since(mark) and answer.status not in (301, 404)
+        check(not ran_view, f"(d) {path} reached a DRF view past the gate: {answer}")
+
     # Static files behind the gate.
     answer = request(apache.port, "GET", "/static/hello.txt", [("Authorization", "Token abcd1234")])
     check(answer.status == 200 and answer.body == "hello from a static file\n", f"static {answer}")
@@ -591,6 +600,22 @@ def test_configtest():
           f"unclear configtest message: {out}")
     result = Apache("configtest-ok").configtest()
     check(result.returncode == 0, f"configtest failed on the good config: {result.stderr}")
+    # The example site config, as shipped, with only its drfgate config path replaced.
+    example = (ROOT / "examples" / "apache" / "drfgate-site.conf").read_text()
+    site = RUN / "example-site"
+    site.mkdir(exist_ok=True)
+    (site / "site.conf").write_text(example.replace("/etc/drfgate/drfgate.toml", str(RUN / "drfgate.toml")))
+    (site / "httpd.conf").write_text(
+        f'ServerRoot "{site}"\nListen 127.0.0.1:{free_port()}\nDefine APACHE_LOG_DIR "{site}"\n'
+        f'ErrorLog "{site}/error.log"\nPidFile "{site}/httpd.pid"\n'
+        f'LoadModule mpm_event_module "{APACHE_MODULES}/mod_mpm_event.so"\n'
+        f'LoadModule authz_core_module "{APACHE_MODULES}/mod_authz_core.so"\n'
+        f'LoadModule alias_module "{APACHE_MODULES}/mod_alias.so"\n'
+        f'LoadModule wsgi_module "{APACHE_MODULES}/mod_wsgi.so"\n'
+        f'LoadModule drfgate_module "{MODULE}"\nInclude "{site}/site.conf"\n')
+    result = subprocess.run([APACHE_BIN, "-t", "-f", str(site / "httpd.conf")],
+                            capture_output=True, text=True)
+    check(result.returncode == 0, f"examples/apache/drfgate-site.conf: {result.stderr}")
     print("  configtest: a broken config is refused: "
           + next(line for line in out.splitlines() if "DrfgateConfig" in line).strip())
 
