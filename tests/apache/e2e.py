@@ -6,7 +6,7 @@ Run by tests/apache/run.sh (`make test-apache`), which installs the Debian packa
 the module first. Standard library only: this runs with Debian's python3 as root and starts
 Apache as root with User/Group www-data.
 
-Usage: e2e.py [--only a,b,c,e,f,configtest] [--keep]
+Usage: e2e.py [--only a,b,c,e,f,configtest,restarts]
 """
 import argparse
 import http.client
@@ -588,6 +588,29 @@ def test_f_graceful_under_load(log, mpm="event", seconds=6.0, restarts=3):
               "503 while its daemon restarted; SIGHUP restart: ok")
 
 
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
+
+
+def test_restart_memory(warmup=15, measured=20):
+    """Every restart re-reads the config, so the parent loads and frees a gate each time: its
+    memory must level off (the allocator warms up over the first restarts), not grow per restart."""
+    with Apache("restarts") as apache:
+        pid = apache.process.pid
+        for i in range(warmup + measured):
+            if i == warmup:
+                before = rss_kib(pid)
+            os.kill(pid, signal.SIGUSR1 if i % 2 else signal.SIGHUP)
+            time.sleep(0.8)
+        after = rss_kib(pid)
+        errors = apache.error_log()
+        check("exit signal" not in errors and "Segmentation" not in errors, errors[-3000:])
+        check(after - before < 1024, f"parent grew {after - before} KiB over {measured} restarts "
+                                     f"({before} -> {after} KiB)")
+        print(f"  parent RSS over {measured} restarts after {warmup} warm-up: {before} -> {after} KiB")
+
+
 def test_configtest():
     """A broken config stops `apache2 -t` and startup with a clear message."""
     broken = RUN / "broken.toml"
@@ -622,7 +645,7 @@ def test_configtest():
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="a,b,c,e,f,configtest")
+    parser.add_argument("--only", default="a,b,c,e,f,configtest,restarts")
     args = parser.parse_args()
     only = set(args.only.split(","))
     for needed in (MODULE, FIXTURE_DB, FIXTURE_JSON, ORACLE, VENV / "bin" / "python"):
@@ -638,6 +661,7 @@ def main():
         ("f", "(f) graceful restart under load",
          lambda: [test_f_graceful_under_load(log, mpm) for mpm in
                   (["event", "prefork"] if "e" in only else ["event"])]),
+        ("restarts", "restarts: no growth of the parent per restart", test_restart_memory),
     ]
     failed = 0
     for key, title, step in steps:
