@@ -184,6 +184,9 @@ class Apache:
                 f'DrfgateConfig "{self.config_path}"\n'
                 "<Location /api/>\n    Drfgate On\n</Location>\n"
                 "<Location /static/>\n    Drfgate On\n</Location>\n"
+                # An application mounted below /: routes match without the mount point.
+                "<Location /mounted/>\n    Drfgate On\n    DrfgateStripPrefix /mounted\n</Location>\n"
+                "<Location /unstripped/>\n    Drfgate On\n</Location>\n"
             )
         return f"""# {self.name}: written by tests/apache/e2e.py
 ServerRoot "{self.dir}"
@@ -225,6 +228,8 @@ WSGIProcessGroup refproj
 WSGIApplicationGroup %{{GLOBAL}}
 WSGIPassAuthorization {"On" if self.pass_authorization else "Off"}
 Alias /static/ "{RUN}/site/static/"
+Alias /mounted/static/ "{RUN}/site/static/"
+Alias /unstripped/static/ "{RUN}/site/static/"
 WSGIScriptAlias / "{RUN}/site/app.wsgi"
 # The view that trusts REMOTE_USER never sees the Authorization header.
 <Location /api/whoami/>
@@ -446,6 +451,13 @@ def check_identity(apache, log):
     check(answer.status == 200 and answer.body == "hello from a static file\n", f"static {answer}")
     answer = request(apache.port, "GET", "/static/hello.txt")
     check(answer.status == 401, f"static anonymous {answer}")
+    answer = request(apache.port, "GET", "/mounted/static/hello.txt", [("Authorization", "Token abcd1234")])
+    check(answer.status == 200, f"DrfgateStripPrefix: {answer}")
+    answer = request(apache.port, "GET", "/mounted/static/hello.txt")
+    check(answer.status == 401, f"DrfgateStripPrefix anonymous: {answer}")
+    # Without the prefix stripped no route matches, and this config's `unmatched = "deny"` answers.
+    answer = request(apache.port, "GET", "/unstripped/static/hello.txt", [("Authorization", "Token abcd1234")])
+    check(answer.status == 404 and answer.header("Content-Type") == "application/json", f"unstripped: {answer}")
 
 
 def check_conformance(apache, log, label):
