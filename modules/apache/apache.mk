@@ -53,8 +53,8 @@ test-apache: apache-deps fixture-db oracle
 	$(MAKE) -C $(APACHE_MK_ROOT) apache-module
 	$(APACHE_MK_ROOT)/tests/apache/run.sh $(APACHE_TEST_ARGS)
 
-# `make test` (CI, as root) runs the quick part: configtest and (a)-(d) under mpm_event, ≈ 30 s;
-# `make test-apache` adds prefork and graceful restarts under load (≈ 100 s).
+# `make test` (CI, as root) runs the quick part: configtest and (a)-(d) under mpm_event, ≈ 25 s;
+# `make test-apache` adds prefork, graceful restarts under load and restart memory (≈ 90 s).
 test: test-apache-quick
 
 test-apache-quick: apache-deps fixture-db oracle

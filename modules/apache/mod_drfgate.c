@@ -26,7 +26,6 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
-#include "mod_auth.h"
 
 #include "drfgate.h"
 
