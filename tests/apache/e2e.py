@@ -287,6 +287,28 @@ WSGIScriptAlias / "{RUN}/site/app.wsgi"
             self.process.kill()
             self.process.wait()
         self.stdout.close()
+        # Children and mod_wsgi daemons must go with the parent; none may outlive the test.
+        deadline = time.monotonic() + 15
+        while self.leftover_pids() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        leftovers = self.leftover_pids()
+        for pid in leftovers:
+            os.kill(pid, signal.SIGKILL)
+        check(not leftovers, f"{self.name}: processes outlived apache2: {leftovers}")
+
+    def leftover_pids(self):
+        """Processes of this instance: their command line names its own config file."""
+        mine = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if str(self.conf).encode() in cmdline:
+                mine.append(int(entry.name))
+        return mine
 
     def error_log(self):
         path = self.dir / "error.log"
