@@ -59,3 +59,6 @@ bench-serve: build fixture-db
 clean:
 	$(CARGO) clean
 	rm -rf build .demo
+
+# Apache httpd module (issue 5): apache-module, install-apache, test-apache.
+include modules/apache/apache.mk

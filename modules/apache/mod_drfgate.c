@@ -1,0 +1,436 @@
+/*
+ * mod_drfgate: Django REST Framework's authentication and permission checks, answered in
+ * Apache before the request reaches the application (mod_wsgi, a proxy, static files).
+ *
+ *   LoadModule drfgate_module modules/mod_drfgate.so
+ *   DrfgateConfig /etc/drfgate/drfgate.toml
+ *   <Location /api/>
+ *       Drfgate On
+ *   </Location>
+ *
+ * Every request of an enabled location is decided by libdrfgate, whatever `Require` says:
+ * DRF lets anonymous requests through AllowAny views yet refuses bad credentials, which the
+ * authn/authz hooks (run only when authorisation needs a user) cannot express. A refusal is
+ * answered here with DRF's status, JSON body and headers; an allowed user becomes r->user
+ * (REMOTE_USER) and DRFGATE_* variables for the application.
+ */
+
+#include "apr_strings.h"
+#include "apr_tables.h"
+#include "apr_hash.h"
+
+#include "ap_config.h"
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+
+#include "drfgate.h"
+
+module AP_MODULE_DECLARE_DATA drfgate_module;
+
+#define DRFGATE_AUTH_TYPE "drfgate"
+
+typedef struct {
+    const char *config_path;    /* NULL: unset (inherited from the main server) */
+    drfgate_gate *gate;         /* this child's gate; set in child_init, shared by threads */
+} drfgate_server_conf;
+
+typedef struct {
+    int enabled;                /* -1: unset */
+    const char *strip_prefix;   /* removed from the path before route matching */
+    int strip_prefix_set;
+} drfgate_dir_conf;
+
+/* What the main request decided, so that its sub-requests answer the same way. */
+typedef struct {
+    const char *user;           /* NULL: anonymous */
+    const char *user_id;
+    const char *scheme;
+    int is_staff;
+} drfgate_allowed;
+
+static const char *last_error_text(apr_pool_t *pool)
+{
+    size_t needed = 0;
+    char *buf;
+
+    if (drfgate_last_error_message(NULL, 0, &needed) != DRFGATE_RESULT_OK || needed == 0) {
+        return "(no detail)";
+    }
+    buf = apr_palloc(pool, needed + 1);
+    if (drfgate_last_error_message(buf, needed + 1, &needed) != DRFGATE_RESULT_OK) {
+        return "(no detail)";
+    }
+    return buf;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Configuration                                                                             */
+
+static void *create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    (void)s;
+    return apr_pcalloc(p, sizeof(drfgate_server_conf));
+}
+
+static void *merge_server_conf(apr_pool_t *p, void *base_, void *add_)
+{
+    drfgate_server_conf *base = base_;
+    drfgate_server_conf *add = add_;
+    drfgate_server_conf *merged = apr_pcalloc(p, sizeof(*merged));
+
+    merged->config_path = add->config_path ? add->config_path : base->config_path;
+    return merged;
+}
+
+static void *create_dir_conf(apr_pool_t *p, char *dir)
+{
+    drfgate_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    (void)dir;
+    conf->enabled = -1;
+    conf->strip_prefix = NULL;
+    conf->strip_prefix_set = 0;
+    return conf;
+}
+
+static void *merge_dir_conf(apr_pool_t *p, void *base_, void *add_)
+{
+    drfgate_dir_conf *base = base_;
+    drfgate_dir_conf *add = add_;
+    drfgate_dir_conf *merged = apr_pcalloc(p, sizeof(*merged));
+
+    merged->enabled = add->enabled != -1 ? add->enabled : base->enabled;
+    merged->strip_prefix_set = add->strip_prefix_set || base->strip_prefix_set;
+    merged->strip_prefix = add->strip_prefix_set ? add->strip_prefix : base->strip_prefix;
+    return merged;
+}
+
+/*
+ * The config is loaded (and freed) here already, so that a broken config stops `apachectl
+ * configtest` and startup with Apache's own "Syntax error on line N" pointing at this
+ * directive. The gate the children use is created after the fork, in child_init.
+ */
+static const char *set_config_path(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    drfgate_server_conf *conf = ap_get_module_config(cmd->server->module_config, &drfgate_module);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *path;
+    drfgate_gate *probe = NULL;
+    drfgate_result rc;
+
+    (void)dummy;
+    if (err != NULL) {
+        return err;
+    }
+    path = ap_server_root_relative(cmd->pool, arg);
+    if (path == NULL) {
+        return apr_pstrcat(cmd->pool, "DrfgateConfig: invalid file name ", arg, NULL);
+    }
+    rc = drfgate_gate_new_from_path(path, &probe);
+    if (rc != DRFGATE_RESULT_OK) {
+        return apr_psprintf(cmd->pool, "DrfgateConfig %s: %s: %s", path,
+                            drfgate_result_text(rc), last_error_text(cmd->temp_pool));
+    }
+    drfgate_gate_free(probe);
+    conf->config_path = path;
+    return NULL;
+}
+
+static const char *set_strip_prefix(cmd_parms *cmd, void *dir_, const char *arg)
+{
+    drfgate_dir_conf *dir = dir_;
+
+    (void)cmd;
+    if (arg[0] != '/') {
+        return "DrfgateStripPrefix must start with /";
+    }
+    dir->strip_prefix = arg;
+    dir->strip_prefix_set = 1;
+    return NULL;
+}
+
+static const command_rec drfgate_cmds[] = {
+    AP_INIT_TAKE1("DrfgateConfig", set_config_path, NULL, RSRC_CONF,
+                  "the drfgate config file (TOML); checked at startup, loaded in every child"),
+    AP_INIT_FLAG("Drfgate", ap_set_flag_slot,
+                 (void *)APR_OFFSETOF(drfgate_dir_conf, enabled), ACCESS_CONF,
+                 "On: decide every request of this location with drfgate; Off (default): do not"),
+    AP_INIT_TAKE1("DrfgateStripPrefix", set_strip_prefix, NULL, ACCESS_CONF,
+                  "a leading path removed before matching the config's routes, for an application "
+                  "mounted below / (its SCRIPT_NAME)"),
+    {NULL}
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Process model                                                                             */
+
+static apr_status_t free_gate(void *gate)
+{
+    drfgate_gate_free(gate);
+    return APR_SUCCESS;
+}
+
+/* One gate per distinct config file, shared by the virtual hosts that name it. */
+static void child_init(apr_pool_t *pchild, server_rec *main_server)
+{
+    apr_hash_t *gates_by_path = apr_hash_make(pchild);
+    server_rec *s;
+
+    for (s = main_server; s != NULL; s = s->next) {
+        drfgate_server_conf *conf = ap_get_module_config(s->module_config, &drfgate_module);
+        drfgate_gate *gate;
+        drfgate_result rc;
+
+        if (conf->config_path == NULL) {
+            continue;
+        }
+        gate = apr_hash_get(gates_by_path, conf->config_path, APR_HASH_KEY_STRING);
+        if (gate == NULL) {
+            rc = drfgate_gate_new_from_path(conf->config_path, &gate);
+            if (rc != DRFGATE_RESULT_OK) {
+                /* Requests of enabled locations then fail closed with 500. */
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                             "drfgate: cannot load %s in this child: %s: %s",
+                             conf->config_path, drfgate_result_text(rc), last_error_text(pchild));
+                continue;
+            }
+            apr_hash_set(gates_by_path, conf->config_path, APR_HASH_KEY_STRING, gate);
+            apr_pool_cleanup_register(pchild, gate, free_gate, apr_pool_cleanup_null);
+        }
+        conf->gate = gate;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Requests                                                                                  */
+
+typedef struct {
+    drfgate_header *items;
+    size_t len;
+} header_list;
+
+static header_list request_headers(request_rec *r)
+{
+    const apr_array_header_t *arr = apr_table_elts(r->headers_in);
+    const apr_table_entry_t *entries = (const apr_table_entry_t *)arr->elts;
+    header_list list;
+    int i;
+
+    list.items = apr_pcalloc(r->pool, sizeof(drfgate_header) * (arr->nelts > 0 ? arr->nelts : 1));
+    list.len = 0;
+    for (i = 0; i < arr->nelts; i++) {
+        if (entries[i].key == NULL || entries[i].val == NULL) {
+            continue;
+        }
+        list.items[list.len].name.data = (const uint8_t *)entries[i].key;
+        list.items[list.len].name.len = strlen(entries[i].key);
+        list.items[list.len].value.data = (const uint8_t *)entries[i].val;
+        list.items[list.len].value.len = strlen(entries[i].val);
+        list.len++;
+    }
+    return list;
+}
+
+static drfgate_bytes bytes_of(const char *text)
+{
+    drfgate_bytes b;
+
+    b.data = (const uint8_t *)text;
+    b.len = text ? strlen(text) : 0;
+    return b;
+}
+
+static const char *copy_str(apr_pool_t *pool, drfgate_str s)
+{
+    return apr_pstrmemdup(pool, s.data, s.len);
+}
+
+/* The raw path as sent, with the location's mount point removed when configured. */
+static const char *routing_path(request_rec *r, const drfgate_dir_conf *dir)
+{
+    const char *path = r->parsed_uri.path ? r->parsed_uri.path : "";
+    size_t prefix_len;
+
+    if (dir->strip_prefix == NULL) {
+        return path;
+    }
+    prefix_len = strlen(dir->strip_prefix);
+    while (prefix_len > 1 && dir->strip_prefix[prefix_len - 1] == '/') {
+        prefix_len--;
+    }
+    if (strncmp(path, dir->strip_prefix, prefix_len) == 0
+        && (path[prefix_len] == '/' || path[prefix_len] == '\0')) {
+        path += prefix_len;
+        return path[0] == '\0' ? "/" : path;
+    }
+    return path;
+}
+
+static void apply_allowed(request_rec *r, const drfgate_allowed *allowed)
+{
+    if (allowed->user == NULL) {
+        return;
+    }
+    r->user = (char *)allowed->user;
+    r->ap_auth_type = DRFGATE_AUTH_TYPE;
+    apr_table_setn(r->subprocess_env, "DRFGATE_USER_ID", allowed->user_id);
+    apr_table_setn(r->subprocess_env, "DRFGATE_USERNAME", allowed->user);
+    apr_table_setn(r->subprocess_env, "DRFGATE_AUTH", allowed->scheme);
+    apr_table_setn(r->subprocess_env, "DRFGATE_IS_STAFF", allowed->is_staff ? "1" : "0");
+}
+
+static drfgate_allowed *read_allowed(request_rec *r, const drfgate_decision *decision)
+{
+    drfgate_allowed *allowed = apr_pcalloc(r->pool, sizeof(*allowed));
+    drfgate_str value;
+
+    if (!drfgate_decision_is_authenticated(decision)) {
+        return allowed;
+    }
+    if (drfgate_decision_username(decision, &value) == DRFGATE_RESULT_OK) {
+        allowed->user = copy_str(r->pool, value);
+    }
+    allowed->user_id = drfgate_decision_user_pk(decision, &value) == DRFGATE_RESULT_OK
+        ? copy_str(r->pool, value) : "";
+    allowed->scheme = drfgate_decision_scheme(decision, &value) == DRFGATE_RESULT_OK
+        ? copy_str(r->pool, value) : "";
+    allowed->is_staff = drfgate_decision_is_staff(decision) ? 1 : 0;
+    return allowed;
+}
+
+/* DRF's refusal, sent as is: ap_custom_response would force text/html. */
+static int send_refusal(request_rec *r, const drfgate_decision *decision)
+{
+    drfgate_bytes body = {0};
+    drfgate_str header;
+
+    ap_discard_request_body(r);
+    r->status = drfgate_decision_status(decision);
+    if (drfgate_decision_www_authenticate(decision, &header) == DRFGATE_RESULT_OK) {
+        apr_table_setn(r->err_headers_out, "WWW-Authenticate", copy_str(r->pool, header));
+    }
+    if (drfgate_decision_allow(decision, &header) == DRFGATE_RESULT_OK) {
+        apr_table_setn(r->err_headers_out, "Allow", copy_str(r->pool, header));
+    }
+    ap_set_content_type(r, DRFGATE_DENY_CONTENT_TYPE);
+    if (drfgate_decision_body(decision, &body) == DRFGATE_RESULT_OK) {
+        ap_set_content_length(r, (apr_off_t)body.len);
+        if (!r->header_only && body.len > 0) {
+            ap_rwrite(body.data, (int)body.len, r);
+        }
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "drfgate: refused %s %s with %d",
+                  r->method, r->uri, r->status);
+    return DONE;
+}
+
+/* Decides r for an enabled location: OK (allowed, identity set), DONE (refused and answered),
+ * or 500 (no decision: fail closed). */
+static int decide(request_rec *r, const drfgate_dir_conf *dir)
+{
+    drfgate_server_conf *server = ap_get_module_config(r->server->module_config, &drfgate_module);
+    drfgate_request request = {0};
+    drfgate_decision *decision = NULL;
+    drfgate_allowed *allowed;
+    header_list headers;
+    drfgate_result rc;
+
+    /* mod_wsgi looks up PATH_TRANSLATED with a sub-request: it is the same request. */
+    if (r->main != NULL) {
+        allowed = ap_get_module_config(r->main->request_config, &drfgate_module);
+        if (allowed != NULL) {
+            apply_allowed(r, allowed);
+            return OK;
+        }
+    }
+    /* Already decided in translate_name (TRACE). */
+    allowed = ap_get_module_config(r->request_config, &drfgate_module);
+    if (allowed != NULL) {
+        apply_allowed(r, allowed);
+        return OK;
+    }
+    if (server->gate == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "drfgate: Drfgate On for %s, but no gate is loaded (DrfgateConfig missing, "
+                      "or it failed to load in this child: see above)", r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    headers = request_headers(r);
+    request.method = bytes_of(r->method);
+    request.path = bytes_of(routing_path(r, dir));
+    request.query = bytes_of(r->args);
+    request.headers = headers.items;
+    request.headers_len = headers.len;
+    request.remote_addr = bytes_of(r->useragent_ip);
+    if (r->user != NULL) {
+        request.remote_user = bytes_of(r->user);
+    }
+    request.secure = strcmp(ap_http_scheme(r), "https") == 0;
+
+    rc = drfgate_gate_decide(server->gate, &request, &decision);
+    if (rc != DRFGATE_RESULT_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "drfgate: no decision for %s %s: %s: %s",
+                      r->method, r->uri, drfgate_result_text(rc), last_error_text(r->pool));
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (!drfgate_decision_is_allow(decision)) {
+        int status = send_refusal(r, decision);
+        drfgate_decision_free(decision);
+        return status;
+    }
+    allowed = read_allowed(r, decision);
+    drfgate_decision_free(decision);
+    ap_set_module_config(r->request_config, &drfgate_module, allowed);
+    apply_allowed(r, allowed);
+    return OK;
+}
+
+static int check_access(request_rec *r)
+{
+    drfgate_dir_conf *dir = ap_get_module_config(r->per_dir_config, &drfgate_module);
+
+    if (dir->enabled != 1) {
+        return DECLINED;
+    }
+    return decide(r, dir);
+}
+
+/*
+ * Apache's core answers TRACE in map_to_storage, before any access checker, by echoing the
+ * request (Authorization included). DRF answers it like any other method: 401/403 first,
+ * then 405. So TRACE is decided here, where <Location> settings already apply.
+ */
+static int decide_trace_early(request_rec *r)
+{
+    drfgate_dir_conf *dir = ap_get_module_config(r->per_dir_config, &drfgate_module);
+    int status;
+
+    if (r->method_number != M_TRACE || r->main != NULL || dir->enabled != 1) {
+        return DECLINED;
+    }
+    status = decide(r, dir);
+    return status == OK ? DECLINED : status;
+}
+
+static void register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_check_access(check_access, NULL, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_translate_name(decide_trace_early, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(drfgate) = {
+    STANDARD20_MODULE_STUFF,
+    create_dir_conf,
+    merge_dir_conf,
+    create_server_conf,
+    merge_server_conf,
+    drfgate_cmds,
+    register_hooks
+};

@@ -1,0 +1,717 @@
+#!/usr/bin/python3
+"""End-to-end tests of mod_drfgate: real Apache (private foreground instances on loopback high
+ports), mod_wsgi in daemon mode, and the reference Django + DRF project (tests/django).
+
+Run by tests/apache/run.sh (`make test-apache`), which installs the Debian packages and builds
+the module first. Standard library only: this runs with Debian's python3 as root and starts
+Apache as root with User/Group www-data.
+
+Usage: e2e.py [--only a,b,c,e,f,configtest,restarts]
+"""
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = ROOT / "build" / "apache" / "run"
+MODULE = ROOT / "build" / "apache" / ".libs" / "mod_drfgate.so"
+VENV = ROOT / ".venv"
+FIXTURE_DB = ROOT / "build" / "django" / "db.sqlite3"
+FIXTURE_JSON = ROOT / "build" / "django" / "fixture.json"
+ORACLE = ROOT / "build" / "conformance" / "oracle.json"
+CASES = ROOT / "tests" / "conformance" / "cases.json"
+APACHE_MODULES = Path("/usr/lib/apache2/modules")
+APACHE_BIN = "/usr/sbin/apache2"
+
+HASHERS = [
+    "PBKDF2PasswordHasher", "PBKDF2SHA1PasswordHasher", "Argon2PasswordHasher",
+    "BCryptSHA256PasswordHasher", "BCryptPasswordHasher", "ScryptPasswordHasher",
+    "MD5PasswordHasher",
+]
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+class Failure(AssertionError):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise Failure(message)
+
+
+# ---------------------------------------------------------------------------------------------
+# The gate's config: the conformance views Apache can reproduce, plus the deployment's own routes
+
+def toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if value is None:
+        return '"None"'
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
+
+
+def unsupported_auth_classes(cases):
+    """Custom classes with a Python authenticate() of their own: drfgate cannot express them."""
+    return {
+        name for name, spec in cases["classes"]["authentication"].items()
+        if spec["base"] == "BaseAuthentication"
+    }
+
+
+def apache_views(cases):
+    """Views whose cases a client can reproduce through Apache: the default backend (the
+    remote-user views need the server variable REMOTE_USER, which no client can send)."""
+    unsupported = unsupported_auth_classes(cases)
+    views = {}
+    for name, view in cases["views"].items():
+        if any(a in unsupported for a in view["authentication_classes"]):
+            continue
+        if view.get("backends", [MODEL_BACKEND]) != [MODEL_BACKEND]:
+            continue
+        views[name] = view
+    return views
+
+
+def gate_config(db, cases):
+    unsupported = unsupported_auth_classes(cases)
+    out = [
+        "[django]",
+        f"DATABASE = {json.dumps('sqlite://' + str(db))}",
+        f"AUTHENTICATION_BACKENDS = {toml_value([MODEL_BACKEND])}",
+        f"PASSWORD_HASHERS = {toml_value(HASHERS)}",
+        "[gate]",
+        'unmatched = "deny"',
+    ]
+    for kind in ("authentication", "permission"):
+        for name, spec in cases["classes"][kind].items():
+            if name in unsupported:
+                continue
+            out.append(f"[{kind}_classes.{json.dumps(name)}]")
+            out.extend(f"{k} = {toml_value(v)}" for k, v in spec.items())
+    # The deployment's own routes: the view that trusts REMOTE_USER, and static files.
+    out += [
+        "[[routes]]",
+        'name = "whoami"',
+        'path = "api/whoami/"',
+        'authentication_classes = ["TokenAuthentication", "BasicAuthentication"]',
+        'permission_classes = ["IsAuthenticated"]',
+        'methods = ["GET"]',
+        "[[routes]]",
+        'name = "static"',
+        'path = "static/<path:name>"',
+        'authentication_classes = ["TokenAuthentication"]',
+        'permission_classes = ["IsAuthenticated"]',
+    ]
+    for name, view in apache_views(cases).items():
+        out += ["[[routes]]", f"name = {json.dumps(name)}", f"path = {json.dumps(view['path'])}"]
+        for key in ("authentication_classes", "permission_classes", "methods"):
+            if key in view:
+                out.append(f"{key} = {toml_value(view[key])}")
+        if "model" in view:
+            out.append(f"model = {json.dumps(view['model'])}")
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Apache test instances
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare_run_dir():
+    """ServerRoot with the app entry point, static files, a copy of the fixture database (logins
+    with an old hasher rewrite it) and the gate's config, all readable by www-data."""
+    if RUN.exists():
+        shutil.rmtree(RUN)
+    (RUN / "site" / "static").mkdir(parents=True)
+    (RUN / "data").mkdir()
+    shutil.copy(FIXTURE_DB, RUN / "data" / "db.sqlite3")
+    (RUN / "site" / "static" / "hello.txt").write_text("hello from a static file\n")
+    reached = RUN / "data" / "reached.jsonl"
+    reached.touch()
+    (RUN / "site" / "app.wsgi").write_text(
+        "import os\n"
+        f"os.environ['DRFGATE_DJANGO_DB'] = {str(RUN / 'data' / 'db.sqlite3')!r}\n"
+        f"os.environ['DRFGATE_E2E_REACHED_LOG'] = {str(reached)!r}\n"
+        "os.environ['DJANGO_SETTINGS_MODULE'] = 'e2e_settings'\n"
+        "from reached_log import application  # noqa: E402,F401\n"
+    )
+    cases = json.loads(CASES.read_text())
+    (RUN / "drfgate.toml").write_text(gate_config(RUN / "data" / "db.sqlite3", cases))
+    subprocess.run(["chown", "-R", "www-data:www-data", str(RUN / "data")], check=True)
+
+
+class Apache:
+    """One private Apache: `apache2 -f <conf> -DFOREGROUND`, its own port, pid and logs."""
+
+    def __init__(self, name, mpm="event", with_module=True, pass_authorization=True,
+                 config_path=None):
+        self.name = name
+        self.mpm = mpm
+        self.with_module = with_module
+        self.pass_authorization = pass_authorization
+        self.config_path = config_path or (RUN / "drfgate.toml")
+        self.port = free_port()
+        self.dir = RUN / name
+        self.conf = self.dir / "httpd.conf"
+        self.process = None
+
+    def conf_text(self):
+        mods = APACHE_MODULES
+        gate = ""
+        if self.with_module:
+            gate = (
+                f'LoadModule drfgate_module "{MODULE}"\n'
+                f'DrfgateConfig "{self.config_path}"\n'
+                "<Location /api/>\n    Drfgate On\n</Location>\n"
+                "<Location /static/>\n    Drfgate On\n</Location>\n"
+                # An application mounted below /: routes match without the mount point.
+                "<Location /mounted/>\n    Drfgate On\n    DrfgateStripPrefix /mounted\n</Location>\n"
+                "<Location /unstripped/>\n    Drfgate On\n</Location>\n"
+            )
+        return f"""# {self.name}: written by tests/apache/e2e.py
+ServerRoot "{self.dir}"
+ServerName 127.0.0.1
+Listen 127.0.0.1:{self.port}
+PidFile "{self.dir}/httpd.pid"
+DefaultRuntimeDir "{self.dir}"
+ErrorLog "{self.dir}/error.log"
+LogLevel warn
+LogFormat "%h \\"%r\\" %>s %b %D" timed
+CustomLog "{self.dir}/access.log" timed
+User www-data
+Group www-data
+LoadModule mpm_{self.mpm}_module "{mods}/mod_mpm_{self.mpm}.so"
+LoadModule authz_core_module "{mods}/mod_authz_core.so"
+LoadModule alias_module "{mods}/mod_alias.so"
+LoadModule mime_module "{mods}/mod_mime.so"
+LoadModule wsgi_module "{mods}/mod_wsgi.so"
+TypesConfig /etc/mime.types
+<IfModule mpm_prefork_module>
+    StartServers 4
+    MinSpareServers 4
+    MaxRequestWorkers 64
+</IfModule>
+<IfModule mpm_event_module>
+    StartServers 2
+    ThreadsPerChild 25
+    MaxRequestWorkers 100
+</IfModule>
+<Directory />
+    Require all denied
+</Directory>
+<Directory "{RUN}/site">
+    Require all granted
+</Directory>
+WSGISocketPrefix "{self.dir}/wsgi"
+WSGIDaemonProcess refproj processes=2 threads=10 python-home="{VENV}" python-path="{ROOT}/tests/apache/app:{ROOT}/tests/django:{ROOT}/examples/apache"
+WSGIProcessGroup refproj
+WSGIApplicationGroup %{{GLOBAL}}
+WSGIPassAuthorization {"On" if self.pass_authorization else "Off"}
+Alias /static/ "{RUN}/site/static/"
+Alias /mounted/static/ "{RUN}/site/static/"
+Alias /unstripped/static/ "{RUN}/site/static/"
+WSGIScriptAlias / "{RUN}/site/app.wsgi"
+# The view that trusts REMOTE_USER never sees the Authorization header.
+<Location /api/whoami/>
+    WSGIPassAuthorization Off
+</Location>
+{gate}"""
+
+    def write(self):
+        if self.dir.exists():
+            shutil.rmtree(self.dir)
+        self.dir.mkdir(parents=True)
+        self.conf.write_text(self.conf_text())
+
+    def configtest(self):
+        self.write()
+        return subprocess.run([APACHE_BIN, "-t", "-f", str(self.conf)],
+                              capture_output=True, text=True)
+
+    def start(self, timeout=60):
+        self.write()
+        self.stdout = open(self.dir / "stdout.log", "wb")
+        # Its own session: on restart Apache signals its whole process group, which would
+        # otherwise include this test.
+        self.process = subprocess.Popen([APACHE_BIN, "-f", str(self.conf), "-DFOREGROUND"],
+                                        stdout=self.stdout, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            check(self.process.poll() is None,
+                  f"{self.name}: apache2 exited with {self.process.returncode}: "
+                  + (self.dir / "stdout.log").read_text(errors="replace")
+                  + self.error_log()[-2000:])
+            try:
+                # A path outside the gated locations: Django's own 404 means mod_wsgi's daemon is up.
+                if request(self.port, "GET", "/ready/", timeout=10).status == 404:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise Failure(f"{self.name}: not ready after {timeout}s\n{self.error_log()[-2000:]}")
+
+    def graceful(self):
+        os.kill(self.process.pid, signal.SIGUSR1)
+
+    def restart(self):
+        os.kill(self.process.pid, signal.SIGHUP)
+
+    def stop(self):
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.stdout.close()
+        # Children and mod_wsgi daemons must go with the parent; none may outlive the test.
+        deadline = time.monotonic() + 15
+        while self.leftover_pids() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        leftovers = self.leftover_pids()
+        for pid in leftovers:
+            os.kill(pid, signal.SIGKILL)
+        check(not leftovers, f"{self.name}: processes outlived apache2: {leftovers}")
+
+    def leftover_pids(self):
+        """Processes of this instance: their command line names its own config file."""
+        mine = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if str(self.conf).encode() in cmdline:
+                mine.append(int(entry.name))
+        return mine
+
+    def error_log(self):
+        path = self.dir / "error.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP
+
+class Answer:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<{self.status} {self.headers} {self.body[:300]!r}>"
+
+
+def request(port, method, path, headers=(), timeout=60):
+    """One request on its own connection, header values as raw bytes (the table's octets)."""
+    lines = [f"{method} {path} HTTP/1.1".encode("latin-1"), f"Host: 127.0.0.1:{port}".encode()]
+    for name, value in headers:
+        lines.append(name.encode("latin-1") + b": " + (value if isinstance(value, bytes) else value.encode()))
+    lines.append(b"Connection: close")
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(b"\r\n".join(lines) + b"\r\n\r\n")
+        response = http.client.HTTPResponse(sock, method=method.upper())
+        response.begin()
+        body = response.read()
+        headers = {k.lower(): v for k, v in response.getheaders()}
+        return Answer(response.status, headers, body.decode("utf-8", errors="replace"))
+
+
+def has_control_octet(value):
+    return any(b < 0x20 and b != 0x09 or b == 0x7F for b in value)
+
+
+def header_bytes(text):
+    """The table's notation: \\xNN is one octet, every other character its UTF-8."""
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        if text.startswith("\\x", i):
+            out.append(int(text[i + 2:i + 4], 16))
+            i += 4
+        else:
+            out += text[i].encode()
+            i += 1
+    return bytes(out)
+
+
+class ReachedLog:
+    """Requests that reached Python, as recorded by tests/apache/app/reached_log.py."""
+
+    path = RUN / "data" / "reached.jsonl"
+
+    def mark(self):
+        return self.path.stat().st_size
+
+    def since(self, mark):
+        with open(self.path, "rb") as f:
+            f.seek(mark)
+            return [json.loads(line) for line in f.read().splitlines()]
+
+
+# ---------------------------------------------------------------------------------------------
+# The tests
+
+def fixture_user(name):
+    users = json.loads(FIXTURE_JSON.read_text())
+    users = users.get("users", users)
+    if isinstance(users, dict):
+        return users[name]
+    return next(u for u in users if u.get("username") == name)
+
+
+def test_a_problem_without_module(log):
+    """(a) The guide's problem: mod_wsgi hides Authorization, DRF sees no credentials."""
+    with Apache("plain", with_module=False, pass_authorization=False) as apache:
+        mark = log.mark()
+        answer = request(apache.port, "GET", "/api/token-ia/", [("Authorization", "Token abcd1234")])
+        check(answer.status == 401, f"(a) expected DRF's 401, got {answer}")
+        check(answer.json() == {"detail": "Authentication credentials were not provided."},
+              f"(a) body {answer.body!r}")
+        check(answer.header("WWW-Authenticate") == "Token", f"(a) {answer}")
+        reached = log.since(mark)
+        check(len(reached) == 1 and not reached[0]["has_authorization"],
+              f"(a) the app should have seen the request without Authorization: {reached}")
+        # And the view that trusts REMOTE_USER sees nobody without the module.
+        answer = request(apache.port, "GET", "/api/whoami/", [("Authorization", "Token abcd1234")])
+        check(answer.status == 403, f"(a) whoami without module: {answer}")
+
+
+def check_identity(apache, log):
+    """(b) With the module, the same credentials reach the view as the right user."""
+    john = fixture_user("john")
+    mark = log.mark()
+    answer = request(apache.port, "GET", "/api/whoami/", [("Authorization", "Token abcd1234")])
+    check(answer.status == 200, f"(b) {answer}")
+    seen = answer.json()
+    check(seen["user"] == "john" and seen["pk"] == john["pk"], f"(b) {seen}")
+    check(seen["gate"] == {"DRFGATE_USER_ID": str(john["pk"]), "DRFGATE_USERNAME": "john",
+                           "DRFGATE_AUTH": "token", "DRFGATE_IS_STAFF": "0"}, f"(b) {seen}")
+    reached = log.since(mark)
+    check(len(reached) == 1, f"(b) reached {reached}")
+    check(reached[0]["remote_user"] == "john" and reached[0]["auth_type"] == "drfgate"
+          and not reached[0]["has_authorization"], f"(b) environ {reached[0]}")
+
+    answer = request(apache.port, "GET", "/api/whoami/", [("Authorization", "Token admin123")])
+    check(answer.status == 200 and answer.json()["gate"]["DRFGATE_IS_STAFF"] == "1", f"(b) admin {answer}")
+
+    # A non-ASCII username survives WSGI's ISO-8859-1 decoding through the documented backend.
+    basic = "Basic " + __import__("base64").b64encode("walterwhité:pässwörd".encode()).decode()
+    mark = log.mark()
+    answer = request(apache.port, "GET", "/api/whoami/", [("Authorization", basic)])
+    check(answer.status == 200 and answer.json()["user"] == "walterwhité", f"(b) utf-8 user {answer}")
+    check(answer.json()["gate"]["DRFGATE_AUTH"] == "basic", f"(b) {answer}")
+    check(log.since(mark)[0]["remote_user"] == "walterwhité".encode().decode("latin-1"),
+          "(b) REMOTE_USER should arrive as the UTF-8 bytes decoded as ISO-8859-1 (PEP 3333)")
+
+    # A client header cannot pose as the server variable.
+    mark = log.mark()
+    answer = request(apache.port, "GET", "/api/whoami/", [("Remote-User", "admin")])
+    check(answer.status == 401 and log.since(mark) == [], f"(b) spoof alone {answer}")
+    answer = request(apache.port, "GET", "/api/whoami/",
+                     [("Authorization", "Token abcd1234"), ("Remote-User", "admin")])
+    check(answer.status == 200 and answer.json()["user"] == "john"
+          and answer.json()["header_remote_user"] == "admin", f"(b) spoof with token {answer}")
+
+    # Refusals: DRF's JSON and header, answered by Apache.
+    mark = log.mark()
+    answer = request(apache.port, "GET", "/api/whoami/", [("Authorization", "Token nope")])
+    check(answer.status == 401 and answer.json() == {"detail": "Invalid token."}
+          and answer.header("Content-Type") == "application/json"
+          and answer.header("WWW-Authenticate") == "Token", f"(b) bad token {answer}")
+    check(log.since(mark) == [], "(d) a refused request reached Python")
+
+    # Spellings of a gated path that Apache or Django normalise: either the gate decides them,
+    # or no DRF view runs (Django's 404, or its APPEND_SLASH redirect).
+    for path in ("//api/whoami/", "/api//whoami/", "/api/./whoami/", "/api/x/../whoami/",
+                 "/ap%69/whoami/", "/api/whoami", "/api/whoami/?x=1"):
+        mark = log.mark()
+        answer = request(apache.port, "GET", path, [("Authorization", "Token nope")])
+        ran_view = log.since(mark) and answer.status not in (301, 404)
+        check(not ran_view, f"(d) {path} reached a DRF view past the gate: {answer}")
+
+    # Static files behind the gate.
+    answer = request(apache.port, "GET", "/static/hello.txt", [("Authorization", "Token abcd1234")])
+    check(answer.status == 200 and answer.body == "hello from a static file\n", f"static {answer}")
+    answer = request(apache.port, "GET", "/static/hello.txt")
+    check(answer.status == 401, f"static anonymous {answer}")
+    answer = request(apache.port, "GET", "/mounted/static/hello.txt", [("Authorization", "Token abcd1234")])
+    check(answer.status == 200, f"DrfgateStripPrefix: {answer}")
+    answer = request(apache.port, "GET", "/mounted/static/hello.txt")
+    check(answer.status == 401, f"DrfgateStripPrefix anonymous: {answer}")
+    # Without the prefix stripped no route matches, and this config's `unmatched = "deny"` answers.
+    answer = request(apache.port, "GET", "/unstripped/static/hello.txt", [("Authorization", "Token abcd1234")])
+    check(answer.status == 404 and answer.header("Content-Type") == "application/json", f"unstripped: {answer}")
+
+
+def check_conformance(apache, log, label):
+    """(c) The conformance cases through Apache give DRF's exact answers; (d) refusals never
+    reach Python, allowed requests reach it once."""
+    cases = json.loads(CASES.read_text())
+    oracle = json.loads(ORACLE.read_text())
+    oracle = oracle.get("answers", oracle)
+    views = apache_views(cases)
+    compared, skipped, failures, unsendable = 0, [], [], []
+    for case in cases["cases"]:
+        view = views.get(case["view"])
+        if view is None or case.get("remote_user") is not None:
+            skipped.append(case["id"])
+            continue
+        theirs = oracle[case["id"]]
+        headers = [(name, header_bytes(value)) for name, value in case["headers"]]
+        mark = log.mark()
+        ours = request(apache.port, case["method"], "/" + view["path"], headers)
+        reached = log.since(mark)
+        is_head = case["method"].upper() == "HEAD"
+        problems = []
+        if any(has_control_octet(value) for _, value in headers):
+            # HTTP/1.1 forbids control characters in field values; Apache (HttpProtocolOptions
+            # Strict, the default) answers 400 before any module runs. DRF's answer to such a
+            # header is for servers that pass it on.
+            unsendable.append(case["id"])
+            if ours.status != 400 or reached:
+                failures.append(f"{case['id']}: control octet in a header: expected Apache's 400 "
+                                f"without reaching Python, got {ours.status}, reached {len(reached)}")
+            continue
+        if ours.status != theirs["status"]:
+            problems.append(f"status {ours.status} != {theirs['status']}")
+        if not is_head and ours.body != (theirs["body"] or ""):
+            problems.append(f"body {ours.body!r} != {theirs['body']!r}")
+        if ours.header("WWW-Authenticate") != theirs["www_authenticate"]:
+            problems.append(f"WWW-Authenticate {ours.header('WWW-Authenticate')!r} != "
+                            f"{theirs['www_authenticate']!r}")
+        allowed = 200 <= theirs["status"] < 300
+        if allowed and len(reached) != 1:
+            problems.append(f"allowed, but reached Python {len(reached)} times")
+        if not allowed and reached:
+            problems.append("refused, but reached Python")
+        if not allowed and not is_head and ours.header("Content-Type") != "application/json":
+            problems.append(f"Content-Type {ours.header('Content-Type')!r}")
+        compared += 1
+        if problems:
+            failures.append(f"{case['id']} {case['method']} /{view['path']}: " + "; ".join(problems))
+    print(f"  [{label}] conformance: {compared} cases give DRF's answer through Apache; "
+          f"{len(unsendable)} have a control octet in a header, refused by Apache with 400 "
+          f"({', '.join(unsendable)}); {len(skipped)} not sendable by a client (REMOTE_USER "
+          "server-variable cases, views with a custom Python authenticate())")
+    check(compared >= 250, f"too few cases compared: {compared}")
+    check(not failures, f"{len(failures)} differences from DRF:\n" + "\n".join(failures))
+
+
+def test_b_to_e(log, mpms):
+    for mpm in mpms:
+        with Apache(f"gated-{mpm}", mpm=mpm) as apache:
+            started = time.monotonic()
+            check_identity(apache, log)
+            check_conformance(apache, log, mpm)
+            check("drfgate" not in apache.error_log() or "AH" not in apache.error_log(),
+                  f"unexpected drfgate errors:\n{apache.error_log()}")
+            print(f"  [{mpm}] identity, refusals, conformance: ok ({time.monotonic() - started:.1f}s)")
+
+
+def test_f_graceful_under_load(log, mpm="event", seconds=6.0, restarts=3):
+    """(f) Graceful restarts while clients keep sending: every request the module answers
+    (refusals) or lets Apache serve (a static file) is answered correctly, in every generation.
+
+    Requests handed on to mod_wsgi's daemon are counted apart: on a graceful restart mod_wsgi
+    replaces its daemon and an old-generation child may find the old socket gone ("Unable to
+    connect to WSGI daemon process", 503). Each such 503 must match that error-log line."""
+    with Apache(f"graceful-{mpm}", mpm=mpm) as apache:
+        stop = threading.Event()
+        results = []
+        lock = threading.Lock()
+        token = [("Authorization", "Token abcd1234")]
+        requests_cycle = [
+            ("gate", "/api/whoami/", [("Authorization", "Token nope")], 401),
+            ("gate", "/api/whoami/", [], 401),
+            ("gate", "/static/hello.txt", token, 200),
+            ("wsgi", "/api/whoami/", token, 200),
+        ]
+
+        def client():
+            i = 0
+            while not stop.is_set():
+                kind, path, headers, expected = requests_cycle[i % len(requests_cycle)]
+                i += 1
+                try:
+                    got = request(apache.port, "GET", path, headers, timeout=30).status
+                except OSError as e:
+                    got = repr(e)
+                with lock:
+                    results.append((kind, path, expected, got))
+
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for _ in range(restarts):
+            time.sleep(seconds / (restarts + 1))
+            apache.graceful()
+        time.sleep(seconds / (restarts + 1))
+        stop.set()
+        for t in threads:
+            t.join()
+        errors = apache.error_log()
+        wrong_gate = [r for r in results if r[0] == "gate" and r[2] != r[3]]
+        wrong_wsgi = [r for r in results if r[0] == "wsgi" and r[2] != r[3]]
+        wsgi_races = errors.count("Unable to connect to WSGI daemon process")
+        generations = errors.count("resuming normal operations")
+        gate_total = sum(1 for r in results if r[0] == "gate")
+        check(not wrong_gate, f"(f) {len(wrong_gate)} of {gate_total} gate-answered requests "
+                              f"lost or wrong: {wrong_gate[:10]}")
+        check(all(r[3] == 503 for r in wrong_wsgi) and len(wrong_wsgi) <= wsgi_races,
+              f"(f) requests to the app lost other than by mod_wsgi's daemon restart: "
+              f"{wrong_wsgi[:10]} ({wsgi_races} mod_wsgi connect errors logged)")
+        check(generations >= restarts + 1, f"(f) only {generations} generations:\n{errors[-3000:]}")
+        for bad in ("exit signal", "Segmentation", "AddressSanitizer", "panic"):
+            check(bad not in errors, f"(f) '{bad}' in the error log:\n{errors[-3000:]}")
+        # A full restart (SIGHUP) too: children and their gates are replaced, nothing crashes.
+        apache.restart()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if request(apache.port, "GET", "/api/whoami/", token).status == 200:
+                    break
+            except OSError:
+                pass
+            check(time.monotonic() < deadline, "(f) not answering after restart")
+            time.sleep(0.2)
+        errors = apache.error_log()
+        for bad in ("exit signal", "Segmentation", "panic"):
+            check(bad not in errors, f"(f) '{bad}' after restart:\n{errors[-3000:]}")
+        wsgi_total = len(results) - gate_total
+        print(f"  [{mpm}] graceful x{restarts} under load: {gate_total} gate-answered requests, "
+              f"none lost; {wsgi_total} passed on to mod_wsgi, {len(wrong_wsgi)} got mod_wsgi's "
+              "503 while its daemon restarted; SIGHUP restart: ok")
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
+
+
+def test_restart_memory(warmup=15, measured=20):
+    """Every restart re-reads the config, so the parent loads and frees a gate each time: its
+    memory must level off (the allocator warms up over the first restarts), not grow per restart."""
+    with Apache("restarts") as apache:
+        pid = apache.process.pid
+        for i in range(warmup + measured):
+            if i == warmup:
+                before = rss_kib(pid)
+            os.kill(pid, signal.SIGUSR1 if i % 2 else signal.SIGHUP)
+            time.sleep(0.8)
+        after = rss_kib(pid)
+        errors = apache.error_log()
+        check("exit signal" not in errors and "Segmentation" not in errors, errors[-3000:])
+        check(after - before < 1024, f"parent grew {after - before} KiB over {measured} restarts "
+                                     f"({before} -> {after} KiB)")
+        print(f"  parent RSS over {measured} restarts after {warmup} warm-up: {before} -> {after} KiB")
+
+
+def test_configtest():
+    """A broken config stops `apache2 -t` and startup with a clear message."""
+    broken = RUN / "broken.toml"
+    broken.write_text((RUN / "drfgate.toml").read_text().replace(
+        'permission_classes = ["IsAuthenticated"]', 'permission_classes = ["IsAuthenticatd"]', 1))
+    result = Apache("configtest-bad", config_path=broken).configtest()
+    out = result.stdout + result.stderr
+    check(result.returncode != 0, f"configtest passed a broken config: {out}")
+    check("DrfgateConfig" in out and "IsAuthenticatd" in out and "did you mean" in out,
+          f"unclear configtest message: {out}")
+    result = Apache("configtest-ok").configtest()
+    check(result.returncode == 0, f"configtest failed on the good config: {result.stderr}")
+    # The example site config, as shipped, with only its drfgate config path replaced.
+    example = (ROOT / "examples" / "apache" / "drfgate-site.conf").read_text()
+    site = RUN / "example-site"
+    site.mkdir(exist_ok=True)
+    (site / "site.conf").write_text(example.replace("/etc/drfgate/drfgate.toml", str(RUN / "drfgate.toml")))
+    (site / "httpd.conf").write_text(
+        f'ServerRoot "{site}"\nListen 127.0.0.1:{free_port()}\nDefine APACHE_LOG_DIR "{site}"\n'
+        f'ErrorLog "{site}/error.log"\nPidFile "{site}/httpd.pid"\n'
+        f'LoadModule mpm_event_module "{APACHE_MODULES}/mod_mpm_event.so"\n'
+        f'LoadModule authz_core_module "{APACHE_MODULES}/mod_authz_core.so"\n'
+        f'LoadModule alias_module "{APACHE_MODULES}/mod_alias.so"\n'
+        f'LoadModule wsgi_module "{APACHE_MODULES}/mod_wsgi.so"\n'
+        f'LoadModule drfgate_module "{MODULE}"\nInclude "{site}/site.conf"\n')
+    result = subprocess.run([APACHE_BIN, "-t", "-f", str(site / "httpd.conf")],
+                            capture_output=True, text=True)
+    check(result.returncode == 0, f"examples/apache/drfgate-site.conf: {result.stderr}")
+    print("  configtest: a broken config is refused: "
+          + next(line for line in out.splitlines() if "DrfgateConfig" in line).strip())
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", default="a,b,c,e,f,configtest,restarts")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    for needed in (MODULE, FIXTURE_DB, FIXTURE_JSON, ORACLE, VENV / "bin" / "python"):
+        check(needed.exists(), f"missing {needed}: run `make test-apache`")
+    started = time.monotonic()
+    prepare_run_dir()
+    log = ReachedLog()
+    steps = [
+        ("configtest", "configtest", test_configtest),
+        ("a", "(a) without the module: DRF never sees the token", lambda: test_a_problem_without_module(log)),
+        ("b", "(b)-(e) identity, conformance, refusals (event and prefork)",
+         lambda: test_b_to_e(log, ["event", "prefork"] if "e" in only else ["event"])),
+        ("f", "(f) graceful restart under load",
+         lambda: [test_f_graceful_under_load(log, mpm) for mpm in
+                  (["event", "prefork"] if "e" in only else ["event"])]),
+        ("restarts", "restarts: no growth of the parent per restart", test_restart_memory),
+    ]
+    failed = 0
+    for key, title, step in steps:
+        if key not in only and not (key == "b" and "c" in only):
+            continue
+        print(f"{title}")
+        t = time.monotonic()
+        try:
+            step()
+            print(f"  ok ({time.monotonic() - t:.1f}s)")
+        except Failure as e:
+            failed += 1
+            print(f"  FAILED: {e}")
+    print(f"apache e2e: {'FAILED' if failed else 'passed'} in {time.monotonic() - started:.1f}s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
