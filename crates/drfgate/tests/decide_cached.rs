@@ -4,36 +4,11 @@
 #[allow(dead_code)] // each test file uses its own part of the shared helpers
 mod common;
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use drfgate::store::{SqliteStore, Store, StoreError, StoreSummary, UserWithPassword};
-use drfgate::{Config, Decision, Gate, Request, User, UserPk};
-
-struct Counting {
-    inner: SqliteStore,
-    queries: Arc<AtomicUsize>,
-}
-
-impl Store for Counting {
-    fn user_by_token(&self, key: &str) -> Result<Option<User>, StoreError> {
-        self.queries.fetch_add(1, Ordering::SeqCst);
-        self.inner.user_by_token(key)
-    }
-    fn user_by_username(&self, username: &str) -> Result<Option<UserWithPassword>, StoreError> {
-        self.queries.fetch_add(1, Ordering::SeqCst);
-        self.inner.user_by_username(username)
-    }
-    fn user_permissions(&self, pk: &UserPk) -> Result<HashSet<String>, StoreError> {
-        self.queries.fetch_add(1, Ordering::SeqCst);
-        self.inner.user_permissions(pk)
-    }
-    fn summary(&self) -> Result<StoreSummary, StoreError> {
-        self.inner.summary()
-    }
-}
+use drfgate::{Config, Decision, Gate, Request};
 
 fn gate(db: &Path) -> (Gate, Arc<AtomicUsize>) {
     let text = format!(
@@ -55,11 +30,7 @@ model = "expapp.thing"
         db = db.display()
     );
     let config = Config::from_str_with_origin(&text, "test.toml", None).unwrap();
-    let queries = Arc::new(AtomicUsize::new(0));
-    let store = Counting {
-        inner: SqliteStore::open(db, config.django.schema.clone()).unwrap(),
-        queries: queries.clone(),
-    };
+    let (store, queries) = common::Counting::open(db, config.django.schema.clone());
     (Gate::with_store(config, Box::new(store)).unwrap(), queries)
 }
 

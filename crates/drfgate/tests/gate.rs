@@ -3,37 +3,11 @@
 
 mod common;
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use drfgate::store::{SqliteStore, Store, StoreError, StoreSummary, UserWithPassword};
-use drfgate::{Config, Decision, Gate, Request, User, UserPk};
-
-/// The real SQLite store, counting the queries that reach it.
-struct Counting {
-    inner: SqliteStore,
-    queries: Arc<AtomicUsize>,
-}
-
-impl Store for Counting {
-    fn user_by_token(&self, key: &str) -> Result<Option<User>, StoreError> {
-        self.queries.fetch_add(1, Ordering::SeqCst);
-        self.inner.user_by_token(key)
-    }
-    fn user_by_username(&self, username: &str) -> Result<Option<UserWithPassword>, StoreError> {
-        self.queries.fetch_add(1, Ordering::SeqCst);
-        self.inner.user_by_username(username)
-    }
-    fn user_permissions(&self, pk: &UserPk) -> Result<HashSet<String>, StoreError> {
-        self.queries.fetch_add(1, Ordering::SeqCst);
-        self.inner.user_permissions(pk)
-    }
-    fn summary(&self) -> Result<StoreSummary, StoreError> {
-        self.inner.summary()
-    }
-}
+use drfgate::{Config, Decision, Gate, Request, UserPk};
 
 fn config_text(db: &Path, extra: &str) -> String {
     format!(
@@ -60,11 +34,7 @@ model = "expapp.thing"
 
 fn counting_gate(db: &Path, extra: &str) -> (Gate, Arc<AtomicUsize>) {
     let config = Config::from_str_with_origin(&config_text(db, extra), "test.toml", None).unwrap();
-    let queries = Arc::new(AtomicUsize::new(0));
-    let store = Counting {
-        inner: SqliteStore::open(db, config.django.schema.clone()).unwrap(),
-        queries: queries.clone(),
-    };
+    let (store, queries) = common::Counting::open(db, config.django.schema.clone());
     (Gate::with_store(config, Box::new(store)).unwrap(), queries)
 }
 
