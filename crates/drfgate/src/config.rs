@@ -773,6 +773,15 @@ impl Loader<'_> {
     }
 }
 
+/// The position only helps inside an expression; for a lone class name it is noise.
+fn describe_expr_error(text: &str, error: &ExprError) -> String {
+    if text.contains(['&', '|', '~', '(', ')']) {
+        error.to_string()
+    } else {
+        error.message.clone()
+    }
+}
+
 fn default_permissions_need_model(perms: &[Permission]) -> bool {
     perms
         .iter()
@@ -1144,7 +1153,11 @@ impl<'l> PermissionRegistry<'l> {
                 if let Some(nested) = nested_error {
                     return Err(nested);
                 }
-                return Err(loader.error(Some(base_span), format!("{key}.base"), e.to_string()));
+                return Err(loader.error(
+                    Some(base_span),
+                    format!("{key}.base"),
+                    describe_expr_error(base_text, &e),
+                ));
             }
         };
         let message: Option<Body> = def.message.as_ref().map(|m| {
@@ -1195,8 +1208,13 @@ impl<'l> PermissionRegistry<'l> {
         list.iter()
             .enumerate()
             .map(|(i, entry)| {
-                self.resolve_expression(entry.get_ref())
-                    .map_err(|e| self.loader.at(entry, format!("{key}[{i}]"), e.to_string()))
+                self.resolve_expression(entry.get_ref()).map_err(|e| {
+                    self.loader.at(
+                        entry,
+                        format!("{key}[{i}]"),
+                        describe_expr_error(entry.get_ref(), &e),
+                    )
+                })
             })
             .collect()
     }
