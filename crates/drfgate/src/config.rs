@@ -773,6 +773,25 @@ impl Loader<'_> {
     }
 }
 
+/// Marks a custom class as being resolved, refusing one that (indirectly) bases itself on itself.
+fn enter_class(
+    loader: &Loader<'_>,
+    seen: &mut Vec<String>,
+    name: &str,
+    base: &Spanned<String>,
+    key: &str,
+) -> Result<(), ConfigError> {
+    if seen.iter().any(|s| s == name) {
+        return Err(loader.at(
+            base,
+            format!("{key}.base"),
+            "classes inherit from each other in a cycle",
+        ));
+    }
+    seen.push(name.to_string());
+    Ok(())
+}
+
 /// The position only helps inside an expression; for a lone class name it is noise.
 fn describe_expr_error(text: &str, error: &ExprError) -> String {
     if text.contains(['&', '|', '~', '(', ')']) {
@@ -940,14 +959,7 @@ fn resolve_custom_auth(
         Err(m) => return Err(loader.error(None, format!("authentication_classes.\"{name}\""), m)),
     };
     let key = format!("authentication_classes.\"{key_name}\"");
-    if seen.iter().any(|s| s == key_name) {
-        return Err(loader.at(
-            &def.base,
-            format!("{key}.base"),
-            "classes inherit from each other in a cycle",
-        ));
-    }
-    seen.push(key_name.to_string());
+    enter_class(loader, seen, key_name, &def.base, &key)?;
     let base_name = def.base.get_ref().as_str();
     let short = base_name.strip_prefix(AUTH_PREFIX).unwrap_or(base_name);
     let mut kind = if BUILTIN_AUTH.contains(&short) {
@@ -1103,14 +1115,7 @@ impl<'l> PermissionRegistry<'l> {
             Err(m) => return Err(loader.error(None, format!("permission_classes.\"{name}\""), m)),
         };
         let key = format!("permission_classes.\"{key_name}\"");
-        if seen.iter().any(|s| s == key_name) {
-            return Err(loader.at(
-                &def.base,
-                format!("{key}.base"),
-                "classes inherit from each other in a cycle",
-            ));
-        }
-        seen.push(key_name.to_string());
+        enter_class(loader, seen, key_name, &def.base, &key)?;
         let base_text = def.base.get_ref();
         let base_span = def.base.span();
         let mut nested_error: Option<ConfigError> = None;
