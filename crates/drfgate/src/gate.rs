@@ -106,6 +106,30 @@ pub struct GateRoute {
     pub policy: Policy,
 }
 
+impl GateRoute {
+    /// How the route is named to the application and in logs: its `name`, else its
+    /// pattern as written in the config.
+    pub fn label(&self) -> &str {
+        self.name
+            .as_deref()
+            .unwrap_or_else(|| self.pattern.source())
+    }
+}
+
+/// A decision and the route whose policy reached it.
+pub struct Judgement<'g> {
+    pub decision: Decision,
+    /// `None` when no route matched: the defaults decided, or `[gate] unmatched`.
+    pub route: Option<&'g GateRoute>,
+}
+
+impl Judgement<'_> {
+    /// [`GateRoute::label`], or `None` when no route matched.
+    pub fn route_label(&self) -> Option<&str> {
+        self.route.map(GateRoute::label)
+    }
+}
+
 pub struct Gate {
     routes: Vec<GateRoute>,
     defaults: Policy,
@@ -312,6 +336,24 @@ impl Gate {
         (!missed.get()).then_some(decision)
     }
 
+    /// [`Gate::decide`], with the route the request was judged by: front ends pass that
+    /// on to the application so a test (or an operator) can compare it with the route
+    /// Django resolved.
+    pub fn judge(&self, request: &Request<'_>) -> Judgement<'_> {
+        self.judge_traced(request, &mut Tracer::off(), Lookup::Full)
+    }
+
+    /// [`Gate::decide_cached`], with the route the request was judged by.
+    pub fn judge_cached(&self, request: &Request<'_>) -> Option<Judgement<'_>> {
+        let missed = Cell::new(false);
+        let judgement = self.judge_traced(
+            request,
+            &mut Tracer::off(),
+            Lookup::CachesOnly { missed: &missed },
+        );
+        (!missed.get()).then_some(judgement)
+    }
+
     /// The answer and the story of how it was reached.
     pub fn explain(&self, request: &Request<'_>) -> (Decision, Trace) {
         let mut trace = Trace::default();
@@ -326,39 +368,74 @@ impl Gate {
         trace: &mut Tracer<'_>,
         lookup: Lookup<'_>,
     ) -> Decision {
-        let method = Method::new(request.method);
-        let policy = match self.routes.iter().find(|r| r.pattern.matches(request.path)) {
+        self.judge_traced(request, trace, lookup).decision
+    }
+
+    fn judge_traced(
+        &self,
+        request: &Request<'_>,
+        trace: &mut Tracer<'_>,
+        lookup: Lookup<'_>,
+    ) -> Judgement<'_> {
+        let path_info = request.path_info();
+        let route = self
+            .routes
+            .iter()
+            .find(|r| r.pattern.matches_path_info(&path_info));
+        let decision = match route {
             Some(route) => {
-                trace.step(Stage::Route, || describe_route(route), || "matched".into());
-                &route.policy
+                trace.step(
+                    Stage::Route,
+                    || describe_route(route),
+                    || format!("matched path_info {path_info:?}"),
+                );
+                self.decide_on_policy(&route.policy, request, trace, lookup)
             }
-            None => {
-                match self.unmatched {
-                    Unmatched::Defaults => {
-                        trace.step(Stage::Route, || "no route matched".into(), || {
-                        "applying DEFAULT_AUTHENTICATION_CLASSES and DEFAULT_PERMISSION_CLASSES".into()
-                    });
-                        &self.defaults
-                    }
-                    Unmatched::Pass => {
-                        trace.step(
-                            Stage::Route,
-                            || "no route matched".into(),
-                            || "passed through untouched ([gate] unmatched = \"pass\")".into(),
-                        );
-                        return Decision::Allow(None);
-                    }
-                    Unmatched::Deny => {
-                        trace.step(
-                            Stage::Route,
-                            || "no route matched".into(),
-                            || "refused ([gate] unmatched = \"deny\")".into(),
-                        );
-                        return Decision::Deny(crate::exceptions::not_found());
-                    }
-                }
-            }
+            None => self.decide_unmatched(&path_info, request, trace, lookup),
         };
+        Judgement { decision, route }
+    }
+
+    fn decide_unmatched(
+        &self,
+        path_info: &str,
+        request: &Request<'_>,
+        trace: &mut Tracer<'_>,
+        lookup: Lookup<'_>,
+    ) -> Decision {
+        let no_route = || format!("no route matched path_info {path_info:?}");
+        match self.unmatched {
+            Unmatched::Defaults => {
+                trace.step(Stage::Route, no_route, || {
+                    "applying DEFAULT_AUTHENTICATION_CLASSES and DEFAULT_PERMISSION_CLASSES".into()
+                });
+                self.decide_on_policy(&self.defaults, request, trace, lookup)
+            }
+            Unmatched::Pass => {
+                trace.step(Stage::Route, no_route, || {
+                    "passed through untouched ([gate] unmatched = \"pass\")".into()
+                });
+                Decision::Allow(None)
+            }
+            Unmatched::Deny => {
+                trace.step(Stage::Route, no_route, || {
+                    "refused ([gate] unmatched = \"deny\")".into()
+                });
+                Decision::Deny(crate::exceptions::not_found())
+            }
+        }
+    }
+
+    /// DRF's `APIView.initial` for one view's policy: authenticate, check permissions, then
+    /// the method.
+    fn decide_on_policy(
+        &self,
+        policy: &Policy,
+        request: &Request<'_>,
+        trace: &mut Tracer<'_>,
+        lookup: Lookup<'_>,
+    ) -> Decision {
+        let method = Method::new(request.method);
         let deny = |error: ApiError, trace: &mut Tracer<'_>| {
             let unauthenticated = matches!(
                 error,

@@ -34,6 +34,6 @@ pub mod trace;
 
 pub use config::{Config, ConfigError, ForwardedHeaders, ServeSettings};
 pub use decision::{AuthObject, Body, Decision, Deny, Identity, Scheme, User, UserPk};
-pub use gate::{Gate, GateError, GateStats};
-pub use request::{HeaderSource, Request};
+pub use gate::{Gate, GateError, GateRoute, GateStats, Judgement};
+pub use request::{HeaderSource, PathForm, Request};
 pub use trace::Trace;

@@ -101,13 +101,31 @@ impl HeaderSource for Vec<(Vec<u8>, Vec<u8>)> {
 
 const NO_HEADERS: &[(&[u8], &[u8]); 0] = &[];
 
+/// What a front end hands over as [`Request::path`], which decides how the gate turns it
+/// into Django's `request.path_info`. The two must never be confused: decoding an already
+/// decoded path a second time makes `%253F` a `?` (or `%3F` a cut), and the gate would
+/// judge a route other than the one Django runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PathForm {
+    /// The request target as the client sent it (still percent-encoded; a query, a
+    /// fragment and an absolute-form `scheme://authority` are cut off as gunicorn does).
+    /// What an HTTP server sees before any WSGI server: `drfgate serve`, the Layer.
+    #[default]
+    RawTarget,
+    /// WSGI's `PATH_INFO`: already percent-decoded (and, behind Apache, normalised), with
+    /// any `SCRIPT_NAME` removed. Taken byte for byte; only Django's repair of invalid
+    /// UTF-8 applies. What mod_wsgi gives Django, so what the Apache module hands over.
+    PathInfo,
+}
+
 /// One request as the gate sees it.
 #[derive(Clone, Copy)]
 pub struct Request<'a> {
     /// The method as sent; the gate upper-cases it as Django does.
     pub method: &'a [u8],
-    /// The raw (still percent-encoded) path, starting with `/`.
+    /// The path, in the form [`Request::path_form`] says.
     pub path: &'a [u8],
+    pub path_form: PathForm,
     /// The raw query string, without `?`.
     pub query: &'a [u8],
     pub headers: &'a dyn HeaderSource,
@@ -121,15 +139,33 @@ pub struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
-    pub fn new(method: &'a [u8], path: &'a [u8]) -> Request<'a> {
+    /// A request whose `target` is the raw request target (see [`PathForm::RawTarget`]).
+    pub fn new(method: &'a [u8], target: &'a [u8]) -> Request<'a> {
         Request {
             method,
-            path,
+            path: target,
+            path_form: PathForm::RawTarget,
             query: b"",
             headers: NO_HEADERS,
             remote_addr: None,
             remote_user: None,
             secure: false,
+        }
+    }
+
+    /// A request whose path is WSGI's `PATH_INFO` (see [`PathForm::PathInfo`]).
+    pub fn with_path_info(method: &'a [u8], path_info: &'a [u8]) -> Request<'a> {
+        Request {
+            path_form: PathForm::PathInfo,
+            ..Request::new(method, path_info)
+        }
+    }
+
+    /// Django's `request.path_info` for this request.
+    pub fn path_info(&self) -> Cow<'a, str> {
+        match self.path_form {
+            PathForm::RawTarget => crate::routes::django_path_info(self.path),
+            PathForm::PathInfo => crate::routes::wsgi_path_info(self.path),
         }
     }
 

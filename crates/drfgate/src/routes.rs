@@ -1,8 +1,10 @@
-//! Django URL patterns (`path()` and `re_path()`), matched against a raw request path the way
-//! Django's resolver would match `request.path_info`.
+//! Django URL patterns (`path()` and `re_path()`), matched against `request.path_info` the way
+//! Django's resolver matches it.
 //!
-//! Django turns the raw path into `path_info` by percent-decoding it (the WSGI server does
-//! that), decoding the bytes as UTF-8 with every byte that is not part of a valid sequence
+//! `path_info` comes from the request target in two steps: the WSGI server percent-decodes
+//! the target's path into `PATH_INFO` (gunicorn decodes every `%XX`; Apache has already
+//! decoded and normalised it when mod_wsgi hands it over), then Django decodes those bytes
+//! as UTF-8 with every byte that is not part of a valid sequence
 //! re-percent-encoded (`repercent_broken_unicode`), and the root resolver strips the leading
 //! `/`. A `path()` route then has to match the rest completely; a `re_path()` regex is
 //! searched (or fully matched when it ends with `$`). Python's `re` syntax is translated to
@@ -170,10 +172,14 @@ impl RoutePattern {
         })
     }
 
-    /// Whether Django would route the raw request path (percent-encoded bytes with a leading
-    /// `/`, as sent on the request line; a `?query` is ignored) to this pattern.
-    pub fn matches(&self, raw_path: &[u8]) -> bool {
-        let path_info = django_path_info(raw_path);
+    /// Whether Django would route this raw request target (percent-encoded, as sent on the
+    /// request line; see [`django_path_info`]) to this pattern.
+    pub fn matches(&self, raw_target: &[u8]) -> bool {
+        self.matches_path_info(&django_path_info(raw_target))
+    }
+
+    /// Whether Django's resolver would send `request.path_info` to this pattern.
+    pub fn matches_path_info(&self, path_info: &str) -> bool {
         let Some(unrooted) = path_info.strip_prefix('/') else {
             return false;
         };
@@ -189,28 +195,69 @@ impl RoutePattern {
     }
 }
 
-/// `request.path_info` for a raw request path: percent-decoded, then UTF-8 with each byte of
-/// an invalid sequence written back as `%XX`. Borrows unless decoding changed something.
-pub fn django_path_info(raw_path: &[u8]) -> Cow<'_, str> {
-    let path = match raw_path.iter().position(|&byte| byte == b'?') {
-        Some(query_start) => &raw_path[..query_start],
-        None => raw_path,
-    };
-    if path.is_empty() {
-        // get_path_info's default and WSGIRequest's `or "/"`.
-        return Cow::Borrowed("/");
-    }
+/// `request.path_info` for a raw request target as gunicorn reads it: the path part of the
+/// target (see [`target_path`]), percent-decoded, then UTF-8 with each byte of an invalid
+/// sequence written back as `%XX`. Borrows unless decoding changed something.
+pub fn django_path_info(raw_target: &[u8]) -> Cow<'_, str> {
+    let path = target_path(raw_target);
     if !path.contains(&b'%') {
-        return match std::str::from_utf8(path) {
-            Ok(text) => Cow::Borrowed(text),
-            Err(_) => Cow::Owned(repercent_broken_unicode(path)),
-        };
+        return wsgi_path_info(path);
     }
-    let decoded = percent_decode(path);
-    match String::from_utf8(decoded) {
+    match String::from_utf8(percent_decode(path)) {
         Ok(text) => Cow::Owned(text),
         Err(failure) => Cow::Owned(repercent_broken_unicode(failure.as_bytes())),
     }
+}
+
+/// `request.path_info` for WSGI's `PATH_INFO` bytes, already percent-decoded by the server
+/// (mod_wsgi hands Django Apache's decoded, normalised path): nothing is cut or decoded
+/// again, only Django's repair of invalid UTF-8 applies.
+pub fn wsgi_path_info(path_info: &[u8]) -> Cow<'_, str> {
+    if path_info.is_empty() {
+        // get_path_info's default and WSGIRequest's `or "/"`.
+        return Cow::Borrowed("/");
+    }
+    match std::str::from_utf8(path_info) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => Cow::Owned(repercent_broken_unicode(path_info)),
+    }
+}
+
+/// The path of a request target, still percent-encoded, as gunicorn splits it with
+/// `urllib.parse.urlsplit`: the fragment (`#…`, never sent to the application) and the query
+/// are cut off; an absolute-form target (`http://host/path`) gives its path, the authority
+/// being ignored; a target starting with `/` is a path even when it starts with `//`.
+pub fn target_path(target: &[u8]) -> &[u8] {
+    let mut rest = target;
+    if rest.first() != Some(&b'/') {
+        if let Some(after_scheme) = strip_url_scheme(rest) {
+            rest = after_scheme;
+            if let Some(authority_and_path) = rest.strip_prefix(b"//") {
+                let path_start = authority_and_path
+                    .iter()
+                    .position(|&byte| matches!(byte, b'/' | b'?' | b'#'))
+                    .unwrap_or(authority_and_path.len());
+                rest = &authority_and_path[path_start..];
+            }
+        }
+    }
+    let end = rest
+        .iter()
+        .position(|&byte| byte == b'?' || byte == b'#')
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// What follows `scheme:` when the target starts with a URL scheme (`urlsplit`: an ASCII
+/// letter, then letters, digits, `+`, `-`, `.`).
+fn strip_url_scheme(target: &[u8]) -> Option<&[u8]> {
+    let colon = target.iter().position(|&byte| byte == b':')?;
+    let (scheme, rest) = (&target[..colon], &target[colon + 1..]);
+    let valid = scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|&byte| byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'-' | b'.'));
+    valid.then_some(rest)
 }
 
 /// `urllib.parse.unquote_to_bytes`: `%` + two hex digits is a byte, any other `%` is literal.
@@ -854,6 +901,26 @@ mod tests {
         assert_eq!(django_path_info(b"/100%/%4/%zz"), "/100%/%4/%zz");
         assert_eq!(django_path_info(b"/a%2Fb"), "/a/b");
         assert_eq!(django_path_info(b"/%25E9"), "/%E9");
+        // gunicorn's urlsplit: the fragment never reaches Django, an absolute-form target
+        // gives its path, a leading `//` stays part of the path.
+        assert_eq!(django_path_info(b"/a#frag"), "/a");
+        assert_eq!(django_path_info(b"/a%23b#c"), "/a#b");
+        assert_eq!(django_path_info(b"http://other.example/a%2Fb?x=1"), "/a/b");
+        assert_eq!(django_path_info(b"HTTP://OTHER.example:99/p"), "/p");
+        assert_eq!(django_path_info(b"http://other.example"), "/");
+        assert_eq!(django_path_info(b"//a//b"), "//a//b");
+        assert_eq!(django_path_info(b"/a:b/"), "/a:b/");
+    }
+
+    #[test]
+    fn wsgi_path_info_is_not_decoded_again() {
+        // mod_wsgi's PATH_INFO for `/api/reports/q1%3F/` and `/a%252F`: already decoded.
+        assert_eq!(wsgi_path_info(b"/api/reports/q1?/"), "/api/reports/q1?/");
+        assert_eq!(wsgi_path_info(b"/a%2F"), "/a%2F");
+        assert_eq!(wsgi_path_info(b"/a#b"), "/a#b");
+        assert_eq!(wsgi_path_info(b"/caf\xc3\xa9"), "/caf\u{e9}");
+        assert_eq!(wsgi_path_info(b"/caf\xe9"), "/caf%E9");
+        assert_eq!(wsgi_path_info(b""), "/");
     }
 
     #[test]

@@ -322,13 +322,22 @@ fn unhex_utf8(text: &str) -> String {
     String::from_utf8(bytes).expect("CPython sent UTF-8")
 }
 
+/// gunicorn's split of the request target (`urlsplit`, a leading `//` kept as a path), then
 /// `repercent_broken_unicode` restated with a codec error handler.
 const PATH_INFO_SCRIPT: &str = r#"
 import codecs, sys
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_to_bytes, urlsplit
 codecs.register_error("repercent", lambda e: ("".join("%%%02X" % b for b in e.object[e.start:e.end]), e.end))
+def target_path(target):
+    if target.startswith("//"):
+        return urlsplit("." + target).path[1:]
+    return urlsplit(target).path
 for line in sys.stdin.buffer.read().decode().splitlines():
-    raw = bytes.fromhex(line).split(b"?", 1)[0]
+    try:
+        raw = target_path(bytes.fromhex(line).decode("latin-1")).encode("latin-1")
+    except ValueError:  # urlsplit's "Invalid IPv6 URL": gunicorn answers 400
+        print("-")
+        continue
     path_info = unquote_to_bytes(raw).decode("utf-8", errors="repercent") or "/"
     print(path_info.encode().hex())
 "#;
@@ -338,6 +347,9 @@ fn path_info_matches_percent_decoding_and_repercent() {
     let mut pieces = singles(b"/a%?09AFafzg\xe9\xff");
     pieces.extend(utf8_edge_pieces());
     for text in [
+        "#",
+        "http://h",
+        "//",
         "%C3%A9",
         "%c3%a9",
         "%E9",
@@ -349,11 +361,17 @@ fn path_info_matches_percent_decoding_and_repercent() {
     ] {
         pieces.push(text.as_bytes().to_vec());
     }
-    let inputs = generate(glued(pieces, 12));
+    let mut inputs = generate(glued(pieces, 12));
+    // gunicorn refuses a target with a control byte or a space (400 before urlsplit, which
+    // would strip some of them), so Django never sees one.
+    inputs.retain(|input| !input.iter().any(|&byte| byte <= b' ' || byte == 0x7f));
     let lines: Vec<String> = inputs.iter().map(|input| hex(input)).collect();
     let answers = ask_cpython(PATH_INFO_SCRIPT, &lines);
     let mut mismatches = Vec::new();
     for (input, expected) in inputs.iter().zip(answers) {
+        if expected == "-" {
+            continue;
+        }
         let actual = hex(django_path_info(input).as_bytes());
         if actual != expected {
             mismatches.push(format!(
