@@ -34,7 +34,7 @@
 #include <stdint.h>
 #define DRFGATE_STRINGIFY_(x) #x
 #define DRFGATE_EXPAND_STRINGIFY_(x) DRFGATE_STRINGIFY_(x)
-/* The library's version as text, e.g. "0.1.0"; compare with drfgate_version() at run time. */
+/* The library's version as text, e.g. "0.2.0"; compare with drfgate_version() at run time. */
 #define DRFGATE_VERSION DRFGATE_EXPAND_STRINGIFY_(DRFGATE_VERSION_MAJOR) "." \
   DRFGATE_EXPAND_STRINGIFY_(DRFGATE_VERSION_MINOR) "." DRFGATE_EXPAND_STRINGIFY_(DRFGATE_VERSION_PATCH)
 /* The Content-Type of every deny body: DRF's JSON renderer sends exactly this. */
@@ -49,12 +49,27 @@
 /**
  * The library's minor version.
  */
-#define DRFGATE_VERSION_MINOR 1
+#define DRFGATE_VERSION_MINOR 2
 
 /**
  * The library's patch version.
  */
 #define DRFGATE_VERSION_PATCH 0
+
+/**
+ * `drfgate_request.path` is the request target as the client sent it: still
+ * percent-encoded, starting with `/` (or absolute-form `http://host/path`); a `?query` or
+ * `#fragment` is cut off as gunicorn does. For a front end that sees the raw request line.
+ */
+#define DRFGATE_PATH_RAW_TARGET 0
+
+/**
+ * `drfgate_request.path` is WSGI's `PATH_INFO`: already percent-decoded (and normalised, if
+ * the server does that) with `SCRIPT_NAME` removed, exactly what the WSGI server will hand
+ * Django. Never decoded again. For a module inside the server that runs the WSGI app
+ * (Apache + mod_wsgi: `r->path_info` below the `WSGIScriptAlias`).
+ */
+#define DRFGATE_PATH_INFO 1
 
 /**
  * What a call did. The numbers are part of the ABI: they never change meaning, and new
@@ -176,7 +191,7 @@ typedef struct drfgate_request {
    */
   struct drfgate_bytes method;
   /**
-   * The raw, still percent-encoded path, starting with `/`, without the query.
+   * The path, in the form `path_form` says (`DRFGATE_PATH_RAW_TARGET` when zero).
    */
   struct drfgate_bytes path;
   /**
@@ -208,6 +223,12 @@ typedef struct drfgate_request {
    * Whether the client connection is HTTPS (`request.is_secure()`).
    */
   bool secure;
+  /**
+   * `DRFGATE_PATH_RAW_TARGET` (0) or `DRFGATE_PATH_INFO` (1): what `path` holds. Any
+   * other value is `DRFGATE_RESULT_INVALID_ARGUMENT`. Judging a decoded path as raw would
+   * decode it twice and judge a route other than the one Django runs.
+   */
+  uint32_t path_form;
 } drfgate_request;
 
 /**
@@ -297,7 +318,7 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The library's version, e.g. `"0.1.0"`: NUL-terminated, static. A program can compare it
+ * The library's version, e.g. `"0.2.0"`: NUL-terminated, static. A program can compare it
  * with the `DRFGATE_VERSION` it was compiled against.
  */
 const char *drfgate_version(void);
@@ -433,6 +454,17 @@ drfgate_result drfgate_decision_scheme(const struct drfgate_decision *decision, 
  * `decision` is NULL or a live decision; `out_class` is NULL or writable.
  */
 drfgate_result drfgate_decision_authenticator(const struct drfgate_decision *decision, struct drfgate_str *out_class);
+
+/**
+ * The route whose policy decided: its `name` in the config, else its pattern as written.
+ * `DRFGATE_RESULT_ABSENT` when no route matched (the defaults decided, or `[gate]
+ * unmatched`). Front ends may pass it to the application (Apache: `DRFGATE_ROUTE`) so the
+ * route judged can be compared with the one Django resolved.
+ *
+ * # Safety
+ * `decision` is NULL or a live decision; `out_route` is NULL or writable.
+ */
+drfgate_result drfgate_decision_route(const struct drfgate_decision *decision, struct drfgate_str *out_route);
 
 /**
  * Creates a gate from a config file (TOML; see the README's configuration reference) and

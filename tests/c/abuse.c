@@ -171,7 +171,27 @@ static void bad_requests(const drfgate_gate *gate) {
     r = req;
     r.header_value = null_value;
     CHECK_RESULT(drfgate_gate_decide(gate, &r, &d), DRFGATE_RESULT_INVALID_ARGUMENT);
+    r = req;
+    r.path_form = 7;
+    CHECK_RESULT(drfgate_gate_decide(gate, &r, &d), DRFGATE_RESULT_INVALID_ARGUMENT);
+    CHECK(contains(last_error(), "path_form"));
     CHECK(d == SENTINEL_DECISION);
+
+    /* The route that decided is lent, or absent when none matched. */
+    drfgate_str route = {NULL, 0};
+    CHECK_RESULT(drfgate_decision_route(NULL, &route), DRFGATE_RESULT_NULL_PARAMETER);
+    r = req;
+    r.path_form = DRFGATE_PATH_INFO;
+    CHECK_RESULT(drfgate_gate_decide(gate, &r, &d), DRFGATE_RESULT_OK);
+    CHECK_RESULT(drfgate_decision_route(d, NULL), DRFGATE_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(drfgate_decision_route(d, &route), DRFGATE_RESULT_OK);
+    CHECK(route.data != NULL && route.len > 0);
+    drfgate_decision_free(d);
+    r.path = bytes_of("/no/such/route/");
+    CHECK_RESULT(drfgate_gate_decide(gate, &r, &d), DRFGATE_RESULT_OK);
+    CHECK_RESULT(drfgate_decision_route(d, &route), DRFGATE_RESULT_ABSENT);
+    drfgate_decision_free(d);
+    d = SENTINEL_DECISION;
 
     /* Reading a decision through NULL out-pointers. */
     CHECK_RESULT(drfgate_gate_decide(gate, &req, &d), DRFGATE_RESULT_OK);

@@ -5,7 +5,9 @@
 
 use std::ffi::c_char;
 
-use drfgate::{Decision, Deny, Identity, UserPk};
+use std::sync::Arc;
+
+use drfgate::{Decision, Deny, Identity, Judgement, UserPk};
 
 use crate::boundary::ffi_boundary;
 use crate::gate::{drfgate_gate, usable};
@@ -36,13 +38,17 @@ impl drfgate_str {
 /// design: one per request.
 pub struct drfgate_decision {
     decision: Decision,
+    /// The label of the route that decided; shared with the gate's route table.
+    route: Option<Arc<str>>,
     /// An integer primary key as text, so `drfgate_decision_user_pk` can lend it.
     int_pk: [u8; 20],
     int_pk_len: u8,
 }
 
 impl drfgate_decision {
-    fn new(decision: Decision) -> drfgate_decision {
+    fn new(judgement: Judgement<'_>) -> drfgate_decision {
+        let route = judgement.route.map(|route| route.shared_label());
+        let decision = judgement.decision;
         let mut int_pk = [0u8; 20];
         let mut int_pk_len = 0;
         if let Some(UserPk::Int(n)) = decision.identity().map(|i| &i.user.pk) {
@@ -50,6 +56,7 @@ impl drfgate_decision {
         }
         drfgate_decision {
             decision,
+            route,
             int_pk,
             int_pk_len,
         }
@@ -137,11 +144,11 @@ pub unsafe extern "C" fn drfgate_gate_decide(
             Ok(view) => view,
             Err(code) => return code,
         };
-        let decision = gate.decide(&view.request());
+        let judgement = gate.judge(&view.request());
         if let Some(fault) = view.callback_fault() {
             return fail(drfgate_result::InvalidArgument, format!("{F}: {fault}"));
         }
-        let handle = Box::new(drfgate_decision::new(decision));
+        let handle = Box::new(drfgate_decision::new(judgement));
         // SAFETY: non-NULL; the caller promises it is writable.
         unsafe { *out_decision = Box::into_raw(handle) };
         drfgate_result::Ok
@@ -397,6 +404,26 @@ pub unsafe extern "C" fn drfgate_decision_authenticator(
     unsafe {
         lend("drfgate_decision_authenticator", decision, out_class, |d| {
             d.identity().map(|i| drfgate_str::of(&i.authenticator))
+        })
+    }
+}
+
+/// The route whose policy decided: its `name` in the config, else its pattern as written.
+/// `DRFGATE_RESULT_ABSENT` when no route matched (the defaults decided, or `[gate]
+/// unmatched`). Front ends may pass it to the application (Apache: `DRFGATE_ROUTE`) so the
+/// route judged can be compared with the one Django resolved.
+///
+/// # Safety
+/// `decision` is NULL or a live decision; `out_route` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_decision_route(
+    decision: *const drfgate_decision,
+    out_route: *mut drfgate_str,
+) -> drfgate_result {
+    // SAFETY: the caller's promises.
+    unsafe {
+        lend("drfgate_decision_route", decision, out_route, |d| {
+            d.route.as_deref().map(drfgate_str::of)
         })
     }
 }

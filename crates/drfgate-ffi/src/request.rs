@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::ffi::{c_char, c_void};
 
-use drfgate::{HeaderSource, Request};
+use drfgate::{HeaderSource, PathForm, Request};
 
 use crate::boundary::bytes;
 use crate::result::{drfgate_result, fail, null_parameter};
@@ -46,6 +46,16 @@ pub type drfgate_header_value_fn = Option<
     ) -> bool,
 >;
 
+/// `drfgate_request.path` is the request target as the client sent it: still
+/// percent-encoded, starting with `/` (or absolute-form `http://host/path`); a `?query` or
+/// `#fragment` is cut off as gunicorn does. For a front end that sees the raw request line.
+pub const DRFGATE_PATH_RAW_TARGET: u32 = 0;
+/// `drfgate_request.path` is WSGI's `PATH_INFO`: already percent-decoded (and normalised, if
+/// the server does that) with `SCRIPT_NAME` removed, exactly what the WSGI server will hand
+/// Django. Never decoded again. For a module inside the server that runs the WSGI app
+/// (Apache + mod_wsgi: `r->path_info` below the `WSGIScriptAlias`).
+pub const DRFGATE_PATH_INFO: u32 = 1;
+
 /// One HTTP request, as the gate needs it. Zero-initialise it (`drfgate_request r = {0};`)
 /// and fill in what you have: every field may be left empty, the gate then sees what DRF
 /// sees for a missing value.
@@ -54,7 +64,7 @@ pub type drfgate_header_value_fn = Option<
 pub struct drfgate_request {
     /// As sent; upper-cased by the gate as Django does.
     pub method: drfgate_bytes,
-    /// The raw, still percent-encoded path, starting with `/`, without the query.
+    /// The path, in the form `path_form` says (`DRFGATE_PATH_RAW_TARGET` when zero).
     pub path: drfgate_bytes,
     /// The raw query string, without `?`.
     pub query: drfgate_bytes,
@@ -73,6 +83,10 @@ pub struct drfgate_request {
     pub remote_user: drfgate_bytes,
     /// Whether the client connection is HTTPS (`request.is_secure()`).
     pub secure: bool,
+    /// `DRFGATE_PATH_RAW_TARGET` (0) or `DRFGATE_PATH_INFO` (1): what `path` holds. Any
+    /// other value is `DRFGATE_RESULT_INVALID_ARGUMENT`. Judging a decoded path as raw would
+    /// decode it twice and judge a route other than the one Django runs.
+    pub path_form: u32,
 }
 
 /// More values than this for one header name means a callback that ignores `index`.
@@ -183,6 +197,7 @@ impl HeaderSource for Headers<'_> {
 pub(crate) struct RequestView<'a> {
     method: &'a [u8],
     path: &'a [u8],
+    path_form: PathForm,
     query: &'a [u8],
     remote_addr: Option<&'a str>,
     remote_user: Option<&'a [u8]>,
@@ -207,6 +222,19 @@ impl<'a> RequestView<'a> {
         let method = field("request->method.data", request.method)?;
         let path = field("request->path.data", request.path)?;
         let query = field("request->query.data", request.query)?;
+        let path_form = match request.path_form {
+            DRFGATE_PATH_RAW_TARGET => PathForm::RawTarget,
+            DRFGATE_PATH_INFO => PathForm::PathInfo,
+            other => {
+                return Err(fail(
+                    drfgate_result::InvalidArgument,
+                    format!(
+                        "{function}: request->path_form is {other}; expected \
+                         DRFGATE_PATH_RAW_TARGET (0) or DRFGATE_PATH_INFO (1)"
+                    ),
+                ))
+            }
+        };
         let pairs: &[drfgate_header] = if request.headers.is_null() {
             if request.headers_len > 0 {
                 return Err(null_parameter(function, "request->headers"));
@@ -245,6 +273,7 @@ impl<'a> RequestView<'a> {
         Ok(RequestView {
             method,
             path,
+            path_form,
             query,
             remote_addr,
             remote_user,
@@ -259,7 +288,11 @@ impl<'a> RequestView<'a> {
     }
 
     pub(crate) fn request(&self) -> Request<'_> {
-        Request::new(self.method, self.path)
+        let request = match self.path_form {
+            PathForm::RawTarget => Request::new(self.method, self.path),
+            PathForm::PathInfo => Request::with_path_info(self.method, self.path),
+        };
+        request
             .with_query(self.query)
             .with_headers(&self.headers)
             .with_remote_addr(self.remote_addr)

@@ -105,28 +105,53 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let (parts, body) = request.into_parts();
-        let cached = with_gate_request(&parts, |view| self.gate.decide_cached(view));
-        let decision = match cached {
-            Some(decision) => decision,
+        let cached = with_gate_request(&parts, |view| {
+            self.gate.judge_cached(view).map(Verdict::from)
+        });
+        let verdict = match cached {
+            Some(verdict) => verdict,
             None => match tokio::runtime::Handle::try_current() {
                 Ok(runtime) => {
                     let gate = self.gate.clone();
                     let deciding = runtime.spawn_blocking(move || {
-                        let decision = with_gate_request(&parts, |view| gate.decide(view));
-                        (parts, decision)
+                        let verdict =
+                            with_gate_request(&parts, |view| Verdict::from(gate.judge(view)));
+                        (parts, verdict)
                     });
                     return ResponseFuture::deciding(deciding, body, self.take_ready_inner());
                 }
                 // No runtime to lend a blocking thread: the caller blocks, as it chose.
-                Err(_) => with_gate_request(&parts, |view| self.gate.decide(view)),
+                Err(_) => with_gate_request(&parts, |view| Verdict::from(self.gate.judge(view))),
             },
         };
-        match decision {
+        match verdict.decision {
             Decision::Allow(identity) => {
-                let request = allowed_request(parts, body, identity);
+                let request = allowed_request(parts, body, identity, verdict.route);
                 ResponseFuture::calling(self.take_ready_inner().call(request))
             }
             Decision::Deny(deny) => ResponseFuture::done(deny_response(&deny)),
+        }
+    }
+}
+
+/// The route a request was judged by, in the extensions of an allowed request: its `name`
+/// in the config, else its pattern. Absent when no route matched (the defaults decided, or
+/// `[gate] unmatched = "pass"`). A proxy may pass it on so the route judged can be compared
+/// with the one Django resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JudgedRoute(pub Arc<str>);
+
+/// A decision and the route that reached it, owned, so it can cross the blocking pool.
+struct Verdict {
+    decision: Decision,
+    route: Option<Arc<str>>,
+}
+
+impl From<drfgate::Judgement<'_>> for Verdict {
+    fn from(judgement: drfgate::Judgement<'_>) -> Verdict {
+        Verdict {
+            route: judgement.route.map(|route| route.shared_label()),
+            decision: judgement.decision,
         }
     }
 }
@@ -135,11 +160,16 @@ fn allowed_request<B>(
     mut parts: Parts,
     body: B,
     identity: Option<drfgate::Identity>,
+    route: Option<Arc<str>>,
 ) -> Request<B> {
     // Whatever an outer layer may have put there, the gate's answer is the one that counts.
     parts.extensions.remove::<drfgate::Identity>();
+    parts.extensions.remove::<JudgedRoute>();
     if let Some(identity) = identity {
         parts.extensions.insert(identity);
+    }
+    if let Some(route) = route {
+        parts.extensions.insert(JudgedRoute(route));
     }
     Request::from_parts(parts, body)
 }
@@ -163,7 +193,7 @@ pin_project! {
     {
         // The decision needs the database or a hasher: it runs on the blocking pool.
         Deciding {
-            deciding: JoinHandle<(Parts, Decision)>,
+            deciding: JoinHandle<(Parts, Verdict)>,
             body: Option<ReqBody>,
             inner: Option<S>,
         },
@@ -181,7 +211,7 @@ impl<S, ReqBody> ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>>,
 {
-    fn deciding(deciding: JoinHandle<(Parts, Decision)>, body: ReqBody, inner: S) -> Self {
+    fn deciding(deciding: JoinHandle<(Parts, Verdict)>, body: ReqBody, inner: S) -> Self {
         ResponseFuture {
             state: State::Deciding {
                 deciding,
@@ -223,7 +253,7 @@ where
                     inner,
                 } => {
                     let decided = ready!(Pin::new(deciding).poll(cx));
-                    let (parts, decision) = match decided {
+                    let (parts, verdict) = match decided {
                         Ok(decided) => decided,
                         Err(error) => {
                             log::error!("the gate's decision did not complete: {error}");
@@ -233,9 +263,10 @@ where
                     let (Some(body), Some(mut inner)) = (body.take(), inner.take()) else {
                         return Poll::Ready(Ok(server_error()));
                     };
-                    match decision {
+                    match verdict.decision {
                         Decision::Allow(identity) => {
-                            let future = inner.call(allowed_request(parts, body, identity));
+                            let request = allowed_request(parts, body, identity, verdict.route);
+                            let future = inner.call(request);
                             this.state.set(State::Calling { future });
                         }
                         Decision::Deny(deny) => return Poll::Ready(Ok(deny_response(&deny))),

@@ -102,6 +102,7 @@ impl Policy {
 pub struct GateRoute {
     pub pattern: RoutePattern,
     pub name: Option<String>,
+    label: Arc<str>,
     pub line: Option<usize>,
     pub policy: Policy,
 }
@@ -110,9 +111,12 @@ impl GateRoute {
     /// How the route is named to the application and in logs: its `name`, else its
     /// pattern as written in the config.
     pub fn label(&self) -> &str {
-        self.name
-            .as_deref()
-            .unwrap_or_else(|| self.pattern.source())
+        &self.label
+    }
+
+    /// [`GateRoute::label`], shared: for answers that outlive a borrow of the gate.
+    pub fn shared_label(&self) -> Arc<str> {
+        self.label.clone()
     }
 }
 
@@ -261,9 +265,11 @@ impl Gate {
                     message: "DjangoModelPermissions needs the view's model: add model = \"app_label.model\"".into(),
                 }));
             }
+            let label: Arc<str> = name.as_deref().unwrap_or(pattern.source()).into();
             routes.push(GateRoute {
                 pattern,
                 name,
+                label,
                 line,
                 policy: build_policy(&classes, permissions, model, methods.as_deref()),
             });

@@ -4,6 +4,7 @@ use std::convert::Infallible;
 
 use bytes::Bytes;
 use drfgate::Identity;
+use drfgate_tower::JudgedRoute;
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
@@ -11,11 +12,14 @@ use http_body_util::Full;
 pub const HEADER_USER: &str = "x-drfgate-user";
 pub const HEADER_USER_ID: &str = "x-drfgate-user-id";
 pub const HEADER_AUTH: &str = "x-drfgate-auth";
+pub const HEADER_ROUTE: &str = "x-drfgate-route";
 pub const HEALTH_PATH: &str = "/.drfgate/health";
 
 /// 200 with the identity in headers: `X-Drfgate-User` (percent-encoded UTF-8 username),
 /// `X-Drfgate-User-Id` (the pk) and `X-Drfgate-Auth` (`token`, `basic`, `remote_user`, or
-/// `anonymous` when DRF lets an unauthenticated request through).
+/// `anonymous` when DRF lets an unauthenticated request through), and `X-Drfgate-Route`
+/// (percent-encoded like the username: the route's `name`, else its pattern) when a
+/// configured route decided.
 pub async fn allowed<B>(request: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
     let mut response = Response::new(Full::default());
     let headers = response.headers_mut();
@@ -37,6 +41,9 @@ pub async fn allowed<B>(request: Request<B>) -> Result<Response<Full<Bytes>>, In
         None => {
             headers.insert(HEADER_AUTH, HeaderValue::from_static("anonymous"));
         }
+    }
+    if let Some(JudgedRoute(route)) = request.extensions().get::<JudgedRoute>() {
+        headers.insert(HEADER_ROUTE, ascii_value(percent_encode(route)));
     }
     Ok(response)
 }
