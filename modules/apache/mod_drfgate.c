@@ -13,6 +13,13 @@
  * authn/authz hooks (run only when authorisation needs a user) cannot express. A refusal is
  * answered here with DRF's status, JSON body and headers; an allowed user becomes r->user
  * (REMOTE_USER) and DRFGATE_* variables for the application.
+ *
+ * The decision is made in the fixups hook, the last step before the handler, because only
+ * there is the request the handler will run known: mod_rewrite has rewritten it (server
+ * rules in translate_name, per-directory rules in fixups, before this module), mod_wsgi has
+ * mapped it to its script and the core has split off r->path_info, and an internal redirect
+ * (which skips the access and auth hooks when its configuration is the same) still comes
+ * through here. For mod_wsgi the gate judges exactly the PATH_INFO mod_wsgi hands Django.
  */
 
 #include "apr_strings.h"
@@ -44,13 +51,28 @@ typedef struct {
     int strip_prefix_set;
 } drfgate_dir_conf;
 
-/* What the main request decided, so that its sub-requests answer the same way. */
+/* An allowed request's identity, as handed to the application. */
 typedef struct {
     const char *user;           /* NULL: anonymous */
     const char *user_id;
     const char *scheme;
     int is_staff;
+    const char *route;          /* NULL: no configured route matched */
 } drfgate_allowed;
+
+/* The path the gate judges, in the form the C ABI is told. */
+typedef struct {
+    const char *path;
+    uint32_t form;              /* DRFGATE_PATH_INFO or DRFGATE_PATH_RAW_TARGET */
+} judged_path;
+
+/* An allowed decision, kept in r->request_config so that a sub-request or an internal
+ * redirect for the very same method and path reuses it; any other is decided again. */
+typedef struct {
+    const char *method;
+    judged_path path;
+    drfgate_allowed allowed;
+} recorded_decision;
 
 static const char *last_error_text(apr_pool_t *pool)
 {
@@ -249,10 +271,9 @@ static const char *copy_str(apr_pool_t *pool, drfgate_str s)
     return apr_pstrmemdup(pool, s.data, s.len);
 }
 
-/* The raw path as sent, with the location's mount point removed when configured. */
-static const char *routing_path(request_rec *r, const drfgate_dir_conf *dir)
+/* `path` without the location's mount point (DrfgateStripPrefix), when it starts with it. */
+static const char *strip_prefix(const char *path, const drfgate_dir_conf *dir)
 {
-    const char *path = r->parsed_uri.path ? r->parsed_uri.path : "";
     size_t prefix_len;
 
     if (dir->strip_prefix == NULL) {
@@ -270,8 +291,72 @@ static const char *routing_path(request_rec *r, const drfgate_dir_conf *dir)
     return path;
 }
 
+static int is_wsgi_script(const request_rec *r)
+{
+    return r->handler != NULL
+        && (strcmp(r->handler, "wsgi-script") == 0
+            || strcmp(r->handler, "application/x-httpd-wsgi") == 0);
+}
+
+/*
+ * What the application behind this request will take as its path, in the form that says
+ * how the gate must read it:
+ * - mod_wsgi: PATH_INFO, which is r->path_info (Apache's decoded, normalised path below the
+ *   WSGIScriptAlias) with runs of `/` merged, as mod_wsgi does. Never decoded again: a `%3F`
+ *   the client sent is a `?` here and stays one in Django's path_info.
+ * - mod_proxy with `nocanon`: the raw request target, passed on as sent.
+ * - anything else (a proxy re-encoding r->uri, static files): r->uri, already decoded and
+ *   normalised by Apache, after rewrites.
+ * DrfgateStripPrefix applies to the last two; under mod_wsgi the script's mount point is
+ * already SCRIPT_NAME.
+ */
+static judged_path path_to_judge(request_rec *r, const drfgate_dir_conf *dir)
+{
+    judged_path judged;
+
+    if (is_wsgi_script(r)) {
+        char *path_info = apr_pstrdup(r->pool, r->path_info ? r->path_info : "");
+        ap_no2slash(path_info);
+        judged.path = path_info;
+        judged.form = DRFGATE_PATH_INFO;
+    } else if (r->proxyreq != PROXYREQ_NONE && apr_table_get(r->notes, "proxy-nocanon") != NULL) {
+        judged.path = strip_prefix(r->unparsed_uri ? r->unparsed_uri : "/", dir);
+        judged.form = DRFGATE_PATH_RAW_TARGET;
+    } else {
+        judged.path = strip_prefix(r->uri ? r->uri : "/", dir);
+        judged.form = DRFGATE_PATH_INFO;
+    }
+    return judged;
+}
+
+static int same_judgement(const recorded_decision *recorded, const request_rec *r,
+                          const judged_path *path)
+{
+    return recorded->path.form == path->form && strcmp(recorded->path.path, path->path) == 0
+        && strcmp(recorded->method, r->method) == 0;
+}
+
+/* An allowed decision for this method and path made earlier for the same client request:
+ * by the request this one is a sub-request of, or redirected from. */
+static const recorded_decision *earlier_decision(const request_rec *r, const judged_path *path)
+{
+    const request_rec *earlier;
+
+    for (earlier = r; earlier != NULL; earlier = earlier->main ? earlier->main : earlier->prev) {
+        const recorded_decision *recorded
+            = ap_get_module_config(earlier->request_config, &drfgate_module);
+        if (recorded != NULL && same_judgement(recorded, r, path)) {
+            return recorded;
+        }
+    }
+    return NULL;
+}
+
 static void apply_allowed(request_rec *r, const drfgate_allowed *allowed)
 {
+    if (allowed->route != NULL) {
+        apr_table_setn(r->subprocess_env, "DRFGATE_ROUTE", allowed->route);
+    }
     if (allowed->user == NULL) {
         return;
     }
@@ -288,6 +373,9 @@ static drfgate_allowed *read_allowed(request_rec *r, const drfgate_decision *dec
     drfgate_allowed *allowed = apr_pcalloc(r->pool, sizeof(*allowed));
     drfgate_str value;
 
+    if (drfgate_decision_route(decision, &value) == DRFGATE_RESULT_OK) {
+        allowed->route = copy_str(r->pool, value);
+    }
     if (!drfgate_decision_is_authenticated(decision)) {
         return allowed;
     }
@@ -308,6 +396,11 @@ static int send_refusal(request_rec *r, const drfgate_decision *decision)
     drfgate_bytes body = {0};
     drfgate_str header;
 
+    if (r->main != NULL) {
+        /* A sub-request's answer is never sent to the client: its status is enough for
+         * whoever made it (mod_dir, mod_include, mod_wsgi's PATH_TRANSLATED lookup). */
+        return drfgate_decision_status(decision);
+    }
     ap_discard_request_body(r);
     r->status = drfgate_decision_status(decision);
     if (drfgate_decision_www_authenticate(decision, &header) == DRFGATE_RESULT_OK) {
@@ -328,29 +421,22 @@ static int send_refusal(request_rec *r, const drfgate_decision *decision)
     return DONE;
 }
 
-/* Decides r for an enabled location: OK (allowed, identity set), DONE (refused and answered),
- * or 500 (no decision: fail closed). */
-static int decide(request_rec *r, const drfgate_dir_conf *dir)
+/* Decides r for an enabled location on `path`: OK (allowed, identity set), DONE (refused and
+ * answered), a status (a refused sub-request), or 500 (no decision: fail closed). */
+static int decide(request_rec *r, const judged_path *path)
 {
     drfgate_server_conf *server = ap_get_module_config(r->server->module_config, &drfgate_module);
     drfgate_request request = {0};
     drfgate_decision *decision = NULL;
-    drfgate_allowed *allowed;
+    const recorded_decision *earlier;
+    recorded_decision *recorded;
     header_list headers;
     drfgate_result rc;
 
-    /* mod_wsgi looks up PATH_TRANSLATED with a sub-request: it is the same request. */
-    if (r->main != NULL) {
-        allowed = ap_get_module_config(r->main->request_config, &drfgate_module);
-        if (allowed != NULL) {
-            apply_allowed(r, allowed);
-            return OK;
-        }
-    }
-    /* Already decided in translate_name (TRACE). */
-    allowed = ap_get_module_config(r->request_config, &drfgate_module);
-    if (allowed != NULL) {
-        apply_allowed(r, allowed);
+    earlier = earlier_decision(r, path);
+    if (earlier != NULL) {
+        ap_set_module_config(r->request_config, &drfgate_module, (void *)earlier);
+        apply_allowed(r, &earlier->allowed);
         return OK;
     }
     if (server->gate == NULL) {
@@ -362,7 +448,8 @@ static int decide(request_rec *r, const drfgate_dir_conf *dir)
 
     headers = request_headers(r);
     request.method = bytes_of(r->method);
-    request.path = bytes_of(routing_path(r, dir));
+    request.path = bytes_of(path->path);
+    request.path_form = path->form;
     request.query = bytes_of(r->args);
     request.headers = headers.items;
     request.headers_len = headers.len;
@@ -383,44 +470,62 @@ static int decide(request_rec *r, const drfgate_dir_conf *dir)
         drfgate_decision_free(decision);
         return status;
     }
-    allowed = read_allowed(r, decision);
+    recorded = apr_pcalloc(r->pool, sizeof(*recorded));
+    recorded->method = r->method;
+    recorded->path = *path;
+    recorded->allowed = *read_allowed(r, decision);
     drfgate_decision_free(decision);
-    ap_set_module_config(r->request_config, &drfgate_module, allowed);
-    apply_allowed(r, allowed);
+    ap_set_module_config(r->request_config, &drfgate_module, recorded);
+    apply_allowed(r, &recorded->allowed);
     return OK;
 }
 
-static int check_access(request_rec *r)
+/* A request that will not reach a handler here: it is decided where it ends up. */
+static int is_redirected(const request_rec *r)
+{
+    return (r->handler != NULL && strcmp(r->handler, "redirect-handler") == 0)
+        || (r->filename != NULL && strncmp(r->filename, "redirect:", 9) == 0);
+}
+
+static int decide_before_handler(request_rec *r)
 {
     drfgate_dir_conf *dir = ap_get_module_config(r->per_dir_config, &drfgate_module);
+    judged_path path;
 
-    if (dir->enabled != 1) {
+    if (dir->enabled != 1 || is_redirected(r)) {
         return DECLINED;
     }
-    return decide(r, dir);
+    path = path_to_judge(r, dir);
+    return decide(r, &path);
 }
 
 /*
- * Apache's core answers TRACE in map_to_storage, before any access checker, by echoing the
- * request (Authorization included). DRF answers it like any other method: 401/403 first,
- * then 405. So TRACE is decided here, where <Location> settings already apply.
+ * Apache's core answers TRACE in map_to_storage, before the fixups, by echoing the request
+ * (Authorization included). DRF answers it like any other method: 401/403 first, then 405.
+ * So TRACE is decided here, where <Location> settings already apply, on the decoded r->uri
+ * (the handler is not known yet).
  */
 static int decide_trace_early(request_rec *r)
 {
     drfgate_dir_conf *dir = ap_get_module_config(r->per_dir_config, &drfgate_module);
+    judged_path path;
     int status;
 
     if (r->method_number != M_TRACE || r->main != NULL || dir->enabled != 1) {
         return DECLINED;
     }
-    status = decide(r, dir);
+    path.path = strip_prefix(r->uri ? r->uri : "/", dir);
+    path.form = DRFGATE_PATH_INFO;
+    status = decide(r, &path);
     return status == OK ? DECLINED : status;
 }
 
 static void register_hooks(apr_pool_t *p)
 {
     (void)p;
-    ap_hook_check_access(check_access, NULL, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
+    /* Last among the fixups: after mod_rewrite's per-directory rules and anything else that
+     * may still change where the request goes. */
+    ap_hook_fixups(decide_before_handler, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_translate_name(decide_trace_early, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -106,6 +106,13 @@ def gate_config(db, cases):
             out.extend(f"{k} = {toml_value(v)}" for k, v in spec.items())
     # The deployment's own routes: the view that trusts REMOTE_USER, and static files.
     out += [
+        # Never reached as such: a per-directory rewrite sends it to api/token-admin/ by an
+        # internal redirect, which the gate must judge again.
+        "[[routes]]",
+        'name = "legacy-admin"',
+        'path = "api/legacy-admin/"',
+        'authentication_classes = ["TokenAuthentication"]',
+        'permission_classes = ["AllowAny"]',
         "[[routes]]",
         'name = "whoami"',
         'path = "api/whoami/"',
@@ -187,6 +194,14 @@ class Apache:
                 # An application mounted below /: routes match without the mount point.
                 "<Location /mounted/>\n    Drfgate On\n    DrfgateStripPrefix /mounted\n</Location>\n"
                 "<Location /unstripped/>\n    Drfgate On\n</Location>\n"
+                # Rewrites: the gate judges where the request ends up, not what was sent.
+                "RewriteEngine On\n"
+                "RewriteRule ^/short/admin/?$ /api/token-admin/ [PT]\n"
+                f'<Directory "{RUN}/site">\n'
+                "    RewriteEngine On\n"
+                "    RewriteCond %{REQUEST_URI} ^/api/legacy-admin/$\n"
+                "    RewriteRule ^ /api/token-admin/ [L,DPI]\n"
+                "</Directory>\n"
             )
         return f"""# {self.name}: written by tests/apache/e2e.py
 ServerRoot "{self.dir}"
@@ -205,6 +220,7 @@ LoadModule authz_core_module "{mods}/mod_authz_core.so"
 LoadModule alias_module "{mods}/mod_alias.so"
 LoadModule mime_module "{mods}/mod_mime.so"
 LoadModule wsgi_module "{mods}/mod_wsgi.so"
+LoadModule rewrite_module "{mods}/mod_rewrite.so"
 TypesConfig /etc/mime.types
 <IfModule mpm_prefork_module>
     StartServers 4
@@ -424,7 +440,8 @@ def check_identity(apache, log):
     seen = answer.json()
     check(seen["user"] == "john" and seen["pk"] == john["pk"], f"(b) {seen}")
     check(seen["gate"] == {"DRFGATE_USER_ID": str(john["pk"]), "DRFGATE_USERNAME": "john",
-                           "DRFGATE_AUTH": "token", "DRFGATE_IS_STAFF": "0"}, f"(b) {seen}")
+                           "DRFGATE_AUTH": "token", "DRFGATE_IS_STAFF": "0",
+                           "DRFGATE_ROUTE": "whoami"}, f"(b) {seen}")
     reached = log.since(mark)
     check(len(reached) == 1, f"(b) reached {reached}")
     check(reached[0]["remote_user"] == "john" and reached[0]["auth_type"] == "drfgate"
@@ -536,11 +553,37 @@ def check_conformance(apache, log, label):
     check(not failures, f"{len(failures)} differences from DRF:\n" + "\n".join(failures))
 
 
+def check_rewrites(apache, log):
+    """(b) The gate judges the request mod_wsgi will run: after a `[PT]` rewrite, and again after a
+    per-directory rewrite's internal redirect (for which Apache skips the access hooks)."""
+    tokens = {"anonymous": [], "john": [("Authorization", "Token abcd1234")],
+              "admin": [("Authorization", "Token admin123")]}
+    for who, headers in tokens.items():
+        direct = request(apache.port, "GET", "/api/token-admin/", headers)
+        for spelling in ("/short/admin", "/api/legacy-admin/"):
+            mark = log.mark()
+            answer = request(apache.port, "GET", spelling, headers)
+            reached = log.since(mark)
+            check((answer.status, answer.body) == (direct.status, direct.body),
+                  f"(b) {who} {spelling}: {answer}, but /api/token-admin/ answers {direct}")
+            if answer.status == 200:
+                check(len(reached) == 1 and reached[0]["gate"].get("DRFGATE_ROUTE") == "token_admin",
+                      f"(b) {who} {spelling} reached {reached}")
+            else:
+                check(not reached, f"(b) {who} {spelling}: refused, yet reached Python: {reached}")
+    # What the module hands the core under mod_wsgi is PATH_INFO, already decoded by Apache: a
+    # `%3F` is judged as the `?` Django routes on, not cut off as a query.
+    mark = log.mark()
+    answer = request(apache.port, "GET", "/api/token-admin%3F/")
+    check(answer.status == 404 and not log.since(mark), f"(b) %3F: {answer}")
+
+
 def test_b_to_e(log, mpms):
     for mpm in mpms:
         with Apache(f"gated-{mpm}", mpm=mpm) as apache:
             started = time.monotonic()
             check_identity(apache, log)
+            check_rewrites(apache, log)
             check_conformance(apache, log, mpm)
             check("drfgate" not in apache.error_log() or "AH" not in apache.error_log(),
                   f"unexpected drfgate errors:\n{apache.error_log()}")
