@@ -195,6 +195,7 @@ fn answers_like_drf_and_stops_on_sigterm() {
     assert_eq!(header(&headers, "x-drfgate-user"), Some("john"));
     assert_eq!(header(&headers, "x-drfgate-user-id"), Some("1"));
     assert_eq!(header(&headers, "x-drfgate-auth"), Some("token"));
+    assert_eq!(header(&headers, "x-drfgate-route"), Some("api/orders/"));
     assert_eq!(body, "");
 
     let (status, headers, _) = server.get("/api/open/", "");

@@ -13,7 +13,7 @@ use std::thread::ThreadId;
 use bytes::Bytes;
 use drfgate::store::{SqliteStore, Store, StoreError, StoreSummary, UserWithPassword};
 use drfgate::{Config, Gate, Identity, Scheme, User, UserPk};
-use drfgate_tower::{ConnectionInfo, DrfGate, DrfGateLayer};
+use drfgate_tower::{ConnectionInfo, DrfGate, DrfGateLayer, JudgedRoute};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{service_fn, Layer, Service, ServiceExt};
@@ -380,4 +380,35 @@ fn outside_a_runtime_the_decision_is_made_inline() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(threads.lock().unwrap()[0], std::thread::current().id());
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allowed_request_carries_the_route_it_was_judged_by() {
+    let Some(db) = fixture_db() else { return };
+    let (gate, _) = gate(&db);
+    let route_of = |request: Request<Full<Bytes>>| {
+        let route = request
+            .extensions()
+            .get::<JudgedRoute>()
+            .map_or_else(|| "-".to_string(), |JudgedRoute(route)| route.to_string());
+        async move { Ok::<_, Infallible>(Response::new(Full::from(route))) }
+    };
+    let service = DrfGateLayer::new(gate).layer(service_fn(route_of));
+    for (target, expected) in [
+        // Cached or not (the first token use goes to the blocking pool), the same route.
+        ("/api/orders/", "api/orders/"),
+        ("/api/orders/", "api/orders/"),
+        ("/api/%6Frders/", "api/orders/"),
+        ("/api/open/", "api/open/"),
+        ("/elsewhere/", "-"),
+    ] {
+        let mut request = get(target, Some(b"Token abcd1234"));
+        // An outer layer's (or a client's) claim never survives the gate.
+        request
+            .extensions_mut()
+            .insert(JudgedRoute("api/admin/".into()));
+        let response = service.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{target}");
+        assert_eq!(text(response).await, expected, "{target}");
+    }
 }

@@ -18,8 +18,8 @@ pub const HEALTH_PATH: &str = "/.drfgate/health";
 /// 200 with the identity in headers: `X-Drfgate-User` (percent-encoded UTF-8 username),
 /// `X-Drfgate-User-Id` (the pk) and `X-Drfgate-Auth` (`token`, `basic`, `remote_user`, or
 /// `anonymous` when DRF lets an unauthenticated request through), and `X-Drfgate-Route`
-/// (percent-encoded like the username: the route's `name`, else its pattern) when a
-/// configured route decided.
+/// (the route's `name`, else its pattern; visible ASCII other than `%` as it is, every other
+/// UTF-8 byte as `%XX`) when a configured route decided.
 pub async fn allowed<B>(request: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
     let mut response = Response::new(Full::default());
     let headers = response.headers_mut();
@@ -43,7 +43,7 @@ pub async fn allowed<B>(request: Request<B>) -> Result<Response<Full<Bytes>>, In
         }
     }
     if let Some(JudgedRoute(route)) = request.extensions().get::<JudgedRoute>() {
-        headers.insert(HEADER_ROUTE, ascii_value(percent_encode(route)));
+        headers.insert(HEADER_ROUTE, ascii_value(percent_encode_visible(route)));
     }
     Ok(response)
 }
@@ -82,6 +82,20 @@ pub fn percent_encode(text: &str) -> String {
     out
 }
 
+/// Text for a header value that keeps a pattern readable: visible ASCII (but `%`) as it is,
+/// every other UTF-8 byte (space, controls, non-ASCII) as `%XX`.
+pub fn percent_encode_visible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for &byte in text.as_bytes() {
+        if byte.is_ascii_graphic() && byte != b'%' {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 fn ascii_value(text: String) -> HeaderValue {
     // Only ASCII letters, digits, `-._~@+` and `%XX` remain: always a valid value.
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
@@ -99,5 +113,17 @@ mod tests {
         );
         assert_eq!(percent_encode("walterwhité"), "walterwhit%C3%A9");
         assert_eq!(percent_encode("a b%\r\n"), "a%20b%25%0D%0A");
+    }
+
+    #[test]
+    fn route_labels_keep_visible_ascii() {
+        assert_eq!(
+            percent_encode_visible("api/orders/<int:pk>/"),
+            "api/orders/<int:pk>/"
+        );
+        assert_eq!(
+            percent_encode_visible("^caf\u{e9} 100%$"),
+            "^caf%C3%A9%20100%25$"
+        );
     }
 }
