@@ -101,6 +101,92 @@
 //! # }
 //! ```
 //!
+//! # Routes are Django's patterns, not the inner service's
+//!
+//! The gate never sees the inner service's routing. It judges a request by the config's
+//! `[[routes]]`: Django `path()` and `re_path()` patterns, first match wins, matched against
+//! the path as Django would resolve it (`request.path_info`: the raw path percent-decoded,
+//! so `/api/%6Frders/` is `api/orders/` and `%2F` is a `/`). A router in front of which the
+//! Layer sits (axum, say) matches its own routes, often on the raw path, with its own idea of
+//! a path parameter; where the two disagree, the gate's answer is for the Django route, or
+//! for no route, while the handler the router picks runs.
+//!
+//! A path no `[[routes]]` entry matches is decided by `[gate] unmatched`:
+//!
+//! - `"defaults"` (the default): DRF's `DEFAULT_AUTHENTICATION_CLASSES` and
+//!   `DEFAULT_PERMISSION_CLASSES`, as for a Django view that sets none;
+//! - `"pass"`: the inner service is called, with no [`drfgate::Identity`]; in front of
+//!   Django, Django answers (usually 404), but in front of any other service that handler
+//!   runs unjudged;
+//! - `"deny"`: DRF's `404 {"detail":"Not found."}`, and the inner service is not called.
+//!
+//! In front of a service that is not Django, use `"deny"` and give every handler a
+//! `[[routes]]` entry whose pattern accepts no more than the handler's route: a path only the
+//! router knows is then refused instead of being judged by the defaults or let through. Put
+//! the Layer around the finished router (axum's `Router::layer` wraps only the routes added
+//! before it). `examples/axum/orders.rs` does both.
+//!
+//! ```
+//! # use std::collections::HashSet;
+//! # use std::convert::Infallible;
+//! # use std::sync::atomic::{AtomicUsize, Ordering};
+//! # use std::sync::Arc;
+//! # use bytes::Bytes;
+//! # use drfgate::store::{Store, StoreError, StoreSummary, UserWithPassword};
+//! # use drfgate::{Gate, User, UserPk};
+//! # use drfgate_tower::DrfGateLayer;
+//! # use http::{Request, Response, StatusCode};
+//! # use http_body_util::{BodyExt, Full};
+//! # use tower::{service_fn, Layer, ServiceExt};
+//! # struct NoUsers;
+//! # impl Store for NoUsers {
+//! #     fn user_by_token(&self, _: &str) -> Result<Option<User>, StoreError> { Ok(None) }
+//! #     fn user_by_username(&self, _: &str) -> Result<Option<UserWithPassword>, StoreError> { Ok(None) }
+//! #     fn user_permissions(&self, _: &UserPk) -> Result<HashSet<String>, StoreError> { Ok(HashSet::new()) }
+//! #     fn summary(&self) -> Result<StoreSummary, StoreError> {
+//! #         Ok(StoreSummary { backend: "memory", location: "doc".into(), users: 0, tokens: Some(0) })
+//! #     }
+//! # }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let config = drfgate::Config::from_str_with_origin(r#"
+//!     [django]
+//!     DATABASE = "sqlite:///srv/app/db.sqlite3"
+//!     [rest_framework]
+//!     DEFAULT_PERMISSION_CLASSES = ["AllowAny"]
+//!     [gate]
+//!     unmatched = "deny"
+//!     [[routes]]
+//!     path = "api/orders/"
+//!     authentication_classes = ["TokenAuthentication"]
+//!     permission_classes = ["IsAuthenticated"]
+//! "#, "drfgate.toml", None).unwrap();
+//! let gate = Arc::new(Gate::with_store(config, Box::new(NoUsers)).unwrap());
+//!
+//! // An inner service that answers every path, as a router with more routes than the config.
+//! let calls = Arc::new(AtomicUsize::new(0));
+//! let counted = calls.clone();
+//! let inner = service_fn(move |_: Request<Full<Bytes>>| {
+//!     counted.fetch_add(1, Ordering::SeqCst);
+//!     async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("served")))) }
+//! });
+//! let service = DrfGateLayer::new(gate).layer(inner);
+//! let get = |path: &str| Request::get(path).body(Full::default()).unwrap();
+//!
+//! // No `[[routes]]` entry: refused, although the inner service would answer it. With
+//! // `unmatched = "defaults"` it would be judged by AllowAny and served.
+//! let response = service.clone().oneshot(get("/api/orders/export/")).await.unwrap();
+//! assert_eq!(response.status(), StatusCode::NOT_FOUND);
+//! let body = response.into_body().collect().await.unwrap().to_bytes();
+//! assert_eq!(body, r#"{"detail":"Not found."}"#);
+//!
+//! // Percent-decoded as Django would: this is `api/orders/`, so IsAuthenticated applies.
+//! let response = service.clone().oneshot(get("/api/%6Frders/")).await.unwrap();
+//! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(calls.load(Ordering::SeqCst), 0);
+//! # }
+//! ```
+//!
 //! # Server variables
 //!
 //! WSGI servers hand Django facts that are not in the HTTP request: whether the connection

@@ -264,6 +264,55 @@ fn the_database_may_be_written_while_the_gate_reads() {
     release.join().unwrap();
 }
 
+/// A deploy that swaps Django's database file (`mv new.sqlite3 db.sqlite3`): with caching
+/// off, the next request is answered from the new file. (With caching on, answers already
+/// cached stand for their TTL, as after any change made behind the gate's back.)
+#[test]
+fn a_database_file_replaced_by_rename_is_read_from_then_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = common::fixture_copy(dir.path()) else {
+        return;
+    };
+    let gate =
+        Gate::from_config_str(&config_text(&db, "[cache]\nmax_entries = 0\n"), None).unwrap();
+    assert_eq!(
+        user_of(&get(&gate, "/api/x/", "Token abcd1234")),
+        Some("john")
+    );
+    assert!(get(&gate, "/api/admin/", "Token admin123").is_allow());
+
+    // The new file: john's token revoked, admin no longer staff.
+    let new = dir.path().join("new.sqlite3");
+    std::fs::copy(&db, &new).unwrap();
+    rusqlite::Connection::open(&new)
+        .unwrap()
+        .execute_batch(
+            "DELETE FROM authtoken_token WHERE key = 'abcd1234'; \
+             UPDATE auth_user SET is_staff = 0 WHERE username = 'admin';",
+        )
+        .unwrap();
+    std::fs::rename(&new, &db).unwrap();
+
+    let Decision::Deny(deny) = get(&gate, "/api/x/", "Token abcd1234") else {
+        panic!("a token gone from the new database file must not authenticate")
+    };
+    assert_eq!(
+        (deny.status, deny.detail().as_deref()),
+        (401, Some("Invalid token."))
+    );
+    let Decision::Deny(deny) = get(&gate, "/api/admin/", "Token admin123") else {
+        panic!("a user no longer staff in the new database file must be refused")
+    };
+    assert_eq!(deny.status, 403);
+
+    // Deleted and not yet replaced: refused (500), never answered from the old file.
+    std::fs::remove_file(&db).unwrap();
+    let Decision::Deny(deny) = get(&gate, "/api/x/", "Token admin123") else {
+        panic!("a deleted database must not allow")
+    };
+    assert_eq!(deny.status, 500);
+}
+
 #[test]
 fn a_missing_database_is_refused_at_load() {
     let dir = tempfile::tempdir().unwrap();

@@ -2,9 +2,37 @@
 //!
 //! Each query runs in autocommit and is reset as soon as its rows are read, so no lock
 //! outlives a lookup; a busy timeout rides out Django's own writes.
+//!
+//! # A database file replaced under the gate
+//!
+//! A deploy may swap the database file (`mv new.sqlite3 db.sqlite3`). An open SQLite
+//! connection keeps reading the file it opened, now unlinked, for as long as it lives; so
+//! before every query the store looks at the path again (one `stat`, cheap next to the
+//! query, and only for lookups the gate's caches did not answer) and compares its device and
+//! inode with those of the file its connections were opened on. When they differ the pooled
+//! connections are dropped and the new file is opened and looked at afresh (its tables and
+//! columns, as at open time). The comparison cannot be fooled by inode reuse: a connection
+//! still open on the old file keeps its inode allocated.
+//!
+//! When nothing is at the path (deleted, or a deploy that removes the file before putting the
+//! new one there), queries fail with a [`StoreError`] naming the path, so the gate refuses
+//! with 500, until a file is there again: the old, unlinked file is never used to answer. A
+//! rename over the path (`mv`, `rename(2)`) is atomic and never shows that gap.
+//!
+//! Copying a new database *over* the file in place (`cp new.sqlite3 db.sqlite3`) keeps the
+//! inode; SQLite itself notices the changed content at the next read, but a reader may see a
+//! half-written file meanwhile: replace by rename. SQLite finds a database's `-wal` file by
+//! name, so swap a database in rollback-journal mode (Django's default), or checkpoint it and
+//! leave WAL mode first.
+//!
+//! The store only answers what reaches it: the gate's caches keep a token's user, a verified
+//! password and a user's permissions for their TTL whatever file they came from. After a
+//! swap that revokes anything, invalidate it (`Gate::invalidate_token`, `invalidate_user`),
+//! or wait `ttl_seconds`.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -20,11 +48,68 @@ const POOL_SIZE: usize = 8;
 
 pub struct SqliteStore {
     path: PathBuf,
-    queries: Queries,
-    idle: Mutex<Vec<Connection>>,
+    schema: Schema,
+    pool: Mutex<Pool>,
 }
 
-/// The SQL for this schema, built once at open time after looking at the tables.
+/// The connections to one database file, and the SQL built for that file's tables.
+struct Pool {
+    /// `None` once the file is gone or replaced: the next lookup opens the path afresh.
+    /// While it is `Some`, a connection (idle or lent) holds that very file open (the path is
+    /// looked at before and after each open), so its inode cannot be reused by another file
+    /// and the comparison is sound.
+    file: Option<FileId>,
+    queries: Arc<Queries>,
+    idle: Vec<Connection>,
+}
+
+/// A connection lent out for one query, with the file it was opened on.
+struct Lent {
+    conn: Connection,
+    file: FileId,
+    queries: Arc<Queries>,
+}
+
+/// Which file a path names: its device and inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileId {
+    device: u64,
+    inode: u64,
+}
+
+/// The file now at `path`; failing when there is none, or it cannot be looked at.
+fn file_id(path: &Path) -> Result<FileId, StoreError> {
+    let metadata = std::fs::metadata(path).map_err(|e| {
+        StoreError::new(format!(
+            "SQLite database {}: cannot stat it ({e}); deleted, or being replaced? \
+             Refusing to answer from the file opened before",
+            path.display()
+        ))
+    })?;
+    Ok(FileId::of(&metadata))
+}
+
+impl FileId {
+    #[cfg(unix)]
+    fn of(metadata: &std::fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+        }
+    }
+
+    /// Elsewhere a file SQLite holds open cannot be renamed over or deleted.
+    #[cfg(not(unix))]
+    fn of(_: &std::fs::Metadata) -> FileId {
+        FileId {
+            device: 0,
+            inode: 0,
+        }
+    }
+}
+
+/// The SQL for this schema, built once per database file after looking at its tables.
 struct Queries {
     token_user: String,
     user_by_username: String,
@@ -49,30 +134,123 @@ impl SqliteStore {
                 path.display()
             )));
         }
-        let conn = open_connection(path)?;
-        let queries = Queries::build(&conn, path, &schema)?;
+        let (conn, file, queries) = open_file(path, &schema)?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
-            queries,
-            idle: Mutex::new(vec![conn]),
+            schema,
+            pool: Mutex::new(Pool {
+                file: Some(file),
+                queries,
+                idle: vec![conn],
+            }),
         })
     }
 
     fn with_connection<T>(
         &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+        f: impl FnOnce(&Connection, &Queries) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        let conn = match self.idle.lock().pop() {
-            Some(conn) => conn,
-            None => open_connection(&self.path)?,
-        };
-        let result = f(&conn).map_err(|e| db_error(&self.path, e));
-        let mut idle = self.idle.lock();
-        if idle.len() < POOL_SIZE {
-            idle.push(conn);
+        let lent = self.lend()?;
+        let result = f(&lent.conn, &lent.queries).map_err(|e| db_error(&self.path, e));
+        let mut pool = self.pool.lock();
+        // A connection to a file that has since been replaced is closed, not kept.
+        if pool.file == Some(lent.file) && pool.idle.len() < POOL_SIZE {
+            pool.idle.push(lent.conn);
         }
         result
     }
+
+    /// A connection to the file now at the path: a pooled one when the file is the one the
+    /// pool was opened on, else a new one (and a new pool, when the file was replaced).
+    fn lend(&self) -> Result<Lent, StoreError> {
+        for _ in 0..OPEN_ATTEMPTS {
+            let seen = self.current_file()?;
+            let mut pool = self.pool.lock();
+            if pool.file == Some(seen) {
+                let queries = pool.queries.clone();
+                if let Some(conn) = pool.idle.pop() {
+                    return Ok(Lent {
+                        conn,
+                        file: seen,
+                        queries,
+                    });
+                }
+                drop(pool);
+                let conn = open_connection(&self.path)?;
+                if self.current_file()? == seen {
+                    return Ok(Lent {
+                        conn,
+                        file: seen,
+                        queries,
+                    });
+                }
+                continue; // replaced while opening: look again
+            }
+            if pool.file.take().is_some() {
+                log::info!(
+                    "SQLite database {}: the file was replaced; reopening it",
+                    self.path.display()
+                );
+            }
+            // The old file's connections will never be used again.
+            pool.idle.clear();
+            drop(pool);
+            // Open the new file and read its tables outside the lock (a busy timeout may be
+            // waited out there).
+            let (conn, file, queries) = open_file(&self.path, &self.schema)?;
+            let mut pool = self.pool.lock();
+            if pool.file.is_none() {
+                *pool = Pool {
+                    file: Some(file),
+                    queries: queries.clone(),
+                    idle: Vec::new(),
+                };
+            }
+            return Ok(Lent {
+                conn,
+                file,
+                queries,
+            });
+        }
+        Err(replaced_while_opening(&self.path))
+    }
+
+    /// The file now at the path; when there is none, the pool lets the old file go.
+    fn current_file(&self) -> Result<FileId, StoreError> {
+        file_id(&self.path).inspect_err(|_| {
+            let mut pool = self.pool.lock();
+            pool.file = None;
+            pool.idle.clear();
+        })
+    }
+}
+
+/// How many times a file replaced while it is being opened is opened again.
+const OPEN_ATTEMPTS: usize = 3;
+
+fn replaced_while_opening(path: &Path) -> StoreError {
+    StoreError::new(format!(
+        "SQLite database {}: replaced again each time it was opened ({OPEN_ATTEMPTS} times)",
+        path.display()
+    ))
+}
+
+/// Opens the file now at `path` and builds the queries for its tables. The path is looked at
+/// before and after opening, so the [`FileId`] returned is the file the connection reads.
+fn open_file(
+    path: &Path,
+    schema: &Schema,
+) -> Result<(Connection, FileId, Arc<Queries>), StoreError> {
+    for _ in 0..OPEN_ATTEMPTS {
+        let file = file_id(path)?;
+        let conn = open_connection(path)?;
+        if file_id(path)? != file {
+            continue;
+        }
+        let queries = Queries::build(&conn, path, schema)?;
+        return Ok((conn, file, Arc::new(queries)));
+    }
+    Err(replaced_while_opening(path))
 }
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
@@ -222,16 +400,16 @@ fn bind_pk(pk: &UserPk) -> rusqlite::types::Value {
 
 impl Store for SqliteStore {
     fn user_by_token(&self, key: &str) -> Result<Option<User>, StoreError> {
-        self.with_connection(|conn| {
-            conn.prepare_cached(&self.queries.token_user)?
+        self.with_connection(|conn, queries| {
+            conn.prepare_cached(&queries.token_user)?
                 .query_row([key], read_user)
                 .optional()
         })
     }
 
     fn user_by_username(&self, username: &str) -> Result<Option<UserWithPassword>, StoreError> {
-        self.with_connection(|conn| {
-            conn.prepare_cached(&self.queries.user_by_username)?
+        self.with_connection(|conn, queries| {
+            conn.prepare_cached(&queries.user_by_username)?
                 .query_row([username], |row| {
                     Ok(UserWithPassword {
                         user: read_user(row)?,
@@ -243,17 +421,17 @@ impl Store for SqliteStore {
     }
 
     fn user_permissions(&self, pk: &UserPk) -> Result<HashSet<String>, StoreError> {
-        self.with_connection(|conn| {
-            let mut stmt = conn.prepare_cached(&self.queries.permissions)?;
+        self.with_connection(|conn, queries| {
+            let mut stmt = conn.prepare_cached(&queries.permissions)?;
             let rows = stmt.query_map([bind_pk(pk)], |row| row.get::<_, String>(0))?;
             rows.collect()
         })
     }
 
     fn summary(&self) -> Result<StoreSummary, StoreError> {
-        self.with_connection(|conn| {
-            let users = conn.query_row(&self.queries.count_users, [], |r| r.get(0))?;
-            let tokens = match &self.queries.count_tokens {
+        self.with_connection(|conn, queries| {
+            let users = conn.query_row(&queries.count_users, [], |r| r.get(0))?;
+            let tokens = match &queries.count_tokens {
                 Some(sql) => Some(conn.query_row(sql, [], |r| r.get(0))?),
                 None => None,
             };
@@ -264,5 +442,181 @@ impl Store for SqliteStore {
                 tokens,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny Django-shaped database: `auth_user` and `authtoken_token`, one user per token.
+    fn make_db(path: &Path, users: &[(i64, &str, &str)]) {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE auth_user (id integer PRIMARY KEY, password varchar(128) NOT NULL, \
+             username varchar(150) NOT NULL UNIQUE, is_active bool NOT NULL, \
+             is_staff bool NOT NULL, is_superuser bool NOT NULL); \
+             CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, \
+             user_id integer NOT NULL UNIQUE REFERENCES auth_user (id), created datetime);",
+        )
+        .unwrap();
+        for (id, username, token) in users {
+            conn.execute(
+                "INSERT INTO auth_user VALUES (?1, '!', ?2, 1, 0, 0)",
+                rusqlite::params![id, username],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO authtoken_token VALUES (?1, ?2, '2024-01-01')",
+                rusqlite::params![token, id],
+            )
+            .unwrap();
+        }
+    }
+
+    fn user_of(store: &SqliteStore, token: &str) -> Option<String> {
+        store
+            .user_by_token(token)
+            .unwrap()
+            .map(|u| u.username.to_string())
+    }
+
+    #[test]
+    fn a_database_replaced_by_rename_is_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.sqlite3");
+        make_db(&db, &[(1, "john", "tok-john"), (2, "mary", "tok-mary")]);
+        let store = SqliteStore::open(&db, Schema::default()).unwrap();
+        assert_eq!(user_of(&store, "tok-john").as_deref(), Some("john"));
+        assert_eq!(user_of(&store, "tok-mary").as_deref(), Some("mary"));
+
+        // The deploy: a new database where john's token is gone and mary's token now belongs
+        // to another user, renamed over the old one.
+        let new = dir.path().join("new.sqlite3");
+        make_db(&new, &[(2, "mary", "tok-mary2"), (3, "ann", "tok-mary")]);
+        std::fs::rename(&new, &db).unwrap();
+
+        assert_eq!(user_of(&store, "tok-john"), None);
+        assert_eq!(user_of(&store, "tok-mary").as_deref(), Some("ann"));
+        assert_eq!(user_of(&store, "tok-mary2").as_deref(), Some("mary"));
+        assert_eq!(store.summary().unwrap().users, 2);
+        // Only connections to the new file are kept.
+        assert!(store.pool.lock().idle.len() <= 1);
+    }
+
+    #[test]
+    fn a_replacement_with_other_columns_gets_its_own_queries() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.sqlite3");
+        make_db(&db, &[(1, "john", "tok-john")]);
+        let store = SqliteStore::open(&db, Schema::default()).unwrap();
+        assert_eq!(user_of(&store, "tok-john").as_deref(), Some("john"));
+        // A custom user model without is_active (AbstractBaseUser): active, as in Django.
+        let new = dir.path().join("new.sqlite3");
+        let conn = Connection::open(&new).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE auth_user (id integer PRIMARY KEY, password varchar(128), \
+             username varchar(150)); \
+             CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, user_id integer); \
+             INSERT INTO auth_user VALUES (7, '!', 'eve'); \
+             INSERT INTO authtoken_token VALUES ('tok-eve', 7);",
+        )
+        .unwrap();
+        drop(conn);
+        std::fs::rename(&new, &db).unwrap();
+        let eve = store.user_by_token("tok-eve").unwrap().unwrap();
+        assert_eq!((&*eve.username, eve.is_active), ("eve", true));
+    }
+
+    #[test]
+    fn a_deleted_database_fails_closed_until_a_file_is_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.sqlite3");
+        make_db(&db, &[(1, "john", "tok-john")]);
+        let store = SqliteStore::open(&db, Schema::default()).unwrap();
+        assert_eq!(user_of(&store, "tok-john").as_deref(), Some("john"));
+
+        std::fs::remove_file(&db).unwrap();
+        let err = store.user_by_token("tok-john").unwrap_err().to_string();
+        assert!(err.contains(&*db.to_string_lossy()), "{err}");
+        assert!(err.contains("deleted, or being replaced"), "{err}");
+        assert!(store.summary().is_err());
+        assert!(store.pool.lock().idle.is_empty());
+
+        make_db(&db, &[(1, "john", "tok-john2")]);
+        assert_eq!(user_of(&store, "tok-john"), None);
+        assert_eq!(user_of(&store, "tok-john2").as_deref(), Some("john"));
+    }
+
+    #[test]
+    fn a_replacement_without_the_tables_fails_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.sqlite3");
+        make_db(&db, &[(1, "john", "tok-john")]);
+        let store = SqliteStore::open(&db, Schema::default()).unwrap();
+        assert_eq!(user_of(&store, "tok-john").as_deref(), Some("john"));
+
+        let new = dir.path().join("new.sqlite3");
+        Connection::open(&new)
+            .unwrap()
+            .execute_batch("CREATE TABLE other (x)")
+            .unwrap();
+        std::fs::rename(&new, &db).unwrap();
+        let err = store.user_by_token("tok-john").unwrap_err().to_string();
+        assert!(err.contains("no table \"auth_user\""), "{err}");
+    }
+
+    /// Threads querying while the file is swapped again and again: every answer comes from a
+    /// whole file, no thread ever goes back to an older one, and after a swap the next query
+    /// reads the new file.
+    #[test]
+    fn swaps_under_concurrent_queries() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.sqlite3");
+        make_db(&db, &[(1, "gen0", "tok")]);
+        let store = Arc::new(SqliteStore::open(&db, Schema::default()).unwrap());
+        let generation = |user: Option<String>| -> usize {
+            user.unwrap().strip_prefix("gen").unwrap().parse().unwrap()
+        };
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let (store, done) = (store.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let mut last = 0;
+                    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                        let now = generation(user_of(&store, "tok"));
+                        assert!(now >= last, "went back from generation {last} to {now}");
+                        last = now;
+                    }
+                })
+            })
+            .collect();
+        for n in 1..=20 {
+            let new = dir.path().join(format!("new{n}.sqlite3"));
+            make_db(&new, &[(1, &format!("gen{n}"), "tok")]);
+            std::fs::rename(&new, &db).unwrap();
+            assert_eq!(generation(user_of(&store, "tok")), n);
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        for reader in readers {
+            reader.join().unwrap();
+        }
+        assert!(store.pool.lock().idle.len() <= POOL_SIZE);
+    }
+
+    #[test]
+    fn an_unchanged_database_reuses_its_connections() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.sqlite3");
+        make_db(&db, &[(1, "john", "tok-john")]);
+        let store = SqliteStore::open(&db, Schema::default()).unwrap();
+        let queries = store.pool.lock().queries.clone();
+        for _ in 0..3 {
+            assert_eq!(user_of(&store, "tok-john").as_deref(), Some("john"));
+        }
+        let pool = store.pool.lock();
+        assert_eq!(pool.idle.len(), 1);
+        assert!(Arc::ptr_eq(&pool.queries, &queries));
     }
 }
