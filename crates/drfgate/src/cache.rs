@@ -774,13 +774,15 @@ impl<V: Clone + Send + Sync> CredentialCache<V> {
         }
     }
 
-    /// Forgets one credential, found or unknown.
-    pub fn invalidate(&self, key: &CacheKey) {
+    /// Forgets one credential, found or unknown, and returns whether the cache held it. Loads
+    /// in flight do not store what they find, whether or not anything was cached.
+    pub fn invalidate(&self, key: &CacheKey) -> bool {
         let key = *key;
         self.generation.fetch_add(1, Ordering::AcqRel);
         let removed =
             usize::from(self.positive.remove(key)) + usize::from(self.negative.remove(key));
         self.count_invalidations(key, removed);
+        removed > 0
     }
 
     /// Forgets every found credential whose value matches (e.g. all of one user's), and returns

@@ -1,5 +1,6 @@
 //! The gate over the Django-made fixture database: caching and its store queries,
-//! invalidation, explain's hints, concurrency, and failing closed.
+//! invalidation, explain's hints, concurrency, and failing closed. Tests that need rows the
+//! fixture lacks, or a lookup paused half-way, build their own database.
 
 mod common;
 
@@ -36,6 +37,18 @@ fn counting_gate(db: &Path, extra: &str) -> (Gate, Arc<AtomicUsize>) {
     let config = Config::from_str_with_origin(&config_text(db, extra), "test.toml", None).unwrap();
     let (store, queries) = common::Counting::open(db, config.django.schema.clone());
     (Gate::with_store(config, Box::new(store)).unwrap(), queries)
+}
+
+/// A gate over `db` whose store counts queries and can pause lookups.
+fn pausable_gate(db: &Path) -> (Gate, Arc<AtomicUsize>, Arc<common::Pauses>) {
+    let config = Config::from_str_with_origin(&config_text(db, ""), "test.toml", None).unwrap();
+    let (store, queries, pauses) =
+        common::Counting::open_pausable(db, config.django.schema.clone());
+    (
+        Gate::with_store(config, Box::new(store)).unwrap(),
+        queries,
+        pauses,
+    )
 }
 
 fn get(gate: &Gate, path: &str, authorization: &str) -> Decision {
@@ -273,4 +286,46 @@ fn a_missing_database_is_refused_at_load() {
         .unwrap()
         .to_string();
     assert!(err.contains("does not exist"), "{err}");
+}
+
+const UNUSABLE: &str = "!IZRSuBFyZjNPx9cRfRnsfr4NnvHCYwSqG2EwcBy";
+
+#[test]
+fn a_permission_lookup_in_flight_cannot_outlive_a_permission_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::scratch_db(
+        dir.path(),
+        &format!(
+            "INSERT INTO auth_user (id, username, password) VALUES (8, 'adder', '{UNUSABLE}');
+             INSERT INTO authtoken_token (key, user_id) VALUES ('adder123', 8);
+             INSERT INTO django_content_type (id, app_label, model) VALUES (1, 'expapp', 'thing');
+             INSERT INTO auth_permission (id, content_type_id, codename) VALUES (1, 1, 'add_thing');
+             INSERT INTO auth_user_user_permissions (user_id, permission_id) VALUES (8, 1);"
+        ),
+    );
+    let (gate, _, pauses) = pausable_gate(&db);
+    let headers = [(&b"Authorization"[..], &b"Token adder123"[..])];
+    let post = || gate.decide(&Request::new(b"POST", b"/api/things/").with_headers(&headers));
+    std::thread::scope(|s| {
+        let paused = pauses.user_permissions.arm();
+        // Reads adder's permissions (add_thing), then stalls; nothing is cached for adder yet.
+        let early = s.spawn(post);
+        paused.wait_until_stopped();
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute(
+                "DELETE FROM auth_user_user_permissions WHERE user_id = 8",
+                [],
+            )
+            .unwrap();
+        gate.invalidate_user(&UserPk::Int(8));
+        paused.release();
+        assert_eq!(user_of(&early.join().unwrap()), Some("adder"));
+    });
+    let decision = post();
+    assert_eq!(
+        decision.status(),
+        403,
+        "the permission removed before the lookup finished must not be cached"
+    );
 }
