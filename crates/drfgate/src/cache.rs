@@ -16,7 +16,9 @@
 //! * Concurrent misses on one key are coalesced ("single flight"): one caller loads, the others
 //!   wait for its result. Loader errors are shared with the waiters but never cached.
 //! * An invalidation that races with a load wins: a load that started before an invalidation does
-//!   not store its (possibly stale) result, though it still returns it to its callers.
+//!   not store its (possibly stale) result, though it still returns it to the callers that were
+//!   already waiting for it; a caller arriving after the invalidation does not wait for that load
+//!   but starts its own.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -488,6 +490,9 @@ enum FlightState<V> {
 struct Flight<V> {
     state: Mutex<FlightState<V>>,
     finished: Condvar,
+    /// The cache's generation when the load started: its result is stored only if no
+    /// invalidation has happened since, and only callers arriving before one may share it.
+    generation: u64,
 }
 
 impl<V> Flight<V> {
@@ -518,16 +523,28 @@ struct LeaderGuard<'a, V> {
 
 impl<V> LeaderGuard<'_, V> {
     fn complete(mut self, outcome: FlightState<V>) {
-        self.stripe.flights.lock().remove(&self.key);
+        self.leave();
         self.flight.finish(outcome);
         self.done = true;
+    }
+
+    /// Removes this flight from the map, unless a newer load of the key (started after an
+    /// invalidation) has already taken its place.
+    fn leave(&self) {
+        let mut flights = self.stripe.flights.lock();
+        if flights
+            .get(&self.key)
+            .is_some_and(|current| Arc::ptr_eq(current, &self.flight))
+        {
+            flights.remove(&self.key);
+        }
     }
 }
 
 impl<V> Drop for LeaderGuard<'_, V> {
     fn drop(&mut self) {
         if !self.done {
-            self.stripe.flights.lock().remove(&self.key);
+            self.leave();
             self.flight.finish(FlightState::Abandoned);
         }
     }
@@ -690,17 +707,27 @@ impl<V: Clone + Send + Sync> CredentialCache<V> {
 
     fn join_or_lead(&self, stripe: &Stripe<V>, key: CacheKey) -> Role<V> {
         let mut flights = stripe.flights.lock();
-        if let Some(flight) = flights.get(&key) {
-            return Role::Waiter(Arc::clone(flight));
-        }
-        // A leader stores its result before it removes its flight, so a load that finished
-        // between our miss and taking this lock is visible now.
-        if let Some(found) = self.peek_live(key) {
-            return Role::AlreadyCached(found);
+        // Read before the store is: a load that starts now cannot miss a later invalidation.
+        let generation = self.generation.load(Ordering::Acquire);
+        match flights.get(&key) {
+            // A load that started before an invalidation may return what the invalidation
+            // was about; only callers that were already waiting may share it.
+            Some(flight) if flight.generation == generation => {
+                return Role::Waiter(Arc::clone(flight));
+            }
+            Some(_) => {}
+            None => {
+                // A leader stores its result before it removes its flight, so a load that
+                // finished between our miss and taking this lock is visible now.
+                if let Some(found) = self.peek_live(key) {
+                    return Role::AlreadyCached(found);
+                }
+            }
         }
         let flight = Arc::new(Flight {
             state: Mutex::new(FlightState::Running),
             finished: Condvar::new(),
+            generation,
         });
         flights.insert(key, Arc::clone(&flight));
         Role::Leader(flight)
@@ -716,13 +743,13 @@ impl<V: Clone + Send + Sync> CredentialCache<V> {
     where
         E: Clone + Send + 'static,
     {
+        let generation = flight.generation;
         let guard = LeaderGuard {
             stripe,
             key,
             flight,
             done: false,
         };
-        let generation = self.generation.load(Ordering::Acquire);
         stripe.loads.fetch_add(1, Ordering::Relaxed);
         let outcome = load();
         match &outcome {
@@ -908,7 +935,7 @@ fn random_hash_keys() -> (u64, u64) {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
-    use std::sync::Barrier;
+    use std::sync::{mpsc, Barrier};
     use std::thread;
 
     const TOKEN: KeyDomain = KeyDomain::new("token");
@@ -1107,6 +1134,40 @@ mod tests {
         });
         assert_eq!(outcome, Ok(Cached::Found(1)));
         assert_eq!(cache.get(&key), None);
+    }
+
+    #[test]
+    fn a_caller_arriving_after_an_invalidation_does_not_share_an_older_load() {
+        let cache = CredentialCache::<u32>::new(config(100, 100, 4));
+        let cache = &cache;
+        let key = cache.key(TOKEN, &[b"shared"]);
+        let (entered, wait_entered) = mpsc::channel();
+        let (release, wait_release) = mpsc::channel::<()>();
+        let (late_done, late_outcome) = mpsc::channel();
+        thread::scope(|scope| {
+            let early = scope.spawn(move || {
+                cache.get_or_load(key, || {
+                    // Reads the state before the change, then answers slowly.
+                    entered.send(()).unwrap();
+                    wait_release.recv().unwrap();
+                    Ok::<_, ()>(Cached::Found(1))
+                })
+            });
+            wait_entered.recv().unwrap();
+            cache.invalidate(&key);
+            scope.spawn(move || {
+                let outcome = cache.get_or_load(key, || Ok::<_, ()>(Cached::Found(2)));
+                let _ = late_done.send(outcome);
+            });
+            // Sharing the early load would block until it is released.
+            let late = late_outcome.recv_timeout(Duration::from_secs(5));
+            release.send(()).unwrap();
+            assert_eq!(late, Ok(Ok(Cached::Found(2))));
+            // The early caller still gets what it read: it overlapped the invalidation.
+            assert_eq!(early.join().unwrap(), Ok(Cached::Found(1)));
+        });
+        assert_eq!(cache.get(&key), Some(Cached::Found(2)));
+        assert_eq!(cache.stats().loads, 2);
     }
 
     #[test]
