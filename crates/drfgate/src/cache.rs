@@ -18,7 +18,8 @@
 //! * An invalidation that races with a load wins: a load that started before an invalidation does
 //!   not store its (possibly stale) result, though it still returns it to the callers that were
 //!   already waiting for it; a caller arriving after the invalidation does not wait for that load
-//!   but starts its own.
+//!   but starts its own. Results enter the cache only through [`CredentialCache::get_or_load`],
+//!   so no store can skip this check.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -754,7 +755,7 @@ impl<V: Clone + Send + Sync> CredentialCache<V> {
         let outcome = load();
         match &outcome {
             Ok(found) => {
-                self.store(key, found.clone(), Some(generation));
+                self.store(key, found.clone(), generation);
                 guard.complete(FlightState::Loaded(found.clone()));
             }
             Err(error) => {
@@ -775,20 +776,18 @@ impl<V: Clone + Send + Sync> CredentialCache<V> {
             .map(|()| Cached::Unknown)
     }
 
-    /// Stores a check's result, replacing whatever the key had in either space.
-    pub fn insert(&self, key: CacheKey, value: Cached<V>) {
-        self.store(key, value, None);
+    /// Stores a result unconditionally, for tests that fill the cache directly.
+    #[cfg(test)]
+    fn insert(&self, key: CacheKey, value: Cached<V>) {
+        self.store(key, value, self.generation.load(Ordering::Acquire));
     }
 
     /// Stores unless an invalidation has happened since `loaded_at_generation`; the check is
     /// made under the shard's write lock, which every invalidation takes after bumping the
     /// generation, so a stale result can neither slip in after an invalidation nor survive one.
-    fn store(&self, key: CacheKey, value: Cached<V>, loaded_at_generation: Option<u64>) {
+    fn store(&self, key: CacheKey, value: Cached<V>, loaded_at_generation: u64) {
         let now = self.clock.now();
-        let still_current = || match loaded_at_generation {
-            None => true,
-            Some(generation) => self.generation.load(Ordering::Acquire) == generation,
-        };
+        let still_current = || self.generation.load(Ordering::Acquire) == loaded_at_generation;
         match value {
             Cached::Found(value) => {
                 self.negative.remove(key);
