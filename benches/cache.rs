@@ -56,7 +56,7 @@ fn filled_with(count: usize, cache: CredentialCache<u64>) -> Filled {
     let tokens: Vec<[u8; 40]> = order.iter().map(|&n| token(n)).collect();
     let keys: Vec<CacheKey> = tokens.iter().map(|t| cache.key(TOKEN, &[t])).collect();
     for (n, key) in keys.iter().enumerate() {
-        cache.insert(*key, Cached::Found(n as u64));
+        let _ = cache.get_or_load(*key, || Ok::<_, ()>(Cached::Found(n as u64)));
     }
     let stats = cache.stats();
     eprintln!(

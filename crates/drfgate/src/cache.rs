@@ -16,7 +16,10 @@
 //! * Concurrent misses on one key are coalesced ("single flight"): one caller loads, the others
 //!   wait for its result. Loader errors are shared with the waiters but never cached.
 //! * An invalidation that races with a load wins: a load that started before an invalidation does
-//!   not store its (possibly stale) result, though it still returns it to its callers.
+//!   not store its (possibly stale) result, though it still returns it to the callers that were
+//!   already waiting for it; a caller arriving after the invalidation does not wait for that load
+//!   but starts its own. Results enter the cache only through [`CredentialCache::get_or_load`],
+//!   so no store can skip this check.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -488,6 +491,9 @@ enum FlightState<V> {
 struct Flight<V> {
     state: Mutex<FlightState<V>>,
     finished: Condvar,
+    /// The cache's generation when the load started: its result is stored only if no
+    /// invalidation has happened since, and only callers arriving before one may share it.
+    generation: u64,
 }
 
 impl<V> Flight<V> {
@@ -518,16 +524,28 @@ struct LeaderGuard<'a, V> {
 
 impl<V> LeaderGuard<'_, V> {
     fn complete(mut self, outcome: FlightState<V>) {
-        self.stripe.flights.lock().remove(&self.key);
+        self.leave();
         self.flight.finish(outcome);
         self.done = true;
+    }
+
+    /// Removes this flight from the map, unless a newer load of the key (started after an
+    /// invalidation) has already taken its place.
+    fn leave(&self) {
+        let mut flights = self.stripe.flights.lock();
+        if flights
+            .get(&self.key)
+            .is_some_and(|current| Arc::ptr_eq(current, &self.flight))
+        {
+            flights.remove(&self.key);
+        }
     }
 }
 
 impl<V> Drop for LeaderGuard<'_, V> {
     fn drop(&mut self) {
         if !self.done {
-            self.stripe.flights.lock().remove(&self.key);
+            self.leave();
             self.flight.finish(FlightState::Abandoned);
         }
     }
@@ -690,17 +708,27 @@ impl<V: Clone + Send + Sync> CredentialCache<V> {
 
     fn join_or_lead(&self, stripe: &Stripe<V>, key: CacheKey) -> Role<V> {
         let mut flights = stripe.flights.lock();
-        if let Some(flight) = flights.get(&key) {
-            return Role::Waiter(Arc::clone(flight));
-        }
-        // A leader stores its result before it removes its flight, so a load that finished
-        // between our miss and taking this lock is visible now.
-        if let Some(found) = self.peek_live(key) {
-            return Role::AlreadyCached(found);
+        // Read before the store is: a load that starts now cannot miss a later invalidation.
+        let generation = self.generation.load(Ordering::Acquire);
+        match flights.get(&key) {
+            // A load that started before an invalidation may return what the invalidation
+            // was about; only callers that were already waiting may share it.
+            Some(flight) if flight.generation == generation => {
+                return Role::Waiter(Arc::clone(flight));
+            }
+            Some(_) => {}
+            None => {
+                // A leader stores its result before it removes its flight, so a load that
+                // finished between our miss and taking this lock is visible now.
+                if let Some(found) = self.peek_live(key) {
+                    return Role::AlreadyCached(found);
+                }
+            }
         }
         let flight = Arc::new(Flight {
             state: Mutex::new(FlightState::Running),
             finished: Condvar::new(),
+            generation,
         });
         flights.insert(key, Arc::clone(&flight));
         Role::Leader(flight)
@@ -716,18 +744,18 @@ impl<V: Clone + Send + Sync> CredentialCache<V> {
     where
         E: Clone + Send + 'static,
     {
+        let generation = flight.generation;
         let guard = LeaderGuard {
             stripe,
             key,
             flight,
             done: false,
         };
-        let generation = self.generation.load(Ordering::Acquire);
         stripe.loads.fetch_add(1, Ordering::Relaxed);
         let outcome = load();
         match &outcome {
             Ok(found) => {
-                self.store(key, found.clone(), Some(generation));
+                self.store(key, found.clone(), generation);
                 guard.complete(FlightState::Loaded(found.clone()));
             }
             Err(error) => {
@@ -748,20 +776,18 @@ impl<V: Clone + Send + Sync> CredentialCache<V> {
             .map(|()| Cached::Unknown)
     }
 
-    /// Stores a check's result, replacing whatever the key had in either space.
-    pub fn insert(&self, key: CacheKey, value: Cached<V>) {
-        self.store(key, value, None);
+    /// Stores a result unconditionally, for tests that fill the cache directly.
+    #[cfg(test)]
+    fn insert(&self, key: CacheKey, value: Cached<V>) {
+        self.store(key, value, self.generation.load(Ordering::Acquire));
     }
 
     /// Stores unless an invalidation has happened since `loaded_at_generation`; the check is
     /// made under the shard's write lock, which every invalidation takes after bumping the
     /// generation, so a stale result can neither slip in after an invalidation nor survive one.
-    fn store(&self, key: CacheKey, value: Cached<V>, loaded_at_generation: Option<u64>) {
+    fn store(&self, key: CacheKey, value: Cached<V>, loaded_at_generation: u64) {
         let now = self.clock.now();
-        let still_current = || match loaded_at_generation {
-            None => true,
-            Some(generation) => self.generation.load(Ordering::Acquire) == generation,
-        };
+        let still_current = || self.generation.load(Ordering::Acquire) == loaded_at_generation;
         match value {
             Cached::Found(value) => {
                 self.negative.remove(key);
@@ -774,13 +800,15 @@ impl<V: Clone + Send + Sync> CredentialCache<V> {
         }
     }
 
-    /// Forgets one credential, found or unknown.
-    pub fn invalidate(&self, key: &CacheKey) {
+    /// Forgets one credential, found or unknown, and returns whether the cache held it. Loads
+    /// in flight do not store what they find, whether or not anything was cached.
+    pub fn invalidate(&self, key: &CacheKey) -> bool {
         let key = *key;
         self.generation.fetch_add(1, Ordering::AcqRel);
         let removed =
             usize::from(self.positive.remove(key)) + usize::from(self.negative.remove(key));
         self.count_invalidations(key, removed);
+        removed > 0
     }
 
     /// Forgets every found credential whose value matches (e.g. all of one user's), and returns
@@ -906,7 +934,7 @@ fn random_hash_keys() -> (u64, u64) {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
-    use std::sync::Barrier;
+    use std::sync::{mpsc, Barrier};
     use std::thread;
 
     const TOKEN: KeyDomain = KeyDomain::new("token");
@@ -1105,6 +1133,40 @@ mod tests {
         });
         assert_eq!(outcome, Ok(Cached::Found(1)));
         assert_eq!(cache.get(&key), None);
+    }
+
+    #[test]
+    fn a_caller_arriving_after_an_invalidation_does_not_share_an_older_load() {
+        let cache = CredentialCache::<u32>::new(config(100, 100, 4));
+        let cache = &cache;
+        let key = cache.key(TOKEN, &[b"shared"]);
+        let (entered, wait_entered) = mpsc::channel();
+        let (release, wait_release) = mpsc::channel::<()>();
+        let (late_done, late_outcome) = mpsc::channel();
+        thread::scope(|scope| {
+            let early = scope.spawn(move || {
+                cache.get_or_load(key, || {
+                    // Reads the state before the change, then answers slowly.
+                    entered.send(()).unwrap();
+                    wait_release.recv().unwrap();
+                    Ok::<_, ()>(Cached::Found(1))
+                })
+            });
+            wait_entered.recv().unwrap();
+            cache.invalidate(&key);
+            scope.spawn(move || {
+                let outcome = cache.get_or_load(key, || Ok::<_, ()>(Cached::Found(2)));
+                let _ = late_done.send(outcome);
+            });
+            // Sharing the early load would block until it is released.
+            let late = late_outcome.recv_timeout(Duration::from_secs(5));
+            release.send(()).unwrap();
+            assert_eq!(late, Ok(Ok(Cached::Found(2))));
+            // The early caller still gets what it read: it overlapped the invalidation.
+            assert_eq!(early.join().unwrap(), Ok(Cached::Found(1)));
+        });
+        assert_eq!(cache.get(&key), Some(Cached::Found(2)));
+        assert_eq!(cache.stats().loads, 2);
     }
 
     #[test]

@@ -662,19 +662,17 @@ impl Gate {
         self.tokens.invalidate(&key);
     }
 
-    /// Drops everything cached about a user (after a password, flag or permission change).
+    /// Drops everything cached about a user (after a password, flag or permission change), and
+    /// returns how many entries there were. Lookups already in flight do not store what they
+    /// read, even when nothing was cached yet, so the change wins over them.
     pub fn invalidate_user(&self, pk: &UserPk) -> usize {
         let by_pk = |u: &Arc<User>| u.pk == *pk;
-        let mut dropped =
-            self.tokens.invalidate_where(by_pk) + self.passwords.invalidate_where(by_pk);
         let key = self
             .permissions
             .key(PERMISSION_KEYS, &[pk.to_string().as_bytes()]);
-        if self.permissions.get(&key).is_some() {
-            self.permissions.invalidate(&key);
-            dropped += 1;
-        }
-        dropped
+        self.tokens.invalidate_where(by_pk)
+            + self.passwords.invalidate_where(by_pk)
+            + usize::from(self.permissions.invalidate(&key))
     }
 
     pub fn stats(&self) -> GateStats {

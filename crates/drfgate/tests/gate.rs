@@ -1,12 +1,17 @@
 //! The gate over the Django-made fixture database: caching and its store queries,
-//! invalidation, explain's hints, concurrency, and failing closed.
+//! invalidation, explain's hints, concurrency, and failing closed. Tests that need rows the
+//! fixture lacks, or a lookup paused half-way, build their own database.
 
 mod common;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Barrier};
+use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use drfgate::hashers::{work_done_on_this_thread, HashWork, Hasher};
 use drfgate::{Config, Decision, Gate, Request, UserPk};
 
 fn config_text(db: &Path, extra: &str) -> String {
@@ -36,6 +41,25 @@ fn counting_gate(db: &Path, extra: &str) -> (Gate, Arc<AtomicUsize>) {
     let config = Config::from_str_with_origin(&config_text(db, extra), "test.toml", None).unwrap();
     let (store, queries) = common::Counting::open(db, config.django.schema.clone());
     (Gate::with_store(config, Box::new(store)).unwrap(), queries)
+}
+
+/// A gate over `db` whose store counts queries and can pause lookups.
+fn pausable_gate(db: &Path) -> (Gate, Arc<AtomicUsize>, Arc<common::Pauses>) {
+    let config = Config::from_str_with_origin(&config_text(db, ""), "test.toml", None).unwrap();
+    let (store, queries, pauses) =
+        common::Counting::open_pausable(db, config.django.schema.clone());
+    (
+        Gate::with_store(config, Box::new(store)).unwrap(),
+        queries,
+        pauses,
+    )
+}
+
+fn basic(username: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        STANDARD.encode(format!("{username}:{password}"))
+    )
 }
 
 fn get(gate: &Gate, path: &str, authorization: &str) -> Decision {
@@ -322,4 +346,205 @@ fn a_missing_database_is_refused_at_load() {
         .unwrap()
         .to_string();
     assert!(err.contains("does not exist"), "{err}");
+}
+
+// Spec §5.5 vectors (Django-made) for SPEC_PASSWORD, and one of Django 5.2's small-cost ones.
+const SPEC_PASSWORD: &str = "correct horse battery staple";
+const PBKDF2_DEFAULT_COST: &str =
+    "pbkdf2_sha256$1000000$vectorsalt0123456789ab$TnFLbqsJJ1veTVCQVc5zgmEIPUUzN7RCqWaDPD9Iznw=";
+const PBKDF2_260000: &str =
+    "pbkdf2_sha256$260000$vectorsalt0123456789ab$A7ZoOg5BlJXgVnN5ULbZc/Zhcu3urD+r8k8V6GVKbwI=";
+const MD5: &str = "md5$vectorsalt0123456789ab$499175ba542f6f2b69af2f33f92ce274";
+const UNUSABLE: &str = "!IZRSuBFyZjNPx9cRfRnsfr4NnvHCYwSqG2EwcBy";
+const OTHER_PASSWORD: &str = "pässwörd";
+const OTHER_PASSWORD_PBKDF2_1000: &str =
+    "pbkdf2_sha256$1000$Me1AU3PaSVSL941XjULMxv$o1e73zWcTUYSyWF9bPNUym3TdMEafxwMqOmMOIkkjMg=";
+
+/// A decision and the password hashing it did on this thread.
+fn hashing(decide: impl FnOnce() -> Decision) -> (Decision, HashWork) {
+    let before = work_done_on_this_thread();
+    let decision = decide();
+    (decision, work_done_on_this_thread().since(&before))
+}
+
+#[test]
+fn basic_costs_one_default_hash_whoever_the_user_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::scratch_db(
+        dir.path(),
+        &format!(
+            "INSERT INTO auth_user (id, username, password, is_active) VALUES
+             (1, 'alice', '{PBKDF2_DEFAULT_COST}', 1), (2, 'nopass', '{UNUSABLE}', 1),
+             (3, 'legacy', '{MD5}', 1), (4, 'empty', '', 1),
+             (5, 'ina', '{PBKDF2_DEFAULT_COST}', 0), (6, 'old', '{PBKDF2_260000}', 1);"
+        ),
+    );
+    // Django 5.2's PASSWORD_HASHERS: PBKDF2 first, no MD5.
+    let (gate, _, _) = pausable_gate(&db);
+    let one_hash = HashWork::one_default_hash(Hasher::Pbkdf2Sha256);
+    for (case, username, password) in [
+        ("unknown user", "nobody", SPEC_PASSWORD),
+        ("unusable password", "nopass", SPEC_PASSWORD),
+        ("hasher not in PASSWORD_HASHERS", "legacy", SPEC_PASSWORD),
+        ("empty password column", "empty", SPEC_PASSWORD),
+        ("wrong password", "alice", "wrong"),
+        // ModelBackend checks the password before it looks at is_active.
+        ("inactive user, right password", "ina", SPEC_PASSWORD),
+        ("inactive user, wrong password", "ina", "wrong"),
+    ] {
+        let (decision, work) = hashing(|| get(&gate, "/api/x/", &basic(username, password)));
+        let Decision::Deny(deny) = decision else {
+            panic!("{case}: allowed")
+        };
+        assert_eq!(
+            (deny.status, deny.detail().as_deref()),
+            (401, Some("Invalid username/password.")),
+            "{case}"
+        );
+        assert_eq!(work, one_hash, "{case}");
+    }
+
+    // Django's harden_runtime: 260 000 iterations to verify, the missing 740 000 on top.
+    let (decision, work) = hashing(|| get(&gate, "/api/x/", &basic("old", "wrong")));
+    assert_eq!(decision.status(), 401);
+    assert_eq!(work.total_hashes(), 2, "{work:?}");
+    assert_eq!(
+        work.cost(Hasher::Pbkdf2Sha256),
+        Hasher::Pbkdf2Sha256.default_cost()
+    );
+
+    // A right password costs the same once, then nothing while it is cached.
+    let (decision, work) = hashing(|| get(&gate, "/api/x/", &basic("alice", SPEC_PASSWORD)));
+    assert_eq!(user_of(&decision), Some("alice"));
+    assert_eq!(work, one_hash);
+    let (decision, work) = hashing(|| get(&gate, "/api/x/", &basic("alice", SPEC_PASSWORD)));
+    assert_eq!(user_of(&decision), Some("alice"));
+    assert_eq!(work, HashWork::default());
+}
+
+#[test]
+fn a_basic_login_in_flight_cannot_outlive_a_password_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::scratch_db(
+        dir.path(),
+        &format!("INSERT INTO auth_user (id, username, password) VALUES (1, 'john', '{PBKDF2_DEFAULT_COST}');"),
+    );
+    let (gate, _, pauses) = pausable_gate(&db);
+    let old = basic("john", SPEC_PASSWORD);
+    let new = basic("john", OTHER_PASSWORD);
+    std::thread::scope(|s| {
+        let paused = pauses.user_by_username.arm();
+        // Reads john's old hash, then stalls before verifying it.
+        let early = s.spawn(|| get(&gate, "/api/x/", &old));
+        paused.wait_until_stopped();
+
+        // Django saves the new password and tells the gate.
+        let writer = rusqlite::Connection::open(&db).unwrap();
+        writer
+            .execute(
+                "UPDATE auth_user SET password = ?1 WHERE id = 1",
+                [OTHER_PASSWORD_PBKDF2_1000],
+            )
+            .unwrap();
+        gate.invalidate_user(&UserPk::Int(1));
+
+        // A login that starts after the change must not wait for, and share, the early check.
+        let (done, late) = mpsc::channel();
+        let (gate, old) = (&gate, &old);
+        s.spawn(move || {
+            let _ = done.send(get(gate, "/api/x/", old));
+        });
+        let late = late.recv_timeout(Duration::from_secs(20));
+        paused.release();
+        let late = late.expect("the later login waited for the check that began before the change");
+        assert_eq!(late.status(), 401, "the old password after the change");
+
+        // The early login overlapped the change, so either answer would be right; it got the old one.
+        assert_eq!(user_of(&early.join().unwrap()), Some("john"));
+    });
+    // Its success must not have been cached.
+    let Decision::Deny(deny) = get(&gate, "/api/x/", &old) else {
+        panic!("the old password still works after invalidate_user")
+    };
+    assert_eq!(deny.detail().as_deref(), Some("Invalid username/password."));
+    assert_eq!(user_of(&get(&gate, "/api/x/", &new)), Some("john"));
+}
+
+#[test]
+fn a_permission_lookup_in_flight_cannot_outlive_a_permission_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::scratch_db(
+        dir.path(),
+        &format!(
+            "INSERT INTO auth_user (id, username, password) VALUES (8, 'adder', '{UNUSABLE}');
+             INSERT INTO authtoken_token (key, user_id) VALUES ('adder123', 8);
+             INSERT INTO django_content_type (id, app_label, model) VALUES (1, 'expapp', 'thing');
+             INSERT INTO auth_permission (id, content_type_id, codename) VALUES (1, 1, 'add_thing');
+             INSERT INTO auth_user_user_permissions (user_id, permission_id) VALUES (8, 1);"
+        ),
+    );
+    let (gate, _, pauses) = pausable_gate(&db);
+    let headers = [(&b"Authorization"[..], &b"Token adder123"[..])];
+    let post = || gate.decide(&Request::new(b"POST", b"/api/things/").with_headers(&headers));
+    std::thread::scope(|s| {
+        let paused = pauses.user_permissions.arm();
+        // Reads adder's permissions (add_thing), then stalls; nothing is cached for adder yet.
+        let early = s.spawn(post);
+        paused.wait_until_stopped();
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute(
+                "DELETE FROM auth_user_user_permissions WHERE user_id = 8",
+                [],
+            )
+            .unwrap();
+        gate.invalidate_user(&UserPk::Int(8));
+        paused.release();
+        assert_eq!(user_of(&early.join().unwrap()), Some("adder"));
+    });
+    let decision = post();
+    assert_eq!(
+        decision.status(),
+        403,
+        "the permission removed before the lookup finished must not be cached"
+    );
+}
+
+#[test]
+fn identical_basic_logins_at_once_hash_once() {
+    const THREADS: usize = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::scratch_db(
+        dir.path(),
+        &format!("INSERT INTO auth_user (id, username, password) VALUES (1, 'alice', '{PBKDF2_DEFAULT_COST}');"),
+    );
+    let (gate, queries, pauses) = pausable_gate(&db);
+    let login = basic("alice", SPEC_PASSWORD);
+    let paused = pauses.user_by_username.arm();
+    let barrier = Barrier::new(THREADS);
+    let outcomes: Vec<(Decision, HashWork)> = std::thread::scope(|s| {
+        let logins: Vec<_> = (0..THREADS)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    hashing(|| get(&gate, "/api/x/", &login))
+                })
+            })
+            .collect();
+        paused.wait_until_stopped();
+        // Long enough for the other logins to arrive while the first one's lookup stalls.
+        std::thread::sleep(Duration::from_millis(300));
+        paused.release();
+        logins.into_iter().map(|l| l.join().unwrap()).collect()
+    });
+    for (decision, _) in &outcomes {
+        assert_eq!(user_of(decision), Some("alice"));
+    }
+    assert_eq!(queries.load(Ordering::SeqCst), 1);
+    let hashes: u64 = outcomes.iter().map(|(_, work)| work.total_hashes()).sum();
+    let cost: u64 = outcomes
+        .iter()
+        .map(|(_, work)| work.cost(Hasher::Pbkdf2Sha256))
+        .sum();
+    assert_eq!((hashes, cost), (1, Hasher::Pbkdf2Sha256.default_cost()));
 }

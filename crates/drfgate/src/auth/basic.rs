@@ -2,7 +2,8 @@
 //! first `:`, then Django's `authenticate()` over the configured password backends.
 //!
 //! Verified credentials are cached (successes only, under a keyed hash of user and
-//! password), so a slow hasher runs once per TTL rather than on every request.
+//! password), so a slow hasher runs once per TTL rather than on every request. Every refusal
+//! costs one hash at the default hasher's cost, as in Django ≥ 5.0.7, whoever the user is.
 
 use std::sync::Arc;
 
@@ -16,6 +17,15 @@ use crate::exceptions::{
 use crate::header::{scheme_credentials, SchemeCredentials};
 use crate::request::Request;
 use crate::trace::Tracer;
+
+/// Why a password check refused, for `explain`.
+#[derive(Clone, Copy)]
+enum Refusal {
+    NoSuchUser,
+    UnusablePassword,
+    UnknownHasher,
+    WrongPassword,
+}
 
 pub struct BasicAuthentication {
     name: Arc<str>,
@@ -63,6 +73,17 @@ impl BasicAuthentication {
     }
 
     /// Checks a password against the stored hash (the slow part), caching a success.
+    ///
+    /// Every way to fail costs what Django ≥ 5.0.7 spends, so the time taken does not tell
+    /// whether the user exists: one hash at the default hasher's cost for an unknown user, an
+    /// unusable password or an unknown hasher, and Django's `harden_runtime` for a wrong
+    /// password against an outdated work factor. An inactive user is checked like any other
+    /// (ModelBackend runs `check_password` before `user_can_authenticate`).
+    ///
+    /// The check goes through the cache's single flight: identical concurrent logins share one
+    /// hash, and a check that overlaps `Gate::invalidate_user` does not store its success.
+    /// Refusals are not cached (the gate gives this cache no negative space), so a password
+    /// that starts working is accepted at once.
     fn verify_with_store(
         &self,
         username: &str,
@@ -71,36 +92,60 @@ impl BasicAuthentication {
         trace: &mut Tracer<'_>,
     ) -> Result<Option<Arc<User>>, Outcome> {
         let cache_key = self.cache_key(username, password, cx);
-        if let Some(Cached::Found(user)) = cx.passwords.get(&cache_key) {
-            return Ok(Some(user));
-        }
-        let row = cx
-            .store
-            .user_by_username(username)
-            .map_err(|e| store_failure(&self.name, &e))?;
-        Ok(match row {
-            None => {
-                // Django hashes once for an unknown user so that timing does not tell.
-                cx.hashers.run_default_hasher(password);
-                trace.hint(|| format!("no user named {username:?}"));
-                None
-            }
-            Some(row) if cx.hashers.check_password(password, &row.password) => {
-                let user = Arc::new(row.user);
-                cx.passwords.insert(cache_key, Cached::Found(user.clone()));
-                Some(user)
-            }
-            Some(row) => {
-                trace.hint(|| {
-                    if row.password.starts_with('!') {
-                        format!("user {username:?} has an unusable password")
+        let mut refusal = None;
+        let checked = cx.passwords.get_or_load(cache_key, || {
+            let row = match cx.store.user_by_username(username) {
+                Ok(row) => row,
+                Err(e) => return Err(Arc::new(e)),
+            };
+            Ok(match row {
+                None => {
+                    // ModelBackend's `UserModel().set_password(password)`.
+                    cx.hashers.run_default_hasher(password);
+                    refusal = Some(Refusal::NoSuchUser);
+                    Cached::Unknown
+                }
+                Some(row)
+                    if cx
+                        .hashers
+                        .check_password_timing_like_django(password, &row.password) =>
+                {
+                    Cached::Found(Arc::new(row.user))
+                }
+                Some(row) => {
+                    refusal = Some(if row.password.starts_with('!') {
+                        Refusal::UnusablePassword
+                    } else if cx.hashers.identify(&row.password).is_none() {
+                        Refusal::UnknownHasher
                     } else {
+                        Refusal::WrongPassword
+                    });
+                    Cached::Unknown
+                }
+            })
+        });
+        match checked {
+            Ok(Cached::Found(user)) => Ok(Some(user)),
+            Ok(Cached::Unknown) => {
+                trace.hint(|| match refusal {
+                    Some(Refusal::NoSuchUser) => format!("no user named {username:?}"),
+                    Some(Refusal::UnusablePassword) => {
+                        format!("user {username:?} has an unusable password")
+                    }
+                    Some(Refusal::UnknownHasher) => format!(
+                        "user {username:?}'s password hash uses an algorithm not in PASSWORD_HASHERS"
+                    ),
+                    Some(Refusal::WrongPassword) => {
                         format!("the password does not match user {username:?}'s hash")
                     }
+                    None => format!(
+                        "the same credentials for {username:?} were refused to a concurrent request"
+                    ),
                 });
-                None
+                Ok(None)
             }
-        })
+            Err(e) => Err(store_failure(&self.name, &e)),
+        }
     }
 
     fn cache_key(&self, username: &str, password: &str, cx: &Context<'_>) -> CacheKey {

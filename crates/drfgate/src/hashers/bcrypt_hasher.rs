@@ -14,10 +14,13 @@ use base64::Engine;
 use bcrypt::Version;
 use sha2::{Digest as _, Sha256};
 
-use super::{constant_time_eq, TIMING_SALT};
+use super::{constant_time_eq, count_hash, Hasher, TIMING_SALT};
 
 /// Django 5.2's `BCryptSHA256PasswordHasher.rounds`.
 const DJANGO_DEFAULT_COST: u32 = 12;
+
+/// Work is counted in rounds of the key schedule, `2^cost` per hash.
+pub(super) const DEFAULT_COST: u64 = 1 << DJANGO_DEFAULT_COST;
 
 /// bcrypt reads at most this many password bytes; bcrypt-python 5 raises beyond it.
 const MAX_PASSWORD_BYTES: usize = 72;
@@ -37,10 +40,29 @@ enum Variant {
 
 impl Variant {
     fn algorithm(self) -> &'static str {
+        self.hasher().algorithm()
+    }
+
+    fn hasher(self) -> Hasher {
         match self {
-            Variant::Sha256 => "bcrypt_sha256",
-            Variant::Plain => "bcrypt",
+            Variant::Sha256 => Hasher::BcryptSha256,
+            Variant::Plain => Hasher::Bcrypt,
         }
+    }
+
+    /// bcrypt of `input` with `salt`, counted as one hash of this variant.
+    fn bcrypt(
+        self,
+        input: Vec<u8>,
+        cost: u32,
+        salt: [u8; 16],
+    ) -> Result<bcrypt::HashParts, bcrypt::BcryptError> {
+        let hashed = bcrypt::hash_with_salt(input, cost, salt);
+        // Only a cost bcrypt accepts (4..=31) does the work.
+        if hashed.is_ok() {
+            count_hash(self.hasher(), 1 << cost);
+        }
+        hashed
     }
 
     /// The bytes bcrypt is given; `None` where Django would raise (plain bcrypt over 72 bytes).
@@ -120,7 +142,7 @@ fn hashpw(
     salt: [u8; 16],
 ) -> Option<bcrypt::HashParts> {
     let input = variant.bcrypt_input(password)?;
-    bcrypt::hash_with_salt(input, cost, salt).ok()
+    variant.bcrypt(input, cost, salt).ok()
 }
 
 fn verify(variant: Variant, password: &str, encoded: &str) -> bool {
@@ -159,7 +181,11 @@ fn hash_at_default_cost(variant: Variant, password: &str) {
         Variant::Plain => password.as_bytes()[..password.len().min(MAX_PASSWORD_BYTES)].to_vec(),
         Variant::Sha256 => variant.bcrypt_input(password).unwrap_or_default(),
     };
-    std::hint::black_box(bcrypt::hash_with_salt(input, DJANGO_DEFAULT_COST, timing_salt()).ok());
+    std::hint::black_box(
+        variant
+            .bcrypt(input, DJANGO_DEFAULT_COST, timing_salt())
+            .ok(),
+    );
 }
 
 pub(super) fn hash_sha256_at_default_cost(password: &str) {

@@ -2,9 +2,10 @@
 
 use md5::{Digest as _, Md5};
 
-use super::{constant_time_eq, split_fields, TIMING_SALT};
+use super::{constant_time_eq, count_hash, split_fields, Hasher, TIMING_SALT};
 
 fn hex_md5(salt: &str, password: &str) -> String {
+    count_hash(Hasher::Md5, 1);
     let digest = Md5::new()
         .chain_update(salt.as_bytes())
         .chain_update(password.as_bytes())

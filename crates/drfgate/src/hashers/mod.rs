@@ -14,6 +14,7 @@ mod scrypt_hasher;
 #[cfg(test)]
 mod tests;
 
+use std::cell::Cell;
 use std::fmt;
 
 use subtle::ConstantTimeEq;
@@ -94,6 +95,22 @@ impl Hasher {
 
     pub fn all() -> &'static [Hasher] {
         &Hasher::ALL
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// What one hash at Django 5.2's default parameters costs, in the unit of [`HashWork`].
+    #[doc(hidden)]
+    pub fn default_cost(self) -> u64 {
+        match self {
+            Hasher::Pbkdf2Sha256 | Hasher::Pbkdf2Sha1 => pbkdf2_hasher::DEFAULT_COST,
+            Hasher::Argon2 => argon2_hasher::DEFAULT_COST,
+            Hasher::BcryptSha256 | Hasher::Bcrypt => bcrypt_hasher::DEFAULT_COST,
+            Hasher::Scrypt => scrypt_hasher::DEFAULT_COST,
+            Hasher::Md5 => 1,
+        }
     }
 
     /// Whether `password` matches `encoded`, which must be a value of this hasher's algorithm.
@@ -260,6 +277,96 @@ impl PasswordHashers {
             default_hasher.hash_at_default_cost(password);
         }
     }
+}
+
+/// The hashing one thread has done, per algorithm: how many hashes and their summed cost, in
+/// each algorithm's own unit of work (PBKDF2 iterations, bcrypt `2^cost` rounds, Argon2 passes ×
+/// KiB, scrypt `N·r·p`, one per MD5). Lets tests check that every way a password check can fail
+/// costs the same work, by counting instead of timing.
+#[doc(hidden)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct HashWork {
+    hashes: [u64; Hasher::ALL.len()],
+    cost: [u64; Hasher::ALL.len()],
+}
+
+impl HashWork {
+    /// One hash with `hasher` at Django 5.2's default cost.
+    pub fn one_default_hash(hasher: Hasher) -> HashWork {
+        let mut work = HashWork::default();
+        work.add(hasher, hasher.default_cost());
+        work
+    }
+
+    pub fn hashes(&self, hasher: Hasher) -> u64 {
+        self.hashes[hasher.index()]
+    }
+
+    pub fn cost(&self, hasher: Hasher) -> u64 {
+        self.cost[hasher.index()]
+    }
+
+    pub fn total_hashes(&self) -> u64 {
+        self.hashes.iter().sum()
+    }
+
+    /// The work done after `earlier` was taken.
+    pub fn since(&self, earlier: &HashWork) -> HashWork {
+        let mut work = *self;
+        for i in 0..Hasher::ALL.len() {
+            work.hashes[i] = work.hashes[i].wrapping_sub(earlier.hashes[i]);
+            work.cost[i] = work.cost[i].wrapping_sub(earlier.cost[i]);
+        }
+        work
+    }
+
+    fn add(&mut self, hasher: Hasher, cost: u64) {
+        let i = hasher.index();
+        self.hashes[i] = self.hashes[i].wrapping_add(1);
+        self.cost[i] = self.cost[i].wrapping_add(cost);
+    }
+}
+
+impl fmt::Debug for HashWork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        for &hasher in Hasher::all() {
+            if self.hashes(hasher) > 0 {
+                list.entry(&format_args!(
+                    "{} ×{} cost {}",
+                    hasher.algorithm(),
+                    self.hashes(hasher),
+                    self.cost(hasher)
+                ));
+            }
+        }
+        list.finish()
+    }
+}
+
+thread_local! {
+    static WORK_DONE: Cell<HashWork> = const {
+        Cell::new(HashWork {
+            hashes: [0; Hasher::ALL.len()],
+            cost: [0; Hasher::ALL.len()],
+        })
+    };
+}
+
+/// Everything the hashers have computed on the calling thread so far (see [`HashWork`]).
+#[doc(hidden)]
+pub fn work_done_on_this_thread() -> HashWork {
+    WORK_DONE.with(Cell::get)
+}
+
+/// Called by each hasher as it computes one hash (a verification, a hash for timing or a
+/// hardening step), with its cost in the unit of [`HashWork`].
+fn count_hash(hasher: Hasher, cost: u64) {
+    WORK_DONE.with(|work| {
+        let mut done = work.get();
+        done.add(hasher, cost);
+        work.set(done);
+    });
 }
 
 /// Django's special cases in `identify_hasher` for values without a usable salt. Lengths count

@@ -6,10 +6,15 @@ use base64::Engine;
 use sha1::Sha1;
 use sha2::Sha256;
 
-use super::{constant_time_eq, parse_canonical_decimal, split_fields, TIMING_SALT};
+use super::{
+    constant_time_eq, count_hash, parse_canonical_decimal, split_fields, Hasher, TIMING_SALT,
+};
 
 /// Django 5.2's `PBKDF2PasswordHasher.iterations` (shared by the SHA-1 variant).
 const DJANGO_DEFAULT_ITERATIONS: u32 = 1_000_000;
+
+/// Work is counted in iterations.
+pub(super) const DEFAULT_COST: u64 = DJANGO_DEFAULT_ITERATIONS as u64;
 
 /// Python's `hashlib.pbkdf2_hmac` raises OverflowError above C's INT_MAX.
 const MAX_ITERATIONS: u64 = i32::MAX as u64;
@@ -22,14 +27,19 @@ enum Digest {
 
 impl Digest {
     fn algorithm(self) -> &'static str {
+        self.hasher().algorithm()
+    }
+
+    fn hasher(self) -> Hasher {
         match self {
-            Digest::Sha256 => "pbkdf2_sha256",
-            Digest::Sha1 => "pbkdf2_sha1",
+            Digest::Sha256 => Hasher::Pbkdf2Sha256,
+            Digest::Sha1 => Hasher::Pbkdf2Sha1,
         }
     }
 
     /// PBKDF2 with dklen = the digest size, as Django leaves dklen unset.
     fn derive(self, password: &str, salt: &str, iterations: u32) -> Vec<u8> {
+        count_hash(self.hasher(), u64::from(iterations));
         let (password, salt) = (password.as_bytes(), salt.as_bytes());
         match self {
             Digest::Sha256 => {

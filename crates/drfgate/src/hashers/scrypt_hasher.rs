@@ -8,7 +8,9 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use super::{constant_time_eq, parse_canonical_decimal, split_fields, TIMING_SALT};
+use super::{
+    constant_time_eq, count_hash, parse_canonical_decimal, split_fields, Hasher, TIMING_SALT,
+};
 
 /// OpenSSL's default `maxmem` for scrypt (`SCRYPT_MAX_MEM`), which Django does not raise.
 /// It bounds `128·r·(N + 2) + 128·r·p` bytes. Django's default N=2^14, r=8, p=5 needs about
@@ -25,6 +27,10 @@ const DERIVED_KEY_LEN: usize = 64;
 const DJANGO_DEFAULT_LOG_N: u8 = 14;
 const DJANGO_DEFAULT_R: u32 = 8;
 const DJANGO_DEFAULT_P: u32 = 5;
+
+/// Work is counted as `N·r·p`.
+pub(super) const DEFAULT_COST: u64 =
+    (1 << DJANGO_DEFAULT_LOG_N) * DJANGO_DEFAULT_R as u64 * DJANGO_DEFAULT_P as u64;
 
 struct Decoded<'a> {
     n: u64,
@@ -78,6 +84,8 @@ fn openssl_admits(n: u64, r: u64, p: u64) -> bool {
 fn derive(password: &str, salt: &str, params: &scrypt::Params) -> Option<[u8; DERIVED_KEY_LEN]> {
     let mut derived = [0u8; DERIVED_KEY_LEN];
     scrypt::scrypt(password.as_bytes(), salt.as_bytes(), params, &mut derived).ok()?;
+    let cost = (1u64 << params.log_n()) * u64::from(params.r()) * u64::from(params.p());
+    count_hash(Hasher::Scrypt, cost);
     Some(derived)
 }
 

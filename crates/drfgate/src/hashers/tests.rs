@@ -2,7 +2,7 @@ use std::time::Instant;
 
 use proptest::prelude::*;
 
-use super::{Hasher, PasswordHashers, UnknownHasher};
+use super::{work_done_on_this_thread, HashWork, Hasher, PasswordHashers, UnknownHasher};
 
 /// Every hasher this crate implements, in enum order (MD5 last, so the default is PBKDF2).
 fn all_hashers() -> PasswordHashers {
@@ -599,6 +599,86 @@ fn bcrypt_hardening_runs_for_a_wrong_password_at_a_low_cost() {
     let hardened = started.elapsed();
     // 1 verification + 2^(12-4) - 1 = 255 hardening hashes at cost 4.
     assert!(hardened > one_hash * 50, "{hardened:?} vs {one_hash:?}");
+}
+
+/// The answer of `check` and the hashing it did on this thread.
+fn counting(check: impl FnOnce() -> bool) -> (bool, HashWork) {
+    let before = work_done_on_this_thread();
+    let answer = check();
+    (answer, work_done_on_this_thread().since(&before))
+}
+
+#[test]
+fn every_refusal_costs_one_hash_at_the_default_cost() {
+    let hashers = all_hashers_md5_first();
+    let one = HashWork::one_default_hash(Hasher::Md5);
+    let (password, encoded) = DJANGO_SMALL_COST[6];
+    let unusable = "!IZRSuBFyZjNPx9cRfRnsfr4NnvHCYwSqG2EwcBy";
+    for (case, password, encoded) in [
+        ("wrong password", "wrong", encoded),
+        ("unusable password", password, unusable),
+        ("empty value", password, ""),
+        ("unknown algorithm", password, "sha1$a$b"),
+        (
+            "unsalted legacy md5",
+            password,
+            "9cc2ae8a1ba7a93da39b46fc1019c481",
+        ),
+    ] {
+        let (answer, work) =
+            counting(|| hashers.check_password_timing_like_django(password, encoded));
+        assert!(!answer, "{case}");
+        assert_eq!(work, one, "{case}");
+    }
+    let (answer, work) = counting(|| hashers.check_password_timing_like_django(password, encoded));
+    assert!(answer);
+    assert_eq!(work, one, "right password");
+    let (_, work) = counting(|| {
+        hashers.run_default_hasher(password);
+        false
+    });
+    assert_eq!(work, one, "unknown user");
+}
+
+#[test]
+fn an_outdated_work_factor_is_made_up_to_the_default() {
+    // Verified at 2^4 rounds, then 2^(12-4) - 1 more hashes at 2^4: 2^12 in all.
+    let hashers = PasswordHashers::new(vec![Hasher::BcryptSha256]);
+    let (password, encoded) = DJANGO_SMALL_COST[3];
+    let (answer, work) = counting(|| hashers.check_password_timing_like_django("wrong", encoded));
+    assert!(!answer);
+    assert_eq!(work.hashes(Hasher::BcryptSha256), 256);
+    assert_eq!(
+        work.cost(Hasher::BcryptSha256),
+        Hasher::BcryptSha256.default_cost()
+    );
+    assert_eq!(work.total_hashes(), 256);
+    // A right password, or a hasher other than the default, is not hardened (as in Django).
+    let (answer, work) = counting(|| hashers.check_password_timing_like_django(password, encoded));
+    assert!(answer);
+    assert_eq!(work.cost(Hasher::BcryptSha256), 16);
+    let hashers = all_hashers_md5_first();
+    let (_, work) = counting(|| hashers.check_password_timing_like_django("wrong", encoded));
+    assert_eq!(
+        (work.total_hashes(), work.cost(Hasher::BcryptSha256)),
+        (1, 16)
+    );
+}
+
+#[test]
+fn default_costs_are_counted_in_the_hashers_units() {
+    for &hasher in Hasher::all() {
+        let hashers = PasswordHashers::new(vec![hasher]);
+        let (_, work) = counting(|| {
+            hashers.run_default_hasher(SPEC_PASSWORD);
+            false
+        });
+        assert_eq!(work, HashWork::one_default_hash(hasher), "{hasher}");
+    }
+    assert_eq!(Hasher::Pbkdf2Sha256.default_cost(), 1_000_000);
+    assert_eq!(Hasher::Argon2.default_cost(), 2 * 102_400);
+    assert_eq!(Hasher::Bcrypt.default_cost(), 4096);
+    assert_eq!(Hasher::Scrypt.default_cost(), 16_384 * 8 * 5);
 }
 
 /// Not an assertion: prints what a missing user costs with each default hasher. Run with
