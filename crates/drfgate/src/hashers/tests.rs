@@ -585,7 +585,7 @@ fn timing_like_django_gives_the_same_answers() {
 #[test]
 fn bcrypt_hardening_runs_for_a_wrong_password_at_a_low_cost() {
     let hashers = PasswordHashers::new(vec![Hasher::BcryptSha256]);
-    let (password, encoded) = DJANGO_SMALL_COST[3];
+    let (_, encoded) = DJANGO_SMALL_COST[3];
     let (verified, work) = counting(|| hashers.check_password_timing_like_django("wrong", encoded));
     assert!(!verified);
     // 1 verification + 2^(12-4) - 1 = 255 hardening hashes at cost 4: the work of one hash
