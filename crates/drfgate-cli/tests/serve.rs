@@ -39,6 +39,9 @@ permission_classes = ["IsAdminUser"]
 [[routes]]
 path = "api/open/"
 permission_classes = ["AllowAny"]
+[[routes]]
+path = "api/notes/"
+permission_classes = ["IsAuthenticatedOrReadOnly"]
 "#,
             db.display()
         ),
@@ -50,16 +53,19 @@ permission_classes = ["AllowAny"]
 struct Server {
     child: Child,
     address: String,
+    stderr: PathBuf,
 }
 
 impl Server {
+    /// Starts `serve`; its stderr goes to `serve.stderr` next to the config.
     fn start(config: &Path) -> Server {
+        let stderr = config.with_file_name("serve.stderr");
         let mut child = Command::new(env!("CARGO_BIN_EXE_drfgate"))
             .args(["serve", "--config"])
             .arg(config)
             .args(["--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
             .unwrap();
         let mut line = String::new();
@@ -71,7 +77,16 @@ impl Server {
             .strip_prefix("drfgate serve: listening on http://")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_string();
-        Server { child, address }
+        Server {
+            child,
+            address,
+            stderr,
+        }
+    }
+
+    /// What `serve` has logged so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap()
     }
 
     /// Sends raw request bytes; returns status, lower-cased headers and body.
@@ -259,17 +274,84 @@ fn trusted_forwarded_headers_name_the_original_request() {
     assert_eq!(status, 200);
     assert_eq!(header(&headers, "x-drfgate-user"), Some("john"));
     // The family that is not trusted changes nothing.
-    let (status, _, _) = server.get("/api/open/", "X-Forwarded-Uri: /api/admin/\r\n");
+    let (status, _, _) = server.get(
+        "/_drfgate",
+        "X-Original-Method: GET\r\nX-Original-URI: /api/open/\r\n\
+         X-Forwarded-Method: GET\r\nX-Forwarded-Uri: /api/admin/\r\n",
+    );
     assert_eq!(status, 200);
     // A forwarded request for the health path is decided, not answered as health.
-    let (status, _, _) = server.get("/.drfgate/health", "X-Original-URI: /api/orders/\r\n");
+    let (status, _, _) = server.get(
+        "/.drfgate/health",
+        "X-Original-Method: GET\r\nX-Original-URI: /api/orders/\r\n",
+    );
     assert_eq!(status, 401);
     // Malformed: 400 in DRF's JSON shape.
-    let (status, _, body) = server.get("/_drfgate", "X-Original-URI: api/orders/\r\n");
+    let (status, _, body) = server.get(
+        "/_drfgate",
+        "X-Original-Method: GET\r\nX-Original-URI: api/orders/\r\n",
+    );
     assert_eq!(status, 400);
     assert!(
-        body.starts_with(r#"{"detail":"x-original-uri is not a request target"#),
+        body.starts_with(r#"{"detail":"X-Original-URI is not a request target"#),
         "{body}"
+    );
+    server.stop();
+}
+
+/// nginx's own `auth_request` example sets `X-Original-URI` only. The subrequest is a GET,
+/// so a DELETE on an `IsAuthenticatedOrReadOnly` route was decided as a GET and allowed.
+#[test]
+fn a_half_forwarded_request_is_refused_not_decided_as_the_subrequest() {
+    let Some(db) = fixture_db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&config(
+        dir.path(),
+        &db,
+        "[serve]\ntrusted_forwarded = [\"x-original\", \"x-forwarded\"]\n",
+    ));
+    // The client's DELETE /api/notes/, anonymous, through nginx with X-Original-URI only.
+    let (status, headers, body) = server.get("/_drfgate", "X-Original-URI: /api/notes/\r\n");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(header(&headers, "x-drfgate-auth"), None);
+    assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    assert!(
+        body.starts_with(r#"{"detail":"X-Original-Method is missing: X-Original-URI is present"#),
+        "{body}"
+    );
+    // The same DELETE described completely: DRF's 401; its GET is read-only and passes.
+    let (status, _, _) = server.get(
+        "/_drfgate",
+        "X-Original-Method: DELETE\r\nX-Original-URI: /api/notes/\r\n",
+    );
+    assert_eq!(status, 401);
+    let (status, headers, _) = server.get(
+        "/_drfgate",
+        "X-Original-Method: GET\r\nX-Original-URI: /api/notes/\r\n",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "x-drfgate-auth"), Some("anonymous"));
+    // Half of one family next to the other, complete: still refused.
+    let (status, _, body) = server.get(
+        "/_drfgate",
+        "X-Forwarded-Method: GET\r\nX-Forwarded-Uri: /api/notes/\r\n\
+         X-Original-URI: /api/notes/\r\n",
+    );
+    assert_eq!(status, 400, "{body}");
+    // No forwarded header at all: not `GET /_drfgate` decided in place of the request.
+    let (status, _, body) = server.get("/_drfgate", "");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("no forwarded request"), "{body}");
+    // The health check still answers.
+    let (status, _, _) = server.get("/.drfgate/health", "");
+    assert_eq!(status, 200);
+    // Logged as an error naming the missing header (the proxy needs fixing).
+    let log = server.log();
+    assert!(
+        log.lines().any(
+            |l| l.starts_with("drfgate: error: ") && l.contains("X-Original-Method is missing")
+        ),
+        "{log}"
     );
     server.stop();
 }

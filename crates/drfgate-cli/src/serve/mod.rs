@@ -185,9 +185,13 @@ async fn handle(
     }
     let request = match forwarded::original_request(request, &shared.trusted) {
         Ok(request) => request,
-        Err(forwarded::BadForwarded(message)) => {
-            log::info!("refused a forward-auth request: {message}");
-            return Ok(answer::bad_request(&message));
+        Err(bad) => {
+            if bad.misconfigured {
+                log::error!("400 for a forward-auth request: {}", bad.log);
+            } else {
+                log::warn!("400 for a forward-auth request: {}", bad.log);
+            }
+            return Ok(answer::bad_request(&bad.detail));
         }
     };
     let method = request.method().clone();
