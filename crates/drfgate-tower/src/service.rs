@@ -3,8 +3,10 @@
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use drfgate::{Decision, Gate, GateError};
@@ -30,18 +32,30 @@ pub struct DrfGateLayer {
 struct BlockingLimit {
     semaphore: Arc<Semaphore>,
     limit: usize,
+    /// Requests refused so far, and when the log last said so: one warning per
+    /// [`WARN_EVERY`] at most, as refusals come in floods.
+    refused: AtomicU64,
+    warned: Mutex<Option<Instant>>,
 }
+
+const WARN_EVERY: Duration = Duration::from_secs(10);
 
 impl BlockingLimit {
     /// A permit for one more decision on the blocking pool, or `None` when all are taken.
     fn try_acquire(&self) -> Option<OwnedSemaphorePermit> {
         let permit = self.semaphore.clone().try_acquire_owned().ok();
         if permit.is_none() {
-            log::warn!(
-                "503 Service Unavailable: {} decisions already need the database or a password \
-                 hasher (max_blocking_decisions)",
-                self.limit
-            );
+            let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+            if let Ok(mut warned) = self.warned.try_lock() {
+                if !matches!(*warned, Some(at) if at.elapsed() < WARN_EVERY) {
+                    *warned = Some(Instant::now());
+                    log::warn!(
+                        "503 Service Unavailable: {} decisions already need the database or a \
+                         password hasher (max_blocking_decisions); {refused} refused so far",
+                        self.limit
+                    );
+                }
+            }
         }
         permit
     }
@@ -73,6 +87,8 @@ impl DrfGateLayer {
         self.blocking = Some(Arc::new(BlockingLimit {
             semaphore: Arc::new(Semaphore::new(limit)),
             limit,
+            refused: AtomicU64::new(0),
+            warned: Mutex::new(None),
         }));
         self
     }

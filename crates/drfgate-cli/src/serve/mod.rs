@@ -156,16 +156,21 @@ async fn serve(
     let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
     let connections = Arc::new(Semaphore::new(shared.max_connections));
+    // At the cap, a warning now and then (every closing connection reaches it again).
+    let mut warned: Option<tokio::time::Instant> = None;
     let signal = loop {
         // A place for one more connection first: beyond the cap, new connections wait in
         // the listen backlog (not refused) until an open one closes.
         let place = match connections.clone().try_acquire_owned() {
             Ok(place) => place,
             Err(_) => {
-                log::warn!(
-                    "{} connections open (max_connections): new ones wait until one closes",
-                    shared.max_connections
-                );
+                if !matches!(warned, Some(at) if at.elapsed() < Duration::from_secs(10)) {
+                    warned = Some(tokio::time::Instant::now());
+                    log::warn!(
+                        "{} connections open (max_connections): new ones wait until one closes",
+                        shared.max_connections
+                    );
+                }
                 tokio::select! {
                     place = connections.clone().acquire_owned() => match place {
                         Ok(place) => place,
