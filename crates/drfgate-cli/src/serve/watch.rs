@@ -296,6 +296,28 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_read_waiting_through_a_request_is_woken_when_it_ends() {
+        // hyper reads again only when woken: a read left pending while a request was in
+        // progress must start the keep-alive timeout once the request ends.
+        let (_client, server) = tokio::io::duplex(64);
+        let activity = Activity::new();
+        let request = activity.request();
+        let mut watched = Watched::new(server, activity.clone(), TIMEOUTS);
+        let reading = tokio::spawn(async move {
+            let mut buf = [0u8; 8];
+            watched.read(&mut buf).await.unwrap()
+        });
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_secs(1000)).await;
+        assert!(!reading.is_finished());
+        drop(request);
+        let idle = Instant::now();
+        let read = tokio::time::timeout(Duration::from_secs(3600), reading).await;
+        assert_eq!(read.expect("never woken").unwrap(), 0);
+        assert_eq!(idle.elapsed(), TIMEOUTS.keep_alive);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn the_first_byte_of_the_next_request_starts_the_header_timeout() {
         let (mut client, server) = tokio::io::duplex(64);
         let activity = Activity::new();
