@@ -39,6 +39,9 @@ permission_classes = ["IsAdminUser"]
 [[routes]]
 path = "api/open/"
 permission_classes = ["AllowAny"]
+[[routes]]
+path = "api/notes/"
+permission_classes = ["IsAuthenticatedOrReadOnly"]
 "#,
             db.display()
         ),
@@ -50,16 +53,19 @@ permission_classes = ["AllowAny"]
 struct Server {
     child: Child,
     address: String,
+    stderr: PathBuf,
 }
 
 impl Server {
+    /// Starts `serve`; its stderr goes to `serve.stderr` next to the config.
     fn start(config: &Path) -> Server {
+        let stderr = config.with_file_name("serve.stderr");
         let mut child = Command::new(env!("CARGO_BIN_EXE_drfgate"))
             .args(["serve", "--config"])
             .arg(config)
             .args(["--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
             .unwrap();
         let mut line = String::new();
@@ -71,7 +77,16 @@ impl Server {
             .strip_prefix("drfgate serve: listening on http://")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_string();
-        Server { child, address }
+        Server {
+            child,
+            address,
+            stderr,
+        }
+    }
+
+    /// What `serve` has logged so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap()
     }
 
     /// Sends raw request bytes; returns status, lower-cased headers and body.
@@ -260,17 +275,300 @@ fn trusted_forwarded_headers_name_the_original_request() {
     assert_eq!(status, 200);
     assert_eq!(header(&headers, "x-drfgate-user"), Some("john"));
     // The family that is not trusted changes nothing.
-    let (status, _, _) = server.get("/api/open/", "X-Forwarded-Uri: /api/admin/\r\n");
+    let (status, _, _) = server.get(
+        "/_drfgate",
+        "X-Original-Method: GET\r\nX-Original-URI: /api/open/\r\n\
+         X-Forwarded-Method: GET\r\nX-Forwarded-Uri: /api/admin/\r\n",
+    );
     assert_eq!(status, 200);
     // A forwarded request for the health path is decided, not answered as health.
-    let (status, _, _) = server.get("/.drfgate/health", "X-Original-URI: /api/orders/\r\n");
+    let (status, _, _) = server.get(
+        "/.drfgate/health",
+        "X-Original-Method: GET\r\nX-Original-URI: /api/orders/\r\n",
+    );
     assert_eq!(status, 401);
     // Malformed: 400 in DRF's JSON shape.
-    let (status, _, body) = server.get("/_drfgate", "X-Original-URI: api/orders/\r\n");
+    let (status, _, body) = server.get(
+        "/_drfgate",
+        "X-Original-Method: GET\r\nX-Original-URI: api/orders/\r\n",
+    );
     assert_eq!(status, 400);
     assert!(
-        body.starts_with(r#"{"detail":"x-original-uri is not a request target"#),
+        body.starts_with(r#"{"detail":"X-Original-URI is not a request target"#),
         "{body}"
+    );
+    server.stop();
+}
+
+/// nginx's own `auth_request` example sets `X-Original-URI` only. The subrequest is a GET,
+/// so a DELETE on an `IsAuthenticatedOrReadOnly` route was decided as a GET and allowed.
+#[test]
+fn a_half_forwarded_request_is_refused_not_decided_as_the_subrequest() {
+    let Some(db) = fixture_db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&config(
+        dir.path(),
+        &db,
+        "[serve]\ntrusted_forwarded = [\"x-original\", \"x-forwarded\"]\n",
+    ));
+    // The client's DELETE /api/notes/, anonymous, through nginx with X-Original-URI only.
+    let (status, headers, body) = server.get("/_drfgate", "X-Original-URI: /api/notes/\r\n");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(header(&headers, "x-drfgate-auth"), None);
+    assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    assert!(
+        body.starts_with(r#"{"detail":"X-Original-Method is missing: X-Original-URI is present"#),
+        "{body}"
+    );
+    // The same DELETE described completely: DRF's 401; its GET is read-only and passes.
+    let (status, _, _) = server.get(
+        "/_drfgate",
+        "X-Original-Method: DELETE\r\nX-Original-URI: /api/notes/\r\n",
+    );
+    assert_eq!(status, 401);
+    let (status, headers, _) = server.get(
+        "/_drfgate",
+        "X-Original-Method: GET\r\nX-Original-URI: /api/notes/\r\n",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "x-drfgate-auth"), Some("anonymous"));
+    // Half of one family next to the other, complete: still refused.
+    let (status, _, body) = server.get(
+        "/_drfgate",
+        "X-Forwarded-Method: GET\r\nX-Forwarded-Uri: /api/notes/\r\n\
+         X-Original-URI: /api/notes/\r\n",
+    );
+    assert_eq!(status, 400, "{body}");
+    // No forwarded header at all: not `GET /_drfgate` decided in place of the request.
+    let (status, _, body) = server.get("/_drfgate", "");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("no forwarded request"), "{body}");
+    // The health check still answers.
+    let (status, _, _) = server.get("/.drfgate/health", "");
+    assert_eq!(status, 200);
+    // Logged as an error naming the missing header (the proxy needs fixing).
+    let log = server.log();
+    assert!(
+        log.lines().any(
+            |l| l.starts_with("drfgate: error: ") && l.contains("X-Original-Method is missing")
+        ),
+        "{log}"
+    );
+    server.stop();
+}
+
+/// Reads one response from a kept-alive connection: its status, headers and
+/// `Content-Length` body.
+fn read_response(stream: &mut TcpStream) -> (u16, Vec<(String, String)>, String) {
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 "), "{line:?}");
+    let status = line[9..12].parse().unwrap();
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (n, v) = line.split_once(": ").unwrap();
+        headers.push((n.to_ascii_lowercase(), v.to_string()));
+    }
+    let length: usize = header(&headers, "content-length").unwrap().parse().unwrap();
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    assert!(reader.buffer().is_empty(), "more than one response");
+    (status, headers, String::from_utf8(body).unwrap())
+}
+
+/// Waits up to `within` for the server to close `stream`: true when it did (end of
+/// stream, or a reset), false when the connection was still open.
+fn closed_by_server(stream: &mut TcpStream, within: Duration) -> bool {
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut byte = [0u8; 1];
+    match stream.read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => panic!("unexpected data"),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            false
+        }
+        Err(_) => true,
+    }
+}
+
+const KEEP_ALIVE_REQUEST: &[u8] = b"GET /api/open/ HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// A client that sends its request head a byte at a time, never finishing it, is cut off
+/// after `header_read_timeout_seconds`: it cannot hold a connection for minutes.
+#[test]
+fn a_slow_loris_connection_is_closed_after_the_header_timeout() {
+    let Some(db) = fixture_db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&config(
+        dir.path(),
+        &db,
+        "[serve]\nheader_read_timeout_seconds = 1\nkeep_alive_timeout_seconds = 600\n",
+    ));
+    let mut stream = TcpStream::connect(&server.address).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        for byte in b"GET /api/open/ HTTP/1.1\r\nHost: x\r\nX-Slow: "
+            .iter()
+            .chain(&[b'a'; 400])
+        {
+            if writer.write_all(&[*byte]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    assert!(
+        closed_by_server(&mut stream, Duration::from_secs(20)),
+        "a request head still incomplete after 20 s, and the connection is open"
+    );
+    drop(stream);
+    trickle.join().unwrap();
+    // A connection that sends nothing at all is cut off the same way.
+    let mut silent = TcpStream::connect(&server.address).unwrap();
+    assert!(closed_by_server(&mut silent, Duration::from_secs(20)));
+    // Prompt clients are served as before.
+    assert_eq!(server.get("/api/open/", "").0, 200);
+    server.stop();
+}
+
+/// A kept-alive connection serves request after request, then is closed once it has been
+/// idle for `keep_alive_timeout_seconds`.
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_its_timeout() {
+    let Some(db) = fixture_db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&config(
+        dir.path(),
+        &db,
+        "[serve]\nheader_read_timeout_seconds = 600\nkeep_alive_timeout_seconds = 1\n",
+    ));
+    let mut stream = TcpStream::connect(&server.address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    for _ in 0..3 {
+        stream.write_all(KEEP_ALIVE_REQUEST).unwrap();
+        let (status, headers, _) = read_response(&mut stream);
+        assert_eq!(status, 200);
+        assert_eq!(header(&headers, "x-drfgate-auth"), Some("anonymous"));
+    }
+    assert!(
+        closed_by_server(&mut stream, Duration::from_secs(20)),
+        "an idle connection still open after 20 s"
+    );
+    server.stop();
+}
+
+/// Beyond `max_connections`, a new connection is not served while the others stay open;
+/// it is served as soon as one closes.
+#[test]
+fn connections_beyond_the_cap_wait_for_a_place() {
+    let Some(db) = fixture_db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&config(dir.path(), &db, "[serve]\nmax_connections = 1\n"));
+    let mut first = TcpStream::connect(&server.address).unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    first.write_all(KEEP_ALIVE_REQUEST).unwrap();
+    assert_eq!(read_response(&mut first).0, 200);
+    // The first connection is kept alive, idle: the second gets no answer meanwhile.
+    let mut second = TcpStream::connect(&server.address).unwrap();
+    second.write_all(KEEP_ALIVE_REQUEST).unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let early = second.read(&mut byte);
+    assert!(
+        matches!(&early, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)),
+        "a second connection was served while the only place was taken: {early:?}"
+    );
+    drop(first);
+    second
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(read_response(&mut second).0, 200);
+    server.stop();
+}
+
+/// With the database locked, decisions that need it wait (up to the SQLite busy timeout);
+/// beyond `max_blocking_decisions` of them a request is answered 503 at once rather than
+/// queued without bound, and the ones waiting are decided when the lock goes.
+#[test]
+fn a_full_blocking_queue_is_answered_503() {
+    let Some(db) = fixture_db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // A copy: the lock must not stall the other tests.
+    let copy = dir.path().join("db.sqlite3");
+    std::fs::copy(&db, &copy).unwrap();
+    let server = Server::start(&config(
+        dir.path(),
+        &copy,
+        "[serve]\nmax_blocking_decisions = 1\n",
+    ));
+    let lock = rusqlite::Connection::open(&copy).unwrap();
+    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+
+    // Two requests that need the database (tokens not cached yet), at once: one takes
+    // the only place and waits for the lock, the other is refused.
+    let (done, answers) = std::sync::mpsc::channel();
+    let clients: Vec<_> = ["abcd1234", "admin123"]
+        .into_iter()
+        .map(|token| {
+            let address = server.address.clone();
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut stream = TcpStream::connect(&address).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(30)))
+                    .unwrap();
+                let request = format!(
+                    "GET /api/orders/ HTTP/1.1\r\nHost: x\r\nAuthorization: Token {token}\r\n\r\n"
+                );
+                stream.write_all(request.as_bytes()).unwrap();
+                done.send((token, read_response(&mut stream))).unwrap();
+            })
+        })
+        .collect();
+    let (refused, (status, headers, body)) = answers.recv().unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(header(&headers, "retry-after"), Some("1"));
+    assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    assert_eq!(
+        body,
+        r#"{"detail":"Service temporarily unavailable, try again later."}"#
+    );
+    // The lock goes: the waiting request is decided, well within the busy timeout.
+    lock.execute_batch("ROLLBACK").unwrap();
+    let (decided, (status, _, body)) = answers.recv().unwrap();
+    assert_ne!(refused, decided);
+    assert_eq!(status, 200, "{body}");
+    for client in clients {
+        client.join().unwrap();
+    }
+    // The place is free again.
+    let (status, _, _) = server.get(
+        "/api/orders/",
+        &format!("Authorization: Token {refused}\r\n"),
+    );
+    assert_eq!(status, 200);
+    assert!(
+        server.log().contains("503 Service Unavailable"),
+        "{}",
+        server.log()
     );
     server.stop();
 }

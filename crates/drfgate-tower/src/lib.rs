@@ -24,6 +24,12 @@
 //! ([`tokio::task::spawn_blocking`]), with the request head moved there and back (no copy);
 //! the body stays where it is. Outside a tokio runtime the decision is made inline.
 //!
+//! The blocking pool queues without bound: a locked database (each lookup waits out the
+//! SQLite busy timeout) or a burst of password checks would let requests pile up.
+//! [`DrfGateLayer::max_blocking_decisions`] caps the decisions on the pool at once and
+//! answers `503` with `Retry-After: 1` beyond the cap (`drfgate serve` sets it from
+//! `[serve] max_blocking_decisions`); a layer built without it keeps no cap.
+//!
 //! # Example
 //!
 //! ```

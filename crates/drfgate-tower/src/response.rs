@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use drfgate::{Body, Deny};
-use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
 /// The response DRF sends for `deny`: its status, its JSON body with
@@ -36,6 +36,19 @@ fn header_value(text: &str) -> Option<HeaderValue> {
 /// DRF's 500, for when the decision itself could not be made.
 pub(crate) fn server_error<B: From<Bytes>>() -> Response<B> {
     deny_response(&drfgate::exceptions::ApiError::ServerError.into_deny(None, None))
+}
+
+/// 503 when the decisions waiting for the blocking pool are at their limit: the body of
+/// the `ServiceUnavailable` exception in DRF's documentation, and `Retry-After: 1`.
+pub(crate) fn busy<B: From<Bytes>>() -> Response<B> {
+    let mut response = Response::new(B::from(Bytes::from_static(
+        b"{\"detail\":\"Service temporarily unavailable, try again later.\"}",
+    )));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(Deny::CONTENT_TYPE));
+    headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 #[cfg(test)]

@@ -3,30 +3,94 @@
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use drfgate::{Decision, Gate, GateError};
 use http::request::Parts;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::request::with_gate_request;
-use crate::response::{deny_response, server_error};
+use crate::response::{busy, deny_response, server_error};
 
 /// Wraps services in [`DrfGate`], all sharing one [`Gate`] (its config, database and caches).
 #[derive(Clone)]
 pub struct DrfGateLayer {
     gate: Arc<Gate>,
+    blocking: Option<Arc<BlockingLimit>>,
+}
+
+/// The decisions allowed on the blocking pool at once, shared by every service of a layer.
+struct BlockingLimit {
+    semaphore: Arc<Semaphore>,
+    limit: usize,
+    /// Requests refused so far, and when the log last said so: one warning per
+    /// [`WARN_EVERY`] at most, as refusals come in floods.
+    refused: AtomicU64,
+    warned: Mutex<Option<Instant>>,
+}
+
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+impl BlockingLimit {
+    /// A permit for one more decision on the blocking pool, or `None` when all are taken.
+    fn try_acquire(&self) -> Option<OwnedSemaphorePermit> {
+        let permit = self.semaphore.clone().try_acquire_owned().ok();
+        if permit.is_none() {
+            let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+            if let Ok(mut warned) = self.warned.try_lock() {
+                if !matches!(*warned, Some(at) if at.elapsed() < WARN_EVERY) {
+                    *warned = Some(Instant::now());
+                    log::warn!(
+                        "503 Service Unavailable: {} decisions already need the database or a \
+                         password hasher (max_blocking_decisions); {refused} refused so far",
+                        self.limit
+                    );
+                }
+            }
+        }
+        permit
+    }
 }
 
 impl DrfGateLayer {
+    /// A layer with no limit on the decisions waiting for the blocking pool (see
+    /// [`DrfGateLayer::max_blocking_decisions`]).
     pub fn new(gate: Arc<Gate>) -> DrfGateLayer {
-        DrfGateLayer { gate }
+        DrfGateLayer {
+            gate,
+            blocking: None,
+        }
+    }
+
+    /// Caps the decisions that run on tokio's blocking pool at once (those that need the
+    /// database or a password hasher; see the crate docs) at `limit`, for every service
+    /// this layer and its clones make. A request that would need one more is answered
+    /// `503 Service Unavailable` with `Retry-After: 1` and
+    /// `{"detail":"Service temporarily unavailable, try again later."}`, without calling
+    /// the inner service; decisions answered from the caches are never refused. Without a
+    /// cap (the default, as before this option existed) a locked database or a burst of
+    /// password checks queues requests without bound.
+    ///
+    /// A decision that started keeps its place until it ends, even when its request is
+    /// dropped. `limit` 0 refuses every decision that is not answered from the caches.
+    pub fn max_blocking_decisions(mut self, limit: usize) -> DrfGateLayer {
+        let limit = limit.min(Semaphore::MAX_PERMITS);
+        self.blocking = Some(Arc::new(BlockingLimit {
+            semaphore: Arc::new(Semaphore::new(limit)),
+            limit,
+            refused: AtomicU64::new(0),
+            warned: Mutex::new(None),
+        }));
+        self
     }
 
     /// Loads a drfgate config file and opens its Django database.
@@ -46,6 +110,7 @@ impl<S> Layer<S> for DrfGateLayer {
         DrfGate {
             inner,
             gate: self.gate.clone(),
+            blocking: self.blocking.clone(),
         }
     }
 }
@@ -56,11 +121,18 @@ impl<S> Layer<S> for DrfGateLayer {
 pub struct DrfGate<S> {
     inner: S,
     gate: Arc<Gate>,
+    blocking: Option<Arc<BlockingLimit>>,
 }
 
 impl<S> DrfGate<S> {
+    /// No limit on the decisions waiting for the blocking pool; build it with
+    /// [`DrfGateLayer::max_blocking_decisions`] for one.
     pub fn new(inner: S, gate: Arc<Gate>) -> DrfGate<S> {
-        DrfGate { inner, gate }
+        DrfGate {
+            inner,
+            gate,
+            blocking: None,
+        }
     }
 
     pub fn gate(&self) -> &Arc<Gate> {
@@ -112,8 +184,17 @@ where
             Some(verdict) => verdict,
             None => match tokio::runtime::Handle::try_current() {
                 Ok(runtime) => {
+                    let permit = match &self.blocking {
+                        None => None,
+                        Some(limit) => match limit.try_acquire() {
+                            Some(permit) => Some(permit),
+                            None => return ResponseFuture::done(busy()),
+                        },
+                    };
                     let gate = self.gate.clone();
                     let deciding = runtime.spawn_blocking(move || {
+                        // Held until the decision ends, whether or not anyone still waits.
+                        let _permit = permit;
                         let verdict =
                             with_gate_request(&parts, |view| Verdict::from(gate.judge(view)));
                         (parts, verdict)

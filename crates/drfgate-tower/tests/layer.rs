@@ -412,3 +412,89 @@ async fn an_allowed_request_carries_the_route_it_was_judged_by() {
         assert_eq!(text(response).await, expected, "{target}");
     }
 }
+
+/// A store whose token lookups wait while `locked` is true (a locked database).
+struct Locked {
+    locked: Arc<(Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl Store for Locked {
+    fn user_by_token(&self, key: &str) -> Result<Option<User>, StoreError> {
+        let (locked, unlocked) = &*self.locked;
+        drop(unlocked.wait_while(locked.lock().unwrap(), |locked| *locked));
+        Ok((key == "one").then(|| User {
+            pk: UserPk::Int(1),
+            username: "one".into(),
+            is_active: true,
+            is_staff: false,
+            is_superuser: false,
+        }))
+    }
+    fn user_by_username(&self, _: &str) -> Result<Option<UserWithPassword>, StoreError> {
+        Ok(None)
+    }
+    fn user_permissions(&self, _: &UserPk) -> Result<HashSet<String>, StoreError> {
+        Ok(HashSet::new())
+    }
+    fn summary(&self) -> Result<StoreSummary, StoreError> {
+        Ok(StoreSummary {
+            backend: "memory",
+            location: "test".into(),
+            users: 1,
+            tokens: Some(1),
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_beyond_the_blocking_cap_are_answered_503() {
+    let toml = format!("[django]\nDATABASE = \"sqlite:///unused\"\n{CONFIG}");
+    let config = Config::from_str_with_origin(&toml, "test.toml", None).unwrap();
+    let locked = Arc::new((Mutex::new(true), std::sync::Condvar::new()));
+    let store = Locked {
+        locked: locked.clone(),
+    };
+    let gate = Arc::new(Gate::with_store(config, Box::new(store)).unwrap());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let service = DrfGateLayer::new(gate)
+        .max_blocking_decisions(1)
+        .layer(echo(calls.clone()));
+
+    // The first lookup takes the only place and waits for the database.
+    let mut first = service.clone();
+    first.ready().await.unwrap();
+    let first = tokio::spawn(first.call(get("/api/orders/", Some(b"Token one"))));
+    // The next one that needs the database: 503 at once, the inner service not called.
+    let response = service
+        .clone()
+        .oneshot(get("/api/orders/", Some(b"Token two")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(
+        text(response).await,
+        r#"{"detail":"Service temporarily unavailable, try again later."}"#
+    );
+    // Decided without the database: never refused for the cap.
+    let response = service
+        .clone()
+        .oneshot(get("/api/orders/", None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+
+    // The database is back: the first request is decided, and the place is free again.
+    *locked.0.lock().unwrap() = false;
+    locked.1.notify_all();
+    let response = first.await.unwrap().unwrap();
+    assert_eq!(text(response).await, "one 1 token");
+    let response = service
+        .oneshot(get("/api/orders/", Some(b"Token two")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}

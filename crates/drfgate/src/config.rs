@@ -98,12 +98,41 @@ impl ForwardedHeaders {
 }
 
 /// The `[serve]` section: settings of the `drfgate serve` forward-auth server.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServeSettings {
     /// Which forwarded-header families describe the original request, in order of
     /// preference. Empty (the default): only the request itself, so a client can never
     /// name another request than the one it sends.
     pub trusted_forwarded: Vec<ForwardedHeaders>,
+    /// How long a client has to send a request's head, from the connection's start or the
+    /// first byte of a later request; then the connection is closed.
+    pub header_read_timeout: Duration,
+    /// How long a connection may wait idle for its next request.
+    pub keep_alive_timeout: Duration,
+    /// Connections open at once; more wait in the listen backlog until one closes.
+    pub max_connections: usize,
+    /// Decisions that need the database or a password hasher, running at once (each on a
+    /// blocking thread); a request beyond them is answered 503 with `Retry-After`.
+    pub max_blocking_decisions: usize,
+}
+
+impl ServeSettings {
+    pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(75);
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+    pub const DEFAULT_MAX_BLOCKING_DECISIONS: usize = 64;
+}
+
+impl Default for ServeSettings {
+    fn default() -> ServeSettings {
+        ServeSettings {
+            trusted_forwarded: Vec::new(),
+            header_read_timeout: ServeSettings::DEFAULT_HEADER_READ_TIMEOUT,
+            keep_alive_timeout: ServeSettings::DEFAULT_KEEP_ALIVE_TIMEOUT,
+            max_connections: ServeSettings::DEFAULT_MAX_CONNECTIONS,
+            max_blocking_decisions: ServeSettings::DEFAULT_MAX_BLOCKING_DECISIONS,
+        }
+    }
 }
 
 /// One `[[routes]]` entry, compiled.
@@ -232,6 +261,10 @@ struct RawGate {
 #[serde(deny_unknown_fields)]
 struct RawServe {
     trusted_forwarded: Option<Vec<Spanned<String>>>,
+    header_read_timeout_seconds: Option<Spanned<u64>>,
+    keep_alive_timeout_seconds: Option<Spanned<u64>>,
+    max_connections: Option<Spanned<u64>>,
+    max_blocking_decisions: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -500,7 +533,39 @@ impl Loader<'_> {
 
     fn serve(&self, raw: Option<RawServe>) -> Result<ServeSettings, ConfigError> {
         let mut settings = ServeSettings::default();
-        let Some(names) = raw.and_then(|r| r.trusted_forwarded) else {
+        let Some(raw) = raw else {
+            return Ok(settings);
+        };
+        // Bounded both ways: 0 would disable what the key is there to bound, and a huge value
+        // is a typo (and would overflow a deadline).
+        let bounded = |value: &Spanned<u64>, key: &str, max: u64| {
+            let n = *value.get_ref();
+            if (1..=max).contains(&n) {
+                Ok(n)
+            } else {
+                Err(self.at(
+                    value,
+                    format!("serve.{key}"),
+                    format!("must be between 1 and {max}, not {n}"),
+                ))
+            }
+        };
+        if let Some(value) = &raw.header_read_timeout_seconds {
+            settings.header_read_timeout =
+                Duration::from_secs(bounded(value, "header_read_timeout_seconds", 3600)?);
+        }
+        if let Some(value) = &raw.keep_alive_timeout_seconds {
+            settings.keep_alive_timeout =
+                Duration::from_secs(bounded(value, "keep_alive_timeout_seconds", 86400)?);
+        }
+        if let Some(value) = &raw.max_connections {
+            settings.max_connections = bounded(value, "max_connections", 1_000_000)? as usize;
+        }
+        if let Some(value) = &raw.max_blocking_decisions {
+            settings.max_blocking_decisions =
+                bounded(value, "max_blocking_decisions", 10_000)? as usize;
+        }
+        let Some(names) = raw.trusted_forwarded else {
             return Ok(settings);
         };
         for (i, name) in names.iter().enumerate() {

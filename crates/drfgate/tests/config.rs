@@ -250,3 +250,58 @@ fn serve_trusts_no_forwarded_headers_unless_told() {
     let e = error(&format!("{BASE}[serve]\nlisten = \"127.0.0.1:1\"\n"));
     assert!(e.contains("listen"), "{e}");
 }
+
+#[test]
+fn serve_limits_have_bounded_defaults_and_checked_values() {
+    use drfgate::ServeSettings;
+    use std::time::Duration;
+    let serve = load(BASE).unwrap().serve;
+    assert_eq!(serve.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(serve.keep_alive_timeout, Duration::from_secs(75));
+    assert_eq!(serve.max_connections, 512);
+    assert_eq!(serve.max_blocking_decisions, 64);
+    assert_eq!(serve, ServeSettings::default());
+    let serve = load(&format!(
+        "{BASE}[serve]\nheader_read_timeout_seconds = 2\nkeep_alive_timeout_seconds = 30\n\
+         max_connections = 3\nmax_blocking_decisions = 1\n"
+    ))
+    .unwrap()
+    .serve;
+    assert_eq!(serve.header_read_timeout, Duration::from_secs(2));
+    assert_eq!(serve.keep_alive_timeout, Duration::from_secs(30));
+    assert_eq!(serve.max_connections, 3);
+    assert_eq!(serve.max_blocking_decisions, 1);
+    for (line, key) in [
+        (
+            "header_read_timeout_seconds = 0",
+            "serve.header_read_timeout_seconds",
+        ),
+        (
+            "keep_alive_timeout_seconds = 0",
+            "serve.keep_alive_timeout_seconds",
+        ),
+        ("max_connections = 0", "serve.max_connections"),
+        ("max_blocking_decisions = 0", "serve.max_blocking_decisions"),
+        (
+            "max_blocking_decisions = 100000",
+            "serve.max_blocking_decisions",
+        ),
+        (
+            "header_read_timeout_seconds = 99999999999",
+            "serve.header_read_timeout_seconds",
+        ),
+    ] {
+        let e = error(&format!("{BASE}[serve]\n{line}\n"));
+        assert!(
+            e.contains(":4:") && e.contains(key) && e.contains("must be between 1 and"),
+            "{line}: {e}"
+        );
+    }
+    // A misspelt key names the file, the line and the key.
+    let e = error(&format!("{BASE}[serve]\nmax_connection = 3\n"));
+    assert!(e.contains(":4:") && e.contains("max_connection"), "{e}");
+    let e = error(&format!(
+        "{BASE}[serve]\nheader_read_timeout_seconds = -1\n"
+    ));
+    assert!(e.contains(":4:"), "{e}");
+}

@@ -2,9 +2,14 @@
 //! `forward_auth`, Traefik `ForwardAuth`), on hyper, deciding through the tower Layer.
 //!
 //! Allowed: 200 with the identity in `X-Drfgate-*` headers. Denied: DRF's exact response.
+//!
+//! Bounded by `[serve]`: a header-read and a keep-alive timeout per connection
+//! ([`watch`]), a cap on open connections (more wait in the listen backlog), and a cap on
+//! the decisions waiting for the database or a hasher (more are answered 503).
 
 mod answer;
 mod forwarded;
+mod watch;
 
 use std::convert::Infallible;
 use std::io::Write;
@@ -15,8 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use drfgate::{Config, ForwardedHeaders, Gate};
-use drfgate_tower::DrfGate;
+use drfgate::{Config, ForwardedHeaders, Gate, ServeSettings};
+use drfgate_tower::DrfGateLayer;
 use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -24,22 +29,25 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tower::ServiceExt;
+use tokio::sync::Semaphore;
+use tower::{Layer, ServiceExt};
 
 /// How long open connections may take to finish after SIGTERM or SIGINT.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every connection shares.
 struct Shared {
-    gate: Arc<Gate>,
+    layer: DrfGateLayer,
     trusted: Vec<ForwardedHeaders>,
+    timeouts: watch::Timeouts,
+    max_connections: usize,
 }
 
 /// Loads the config and the database, binds, serves until SIGTERM or SIGINT. Any problem
 /// before the first request is an `Err` with a message for the operator.
 pub fn run(config_path: &Path, listen: &str) -> Result<(), String> {
     let config = Config::from_file(config_path).map_err(|e| format!("cannot start: {e}"))?;
-    let trusted = config.serve.trusted_forwarded.clone();
+    let settings = config.serve.clone();
     let gate = Gate::from_config(config).map_err(|e| format!("cannot start: {e}"))?;
     let summary = gate
         .store_summary()
@@ -54,14 +62,20 @@ pub fn run(config_path: &Path, listen: &str) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let shared = Arc::new(Shared {
-        gate: Arc::new(gate),
-        trusted,
+        layer: DrfGateLayer::new(Arc::new(gate))
+            .max_blocking_decisions(settings.max_blocking_decisions),
+        trusted: settings.trusted_forwarded.clone(),
+        timeouts: watch::Timeouts {
+            header_read: settings.header_read_timeout,
+            keep_alive: settings.keep_alive_timeout,
+        },
+        max_connections: settings.max_connections,
     });
     runtime.block_on(async move {
         let listener = TcpListener::from_std(listener)
             .map_err(|e| format!("cannot start: listening on {address}: {e}"))?;
         let shutdown = shutdown_signal()?;
-        announce(address, config_path, &summary, &shared.trusted);
+        announce(address, config_path, &summary, &settings);
         serve(listener, shared, shutdown).await;
         Ok(())
     })
@@ -88,8 +102,9 @@ fn announce(
     address: SocketAddr,
     config: &Path,
     summary: &drfgate::store::StoreSummary,
-    trusted: &[ForwardedHeaders],
+    settings: &ServeSettings,
 ) {
+    let trusted = &settings.trusted_forwarded;
     let trusted = if trusted.is_empty() {
         "none (the request itself is decided)".to_string()
     } else {
@@ -104,12 +119,17 @@ fn announce(
     let _ = std::io::stdout().flush();
     eprintln!(
         "drfgate serve: config {}; {} database {} ({} users); trusted forwarded headers: {trusted}; \
-         health: http://{address}{}",
+         health: http://{address}{}; limits: header read {}s, keep-alive {}s, {} connections, \
+         {} blocking decisions",
         config.display(),
         summary.backend,
         summary.location,
         summary.users,
         answer::HEALTH_PATH,
+        settings.header_read_timeout.as_secs(),
+        settings.keep_alive_timeout.as_secs(),
+        settings.max_connections,
+        settings.max_blocking_decisions,
     );
 }
 
@@ -135,13 +155,45 @@ async fn serve(
 ) {
     let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
+    let connections = Arc::new(Semaphore::new(shared.max_connections));
+    // At the cap, a warning now and then (every closing connection reaches it again).
+    let mut warned: Option<tokio::time::Instant> = None;
     let signal = loop {
+        // A place for one more connection first: beyond the cap, new connections wait in
+        // the listen backlog (not refused) until an open one closes.
+        let place = match connections.clone().try_acquire_owned() {
+            Ok(place) => place,
+            Err(_) => {
+                if !matches!(warned, Some(at) if at.elapsed() < Duration::from_secs(10)) {
+                    warned = Some(tokio::time::Instant::now());
+                    log::warn!(
+                        "{} connections open (max_connections): new ones wait until one closes",
+                        shared.max_connections
+                    );
+                }
+                tokio::select! {
+                    place = connections.clone().acquire_owned() => match place {
+                        Ok(place) => place,
+                        Err(_) => unreachable!("the semaphore is never closed"),
+                    },
+                    signal = &mut shutdown => break signal,
+                }
+            }
+        };
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
                     let shared = shared.clone();
+                    let activity = watch::Activity::new();
+                    let stream = watch::Watched::new(stream, activity.clone(), shared.timeouts);
                     let service = hyper::service::service_fn(move |request| {
-                        handle(request, shared.clone())
+                        let request_in_progress = activity.request();
+                        let answer = handle(request, shared.clone());
+                        async move {
+                            let answer = answer.await;
+                            drop(request_in_progress);
+                            answer
+                        }
                     });
                     let connection = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service);
@@ -150,6 +202,7 @@ async fn serve(
                         if let Err(error) = connection.await {
                             log::debug!("connection ended with an error: {error}");
                         }
+                        drop(place);
                     });
                 }
                 Err(error) => {
@@ -185,17 +238,18 @@ async fn handle(
     }
     let request = match forwarded::original_request(request, &shared.trusted) {
         Ok(request) => request,
-        Err(forwarded::BadForwarded(message)) => {
-            log::info!("refused a forward-auth request: {message}");
-            return Ok(answer::bad_request(&message));
+        Err(bad) => {
+            if bad.misconfigured {
+                log::error!("400 for a forward-auth request: {}", bad.log);
+            } else {
+                log::warn!("400 for a forward-auth request: {}", bad.log);
+            }
+            return Ok(answer::bad_request(&bad.detail));
         }
     };
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let gated = DrfGate::new(
-        tower::service_fn(answer::allowed::<()>),
-        shared.gate.clone(),
-    );
+    let gated = shared.layer.layer(tower::service_fn(answer::allowed::<()>));
     let response = gated.oneshot(request).await;
     if let Ok(response) = &response {
         log::debug!("{method} {path} -> {}", response.status().as_u16());
