@@ -9,6 +9,8 @@ Apache as root with User/Group www-data.
 Usage: e2e.py [--only a,b,c,e,f,configtest,restarts]
 """
 import argparse
+import base64
+import hashlib
 import http.client
 import json
 import os
@@ -38,6 +40,9 @@ HASHERS = [
     "MD5PasswordHasher",
 ]
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+REMOTE_USER_BACKEND = "django.contrib.auth.backends.RemoteUserBackend"
+# Apache's own password for john in the AuthUserFile (not his Django password).
+APACHE_PASSWORD = "apache-only-pw"
 
 
 class Failure(AssertionError):
@@ -93,7 +98,9 @@ def gate_config(db, cases):
     out = [
         "[django]",
         f"DATABASE = {json.dumps('sqlite://' + str(db))}",
-        f"AUTHENTICATION_BACKENDS = {toml_value([MODEL_BACKEND])}",
+        # The remote-user backend accepts no username/password, so Basic logins are unchanged; it
+        # lets the gate trust r->user set by Apache's own authentication (api/apache-user/).
+        f"AUTHENTICATION_BACKENDS = {toml_value([MODEL_BACKEND, REMOTE_USER_BACKEND])}",
         f"PASSWORD_HASHERS = {toml_value(HASHERS)}",
         "[gate]",
         'unmatched = "deny"',
@@ -113,6 +120,12 @@ def gate_config(db, cases):
         'path = "api/legacy-admin/"',
         'authentication_classes = ["TokenAuthentication"]',
         'permission_classes = ["AllowAny"]',
+        # Apache authenticates (mod_auth_basic, AuthUserFile); DRF trusts REMOTE_USER.
+        "[[routes]]",
+        'name = "apache-user"',
+        'path = "api/apache-user/"',
+        'authentication_classes = ["RemoteUserAuthentication"]',
+        'permission_classes = ["IsAuthenticated"]',
         "[[routes]]",
         'name = "whoami"',
         'path = "api/whoami/"',
@@ -162,6 +175,8 @@ def prepare_run_dir():
         "os.environ['DJANGO_SETTINGS_MODULE'] = 'e2e_settings'\n"
         "from reached_log import application  # noqa: E402,F401\n"
     )
+    sha1 = base64.b64encode(hashlib.sha1(APACHE_PASSWORD.encode()).digest()).decode()
+    (RUN / "htpasswd").write_text(f"john:{{SHA}}{sha1}\n")
     cases = json.loads(CASES.read_text())
     (RUN / "drfgate.toml").write_text(gate_config(RUN / "data" / "db.sqlite3", cases))
     subprocess.run(["chown", "-R", "www-data:www-data", str(RUN / "data")], check=True)
@@ -221,6 +236,10 @@ LoadModule alias_module "{mods}/mod_alias.so"
 LoadModule mime_module "{mods}/mod_mime.so"
 LoadModule wsgi_module "{mods}/mod_wsgi.so"
 LoadModule rewrite_module "{mods}/mod_rewrite.so"
+LoadModule auth_basic_module "{mods}/mod_auth_basic.so"
+LoadModule authn_core_module "{mods}/mod_authn_core.so"
+LoadModule authn_file_module "{mods}/mod_authn_file.so"
+LoadModule authz_user_module "{mods}/mod_authz_user.so"
 TypesConfig /etc/mime.types
 <IfModule mpm_prefork_module>
     StartServers 4
@@ -249,6 +268,15 @@ Alias /unstripped/static/ "{RUN}/site/static/"
 WSGIScriptAlias / "{RUN}/site/app.wsgi"
 # The view that trusts REMOTE_USER never sees the Authorization header.
 <Location /api/whoami/>
+    WSGIPassAuthorization Off
+</Location>
+# Apache's own authentication in front of a RemoteUserAuthentication route.
+<Location /api/apache-user/>
+    AuthType Basic
+    AuthName "apache"
+    AuthBasicProvider file
+    AuthUserFile "{RUN}/htpasswd"
+    Require valid-user
     WSGIPassAuthorization Off
 </Location>
 {gate}"""
@@ -578,12 +606,35 @@ def check_rewrites(apache, log):
     check(answer.status == 404 and not log.since(mark), f"(b) %3F: {answer}")
 
 
+def check_apache_authentication(apache, log):
+    """(b) RemoteUserAuthentication behind Apache's own authentication: the gate decides after
+    mod_auth_basic has set r->user, so the route sees the user; AllowAny routes elsewhere still
+    let anonymous requests through."""
+    basic = "Basic " + base64.b64encode(f"john:{APACHE_PASSWORD}".encode()).decode()
+    mark = log.mark()
+    answer = request(apache.port, "GET", "/api/apache-user/", [("Authorization", basic)])
+    check(answer.status == 200, f"(b) Apache-authenticated remote user: {answer}")
+    seen = answer.json()
+    check(seen["user"] == "john" and seen["gate"].get("DRFGATE_AUTH") == "remote_user"
+          and seen["gate"].get("DRFGATE_ROUTE") == "apache-user", f"(b) {seen}")
+    check(len(log.since(mark)) == 1, "(b) apache-user reached Python more than once")
+    # Apache refuses a wrong password itself; the gate never runs.
+    wrong = "Basic " + base64.b64encode(b"john:wrong").decode()
+    answer = request(apache.port, "GET", "/api/apache-user/", [("Authorization", wrong)])
+    check(answer.status == 401 and "apache" in (answer.header("WWW-Authenticate") or ""),
+          f"(b) wrong Apache password: {answer}")
+    mark = log.mark()
+    answer = request(apache.port, "GET", "/api/token-allow-any/")
+    check(answer.status == 200 and len(log.since(mark)) == 1, f"(b) AllowAny anonymous: {answer}")
+
+
 def test_b_to_e(log, mpms):
     for mpm in mpms:
         with Apache(f"gated-{mpm}", mpm=mpm) as apache:
             started = time.monotonic()
             check_identity(apache, log)
             check_rewrites(apache, log)
+            check_apache_authentication(apache, log)
             check_conformance(apache, log, mpm)
             check("drfgate" not in apache.error_log() or "AH" not in apache.error_log(),
                   f"unexpected drfgate errors:\n{apache.error_log()}")

@@ -24,4 +24,8 @@ class WhoAmI(APIView):
         )
 
 
-urlpatterns = conformance_patterns + [path("api/whoami/", WhoAmI.as_view())]
+urlpatterns = conformance_patterns + [
+    path("api/whoami/", WhoAmI.as_view()),
+    # Behind Apache's own authentication (mod_auth_basic): the same view, REMOTE_USER from Apache.
+    path("api/apache-user/", WhoAmI.as_view()),
+]
