@@ -192,10 +192,11 @@ def spellings():
     return out
 
 
-def probes():
-    """Every request of the run: (id, group, method, template, credential name, header value)."""
+def probes(extra_spellings=()):
+    """Every request of the run: (id, group, method, template, credential name, header value).
+    `extra_spellings`: (group, method, template) a front end adds (e.g. Apache's rewrites)."""
     out = []
-    for group, method, template in spellings():
+    for group, method, template in spellings() + list(extra_spellings):
         for credential, authorization in CREDENTIALS:
             out.append((len(out), group, method, template, credential, authorization))
     return out
@@ -347,11 +348,12 @@ def judge(reference, gated):
     return outcome, failures
 
 
-def run(front_end, gated_port, reference_port, results_file=None, workers=8, show=12):
+def run(front_end, gated_port, reference_port, results_file=None, extra_spellings=(),
+        workers=8, show=12):
     """Sends every probe to both deployments; prints a summary; returns the failures as text.
     `results_file`: where to write every request and both answers, one JSON line each."""
     started = time.monotonic()
-    all_probes = probes()
+    all_probes = probes(extra_spellings)
 
     def one(probe):
         _, _, method, template, _, authorization = probe
@@ -399,7 +401,8 @@ def run(front_end, gated_port, reference_port, results_file=None, workers=8, sho
           f"view would have answered; {len(all_probes)} requests to each side in "
           f"{time.monotonic() - started:.1f}s")
     texts = []
-    for kind, items in failures.items():
+    gravity = ["refused", "allowed", "no view", "same path", "route"]
+    for kind, items in sorted(failures.items(), key=lambda item: gravity.index(item[0])):
         print(f"  [{front_end}] FAILED {kind}: {len(items)} requests")
         for item in items[:show]:
             print(f"      {item}")
