@@ -508,8 +508,11 @@ def ensure_nginx():
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     argv = ["apt-get", "install", "-y", "--no-install-recommends", "nginx"]
     if subprocess.run(argv, env=env, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=True)
-        subprocess.run(argv, env=env, capture_output=True, check=True)
+        subprocess.run(["apt-get", "update"], env=env, capture_output=True)
+        installed = subprocess.run(argv, env=env, capture_output=True, text=True)
+        if installed.returncode != 0:
+            raise SetupError(f"no {NGINX}, and apt-get could not install nginx "
+                             f"(as root: apt-get install nginx):\n{installed.stderr[-2000:]}")
 
 
 def nginx_conf(scratch, gated_port, reference_port, serve_port, trusting_port, guarded_port):
@@ -624,7 +627,7 @@ def run_layer(args):
         gated_port, reference_port = free_port(), free_port()
         processes.spawn("proxy-gated", [str(proxy), f"127.0.0.1:{gated_port}",
                                         f"127.0.0.1:{trusting}", str(config)],
-                        env=dict(os.environ, RUST_LOG="warn"), port=gated_port)
+                        port=gated_port)
         processes.spawn("proxy-reference", [str(proxy), f"127.0.0.1:{reference_port}",
                                             f"127.0.0.1:{guarded}"], port=reference_port)
         return run("layer", gated_port, reference_port, scratch / "results.jsonl")
