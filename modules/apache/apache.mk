@@ -58,7 +58,7 @@ test-apache: apache-deps fixture-db oracle
 	$(APACHE_MK_ROOT)/tests/apache/run.sh $(APACHE_TEST_ARGS)
 
 # `make test` (CI, as root) runs the quick part: configtest, (a)-(d) under mpm_event and the
-# path differential (tests/paths, ≈ 6 s), ≈ 30 s; `make test-apache` adds prefork, graceful
+# path differential (tests/paths, ≈ 8 s), ≈ 45 s; `make test-apache` adds prefork, graceful
 # restarts under load and restart memory (≈ 100 s).
 test: test-apache-quick
 
