@@ -11,7 +11,7 @@ include crates/drfgate-ffi/c-abi.mk
 # The included files define targets of their own: `make` alone still means `make all`.
 .DEFAULT_GOAL := all
 
-.PHONY: all build lint test test-rust differential test-nginx demo demo-db bench bench-serve clean
+.PHONY: all build lint test test-rust differential differential-paths test-nginx demo demo-db bench bench-serve clean
 
 all: build
 
@@ -26,12 +26,21 @@ lint:
 # conformance table) must exist: the Rust tests compare against them.
 test: lint fixture-db oracle demo-db c-abi-debug-build cbindgen
 	DRFGATE_REQUIRE_DJANGO=1 $(CARGO) test --workspace
-	$(MAKE) --no-print-directory c-abi-example-test differential test-nginx
+	$(MAKE) --no-print-directory c-abi-example-test differential test-nginx differential-paths
 
 # Real DRF under gunicorn and `drfgate serve`, the same raw requests to both (tests/conformance/).
 differential: fixture-db python-env
 	$(CARGO) build -p drfgate-cli
 	$(DJANGO_MK_PYTHON) tests/conformance/differential.py --drfgate $(TARGET_DIR)/debug/drfgate
+
+# Path spellings through the Layer under hyper and through nginx + `drfgate serve`: the route the
+# gate judged is the one Django resolved, and no request DRF refuses reaches a view
+# (tests/paths/; Apache's runner is part of test-apache-quick). Installs nginx if missing.
+differential-paths: fixture-db python-env
+	$(CARGO) build -p drfgate-cli
+	$(CARGO) build -p drfgate-tower --example path_proxy
+	$(DJANGO_MK_PYTHON) tests/paths/differential.py layer --proxy $(TARGET_DIR)/debug/examples/path_proxy
+	$(DJANGO_MK_PYTHON) tests/paths/differential.py nginx --drfgate $(TARGET_DIR)/debug/drfgate
 
 # Debian's nginx in front of `drfgate serve` with examples/nginx/drfgate.conf.
 test-nginx: demo-db

@@ -57,13 +57,14 @@ test-apache: apache-deps fixture-db oracle
 	$(MAKE) -C $(APACHE_MK_ROOT) apache-module APACHE_PROFILE=debug
 	$(APACHE_MK_ROOT)/tests/apache/run.sh $(APACHE_TEST_ARGS)
 
-# `make test` (CI, as root) runs the quick part: configtest and (a)-(d) under mpm_event, ≈ 25 s;
-# `make test-apache` adds prefork, graceful restarts under load and restart memory (≈ 90 s).
+# `make test` (CI, as root) runs the quick part: configtest, (a)-(d) under mpm_event and the
+# path differential (tests/paths, ≈ 8 s), ≈ 45 s; `make test-apache` adds prefork, graceful
+# restarts under load and restart memory (≈ 100 s).
 test: test-apache-quick
 
 test-apache-quick: apache-deps fixture-db oracle
 	$(MAKE) -C $(APACHE_MK_ROOT) apache-module APACHE_PROFILE=debug
-	$(APACHE_MK_ROOT)/tests/apache/run.sh --only configtest,a,b,c
+	$(APACHE_MK_ROOT)/tests/apache/run.sh --only configtest,a,b,c,paths
 
 .PHONY: FORCE
 FORCE:

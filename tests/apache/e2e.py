@@ -6,7 +6,7 @@ Run by tests/apache/run.sh (`make test-apache`), which installs the Debian packa
 the module first. Standard library only: this runs with Debian's python3 as root and starts
 Apache as root with User/Group www-data.
 
-Usage: e2e.py [--only a,b,c,e,f,configtest,restarts]
+Usage: e2e.py [--only a,b,c,e,f,configtest,restarts,paths]
 """
 import argparse
 import base64
@@ -771,9 +771,97 @@ def test_configtest():
           + next(line for line in out.splitlines() if "DrfgateConfig" in line).strip())
 
 
+class ProbeApache(Apache):
+    """Apache + mod_wsgi serving tests/paths' probe project at /: with the module deciding every
+    request and the app trusting it (`trusting`), or without the module, each view guarded by
+    its own DRF classes (the reference). The gate's route reaches the app as DRFGATE_ROUTE."""
+
+    def __init__(self, name, trusting, config_path):
+        super().__init__(name, with_module=trusting, config_path=config_path)
+        self.trusting = trusting
+
+    def conf_text(self):
+        mods = APACHE_MODULES
+        script = RUN / "site" / f"{self.name}.wsgi"
+        script.write_text(
+            "import os\n"
+            f"os.environ['DRFGATE_DJANGO_DB'] = {str(RUN / 'data' / 'db.sqlite3')!r}\n"
+            "os.environ['DJANGO_SETTINGS_MODULE'] = 'pathprobe.settings'\n"
+            "os.environ['PATHPROBE_ROUTE_SOURCE'] = 'environ'\n"
+            + ("os.environ['PATHPROBE_TRUST_GATE'] = '1'\n" if self.trusting else "")
+            + "from pathprobe.wsgi import application  # noqa: E402,F401\n")
+        gate = ""
+        if self.with_module:
+            gate = (f'LoadModule drfgate_module "{MODULE}"\n'
+                    f'DrfgateConfig "{self.config_path}"\n'
+                    "<Location />\n    Drfgate On\n</Location>\n")
+        return f"""# {self.name}: written by tests/apache/e2e.py (paths)
+ServerRoot "{self.dir}"
+ServerName 127.0.0.1
+Listen 127.0.0.1:{self.port}
+PidFile "{self.dir}/httpd.pid"
+DefaultRuntimeDir "{self.dir}"
+ErrorLog "{self.dir}/error.log"
+LogLevel warn
+LogFormat "%h \\"%r\\" %>s %b %D" timed
+CustomLog "{self.dir}/access.log" timed
+User www-data
+Group www-data
+LoadModule mpm_event_module "{mods}/mod_mpm_event.so"
+LoadModule authz_core_module "{mods}/mod_authz_core.so"
+LoadModule alias_module "{mods}/mod_alias.so"
+LoadModule wsgi_module "{mods}/mod_wsgi.so"
+LoadModule rewrite_module "{mods}/mod_rewrite.so"
+StartServers 2
+ThreadsPerChild 25
+MaxRequestWorkers 100
+<Directory />
+    Require all denied
+</Directory>
+<Directory "{RUN}/site">
+    Require all granted
+</Directory>
+WSGISocketPrefix "{self.dir}/wsgi"
+WSGIDaemonProcess pathprobe processes=2 threads=10 python-home="{VENV}" python-path="{ROOT}/tests/paths:{ROOT}/tests/django"
+WSGIProcessGroup pathprobe
+WSGIApplicationGroup %{{GLOBAL}}
+WSGIPassAuthorization On
+WSGIScriptAlias / "{script}"
+# The gate must judge the rewritten path, which is what mod_wsgi hands Django.
+RewriteEngine On
+RewriteRule ^/legacy/(.*)$ /api/$1 [PT]
+{gate}"""
+
+
+def test_paths():
+    """(paths) tests/paths/differential.py through Apache + mod_wsgi: every path spelling is
+    judged by the route Django resolves (DRFGATE_ROUTE = resolver_match.url_name), and no
+    request DRF refuses reaches a view of the app behind the module."""
+    sys.path.insert(0, str(ROOT / "tests" / "paths"))
+    import differential as paths
+
+    config = RUN / "paths.toml"
+    config.write_text(paths.gate_config(RUN / "data" / "db.sqlite3"), "utf-8")
+    with ProbeApache("paths-gated", trusting=True, config_path=config) as gated, \
+            ProbeApache("paths-reference", trusting=False, config_path=config) as reference:
+        rewritten = [("mod_rewrite [PT] /legacy/ → /api/", "GET", target) for target in (
+            "/legacy/reports/q1/", "/legacy/reports/q1%3F/", "/legacy/reports/q1%252F2024/",
+            "/legacy/orders/7/", "/legacy/orders/%2B7/", "/legacy/files/a/b.txt",
+            "/legacy/files/a%3Fb", "/legacy/re/x1%23/", "/legacy/caf%C3%A9/", "/legacy/open/",
+            "/legacy/./reports/q1/", "/legacy/x/../reports/q1/", "/legacy/reports/q1")]
+        failures = paths.run("apache", gated.port, reference.port, RUN / "paths-results.jsonl",
+                             extra_spellings=rewritten)
+        errors = gated.error_log()
+    for bad in ("exit signal", "Segmentation", "panic"):
+        check(bad not in errors, f"(paths) '{bad}' in the error log:\n{errors[-3000:]}")
+    check(not failures, f"{len(failures)} requests judged by another route than Django's, or "
+                        f"past the gate to a view DRF refuses (details above; every request in "
+                        f"{RUN / 'paths-results.jsonl'})")
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="a,b,c,e,f,configtest,restarts")
+    parser.add_argument("--only", default="a,b,c,e,f,configtest,restarts,paths")
     args = parser.parse_args()
     only = set(args.only.split(","))
     for needed in (MODULE, FIXTURE_DB, FIXTURE_JSON, ORACLE, VENV / "bin" / "python"):
@@ -790,6 +878,8 @@ def main():
          lambda: [test_f_graceful_under_load(log, mpm) for mpm in
                   (["event", "prefork"] if "e" in only else ["event"])]),
         ("restarts", "restarts: no growth of the parent per restart", test_restart_memory),
+        ("paths", "(paths) path spellings: the route judged is the route Django resolves",
+         test_paths),
     ]
     failed = 0
     for key, title, step in steps:
