@@ -5,184 +5,218 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::{OsStringValueParser, StyledStr, TypedValueParser};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use drfgate::{Decision, Gate, Request};
 
 mod logger;
 mod report;
 mod serve;
 
-const USAGE: &str = "\
-usage:
-  drfgate check   --config FILE
-  drfgate explain --config FILE [-X METHOD] [-H 'Name: value']... [--remote-user NAME]
-                  [--secure] [--json] PATH[?QUERY]
-  drfgate serve   --config FILE [--listen HOST:PORT]
-  drfgate --version
+/// Answers Django REST Framework's authentication and permission questions as DRF would
+#[derive(Parser)]
+#[command(
+    name = "drfgate",
+    version,
+    subcommand_required = true,
+    arg_required_else_help = true,
+    // As before clap: a flag given twice means its last value (`-H` still accumulates).
+    args_override_self = true,
+    after_help = "Set DRFGATE_LOG=debug|info|warn|error for more or less logging on stderr \
+                  (default warn).\nExit status 2 on a usage error, or when the config or the \
+                  database cannot be used."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-check    validates the config, opens the database and prints the route table.
-explain  prints the decision DRF would make for one request and how it got there.
-         Header values are taken as raw bytes. Exit status 0 whatever the decision;
-         2 when the config or database cannot be used.
-serve    answers forward-auth requests from a reverse proxy (nginx auth_request, Caddy
-         forward_auth, Traefik ForwardAuth) until SIGTERM or SIGINT. Allowed: 200 with
-         X-Drfgate-User, X-Drfgate-User-Id, X-Drfgate-Auth; denied: DRF's response.
-         --listen defaults to 127.0.0.1:9180; health at /.drfgate/health.
+#[derive(Subcommand)]
+enum Command {
+    /// Validate the config, open the database and print the route table
+    Check(CheckArgs),
+    /// Print the decision DRF would make for one request, and how it got there
+    #[command(
+        after_help = "Header values, the method, the remote user and PATH are taken as \
+                            raw bytes.\nExit status 0 whatever the decision; 2 when the config \
+                            or the database cannot be used."
+    )]
+    Explain(ExplainArgs),
+    /// Answer forward-auth requests from a reverse proxy until SIGTERM or SIGINT
+    #[command(
+        long_about = "Answer forward-auth requests from a reverse proxy (nginx auth_request, \
+                      Caddy forward_auth, Traefik ForwardAuth) until SIGTERM or SIGINT.\n\
+                      Allowed: 200 with X-Drfgate-User, X-Drfgate-User-Id, X-Drfgate-Auth; \
+                      denied: DRF's response. Health at /.drfgate/health.",
+        after_help = "Exit status 2 when the config or the database cannot be used, or the \
+                      address cannot be bound."
+    )]
+    Serve(ServeArgs),
+    /// Print the version (same as --version)
+    #[command(hide = true)]
+    Version,
+}
 
-Set DRFGATE_LOG=debug|info|warn|error for more or less logging on stderr (default warn).";
+#[derive(Args)]
+struct CheckArgs {
+    /// The drfgate TOML config
+    #[arg(short, long, value_name = "FILE")]
+    config: PathBuf,
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    /// The drfgate TOML config
+    #[arg(short, long, value_name = "FILE")]
+    config: PathBuf,
+    /// The request's method
+    #[arg(short = 'X', long, value_name = "METHOD", default_value = "GET")]
+    method: OsString,
+    /// A request header; repeat for more
+    #[arg(
+        short = 'H',
+        long = "header",
+        value_name = "'NAME: VALUE'",
+        value_parser = OsStringValueParser::new().try_map(parse_header),
+    )]
+    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    /// REMOTE_USER as the web server would set it
+    #[arg(long, value_name = "NAME")]
+    remote_user: Option<OsString>,
+    /// The request came over HTTPS (request.is_secure())
+    #[arg(long)]
+    secure: bool,
+    /// Print one JSON object instead of the text
+    #[arg(long)]
+    json: bool,
+    /// The request's path and query, e.g. /api/orders/?page=2
+    #[arg(
+        value_name = "PATH[?QUERY]",
+        value_parser = OsStringValueParser::new().try_map(parse_target),
+    )]
+    target: OsString,
+}
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:9180";
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The drfgate TOML config
+    #[arg(short, long, value_name = "FILE")]
+    config: PathBuf,
+    /// The address to listen on (port 0: any free port)
+    #[arg(short, long, value_name = "HOST:PORT", default_value = DEFAULT_LISTEN)]
+    listen: String,
+}
+
+/// `-H 'Name: value'`: the name without surrounding whitespace, the value as given but for
+/// one leading space (the optional whitespace an HTTP parser drops).
+fn parse_header(raw: OsString) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let raw = raw.as_bytes();
+    let colon = raw
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or("expected 'Name: value'")?;
+    let name = raw[..colon].trim_ascii();
+    if name.is_empty() {
+        return Err("the header name is empty".into());
+    }
+    let value = &raw[colon + 1..];
+    let value = value.strip_prefix(b" ").unwrap_or(value);
+    Ok((name.to_vec(), value.to_vec()))
+}
+
+fn parse_target(target: OsString) -> Result<OsString, String> {
+    if target.as_bytes().starts_with(b"/") {
+        Ok(target)
+    } else {
+        Err("it must start with '/', e.g. /api/orders/".into())
+    }
+}
 
 fn main() -> ExitCode {
     logger::init();
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    match run(args) {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("drfgate: {message}");
-            ExitCode::from(2)
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(mut error) => {
+            if error.kind() == ErrorKind::UnknownArgument {
+                name_the_owner(&mut error);
+            }
+            // Usage errors exit 2; --help and --version print and exit 0.
+            error.exit()
         }
-    }
-}
-
-fn run(args: Vec<OsString>) -> Result<ExitCode, String> {
-    let mut args = args.into_iter();
-    let command = match args.next() {
-        Some(c) => c.to_string_lossy().into_owned(),
-        None => return Err(format!("a command is needed\n{USAGE}")),
     };
-    match command.as_str() {
-        "check" => check(parse_options(args)?),
-        "explain" => explain(parse_options(args)?),
-        "serve" => serve_command(parse_options(args)?),
-        "--version" | "-V" | "version" => {
+    let result = match cli.command {
+        Command::Check(args) => check(args),
+        Command::Explain(args) => explain(args),
+        Command::Serve(args) => serve_command(args),
+        Command::Version => {
             println!("drfgate {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
-        "--help" | "-h" | "help" => {
-            println!("{USAGE}");
-            Ok(ExitCode::SUCCESS)
-        }
-        other => Err(format!("unknown command {other:?}\n{USAGE}")),
-    }
-}
-
-#[derive(Default)]
-struct Options {
-    config: Option<PathBuf>,
-    method: Option<Vec<u8>>,
-    headers: Vec<(Vec<u8>, Vec<u8>)>,
-    remote_user: Option<Vec<u8>>,
-    secure: bool,
-    json: bool,
-    target: Option<Vec<u8>>,
-    listen: Option<String>,
-}
-
-fn parse_options(args: impl Iterator<Item = OsString>) -> Result<Options, String> {
-    let mut options = Options::default();
-    let mut args = args.peekable();
-    let value = |args: &mut std::iter::Peekable<_>, flag: &str| -> Result<OsString, String> {
-        args.next().ok_or_else(|| format!("{flag} needs a value"))
     };
-    while let Some(arg) = args.next() {
-        match arg.to_string_lossy().as_ref() {
-            "--config" | "-c" => {
-                options.config = Some(PathBuf::from(value(&mut args, "--config")?))
-            }
-            "-X" | "--method" => options.method = Some(value(&mut args, "-X")?.as_bytes().to_vec()),
-            "-H" | "--header" => {
-                let raw = value(&mut args, "-H")?;
-                let raw = raw.as_bytes();
-                let colon = raw.iter().position(|&b| b == b':').ok_or_else(|| {
-                    format!(
-                        "-H {:?}: expected 'Name: value'",
-                        String::from_utf8_lossy(raw)
-                    )
-                })?;
-                let name = raw[..colon].trim_ascii().to_vec();
-                if name.is_empty() {
-                    return Err("-H: the header name is empty".into());
-                }
-                // Like an HTTP parser, drop the optional whitespace around the value only.
-                let value = raw[colon + 1..]
-                    .strip_prefix(b" ")
-                    .unwrap_or(&raw[colon + 1..])
-                    .to_vec();
-                options.headers.push((name, value));
-            }
-            "--remote-user" => {
-                options.remote_user = Some(value(&mut args, "--remote-user")?.as_bytes().to_vec())
-            }
-            "--listen" | "-l" => {
-                options.listen = Some(value(&mut args, "--listen")?.to_string_lossy().into_owned())
-            }
-            "--secure" => options.secure = true,
-            "--json" => options.json = true,
-            s if s.starts_with('-') && s.len() > 1 => {
-                return Err(format!("unknown option {s:?}\n{USAGE}"))
-            }
-            _ => {
-                if options.target.is_some() {
-                    return Err("only one PATH may be given".into());
-                }
-                options.target = Some(arg.as_bytes().to_vec());
-            }
-        }
+    result.unwrap_or_else(|message| {
+        eprintln!("drfgate: {message}");
+        ExitCode::from(2)
+    })
+}
+
+/// For a flag that belongs to another subcommand (`check -X POST`), adds a tip naming
+/// the subcommands that take it.
+fn name_the_owner(error: &mut clap::Error) {
+    let Some(ContextValue::String(given)) = error.get(ContextKind::InvalidArg) else {
+        return;
+    };
+    let flag = given.split('=').next().unwrap_or(given).to_owned();
+    let command = Cli::command();
+    let owners: Vec<String> = command
+        .get_subcommands()
+        .filter(|sub| {
+            sub.get_arguments().any(|arg| {
+                arg.get_long().is_some_and(|l| flag == format!("--{l}"))
+                    || arg.get_short().is_some_and(|s| flag == format!("-{s}"))
+            })
+        })
+        .map(|sub| format!("drfgate {}", sub.get_name()))
+        .collect();
+    if owners.is_empty() {
+        return;
     }
-    Ok(options)
+    // In place of clap's own tip ("to pass '--listen' as a value, use '-- --listen'").
+    let tip = StyledStr::from(format!(
+        "'{flag}' is an option of '{}' only",
+        owners.join("' and '")
+    ));
+    error.insert(ContextKind::Suggested, ContextValue::StyledStrs(vec![tip]));
 }
 
-fn load_gate(options: &Options) -> Result<Gate, String> {
-    let path = options
-        .config
-        .as_ref()
-        .ok_or_else(|| "--config FILE is required".to_string())?;
-    Gate::from_config_file(path).map_err(|e| e.to_string())
-}
-
-fn check(options: Options) -> Result<ExitCode, String> {
-    let gate = load_gate(&options)?;
+fn check(args: CheckArgs) -> Result<ExitCode, String> {
+    let gate = Gate::from_config_file(&args.config).map_err(|e| e.to_string())?;
     let summary = gate.store_summary().map_err(|e| e.to_string())?;
     print!("{}", report::check_report(&gate, &summary));
     Ok(ExitCode::SUCCESS)
 }
 
-const DEFAULT_LISTEN: &str = "127.0.0.1:9180";
-
-fn serve_command(options: Options) -> Result<ExitCode, String> {
-    let config = options
-        .config
-        .as_ref()
-        .ok_or_else(|| "--config FILE is required".to_string())?;
-    if options.target.is_some() {
-        return Err("serve takes no PATH".into());
-    }
-    serve::run(config, options.listen.as_deref().unwrap_or(DEFAULT_LISTEN))?;
+fn serve_command(args: ServeArgs) -> Result<ExitCode, String> {
+    serve::run(&args.config, &args.listen)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn explain(options: Options) -> Result<ExitCode, String> {
-    let gate = load_gate(&options)?;
-    let target = options
-        .target
-        .as_deref()
-        .ok_or_else(|| "explain needs a PATH, e.g. /api/orders/".to_string())?;
+fn explain(args: ExplainArgs) -> Result<ExitCode, String> {
+    let gate = Gate::from_config_file(&args.config).map_err(|e| e.to_string())?;
+    let target = args.target.as_bytes();
     let (path, query) = match target.iter().position(|&b| b == b'?') {
         Some(i) => (&target[..i], &target[i + 1..]),
         None => (target, &b""[..]),
     };
-    if !path.starts_with(b"/") {
-        return Err(format!(
-            "PATH must start with '/', got {:?}",
-            String::from_utf8_lossy(path)
-        ));
-    }
-    let method = options.method.as_deref().unwrap_or(b"GET");
-    let request = Request::new(method, path)
+    let request = Request::new(args.method.as_bytes(), path)
         .with_query(query)
-        .with_headers(&options.headers)
-        .with_remote_user(options.remote_user.as_deref())
-        .with_secure(options.secure);
+        .with_headers(&args.headers)
+        .with_remote_user(args.remote_user.as_ref().map(|u| u.as_bytes()))
+        .with_secure(args.secure);
     let (decision, trace) = gate.explain(&request);
-    if options.json {
+    if args.json {
         println!("{}", report::explain_json(&request, &decision, &trace));
     } else {
         print!("{}", report::explain_text(&request, &decision, &trace));

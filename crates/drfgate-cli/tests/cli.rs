@@ -225,3 +225,143 @@ fn usage_errors_exit_2() {
     );
     assert!(drfgate(&[OsStr::new("--version")]).status.success());
 }
+
+/// Each subcommand's own flags (long form, short form if any).
+const FLAGS: [(&str, &[&str]); 3] = [
+    ("check", &["--config", "-c"]),
+    (
+        "explain",
+        &[
+            "--config",
+            "-c",
+            "--method",
+            "-X",
+            "--header",
+            "-H",
+            "--remote-user",
+            "--secure",
+            "--json",
+        ],
+    ),
+    ("serve", &["--config", "-c", "--listen", "-l"]),
+];
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_flag_of_another_subcommand_is_refused_naming_it() {
+    // (command line, the refused flag, the subcommand that has it)
+    let cases: [(&[&str], &str, &str); 7] = [
+        (&["check", "-X", "POST", "--json", "/x"], "-X", "explain"),
+        (&["check", "--json"], "--json", "explain"),
+        (&["check", "--listen", "127.0.0.1:1"], "--listen", "serve"),
+        (&["serve", "-H", "Authorization: Token x"], "-H", "explain"),
+        (&["serve", "--secure"], "--secure", "explain"),
+        (
+            &["explain", "--listen", "127.0.0.1:1", "/x"],
+            "--listen",
+            "serve",
+        ),
+        (&["explain", "/x", "-l127.0.0.1:1"], "-l", "serve"),
+    ];
+    for (args, flag, owner) in cases {
+        // The config exists nowhere: the command line is refused before it is read.
+        let mut argv: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        argv.splice(1..1, [OsStr::new("--config"), OsStr::new("/nowhere.toml")]);
+        let out = drfgate(&argv);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}: {}", text(&out.stdout));
+        assert!(
+            err.contains(&format!("unexpected argument '{flag}'")),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains(&format!("'{flag}' is an option of 'drfgate {owner}' only")),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("cannot read"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn every_subcommand_has_help_listing_its_own_flags() {
+    for (command, flags) in FLAGS {
+        for help in ["--help", "-h"] {
+            let out = drfgate(&[OsStr::new(command), OsStr::new(help)]);
+            let usage = text(&out.stdout);
+            assert_eq!(out.status.code(), Some(0), "{command} {help}: {usage}");
+            assert!(
+                usage.contains(&format!("Usage: drfgate {command}")),
+                "{command} {help}: {usage}"
+            );
+            for flag in flags {
+                assert!(
+                    usage.contains(flag),
+                    "{command} {help} lacks {flag}: {usage}"
+                );
+            }
+            // No other subcommand's flag is offered.
+            let others = FLAGS.iter().filter(|(c, _)| *c != command);
+            for flag in others.flat_map(|(_, f)| f.iter()) {
+                if !flags.contains(flag) {
+                    assert!(
+                        !usage.contains(&format!("{flag} "))
+                            && !usage.contains(&format!("{flag},")),
+                        "{command} {help} offers {flag}: {usage}"
+                    );
+                }
+            }
+        }
+    }
+
+    let out = drfgate(&[OsStr::new("--help")]);
+    let usage = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{usage}");
+    for command in ["check", "explain", "serve", "DRFGATE_LOG"] {
+        assert!(usage.contains(command), "--help lacks {command}: {usage}");
+    }
+    // Without a command: the same text on stderr, and the usage-error status.
+    let out = drfgate(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("explain"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let version = format!("drfgate {}\n", env!("CARGO_PKG_VERSION"));
+    for args in [&["--version"][..], &["-V"], &["version"]] {
+        let argv: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        let out = drfgate(&argv);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert_eq!(text(&out.stdout), version, "{args:?}");
+    }
+}
+
+#[test]
+fn explain_refuses_a_bad_header_or_path_before_reading_the_config() {
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["-H", "Authorization Token x", "/x"],
+            "expected 'Name: value'",
+        ),
+        (&["-H", " : x", "/x"], "the header name is empty"),
+        (&["api/orders/"], "must start with '/'"),
+        (&[], "<PATH[?QUERY]>"),
+    ];
+    for (args, expected) in cases {
+        let mut argv: Vec<&OsStr> = ["explain", "--config", "/nowhere.toml"]
+            .iter()
+            .map(OsStr::new)
+            .collect();
+        argv.extend(args.iter().map(OsStr::new));
+        let out = drfgate(&argv);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(!err.contains("cannot read"), "{args:?}: {err}");
+    }
+}

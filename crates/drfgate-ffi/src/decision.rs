@@ -81,28 +81,14 @@ impl drfgate_decision {
     }
 }
 
-/// Writes `n` in decimal at the start of `out`; returns the length. Done by hand because
-/// `core::fmt` costs a tenth of a cached decision.
+/// Writes `n` in decimal at the start of `out`; returns the length. With `itoa`, on the
+/// stack: `core::fmt` costs a tenth of a cached decision, and nothing here allocates.
 fn decimal(n: i64, out: &mut [u8; 20]) -> u8 {
+    let mut buffer = itoa::Buffer::new();
+    let text = buffer.format(n).as_bytes();
     // i64::MIN is 19 digits and a sign: exactly 20.
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    let mut rest = n.unsigned_abs();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        start -= 1;
-        digits[start] = b'-';
-    }
-    let len = digits.len() - start;
-    out[..len].copy_from_slice(&digits[start..]);
-    len as u8
+    out[..text.len()].copy_from_slice(text);
+    text.len() as u8
 }
 
 /// Decides one request: who it is (DRF's authentication classes) and whether it may go on

@@ -8,6 +8,7 @@ use drfgate_tower::JudgedRoute;
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
 
 pub const HEADER_USER: &str = "x-drfgate-user";
 pub const HEADER_USER_ID: &str = "x-drfgate-user-id";
@@ -67,33 +68,30 @@ pub fn bad_request(message: &str) -> Response<Full<Bytes>> {
     response
 }
 
+/// What [`percent_encode`] encodes: all but ASCII letters, digits and `-._~@+` (non-ASCII
+/// bytes are always encoded).
+const USERNAME: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'@')
+    .remove(b'+');
+
+/// What [`percent_encode_visible`] encodes: controls, space and `%` (and non-ASCII bytes).
+const INVISIBLE: &AsciiSet = &CONTROLS.add(b' ').add(b'%');
+
 /// Text for a header value: RFC 3986's unreserved characters (and `@`, `+`, common in
 /// Django usernames) as they are, every other UTF-8 byte as `%XX`. Usernames may be in any
 /// script; this keeps the header ASCII and unambiguous.
 pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for &byte in text.as_bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~@+".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(text, USERNAME).to_string()
 }
 
 /// Text for a header value that keeps a pattern readable: visible ASCII (but `%`) as it is,
 /// every other UTF-8 byte (space, controls, non-ASCII) as `%XX`.
 pub fn percent_encode_visible(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for &byte in text.as_bytes() {
-        if byte.is_ascii_graphic() && byte != b'%' {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(text, INVISIBLE).to_string()
 }
 
 fn ascii_value(text: String) -> HeaderValue {
@@ -125,5 +123,22 @@ mod tests {
             percent_encode_visible("^caf\u{e9} 100%$"),
             "^caf%C3%A9%20100%25$"
         );
+    }
+
+    #[test]
+    fn the_ascii_sets_keep_exactly_the_documented_bytes() {
+        for byte in 0u8..0x80 {
+            let text = char::from(byte).to_string();
+            let encoded = format!("%{byte:02X}");
+            let username_keeps = byte.is_ascii_alphanumeric() || b"-._~@+".contains(&byte);
+            let visible_keeps = byte.is_ascii_graphic() && byte != b'%';
+            let expect = |keeps: bool| if keeps { text.clone() } else { encoded.clone() };
+            assert_eq!(percent_encode(&text), expect(username_keeps), "{byte:#04x}");
+            assert_eq!(
+                percent_encode_visible(&text),
+                expect(visible_keeps),
+                "{byte:#04x}"
+            );
+        }
     }
 }
