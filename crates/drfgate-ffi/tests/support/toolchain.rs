@@ -83,7 +83,7 @@ fn newest_file(dir: &Path) -> Option<(SystemTime, PathBuf)> {
             Some((modified(&path), path))
         };
         if let Some(c) = candidate {
-            if newest.as_ref().map_or(true, |n| c.0 > n.0) {
+            if newest.as_ref().is_none_or(|n| c.0 > n.0) {
                 newest = Some(c);
             }
         }
