@@ -106,14 +106,28 @@ impl Hasher for PassThroughHasher {
 
 pub type QuickCache<V> = Cache<CacheKey, V, UnitWeighter, PassThrough>;
 
-/// A quick_cache sized like a drfgate space: `capacity` entries over `shards` shards.
+/// A quick_cache sized like a drfgate space: `capacity` entries over `shards` shards, its other
+/// options at their defaults.
 pub fn quick_cache<V: Clone>(capacity: usize, shards: usize) -> QuickCache<V> {
-    let options = OptionsBuilder::new()
+    quick_cache_with_ghosts(capacity, shards, None)
+}
+
+/// Like [`quick_cache`], with `ghost_allocation` (the share of the capacity quick_cache spends on
+/// remembering the hashes of recently evicted keys, 0.5 by default) set if given.
+pub fn quick_cache_with_ghosts<V: Clone>(
+    capacity: usize,
+    shards: usize,
+    ghost_allocation: Option<f64>,
+) -> QuickCache<V> {
+    let mut options = OptionsBuilder::new();
+    options
         .estimated_items_capacity(capacity)
         .weight_capacity(capacity as u64)
-        .shards(shards)
-        .build()
-        .expect("quick_cache options");
+        .shards(shards);
+    if let Some(ghost_allocation) = ghost_allocation {
+        options.ghost_allocation(ghost_allocation);
+    }
+    let options = options.build().expect("quick_cache options");
     Cache::with_options(options, UnitWeighter, PassThrough, Default::default())
 }
 
@@ -162,7 +176,12 @@ pub struct QuickCredentialCache<V> {
 
 impl<V: Clone + Send + Sync> QuickCredentialCache<V> {
     pub fn new(config: &CacheConfig) -> Self {
-        let positive = quick_cache(config.max_entries, config.shards);
+        Self::with_ghosts(config, None)
+    }
+
+    /// With quick_cache's `ghost_allocation` set for both spaces, if given.
+    pub fn with_ghosts(config: &CacheConfig, ghost_allocation: Option<f64>) -> Self {
+        let positive = quick_cache_with_ghosts(config.max_entries, config.shards, ghost_allocation);
         let counters = (0..positive.num_shards())
             .map(|_| Counters::default())
             .collect();
@@ -173,7 +192,11 @@ impl<V: Clone + Send + Sync> QuickCredentialCache<V> {
             }),
             clock: Arc::new(MonotonicClock),
             positive,
-            negative: quick_cache(config.negative_max_entries, config.shards),
+            negative: quick_cache_with_ghosts(
+                config.negative_max_entries,
+                config.shards,
+                ghost_allocation,
+            ),
             ttl: config.ttl,
             negative_ttl: config.negative_ttl,
             generation: AtomicU64::new(0),
