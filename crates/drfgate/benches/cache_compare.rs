@@ -7,7 +7,8 @@
 //!
 //! 1. criterion, one group: a hit on 1,000 and on 100,000 keys, a miss, the keyed hash.
 //! 2. Two threads, fixed op count (not criterion): each side runs 1 and 2 threads over 1,000
-//!    spread keys and over one hot key, in rounds that alternate the sides, and prints the medians.
+//!    spread keys and over one hot key, in rounds that alternate the sides, and prints the medians
+//!    of the runs whose threads really had a core each (on a loaded machine, many do not).
 //! 3. Single flight: 64 threads ask for one absent key at once; every side must load once.
 //!
 //! Without `--bench` (as under `cargo test --benches`), parts 2 and 3 run a few operations only.
@@ -117,22 +118,62 @@ fn one_thread(c: &mut Criterion) {
     group.finish();
 }
 
-/// Wall time for `threads` threads, started together, each doing `op(thread, i)` `ops` times:
+/// CPU time this thread has used, exact to the nanosecond (`CLOCK_THREAD_CPUTIME_ID`).
+fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec; the clock id is a constant the kernel knows.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(status, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+/// One timed run of one or two threads.
+#[derive(Clone, Copy)]
+struct Run {
+    /// Wall time ÷ operations of all threads: the inverse of throughput.
+    wall_ns: f64,
+    /// CPU time of all threads ÷ their operations: what one operation costs a core, contention
+    /// (cache lines moving between cores) included, descheduled time excluded.
+    cpu_ns: f64,
+    /// Share of the threads' time off a core (given to other work on the machine).
+    waiting: f64,
+    /// Share of the wall time during which every thread was running its loop (1 for one thread).
+    overlap: f64,
+}
+
+impl Run {
+    /// Whether the threads really ran side by side, each on a core of its own, most of the
+    /// time: with other work on two cores, "two threads" often means one after the other.
+    fn is_clean(&self) -> bool {
+        self.waiting <= 0.05 && self.overlap >= 0.9
+    }
+}
+
+/// `threads` threads, started together, each doing `op(thread, i)` `ops` times. Wall time runs
 /// from the first thread's start to the last one's end, each read by the workers themselves so
 /// that the moment the main thread is scheduled does not count.
-fn run_threads<F: Fn(usize, usize) + Sync>(threads: usize, ops: usize, op: &F) -> Duration {
+fn run_threads<F: Fn(usize, usize) + Sync>(threads: usize, ops: usize, op: &F) -> Run {
     let start_line = Barrier::new(threads);
     let start_line = &start_line;
-    let spans: Vec<(Instant, Instant)> = thread::scope(|scope| {
+    let spans: Vec<_> = thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|thread_index| {
                 scope.spawn(move || {
                     start_line.wait();
+                    let cpu_before = thread_cpu_time();
                     let started = Instant::now();
                     for i in 0..ops {
                         op(thread_index, i);
                     }
-                    (started, Instant::now())
+                    let ended = Instant::now();
+                    let cpu = thread_cpu_time() - cpu_before;
+                    // Not on a core while running this loop: nothing here blocks, so the
+                    // scheduler had given the core to other work.
+                    let waiting = (ended - started).saturating_sub(cpu);
+                    (started, ended, cpu, waiting)
                 })
             })
             .collect();
@@ -142,24 +183,35 @@ fn run_threads<F: Fn(usize, usize) + Sync>(threads: usize, ops: usize, op: &F) -
             .collect()
     });
     let first_start = spans.iter().map(|span| span.0).min().expect("a thread");
+    let last_start = spans.iter().map(|span| span.0).max().expect("a thread");
+    let first_end = spans.iter().map(|span| span.1).min().expect("a thread");
     let last_end = spans.iter().map(|span| span.1).max().expect("a thread");
-    last_end - first_start
+    let wall = (last_end - first_start).as_nanos() as f64;
+    let all_ops = (threads * ops) as f64;
+    let cpu: f64 = spans.iter().map(|span| span.2.as_nanos() as f64).sum();
+    let waiting: f64 = spans.iter().map(|span| span.3.as_nanos() as f64).sum();
+    Run {
+        wall_ns: wall / all_ops,
+        cpu_ns: cpu / all_ops,
+        waiting: waiting / (cpu + waiting),
+        overlap: first_end.saturating_duration_since(last_start).as_nanos() as f64 / wall,
+    }
 }
 
-fn median(values: &mut [f64]) -> f64 {
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut values: Vec<f64> = values.collect();
     values.sort_by(|a, b| a.total_cmp(b));
     values[values.len() / 2]
 }
 
-/// One side's ns per operation, `[spread, hot key][1 thread, 2 threads]`.
+/// One side's runs, `[spread, hot key][1 thread, 2 threads]`.
 fn thread_runs(
     keys: &[CacheKey],
     ops: usize,
     get: impl Fn(&CacheKey) -> bool + Sync,
-) -> [[f64; 2]; 2] {
-    let mut runs = [[0.0; 2]; 2];
-    for (scenario, per_threads) in runs.iter_mut().enumerate() {
-        for (slot, threads) in per_threads.iter_mut().zip([1, 2]) {
+) -> [[Run; 2]; 2] {
+    [0, 1].map(|scenario| {
+        [1, 2].map(|threads| {
             let op = |thread_index: usize, i: usize| {
                 let index = if scenario == 0 {
                     (i + thread_index * keys.len() / 2) % keys.len()
@@ -168,59 +220,89 @@ fn thread_runs(
                 };
                 black_box(get(&keys[index]));
             };
-            let elapsed = run_threads(threads, ops, &op);
-            *slot = elapsed.as_nanos() as f64 / (threads * ops) as f64;
-        }
-    }
-    runs
+            run_threads(threads, ops, &op)
+        })
+    })
 }
 
-/// ns per operation (wall time ÷ operations of all threads) for 1 and 2 threads, on 1,000
-/// spread keys and on one hot key, every side in every round, the sides' order rotating.
+/// 1 and 2 threads on 1,000 spread keys and on one hot key, every side in every round, the
+/// sides' order rotating, until every (side, scenario, threads) has `wanted` clean runs or the
+/// time budget is spent; prints the medians of the clean runs.
 fn two_threads(smoke: bool) {
-    let (ops, rounds) = if smoke { (10_000, 1) } else { (1_000_000, 9) };
+    let (ops, wanted, budget) = if smoke {
+        (10_000, 1, Duration::ZERO)
+    } else {
+        (50_000, 15, Duration::from_secs(240))
+    };
     let sides = Sides::filled(1_000);
     let keys = &sides.keys;
     let scenarios = ["spread_1000", "hot_key"];
-    // [side][scenario][threads - 1] -> ns/op of each round
-    let mut ns = vec![[[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]]; SIDES.len()];
-    for round in 0..rounds {
+    // [side][scenario][threads - 1] -> every run
+    let mut runs = vec![[[vec![], vec![]], [vec![], vec![]]]; SIDES.len()];
+    let clean = |runs: &Vec<Run>| runs.iter().filter(|run| run.is_clean()).count();
+    let started = Instant::now();
+    let mut round = 0;
+    loop {
         for offset in 0..SIDES.len() {
             let side = (round + offset) % SIDES.len();
-            let runs = match side {
+            let side_runs = match side {
                 0 => thread_runs(keys, ops, |key| sides.drfgate.get(key).is_some()),
                 1 => thread_runs(keys, ops, |key| sides.wrapped.get(key).is_some()),
                 _ => thread_runs(keys, ops, |key| sides.bare.get(key).is_some()),
             };
-            for (scenario, per_threads) in runs.iter().enumerate() {
-                for (threads, per_op) in per_threads.iter().enumerate() {
-                    ns[side][scenario][threads].push(*per_op);
+            for (scenario, per_threads) in side_runs.iter().enumerate() {
+                for (threads, run) in per_threads.iter().enumerate() {
+                    runs[side][scenario][threads].push(*run);
                 }
             }
         }
+        round += 1;
+        let enough = runs.iter().flatten().flatten().all(|r| clean(r) >= wanted);
+        if enough || started.elapsed() >= budget {
+            break;
+        }
     }
-    println!("\ncache_compare/threads: {ops} gets per thread, {rounds} rounds, median ns/op");
-    println!("| side | scenario | 1 thread ns/op | 2 threads ns/op | 2-thread speed-up (2.0 = perfect) |");
-    println!("|---|---|---:|---:|---:|");
-    let mut medians = vec![[[0.0; 2]; 2]; SIDES.len()];
-    for (side, per_scenario) in ns.iter_mut().enumerate() {
-        for (scenario, per_threads) in per_scenario.iter_mut().enumerate() {
-            let one = median(&mut per_threads[0]);
-            let two = median(&mut per_threads[1]);
-            medians[side][scenario] = [one, two];
+    // The clean runs if there are any, else all of them (and the table says so).
+    let median_of = |runs: &Vec<Run>, field: fn(&Run) -> f64| {
+        let any_clean = clean(runs) > 0;
+        median(
+            runs.iter()
+                .filter(|run| !any_clean || run.is_clean())
+                .map(field),
+        )
+    };
+    println!(
+        "\ncache_compare/threads: {ops} gets per thread, {round} rounds in {:.0} s; medians of the clean runs (threads off their core at most 5 % of the time, side by side at least 90 % of it)",
+        started.elapsed().as_secs_f64(),
+    );
+    println!("| side | scenario | 1 thread: wall ns/op | CPU ns/op | 2 threads: wall ns/op | CPU ns/op | 2-thread speed-up (wall; 2.0 = perfect) | clean runs, 1 / 2 threads |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for (side, side_name) in SIDES.iter().enumerate() {
+        for (scenario, scenario_name) in scenarios.iter().enumerate() {
+            let [one, two] = &runs[side][scenario];
+            let wall = |runs| median_of(runs, |run| run.wall_ns);
+            let cpu = |runs| median_of(runs, |run| run.cpu_ns);
             println!(
-                "| {} | {} | {one:.1} | {two:.1} | {:.2} |",
-                SIDES[side],
-                scenarios[scenario],
-                one / two
+                "| {side_name} | {scenario_name} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {} / {} of {round} |",
+                wall(one),
+                cpu(one),
+                wall(two),
+                cpu(two),
+                wall(one) / wall(two),
+                clean(one),
+                clean(two),
             );
         }
     }
     for (scenario, name) in scenarios.iter().enumerate() {
         for (side, side_name) in SIDES.iter().enumerate().skip(1) {
+            let ratio = |field: fn(&Run) -> f64| {
+                median_of(&runs[0][scenario][1], field) / median_of(&runs[side][scenario][1], field)
+            };
             println!(
-                "2 threads, {name}: drfgate ns/op ÷ {side_name} ns/op = {:.2} (above 1: {side_name} faster)",
-                medians[0][scenario][1] / medians[side][scenario][1]
+                "2 threads, {name}: drfgate ÷ {side_name} = {:.2} by wall time, {:.2} by CPU time (above 1: {side_name} faster)",
+                ratio(|run| run.wall_ns),
+                ratio(|run| run.cpu_ns)
             );
         }
     }
@@ -300,12 +382,12 @@ fn single_flight(smoke: bool) {
         "get_or_load (get_value_or_guard inside)",
         "get_value_or_guard",
     ];
-    for (side, (loads, ms)) in results.iter_mut().enumerate() {
+    for (side, (loads, ms)) in results.iter().enumerate() {
         println!(
             "| {} | `{}` | {loads:?} | {:.1} |",
             SIDES[side],
             apis[side],
-            median(ms)
+            median(ms.iter().copied())
         );
     }
     for (side, (loads, _)) in results.iter().enumerate() {
