@@ -199,9 +199,14 @@ fn run_threads<F: Fn(usize, usize) + Sync>(threads: usize, ops: usize, op: &F) -
 }
 
 fn median(values: impl Iterator<Item = f64>) -> f64 {
+    quartiles(values)[1]
+}
+
+/// The 25th, 50th and 75th percentiles (nearest rank).
+fn quartiles(values: impl Iterator<Item = f64>) -> [f64; 3] {
     let mut values: Vec<f64> = values.collect();
     values.sort_by(|a, b| a.total_cmp(b));
-    values[values.len() / 2]
+    [1, 2, 3].map(|quarter| values[(values.len() - 1) * quarter / 4])
 }
 
 /// One side's runs, `[spread, hot key][1 thread, 2 threads]`.
@@ -263,27 +268,29 @@ fn two_threads(smoke: bool) {
         }
     }
     // The clean runs if there are any, else all of them (and the table says so).
-    let median_of = |runs: &Vec<Run>, field: fn(&Run) -> f64| {
+    let quartiles_of = |runs: &Vec<Run>, field: fn(&Run) -> f64| {
         let any_clean = clean(runs) > 0;
-        median(
+        quartiles(
             runs.iter()
                 .filter(|run| !any_clean || run.is_clean())
                 .map(field),
         )
     };
+    let median_of = |runs: &Vec<Run>, field: fn(&Run) -> f64| quartiles_of(runs, field)[1];
     println!(
         "\ncache_compare/threads: {ops} gets per thread, {round} rounds in {:.0} s; medians of the clean runs (threads off their core at most 5 % of the time, side by side at least 90 % of it)",
         started.elapsed().as_secs_f64(),
     );
-    println!("| side | scenario | 1 thread: wall ns/op | CPU ns/op | 2 threads: wall ns/op | CPU ns/op | 2-thread speed-up (wall; 2.0 = perfect) | clean runs, 1 / 2 threads |");
+    println!("| side | scenario | 1 thread: wall ns/op | CPU ns/op | 2 threads: wall ns/op (p25–p75) | CPU ns/op | 2-thread speed-up (wall; 2.0 = perfect) | clean runs, 1 / 2 threads |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|");
     for (side, side_name) in SIDES.iter().enumerate() {
         for (scenario, scenario_name) in scenarios.iter().enumerate() {
             let [one, two] = &runs[side][scenario];
             let wall = |runs| median_of(runs, |run| run.wall_ns);
             let cpu = |runs| median_of(runs, |run| run.cpu_ns);
+            let [low, _, high] = quartiles_of(two, |run| run.wall_ns);
             println!(
-                "| {side_name} | {scenario_name} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {} / {} of {round} |",
+                "| {side_name} | {scenario_name} | {:.1} | {:.1} | {:.1} ({low:.0}–{high:.0}) | {:.1} | {:.2} | {} / {} of {round} |",
                 wall(one),
                 cpu(one),
                 wall(two),
