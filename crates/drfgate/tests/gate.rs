@@ -512,7 +512,7 @@ fn a_permission_lookup_in_flight_cannot_outlive_a_permission_change() {
 
 #[test]
 fn identical_basic_logins_at_once_hash_once() {
-    const THREADS: usize = 4;
+    const THREADS: usize = 16;
     let dir = tempfile::tempdir().unwrap();
     let db = common::scratch_db(
         dir.path(),
