@@ -3,11 +3,15 @@
 //! ([`wsgi_path_info`]).
 //!
 //! Every step mirrors CPython and Django byte for byte: `urllib.parse.urlsplit` for the path
-//! of the target, `urllib.parse.unquote_to_bytes` for percent-decoding, and Django's
-//! `repercent_broken_unicode` for bytes that are not UTF-8.
+//! of the target, `urllib.parse.unquote_to_bytes` for percent-decoding (the `percent-encoding`
+//! crate's `percent_decode` follows the same rule: `%` and two ASCII hex digits of either case
+//! is one byte, any other `%` is literal), and Django's `repercent_broken_unicode` for bytes
+//! that are not UTF-8.
 //! `tests/cpython_parity.rs` compares them with CPython on generated targets.
 
 use std::borrow::Cow;
+
+use percent_encoding::percent_decode;
 
 /// `request.path_info` for a raw request target as gunicorn reads it: the path part of the
 /// target (see [`target_path`]), percent-decoded, then UTF-8 with each byte of an invalid
@@ -17,7 +21,7 @@ pub fn django_path_info(raw_target: &[u8]) -> Cow<'_, str> {
     if !path.contains(&b'%') {
         return wsgi_path_info(path);
     }
-    match String::from_utf8(percent_decode(path)) {
+    match String::from_utf8(percent_decode(path).collect()) {
         Ok(text) => Cow::Owned(text),
         Err(failure) => Cow::Owned(repercent_broken_unicode(failure.as_bytes())),
     }
@@ -74,35 +78,6 @@ fn strip_url_scheme(target: &[u8]) -> Option<&[u8]> {
     valid.then_some(rest)
 }
 
-/// `urllib.parse.unquote_to_bytes`: `%` + two hex digits is a byte, any other `%` is literal.
-fn percent_decode(path: &[u8]) -> Vec<u8> {
-    let mut decoded = Vec::with_capacity(path.len());
-    let mut index = 0;
-    while index < path.len() {
-        if path[index] == b'%' {
-            let high = path.get(index + 1).and_then(|&byte| hex_value(byte));
-            let low = path.get(index + 2).and_then(|&byte| hex_value(byte));
-            if let (Some(high), Some(low)) = (high, low) {
-                decoded.push(high << 4 | low);
-                index += 3;
-                continue;
-            }
-        }
-        decoded.push(path[index]);
-        index += 1;
-    }
-    decoded
-}
-
-fn hex_value(byte: u8) -> Option<u8> {
-    match byte {
-        b'0'..=b'9' => Some(byte - b'0'),
-        b'a'..=b'f' => Some(byte - b'a' + 10),
-        b'A'..=b'F' => Some(byte - b'A' + 10),
-        _ => None,
-    }
-}
-
 /// Invalid UTF-8 bytes are always ≥ 0x80, none in `quote`'s safe set, so each becomes `%XX`.
 fn repercent_broken_unicode(bytes: &[u8]) -> String {
     let mut text = String::with_capacity(bytes.len() * 3);
@@ -139,6 +114,14 @@ mod tests {
         assert_eq!(django_path_info(b"/%ED%A0%80"), "/%ED%A0%80");
         // A '%' not followed by two hex digits stays.
         assert_eq!(django_path_info(b"/100%/%4/%zz"), "/100%/%4/%zz");
+        // unquote_to_bytes: a '%' that starts no escape does not hide the next one.
+        assert_eq!(django_path_info(b"/%%41/%4%41/%"), "/%A/%4A/%");
+        assert_eq!(django_path_info(b"/%aF"), "/%AF");
+        // Only ASCII hex digits count (Arabic-Indic digits after '%' stay as they are).
+        assert_eq!(
+            django_path_info("/%\u{661}\u{662}".as_bytes()),
+            "/%\u{661}\u{662}"
+        );
         assert_eq!(django_path_info(b"/a%2Fb"), "/a/b");
         assert_eq!(django_path_info(b"/%25E9"), "/%E9");
         // gunicorn's urlsplit: the fragment never reaches Django, an absolute-form target
