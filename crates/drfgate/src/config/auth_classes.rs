@@ -1,0 +1,244 @@
+//! The authentication classes: DRF's four built-ins and the config's own
+//! `[authentication_classes."…"]` subclasses (a Token keyword, a Basic realm, a RemoteUser
+//! header), resolved to what each one does.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use toml::Spanned;
+
+use super::names::{enter_class, lookup_custom};
+use super::raw::{Loader, RawAuthClass};
+use super::suggest::suggestion;
+use super::ConfigError;
+use crate::auth::RemoteUserSource;
+
+/// Which scheme a configured authentication class implements.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthKind {
+    Token { keyword: String },
+    Basic { realm: String },
+    Session,
+    RemoteUser { source: RemoteUserSource },
+}
+
+/// One authentication class, resolved: its configured name and what it does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthClass {
+    pub name: Arc<str>,
+    pub kind: AuthKind,
+}
+
+const AUTH_PREFIX: &str = "rest_framework.authentication.";
+const BUILTIN_AUTH: [&str; 4] = [
+    "TokenAuthentication",
+    "BasicAuthentication",
+    "SessionAuthentication",
+    "RemoteUserAuthentication",
+];
+
+pub(super) struct AuthRegistry<'l> {
+    loader: &'l Loader<'l>,
+    /// The config's own subclasses, resolved, by their full names.
+    custom: Vec<(String, AuthClass)>,
+}
+
+fn builtin_auth(short: &str) -> AuthClass {
+    let name: Arc<str> = Arc::from(format!("{AUTH_PREFIX}{short}"));
+    let kind = match short {
+        "TokenAuthentication" => AuthKind::Token {
+            keyword: "Token".into(),
+        },
+        "BasicAuthentication" => AuthKind::Basic {
+            realm: "api".into(),
+        },
+        "RemoteUserAuthentication" => AuthKind::RemoteUser {
+            source: RemoteUserSource::ServerVariable,
+        },
+        _ => AuthKind::Session,
+    };
+    AuthClass { name, kind }
+}
+
+impl<'l> AuthRegistry<'l> {
+    pub(super) fn new(
+        loader: &'l Loader<'l>,
+        raw: &BTreeMap<Spanned<String>, RawAuthClass>,
+    ) -> Result<AuthRegistry<'l>, ConfigError> {
+        let mut custom = Vec::new();
+        for key in raw.keys() {
+            let class = resolve_custom_auth(loader, raw, key.get_ref(), &mut Vec::new())?;
+            custom.push((key.get_ref().clone(), class));
+        }
+        Ok(AuthRegistry { loader, custom })
+    }
+
+    pub(super) fn builtin(&self, short: &str) -> AuthClass {
+        builtin_auth(short)
+    }
+
+    fn find(&self, name: &str) -> Result<Option<AuthClass>, String> {
+        let short = name.strip_prefix(AUTH_PREFIX).unwrap_or(name);
+        if BUILTIN_AUTH.contains(&short) {
+            return Ok(Some(builtin_auth(short)));
+        }
+        if let Some((_, c)) = self.custom.iter().find(|(k, _)| k == name) {
+            return Ok(Some(c.clone()));
+        }
+        let mut by_short = self
+            .custom
+            .iter()
+            .filter(|(k, _)| k.rsplit('.').next() == Some(name));
+        match (by_short.next(), by_short.next()) {
+            (Some((_, c)), None) => Ok(Some(c.clone())),
+            (Some((a, _)), Some((b, _))) => Err(format!(
+                "{name:?} is ambiguous: it could be {a:?} or {b:?}; write the full name"
+            )),
+            _ => Ok(None),
+        }
+    }
+
+    pub(super) fn resolve_list(
+        &self,
+        list: &[Spanned<String>],
+        key: &str,
+    ) -> Result<Vec<AuthClass>, ConfigError> {
+        let mut out = Vec::with_capacity(list.len());
+        for (i, entry) in list.iter().enumerate() {
+            let name = entry.get_ref();
+            match self.find(name) {
+                Ok(Some(c)) => out.push(c),
+                Ok(None) => {
+                    let mut known: Vec<String> = BUILTIN_AUTH
+                        .iter()
+                        .map(|s| format!("{AUTH_PREFIX}{s}"))
+                        .collect();
+                    known.extend(self.custom.iter().map(|(k, _)| k.clone()));
+                    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+                    return Err(self.loader.at(
+                        entry,
+                        format!("{key}[{i}]"),
+                        format!(
+                            "unknown authentication class {name:?}{}",
+                            suggestion(name, &known)
+                        ),
+                    ));
+                }
+                Err(m) => return Err(self.loader.at(entry, format!("{key}[{i}]"), m)),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn resolve_custom_auth(
+    loader: &Loader<'_>,
+    raw: &BTreeMap<Spanned<String>, RawAuthClass>,
+    name: &str,
+    seen: &mut Vec<String>,
+) -> Result<AuthClass, ConfigError> {
+    let (key_name, def) = match lookup_custom(raw, name) {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return Err(loader.error(
+                None,
+                "authentication_classes",
+                format!("class {name:?} is not defined"),
+            ))
+        }
+        Err(m) => return Err(loader.error(None, format!("authentication_classes.\"{name}\""), m)),
+    };
+    let key = format!("authentication_classes.\"{key_name}\"");
+    enter_class(loader, seen, key_name, &def.base, &key)?;
+    let base_name = def.base.get_ref().as_str();
+    let short = base_name.strip_prefix(AUTH_PREFIX).unwrap_or(base_name);
+    let mut kind = if BUILTIN_AUTH.contains(&short) {
+        builtin_auth(short).kind
+    } else {
+        match lookup_custom(raw, base_name) {
+            Ok(Some(_)) => resolve_custom_auth(loader, raw, base_name, seen)?.kind,
+            Ok(None) => {
+                let mut known: Vec<String> = BUILTIN_AUTH
+                    .iter()
+                    .map(|s| format!("{AUTH_PREFIX}{s}"))
+                    .collect();
+                known.extend(raw.keys().map(|k| k.get_ref().clone()));
+                let known: Vec<&str> = known.iter().map(String::as_str).collect();
+                return Err(loader.at(
+                    &def.base,
+                    format!("{key}.base"),
+                    format!(
+                        "unknown authentication class {base_name:?}{}",
+                        suggestion(base_name, &known)
+                    ),
+                ));
+            }
+            Err(m) => return Err(loader.at(&def.base, format!("{key}.base"), m)),
+        }
+    };
+    let misplaced = |field: &Spanned<String>, what: &str, wants: &str| {
+        loader.at(
+            field,
+            format!("{key}.{what}"),
+            format!("`{what}` only applies to subclasses of {wants}"),
+        )
+    };
+    if let Some(keyword) = &def.keyword {
+        match &mut kind {
+            AuthKind::Token { keyword: k } => {
+                let word = keyword.get_ref();
+                if word.is_empty()
+                    || word
+                        .bytes()
+                        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+                {
+                    return Err(loader.at(
+                        keyword,
+                        format!("{key}.keyword"),
+                        "a keyword is one word without spaces, e.g. \"Bearer\"",
+                    ));
+                }
+                if !word.is_ascii() {
+                    return Err(loader.at(keyword, format!("{key}.keyword"), "keep keywords ASCII: header bytes are compared case-insensitively as ASCII"));
+                }
+                *k = word.clone();
+            }
+            _ => return Err(misplaced(keyword, "keyword", "TokenAuthentication")),
+        }
+    }
+    if let Some(realm) = &def.www_authenticate_realm {
+        match &mut kind {
+            AuthKind::Basic { realm: r } => {
+                if realm.get_ref().contains(['"', '\\', '\r', '\n']) {
+                    return Err(loader.at(
+                        realm,
+                        format!("{key}.www_authenticate_realm"),
+                        "the realm may not contain quotes, backslashes or line breaks",
+                    ));
+                }
+                *r = realm.get_ref().clone();
+            }
+            _ => {
+                return Err(misplaced(
+                    realm,
+                    "www_authenticate_realm",
+                    "BasicAuthentication",
+                ))
+            }
+        }
+    }
+    if let Some(header) = &def.header {
+        match &mut kind {
+            AuthKind::RemoteUser { source } => {
+                *source = RemoteUserSource::from_meta_key(header.get_ref())
+                    .map_err(|m| loader.at(header, format!("{key}.header"), m))?;
+            }
+            _ => return Err(misplaced(header, "header", "RemoteUserAuthentication")),
+        }
+    }
+    seen.pop();
+    Ok(AuthClass {
+        name: Arc::from(key_name),
+        kind,
+    })
+}

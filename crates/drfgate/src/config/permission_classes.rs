@@ -1,0 +1,224 @@
+//! The permission classes: DRF's built-ins, the config's own `[permission_classes."…"]`
+//! subclasses (a base expression and an optional message), and the expressions (`A | B & ~C`)
+//! routes and defaults write with them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use toml::Spanned;
+
+use super::names::{enter_class, lookup_custom};
+use super::raw::{Loader, RawPermissionClass};
+use super::suggest::suggestion;
+use super::ConfigError;
+use crate::decision::Body;
+use crate::exceptions::render_message;
+use crate::permissions::{parse_expression, ExprError, Permission, PermissionClass};
+
+const PERMISSION_PREFIX: &str = "rest_framework.permissions.";
+
+pub(super) struct PermissionRegistry<'l> {
+    loader: &'l Loader<'l>,
+    names: Vec<String>,
+    resolved: Vec<(String, Permission)>,
+}
+
+impl<'l> PermissionRegistry<'l> {
+    pub(super) fn new(
+        loader: &'l Loader<'l>,
+        raw: &BTreeMap<Spanned<String>, RawPermissionClass>,
+    ) -> Result<PermissionRegistry<'l>, ConfigError> {
+        let mut registry = PermissionRegistry {
+            loader,
+            names: raw.keys().map(|k| k.get_ref().clone()).collect(),
+            resolved: Vec::new(),
+        };
+        for key in raw.keys() {
+            let perm = registry.resolve_custom(loader, raw, key.get_ref(), &mut Vec::new())?;
+            registry.resolved.push((key.get_ref().clone(), perm));
+        }
+        Ok(registry)
+    }
+
+    fn known_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = PermissionClass::ALL
+            .iter()
+            .map(|c| c.dotted_name())
+            .collect();
+        names.extend(self.names.iter().cloned());
+        names
+    }
+
+    fn builtin(name: &str) -> Option<Permission> {
+        let short = name.strip_prefix(PERMISSION_PREFIX).unwrap_or(name);
+        PermissionClass::ALL
+            .into_iter()
+            .find(|c| c.short_name() == short)
+            .map(Permission::Class)
+    }
+
+    fn unknown(&self, name: &str) -> String {
+        let known = self.known_names();
+        let known: Vec<&str> = known.iter().map(String::as_str).collect();
+        format!(
+            "unknown permission class {name:?}{}",
+            suggestion(name, &known)
+        )
+    }
+
+    fn resolve_custom(
+        &self,
+        loader: &Loader<'_>,
+        raw: &BTreeMap<Spanned<String>, RawPermissionClass>,
+        name: &str,
+        seen: &mut Vec<String>,
+    ) -> Result<Permission, ConfigError> {
+        let (key_name, def) = match lookup_custom(raw, name) {
+            Ok(Some(found)) => found,
+            Ok(None) => return Err(loader.error(None, "permission_classes", self.unknown(name))),
+            Err(m) => return Err(loader.error(None, format!("permission_classes.\"{name}\""), m)),
+        };
+        let key = format!("permission_classes.\"{key_name}\"");
+        enter_class(loader, seen, key_name, &def.base, &key)?;
+        let base_text = def.base.get_ref();
+        let base_span = def.base.span();
+        let mut nested_error: Option<ConfigError> = None;
+        let base = parse_expression(base_text, &mut |n, at| {
+            if let Some(p) = Self::builtin(n) {
+                return Ok(p);
+            }
+            if let Some((_, p)) = self
+                .resolved
+                .iter()
+                .find(|(k, _)| k == n || k.rsplit('.').next() == Some(n))
+            {
+                return Ok(p.clone());
+            }
+            match lookup_custom(raw, n) {
+                Ok(Some(_)) => match self.resolve_custom(loader, raw, n, seen) {
+                    Ok(p) => Ok(p),
+                    Err(e) => {
+                        let message = e.message.clone();
+                        nested_error = Some(e);
+                        Err(ExprError {
+                            offset: at,
+                            message,
+                        })
+                    }
+                },
+                Ok(None) => Err(ExprError {
+                    offset: at,
+                    message: self.unknown(n),
+                }),
+                Err(m) => Err(ExprError {
+                    offset: at,
+                    message: m,
+                }),
+            }
+        });
+        let base = match base {
+            Ok(b) => b,
+            Err(e) => {
+                if let Some(nested) = nested_error {
+                    return Err(nested);
+                }
+                return Err(loader.error(
+                    Some(base_span),
+                    format!("{key}.base"),
+                    describe_expr_error(base_text, &e),
+                ));
+            }
+        };
+        let message: Option<Body> = def.message.as_ref().map(|m| {
+            let json = toml_to_json(m);
+            Body::Shared(render_message(&json))
+        });
+        seen.pop();
+        Ok(Permission::Named {
+            name: Arc::from(key_name),
+            base: Box::new(base),
+            message,
+        })
+    }
+
+    fn resolve_expression(&self, text: &str) -> Result<Permission, ExprError> {
+        parse_expression(text, &mut |n, at| {
+            if let Some(p) = Self::builtin(n) {
+                return Ok(p);
+            }
+            if let Some((_, p)) = self.resolved.iter().find(|(k, _)| k == n) {
+                return Ok(p.clone());
+            }
+            let mut by_short = self
+                .resolved
+                .iter()
+                .filter(|(k, _)| k.rsplit('.').next() == Some(n));
+            match (by_short.next(), by_short.next()) {
+                (Some((_, p)), None) => Ok(p.clone()),
+                (Some((a, _)), Some((b, _))) => Err(ExprError {
+                    offset: at,
+                    message: format!(
+                        "{n:?} is ambiguous: it could be {a:?} or {b:?}; write the full name"
+                    ),
+                }),
+                _ => Err(ExprError {
+                    offset: at,
+                    message: self.unknown(n),
+                }),
+            }
+        })
+    }
+
+    pub(super) fn resolve_list(
+        &self,
+        list: &[Spanned<String>],
+        key: &str,
+    ) -> Result<Vec<Permission>, ConfigError> {
+        list.iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                self.resolve_expression(entry.get_ref()).map_err(|e| {
+                    self.loader.at(
+                        entry,
+                        format!("{key}[{i}]"),
+                        describe_expr_error(entry.get_ref(), &e),
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+/// The position only helps inside an expression; for a lone class name it is noise.
+fn describe_expr_error(text: &str, error: &ExprError) -> String {
+    if text.contains(['&', '|', '~', '(', ')']) {
+        error.to_string()
+    } else {
+        error.message.clone()
+    }
+}
+
+pub(super) fn default_permissions_need_model(perms: &[Permission]) -> bool {
+    perms
+        .iter()
+        .any(|p| p.classes().iter().any(|c| c.needs_model()))
+}
+
+fn toml_to_json(value: &toml::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        toml::Value::String(s) => J::String(s.clone()),
+        toml::Value::Integer(i) => J::from(*i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(J::Number)
+            .unwrap_or(J::Null),
+        toml::Value::Boolean(b) => J::Bool(*b),
+        toml::Value::Datetime(d) => J::String(d.to_string()),
+        toml::Value::Array(items) => J::Array(items.iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => J::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
+    }
+}
