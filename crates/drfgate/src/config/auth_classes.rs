@@ -7,9 +7,8 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
-use super::names::{enter_class, lookup_custom};
+use super::names::{enter_class, ClassName, ClassNames};
 use super::raw::{Loader, RawAuthClass};
-use super::suggest::suggestion;
 use super::ConfigError;
 use crate::auth::RemoteUserSource;
 
@@ -39,6 +38,7 @@ const BUILTIN_AUTH: [&str; 4] = [
 
 pub(super) struct AuthRegistry<'l> {
     loader: &'l Loader<'l>,
+    names: ClassNames<&'static str>,
     /// The config's own subclasses, resolved, by their full names.
     custom: Vec<(String, AuthClass)>,
 }
@@ -65,36 +65,37 @@ impl<'l> AuthRegistry<'l> {
         loader: &'l Loader<'l>,
         raw: &BTreeMap<Spanned<String>, RawAuthClass>,
     ) -> Result<AuthRegistry<'l>, ConfigError> {
+        let names = ClassNames::new(
+            "authentication class",
+            AUTH_PREFIX,
+            BUILTIN_AUTH.iter().map(|&short| (short, short)).collect(),
+            raw.keys().map(|k| k.get_ref().clone()).collect(),
+        );
         let mut custom = Vec::new();
         for key in raw.keys() {
-            let class = resolve_custom_auth(loader, raw, key.get_ref(), &mut Vec::new())?;
+            let class = resolve_custom_auth(loader, &names, raw, key.get_ref(), &mut Vec::new())?;
             custom.push((key.get_ref().clone(), class));
         }
-        Ok(AuthRegistry { loader, custom })
+        Ok(AuthRegistry {
+            loader,
+            names,
+            custom,
+        })
     }
 
     pub(super) fn builtin(&self, short: &str) -> AuthClass {
         builtin_auth(short)
     }
 
-    fn find(&self, name: &str) -> Result<Option<AuthClass>, String> {
-        let short = name.strip_prefix(AUTH_PREFIX).unwrap_or(name);
-        if BUILTIN_AUTH.contains(&short) {
-            return Ok(Some(builtin_auth(short)));
-        }
-        if let Some((_, c)) = self.custom.iter().find(|(k, _)| k == name) {
-            return Ok(Some(c.clone()));
-        }
-        let mut by_short = self
-            .custom
-            .iter()
-            .filter(|(k, _)| k.rsplit('.').next() == Some(name));
-        match (by_short.next(), by_short.next()) {
-            (Some((_, c)), None) => Ok(Some(c.clone())),
-            (Some((a, _)), Some((b, _))) => Err(format!(
-                "{name:?} is ambiguous: it could be {a:?} or {b:?}; write the full name"
-            )),
-            _ => Ok(None),
+    fn find(&self, name: &str) -> Result<AuthClass, String> {
+        match self.names.resolve(name)? {
+            ClassName::Builtin(short) => Ok(builtin_auth(short)),
+            ClassName::Custom(full) => self
+                .custom
+                .iter()
+                .find(|(k, _)| k == full)
+                .map(|(_, c)| c.clone())
+                .ok_or_else(|| format!("class {full:?} is not defined")),
         }
     }
 
@@ -103,78 +104,39 @@ impl<'l> AuthRegistry<'l> {
         list: &[Spanned<String>],
         key: &str,
     ) -> Result<Vec<AuthClass>, ConfigError> {
-        let mut out = Vec::with_capacity(list.len());
-        for (i, entry) in list.iter().enumerate() {
-            let name = entry.get_ref();
-            match self.find(name) {
-                Ok(Some(c)) => out.push(c),
-                Ok(None) => {
-                    let mut known: Vec<String> = BUILTIN_AUTH
-                        .iter()
-                        .map(|s| format!("{AUTH_PREFIX}{s}"))
-                        .collect();
-                    known.extend(self.custom.iter().map(|(k, _)| k.clone()));
-                    let known: Vec<&str> = known.iter().map(String::as_str).collect();
-                    return Err(self.loader.at(
-                        entry,
-                        format!("{key}[{i}]"),
-                        format!(
-                            "unknown authentication class {name:?}{}",
-                            suggestion(name, &known)
-                        ),
-                    ));
-                }
-                Err(m) => return Err(self.loader.at(entry, format!("{key}[{i}]"), m)),
-            }
-        }
-        Ok(out)
+        list.iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                self.find(entry.get_ref())
+                    .map_err(|m| self.loader.at(entry, format!("{key}[{i}]"), m))
+            })
+            .collect()
     }
 }
 
+/// Resolves the subclass declared as `[authentication_classes."<name>"]`, and the subclasses
+/// it is based on.
 fn resolve_custom_auth(
     loader: &Loader<'_>,
+    names: &ClassNames<&'static str>,
     raw: &BTreeMap<Spanned<String>, RawAuthClass>,
     name: &str,
     seen: &mut Vec<String>,
 ) -> Result<AuthClass, ConfigError> {
-    let (key_name, def) = match lookup_custom(raw, name) {
-        Ok(Some(found)) => found,
-        Ok(None) => {
-            return Err(loader.error(
-                None,
-                "authentication_classes",
-                format!("class {name:?} is not defined"),
-            ))
-        }
-        Err(m) => return Err(loader.error(None, format!("authentication_classes.\"{name}\""), m)),
+    let Some((key_name, def)) = raw.get_key_value(name) else {
+        return Err(loader.error(
+            None,
+            "authentication_classes",
+            format!("class {name:?} is not defined"),
+        ));
     };
+    let key_name = key_name.get_ref().as_str();
     let key = format!("authentication_classes.\"{key_name}\"");
     enter_class(loader, seen, key_name, &def.base, &key)?;
-    let base_name = def.base.get_ref().as_str();
-    let short = base_name.strip_prefix(AUTH_PREFIX).unwrap_or(base_name);
-    let mut kind = if BUILTIN_AUTH.contains(&short) {
-        builtin_auth(short).kind
-    } else {
-        match lookup_custom(raw, base_name) {
-            Ok(Some(_)) => resolve_custom_auth(loader, raw, base_name, seen)?.kind,
-            Ok(None) => {
-                let mut known: Vec<String> = BUILTIN_AUTH
-                    .iter()
-                    .map(|s| format!("{AUTH_PREFIX}{s}"))
-                    .collect();
-                known.extend(raw.keys().map(|k| k.get_ref().clone()));
-                let known: Vec<&str> = known.iter().map(String::as_str).collect();
-                return Err(loader.at(
-                    &def.base,
-                    format!("{key}.base"),
-                    format!(
-                        "unknown authentication class {base_name:?}{}",
-                        suggestion(base_name, &known)
-                    ),
-                ));
-            }
-            Err(m) => return Err(loader.at(&def.base, format!("{key}.base"), m)),
-        }
+    let mut kind = match names.resolve(def.base.get_ref()) {
+        Ok(ClassName::Builtin(short)) => builtin_auth(short).kind,
+        Ok(ClassName::Custom(full)) => resolve_custom_auth(loader, names, raw, full, seen)?.kind,
+        Err(m) => return Err(loader.at(&def.base, format!("{key}.base"), m)),
     };
     let misplaced = |field: &Spanned<String>, what: &str, wants: &str| {
         loader.at(

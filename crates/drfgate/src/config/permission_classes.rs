@@ -7,9 +7,8 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
-use super::names::{enter_class, lookup_custom};
+use super::names::{enter_class, ClassName, ClassNames};
 use super::raw::{Loader, RawPermissionClass};
-use super::suggest::suggestion;
 use super::ConfigError;
 use crate::decision::Body;
 use crate::exceptions::render_message;
@@ -19,7 +18,8 @@ const PERMISSION_PREFIX: &str = "rest_framework.permissions.";
 
 pub(super) struct PermissionRegistry<'l> {
     loader: &'l Loader<'l>,
-    names: Vec<String>,
+    names: ClassNames<PermissionClass>,
+    /// The config's own subclasses resolved so far, by their full names.
     resolved: Vec<(String, Permission)>,
 }
 
@@ -30,90 +30,70 @@ impl<'l> PermissionRegistry<'l> {
     ) -> Result<PermissionRegistry<'l>, ConfigError> {
         let mut registry = PermissionRegistry {
             loader,
-            names: raw.keys().map(|k| k.get_ref().clone()).collect(),
+            names: ClassNames::new(
+                "permission class",
+                PERMISSION_PREFIX,
+                PermissionClass::ALL
+                    .iter()
+                    .map(|&class| (class.short_name(), class))
+                    .collect(),
+                raw.keys().map(|k| k.get_ref().clone()).collect(),
+            ),
             resolved: Vec::new(),
         };
         for key in raw.keys() {
-            let perm = registry.resolve_custom(loader, raw, key.get_ref(), &mut Vec::new())?;
+            let perm = registry.resolve_custom(raw, key.get_ref(), &mut Vec::new())?;
             registry.resolved.push((key.get_ref().clone(), perm));
         }
         Ok(registry)
     }
 
-    fn known_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = PermissionClass::ALL
+    fn resolved(&self, full: &str) -> Option<Permission> {
+        self.resolved
             .iter()
-            .map(|c| c.dotted_name())
-            .collect();
-        names.extend(self.names.iter().cloned());
-        names
+            .find(|(k, _)| k == full)
+            .map(|(_, p)| p.clone())
     }
 
-    fn builtin(name: &str) -> Option<Permission> {
-        let short = name.strip_prefix(PERMISSION_PREFIX).unwrap_or(name);
-        PermissionClass::ALL
-            .into_iter()
-            .find(|c| c.short_name() == short)
-            .map(Permission::Class)
-    }
-
-    fn unknown(&self, name: &str) -> String {
-        let known = self.known_names();
-        let known: Vec<&str> = known.iter().map(String::as_str).collect();
-        format!(
-            "unknown permission class {name:?}{}",
-            suggestion(name, &known)
-        )
-    }
-
+    /// Resolves the subclass declared as `[permission_classes."<name>"]`, and the subclasses
+    /// its base expression names.
     fn resolve_custom(
         &self,
-        loader: &Loader<'_>,
         raw: &BTreeMap<Spanned<String>, RawPermissionClass>,
         name: &str,
         seen: &mut Vec<String>,
     ) -> Result<Permission, ConfigError> {
-        let (key_name, def) = match lookup_custom(raw, name) {
-            Ok(Some(found)) => found,
-            Ok(None) => return Err(loader.error(None, "permission_classes", self.unknown(name))),
-            Err(m) => return Err(loader.error(None, format!("permission_classes.\"{name}\""), m)),
+        let loader = self.loader;
+        let Some((key_name, def)) = raw.get_key_value(name) else {
+            return Err(loader.error(
+                None,
+                "permission_classes",
+                format!("class {name:?} is not defined"),
+            ));
         };
+        let key_name = key_name.get_ref().as_str();
         let key = format!("permission_classes.\"{key_name}\"");
         enter_class(loader, seen, key_name, &def.base, &key)?;
         let base_text = def.base.get_ref();
         let base_span = def.base.span();
         let mut nested_error: Option<ConfigError> = None;
         let base = parse_expression(base_text, &mut |n, at| {
-            if let Some(p) = Self::builtin(n) {
-                return Ok(p);
-            }
-            if let Some((_, p)) = self
-                .resolved
-                .iter()
-                .find(|(k, _)| k == n || k.rsplit('.').next() == Some(n))
-            {
-                return Ok(p.clone());
-            }
-            match lookup_custom(raw, n) {
-                Ok(Some(_)) => match self.resolve_custom(loader, raw, n, seen) {
-                    Ok(p) => Ok(p),
-                    Err(e) => {
+            let failed = |message| ExprError {
+                offset: at,
+                message,
+            };
+            match self.names.resolve(n).map_err(failed)? {
+                ClassName::Builtin(class) => Ok(Permission::Class(class)),
+                ClassName::Custom(full) => {
+                    if let Some(p) = self.resolved(full) {
+                        return Ok(p);
+                    }
+                    self.resolve_custom(raw, full, seen).map_err(|e| {
                         let message = e.message.clone();
                         nested_error = Some(e);
-                        Err(ExprError {
-                            offset: at,
-                            message,
-                        })
-                    }
-                },
-                Ok(None) => Err(ExprError {
-                    offset: at,
-                    message: self.unknown(n),
-                }),
-                Err(m) => Err(ExprError {
-                    offset: at,
-                    message: m,
-                }),
+                        failed(message)
+                    })
+                }
             }
         });
         let base = match base {
@@ -143,28 +123,15 @@ impl<'l> PermissionRegistry<'l> {
 
     fn resolve_expression(&self, text: &str) -> Result<Permission, ExprError> {
         parse_expression(text, &mut |n, at| {
-            if let Some(p) = Self::builtin(n) {
-                return Ok(p);
-            }
-            if let Some((_, p)) = self.resolved.iter().find(|(k, _)| k == n) {
-                return Ok(p.clone());
-            }
-            let mut by_short = self
-                .resolved
-                .iter()
-                .filter(|(k, _)| k.rsplit('.').next() == Some(n));
-            match (by_short.next(), by_short.next()) {
-                (Some((_, p)), None) => Ok(p.clone()),
-                (Some((a, _)), Some((b, _))) => Err(ExprError {
-                    offset: at,
-                    message: format!(
-                        "{n:?} is ambiguous: it could be {a:?} or {b:?}; write the full name"
-                    ),
-                }),
-                _ => Err(ExprError {
-                    offset: at,
-                    message: self.unknown(n),
-                }),
+            let failed = |message| ExprError {
+                offset: at,
+                message,
+            };
+            match self.names.resolve(n).map_err(failed)? {
+                ClassName::Builtin(class) => Ok(Permission::Class(class)),
+                ClassName::Custom(full) => self
+                    .resolved(full)
+                    .ok_or_else(|| failed(format!("class {full:?} is not defined"))),
             }
         })
     }
