@@ -202,6 +202,28 @@ fn model_permissions_need_a_model() {
         "{BASE}[[routes]]\npath = \"x/\"\nmodel = \"order\"\n"
     ));
     assert!(e.contains("app_label.model"), "{e}");
+    // A route whose permissions need the view's model and that names none: its own
+    // permissions, or the defaults it falls back on. The config refuses it, not the gate.
+    let e = error(&format!(
+        "{BASE}[[routes]]\npath = \"x/\"\nmodel = \"shop.order\"\n\
+         permission_classes = [\"DjangoModelPermissions\"]\n\
+         [[routes]]\npath = \"y/\"\npermission_classes = [\"IsAdminUser | DjangoModelPermissions\"]\n"
+    ));
+    assert_eq!(
+        e,
+        "drfgate.toml:7: routes[1].model: DjangoModelPermissions needs the view's model: \
+         add model = \"app_label.model\""
+    );
+    let e = error(&format!(
+        "{BASE}[rest_framework]\nDEFAULT_PERMISSION_CLASSES = [\"DjangoModelPermissions\"]\n\
+         [gate]\nunmatched = \"deny\"\n[[routes]]\npath = \"x/\"\n"
+    ));
+    assert!(
+        e.starts_with(
+            "drfgate.toml:7: routes[0].model: DjangoModelPermissions needs the view's model"
+        ),
+        "{e}"
+    );
 }
 
 #[test]

@@ -34,7 +34,7 @@ pub use routes::Route;
 pub use serve::{ForwardedHeaders, ServeSettings};
 
 use auth_classes::AuthRegistry;
-use permission_classes::{default_permissions_need_model, PermissionRegistry};
+use permission_classes::{needs_model, PermissionRegistry};
 use raw::{Loader, RawConfig};
 
 /// Why a config could not be loaded: where, which key, what, and a suggestion if we have one.
@@ -171,8 +171,7 @@ impl Loader<'_> {
                     .into(),
             );
         }
-        if default_permissions_need_model(&default_permissions) && unmatched == Unmatched::Defaults
-        {
+        if needs_model(&default_permissions) && unmatched == Unmatched::Defaults {
             return Err(self.error(
                 None,
                 "rest_framework.DEFAULT_PERMISSION_CLASSES",
@@ -180,6 +179,7 @@ impl Loader<'_> {
                  set [gate] unmatched = \"pass\" or \"deny\", or use another default",
             ));
         }
+        self.check_models(&routes, &default_permissions)?;
         Ok(Config {
             origin: self.origin.to_string(),
             django,

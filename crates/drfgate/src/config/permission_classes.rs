@@ -165,7 +165,8 @@ fn describe_expr_error(text: &str, error: &ExprError) -> String {
     }
 }
 
-pub(super) fn default_permissions_need_model(perms: &[Permission]) -> bool {
+/// Whether any of these permissions is a `DjangoModelPermissions`, which needs the view's model.
+pub(super) fn needs_model(perms: &[Permission]) -> bool {
     perms
         .iter()
         .any(|p| p.classes().iter().any(|c| c.needs_model()))

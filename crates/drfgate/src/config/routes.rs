@@ -4,7 +4,7 @@
 use toml::Spanned;
 
 use super::auth_classes::{AuthClass, AuthRegistry};
-use super::permission_classes::PermissionRegistry;
+use super::permission_classes::{needs_model, PermissionRegistry};
 use super::raw::{Loader, RawRoute};
 use super::ConfigError;
 use crate::permissions::{ModelLabel, Permission};
@@ -97,5 +97,26 @@ impl Loader<'_> {
             model,
             line: Some(self.line_of(raw.span().start)),
         })
+    }
+
+    /// Refuses a route whose permissions (its own, or the defaults it falls back on) include
+    /// `DjangoModelPermissions` when it names no model: only a route can give one.
+    pub(super) fn check_models(
+        &self,
+        routes: &[Route],
+        default_permissions: &[Permission],
+    ) -> Result<(), ConfigError> {
+        for (i, route) in routes.iter().enumerate() {
+            let permissions = route.permissions.as_deref().unwrap_or(default_permissions);
+            if needs_model(permissions) && route.model.is_none() {
+                return Err(ConfigError {
+                    origin: self.origin.to_string(),
+                    line: route.line,
+                    key: format!("routes[{i}].model"),
+                    message: "DjangoModelPermissions needs the view's model: add model = \"app_label.model\"".into(),
+                });
+            }
+        }
+        Ok(())
     }
 }

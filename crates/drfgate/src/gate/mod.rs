@@ -21,7 +21,6 @@ use crate::cache::{CacheConfig, CacheStats, CredentialCache, KeyDomain};
 use crate::config::{Config, ConfigError, Route, Unmatched};
 use crate::decision::{Decision, User, UserPk};
 use crate::hashers::PasswordHashers;
-use crate::permissions::Permission;
 use crate::request::Request;
 use crate::store::{Store, StoreError, StoreSummary};
 use crate::trace::{Trace, Tracer};
@@ -120,13 +119,8 @@ impl Gate {
         for warning in &config.warnings {
             log::warn!("{warning}");
         }
-        let uses_model = |perms: &[Permission]| {
-            perms
-                .iter()
-                .any(|p| p.classes().iter().any(|c| c.needs_model()))
-        };
         let mut routes = Vec::with_capacity(config.routes.len());
-        for (i, route) in config.routes.into_iter().enumerate() {
+        for route in config.routes {
             let Route {
                 pattern,
                 name,
@@ -138,14 +132,6 @@ impl Gate {
             } = route;
             let classes = authentication.unwrap_or_else(|| config.default_authentication.clone());
             let permissions = permissions.unwrap_or_else(|| config.default_permissions.clone());
-            if uses_model(&permissions) && model.is_none() {
-                return Err(GateError::Config(ConfigError {
-                    origin: config.origin.clone(),
-                    line,
-                    key: format!("routes[{i}].model"),
-                    message: "DjangoModelPermissions needs the view's model: add model = \"app_label.model\"".into(),
-                }));
-            }
             let label: Arc<str> = name.as_deref().unwrap_or(pattern.source()).into();
             routes.push(GateRoute {
                 pattern,
