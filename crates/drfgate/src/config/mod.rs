@@ -122,6 +122,28 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Whether some view may authenticate with `TokenAuthentication` or a subclass of it, and
+    /// so needs the token table.
+    pub(crate) fn uses_token_authentication(&self) -> bool {
+        authentication_in_use(&self.routes, &self.default_authentication)
+            .any(|c| matches!(c.kind, AuthKind::Token { .. }))
+    }
+}
+
+/// Every authentication class a view may use: each route's own, and the defaults (for the
+/// routes without their own, and for unmatched paths).
+fn authentication_in_use<'c>(
+    routes: &'c [Route],
+    defaults: &'c [AuthClass],
+) -> impl Iterator<Item = &'c AuthClass> {
+    routes
+        .iter()
+        .filter_map(|r| r.authentication.as_ref())
+        .flatten()
+        .chain(defaults)
+}
+
 impl Loader<'_> {
     fn load(&self) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(self.text)
@@ -159,12 +181,9 @@ impl Loader<'_> {
         for (i, route) in raw.routes.iter().enumerate() {
             routes.push(self.route(i, route, &auth_classes, &permission_classes)?);
         }
-        let all_auth = routes
-            .iter()
-            .filter_map(|r| r.authentication.as_ref())
-            .flatten()
-            .chain(&default_authentication);
-        if all_auth.clone().any(|c| c.kind == AuthKind::Session) {
+        if authentication_in_use(&routes, &default_authentication)
+            .any(|c| c.kind == AuthKind::Session)
+        {
             warnings.push(
                 "SessionAuthentication is configured but not implemented in this version of drfgate: \
                  it declines every request (so session-authenticated requests are treated as anonymous)"

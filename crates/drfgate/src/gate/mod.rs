@@ -116,6 +116,7 @@ impl Gate {
 
     /// Builds a gate over a given store (used by tests and by front ends with their own).
     pub fn with_store(config: Config, store: Box<dyn Store>) -> Result<Gate, GateError> {
+        let uses_tokens = config.uses_token_authentication();
         for warning in &config.warnings {
             log::warn!("{warning}");
         }
@@ -147,15 +148,6 @@ impl Gate {
             None,
             None,
         );
-        let uses_tokens = routes
-            .iter()
-            .map(|r| &r.policy)
-            .chain(std::iter::once(&defaults))
-            .flat_map(|p| &p.authenticators)
-            .any(|a| {
-                a.authenticate_header()
-                    .is_some_and(|h| !h.starts_with("Basic "))
-            });
         let summary = store.summary()?;
         if uses_tokens && summary.tokens.is_none() {
             return Err(GateError::Store(StoreError::new(format!(
