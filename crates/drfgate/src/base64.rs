@@ -3,6 +3,9 @@
 //!
 //! A strict RFC 4648 decoder disagrees with CPython on real inputs (junk bytes, padding in the
 //! middle, data after the padding), so this is a byte-for-byte model of `binascii.a2b_base64`.
+//! It is hand-written on purpose and must keep matching CPython byte for byte — the same
+//! output and the same error for every input — or a credential DRF refuses would be accepted
+//! (or the reverse); `tests/cpython_parity.rs` compares it with CPython on generated inputs.
 
 use std::borrow::Cow;
 use std::fmt;

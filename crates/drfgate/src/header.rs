@@ -3,6 +3,11 @@
 //!
 //! Everything works on the raw header octets: Django hands DRF the header decoded as ISO-8859-1
 //! and DRF encodes it back, so DRF effectively sees the exact bytes the client sent.
+//!
+//! The tokenizer is hand-written on purpose and must match CPython byte for byte: Python's
+//! `bytes.split()` (which separators count, and which do not) and DRF's keyword comparison
+//! decide which header a class accepts, so any difference is a request judged differently from
+//! DRF; `tests/cpython_parity.rs` compares it with CPython on generated headers.
 
 use std::borrow::Cow;
 

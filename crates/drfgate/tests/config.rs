@@ -202,6 +202,28 @@ fn model_permissions_need_a_model() {
         "{BASE}[[routes]]\npath = \"x/\"\nmodel = \"order\"\n"
     ));
     assert!(e.contains("app_label.model"), "{e}");
+    // A route whose permissions need the view's model and that names none: its own
+    // permissions, or the defaults it falls back on. The config refuses it, not the gate.
+    let e = error(&format!(
+        "{BASE}[[routes]]\npath = \"x/\"\nmodel = \"shop.order\"\n\
+         permission_classes = [\"DjangoModelPermissions\"]\n\
+         [[routes]]\npath = \"y/\"\npermission_classes = [\"IsAdminUser | DjangoModelPermissions\"]\n"
+    ));
+    assert_eq!(
+        e,
+        "drfgate.toml:7: routes[1].model: DjangoModelPermissions needs the view's model: \
+         add model = \"app_label.model\""
+    );
+    let e = error(&format!(
+        "{BASE}[rest_framework]\nDEFAULT_PERMISSION_CLASSES = [\"DjangoModelPermissions\"]\n\
+         [gate]\nunmatched = \"deny\"\n[[routes]]\npath = \"x/\"\n"
+    ));
+    assert!(
+        e.starts_with(
+            "drfgate.toml:7: routes[0].model: DjangoModelPermissions needs the view's model"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -304,4 +326,82 @@ fn serve_limits_have_bounded_defaults_and_checked_values() {
         "{BASE}[serve]\nheader_read_timeout_seconds = -1\n"
     ));
     assert!(e.contains(":4:"), "{e}");
+}
+
+/// Issue 9: a short name two subclasses share is refused wherever a class is named — in a
+/// route, in the defaults, and in a subclass's `base` — whichever way the names sort. (A `base`
+/// used to bind to the first `*.IsOwner` already resolved, so `zzz.perms.Derived` loaded while
+/// `aaa.perms.Derived`, resolved before either `IsOwner`, was refused.)
+#[test]
+fn an_ambiguous_short_name_is_refused_everywhere_with_its_candidates() {
+    let owners = "[permission_classes.\"app1.perms.IsOwner\"]\nbase = \"IsAuthenticated\"\n\
+                  [permission_classes.\"app2.perms.IsOwner\"]\nbase = \"IsAdminUser\"\n";
+    let names_both = |e: &str| {
+        e.contains("\"IsOwner\" is ambiguous: it could be \"app1.perms.IsOwner\" or \"app2.perms.IsOwner\"; write the full name")
+    };
+    for derived in ["zzz.perms.Derived", "aaa.perms.Derived"] {
+        let e = error(&format!(
+            "{BASE}{owners}[permission_classes.\"{derived}\"]\nbase = \"IsOwner\"\n"
+        ));
+        assert!(
+            e.starts_with(&format!(
+                "drfgate.toml:8: permission_classes.\"{derived}\".base: "
+            )),
+            "{e}"
+        );
+        assert!(names_both(&e), "{e}");
+        // Inside an expression too.
+        let e = error(&format!(
+            "{BASE}{owners}[permission_classes.\"{derived}\"]\nbase = \"AllowAny | IsOwner\"\n"
+        ));
+        assert!(
+            e.starts_with(&format!(
+                "drfgate.toml:8: permission_classes.\"{derived}\".base: "
+            )),
+            "{e}"
+        );
+        assert!(names_both(&e), "{e}");
+    }
+    let e = error(&format!(
+        "{BASE}{owners}[[routes]]\npath = \"x/\"\npermission_classes = [\"IsOwner\"]\n"
+    ));
+    assert!(
+        e.starts_with("drfgate.toml:9: routes[0].permission_classes[0]: ") && names_both(&e),
+        "{e}"
+    );
+    let e = error(&format!(
+        "{BASE}{owners}[rest_framework]\nDEFAULT_PERMISSION_CLASSES = [\"IsOwner\"]\n"
+    ));
+    assert!(
+        e.starts_with("drfgate.toml:8: rest_framework.DEFAULT_PERMISSION_CLASSES[0]: ")
+            && names_both(&e),
+        "{e}"
+    );
+    // Authentication classes resolve through the same rule.
+    let e = error(&format!(
+        "{BASE}[authentication_classes.\"a.Bearer\"]\nbase = \"TokenAuthentication\"\nkeyword = \"Bearer\"\n\
+         [authentication_classes.\"b.Bearer\"]\nbase = \"TokenAuthentication\"\n\
+         [authentication_classes.\"z.Strict\"]\nbase = \"Bearer\"\n"
+    ));
+    assert!(
+        e.starts_with("drfgate.toml:9: authentication_classes.\"z.Strict\".base: ")
+            && e.contains("\"Bearer\" is ambiguous: it could be \"a.Bearer\" or \"b.Bearer\""),
+        "{e}"
+    );
+    // Every candidate is named, and the full name resolves.
+    let e = error(&format!(
+        "{BASE}{owners}[permission_classes.\"app3.perms.IsOwner\"]\nbase = \"AllowAny\"\n\
+         [[routes]]\npath = \"x/\"\npermission_classes = [\"IsOwner\"]\n"
+    ));
+    assert!(
+        e.contains(
+            "it could be \"app1.perms.IsOwner\", \"app2.perms.IsOwner\" or \"app3.perms.IsOwner\""
+        ),
+        "{e}"
+    );
+    let config = load(&format!(
+        "{BASE}{owners}[permission_classes.\"zzz.perms.Derived\"]\nbase = \"app2.perms.IsOwner\"\n"
+    ))
+    .unwrap();
+    assert_eq!(config.default_permissions.len(), 1);
 }

@@ -548,3 +548,53 @@ fn identical_basic_logins_at_once_hash_once() {
         .sum();
     assert_eq!((hashes, cost), (1, Hasher::Pbkdf2Sha256.default_cost()));
 }
+
+/// A gate whose views may use TokenAuthentication or a subclass of it — by default or in one
+/// route, whatever the keyword — refuses to start over a database without the token table;
+/// the other classes need none.
+#[test]
+fn token_authentication_needs_the_token_table() {
+    let Some(db) = common::fixture_db() else {
+        return;
+    };
+    let subclasses = "[authentication_classes.\"a.Bearer\"]\nbase = \"TokenAuthentication\"\n\
+                      keyword = \"Bearer\"\n\
+                      [authentication_classes.\"a.BasicWord\"]\nbase = \"TokenAuthentication\"\n\
+                      keyword = \"Basic\"\n\
+                      [authentication_classes.\"a.Shop\"]\nbase = \"BasicAuthentication\"\n\
+                      www_authenticate_realm = \"shop\"\n";
+    let start = |defaults: &str, route: &str| {
+        let text = format!(
+            "[django]\nDATABASE = \"sqlite://{}\"\nTOKEN_TABLE = \"no_such_table\"\n{subclasses}\
+             [rest_framework]\nDEFAULT_AUTHENTICATION_CLASSES = [{defaults}]\n\
+             [[routes]]\npath = \"x/\"\nauthentication_classes = [{route}]\n",
+            db.display()
+        );
+        Gate::from_config_str(&text, None)
+            .err()
+            .map(|e| e.to_string())
+    };
+    for (defaults, route) in [
+        ("\"TokenAuthentication\"", ""),
+        ("\"Bearer\"", ""),
+        ("\"BasicWord\"", ""),
+        (
+            "\"BasicAuthentication\"",
+            "\"BasicAuthentication\", \"Bearer\"",
+        ),
+    ] {
+        let refusal = start(defaults, route);
+        assert!(
+            refusal.as_deref().is_some_and(|e| e.contains(
+                "TokenAuthentication is configured but the database has no table \"no_such_table\""
+            )),
+            "{defaults} / {route}: {refusal:?}"
+        );
+    }
+    for (defaults, route) in [
+        ("\"BasicAuthentication\", \"SessionAuthentication\"", ""),
+        ("\"Shop\"", "\"RemoteUserAuthentication\""),
+    ] {
+        assert_eq!(start(defaults, route), None, "{defaults} / {route}");
+    }
+}

@@ -1,0 +1,59 @@
+//! The cache's source of time, injectable so tests can move time without sleeping.
+
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+/// Source of the current time, injectable so tests can move time without sleeping.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Instant;
+}
+
+/// The real monotonic clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MonotonicClock;
+
+impl Clock for MonotonicClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+impl<F: Fn() -> Instant + Send + Sync> Clock for F {
+    fn now(&self) -> Instant {
+        self()
+    }
+}
+
+/// A clock that only moves when told to.
+#[derive(Debug)]
+pub struct ManualClock {
+    now: Mutex<Instant>,
+}
+
+impl ManualClock {
+    pub fn new() -> Self {
+        Self {
+            now: Mutex::new(Instant::now()),
+        }
+    }
+
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.now.lock();
+        if let Some(later) = now.checked_add(by) {
+            *now = later;
+        }
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Instant {
+        *self.now.lock()
+    }
+}

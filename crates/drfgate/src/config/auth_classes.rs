@@ -1,0 +1,206 @@
+//! The authentication classes: DRF's four built-ins and the config's own
+//! `[authentication_classes."…"]` subclasses (a Token keyword, a Basic realm, a RemoteUser
+//! header), resolved to what each one does.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use toml::Spanned;
+
+use super::names::{enter_class, ClassName, ClassNames};
+use super::raw::{Loader, RawAuthClass};
+use super::ConfigError;
+use crate::auth::RemoteUserSource;
+
+/// Which scheme a configured authentication class implements.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthKind {
+    Token { keyword: String },
+    Basic { realm: String },
+    Session,
+    RemoteUser { source: RemoteUserSource },
+}
+
+/// One authentication class, resolved: its configured name and what it does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthClass {
+    pub name: Arc<str>,
+    pub kind: AuthKind,
+}
+
+const AUTH_PREFIX: &str = "rest_framework.authentication.";
+const BUILTIN_AUTH: [&str; 4] = [
+    "TokenAuthentication",
+    "BasicAuthentication",
+    "SessionAuthentication",
+    "RemoteUserAuthentication",
+];
+
+pub(super) struct AuthRegistry<'l> {
+    loader: &'l Loader<'l>,
+    names: ClassNames<&'static str>,
+    /// The config's own subclasses, resolved, by their full names.
+    custom: Vec<(String, AuthClass)>,
+}
+
+fn builtin_auth(short: &str) -> AuthClass {
+    let name: Arc<str> = Arc::from(format!("{AUTH_PREFIX}{short}"));
+    let kind = match short {
+        "TokenAuthentication" => AuthKind::Token {
+            keyword: "Token".into(),
+        },
+        "BasicAuthentication" => AuthKind::Basic {
+            realm: "api".into(),
+        },
+        "RemoteUserAuthentication" => AuthKind::RemoteUser {
+            source: RemoteUserSource::ServerVariable,
+        },
+        _ => AuthKind::Session,
+    };
+    AuthClass { name, kind }
+}
+
+impl<'l> AuthRegistry<'l> {
+    pub(super) fn new(
+        loader: &'l Loader<'l>,
+        raw: &BTreeMap<Spanned<String>, RawAuthClass>,
+    ) -> Result<AuthRegistry<'l>, ConfigError> {
+        let names = ClassNames::new(
+            "authentication class",
+            AUTH_PREFIX,
+            BUILTIN_AUTH.iter().map(|&short| (short, short)).collect(),
+            raw.keys().map(|k| k.get_ref().clone()).collect(),
+        );
+        let mut custom = Vec::new();
+        for key in raw.keys() {
+            let class = resolve_custom_auth(loader, &names, raw, key.get_ref(), &mut Vec::new())?;
+            custom.push((key.get_ref().clone(), class));
+        }
+        Ok(AuthRegistry {
+            loader,
+            names,
+            custom,
+        })
+    }
+
+    pub(super) fn builtin(&self, short: &str) -> AuthClass {
+        builtin_auth(short)
+    }
+
+    fn find(&self, name: &str) -> Result<AuthClass, String> {
+        match self.names.resolve(name)? {
+            ClassName::Builtin(short) => Ok(builtin_auth(short)),
+            ClassName::Custom(full) => self
+                .custom
+                .iter()
+                .find(|(k, _)| k == full)
+                .map(|(_, c)| c.clone())
+                .ok_or_else(|| format!("class {full:?} is not defined")),
+        }
+    }
+
+    pub(super) fn resolve_list(
+        &self,
+        list: &[Spanned<String>],
+        key: &str,
+    ) -> Result<Vec<AuthClass>, ConfigError> {
+        list.iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                self.find(entry.get_ref())
+                    .map_err(|m| self.loader.at(entry, format!("{key}[{i}]"), m))
+            })
+            .collect()
+    }
+}
+
+/// Resolves the subclass declared as `[authentication_classes."<name>"]`, and the subclasses
+/// it is based on.
+fn resolve_custom_auth(
+    loader: &Loader<'_>,
+    names: &ClassNames<&'static str>,
+    raw: &BTreeMap<Spanned<String>, RawAuthClass>,
+    name: &str,
+    seen: &mut Vec<String>,
+) -> Result<AuthClass, ConfigError> {
+    let Some((key_name, def)) = raw.get_key_value(name) else {
+        return Err(loader.error(
+            None,
+            "authentication_classes",
+            format!("class {name:?} is not defined"),
+        ));
+    };
+    let key_name = key_name.get_ref().as_str();
+    let key = format!("authentication_classes.\"{key_name}\"");
+    enter_class(loader, seen, key_name, &def.base, &key)?;
+    let mut kind = match names.resolve(def.base.get_ref()) {
+        Ok(ClassName::Builtin(short)) => builtin_auth(short).kind,
+        Ok(ClassName::Custom(full)) => resolve_custom_auth(loader, names, raw, full, seen)?.kind,
+        Err(m) => return Err(loader.at(&def.base, format!("{key}.base"), m)),
+    };
+    let misplaced = |field: &Spanned<String>, what: &str, wants: &str| {
+        loader.at(
+            field,
+            format!("{key}.{what}"),
+            format!("`{what}` only applies to subclasses of {wants}"),
+        )
+    };
+    if let Some(keyword) = &def.keyword {
+        match &mut kind {
+            AuthKind::Token { keyword: k } => {
+                let word = keyword.get_ref();
+                if word.is_empty()
+                    || word
+                        .bytes()
+                        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+                {
+                    return Err(loader.at(
+                        keyword,
+                        format!("{key}.keyword"),
+                        "a keyword is one word without spaces, e.g. \"Bearer\"",
+                    ));
+                }
+                if !word.is_ascii() {
+                    return Err(loader.at(keyword, format!("{key}.keyword"), "keep keywords ASCII: header bytes are compared case-insensitively as ASCII"));
+                }
+                *k = word.clone();
+            }
+            _ => return Err(misplaced(keyword, "keyword", "TokenAuthentication")),
+        }
+    }
+    if let Some(realm) = &def.www_authenticate_realm {
+        match &mut kind {
+            AuthKind::Basic { realm: r } => {
+                if realm.get_ref().contains(['"', '\\', '\r', '\n']) {
+                    return Err(loader.at(
+                        realm,
+                        format!("{key}.www_authenticate_realm"),
+                        "the realm may not contain quotes, backslashes or line breaks",
+                    ));
+                }
+                *r = realm.get_ref().clone();
+            }
+            _ => {
+                return Err(misplaced(
+                    realm,
+                    "www_authenticate_realm",
+                    "BasicAuthentication",
+                ))
+            }
+        }
+    }
+    if let Some(header) = &def.header {
+        match &mut kind {
+            AuthKind::RemoteUser { source } => {
+                *source = RemoteUserSource::from_meta_key(header.get_ref())
+                    .map_err(|m| loader.at(header, format!("{key}.header"), m))?;
+            }
+            _ => return Err(misplaced(header, "header", "RemoteUserAuthentication")),
+        }
+    }
+    seen.pop();
+    Ok(AuthClass {
+        name: Arc::from(key_name),
+        kind,
+    })
+}

@@ -1,0 +1,215 @@
+//! The drfgate config file: TOML whose keys mirror Django's settings and DRF's
+//! `REST_FRAMEWORK` dict, so a project's settings can be copied over.
+//!
+//! Loading resolves every class name and expression and compiles every route, so a bad
+//! config is refused at start-up with the file, line and key, never at request time.
+//!
+//! One job per file: this file holds [`Config`], [`ConfigError`] and the order in which the
+//! sections are loaded; `raw` the TOML's shape and the positions errors point at; one file per
+//! section (`django`, `rest_framework`, `cache`, `serve`, `routes`); the class registries
+//! (`auth_classes`, `permission_classes`) with `names`, which resolves the names a config
+//! writes; and `suggest`, the "did you mean" of every error about an unknown name.
+
+mod auth_classes;
+mod cache;
+mod django;
+mod names;
+mod permission_classes;
+mod raw;
+mod rest_framework;
+mod routes;
+mod serve;
+mod suggest;
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::cache::CacheConfig;
+use crate::permissions::Permission;
+
+pub use auth_classes::{AuthClass, AuthKind};
+pub use django::{DjangoSettings, SecretKey};
+pub use routes::Route;
+pub use serve::{ForwardedHeaders, ServeSettings};
+
+use auth_classes::AuthRegistry;
+use permission_classes::{needs_model, PermissionRegistry};
+use raw::{Loader, RawConfig};
+
+/// Why a config could not be loaded: where, which key, what, and a suggestion if we have one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file (or `<string>` for a config given as text).
+    pub origin: String,
+    pub line: Option<usize>,
+    /// The key path, e.g. `routes[2].permission_classes[0]`; empty when unknown.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.origin)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        f.write_str(": ")?;
+        if !self.key.is_empty() {
+            write!(f, "{}: ", self.key)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// What to do with a path no route matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unmatched {
+    /// Apply `DEFAULT_AUTHENTICATION_CLASSES` and `DEFAULT_PERMISSION_CLASSES`.
+    Defaults,
+    /// Let the app answer (Django would 404 by itself).
+    Pass,
+    /// Refuse with DRF's `404 Not found.`.
+    Deny,
+}
+
+/// A loaded config.
+pub struct Config {
+    pub origin: String,
+    pub django: DjangoSettings,
+    pub default_authentication: Vec<AuthClass>,
+    pub default_permissions: Vec<Permission>,
+    pub cache: CacheConfig,
+    /// How long a user's Django permissions are cached.
+    pub permissions_ttl: Duration,
+    pub unmatched: Unmatched,
+    pub routes: Vec<Route>,
+    /// `[serve]`: read by `drfgate serve` only.
+    pub serve: ServeSettings,
+    /// Things that load but deserve a log line (e.g. a DRF setting drfgate ignores).
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Reads and resolves a config file. Relative paths inside it (the SQLite database,
+    /// `SECRET_KEY_FILE`) are relative to the file's folder.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            origin: origin.clone(),
+            line: None,
+            key: String::new(),
+            message: format!("cannot read the config file: {e}"),
+        })?;
+        let base = path.parent().map(Path::to_path_buf);
+        Config::from_str_with_origin(&text, &origin, base.as_deref())
+    }
+
+    /// Resolves a config given as text; `base` is where relative paths point.
+    pub fn from_str_with_origin(
+        text: &str,
+        origin: &str,
+        base: Option<&Path>,
+    ) -> Result<Config, ConfigError> {
+        let loader = Loader {
+            text,
+            origin,
+            base: base.map(Path::to_path_buf),
+        };
+        loader.load()
+    }
+}
+
+impl Config {
+    /// Whether some view may authenticate with `TokenAuthentication` or a subclass of it, and
+    /// so needs the token table.
+    pub(crate) fn uses_token_authentication(&self) -> bool {
+        authentication_in_use(&self.routes, &self.default_authentication)
+            .any(|c| matches!(c.kind, AuthKind::Token { .. }))
+    }
+}
+
+/// Every authentication class a view may use: each route's own, and the defaults (for the
+/// routes without their own, and for unmatched paths).
+fn authentication_in_use<'c>(
+    routes: &'c [Route],
+    defaults: &'c [AuthClass],
+) -> impl Iterator<Item = &'c AuthClass> {
+    routes
+        .iter()
+        .filter_map(|r| r.authentication.as_ref())
+        .flatten()
+        .chain(defaults)
+}
+
+impl Loader<'_> {
+    fn load(&self) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(self.text)
+            .map_err(|e| self.error(e.span(), "", e.message().trim_end().to_string()))?;
+        let mut warnings = Vec::new();
+
+        let django = self.django(raw.django, &mut warnings)?;
+        let auth_classes = AuthRegistry::new(self, &raw.authentication_classes)?;
+        let permission_classes = PermissionRegistry::new(self, &raw.permission_classes)?;
+
+        let (default_authentication, default_permissions) = self.rest_framework(
+            raw.rest_framework,
+            &auth_classes,
+            &permission_classes,
+            &mut warnings,
+        )?;
+        let (cache, permissions_ttl) = self.cache(raw.cache)?;
+        let unmatched = match raw.gate.and_then(|g| g.unmatched) {
+            None => Unmatched::Defaults,
+            Some(value) => match value.get_ref().as_str() {
+                "defaults" => Unmatched::Defaults,
+                "pass" => Unmatched::Pass,
+                "deny" => Unmatched::Deny,
+                other => {
+                    return Err(self.at(
+                        &value,
+                        "gate.unmatched",
+                        format!("must be \"defaults\", \"pass\" or \"deny\", not {other:?}"),
+                    ))
+                }
+            },
+        };
+        let serve = self.serve(raw.serve)?;
+        let mut routes = Vec::with_capacity(raw.routes.len());
+        for (i, route) in raw.routes.iter().enumerate() {
+            routes.push(self.route(i, route, &auth_classes, &permission_classes)?);
+        }
+        if authentication_in_use(&routes, &default_authentication)
+            .any(|c| c.kind == AuthKind::Session)
+        {
+            warnings.push(
+                "SessionAuthentication is configured but not implemented in this version of drfgate: \
+                 it declines every request (so session-authenticated requests are treated as anonymous)"
+                    .into(),
+            );
+        }
+        if needs_model(&default_permissions) && unmatched == Unmatched::Defaults {
+            return Err(self.error(
+                None,
+                "rest_framework.DEFAULT_PERMISSION_CLASSES",
+                "DjangoModelPermissions needs a model, which only a route can give; \
+                 set [gate] unmatched = \"pass\" or \"deny\", or use another default",
+            ));
+        }
+        self.check_models(&routes, &default_permissions)?;
+        Ok(Config {
+            origin: self.origin.to_string(),
+            django,
+            default_authentication,
+            default_permissions,
+            cache,
+            permissions_ttl,
+            unmatched,
+            routes,
+            serve,
+            warnings,
+        })
+    }
+}

@@ -1,0 +1,159 @@
+//! The config file as TOML gives it: the serde shape of every section (unknown keys refused),
+//! and the [`Loader`] that holds the text, so that every error can name the file, the line and
+//! the key.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::ConfigError;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub(super) django: Option<RawDjango>,
+    pub(super) rest_framework: Option<RawRestFramework>,
+    #[serde(default)]
+    pub(super) authentication_classes: BTreeMap<Spanned<String>, RawAuthClass>,
+    #[serde(default)]
+    pub(super) permission_classes: BTreeMap<Spanned<String>, RawPermissionClass>,
+    pub(super) cache: Option<RawCache>,
+    pub(super) gate: Option<RawGate>,
+    pub(super) serve: Option<RawServe>,
+    #[serde(default)]
+    pub(super) routes: Vec<Spanned<RawRoute>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case)]
+pub(super) struct RawDjango {
+    pub(super) SECRET_KEY: Option<String>,
+    pub(super) SECRET_KEY_FILE: Option<Spanned<String>>,
+    pub(super) DATABASE: Option<Spanned<String>>,
+    pub(super) AUTH_USER_TABLE: Option<Spanned<String>>,
+    pub(super) USERNAME_FIELD: Option<Spanned<String>>,
+    pub(super) TOKEN_TABLE: Option<Spanned<String>>,
+    pub(super) AUTHENTICATION_BACKENDS: Option<Vec<Spanned<String>>>,
+    pub(super) PASSWORD_HASHERS: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize)]
+#[allow(non_snake_case)]
+pub(super) struct RawRestFramework {
+    pub(super) DEFAULT_AUTHENTICATION_CLASSES: Option<Vec<Spanned<String>>>,
+    pub(super) DEFAULT_PERMISSION_CLASSES: Option<Vec<Spanned<String>>>,
+    #[serde(flatten)]
+    pub(super) other: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuthClass {
+    pub(super) base: Spanned<String>,
+    pub(super) keyword: Option<Spanned<String>>,
+    pub(super) www_authenticate_realm: Option<Spanned<String>>,
+    pub(super) header: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPermissionClass {
+    pub(super) base: Spanned<String>,
+    pub(super) message: Option<toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCache {
+    pub(super) max_entries: Option<usize>,
+    pub(super) ttl_seconds: Option<u64>,
+    pub(super) negative_max_entries: Option<usize>,
+    pub(super) negative_ttl_seconds: Option<u64>,
+    pub(super) permissions_ttl_seconds: Option<u64>,
+    pub(super) shards: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGate {
+    pub(super) unmatched: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServe {
+    pub(super) trusted_forwarded: Option<Vec<Spanned<String>>>,
+    pub(super) header_read_timeout_seconds: Option<Spanned<u64>>,
+    pub(super) keep_alive_timeout_seconds: Option<Spanned<u64>>,
+    pub(super) max_connections: Option<Spanned<u64>>,
+    pub(super) max_blocking_decisions: Option<Spanned<u64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRoute {
+    pub(super) path: Option<Spanned<String>>,
+    pub(super) regex: Option<Spanned<String>>,
+    pub(super) name: Option<String>,
+    pub(super) methods: Option<Vec<Spanned<String>>>,
+    pub(super) authentication_classes: Option<Vec<Spanned<String>>>,
+    pub(super) permission_classes: Option<Vec<Spanned<String>>>,
+    pub(super) model: Option<Spanned<String>>,
+}
+
+/// A config text being loaded and where it came from; every `ConfigError` is made here, so
+/// that it names the file and turns a byte span into a line.
+pub(super) struct Loader<'a> {
+    pub(super) text: &'a str,
+    pub(super) origin: &'a str,
+    pub(super) base: Option<PathBuf>,
+}
+
+impl Loader<'_> {
+    pub(super) fn line_of(&self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        self.text.as_bytes()[..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+
+    /// The first line that assigns `key` (for values whose span serde cannot give).
+    pub(super) fn key_line(&self, key: &str) -> Option<usize> {
+        self.text
+            .lines()
+            .position(|line| {
+                line.trim_start()
+                    .strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            })
+            .map(|i| i + 1)
+    }
+
+    pub(super) fn error(
+        &self,
+        span: Option<std::ops::Range<usize>>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError {
+            origin: self.origin.to_string(),
+            line: span.map(|s| self.line_of(s.start)),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(super) fn at<T>(
+        &self,
+        spanned: &Spanned<T>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        self.error(Some(spanned.span()), key, message)
+    }
+}

@@ -1,0 +1,122 @@
+//! The `[[routes]]` entries: each one's Django pattern (`path` or `regex`), methods, classes
+//! and model, compiled.
+
+use toml::Spanned;
+
+use super::auth_classes::{AuthClass, AuthRegistry};
+use super::permission_classes::{needs_model, PermissionRegistry};
+use super::raw::{Loader, RawRoute};
+use super::ConfigError;
+use crate::permissions::{ModelLabel, Permission};
+use crate::routes::RoutePattern;
+
+/// One `[[routes]]` entry, compiled.
+pub struct Route {
+    pub pattern: RoutePattern,
+    pub name: Option<String>,
+    pub methods: Option<Vec<String>>,
+    pub authentication: Option<Vec<AuthClass>>,
+    pub permissions: Option<Vec<Permission>>,
+    pub model: Option<ModelLabel>,
+    pub line: Option<usize>,
+}
+
+impl Loader<'_> {
+    pub(super) fn route(
+        &self,
+        index: usize,
+        raw: &Spanned<RawRoute>,
+        auth: &AuthRegistry,
+        perms: &PermissionRegistry,
+    ) -> Result<Route, ConfigError> {
+        let key = |k: &str| format!("routes[{index}].{k}");
+        let route = raw.get_ref();
+        let pattern = match (&route.path, &route.regex) {
+            (Some(path), None) => RoutePattern::django_path(path.get_ref())
+                .map_err(|e| self.at(path, key("path"), e.to_string()))?,
+            (None, Some(regex)) => RoutePattern::django_regex(regex.get_ref())
+                .map_err(|e| self.at(regex, key("regex"), e.to_string()))?,
+            (Some(_), Some(regex)) => {
+                return Err(self.at(
+                    regex,
+                    key("regex"),
+                    "a route has either path or regex, not both",
+                ))
+            }
+            (None, None) => {
+                return Err(self.at(
+                    raw,
+                    format!("routes[{index}]"),
+                    "a route needs path = \"…\" or regex = \"…\"",
+                ))
+            }
+        };
+        let methods = match &route.methods {
+            None => None,
+            Some(list) => {
+                let mut methods = Vec::new();
+                for (i, m) in list.iter().enumerate() {
+                    let name = m.get_ref();
+                    if name.is_empty()
+                        || !name
+                            .bytes()
+                            .all(|b| b.is_ascii_alphabetic() || b == b'-' || b == b'_')
+                    {
+                        return Err(self.at(
+                            m,
+                            format!("routes[{index}].methods[{i}]"),
+                            format!("{name:?} is not an HTTP method name"),
+                        ));
+                    }
+                    methods.push(name.to_ascii_uppercase());
+                }
+                Some(methods)
+            }
+        };
+        let authentication = route
+            .authentication_classes
+            .as_ref()
+            .map(|list| auth.resolve_list(list, &key("authentication_classes")))
+            .transpose()?;
+        let permissions = route
+            .permission_classes
+            .as_ref()
+            .map(|list| perms.resolve_list(list, &key("permission_classes")))
+            .transpose()?;
+        let model = route
+            .model
+            .as_ref()
+            .map(|m| ModelLabel::parse(m.get_ref()).map_err(|e| self.at(m, key("model"), e)))
+            .transpose()?;
+        Ok(Route {
+            pattern,
+            name: route.name.clone(),
+            methods,
+            authentication,
+            permissions,
+            model,
+            line: Some(self.line_of(raw.span().start)),
+        })
+    }
+
+    /// Refuses a route whose permissions (its own, or the defaults it falls back on) include
+    /// `DjangoModelPermissions` when it names no model: only a route can give one.
+    pub(super) fn check_models(
+        &self,
+        routes: &[Route],
+        default_permissions: &[Permission],
+    ) -> Result<(), ConfigError> {
+        for (i, route) in routes.iter().enumerate() {
+            let permissions = route.permissions.as_deref().unwrap_or(default_permissions);
+            if needs_model(permissions) && route.model.is_none() {
+                return Err(ConfigError {
+                    origin: self.origin.to_string(),
+                    line: route.line,
+                    key: format!("routes[{i}].model"),
+                    message: "DjangoModelPermissions needs the view's model: add model = \"app_label.model\"".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,276 @@
+//! The gate: a loaded config, its store and caches, answering one request at a time the way
+//! DRF's `APIView.initial` does — route, authenticate, check permissions, then the method.
+//!
+//! A gate is built once and shared by every thread (`Gate: Send + Sync`).
+//!
+//! One job per file: this file builds a [`Gate`] from a [`Config`] and holds its public
+//! methods; `policy` turns a view's configured classes into a [`Policy`]; `decide` is the
+//! decision pipeline (route, authenticate, permissions, method); `explain` writes the steps and
+//! hints `drfgate explain` shows.
+
+mod decide;
+mod explain;
+mod policy;
+
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::cache::{CacheConfig, CacheStats, CredentialCache, KeyDomain};
+use crate::config::{Config, ConfigError, Route, Unmatched};
+use crate::decision::{Decision, User, UserPk};
+use crate::hashers::PasswordHashers;
+use crate::request::Request;
+use crate::store::{Store, StoreError, StoreSummary};
+use crate::trace::{Trace, Tracer};
+
+pub use policy::{GateRoute, Policy};
+
+use decide::Lookup;
+use policy::build_policy;
+
+/// The cache domain of a user's Django permissions (by user pk).
+const PERMISSION_KEYS: KeyDomain = KeyDomain::new("user-permissions");
+
+/// Why a gate could not be built.
+#[derive(Debug)]
+pub enum GateError {
+    Config(ConfigError),
+    Store(StoreError),
+}
+
+impl std::fmt::Display for GateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GateError::Config(e) => write!(f, "{e}"),
+            GateError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for GateError {}
+
+impl From<ConfigError> for GateError {
+    fn from(e: ConfigError) -> Self {
+        GateError::Config(e)
+    }
+}
+
+impl From<StoreError> for GateError {
+    fn from(e: StoreError) -> Self {
+        GateError::Store(e)
+    }
+}
+
+/// A decision and the route whose policy reached it.
+pub struct Judgement<'g> {
+    pub decision: Decision,
+    /// `None` when no route matched: the defaults decided, or `[gate] unmatched`.
+    pub route: Option<&'g GateRoute>,
+}
+
+impl Judgement<'_> {
+    /// [`GateRoute::label`], or `None` when no route matched.
+    pub fn route_label(&self) -> Option<&str> {
+        self.route.map(GateRoute::label)
+    }
+}
+
+pub struct Gate {
+    routes: Vec<GateRoute>,
+    defaults: Policy,
+    unmatched: Unmatched,
+    store: Box<dyn Store>,
+    tokens: CredentialCache<Arc<User>>,
+    passwords: CredentialCache<Arc<User>>,
+    permissions: CredentialCache<Arc<HashSet<String>>>,
+    hashers: PasswordHashers,
+    backends: crate::auth::Backends,
+    warnings: Vec<String>,
+}
+
+/// Counters of the gate's caches.
+#[derive(Clone, Debug, Default)]
+pub struct GateStats {
+    pub tokens: CacheStats,
+    pub passwords: CacheStats,
+    pub permissions: CacheStats,
+}
+
+impl Gate {
+    /// Loads a config file and opens its database.
+    pub fn from_config_file(path: &Path) -> Result<Gate, GateError> {
+        Gate::from_config(Config::from_file(path)?)
+    }
+
+    /// Loads a config given as text; relative paths in it are relative to `base`.
+    pub fn from_config_str(text: &str, base: Option<&Path>) -> Result<Gate, GateError> {
+        Gate::from_config(Config::from_str_with_origin(text, "<config>", base)?)
+    }
+
+    pub fn from_config(config: Config) -> Result<Gate, GateError> {
+        let store = config.django.database.open(&config.django.schema)?;
+        Gate::with_store(config, store)
+    }
+
+    /// Builds a gate over a given store (used by tests and by front ends with their own).
+    pub fn with_store(config: Config, store: Box<dyn Store>) -> Result<Gate, GateError> {
+        let uses_tokens = config.uses_token_authentication();
+        for warning in &config.warnings {
+            log::warn!("{warning}");
+        }
+        let mut routes = Vec::with_capacity(config.routes.len());
+        for route in config.routes {
+            let Route {
+                pattern,
+                name,
+                methods,
+                authentication,
+                permissions,
+                model,
+                line,
+            } = route;
+            let classes = authentication.unwrap_or_else(|| config.default_authentication.clone());
+            let permissions = permissions.unwrap_or_else(|| config.default_permissions.clone());
+            let label: Arc<str> = name.as_deref().unwrap_or(pattern.source()).into();
+            routes.push(GateRoute {
+                pattern,
+                name,
+                label,
+                line,
+                policy: build_policy(&classes, permissions, model, methods.as_deref()),
+            });
+        }
+        let defaults = build_policy(
+            &config.default_authentication,
+            config.default_permissions.clone(),
+            None,
+            None,
+        );
+        let summary = store.summary()?;
+        if uses_tokens && summary.tokens.is_none() {
+            return Err(GateError::Store(StoreError::new(format!(
+                "{}: TokenAuthentication is configured but the database has no table {:?} (TOKEN_TABLE); \
+                 is rest_framework.authtoken in INSTALLED_APPS and migrated?",
+                summary.location, config.django.schema.token_table
+            ))));
+        }
+        let negative_off = CacheConfig {
+            negative_max_entries: 0,
+            ..config.cache.clone()
+        };
+        let permissions_cache = CacheConfig {
+            ttl: config.permissions_ttl,
+            ..negative_off.clone()
+        };
+        Ok(Gate {
+            routes,
+            defaults,
+            unmatched: config.unmatched,
+            store,
+            tokens: CredentialCache::new(config.cache.clone()),
+            passwords: CredentialCache::new(negative_off),
+            permissions: CredentialCache::new(permissions_cache),
+            hashers: config.django.hashers,
+            backends: config.django.backends,
+            warnings: config.warnings,
+        })
+    }
+
+    /// DRF's answer for this request.
+    pub fn decide(&self, request: &Request<'_>) -> Decision {
+        self.decide_traced(request, &mut Tracer::off(), Lookup::Full)
+    }
+
+    /// DRF's answer when it can be given without touching the database or running a
+    /// password hasher: from the caches (a token or a verified password seen within the
+    /// TTL, a user's permissions), or from the request alone (no credentials, a malformed
+    /// header, a route that needs no authentication). `None` means [`Gate::decide`] must be
+    /// called, which may block on SQLite or a slow hasher: an async front end answers the
+    /// `Some` case inline and sends the rest to a blocking pool.
+    ///
+    /// Whenever it answers, the answer is the one `decide` would give at that moment.
+    pub fn decide_cached(&self, request: &Request<'_>) -> Option<Decision> {
+        let missed = Cell::new(false);
+        let decision = self.decide_traced(
+            request,
+            &mut Tracer::off(),
+            Lookup::CachesOnly { missed: &missed },
+        );
+        (!missed.get()).then_some(decision)
+    }
+
+    /// [`Gate::decide`], with the route the request was judged by: front ends pass that
+    /// on to the application so a test (or an operator) can compare it with the route
+    /// Django resolved.
+    pub fn judge(&self, request: &Request<'_>) -> Judgement<'_> {
+        self.judge_traced(request, &mut Tracer::off(), Lookup::Full)
+    }
+
+    /// [`Gate::decide_cached`], with the route the request was judged by.
+    pub fn judge_cached(&self, request: &Request<'_>) -> Option<Judgement<'_>> {
+        let missed = Cell::new(false);
+        let judgement = self.judge_traced(
+            request,
+            &mut Tracer::off(),
+            Lookup::CachesOnly { missed: &missed },
+        );
+        (!missed.get()).then_some(judgement)
+    }
+
+    /// The answer and the story of how it was reached.
+    pub fn explain(&self, request: &Request<'_>) -> (Decision, Trace) {
+        let mut trace = Trace::default();
+        let decision =
+            self.decide_traced(request, &mut Tracer::new(Some(&mut trace)), Lookup::Full);
+        (decision, trace)
+    }
+
+    /// Drops a token's cached user (after the token was deleted or regenerated).
+    pub fn invalidate_token(&self, key: &[u8]) {
+        let key = self.tokens.key(crate::auth::TOKEN_KEYS, &[key]);
+        self.tokens.invalidate(&key);
+    }
+
+    /// Drops everything cached about a user (after a password, flag or permission change), and
+    /// returns how many entries there were. Lookups already in flight do not store what they
+    /// read, even when nothing was cached yet, so the change wins over them.
+    pub fn invalidate_user(&self, pk: &UserPk) -> usize {
+        let by_pk = |u: &Arc<User>| u.pk == *pk;
+        let key = self
+            .permissions
+            .key(PERMISSION_KEYS, &[pk.to_string().as_bytes()]);
+        self.tokens.invalidate_where(by_pk)
+            + self.passwords.invalidate_where(by_pk)
+            + usize::from(self.permissions.invalidate(&key))
+    }
+
+    pub fn stats(&self) -> GateStats {
+        GateStats {
+            tokens: self.tokens.stats(),
+            passwords: self.passwords.stats(),
+            permissions: self.permissions.stats(),
+        }
+    }
+
+    pub fn routes(&self) -> &[GateRoute] {
+        &self.routes
+    }
+
+    pub fn default_policy(&self) -> &Policy {
+        &self.defaults
+    }
+
+    pub fn unmatched(&self) -> Unmatched {
+        self.unmatched
+    }
+
+    pub fn store_summary(&self) -> Result<StoreSummary, StoreError> {
+        self.store.summary()
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+}

@@ -1,0 +1,122 @@
+//! A view's policy, built once from its configured classes: the authenticators, the challenge
+//! that decides 401 against 403, the permissions, the model and the implemented methods (with
+//! DRF's `Allow` header).
+
+use std::sync::Arc;
+
+use crate::auth::{
+    Authenticator, BasicAuthentication, RemoteUserAuthentication, SessionAuthentication,
+    TokenAuthentication,
+};
+use crate::config::{AuthClass, AuthKind};
+use crate::permissions::{ModelLabel, Permission};
+use crate::routes::RoutePattern;
+
+/// One view's policy: its authenticators, permissions and implemented methods.
+pub struct Policy {
+    pub authenticators: Vec<Arc<dyn Authenticator>>,
+    /// The first class's `authenticate_header()`; decides 401 vs 403.
+    pub(super) challenge: Option<Arc<str>>,
+    pub permissions: Vec<Permission>,
+    pub model: Option<ModelLabel>,
+    /// `None`: the view answers every method. Otherwise DRF's implemented methods,
+    /// with OPTIONS always and HEAD when GET is there.
+    pub(super) methods: Option<Vec<Box<[u8]>>>,
+    pub(super) allow: Option<Arc<str>>,
+}
+
+impl Policy {
+    pub fn challenge(&self) -> Option<&str> {
+        self.challenge.as_deref()
+    }
+
+    /// The `Allow` header DRF would send, when the route lists its methods.
+    pub fn allow(&self) -> Option<&str> {
+        self.allow.as_deref()
+    }
+}
+
+/// A compiled route and its policy.
+pub struct GateRoute {
+    pub pattern: RoutePattern,
+    pub name: Option<String>,
+    pub(super) label: Arc<str>,
+    pub line: Option<usize>,
+    pub policy: Policy,
+}
+
+impl GateRoute {
+    /// How the route is named to the application and in logs: its `name`, else its
+    /// pattern as written in the config.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// [`GateRoute::label`], shared: for answers that outlive a borrow of the gate.
+    pub fn shared_label(&self) -> Arc<str> {
+        self.label.clone()
+    }
+}
+
+/// DRF's `Allow` order: GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, then anything else.
+const ALLOW_ORDER: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+fn implemented_methods(listed: &[String]) -> Vec<String> {
+    let mut set: Vec<String> = listed.to_vec();
+    if set.iter().any(|m| m == "GET") && !set.iter().any(|m| m == "HEAD") {
+        set.push("HEAD".into());
+    }
+    if !set.iter().any(|m| m == "OPTIONS") {
+        set.push("OPTIONS".into());
+    }
+    let rank = |m: &String| {
+        ALLOW_ORDER
+            .iter()
+            .position(|o| o == m)
+            .unwrap_or(ALLOW_ORDER.len())
+    };
+    set.sort_by_key(rank);
+    set.dedup();
+    set
+}
+
+fn build_authenticator(class: &AuthClass) -> Arc<dyn Authenticator> {
+    match &class.kind {
+        AuthKind::Token { keyword } => {
+            Arc::new(TokenAuthentication::new(class.name.clone(), keyword))
+        }
+        AuthKind::Basic { realm } => Arc::new(BasicAuthentication::new(class.name.clone(), realm)),
+        AuthKind::Session => Arc::new(SessionAuthentication::new(class.name.clone())),
+        AuthKind::RemoteUser { source } => Arc::new(RemoteUserAuthentication::new(
+            class.name.clone(),
+            source.clone(),
+        )),
+    }
+}
+
+pub(super) fn build_policy(
+    classes: &[AuthClass],
+    permissions: Vec<Permission>,
+    model: Option<ModelLabel>,
+    methods: Option<&[String]>,
+) -> Policy {
+    let authenticators: Vec<Arc<dyn Authenticator>> =
+        classes.iter().map(build_authenticator).collect();
+    let challenge = authenticators
+        .first()
+        .and_then(|a| a.authenticate_header().cloned());
+    let methods = methods.map(implemented_methods);
+    let allow = methods.as_ref().map(|m| Arc::from(m.join(", ")));
+    Policy {
+        authenticators,
+        challenge,
+        permissions,
+        model,
+        methods: methods.map(|m| {
+            m.into_iter()
+                .map(|s| s.into_bytes().into_boxed_slice())
+                .collect()
+        }),
+        allow,
+    }
+}

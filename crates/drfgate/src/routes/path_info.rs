@@ -1,0 +1,148 @@
+//! From what a front end has to Django's `request.path_info`: a raw request target as gunicorn
+//! reads it ([`django_path_info`]), or WSGI's `PATH_INFO` as mod_wsgi hands it over
+//! ([`wsgi_path_info`]).
+//!
+//! Every step mirrors CPython and Django byte for byte: `urllib.parse.urlsplit` for the path
+//! of the target, `urllib.parse.unquote_to_bytes` for percent-decoding (the `percent-encoding`
+//! crate's `percent_decode` follows the same rule: `%` and two ASCII hex digits of either case
+//! is one byte, any other `%` is literal), and Django's `repercent_broken_unicode` for bytes
+//! that are not UTF-8.
+//! `tests/cpython_parity.rs` compares them with CPython on generated targets.
+
+use std::borrow::Cow;
+
+use percent_encoding::percent_decode;
+
+/// `request.path_info` for a raw request target as gunicorn reads it: the path part of the
+/// target (see [`target_path`]), percent-decoded, then UTF-8 with each byte of an invalid
+/// sequence written back as `%XX`. Borrows unless decoding changed something.
+pub fn django_path_info(raw_target: &[u8]) -> Cow<'_, str> {
+    let path = target_path(raw_target);
+    if !path.contains(&b'%') {
+        return wsgi_path_info(path);
+    }
+    match String::from_utf8(percent_decode(path).collect()) {
+        Ok(text) => Cow::Owned(text),
+        Err(failure) => Cow::Owned(repercent_broken_unicode(failure.as_bytes())),
+    }
+}
+
+/// `request.path_info` for WSGI's `PATH_INFO` bytes, already percent-decoded by the server
+/// (mod_wsgi hands Django Apache's decoded, normalised path): nothing is cut or decoded
+/// again, only Django's repair of invalid UTF-8 applies.
+pub fn wsgi_path_info(path_info: &[u8]) -> Cow<'_, str> {
+    if path_info.is_empty() {
+        // get_path_info's default and WSGIRequest's `or "/"`.
+        return Cow::Borrowed("/");
+    }
+    match std::str::from_utf8(path_info) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => Cow::Owned(repercent_broken_unicode(path_info)),
+    }
+}
+
+/// The path of a request target, still percent-encoded, as gunicorn splits it with
+/// `urllib.parse.urlsplit`: the fragment (`#…`, never sent to the application) and the query
+/// are cut off; an absolute-form target (`http://host/path`) gives its path, the authority
+/// being ignored; a target starting with `/` is a path even when it starts with `//`.
+pub fn target_path(target: &[u8]) -> &[u8] {
+    let mut rest = target;
+    if rest.first() != Some(&b'/') {
+        if let Some(after_scheme) = strip_url_scheme(rest) {
+            rest = after_scheme;
+            if let Some(authority_and_path) = rest.strip_prefix(b"//") {
+                let path_start = authority_and_path
+                    .iter()
+                    .position(|&byte| matches!(byte, b'/' | b'?' | b'#'))
+                    .unwrap_or(authority_and_path.len());
+                rest = &authority_and_path[path_start..];
+            }
+        }
+    }
+    let end = rest
+        .iter()
+        .position(|&byte| byte == b'?' || byte == b'#')
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// What follows `scheme:` when the target starts with a URL scheme (`urlsplit`: an ASCII
+/// letter, then letters, digits, `+`, `-`, `.`).
+fn strip_url_scheme(target: &[u8]) -> Option<&[u8]> {
+    let colon = target.iter().position(|&byte| byte == b':')?;
+    let (scheme, rest) = (&target[..colon], &target[colon + 1..]);
+    let valid = scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|&byte| byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'-' | b'.'));
+    valid.then_some(rest)
+}
+
+/// Invalid UTF-8 bytes are always ≥ 0x80, none in `quote`'s safe set, so each becomes `%XX`.
+fn repercent_broken_unicode(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len() * 3);
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            text.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_info_decoding() {
+        assert!(matches!(
+            django_path_info(b"/api/x/"),
+            Cow::Borrowed("/api/x/")
+        ));
+        assert!(matches!(
+            django_path_info("/caf\u{e9}/".as_bytes()),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(django_path_info(b""), "/");
+        assert_eq!(django_path_info(b"/a?b=%FF"), "/a");
+        assert_eq!(django_path_info(b"/caf%C3%A9/"), "/caf\u{e9}/");
+        assert_eq!(django_path_info(b"/caf%c3%a9/"), "/caf\u{e9}/");
+        // Broken UTF-8 comes back re-percent-encoded, upper case.
+        assert_eq!(django_path_info(b"/caf%e9/"), "/caf%E9/");
+        assert_eq!(django_path_info(b"/caf\xe9/"), "/caf%E9/");
+        assert_eq!(django_path_info(b"/%ED%A0%80"), "/%ED%A0%80");
+        // A '%' not followed by two hex digits stays.
+        assert_eq!(django_path_info(b"/100%/%4/%zz"), "/100%/%4/%zz");
+        // unquote_to_bytes: a '%' that starts no escape does not hide the next one.
+        assert_eq!(django_path_info(b"/%%41/%4%41/%"), "/%A/%4A/%");
+        assert_eq!(django_path_info(b"/%aF"), "/%AF");
+        // Only ASCII hex digits count (Arabic-Indic digits after '%' stay as they are).
+        assert_eq!(
+            django_path_info("/%\u{661}\u{662}".as_bytes()),
+            "/%\u{661}\u{662}"
+        );
+        assert_eq!(django_path_info(b"/a%2Fb"), "/a/b");
+        assert_eq!(django_path_info(b"/%25E9"), "/%E9");
+        // gunicorn's urlsplit: the fragment never reaches Django, an absolute-form target
+        // gives its path, a leading `//` stays part of the path.
+        assert_eq!(django_path_info(b"/a#frag"), "/a");
+        assert_eq!(django_path_info(b"/a%23b#c"), "/a#b");
+        assert_eq!(django_path_info(b"http://other.example/a%2Fb?x=1"), "/a/b");
+        assert_eq!(django_path_info(b"HTTP://OTHER.example:99/p"), "/p");
+        assert_eq!(django_path_info(b"http://other.example"), "/");
+        assert_eq!(django_path_info(b"//a//b"), "//a//b");
+        assert_eq!(django_path_info(b"/a:b/"), "/a:b/");
+    }
+
+    #[test]
+    fn wsgi_path_info_is_not_decoded_again() {
+        // mod_wsgi's PATH_INFO for `/api/reports/q1%3F/` and `/a%252F`: already decoded.
+        assert_eq!(wsgi_path_info(b"/api/reports/q1?/"), "/api/reports/q1?/");
+        assert_eq!(wsgi_path_info(b"/a%2F"), "/a%2F");
+        assert_eq!(wsgi_path_info(b"/a#b"), "/a#b");
+        assert_eq!(wsgi_path_info(b"/caf\xc3\xa9"), "/caf\u{e9}");
+        assert_eq!(wsgi_path_info(b"/caf\xe9"), "/caf%E9");
+        assert_eq!(wsgi_path_info(b""), "/");
+    }
+}
