@@ -222,6 +222,6 @@ fn explain(args: ExplainArgs) -> Result<ExitCode, String> {
         print!("{}", report::explain_text(&request, &decision, &trace));
     }
     Ok(match decision {
-        Decision::Allow(_) | Decision::Deny(_) => ExitCode::SUCCESS,
+        Decision::Allow(_) | Decision::Pass | Decision::Deny(_) => ExitCode::SUCCESS,
     })
 }

@@ -146,6 +146,12 @@ pub fn explain_text(request: &Request<'_>, decision: &Decision, trace: &Trace) -
                 }
             }
         }
+        Decision::Pass => {
+            let _ = writeln!(
+                out,
+                "decision: pass (no route matched; [gate] unmatched = \"pass\": the application decides)"
+            );
+        }
         Decision::Deny(deny) => {
             let _ = writeln!(out, "decision: deny");
             let _ = writeln!(out, "status: {}", deny.status);
@@ -182,6 +188,7 @@ pub fn explain_json(request: &Request<'_>, decision: &Decision, trace: &Trace) -
                 })
             }),
         ),
+        Decision::Pass => ("pass", 200, Value::Null, Value::Null, Value::Null),
         Decision::Deny(deny) => (
             "deny",
             deny.status,

@@ -365,3 +365,23 @@ fn explain_refuses_a_bad_header_or_path_before_reading_the_config() {
         assert!(!err.contains("cannot read"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn explain_says_when_a_path_is_passed_through_rather_than_allowed() {
+    let Some(db) = fixture_db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &db);
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("[gate]\nunmatched = \"pass\"\n{text}")).unwrap();
+    let json = explain_json(&config, &[OsStr::new("/elsewhere/")]);
+    assert_eq!(json["decision"], "pass", "{json}");
+    let out = drfgate(&[
+        OsStr::new("explain"),
+        OsStr::new("--config"),
+        config.as_os_str(),
+        OsStr::new("/elsewhere/"),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("decision: pass"), "{stdout}");
+    assert!(!stdout.contains("AnonymousUser"), "{stdout}");
+}

@@ -69,7 +69,7 @@ impl drfgate_decision {
     fn deny(&self) -> Option<&Deny> {
         match &self.decision {
             Decision::Deny(deny) => Some(deny),
-            Decision::Allow(_) => None,
+            Decision::Allow(_) | Decision::Pass => None,
         }
     }
 

@@ -206,6 +206,10 @@ where
             },
         };
         match verdict.decision {
+            Decision::Pass => {
+                let request = allowed_request(parts, body, None, None);
+                ResponseFuture::calling(self.take_ready_inner().call(request))
+            }
             Decision::Allow(identity) => {
                 let request = allowed_request(parts, body, identity, verdict.route);
                 ResponseFuture::calling(self.take_ready_inner().call(request))
@@ -345,6 +349,10 @@ where
                         return Poll::Ready(Ok(server_error()));
                     };
                     match verdict.decision {
+                        Decision::Pass => {
+                            let future = inner.call(allowed_request(parts, body, None, None));
+                            this.state.set(State::Calling { future });
+                        }
                         Decision::Allow(identity) => {
                             let request = allowed_request(parts, body, identity, verdict.route);
                             let future = inner.call(request);

@@ -126,27 +126,31 @@ impl Deny {
 /// The gate's answer for one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
-    /// Let the request through. `None` is DRF's `AnonymousUser` (or a path the gate passes
-    /// through untouched).
+    /// DRF lets the request through: as this user, or as DRF's `AnonymousUser` (`None`).
     Allow(Option<Identity>),
+    /// No route matched and `[gate] unmatched = "pass"`: the gate has no opinion and the
+    /// application decides. Front ends let it through without an identity, like an anonymous
+    /// allow; `explain` and logs say which it was.
+    Pass,
     Deny(Deny),
 }
 
 impl Decision {
+    /// Whether the request goes on to the application: allowed, or passed through.
     pub fn is_allow(&self) -> bool {
-        matches!(self, Decision::Allow(_))
+        matches!(self, Decision::Allow(_) | Decision::Pass)
     }
 
     pub fn identity(&self) -> Option<&Identity> {
         match self {
             Decision::Allow(identity) => identity.as_ref(),
-            Decision::Deny(_) => None,
+            Decision::Pass | Decision::Deny(_) => None,
         }
     }
 
     pub fn status(&self) -> u16 {
         match self {
-            Decision::Allow(_) => 200,
+            Decision::Allow(_) | Decision::Pass => 200,
             Decision::Deny(deny) => deny.status,
         }
     }

@@ -13,6 +13,7 @@
 //! match gate.decide(&request) {
 //!     Decision::Allow(Some(identity)) => println!("user {}", identity.user.username),
 //!     Decision::Allow(None) => println!("anonymous"),
+//!     Decision::Pass => println!("no route: the application decides"),
 //!     Decision::Deny(deny) => println!("{} {}", deny.status, String::from_utf8_lossy(&deny.body)),
 //! }
 //! ```

@@ -598,3 +598,28 @@ fn token_authentication_needs_the_token_table() {
         assert_eq!(start(defaults, route), None, "{defaults} / {route}");
     }
 }
+
+#[test]
+fn an_unmatched_path_passed_through_is_a_pass_not_an_anonymous_allow() {
+    let Some(db) = common::fixture_db() else {
+        return;
+    };
+    let (gate, queries) = counting_gate(&db, "[gate]\nunmatched = \"pass\"\n");
+    let passed = get(&gate, "/not/a/route/", "Token nope");
+    assert_eq!(passed, Decision::Pass);
+    assert!(passed.is_allow() && passed.identity().is_none());
+    // The gate had no opinion: it did not even look the token up.
+    assert_eq!(queries.load(Ordering::SeqCst), 0);
+    let (_, trace) = gate.explain(&Request::new(b"GET", b"/not/a/route/"));
+    assert!(
+        trace.steps.iter().any(|step| step.outcome.contains("passed through")),
+        "{:?}",
+        trace.steps.iter().map(|s| &s.outcome).collect::<Vec<_>>()
+    );
+    // A matched route with AllowAny is an anonymous allow, not a pass.
+    let (gate, _) = counting_gate(
+        &db,
+        "[gate]\nunmatched = \"pass\"\n[[routes]]\npath = \"api/open/\"\npermission_classes = [\"AllowAny\"]\n",
+    );
+    assert_eq!(get(&gate, "/api/open/", ""), Decision::Allow(None));
+}

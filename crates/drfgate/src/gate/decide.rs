@@ -90,7 +90,7 @@ impl Gate {
                 trace.step(Stage::Route, no_route, || {
                     "passed through untouched ([gate] unmatched = \"pass\")".into()
                 });
-                Decision::Allow(None)
+                Decision::Pass
             }
             Unmatched::Deny => {
                 trace.step(Stage::Route, no_route, || {
