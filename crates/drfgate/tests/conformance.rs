@@ -253,6 +253,10 @@ fn gate_answer(gate: &Gate, case: &Value, view: &Value) -> Answer {
             www_authenticate: None,
             user: identity.map(|i| i.user.username.to_string()),
         },
+        Decision::Pass => panic!(
+            "{}: passed through untouched, but every conformance view has a route",
+            case["id"]
+        ),
         Decision::Deny(deny) => Answer {
             status: deny.status,
             body: Some(String::from_utf8(deny.body.to_vec()).unwrap()),

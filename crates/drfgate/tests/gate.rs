@@ -612,7 +612,10 @@ fn an_unmatched_path_passed_through_is_a_pass_not_an_anonymous_allow() {
     assert_eq!(queries.load(Ordering::SeqCst), 0);
     let (_, trace) = gate.explain(&Request::new(b"GET", b"/not/a/route/"));
     assert!(
-        trace.steps.iter().any(|step| step.outcome.contains("passed through")),
+        trace
+            .steps
+            .iter()
+            .any(|step| step.outcome.contains("passed through")),
         "{:?}",
         trace.steps.iter().map(|s| &s.outcome).collect::<Vec<_>>()
     );
