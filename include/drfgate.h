@@ -10,10 +10,16 @@
  * release it with drfgate_decision_free().
  *
  * Conventions: every fallible call returns a drfgate_result (stable numbers); outputs go
- * through out-pointers written only on DRFGATE_RESULT_OK; NULL arguments give
- * DRFGATE_RESULT_NULL_PARAMETER; no call lets a Rust panic reach C (DRFGATE_RESULT_PANIC);
- * drfgate_last_error_message() copies out the detailed message of the last failure on the
- * calling thread.
+ * through out-pointers written only on DRFGATE_RESULT_OK; no call lets a Rust panic reach C
+ * (DRFGATE_RESULT_PANIC); drfgate_last_error_message() copies out the detailed message of the
+ * last failure on the calling thread.
+ *
+ * NULL, the same for every call: a required pointer (handle, request, C string, out-pointer)
+ * that is NULL gives DRFGATE_RESULT_NULL_PARAMETER, with a message naming the argument, and
+ * writes nothing; a byte range (pointer + length) may be NULL only when its length is 0 (it is
+ * then empty); a pointer documented as optional may be NULL and says what NULL means;
+ * drfgate_*_free(NULL) does nothing; accessors returning bool or a number give false or 0 for
+ * a NULL handle.
  *
  * Threads: one gate may be used by any number of threads at once. Create and free it while
  * no other thread uses it.
@@ -491,7 +497,7 @@ drfgate_result drfgate_gate_new_from_path(const char *path, struct drfgate_gate 
  * `DRFGATE_RESULT_INVALID_ARGUMENT` when the text is not UTF-8.
  *
  * # Safety
- * `config` points to `config_len` readable bytes (or is NULL); `base_dir` is NULL or
+ * `config` points to `config_len` readable bytes (NULL only when it is 0); `base_dir` is NULL or
  * NUL-terminated; `out_gate` is NULL or writable.
  */
 drfgate_result drfgate_gate_new_from_str(const char *config, size_t config_len, const char *base_dir, struct drfgate_gate **out_gate);
@@ -512,7 +518,7 @@ void drfgate_gate_free(struct drfgate_gate *gate);
  * `key_len` bytes. Invalidating a token that is not cached is not an error.
  *
  * # Safety
- * `gate` is NULL or a live gate; `key` points to `key_len` readable bytes (or is NULL).
+ * `gate` is NULL or a live gate; `key` points to `key_len` readable bytes (NULL only when it is 0).
  */
 drfgate_result drfgate_gate_invalidate_token(const struct drfgate_gate *gate, const uint8_t *key, size_t key_len);
 
@@ -531,7 +537,7 @@ drfgate_result drfgate_gate_invalidate_user_id(const struct drfgate_gate *gate, 
  * as Django stores it, a `CharField`): `pk` is `pk_len` bytes of UTF-8.
  *
  * # Safety
- * `gate` is NULL or a live gate; `pk` points to `pk_len` readable bytes (or is NULL);
+ * `gate` is NULL or a live gate; `pk` points to `pk_len` readable bytes (NULL only when it is 0);
  * `out_dropped` is NULL or writable.
  */
 drfgate_result drfgate_gate_invalidate_user_pk(const struct drfgate_gate *gate, const char *pk, size_t pk_len, size_t *out_dropped);

@@ -59,6 +59,11 @@ static void config_errors(void) {
     CHECK_RESULT(drfgate_gate_new_from_path("/x", NULL), DRFGATE_RESULT_NULL_PARAMETER);
     CHECK_RESULT(drfgate_gate_new_from_str(NULL, 3, NULL, &gate), DRFGATE_RESULT_NULL_PARAMETER);
     CHECK_RESULT(drfgate_gate_new_from_str("x", 1, NULL, NULL), DRFGATE_RESULT_NULL_PARAMETER);
+    /* NULL outranks malformed: the out-pointer is checked before the text. */
+    CHECK_RESULT(drfgate_gate_new_from_str("\xff", 1, NULL, NULL), DRFGATE_RESULT_NULL_PARAMETER);
+    CHECK(strcmp(last_error(), "drfgate_gate_new_from_str: argument `out_gate` is NULL") == 0);
+    /* An empty range may be NULL: an empty config, which lacks [django]. */
+    CHECK_RESULT(drfgate_gate_new_from_str(NULL, 0, NULL, &gate), DRFGATE_RESULT_CONFIG);
 
     CHECK_RESULT(drfgate_gate_new_from_path("/nonexistent/drfgate.toml", &gate), DRFGATE_RESULT_CONFIG);
     CHECK(contains(last_error(), "/nonexistent/drfgate.toml"));
@@ -196,8 +201,18 @@ static void bad_requests(const drfgate_gate *gate) {
     /* Reading a decision through NULL out-pointers. */
     CHECK_RESULT(drfgate_gate_decide(gate, &req, &d), DRFGATE_RESULT_OK);
     CHECK_RESULT(drfgate_decision_body(d, NULL), DRFGATE_RESULT_NULL_PARAMETER);
+    CHECK(strcmp(last_error(), "drfgate_decision_body: argument `out_body` is NULL") == 0);
     CHECK_RESULT(drfgate_decision_username(d, NULL), DRFGATE_RESULT_NULL_PARAMETER);
     drfgate_decision_free(d);
+
+    /* One NULL policy: a byte range may be NULL when empty, in a request as in arguments. */
+    r = req;
+    r.query.data = NULL;
+    r.query.len = 0;
+    CHECK_RESULT(drfgate_gate_decide(gate, &r, &d), DRFGATE_RESULT_OK);
+    drfgate_decision_free(d);
+    CHECK_RESULT(drfgate_gate_invalidate_token(gate, NULL, 0), DRFGATE_RESULT_OK);
+    CHECK_RESULT(drfgate_gate_invalidate_user_pk(gate, NULL, 0, NULL), DRFGATE_RESULT_OK);
 
     drfgate_stats stats;
     size_t dropped = 99;

@@ -5,8 +5,11 @@
 //! - handles are opaque and made by a `_new` function, released by a `_free` one;
 //! - every fallible call returns a `drfgate_result` whose numbers never change; its other
 //!   outputs go through out-pointers, written only when it returns `DRFGATE_RESULT_OK`;
-//! - a NULL where a pointer is required is `DRFGATE_RESULT_NULL_PARAMETER`, never a crash;
-//! - every export catches Rust panics (`DRFGATE_RESULT_PANIC`), so none unwinds into C;
+//! - one NULL policy, applied by every export through the `try_*` macros of `boundary.rs`: a
+//!   NULL where a pointer is required is `DRFGATE_RESULT_NULL_PARAMETER` naming the argument,
+//!   never a crash; a byte range may be NULL only when empty;
+//! - every export runs inside `ffi_boundary!`, which catches Rust panics
+//!   (`DRFGATE_RESULT_PANIC`, or `false`/0), so none unwinds into C;
 //! - `drfgate_last_error_message` copies out the detailed message of a failure.
 
 // The C names are the ABI.

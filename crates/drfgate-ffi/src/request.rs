@@ -8,8 +8,8 @@ use std::ffi::{c_char, c_void};
 
 use drfgate::{HeaderSource, PathForm, Request};
 
-use crate::boundary::bytes;
-use crate::result::{drfgate_result, fail, null_parameter};
+use crate::boundary::{bytes, return_null, slice, try_slice, utf8};
+use crate::result::{drfgate_result, fail};
 
 /// A byte range owned by the caller. `data` may be NULL only when `len` is 0.
 #[repr(C)]
@@ -215,13 +215,24 @@ impl<'a> RequestView<'a> {
         function: &str,
         request: &'a drfgate_request,
     ) -> Result<RequestView<'a>, drfgate_result> {
-        let field = |name: &str, b: drfgate_bytes| {
-            // SAFETY: the caller's promise.
-            unsafe { bytes(b.data, b.len) }.ok_or_else(|| null_parameter(function, name))
-        };
-        let method = field("request->method.data", request.method)?;
-        let path = field("request->path.data", request.path)?;
-        let query = field("request->query.data", request.query)?;
+        let method = try_slice!(
+            function,
+            "request->method.data",
+            request.method.data,
+            request.method.len
+        );
+        let path = try_slice!(
+            function,
+            "request->path.data",
+            request.path.data,
+            request.path.len
+        );
+        let query = try_slice!(
+            function,
+            "request->query.data",
+            request.query.data,
+            request.query.len
+        );
         let path_form = match request.path_form {
             DRFGATE_PATH_RAW_TARGET => PathForm::RawTarget,
             DRFGATE_PATH_INFO => PathForm::PathInfo,
@@ -235,40 +246,38 @@ impl<'a> RequestView<'a> {
                 ))
             }
         };
-        let pairs: &[drfgate_header] = if request.headers.is_null() {
-            if request.headers_len > 0 {
-                return Err(null_parameter(function, "request->headers"));
-            }
-            &[]
-        } else {
-            // SAFETY: the caller promises headers_len readable pairs.
-            unsafe { std::slice::from_raw_parts(request.headers, request.headers_len) }
+        // SAFETY: the caller promises headers_len readable pairs at non-NULL `headers`.
+        let Some(pairs) = (unsafe { slice(request.headers, request.headers_len) }) else {
+            return_null!(function, "request->headers");
         };
         for (i, pair) in pairs.iter().enumerate() {
             if (pair.name.data.is_null() && pair.name.len > 0)
                 || (pair.value.data.is_null() && pair.value.len > 0)
             {
-                return Err(null_parameter(function, &format!("request->headers[{i}]")));
+                return_null!(function, &format!("request->headers[{i}]"));
             }
         }
+        // Optional: NULL data means unknown (not set), not empty.
         let remote_addr = if request.remote_addr.data.is_null() {
             None
         } else {
-            let raw = field("request->remote_addr.data", request.remote_addr)?;
-            match std::str::from_utf8(raw) {
-                Ok(text) => Some(text),
-                Err(_) => {
-                    return Err(fail(
-                        drfgate_result::InvalidArgument,
-                        format!("{function}: request->remote_addr is not UTF-8"),
-                    ))
-                }
-            }
+            let raw = try_slice!(
+                function,
+                "request->remote_addr.data",
+                request.remote_addr.data,
+                request.remote_addr.len
+            );
+            Some(utf8(function, "request->remote_addr", raw)?)
         };
         let remote_user = if request.remote_user.data.is_null() {
             None
         } else {
-            Some(field("request->remote_user.data", request.remote_user)?)
+            Some(try_slice!(
+                function,
+                "request->remote_user.data",
+                request.remote_user.data,
+                request.remote_user.len
+            ))
         };
         Ok(RequestView {
             method,
