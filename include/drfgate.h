@@ -21,6 +21,16 @@
  * drfgate_*_free(NULL) does nothing; accessors returning bool or a number give false or 0 for
  * a NULL handle.
  *
+ * Structs you allocate (drfgate_request, drfgate_stats) begin with `size_t struct_size`, the
+ * sizeof the struct as this header declares it: declare them with DRFGATE_REQUEST_INIT /
+ * DRFGATE_STATS_INIT (all zero, struct_size set), never `= {0}`. New fields are only ever
+ * appended, and the library reads (request) or writes (stats) only the fields that lie wholly
+ * within struct_size, taking a request's missing fields as zero: a program built against an
+ * older header keeps working with a newer library. A struct_size below DRFGATE_REQUEST_MIN_SIZE
+ * / DRFGATE_STATS_MIN_SIZE is DRFGATE_RESULT_INVALID_ARGUMENT, and so is a request with
+ * non-zero bytes past the fields the library knows (built against a newer header than the
+ * library's); the stats' bytes past them are zeroed.
+ *
  * Threads: one gate may be used by any number of threads at once. Create and free it while
  * no other thread uses it.
  *
@@ -45,6 +55,23 @@
   DRFGATE_EXPAND_STRINGIFY_(DRFGATE_VERSION_MINOR) "." DRFGATE_EXPAND_STRINGIFY_(DRFGATE_VERSION_PATCH)
 /* The Content-Type of every deny body: DRF's JSON renderer sends exactly this. */
 #define DRFGATE_DENY_CONTENT_TYPE "application/json"
+
+/* Initialisers of the structs you allocate: all zero, with struct_size set to their size in
+ * this header. `drfgate_request r = DRFGATE_REQUEST_INIT;` (or memset the struct to zero and
+ * set r.struct_size = sizeof r). */
+#ifdef __cplusplus
+/* C++ (11 or later) has designated initialisers only from C++20, and -Wextra would flag
+ * `{ sizeof(T) }`; a value-initialised copy instead. */
+#define DRFGATE_REQUEST_INIT ([] { drfgate_request r_ = {}; r_.struct_size = sizeof r_; return r_; }())
+#define DRFGATE_STATS_INIT ([] { drfgate_stats s_ = {}; s_.struct_size = sizeof s_; return s_; }())
+#else
+#define DRFGATE_REQUEST_INIT { .struct_size = sizeof(drfgate_request) }
+#define DRFGATE_STATS_INIT { .struct_size = sizeof(drfgate_stats) }
+#endif
+/* The smallest struct_size accepted: the oldest layouts (a request without path_form; stats
+ * with the token cache's counters only). */
+#define DRFGATE_REQUEST_MIN_SIZE offsetof(drfgate_request, path_form)
+#define DRFGATE_STATS_MIN_SIZE offsetof(drfgate_stats, passwords)
 
 
 /**
@@ -187,11 +214,24 @@ typedef struct drfgate_header {
 typedef bool (*drfgate_header_value_fn)(void *userdata, const char *name, size_t name_len, size_t index, struct drfgate_bytes *out_value);
 
 /**
- * One HTTP request, as the gate needs it. Zero-initialise it (`drfgate_request r = {0};`)
- * and fill in what you have: every field may be left empty, the gate then sees what DRF
- * sees for a missing value.
+ * One HTTP request, as the gate needs it. Declare it with `DRFGATE_REQUEST_INIT`
+ * (`drfgate_request r = DRFGATE_REQUEST_INIT;`: all zero, `struct_size` set) and fill in what
+ * you have: every other field may be left empty, the gate then sees what DRF sees for a
+ * missing value.
+ *
+ * **Extensible.** New fields are only ever appended. The library reads the fields that lie
+ * wholly within `struct_size` bytes and takes the others as zero, so a program built against
+ * an older header keeps working with a newer library. A `struct_size` below
+ * `DRFGATE_REQUEST_MIN_SIZE` (e.g. a request declared `= {0}`) is
+ * `DRFGATE_RESULT_INVALID_ARGUMENT`, and so are non-zero bytes past the fields this library
+ * knows (a program built against a newer header, running with an older library that would
+ * ignore what it set): zero the whole struct, as `DRFGATE_REQUEST_INIT` does.
  */
 typedef struct drfgate_request {
+  /**
+   * `sizeof(drfgate_request)` as the program was compiled: set by `DRFGATE_REQUEST_INIT`.
+   */
+  size_t struct_size;
   /**
    * As sent; upper-cased by the gate as Django does.
    */
@@ -232,7 +272,9 @@ typedef struct drfgate_request {
   /**
    * `DRFGATE_PATH_RAW_TARGET` (0) or `DRFGATE_PATH_INFO` (1): what `path` holds. Any
    * other value is `DRFGATE_RESULT_INVALID_ARGUMENT`. Judging a decoded path as raw would
-   * decode it twice and judge a route other than the one Django runs.
+   * decode it twice and judge a route other than the one Django runs. The first field
+   * appended to the oldest layout: a `struct_size` of `DRFGATE_REQUEST_MIN_SIZE` leaves it
+   * out, i.e. `DRFGATE_PATH_RAW_TARGET`.
    */
   uint32_t path_form;
 } drfgate_request;
@@ -302,9 +344,21 @@ typedef struct drfgate_cache_stats {
 } drfgate_cache_stats;
 
 /**
- * The counters of the gate's three caches.
+ * The counters of the gate's caches, filled in by `drfgate_gate_stats`. Declare it with
+ * `DRFGATE_STATS_INIT` (`drfgate_stats s = DRFGATE_STATS_INIT;`: `struct_size` set).
+ *
+ * **Extensible.** New fields (a new cache's counters) are only ever appended; the library
+ * writes only the fields that lie wholly within `struct_size` bytes, and zeroes any bytes
+ * past the fields it knows (a program built against a newer header). A `struct_size` below
+ * `DRFGATE_STATS_MIN_SIZE` is `DRFGATE_RESULT_INVALID_ARGUMENT`. `drfgate_cache_stats`
+ * itself never changes: a new counter for every cache would come as a new struct.
  */
 typedef struct drfgate_stats {
+  /**
+   * `sizeof(drfgate_stats)` as the program was compiled: set by `DRFGATE_STATS_INIT`.
+   * Read by the library, never written.
+   */
+  size_t struct_size;
   /**
    * Token → user.
    */
@@ -337,13 +391,16 @@ const char *drfgate_version(void);
  * `drfgate_decision_free`). Any other result means no decision was made: the caller must
  * **fail closed** (answer 500, do not pass the request on). `DRFGATE_RESULT_DATABASE` does
  * not occur here: a database failure during a decision is a deny with status 500, as
- * Django would answer.
+ * Django would answer. `DRFGATE_RESULT_INVALID_ARGUMENT` names what is malformed in the
+ * request, e.g. a `struct_size` below `DRFGATE_REQUEST_MIN_SIZE` (declare requests with
+ * `DRFGATE_REQUEST_INIT`).
  *
  * Thread-safe: any number of threads may decide on the same gate at once.
  *
  * # Safety
- * `gate` is NULL or a live gate; `request` is NULL or a request whose pointers are valid as
- * its documentation says for the duration of the call; `out_decision` is NULL or writable.
+ * `gate` is NULL or a live gate; `request` is NULL or a request of `struct_size` readable
+ * bytes whose pointers are valid as its documentation says for the duration of the call;
+ * `out_decision` is NULL or writable.
  */
 drfgate_result drfgate_gate_decide(const struct drfgate_gate *gate, const struct drfgate_request *request, struct drfgate_decision **out_decision);
 
@@ -543,10 +600,13 @@ drfgate_result drfgate_gate_invalidate_user_id(const struct drfgate_gate *gate, 
 drfgate_result drfgate_gate_invalidate_user_pk(const struct drfgate_gate *gate, const char *pk, size_t pk_len, size_t *out_dropped);
 
 /**
- * Copies the gate's cache counters into `*out_stats`.
+ * Copies the gate's cache counters into `*out_stats`, as far as its `struct_size` goes
+ * (set it first: `drfgate_stats s = DRFGATE_STATS_INIT;`). `DRFGATE_RESULT_INVALID_ARGUMENT`
+ * when `struct_size` is below `DRFGATE_STATS_MIN_SIZE`.
  *
  * # Safety
- * `gate` is NULL or a live gate; `out_stats` is NULL or writable.
+ * `gate` is NULL or a live gate; `out_stats` is NULL or a struct whose `struct_size` is set
+ * and that many bytes are writable.
  */
 drfgate_result drfgate_gate_stats(const struct drfgate_gate *gate, struct drfgate_stats *out_stats);
 

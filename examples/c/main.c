@@ -41,7 +41,7 @@ int main(int argc, char **argv) {
         {(const uint8_t *)"Authorization", strlen("Authorization")},
         {(const uint8_t *)(argc == 5 ? argv[4] : ""), argc == 5 ? strlen(argv[4]) : 0},
     };
-    drfgate_request request = {0};
+    drfgate_request request = DRFGATE_REQUEST_INIT;
     request.method.data = (const uint8_t *)argv[2];
     request.method.len = strlen(argv[2]);
     request.path.data = (const uint8_t *)argv[3];

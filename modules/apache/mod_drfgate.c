@@ -426,7 +426,7 @@ static int send_refusal(request_rec *r, const drfgate_decision *decision)
 static int decide(request_rec *r, const judged_path *path)
 {
     drfgate_server_conf *server = ap_get_module_config(r->server->module_config, &drfgate_module);
-    drfgate_request request = {0};
+    drfgate_request request = DRFGATE_REQUEST_INIT;
     drfgate_decision *decision = NULL;
     const recorded_decision *earlier;
     recorded_decision *recorded;

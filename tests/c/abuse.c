@@ -2,6 +2,7 @@
  * misuse gives a result code, never a crash, and out-pointers stay untouched.
  * Usage: abuse CONFIG|-   (with "-", the parts that need the Django fixture database are
  * skipped) */
+#include <stddef.h>
 #include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -100,9 +101,9 @@ static void config_errors(void) {
 }
 
 static void null_handles(void) {
-    drfgate_request req = {0};
+    drfgate_request req = DRFGATE_REQUEST_INIT;
     drfgate_decision *d = SENTINEL_DECISION;
-    drfgate_stats stats;
+    drfgate_stats stats = DRFGATE_STATS_INIT;
     size_t dropped = 99;
     drfgate_bytes body = {0};
     drfgate_str s = {0};
@@ -145,7 +146,7 @@ static bool null_value(void *userdata, const char *name, size_t name_len, size_t
 
 static void bad_requests(const drfgate_gate *gate) {
     drfgate_decision *d = SENTINEL_DECISION;
-    drfgate_request req = {0};
+    drfgate_request req = DRFGATE_REQUEST_INIT;
     req.method = bytes_of("GET");
     req.path = bytes_of("/api/orders/42/");
     CHECK_RESULT(drfgate_gate_decide(gate, NULL, &d), DRFGATE_RESULT_NULL_PARAMETER);
@@ -214,7 +215,7 @@ static void bad_requests(const drfgate_gate *gate) {
     CHECK_RESULT(drfgate_gate_invalidate_token(gate, NULL, 0), DRFGATE_RESULT_OK);
     CHECK_RESULT(drfgate_gate_invalidate_user_pk(gate, NULL, 0, NULL), DRFGATE_RESULT_OK);
 
-    drfgate_stats stats;
+    drfgate_stats stats = DRFGATE_STATS_INIT;
     size_t dropped = 99;
     CHECK_RESULT(drfgate_gate_stats(gate, NULL), DRFGATE_RESULT_NULL_PARAMETER);
     CHECK_RESULT(drfgate_gate_stats(gate, &stats), DRFGATE_RESULT_OK);
@@ -225,6 +226,120 @@ static void bad_requests(const drfgate_gate *gate) {
     CHECK(dropped == 99);
     CHECK_RESULT(drfgate_gate_invalidate_user_pk(gate, "no-such-user", 12, NULL), DRFGATE_RESULT_OK);
     CHECK_RESULT(drfgate_gate_invalidate_user_id(gate, INT64_MIN, NULL), DRFGATE_RESULT_OK);
+}
+
+/* The route that decided, or "" when none matched. */
+static const char *route_of(const drfgate_gate *gate, const drfgate_request *req) {
+    static char route[128];
+    drfgate_decision *d = NULL;
+    drfgate_str s = {NULL, 0};
+    route[0] = 0;
+    if (drfgate_gate_decide(gate, req, &d) != DRFGATE_RESULT_OK) return "(no decision)";
+    if (drfgate_decision_route(d, &s) == DRFGATE_RESULT_OK) snprintf(route, sizeof route, "%.*s", (int)s.len, s.data);
+    drfgate_decision_free(d);
+    return route;
+}
+
+/* struct_size: too small is refused; an older, shorter layout is read as far as it goes;
+ * a newer, longer one is accepted only with zeroes past what the library knows. */
+static void extensible_request(const drfgate_gate *gate) {
+    drfgate_decision *d = SENTINEL_DECISION;
+    drfgate_request req = DRFGATE_REQUEST_INIT;
+    CHECK(req.struct_size == sizeof(drfgate_request));
+    CHECK(req.path_form == DRFGATE_PATH_RAW_TARGET && req.headers == NULL && req.method.data == NULL);
+    req.method = bytes_of("GET");
+    /* Raw, %34%32 is 42 and the orders route matches; as PATH_INFO it is no integer. */
+    req.path = bytes_of("/api/orders/%34%32/");
+    CHECK(strcmp(route_of(gate, &req), "api/orders/<int:pk>/") == 0);
+    req.path_form = DRFGATE_PATH_INFO;
+    CHECK(strcmp(route_of(gate, &req), "") == 0);
+
+    /* Declared `= {0}`: refused, saying what to do. */
+    drfgate_request zeroed = {0};
+    zeroed.method = req.method;
+    zeroed.path = req.path;
+    CHECK_RESULT(drfgate_gate_decide(gate, &zeroed, &d), DRFGATE_RESULT_INVALID_ARGUMENT);
+    CHECK(contains(last_error(), "request->struct_size is 0") && contains(last_error(), "DRFGATE_REQUEST_INIT"));
+    drfgate_request r = req;
+    r.struct_size = DRFGATE_REQUEST_MIN_SIZE - 1;
+    CHECK_RESULT(drfgate_gate_decide(gate, &r, &d), DRFGATE_RESULT_INVALID_ARGUMENT);
+    CHECK(d == SENTINEL_DECISION);
+
+    /* The oldest layout ends before path_form: it is not read (even an invalid value), and a
+     * request from such a program is judged as a raw target, as before path_form existed. */
+    r.struct_size = DRFGATE_REQUEST_MIN_SIZE;
+    CHECK(DRFGATE_REQUEST_MIN_SIZE == offsetof(drfgate_request, path_form));
+    CHECK(strcmp(route_of(gate, &r), "api/orders/<int:pk>/") == 0);
+    r.path_form = 7;
+    CHECK(strcmp(route_of(gate, &r), "api/orders/<int:pk>/") == 0);
+    /* A size that covers only part of a field does not read that field. */
+    r.path_form = DRFGATE_PATH_INFO;
+    r.struct_size = offsetof(drfgate_request, path_form) + sizeof(uint32_t) - 1;
+    CHECK(strcmp(route_of(gate, &r), "api/orders/<int:pk>/") == 0);
+    r.struct_size = sizeof(drfgate_request);
+    CHECK(strcmp(route_of(gate, &r), "") == 0);
+
+    /* Built against a newer header: its extra fields must be zero for this library. */
+    struct {
+        drfgate_request known;
+        uint64_t future;
+    } newer;
+    memset(&newer, 0, sizeof newer);
+    newer.known = req;
+    newer.known.struct_size = sizeof newer;
+    CHECK(strcmp(route_of(gate, &newer.known), "") == 0);
+    newer.future = 1;
+    CHECK_RESULT(drfgate_gate_decide(gate, &newer.known, &d), DRFGATE_RESULT_INVALID_ARGUMENT);
+    CHECK(contains(last_error(), "newer drfgate.h"));
+    CHECK(d == SENTINEL_DECISION);
+}
+
+static void extensible_stats(const drfgate_gate *gate) {
+    CHECK(decide_known(gate, 0, 0) && decide_known(gate, 0, 1));
+    drfgate_stats full = DRFGATE_STATS_INIT;
+    CHECK_RESULT(drfgate_gate_stats(gate, &full), DRFGATE_RESULT_OK);
+    CHECK(full.struct_size == sizeof(drfgate_stats));
+    CHECK(full.tokens.hits > 0 && full.tokens.misses > 0);
+
+    /* Canary bytes after the part the struct_size covers must stay untouched. */
+    struct {
+        drfgate_stats stats;
+        uint64_t future[2];
+    } out;
+    unsigned char canary[sizeof out];
+    memset(canary, 0xAB, sizeof canary);
+
+    memset(&out, 0xAB, sizeof out);
+    out.stats.struct_size = 0;
+    CHECK_RESULT(drfgate_gate_stats(gate, &out.stats), DRFGATE_RESULT_INVALID_ARGUMENT);
+    CHECK(contains(last_error(), "DRFGATE_STATS_INIT"));
+    out.stats.struct_size = DRFGATE_STATS_MIN_SIZE - 1;
+    CHECK_RESULT(drfgate_gate_stats(gate, &out.stats), DRFGATE_RESULT_INVALID_ARGUMENT);
+    CHECK(memcmp((char *)&out + sizeof(size_t), canary, sizeof out - sizeof(size_t)) == 0);
+
+    /* An older layout without the permissions cache: written up to passwords, no further. */
+    size_t short_size = offsetof(drfgate_stats, permissions);
+    out.stats.struct_size = short_size;
+    CHECK_RESULT(drfgate_gate_stats(gate, &out.stats), DRFGATE_RESULT_OK);
+    CHECK(out.stats.struct_size == short_size);
+    CHECK(memcmp(&out.stats.tokens, &full.tokens, sizeof full.tokens) == 0);
+    CHECK(memcmp(&out.stats.passwords, &full.passwords, sizeof full.passwords) == 0);
+    CHECK(memcmp((char *)&out + short_size, canary, sizeof out - short_size) == 0);
+
+    /* A size inside a counter writes the counters before it only. */
+    memset(&out, 0xAB, sizeof out);
+    out.stats.struct_size = short_size + sizeof(uint64_t) + 4;
+    CHECK_RESULT(drfgate_gate_stats(gate, &out.stats), DRFGATE_RESULT_OK);
+    CHECK(out.stats.permissions.hits == full.permissions.hits);
+    CHECK(memcmp((char *)&out + short_size + sizeof(uint64_t), canary, sizeof out - short_size - sizeof(uint64_t)) == 0);
+
+    /* A newer layout: the fields this library does not know are zeroed, within struct_size. */
+    memset(&out, 0xAB, sizeof out);
+    out.stats.struct_size = sizeof out.stats + sizeof(uint64_t);
+    CHECK_RESULT(drfgate_gate_stats(gate, &out.stats), DRFGATE_RESULT_OK);
+    CHECK(memcmp(&out.stats.permissions, &full.permissions, sizeof full.permissions) == 0);
+    CHECK(out.future[0] == 0);
+    CHECK(memcmp(&out.future[1], canary, sizeof out.future[1]) == 0);
 }
 
 /* xorshift: the same garbage every run. */
@@ -266,7 +381,7 @@ static void garbage_requests(const drfgate_gate *gate, long rounds) {
                 headers[h].name = bytes_of(names[next_random() % 4]);
             }
         }
-        drfgate_request req = {0};
+        drfgate_request req = DRFGATE_REQUEST_INIT;
         req.method.len = next_random() % sizeof method;
         fill_garbage(method, req.method.len, next_random() % 2 ? "GET" : NULL);
         req.method.data = method;
@@ -298,7 +413,7 @@ static void garbage_requests(const drfgate_gate *gate, long rounds) {
 static void decisions_outlive_their_gate(const char *config) {
     drfgate_gate *gate = gate_from_path_or_die(config);
     drfgate_header header = {bytes_of("Authorization"), bytes_of("Token abcd1234")};
-    drfgate_request req = {0};
+    drfgate_request req = DRFGATE_REQUEST_INIT;
     req.method = bytes_of("GET");
     req.path = bytes_of("/api/orders/42/");
     req.headers = &header;
@@ -338,9 +453,9 @@ static void gates_do_not_cross_fork(const char *config) {
     pid_t child = fork();
     if (child < 0) die("fork");
     if (child == 0) {
-        drfgate_request req = {0};
+        drfgate_request req = DRFGATE_REQUEST_INIT;
         drfgate_decision *d = SENTINEL_DECISION;
-        drfgate_stats stats;
+        drfgate_stats stats = DRFGATE_STATS_INIT;
         int bad = 0;
         bad |= drfgate_gate_decide(gate, &req, &d) != DRFGATE_RESULT_FORKED;
         bad |= d != SENTINEL_DECISION;
@@ -373,6 +488,8 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "-") != 0) {
         drfgate_gate *gate = gate_from_path_or_die(argv[1]);
         bad_requests(gate);
+        extensible_request(gate);
+        extensible_stats(gate);
         garbage_requests(gate, atol(argv[2]));
         drfgate_gate_free(gate);
         decisions_outlive_their_gate(argv[1]);

@@ -142,6 +142,19 @@ macro_rules! try_out {
 }
 pub(crate) use try_out;
 
+/// A required pointer argument, checked non-NULL but not dereferenced: for the structs whose
+/// size the caller states (`struct_size`, see `sized.rs`), of which no `&T` may be made.
+macro_rules! try_nonnull {
+    ($function:expr, $ptr:ident) => {{
+        let ptr = $ptr;
+        if ptr.is_null() {
+            $crate::boundary::return_null!($function, stringify!($ptr));
+        }
+        ptr
+    }};
+}
+pub(crate) use try_nonnull;
+
 /// A byte range argument: `&[u8]` from `data` and `len`; NULL data with a non-zero length
 /// returns from the export (policy above).
 ///

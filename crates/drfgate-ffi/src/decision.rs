@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use drfgate::{Decision, Deny, Identity, Judgement, UserPk};
 
-use crate::boundary::{ffi_boundary, try_out, try_ref, try_result, Fallback};
+use crate::boundary::{ffi_boundary, try_nonnull, try_out, try_ref, try_result, Fallback};
 use crate::gate::{drfgate_gate, try_gate};
-use crate::request::{drfgate_bytes, drfgate_request, RequestView};
+use crate::request::{drfgate_bytes, drfgate_request, RequestView, REQUEST_LAYOUT};
 use crate::result::{drfgate_result, fail};
 
 /// UTF-8 text owned by a decision: `len` bytes at `data`, **not** NUL-terminated
@@ -112,13 +112,16 @@ fn decimal(n: i64, out: &mut [u8; 20]) -> u8 {
 /// `drfgate_decision_free`). Any other result means no decision was made: the caller must
 /// **fail closed** (answer 500, do not pass the request on). `DRFGATE_RESULT_DATABASE` does
 /// not occur here: a database failure during a decision is a deny with status 500, as
-/// Django would answer.
+/// Django would answer. `DRFGATE_RESULT_INVALID_ARGUMENT` names what is malformed in the
+/// request, e.g. a `struct_size` below `DRFGATE_REQUEST_MIN_SIZE` (declare requests with
+/// `DRFGATE_REQUEST_INIT`).
 ///
 /// Thread-safe: any number of threads may decide on the same gate at once.
 ///
 /// # Safety
-/// `gate` is NULL or a live gate; `request` is NULL or a request whose pointers are valid as
-/// its documentation says for the duration of the call; `out_decision` is NULL or writable.
+/// `gate` is NULL or a live gate; `request` is NULL or a request of `struct_size` readable
+/// bytes whose pointers are valid as its documentation says for the duration of the call;
+/// `out_decision` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn drfgate_gate_decide(
     gate: *const drfgate_gate,
@@ -128,10 +131,12 @@ pub unsafe extern "C" fn drfgate_gate_decide(
     ffi_boundary!({
         const F: &str = "drfgate_gate_decide";
         let gate = try_gate!(F, gate);
-        let request = try_ref!(F, request);
+        let request = try_nonnull!(F, request);
         let out_decision = try_out!(F, out_decision);
+        // SAFETY: the caller promises a request of `struct_size` readable bytes.
+        let request = try_result!(unsafe { REQUEST_LAYOUT.read(F, "request", request) });
         // SAFETY: the caller's promise about the request's pointers.
-        let view = try_result!(unsafe { RequestView::new(F, request) });
+        let view = try_result!(unsafe { RequestView::new(F, &request) });
         let judgement = gate.judge(&view.request());
         if let Some(fault) = view.callback_fault() {
             return fail(drfgate_result::InvalidArgument, format!("{F}: {fault}"));

@@ -8,9 +8,12 @@ use std::path::Path;
 use drfgate::cache::CacheStats;
 use drfgate::{Gate, GateError, UserPk};
 
-use crate::boundary::{ffi_boundary, try_cstr, try_out, try_result, try_slice, utf8, Out};
+use crate::boundary::{
+    ffi_boundary, try_cstr, try_nonnull, try_out, try_result, try_slice, utf8, Out,
+};
 use crate::fork::Origin;
 use crate::result::{drfgate_result, fail};
+use crate::sized::{field_ends, Layout};
 
 /// A loaded config with its database connections and caches: one per config, created once
 /// and shared by every thread.
@@ -63,17 +66,62 @@ pub struct drfgate_cache_stats {
     pub negative_entries: u64,
 }
 
-/// The counters of the gate's three caches.
+/// The counters of the gate's caches, filled in by `drfgate_gate_stats`. Declare it with
+/// `DRFGATE_STATS_INIT` (`drfgate_stats s = DRFGATE_STATS_INIT;`: `struct_size` set).
+///
+/// **Extensible.** New fields (a new cache's counters) are only ever appended; the library
+/// writes only the fields that lie wholly within `struct_size` bytes, and zeroes any bytes
+/// past the fields it knows (a program built against a newer header). A `struct_size` below
+/// `DRFGATE_STATS_MIN_SIZE` is `DRFGATE_RESULT_INVALID_ARGUMENT`. `drfgate_cache_stats`
+/// itself never changes: a new counter for every cache would come as a new struct.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct drfgate_stats {
+    /// `sizeof(drfgate_stats)` as the program was compiled: set by `DRFGATE_STATS_INIT`.
+    /// Read by the library, never written.
+    pub struct_size: usize,
     /// Token → user.
     pub tokens: drfgate_cache_stats,
     /// Verified username/password pairs (Basic).
     pub passwords: drfgate_cache_stats,
     /// A user's Django permissions (DjangoModelPermissions).
     pub permissions: drfgate_cache_stats,
+    // New fields go here, at the end (see sized.rs), and into STATS_FIELD_ENDS.
 }
+
+/// Where the counters end: one entry per `u64` (a partly covered `drfgate_cache_stats` gets
+/// its leading counters), so a `struct_size` cuts between counters, not inside one.
+const STATS_FIELD_ENDS: [usize; 1 + 3 * CACHE_COUNTERS] = {
+    let mut ends = [0; 1 + 3 * CACHE_COUNTERS];
+    ends[0] = std::mem::size_of::<usize>();
+    let caches = field_ends!(drfgate_stats {
+        tokens,
+        passwords,
+        permissions
+    });
+    let mut cache = 0;
+    while cache < 3 {
+        let start = caches[cache] - std::mem::size_of::<drfgate_cache_stats>();
+        let mut counter = 0;
+        while counter < CACHE_COUNTERS {
+            ends[1 + cache * CACHE_COUNTERS + counter] = start + 8 * (counter + 1);
+            counter += 1;
+        }
+        cache += 1;
+    }
+    ends
+};
+const CACHE_COUNTERS: usize = 12;
+const _: () = assert!(std::mem::size_of::<drfgate_cache_stats>() == 8 * CACHE_COUNTERS);
+
+/// `drfgate_stats`'s layouts: the oldest is `struct_size` and the token counters
+/// (`DRFGATE_STATS_MIN_SIZE` in the header, `offsetof(drfgate_stats, passwords)`).
+pub(crate) const STATS_LAYOUT: Layout = Layout {
+    name: "drfgate_stats",
+    init: "DRFGATE_STATS_INIT",
+    min_size: std::mem::offset_of!(drfgate_stats, passwords),
+    field_ends: &STATS_FIELD_ENDS,
+};
 
 impl From<CacheStats> for drfgate_cache_stats {
     fn from(s: CacheStats) -> Self {
@@ -288,10 +336,13 @@ pub unsafe extern "C" fn drfgate_gate_invalidate_user_pk(
     })
 }
 
-/// Copies the gate's cache counters into `*out_stats`.
+/// Copies the gate's cache counters into `*out_stats`, as far as its `struct_size` goes
+/// (set it first: `drfgate_stats s = DRFGATE_STATS_INIT;`). `DRFGATE_RESULT_INVALID_ARGUMENT`
+/// when `struct_size` is below `DRFGATE_STATS_MIN_SIZE`.
 ///
 /// # Safety
-/// `gate` is NULL or a live gate; `out_stats` is NULL or writable.
+/// `gate` is NULL or a live gate; `out_stats` is NULL or a struct whose `struct_size` is set
+/// and that many bytes are writable.
 #[no_mangle]
 pub unsafe extern "C" fn drfgate_gate_stats(
     gate: *const drfgate_gate,
@@ -300,15 +351,34 @@ pub unsafe extern "C" fn drfgate_gate_stats(
     ffi_boundary!({
         const F: &str = "drfgate_gate_stats";
         let gate = try_gate!(F, gate);
-        let out_stats = try_out!(F, out_stats);
+        let out_stats = try_nonnull!(F, out_stats);
         let stats = gate.stats();
         let out = drfgate_stats {
+            struct_size: std::mem::size_of::<drfgate_stats>(),
             tokens: stats.tokens.into(),
             passwords: stats.passwords.into(),
             permissions: stats.permissions.into(),
         };
-        // SAFETY: the caller promises it is writable.
-        unsafe { out_stats.write(out) };
+        // SAFETY: the caller promises `struct_size` writable bytes.
+        try_result!(unsafe { STATS_LAYOUT.write(F, "out_stats", out_stats, &out) });
         drfgate_result::Ok
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stats_layout_lists_every_counter() {
+        crate::sized::tests::check_layout::<drfgate_stats>(&STATS_LAYOUT);
+        assert_eq!(
+            *STATS_FIELD_ENDS.last().unwrap(),
+            std::mem::size_of::<drfgate_stats>()
+        );
+        assert_eq!(
+            STATS_FIELD_ENDS[CACHE_COUNTERS],
+            std::mem::offset_of!(drfgate_stats, passwords)
+        );
+    }
 }

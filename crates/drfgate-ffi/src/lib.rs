@@ -21,6 +21,7 @@ mod fork;
 mod gate;
 mod request;
 mod result;
+mod sized;
 
 use std::ffi::c_char;
 
