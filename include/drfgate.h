@@ -50,7 +50,7 @@
 #include <stdint.h>
 #define DRFGATE_STRINGIFY_(x) #x
 #define DRFGATE_EXPAND_STRINGIFY_(x) DRFGATE_STRINGIFY_(x)
-/* The library's version as text, e.g. "0.2.0"; compare with drfgate_version() at run time. */
+/* The library's version as text, e.g. "0.3.0"; compare with drfgate_version() at run time. */
 #define DRFGATE_VERSION DRFGATE_EXPAND_STRINGIFY_(DRFGATE_VERSION_MAJOR) "." \
   DRFGATE_EXPAND_STRINGIFY_(DRFGATE_VERSION_MINOR) "." DRFGATE_EXPAND_STRINGIFY_(DRFGATE_VERSION_PATCH)
 /* The Content-Type of every deny body: DRF's JSON renderer sends exactly this. */
@@ -82,7 +82,7 @@
 /**
  * The library's minor version.
  */
-#define DRFGATE_VERSION_MINOR 2
+#define DRFGATE_VERSION_MINOR 3
 
 /**
  * The library's patch version.
@@ -378,7 +378,7 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The library's version, e.g. `"0.2.0"`: NUL-terminated, static. A program can compare it
+ * The library's version, e.g. `"0.3.0"`: NUL-terminated, static. A program can compare it
  * with the `DRFGATE_VERSION` it was compiled against.
  */
 const char *drfgate_version(void);

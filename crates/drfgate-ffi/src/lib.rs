@@ -33,7 +33,7 @@ pub use result::*;
 /// The library's major version (the header's; compare with `drfgate_version()` at run time).
 pub const DRFGATE_VERSION_MAJOR: u32 = 0;
 /// The library's minor version.
-pub const DRFGATE_VERSION_MINOR: u32 = 2;
+pub const DRFGATE_VERSION_MINOR: u32 = 3;
 /// The library's patch version.
 pub const DRFGATE_VERSION_PATCH: u32 = 0;
 
@@ -53,7 +53,7 @@ const fn number(digits: &str) -> u32 {
     value
 }
 
-/// The library's version, e.g. `"0.2.0"`: NUL-terminated, static. A program can compare it
+/// The library's version, e.g. `"0.3.0"`: NUL-terminated, static. A program can compare it
 /// with the `DRFGATE_VERSION` it was compiled against.
 #[no_mangle]
 pub extern "C" fn drfgate_version() -> *const c_char {
