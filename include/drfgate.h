@@ -31,6 +31,10 @@
  * non-zero bytes past the fields the library knows (built against a newer header than the
  * library's); the stats' bytes past them are zeroed.
  *
+ * Logging: drfgate_set_log_callback() (process-wide) receives config warnings at gate creation
+ * and runtime errors, as level + message (message_len bytes of UTF-8, then a NUL), from any
+ * thread, during any drfgate call; drfgate_set_log_level() filters (default WARN).
+ *
  * Threads: one gate may be used by any number of threads at once. Create and free it while
  * no other thread uses it.
  *
@@ -154,6 +158,40 @@ enum drfgate_result
 typedef enum drfgate_result drfgate_result;
 #else
 typedef uint32_t drfgate_result;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * How much a log message matters. The numbers are part of the ABI.
+ */
+enum drfgate_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * A failure that refused a request or stopped something from working (e.g. the
+   * database could not be read during a decision).
+   */
+  DRFGATE_LOG_LEVEL_ERROR = 1,
+  /**
+   * Something the operator should fix, e.g. a config key drfgate ignores.
+   */
+  DRFGATE_LOG_LEVEL_WARN = 2,
+  /**
+   * Notable events, e.g. the SQLite database file was replaced and is reopened.
+   */
+  DRFGATE_LOG_LEVEL_INFO = 3,
+  /**
+   * Detail for debugging.
+   */
+  DRFGATE_LOG_LEVEL_DEBUG = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum drfgate_log_level drfgate_log_level;
+#else
+typedef uint32_t drfgate_log_level;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -372,6 +410,15 @@ typedef struct drfgate_stats {
    */
   struct drfgate_cache_stats permissions;
 } drfgate_stats;
+
+/**
+ * Receives drfgate's log messages; see `drfgate_set_log_callback`.
+ *
+ * `message` is `message_len` bytes of UTF-8 followed by a NUL (so it is also a C string),
+ * without a trailing newline; valid only during the call. Messages never contain secrets
+ * (tokens, passwords). `userdata` is the pointer given to `drfgate_set_log_callback`.
+ */
+typedef void (*drfgate_log_fn)(void *userdata, drfgate_log_level level, const char *message, size_t message_len);
 
 #ifdef __cplusplus
 extern "C" {
@@ -609,6 +656,45 @@ drfgate_result drfgate_gate_invalidate_user_pk(const struct drfgate_gate *gate, 
  * and that many bytes are writable.
  */
 drfgate_result drfgate_gate_stats(const struct drfgate_gate *gate, struct drfgate_stats *out_stats);
+
+/**
+ * Installs (or, with `callback` NULL, removes) the process-wide callback that receives
+ * drfgate's log messages: config warnings when a gate is created (e.g. a `REST_FRAMEWORK`
+ * key drfgate ignores), errors at run time (e.g. the database failing during a decision),
+ * and at the levels asked for with `drfgate_set_log_level` (`DRFGATE_LOG_LEVEL_WARN` by
+ * default) notices and debugging detail. Without a callback nothing is logged, and nothing
+ * is formatted.
+ *
+ * The callback gets `userdata`, the level, and the message: `message_len` bytes of UTF-8
+ * followed by a NUL, valid only during the call, never containing secrets. It:
+ * - may be called from **any thread**, on several at once, and during **any** drfgate call
+ *   (a decision, gate creation, ...): it must be thread-safe and quick;
+ * - may call drfgate functions, but what those would log is dropped (no recursion);
+ *   `drfgate_set_log_callback` itself is refused there (`DRFGATE_RESULT_INVALID_ARGUMENT`);
+ * - must not wait for a thread that is calling `drfgate_set_log_callback`.
+ *
+ * Replacing or removing the callback waits for calls of the old one running on other
+ * threads: once this returns, the old callback is not running and will not be called, and
+ * its `userdata` may be released. The callback is inherited by `fork()`ed children (Apache
+ * registers it in the parent).
+ *
+ * Returns `DRFGATE_RESULT_OK`, or `DRFGATE_RESULT_INVALID_ARGUMENT` when called from inside
+ * the callback.
+ *
+ * # Safety
+ * `callback`, when not NULL, is a function that may be called as described with `userdata`
+ * until the callback is replaced or removed.
+ */
+drfgate_result drfgate_set_log_callback(drfgate_log_fn callback, void *userdata);
+
+/**
+ * Sets the most detailed level the log callback receives: `DRFGATE_LOG_LEVEL_ERROR`,
+ * `_WARN` (the default), `_INFO` or `_DEBUG`; messages of a more detailed level are not
+ * even formatted. Process-wide, may be called at any time from any thread (also from
+ * inside the callback). Returns `DRFGATE_RESULT_INVALID_ARGUMENT` for any other number.
+ * Takes a plain integer so that any value a C caller holds is safe to pass.
+ */
+drfgate_result drfgate_set_log_level(uint32_t level);
 
 /**
  * A fixed, NUL-terminated description of a result code, for logs. Never NULL; an unknown

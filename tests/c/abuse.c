@@ -342,6 +342,76 @@ static void extensible_stats(const drfgate_gate *gate) {
     CHECK(memcmp(&out.future[1], canary, sizeof out.future[1]) == 0);
 }
 
+/* What the log callback received. */
+static struct {
+    int calls;
+    drfgate_log_level level;
+    char message[512];
+    int terminated; /* message[len] was a NUL */
+    void *userdata;
+} logged;
+
+static void record_log(void *userdata, drfgate_log_level level, const char *message, size_t message_len) {
+    logged.calls++;
+    logged.level = level;
+    logged.userdata = userdata;
+    logged.terminated = message[message_len] == 0;
+    snprintf(logged.message, sizeof logged.message, "%.*s", (int)message_len, message);
+    /* drfgate may be called from the callback, but not to replace it. */
+    if (drfgate_set_log_callback(NULL, NULL) != DRFGATE_RESULT_INVALID_ARGUMENT) logged.calls += 1000;
+}
+
+/* The known config with a REST_FRAMEWORK key drfgate ignores, which it warns about. */
+static char *config_that_warns(const char *config_path) {
+    size_t len = 0;
+    char *text = read_file(config_path, &len);
+    const char *table = "[rest_framework]\n";
+    char *at = strstr(text, table);
+    if (!at) die("%s has no [rest_framework] table", config_path);
+    const char *key = "PAGE_SIZE = 10\n";
+    char *out = malloc(len + strlen(key) + 1);
+    size_t head = (size_t)(at - text) + strlen(table);
+    memcpy(out, text, head);
+    strcpy(out + head, key);
+    strcat(out, text + head);
+    free(text);
+    return out;
+}
+
+static void log_callback(const char *config_path) {
+    static int userdata;
+    CHECK_RESULT(drfgate_set_log_level(0), DRFGATE_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(drfgate_set_log_level(DRFGATE_LOG_LEVEL_DEBUG + 1), DRFGATE_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(drfgate_set_log_callback(NULL, NULL), DRFGATE_RESULT_OK);
+    if (!config_path) return;
+    char *config = config_that_warns(config_path);
+    drfgate_gate *gate = NULL;
+
+    /* A config warning reaches the callback while the gate is created. */
+    memset(&logged, 0, sizeof logged);
+    CHECK_RESULT(drfgate_set_log_callback(record_log, &userdata), DRFGATE_RESULT_OK);
+    CHECK_RESULT(drfgate_gate_new_from_str(config, strlen(config), NULL, &gate), DRFGATE_RESULT_OK);
+    drfgate_gate_free(gate);
+    CHECK(logged.calls == 1);
+    CHECK(logged.level == DRFGATE_LOG_LEVEL_WARN && logged.userdata == &userdata && logged.terminated);
+    CHECK(strcmp(logged.message, "<config>:4: rest_framework.PAGE_SIZE is not used by drfgate and is ignored") == 0);
+
+    /* Filtered by level: errors only. */
+    memset(&logged, 0, sizeof logged);
+    CHECK_RESULT(drfgate_set_log_level(DRFGATE_LOG_LEVEL_ERROR), DRFGATE_RESULT_OK);
+    CHECK_RESULT(drfgate_gate_new_from_str(config, strlen(config), NULL, &gate), DRFGATE_RESULT_OK);
+    drfgate_gate_free(gate);
+    CHECK(logged.calls == 0);
+    CHECK_RESULT(drfgate_set_log_level(DRFGATE_LOG_LEVEL_WARN), DRFGATE_RESULT_OK);
+
+    /* Removed: no more calls. */
+    CHECK_RESULT(drfgate_set_log_callback(NULL, NULL), DRFGATE_RESULT_OK);
+    CHECK_RESULT(drfgate_gate_new_from_str(config, strlen(config), NULL, &gate), DRFGATE_RESULT_OK);
+    drfgate_gate_free(gate);
+    CHECK(logged.calls == 0);
+    free(config);
+}
+
 /* xorshift: the same garbage every run. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t next_random(void) {
@@ -485,6 +555,7 @@ int main(int argc, char **argv) {
     error_message_copy_out();
     config_errors();
     null_handles();
+    log_callback(strcmp(argv[1], "-") != 0 ? argv[1] : NULL);
     if (strcmp(argv[1], "-") != 0) {
         drfgate_gate *gate = gate_from_path_or_die(argv[1]);
         bad_requests(gate);

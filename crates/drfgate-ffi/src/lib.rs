@@ -10,7 +10,8 @@
 //!   never a crash; a byte range may be NULL only when empty;
 //! - every export runs inside `ffi_boundary!`, which catches Rust panics
 //!   (`DRFGATE_RESULT_PANIC`, or `false`/0), so none unwinds into C;
-//! - `drfgate_last_error_message` copies out the detailed message of a failure.
+//! - `drfgate_last_error_message` copies out the detailed message of a failure;
+//! - `drfgate_set_log_callback` hands config warnings and runtime errors to the host's log.
 
 // The C names are the ABI.
 #![allow(non_camel_case_types)]
@@ -19,6 +20,7 @@ mod boundary;
 mod decision;
 mod fork;
 mod gate;
+mod logger;
 mod request;
 mod result;
 mod sized;
@@ -27,6 +29,7 @@ use std::ffi::c_char;
 
 pub use decision::*;
 pub use gate::*;
+pub use logger::*;
 pub use request::*;
 pub use result::*;
 
