@@ -14,7 +14,10 @@
 //! - a pointer documented as optional (`out_dropped`, `base_dir`, `header_value`, ...) may be
 //!   NULL and says what NULL means;
 //! - `_free` functions ignore NULL; accessors that return `bool` or a number return `false` or
-//!   0 for a NULL handle (and set no message: they report no error).
+//!   0 for a NULL handle (and set no message: they report no error);
+//! - the one export that checks by hand is `drfgate_last_error_message`: it returns
+//!   NULL_PARAMETER like the others but sets no message, since that would overwrite the
+//!   message it is asked for.
 
 use std::any::Any;
 use std::ffi::CStr;
