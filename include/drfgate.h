@@ -10,10 +10,30 @@
  * release it with drfgate_decision_free().
  *
  * Conventions: every fallible call returns a drfgate_result (stable numbers); outputs go
- * through out-pointers written only on DRFGATE_RESULT_OK; NULL arguments give
- * DRFGATE_RESULT_NULL_PARAMETER; no call lets a Rust panic reach C (DRFGATE_RESULT_PANIC);
- * drfgate_last_error_message() copies out the detailed message of the last failure on the
- * calling thread.
+ * through out-pointers written only on DRFGATE_RESULT_OK; no call lets a Rust panic reach C
+ * (DRFGATE_RESULT_PANIC); drfgate_last_error_message() copies out the detailed message of the
+ * last failure on the calling thread.
+ *
+ * NULL, the same for every call: a required pointer (handle, request, C string, out-pointer)
+ * that is NULL gives DRFGATE_RESULT_NULL_PARAMETER, with a message naming the argument, and
+ * writes nothing; a byte range (pointer + length) may be NULL only when its length is 0 (it is
+ * then empty); a pointer documented as optional may be NULL and says what NULL means;
+ * drfgate_*_free(NULL) does nothing; accessors returning bool or a number give false or 0 for
+ * a NULL handle.
+ *
+ * Structs you allocate (drfgate_request, drfgate_stats) begin with `size_t struct_size`, the
+ * sizeof the struct as this header declares it: declare them with DRFGATE_REQUEST_INIT /
+ * DRFGATE_STATS_INIT (all zero, struct_size set), never `= {0}`. New fields are only ever
+ * appended, and the library reads (request) or writes (stats) only the fields that lie wholly
+ * within struct_size, taking a request's missing fields as zero: a program built against an
+ * older header keeps working with a newer library. A struct_size below DRFGATE_REQUEST_MIN_SIZE
+ * / DRFGATE_STATS_MIN_SIZE is DRFGATE_RESULT_INVALID_ARGUMENT, and so is a request with
+ * non-zero bytes past the fields the library knows (built against a newer header than the
+ * library's); the stats' bytes past them are zeroed.
+ *
+ * Logging: drfgate_set_log_callback() (process-wide) receives config warnings at gate creation
+ * and runtime errors, as level + message (message_len bytes of UTF-8, then a NUL), from any
+ * thread, during any drfgate call; drfgate_set_log_level() filters (default WARN).
  *
  * Threads: one gate may be used by any number of threads at once. Create and free it while
  * no other thread uses it.
@@ -34,11 +54,28 @@
 #include <stdint.h>
 #define DRFGATE_STRINGIFY_(x) #x
 #define DRFGATE_EXPAND_STRINGIFY_(x) DRFGATE_STRINGIFY_(x)
-/* The library's version as text, e.g. "0.2.0"; compare with drfgate_version() at run time. */
+/* The library's version as text, e.g. "0.3.0"; compare with drfgate_version() at run time. */
 #define DRFGATE_VERSION DRFGATE_EXPAND_STRINGIFY_(DRFGATE_VERSION_MAJOR) "." \
   DRFGATE_EXPAND_STRINGIFY_(DRFGATE_VERSION_MINOR) "." DRFGATE_EXPAND_STRINGIFY_(DRFGATE_VERSION_PATCH)
 /* The Content-Type of every deny body: DRF's JSON renderer sends exactly this. */
 #define DRFGATE_DENY_CONTENT_TYPE "application/json"
+
+/* Initialisers of the structs you allocate: all zero, with struct_size set to their size in
+ * this header. `drfgate_request r = DRFGATE_REQUEST_INIT;` (or memset the struct to zero and
+ * set r.struct_size = sizeof r). */
+#ifdef __cplusplus
+/* C++ (11 or later) has designated initialisers only from C++20, and -Wextra would flag
+ * `{ sizeof(T) }`; a value-initialised copy instead. */
+#define DRFGATE_REQUEST_INIT ([] { drfgate_request r_ = {}; r_.struct_size = sizeof r_; return r_; }())
+#define DRFGATE_STATS_INIT ([] { drfgate_stats s_ = {}; s_.struct_size = sizeof s_; return s_; }())
+#else
+#define DRFGATE_REQUEST_INIT { .struct_size = sizeof(drfgate_request) }
+#define DRFGATE_STATS_INIT { .struct_size = sizeof(drfgate_stats) }
+#endif
+/* The smallest struct_size accepted: the oldest layouts (a request without path_form; stats
+ * with the token cache's counters only). */
+#define DRFGATE_REQUEST_MIN_SIZE offsetof(drfgate_request, path_form)
+#define DRFGATE_STATS_MIN_SIZE offsetof(drfgate_stats, passwords)
 
 
 /**
@@ -49,7 +86,7 @@
 /**
  * The library's minor version.
  */
-#define DRFGATE_VERSION_MINOR 2
+#define DRFGATE_VERSION_MINOR 3
 
 /**
  * The library's patch version.
@@ -125,6 +162,40 @@ typedef uint32_t drfgate_result;
 #endif // __cplusplus
 
 /**
+ * How much a log message matters. The numbers are part of the ABI.
+ */
+enum drfgate_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * A failure that refused a request or stopped something from working (e.g. the
+   * database could not be read during a decision).
+   */
+  DRFGATE_LOG_LEVEL_ERROR = 1,
+  /**
+   * Something the operator should fix, e.g. a config key drfgate ignores.
+   */
+  DRFGATE_LOG_LEVEL_WARN = 2,
+  /**
+   * Notable events, e.g. the SQLite database file was replaced and is reopened.
+   */
+  DRFGATE_LOG_LEVEL_INFO = 3,
+  /**
+   * Detail for debugging.
+   */
+  DRFGATE_LOG_LEVEL_DEBUG = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum drfgate_log_level drfgate_log_level;
+#else
+typedef uint32_t drfgate_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The gate's answer for one request: allow (as a user, or anonymous) or deny (with DRF's
  * exact status, JSON body and headers). Made by `drfgate_gate_decide`, released with
  * `drfgate_decision_free`. A decision may be read from any thread, but is not shared by
@@ -181,11 +252,24 @@ typedef struct drfgate_header {
 typedef bool (*drfgate_header_value_fn)(void *userdata, const char *name, size_t name_len, size_t index, struct drfgate_bytes *out_value);
 
 /**
- * One HTTP request, as the gate needs it. Zero-initialise it (`drfgate_request r = {0};`)
- * and fill in what you have: every field may be left empty, the gate then sees what DRF
- * sees for a missing value.
+ * One HTTP request, as the gate needs it. Declare it with `DRFGATE_REQUEST_INIT`
+ * (`drfgate_request r = DRFGATE_REQUEST_INIT;`: all zero, `struct_size` set) and fill in what
+ * you have: every other field may be left empty, the gate then sees what DRF sees for a
+ * missing value.
+ *
+ * **Extensible.** New fields are only ever appended. The library reads the fields that lie
+ * wholly within `struct_size` bytes and takes the others as zero, so a program built against
+ * an older header keeps working with a newer library. A `struct_size` below
+ * `DRFGATE_REQUEST_MIN_SIZE` (e.g. a request declared `= {0}`) is
+ * `DRFGATE_RESULT_INVALID_ARGUMENT`, and so are non-zero bytes past the fields this library
+ * knows (a program built against a newer header, running with an older library that would
+ * ignore what it set): zero the whole struct, as `DRFGATE_REQUEST_INIT` does.
  */
 typedef struct drfgate_request {
+  /**
+   * `sizeof(drfgate_request)` as the program was compiled: set by `DRFGATE_REQUEST_INIT`.
+   */
+  size_t struct_size;
   /**
    * As sent; upper-cased by the gate as Django does.
    */
@@ -226,7 +310,9 @@ typedef struct drfgate_request {
   /**
    * `DRFGATE_PATH_RAW_TARGET` (0) or `DRFGATE_PATH_INFO` (1): what `path` holds. Any
    * other value is `DRFGATE_RESULT_INVALID_ARGUMENT`. Judging a decoded path as raw would
-   * decode it twice and judge a route other than the one Django runs.
+   * decode it twice and judge a route other than the one Django runs. The first field
+   * appended to the oldest layout: a `struct_size` of `DRFGATE_REQUEST_MIN_SIZE` leaves it
+   * out, i.e. `DRFGATE_PATH_RAW_TARGET`.
    */
   uint32_t path_form;
 } drfgate_request;
@@ -296,9 +382,21 @@ typedef struct drfgate_cache_stats {
 } drfgate_cache_stats;
 
 /**
- * The counters of the gate's three caches.
+ * The counters of the gate's caches, filled in by `drfgate_gate_stats`. Declare it with
+ * `DRFGATE_STATS_INIT` (`drfgate_stats s = DRFGATE_STATS_INIT;`: `struct_size` set).
+ *
+ * **Extensible.** New fields (a new cache's counters) are only ever appended; the library
+ * writes only the fields that lie wholly within `struct_size` bytes, and zeroes any bytes
+ * past the fields it knows (a program built against a newer header). A `struct_size` below
+ * `DRFGATE_STATS_MIN_SIZE` is `DRFGATE_RESULT_INVALID_ARGUMENT`. `drfgate_cache_stats`
+ * itself never changes: a new counter for every cache would come as a new struct.
  */
 typedef struct drfgate_stats {
+  /**
+   * `sizeof(drfgate_stats)` as the program was compiled: set by `DRFGATE_STATS_INIT`.
+   * Read by the library, never written.
+   */
+  size_t struct_size;
   /**
    * Token → user.
    */
@@ -313,12 +411,21 @@ typedef struct drfgate_stats {
   struct drfgate_cache_stats permissions;
 } drfgate_stats;
 
+/**
+ * Receives drfgate's log messages; see `drfgate_set_log_callback`.
+ *
+ * `message` is `message_len` bytes of UTF-8 followed by a NUL (so it is also a C string),
+ * without a trailing newline; valid only during the call. Messages never contain secrets
+ * (tokens, passwords). `userdata` is the pointer given to `drfgate_set_log_callback`.
+ */
+typedef void (*drfgate_log_fn)(void *userdata, drfgate_log_level level, const char *message, size_t message_len);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
 /**
- * The library's version, e.g. `"0.2.0"`: NUL-terminated, static. A program can compare it
+ * The library's version, e.g. `"0.3.0"`: NUL-terminated, static. A program can compare it
  * with the `DRFGATE_VERSION` it was compiled against.
  */
 const char *drfgate_version(void);
@@ -331,13 +438,16 @@ const char *drfgate_version(void);
  * `drfgate_decision_free`). Any other result means no decision was made: the caller must
  * **fail closed** (answer 500, do not pass the request on). `DRFGATE_RESULT_DATABASE` does
  * not occur here: a database failure during a decision is a deny with status 500, as
- * Django would answer.
+ * Django would answer. `DRFGATE_RESULT_INVALID_ARGUMENT` names what is malformed in the
+ * request, e.g. a `struct_size` below `DRFGATE_REQUEST_MIN_SIZE` (declare requests with
+ * `DRFGATE_REQUEST_INIT`).
  *
  * Thread-safe: any number of threads may decide on the same gate at once.
  *
  * # Safety
- * `gate` is NULL or a live gate; `request` is NULL or a request whose pointers are valid as
- * its documentation says for the duration of the call; `out_decision` is NULL or writable.
+ * `gate` is NULL or a live gate; `request` is NULL or a request of `struct_size` readable
+ * bytes whose pointers are valid as its documentation says for the duration of the call;
+ * `out_decision` is NULL or writable.
  */
 drfgate_result drfgate_gate_decide(const struct drfgate_gate *gate, const struct drfgate_request *request, struct drfgate_decision **out_decision);
 
@@ -491,7 +601,7 @@ drfgate_result drfgate_gate_new_from_path(const char *path, struct drfgate_gate 
  * `DRFGATE_RESULT_INVALID_ARGUMENT` when the text is not UTF-8.
  *
  * # Safety
- * `config` points to `config_len` readable bytes (or is NULL); `base_dir` is NULL or
+ * `config` points to `config_len` readable bytes (NULL only when it is 0); `base_dir` is NULL or
  * NUL-terminated; `out_gate` is NULL or writable.
  */
 drfgate_result drfgate_gate_new_from_str(const char *config, size_t config_len, const char *base_dir, struct drfgate_gate **out_gate);
@@ -512,7 +622,7 @@ void drfgate_gate_free(struct drfgate_gate *gate);
  * `key_len` bytes. Invalidating a token that is not cached is not an error.
  *
  * # Safety
- * `gate` is NULL or a live gate; `key` points to `key_len` readable bytes (or is NULL).
+ * `gate` is NULL or a live gate; `key` points to `key_len` readable bytes (NULL only when it is 0).
  */
 drfgate_result drfgate_gate_invalidate_token(const struct drfgate_gate *gate, const uint8_t *key, size_t key_len);
 
@@ -531,18 +641,60 @@ drfgate_result drfgate_gate_invalidate_user_id(const struct drfgate_gate *gate, 
  * as Django stores it, a `CharField`): `pk` is `pk_len` bytes of UTF-8.
  *
  * # Safety
- * `gate` is NULL or a live gate; `pk` points to `pk_len` readable bytes (or is NULL);
+ * `gate` is NULL or a live gate; `pk` points to `pk_len` readable bytes (NULL only when it is 0);
  * `out_dropped` is NULL or writable.
  */
 drfgate_result drfgate_gate_invalidate_user_pk(const struct drfgate_gate *gate, const char *pk, size_t pk_len, size_t *out_dropped);
 
 /**
- * Copies the gate's cache counters into `*out_stats`.
+ * Copies the gate's cache counters into `*out_stats`, as far as its `struct_size` goes
+ * (set it first: `drfgate_stats s = DRFGATE_STATS_INIT;`). `DRFGATE_RESULT_INVALID_ARGUMENT`
+ * when `struct_size` is below `DRFGATE_STATS_MIN_SIZE`.
  *
  * # Safety
- * `gate` is NULL or a live gate; `out_stats` is NULL or writable.
+ * `gate` is NULL or a live gate; `out_stats` is NULL or a struct whose `struct_size` is set
+ * and that many bytes are writable.
  */
 drfgate_result drfgate_gate_stats(const struct drfgate_gate *gate, struct drfgate_stats *out_stats);
+
+/**
+ * Installs (or, with `callback` NULL, removes) the process-wide callback that receives
+ * drfgate's log messages: config warnings when a gate is created (e.g. a `REST_FRAMEWORK`
+ * key drfgate ignores), errors at run time (e.g. the database failing during a decision),
+ * and at the levels asked for with `drfgate_set_log_level` (`DRFGATE_LOG_LEVEL_WARN` by
+ * default) notices and debugging detail. Without a callback nothing is logged, and nothing
+ * is formatted.
+ *
+ * The callback gets `userdata`, the level, and the message: `message_len` bytes of UTF-8
+ * followed by a NUL, valid only during the call, never containing secrets. It:
+ * - may be called from **any thread**, on several at once, and during **any** drfgate call
+ *   (a decision, gate creation, ...): it must be thread-safe and quick;
+ * - may call drfgate functions, but what those would log is dropped (no recursion);
+ *   `drfgate_set_log_callback` itself is refused there (`DRFGATE_RESULT_INVALID_ARGUMENT`);
+ * - must not wait for a thread that is calling `drfgate_set_log_callback`.
+ *
+ * Replacing or removing the callback waits for calls of the old one running on other
+ * threads: once this returns, the old callback is not running and will not be called, and
+ * its `userdata` may be released. The callback is inherited by `fork()`ed children (Apache
+ * registers it in the parent).
+ *
+ * Returns `DRFGATE_RESULT_OK`, or `DRFGATE_RESULT_INVALID_ARGUMENT` when called from inside
+ * the callback.
+ *
+ * # Safety
+ * `callback`, when not NULL, is a function that may be called as described with `userdata`
+ * until the callback is replaced or removed.
+ */
+drfgate_result drfgate_set_log_callback(drfgate_log_fn callback, void *userdata);
+
+/**
+ * Sets the most detailed level the log callback receives: `DRFGATE_LOG_LEVEL_ERROR`,
+ * `_WARN` (the default), `_INFO` or `_DEBUG`; messages of a more detailed level are not
+ * even formatted. Process-wide, may be called at any time from any thread (also from
+ * inside the callback). Returns `DRFGATE_RESULT_INVALID_ARGUMENT` for any other number.
+ * Takes a plain integer so that any value a C caller holds is safe to pass.
+ */
+drfgate_result drfgate_set_log_level(uint32_t level);
 
 /**
  * A fixed, NUL-terminated description of a result code, for logs. Never NULL; an unknown

@@ -11,6 +11,15 @@
 
 #include <drfgate.h>
 
+/* drfgate's own messages (config warnings such as a key it ignores, database errors while
+ * deciding), to stderr. It may be called from any thread, during any drfgate call. */
+static void log_to_stderr(void *userdata, drfgate_log_level level, const char *message, size_t message_len) {
+    static const char *const names[] = {"?", "error", "warning", "info", "debug"};
+    (void)userdata;
+    fprintf(stderr, "drfgate-example: drfgate %s: %.*s\n", level <= DRFGATE_LOG_LEVEL_DEBUG ? names[level] : "?",
+            (int)message_len, message);
+}
+
 static void print_error(const char *what, drfgate_result result) {
     char message[1024];
     size_t len = 0;
@@ -28,6 +37,9 @@ int main(int argc, char **argv) {
                 drfgate_version());
     }
 
+    /* Process-wide, before the gate is created so that its config's warnings are shown. */
+    drfgate_set_log_callback(log_to_stderr, NULL);
+
     /* Once per process, after any fork(): Apache's child_init, nginx's init_process. */
     drfgate_gate *gate = NULL;
     drfgate_result result = drfgate_gate_new_from_path(argv[1], &gate);
@@ -36,12 +48,13 @@ int main(int argc, char **argv) {
         return 2;
     }
 
-    /* Per request. Borrowed bytes: nothing is copied. */
+    /* Per request. Borrowed bytes: nothing is copied. DRFGATE_REQUEST_INIT sets struct_size,
+     * which lets a newer libdrfgate with more request fields read this one. */
     drfgate_header authorization = {
         {(const uint8_t *)"Authorization", strlen("Authorization")},
         {(const uint8_t *)(argc == 5 ? argv[4] : ""), argc == 5 ? strlen(argv[4]) : 0},
     };
-    drfgate_request request = {0};
+    drfgate_request request = DRFGATE_REQUEST_INIT;
     request.method.data = (const uint8_t *)argv[2];
     request.method.len = strlen(argv[2]);
     request.path.data = (const uint8_t *)argv[3];

@@ -20,6 +20,9 @@
  * mapped it to its script and the core has split off r->path_info, and an internal redirect
  * (which skips the access and auth hooks when its configuration is the same) still comes
  * through here. For mod_wsgi the gate judges exactly the PATH_INFO mod_wsgi hands Django.
+ *
+ * libdrfgate's own messages (config warnings, database errors) go to the error log with the
+ * prefix "drfgate: ", at the level LogLevel (or `LogLevel drfgate:...`) asks for.
  */
 
 #include "apr_strings.h"
@@ -188,6 +191,90 @@ static const command_rec drfgate_cmds[] = {
 };
 
 /* ---------------------------------------------------------------------------------------- */
+/* Logging                                                                                   */
+
+/* The drfgate level that matches the server's LogLevel (or `LogLevel drfgate:...`). */
+static drfgate_log_level configured_log_level = DRFGATE_LOG_LEVEL_WARN;
+
+/*
+ * libdrfgate's log messages (config warnings when a gate is loaded, database errors while
+ * deciding) into the main server's error log at the matching level, prefixed "drfgate: ".
+ * Called from any thread, during any drfgate call; ap_log_error is thread-safe.
+ */
+static void log_to_error_log(void *userdata, drfgate_log_level level, const char *message,
+                             size_t message_len)
+{
+    const server_rec *s = userdata;
+    int aplevel;
+
+    switch (level) {
+    case DRFGATE_LOG_LEVEL_ERROR:
+        aplevel = APLOG_ERR;
+        break;
+    case DRFGATE_LOG_LEVEL_WARN:
+        aplevel = APLOG_WARNING;
+        break;
+    case DRFGATE_LOG_LEVEL_INFO:
+        aplevel = APLOG_INFO;
+        break;
+    default:
+        aplevel = APLOG_DEBUG;
+        break;
+    }
+    ap_log_error(APLOG_MARK, aplevel, 0, s, "drfgate: %.*s", (int)message_len, message);
+}
+
+/* Before pconf is cleared (restart, stop) and this module unloaded with it. */
+static apr_status_t remove_log_callback(void *unused)
+{
+    (void)unused;
+    drfgate_set_log_callback(NULL, NULL);
+    return APR_SUCCESS;
+}
+
+/*
+ * The error log is open here, so this is where the callback goes in; the children inherit
+ * it. Each config's warnings are logged once per (re)start, by loading it here: the children
+ * load it again in child_init with warnings off, or every child prefork starts would repeat
+ * them. (The check at DrfgateConfig runs before the log is open; its errors stop startup.)
+ */
+static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *main_server)
+{
+    int aplevel = ap_get_server_module_loglevel(main_server, APLOG_MODULE_INDEX);
+    apr_hash_t *checked = apr_hash_make(ptemp);
+    server_rec *s;
+
+    (void)plog;
+    configured_log_level = aplevel >= APLOG_DEBUG ? DRFGATE_LOG_LEVEL_DEBUG
+        : aplevel >= APLOG_INFO ? DRFGATE_LOG_LEVEL_INFO
+        : aplevel >= APLOG_WARNING ? DRFGATE_LOG_LEVEL_WARN
+        : DRFGATE_LOG_LEVEL_ERROR;
+    drfgate_set_log_level(configured_log_level);
+    drfgate_set_log_callback(log_to_error_log, main_server);
+    apr_pool_cleanup_register(pconf, NULL, remove_log_callback, apr_pool_cleanup_null);
+
+    /* At startup Apache reads its config twice; the first round is only a check. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    for (s = main_server; s != NULL; s = s->next) {
+        drfgate_server_conf *conf = ap_get_module_config(s->module_config, &drfgate_module);
+        drfgate_gate *gate = NULL;
+
+        if (conf->config_path == NULL
+            || apr_hash_get(checked, conf->config_path, APR_HASH_KEY_STRING) != NULL) {
+            continue;
+        }
+        apr_hash_set(checked, conf->config_path, APR_HASH_KEY_STRING, conf->config_path);
+        /* Loaded at DrfgateConfig already; a failure now is logged by each child too. */
+        if (drfgate_gate_new_from_path(conf->config_path, &gate) == DRFGATE_RESULT_OK) {
+            drfgate_gate_free(gate);
+        }
+    }
+    return OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Process model                                                                             */
 
 static apr_status_t free_gate(void *gate)
@@ -202,6 +289,8 @@ static void child_init(apr_pool_t *pchild, server_rec *main_server)
     apr_hash_t *gates_by_path = apr_hash_make(pchild);
     server_rec *s;
 
+    /* The parent logged the configs' warnings (post_config); errors still come through. */
+    drfgate_set_log_level(DRFGATE_LOG_LEVEL_ERROR);
     for (s = main_server; s != NULL; s = s->next) {
         drfgate_server_conf *conf = ap_get_module_config(s->module_config, &drfgate_module);
         drfgate_gate *gate;
@@ -225,6 +314,7 @@ static void child_init(apr_pool_t *pchild, server_rec *main_server)
         }
         conf->gate = gate;
     }
+    drfgate_set_log_level(configured_log_level);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -426,7 +516,7 @@ static int send_refusal(request_rec *r, const drfgate_decision *decision)
 static int decide(request_rec *r, const judged_path *path)
 {
     drfgate_server_conf *server = ap_get_module_config(r->server->module_config, &drfgate_module);
-    drfgate_request request = {0};
+    drfgate_request request = DRFGATE_REQUEST_INIT;
     drfgate_decision *decision = NULL;
     const recorded_decision *earlier;
     recorded_decision *recorded;
@@ -527,6 +617,7 @@ static void register_hooks(apr_pool_t *p)
      * may still change where the request goes. */
     ap_hook_fixups(decide_before_handler, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_translate_name(decide_trace_early, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

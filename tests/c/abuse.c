@@ -2,6 +2,7 @@
  * misuse gives a result code, never a crash, and out-pointers stay untouched.
  * Usage: abuse CONFIG|-   (with "-", the parts that need the Django fixture database are
  * skipped) */
+#include <stddef.h>
 #include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,6 +60,11 @@ static void config_errors(void) {
     CHECK_RESULT(drfgate_gate_new_from_path("/x", NULL), DRFGATE_RESULT_NULL_PARAMETER);
     CHECK_RESULT(drfgate_gate_new_from_str(NULL, 3, NULL, &gate), DRFGATE_RESULT_NULL_PARAMETER);
     CHECK_RESULT(drfgate_gate_new_from_str("x", 1, NULL, NULL), DRFGATE_RESULT_NULL_PARAMETER);
+    /* NULL outranks malformed: the out-pointer is checked before the text. */
+    CHECK_RESULT(drfgate_gate_new_from_str("\xff", 1, NULL, NULL), DRFGATE_RESULT_NULL_PARAMETER);
+    CHECK(strcmp(last_error(), "drfgate_gate_new_from_str: argument `out_gate` is NULL") == 0);
+    /* An empty range may be NULL: an empty config, which lacks [django]. */
+    CHECK_RESULT(drfgate_gate_new_from_str(NULL, 0, NULL, &gate), DRFGATE_RESULT_CONFIG);
 
     CHECK_RESULT(drfgate_gate_new_from_path("/nonexistent/drfgate.toml", &gate), DRFGATE_RESULT_CONFIG);
     CHECK(contains(last_error(), "/nonexistent/drfgate.toml"));
@@ -95,9 +101,9 @@ static void config_errors(void) {
 }
 
 static void null_handles(void) {
-    drfgate_request req = {0};
+    drfgate_request req = DRFGATE_REQUEST_INIT;
     drfgate_decision *d = SENTINEL_DECISION;
-    drfgate_stats stats;
+    drfgate_stats stats = DRFGATE_STATS_INIT;
     size_t dropped = 99;
     drfgate_bytes body = {0};
     drfgate_str s = {0};
@@ -140,7 +146,7 @@ static bool null_value(void *userdata, const char *name, size_t name_len, size_t
 
 static void bad_requests(const drfgate_gate *gate) {
     drfgate_decision *d = SENTINEL_DECISION;
-    drfgate_request req = {0};
+    drfgate_request req = DRFGATE_REQUEST_INIT;
     req.method = bytes_of("GET");
     req.path = bytes_of("/api/orders/42/");
     CHECK_RESULT(drfgate_gate_decide(gate, NULL, &d), DRFGATE_RESULT_NULL_PARAMETER);
@@ -196,10 +202,20 @@ static void bad_requests(const drfgate_gate *gate) {
     /* Reading a decision through NULL out-pointers. */
     CHECK_RESULT(drfgate_gate_decide(gate, &req, &d), DRFGATE_RESULT_OK);
     CHECK_RESULT(drfgate_decision_body(d, NULL), DRFGATE_RESULT_NULL_PARAMETER);
+    CHECK(strcmp(last_error(), "drfgate_decision_body: argument `out_body` is NULL") == 0);
     CHECK_RESULT(drfgate_decision_username(d, NULL), DRFGATE_RESULT_NULL_PARAMETER);
     drfgate_decision_free(d);
 
-    drfgate_stats stats;
+    /* One NULL policy: a byte range may be NULL when empty, in a request as in arguments. */
+    r = req;
+    r.query.data = NULL;
+    r.query.len = 0;
+    CHECK_RESULT(drfgate_gate_decide(gate, &r, &d), DRFGATE_RESULT_OK);
+    drfgate_decision_free(d);
+    CHECK_RESULT(drfgate_gate_invalidate_token(gate, NULL, 0), DRFGATE_RESULT_OK);
+    CHECK_RESULT(drfgate_gate_invalidate_user_pk(gate, NULL, 0, NULL), DRFGATE_RESULT_OK);
+
+    drfgate_stats stats = DRFGATE_STATS_INIT;
     size_t dropped = 99;
     CHECK_RESULT(drfgate_gate_stats(gate, NULL), DRFGATE_RESULT_NULL_PARAMETER);
     CHECK_RESULT(drfgate_gate_stats(gate, &stats), DRFGATE_RESULT_OK);
@@ -210,6 +226,190 @@ static void bad_requests(const drfgate_gate *gate) {
     CHECK(dropped == 99);
     CHECK_RESULT(drfgate_gate_invalidate_user_pk(gate, "no-such-user", 12, NULL), DRFGATE_RESULT_OK);
     CHECK_RESULT(drfgate_gate_invalidate_user_id(gate, INT64_MIN, NULL), DRFGATE_RESULT_OK);
+}
+
+/* The route that decided, or "" when none matched. */
+static const char *route_of(const drfgate_gate *gate, const drfgate_request *req) {
+    static char route[128];
+    drfgate_decision *d = NULL;
+    drfgate_str s = {NULL, 0};
+    route[0] = 0;
+    if (drfgate_gate_decide(gate, req, &d) != DRFGATE_RESULT_OK) return "(no decision)";
+    if (drfgate_decision_route(d, &s) == DRFGATE_RESULT_OK) snprintf(route, sizeof route, "%.*s", (int)s.len, s.data);
+    drfgate_decision_free(d);
+    return route;
+}
+
+/* struct_size: too small is refused; an older, shorter layout is read as far as it goes;
+ * a newer, longer one is accepted only with zeroes past what the library knows. */
+static void extensible_request(const drfgate_gate *gate) {
+    drfgate_decision *d = SENTINEL_DECISION;
+    drfgate_request req = DRFGATE_REQUEST_INIT;
+    CHECK(req.struct_size == sizeof(drfgate_request));
+    CHECK(req.path_form == DRFGATE_PATH_RAW_TARGET && req.headers == NULL && req.method.data == NULL);
+    req.method = bytes_of("GET");
+    /* Raw, %34%32 is 42 and the orders route matches; as PATH_INFO it is no integer. */
+    req.path = bytes_of("/api/orders/%34%32/");
+    CHECK(strcmp(route_of(gate, &req), "api/orders/<int:pk>/") == 0);
+    req.path_form = DRFGATE_PATH_INFO;
+    CHECK(strcmp(route_of(gate, &req), "") == 0);
+
+    /* Declared `= {0}`: refused, saying what to do. */
+    drfgate_request zeroed = {0};
+    zeroed.method = req.method;
+    zeroed.path = req.path;
+    CHECK_RESULT(drfgate_gate_decide(gate, &zeroed, &d), DRFGATE_RESULT_INVALID_ARGUMENT);
+    CHECK(contains(last_error(), "request->struct_size is 0") && contains(last_error(), "DRFGATE_REQUEST_INIT"));
+    drfgate_request r = req;
+    r.struct_size = DRFGATE_REQUEST_MIN_SIZE - 1;
+    CHECK_RESULT(drfgate_gate_decide(gate, &r, &d), DRFGATE_RESULT_INVALID_ARGUMENT);
+    CHECK(d == SENTINEL_DECISION);
+
+    /* The oldest layout ends before path_form: it is not read (even an invalid value), and a
+     * request from such a program is judged as a raw target, as before path_form existed. */
+    r.struct_size = DRFGATE_REQUEST_MIN_SIZE;
+    CHECK(DRFGATE_REQUEST_MIN_SIZE == offsetof(drfgate_request, path_form));
+    CHECK(strcmp(route_of(gate, &r), "api/orders/<int:pk>/") == 0);
+    r.path_form = 7;
+    CHECK(strcmp(route_of(gate, &r), "api/orders/<int:pk>/") == 0);
+    /* A size that covers only part of a field does not read that field. */
+    r.path_form = DRFGATE_PATH_INFO;
+    r.struct_size = offsetof(drfgate_request, path_form) + sizeof(uint32_t) - 1;
+    CHECK(strcmp(route_of(gate, &r), "api/orders/<int:pk>/") == 0);
+    r.struct_size = sizeof(drfgate_request);
+    CHECK(strcmp(route_of(gate, &r), "") == 0);
+
+    /* Built against a newer header: its extra fields must be zero for this library. */
+    struct {
+        drfgate_request known;
+        uint64_t future;
+    } newer;
+    memset(&newer, 0, sizeof newer);
+    newer.known = req;
+    newer.known.struct_size = sizeof newer;
+    CHECK(strcmp(route_of(gate, &newer.known), "") == 0);
+    newer.future = 1;
+    CHECK_RESULT(drfgate_gate_decide(gate, &newer.known, &d), DRFGATE_RESULT_INVALID_ARGUMENT);
+    CHECK(contains(last_error(), "newer drfgate.h"));
+    CHECK(d == SENTINEL_DECISION);
+}
+
+static void extensible_stats(const drfgate_gate *gate) {
+    CHECK(decide_known(gate, 0, 0) && decide_known(gate, 0, 1));
+    drfgate_stats full = DRFGATE_STATS_INIT;
+    CHECK_RESULT(drfgate_gate_stats(gate, &full), DRFGATE_RESULT_OK);
+    CHECK(full.struct_size == sizeof(drfgate_stats));
+    CHECK(full.tokens.hits > 0 && full.tokens.misses > 0);
+
+    /* Canary bytes after the part the struct_size covers must stay untouched. */
+    struct {
+        drfgate_stats stats;
+        uint64_t future[2];
+    } out;
+    unsigned char canary[sizeof out];
+    memset(canary, 0xAB, sizeof canary);
+
+    memset(&out, 0xAB, sizeof out);
+    out.stats.struct_size = 0;
+    CHECK_RESULT(drfgate_gate_stats(gate, &out.stats), DRFGATE_RESULT_INVALID_ARGUMENT);
+    CHECK(contains(last_error(), "DRFGATE_STATS_INIT"));
+    out.stats.struct_size = DRFGATE_STATS_MIN_SIZE - 1;
+    CHECK_RESULT(drfgate_gate_stats(gate, &out.stats), DRFGATE_RESULT_INVALID_ARGUMENT);
+    CHECK(memcmp((char *)&out + sizeof(size_t), canary, sizeof out - sizeof(size_t)) == 0);
+
+    /* An older layout without the permissions cache: written up to passwords, no further. */
+    size_t short_size = offsetof(drfgate_stats, permissions);
+    out.stats.struct_size = short_size;
+    CHECK_RESULT(drfgate_gate_stats(gate, &out.stats), DRFGATE_RESULT_OK);
+    CHECK(out.stats.struct_size == short_size);
+    CHECK(memcmp(&out.stats.tokens, &full.tokens, sizeof full.tokens) == 0);
+    CHECK(memcmp(&out.stats.passwords, &full.passwords, sizeof full.passwords) == 0);
+    CHECK(memcmp((char *)&out + short_size, canary, sizeof out - short_size) == 0);
+
+    /* A size inside a counter writes the counters before it only. */
+    memset(&out, 0xAB, sizeof out);
+    out.stats.struct_size = short_size + sizeof(uint64_t) + 4;
+    CHECK_RESULT(drfgate_gate_stats(gate, &out.stats), DRFGATE_RESULT_OK);
+    CHECK(out.stats.permissions.hits == full.permissions.hits);
+    CHECK(memcmp((char *)&out + short_size + sizeof(uint64_t), canary, sizeof out - short_size - sizeof(uint64_t)) == 0);
+
+    /* A newer layout: the fields this library does not know are zeroed, within struct_size. */
+    memset(&out, 0xAB, sizeof out);
+    out.stats.struct_size = sizeof out.stats + sizeof(uint64_t);
+    CHECK_RESULT(drfgate_gate_stats(gate, &out.stats), DRFGATE_RESULT_OK);
+    CHECK(memcmp(&out.stats.permissions, &full.permissions, sizeof full.permissions) == 0);
+    CHECK(out.future[0] == 0);
+    CHECK(memcmp(&out.future[1], canary, sizeof out.future[1]) == 0);
+}
+
+/* What the log callback received. */
+static struct {
+    int calls;
+    drfgate_log_level level;
+    char message[512];
+    int terminated; /* message[len] was a NUL */
+    void *userdata;
+} logged;
+
+static void record_log(void *userdata, drfgate_log_level level, const char *message, size_t message_len) {
+    logged.calls++;
+    logged.level = level;
+    logged.userdata = userdata;
+    logged.terminated = message[message_len] == 0;
+    snprintf(logged.message, sizeof logged.message, "%.*s", (int)message_len, message);
+    /* drfgate may be called from the callback, but not to replace it. */
+    if (drfgate_set_log_callback(NULL, NULL) != DRFGATE_RESULT_INVALID_ARGUMENT) logged.calls += 1000;
+}
+
+/* The known config with a REST_FRAMEWORK key drfgate ignores, which it warns about. */
+static char *config_that_warns(const char *config_path) {
+    size_t len = 0;
+    char *text = read_file(config_path, &len);
+    const char *table = "[rest_framework]\n";
+    char *at = strstr(text, table);
+    if (!at) die("%s has no [rest_framework] table", config_path);
+    const char *key = "PAGE_SIZE = 10\n";
+    char *out = malloc(len + strlen(key) + 1);
+    size_t head = (size_t)(at - text) + strlen(table);
+    memcpy(out, text, head);
+    strcpy(out + head, key);
+    strcat(out, text + head);
+    free(text);
+    return out;
+}
+
+static void log_callback(const char *config_path) {
+    static int userdata;
+    CHECK_RESULT(drfgate_set_log_level(0), DRFGATE_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(drfgate_set_log_level(DRFGATE_LOG_LEVEL_DEBUG + 1), DRFGATE_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(drfgate_set_log_callback(NULL, NULL), DRFGATE_RESULT_OK);
+    if (!config_path) return;
+    char *config = config_that_warns(config_path);
+    drfgate_gate *gate = NULL;
+
+    /* A config warning reaches the callback while the gate is created. */
+    memset(&logged, 0, sizeof logged);
+    CHECK_RESULT(drfgate_set_log_callback(record_log, &userdata), DRFGATE_RESULT_OK);
+    CHECK_RESULT(drfgate_gate_new_from_str(config, strlen(config), NULL, &gate), DRFGATE_RESULT_OK);
+    drfgate_gate_free(gate);
+    CHECK(logged.calls == 1);
+    CHECK(logged.level == DRFGATE_LOG_LEVEL_WARN && logged.userdata == &userdata && logged.terminated);
+    CHECK(strcmp(logged.message, "<config>:4: rest_framework.PAGE_SIZE is not used by drfgate and is ignored") == 0);
+
+    /* Filtered by level: errors only. */
+    memset(&logged, 0, sizeof logged);
+    CHECK_RESULT(drfgate_set_log_level(DRFGATE_LOG_LEVEL_ERROR), DRFGATE_RESULT_OK);
+    CHECK_RESULT(drfgate_gate_new_from_str(config, strlen(config), NULL, &gate), DRFGATE_RESULT_OK);
+    drfgate_gate_free(gate);
+    CHECK(logged.calls == 0);
+    CHECK_RESULT(drfgate_set_log_level(DRFGATE_LOG_LEVEL_WARN), DRFGATE_RESULT_OK);
+
+    /* Removed: no more calls. */
+    CHECK_RESULT(drfgate_set_log_callback(NULL, NULL), DRFGATE_RESULT_OK);
+    CHECK_RESULT(drfgate_gate_new_from_str(config, strlen(config), NULL, &gate), DRFGATE_RESULT_OK);
+    drfgate_gate_free(gate);
+    CHECK(logged.calls == 0);
+    free(config);
 }
 
 /* xorshift: the same garbage every run. */
@@ -251,7 +451,7 @@ static void garbage_requests(const drfgate_gate *gate, long rounds) {
                 headers[h].name = bytes_of(names[next_random() % 4]);
             }
         }
-        drfgate_request req = {0};
+        drfgate_request req = DRFGATE_REQUEST_INIT;
         req.method.len = next_random() % sizeof method;
         fill_garbage(method, req.method.len, next_random() % 2 ? "GET" : NULL);
         req.method.data = method;
@@ -283,7 +483,7 @@ static void garbage_requests(const drfgate_gate *gate, long rounds) {
 static void decisions_outlive_their_gate(const char *config) {
     drfgate_gate *gate = gate_from_path_or_die(config);
     drfgate_header header = {bytes_of("Authorization"), bytes_of("Token abcd1234")};
-    drfgate_request req = {0};
+    drfgate_request req = DRFGATE_REQUEST_INIT;
     req.method = bytes_of("GET");
     req.path = bytes_of("/api/orders/42/");
     req.headers = &header;
@@ -323,9 +523,9 @@ static void gates_do_not_cross_fork(const char *config) {
     pid_t child = fork();
     if (child < 0) die("fork");
     if (child == 0) {
-        drfgate_request req = {0};
+        drfgate_request req = DRFGATE_REQUEST_INIT;
         drfgate_decision *d = SENTINEL_DECISION;
-        drfgate_stats stats;
+        drfgate_stats stats = DRFGATE_STATS_INIT;
         int bad = 0;
         bad |= drfgate_gate_decide(gate, &req, &d) != DRFGATE_RESULT_FORKED;
         bad |= d != SENTINEL_DECISION;
@@ -355,9 +555,12 @@ int main(int argc, char **argv) {
     error_message_copy_out();
     config_errors();
     null_handles();
+    log_callback(strcmp(argv[1], "-") != 0 ? argv[1] : NULL);
     if (strcmp(argv[1], "-") != 0) {
         drfgate_gate *gate = gate_from_path_or_die(argv[1]);
         bad_requests(gate);
+        extensible_request(gate);
+        extensible_stats(gate);
         garbage_requests(gate, atol(argv[2]));
         drfgate_gate_free(gate);
         decisions_outlive_their_gate(argv[1]);

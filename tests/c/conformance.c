@@ -110,7 +110,7 @@ int main(int argc, char **argv) {
             char *method = strtok_r(NULL, " \n", &save);
             char *path = strtok_r(NULL, " \n", &save);
             char *remote_user = strtok_r(NULL, " \n", &save);
-            drfgate_request req = {0};
+            drfgate_request req = DRFGATE_REQUEST_INIT;
             req.method.data = (const uint8_t *)method;
             req.method.len = unhex(method, &present);
             req.path.data = (const uint8_t *)path;

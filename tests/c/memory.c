@@ -18,7 +18,7 @@ int main(int argc, char **argv) {
         if (i == warm) rss_warm = rss_kib();
         if (!decide_known(gate, (size_t)i % KNOWN_COUNT, (int)((i / KNOWN_COUNT) % 2))) mismatches++;
         if (i % 50000 == 49999) {
-            drfgate_stats stats;
+            drfgate_stats stats = DRFGATE_STATS_INIT;
             CHECK_RESULT(drfgate_gate_stats(gate, &stats), DRFGATE_RESULT_OK);
         }
     }

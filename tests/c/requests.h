@@ -51,7 +51,7 @@ static inline int decide_known(const drfgate_gate *gate, size_t i, int use_callb
     const struct known_request *k = &KNOWN[i];
     drfgate_header header = {bytes_of("Authorization"), bytes_of(k->authorization)};
     struct one_header lookup_data = {"Authorization", k->authorization};
-    drfgate_request req = {0};
+    drfgate_request req = DRFGATE_REQUEST_INIT;
     req.method = bytes_of(k->method);
     req.path = bytes_of(k->path);
     req.remote_addr = bytes_of("127.0.0.1");

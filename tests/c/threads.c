@@ -28,7 +28,7 @@ static void *decide_loop(void *arg) {
 static void *maintenance_loop(void *arg) {
     long *failures = arg;
     while (!__atomic_load_n(&deciders_done, __ATOMIC_ACQUIRE)) {
-        drfgate_stats stats;
+        drfgate_stats stats = DRFGATE_STATS_INIT;
         size_t dropped = 0;
         if (drfgate_gate_invalidate_token(shared_gate, (const uint8_t *)"abcd1234", 8) != DRFGATE_RESULT_OK) (*failures)++;
         if (drfgate_gate_invalidate_user_id(shared_gate, 3, &dropped) != DRFGATE_RESULT_OK) (*failures)++;
@@ -64,7 +64,7 @@ int main(int argc, char **argv) {
     CHECK(mismatches == 0);
     CHECK(maintenance_failures == 0);
 
-    drfgate_stats stats;
+    drfgate_stats stats = DRFGATE_STATS_INIT;
     CHECK_RESULT(drfgate_gate_stats(shared_gate, &stats), DRFGATE_RESULT_OK);
     CHECK(stats.tokens.hits > 0);
     fprintf(stderr, "threads: %zu threads x %ld decisions, %ld mismatches; token cache: %llu hits, %llu misses, %llu loads, %llu coalesced\n",

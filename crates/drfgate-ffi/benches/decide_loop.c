@@ -29,7 +29,7 @@ int main(int argc, char **argv) {
     }
     static const char authorization[] = "Token abcd1234";
     drfgate_header header = {{(const uint8_t *)"Authorization", 13}, {(const uint8_t *)authorization, 14}};
-    drfgate_request request = {0};
+    drfgate_request request = DRFGATE_REQUEST_INIT;
     request.method.data = (const uint8_t *)"GET";
     request.method.len = 3;
     request.path.data = (const uint8_t *)"/api/orders/42/";

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use drfgate::{Decision, Deny, Identity, Judgement, UserPk};
 
-use crate::boundary::ffi_boundary;
-use crate::gate::{drfgate_gate, usable};
-use crate::request::{drfgate_bytes, drfgate_request, RequestView};
-use crate::result::{drfgate_result, fail, null_parameter};
+use crate::boundary::{ffi_boundary, try_nonnull, try_out, try_ref, try_result, Fallback};
+use crate::gate::{drfgate_gate, try_gate};
+use crate::request::{drfgate_bytes, drfgate_request, RequestView, REQUEST_LAYOUT};
+use crate::result::{drfgate_result, fail};
 
 /// UTF-8 text owned by a decision: `len` bytes at `data`, **not** NUL-terminated
 /// (copy it with e.g. `apr_pstrmemdup`, or use it as an `ngx_str_t`).
@@ -98,45 +98,38 @@ fn decimal(n: i64, out: &mut [u8; 20]) -> u8 {
 /// `drfgate_decision_free`). Any other result means no decision was made: the caller must
 /// **fail closed** (answer 500, do not pass the request on). `DRFGATE_RESULT_DATABASE` does
 /// not occur here: a database failure during a decision is a deny with status 500, as
-/// Django would answer.
+/// Django would answer. `DRFGATE_RESULT_INVALID_ARGUMENT` names what is malformed in the
+/// request, e.g. a `struct_size` below `DRFGATE_REQUEST_MIN_SIZE` (declare requests with
+/// `DRFGATE_REQUEST_INIT`).
 ///
 /// Thread-safe: any number of threads may decide on the same gate at once.
 ///
 /// # Safety
-/// `gate` is NULL or a live gate; `request` is NULL or a request whose pointers are valid as
-/// its documentation says for the duration of the call; `out_decision` is NULL or writable.
+/// `gate` is NULL or a live gate; `request` is NULL or a request of `struct_size` readable
+/// bytes whose pointers are valid as its documentation says for the duration of the call;
+/// `out_decision` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn drfgate_gate_decide(
     gate: *const drfgate_gate,
     request: *const drfgate_request,
     out_decision: *mut *mut drfgate_decision,
 ) -> drfgate_result {
-    ffi_boundary!(drfgate_result::Panic, {
+    ffi_boundary!({
         const F: &str = "drfgate_gate_decide";
-        // SAFETY: the caller's promise.
-        let gate = match unsafe { usable(F, gate) } {
-            Ok(gate) => gate,
-            Err(code) => return code,
-        };
-        // SAFETY: the caller's promise.
-        let Some(request) = (unsafe { request.as_ref() }) else {
-            return null_parameter(F, "request");
-        };
-        if out_decision.is_null() {
-            return null_parameter(F, "out_decision");
-        }
+        let gate = try_gate!(F, gate);
+        let request = try_nonnull!(F, request);
+        let out_decision = try_out!(F, out_decision);
+        // SAFETY: the caller promises a request of `struct_size` readable bytes.
+        let request = try_result!(unsafe { REQUEST_LAYOUT.read(F, "request", request) });
         // SAFETY: the caller's promise about the request's pointers.
-        let view = match unsafe { RequestView::new(F, request) } {
-            Ok(view) => view,
-            Err(code) => return code,
-        };
+        let view = try_result!(unsafe { RequestView::new(F, &request) });
         let judgement = gate.judge(&view.request());
         if let Some(fault) = view.callback_fault() {
             return fail(drfgate_result::InvalidArgument, format!("{F}: {fault}"));
         }
         let handle = Box::new(drfgate_decision::new(judgement));
-        // SAFETY: non-NULL; the caller promises it is writable.
-        unsafe { *out_decision = Box::into_raw(handle) };
+        // SAFETY: the caller promises it is writable.
+        unsafe { out_decision.write(Box::into_raw(handle)) };
         drfgate_result::Ok
     })
 }
@@ -147,7 +140,7 @@ pub unsafe extern "C" fn drfgate_gate_decide(
 /// `decision` is NULL or a decision from `drfgate_gate_decide` not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn drfgate_decision_free(decision: *mut drfgate_decision) {
-    ffi_boundary!((), {
+    ffi_boundary!({
         if !decision.is_null() {
             // SAFETY: made by Box::into_raw in drfgate_gate_decide, given back once.
             drop(unsafe { Box::from_raw(decision) });
@@ -155,48 +148,41 @@ pub unsafe extern "C" fn drfgate_decision_free(decision: *mut drfgate_decision) 
     })
 }
 
-/// Runs `read` on a decision, or gives `fallback` when it is NULL or reading panics.
+/// Runs `read` on a decision: the accessors that return a `bool` or a number, which give
+/// `false` or 0 for a NULL decision and after a panic (the NULL policy in `boundary.rs`).
 ///
 /// # Safety
 /// `decision` is NULL or a live decision.
-unsafe fn read<T>(
+unsafe fn read<T: Fallback>(
+    function: &str,
     decision: *const drfgate_decision,
-    fallback: T,
     read: impl FnOnce(&drfgate_decision) -> T,
 ) -> T {
-    // SAFETY: the caller's promise.
-    match unsafe { decision.as_ref() } {
-        Some(d) => ffi_boundary!(fallback, { read(d) }),
-        None => fallback,
-    }
+    ffi_boundary!({ read(try_ref!(function, decision)) })
 }
 
-/// Writes `value` to `out` when there is one.
+/// Writes `value` to `out` when there is one: the accessors that lend a value.
 ///
 /// # Safety
 /// `decision` is NULL or a live decision; `out` is NULL or writable.
 unsafe fn lend<T>(
     function: &str,
     decision: *const drfgate_decision,
-    out: *mut T,
+    (out, out_name): (*mut T, &str),
     value: impl FnOnce(&drfgate_decision) -> Option<T>,
 ) -> drfgate_result {
-    if decision.is_null() {
-        return null_parameter(function, "decision");
-    }
-    if out.is_null() {
-        return null_parameter(function, "out");
-    }
-    // SAFETY: the caller's promise; checked non-NULL.
-    unsafe {
-        read(decision, drfgate_result::Panic, |d| match value(d) {
+    ffi_boundary!({
+        let d = try_ref!(function, decision);
+        let out = try_out!(function, out_name, out);
+        match value(d) {
             Some(v) => {
-                *out = v;
+                // SAFETY: the caller's promise.
+                unsafe { out.write(v) };
                 drfgate_result::Ok
             }
             None => drfgate_result::Absent,
-        })
-    }
+        }
+    })
 }
 
 /// True when the request may go on (to the application). False for a deny, and for NULL.
@@ -206,7 +192,11 @@ unsafe fn lend<T>(
 #[no_mangle]
 pub unsafe extern "C" fn drfgate_decision_is_allow(decision: *const drfgate_decision) -> bool {
     // SAFETY: the caller's promise.
-    unsafe { read(decision, false, |d| d.decision.is_allow()) }
+    unsafe {
+        read("drfgate_decision_is_allow", decision, |d| {
+            d.decision.is_allow()
+        })
+    }
 }
 
 /// The HTTP status: 200 for an allow, DRF's status for a deny (401, 403, 404, 405, 500).
@@ -217,7 +207,7 @@ pub unsafe extern "C" fn drfgate_decision_is_allow(decision: *const drfgate_deci
 #[no_mangle]
 pub unsafe extern "C" fn drfgate_decision_status(decision: *const drfgate_decision) -> u16 {
     // SAFETY: the caller's promise.
-    unsafe { read(decision, 0, |d| d.decision.status()) }
+    unsafe { read("drfgate_decision_status", decision, |d| d.decision.status()) }
 }
 
 /// A deny's response body: DRF's JSON, byte for byte (send it with
@@ -233,12 +223,17 @@ pub unsafe extern "C" fn drfgate_decision_body(
 ) -> drfgate_result {
     // SAFETY: the caller's promises.
     unsafe {
-        lend("drfgate_decision_body", decision, out_body, |d| {
-            d.deny().map(|deny| drfgate_bytes {
-                data: deny.body.as_ptr(),
-                len: deny.body.len(),
-            })
-        })
+        lend(
+            "drfgate_decision_body",
+            decision,
+            (out_body, "out_body"),
+            |d| {
+                d.deny().map(|deny| drfgate_bytes {
+                    data: deny.body.as_ptr(),
+                    len: deny.body.len(),
+                })
+            },
+        )
     }
 }
 
@@ -257,7 +252,7 @@ pub unsafe extern "C" fn drfgate_decision_www_authenticate(
         lend(
             "drfgate_decision_www_authenticate",
             decision,
-            out_value,
+            (out_value, "out_value"),
             |d| d.deny()?.www_authenticate.as_deref().map(drfgate_str::of),
         )
     }
@@ -275,9 +270,12 @@ pub unsafe extern "C" fn drfgate_decision_allow(
 ) -> drfgate_result {
     // SAFETY: the caller's promises.
     unsafe {
-        lend("drfgate_decision_allow", decision, out_value, |d| {
-            d.deny()?.allow.as_deref().map(drfgate_str::of)
-        })
+        lend(
+            "drfgate_decision_allow",
+            decision,
+            (out_value, "out_value"),
+            |d| d.deny()?.allow.as_deref().map(drfgate_str::of),
+        )
     }
 }
 
@@ -291,7 +289,11 @@ pub unsafe extern "C" fn drfgate_decision_is_authenticated(
     decision: *const drfgate_decision,
 ) -> bool {
     // SAFETY: the caller's promise.
-    unsafe { read(decision, false, |d| d.identity().is_some()) }
+    unsafe {
+        read("drfgate_decision_is_authenticated", decision, |d| {
+            d.identity().is_some()
+        })
+    }
 }
 
 /// The user's primary key as text (`42`, or a UUID as Django stores it).
@@ -306,9 +308,12 @@ pub unsafe extern "C" fn drfgate_decision_user_pk(
 ) -> drfgate_result {
     // SAFETY: the caller's promises.
     unsafe {
-        lend("drfgate_decision_user_pk", decision, out_pk, |d| {
-            d.pk_text().map(drfgate_str::of)
-        })
+        lend(
+            "drfgate_decision_user_pk",
+            decision,
+            (out_pk, "out_pk"),
+            |d| d.pk_text().map(drfgate_str::of),
+        )
     }
 }
 
@@ -323,9 +328,12 @@ pub unsafe extern "C" fn drfgate_decision_username(
 ) -> drfgate_result {
     // SAFETY: the caller's promises.
     unsafe {
-        lend("drfgate_decision_username", decision, out_username, |d| {
-            d.identity().map(|i| drfgate_str::of(&i.user.username))
-        })
+        lend(
+            "drfgate_decision_username",
+            decision,
+            (out_username, "out_username"),
+            |d| d.identity().map(|i| drfgate_str::of(&i.user.username)),
+        )
     }
 }
 
@@ -337,7 +345,7 @@ pub unsafe extern "C" fn drfgate_decision_username(
 pub unsafe extern "C" fn drfgate_decision_is_staff(decision: *const drfgate_decision) -> bool {
     // SAFETY: the caller's promise.
     unsafe {
-        read(decision, false, |d| {
+        read("drfgate_decision_is_staff", decision, |d| {
             d.identity().is_some_and(|i| i.user.is_staff)
         })
     }
@@ -351,7 +359,7 @@ pub unsafe extern "C" fn drfgate_decision_is_staff(decision: *const drfgate_deci
 pub unsafe extern "C" fn drfgate_decision_is_superuser(decision: *const drfgate_decision) -> bool {
     // SAFETY: the caller's promise.
     unsafe {
-        read(decision, false, |d| {
+        read("drfgate_decision_is_superuser", decision, |d| {
             d.identity().is_some_and(|i| i.user.is_superuser)
         })
     }
@@ -369,9 +377,12 @@ pub unsafe extern "C" fn drfgate_decision_scheme(
 ) -> drfgate_result {
     // SAFETY: the caller's promises.
     unsafe {
-        lend("drfgate_decision_scheme", decision, out_scheme, |d| {
-            d.identity().map(|i| drfgate_str::of(i.scheme.as_str()))
-        })
+        lend(
+            "drfgate_decision_scheme",
+            decision,
+            (out_scheme, "out_scheme"),
+            |d| d.identity().map(|i| drfgate_str::of(i.scheme.as_str())),
+        )
     }
 }
 
@@ -388,9 +399,12 @@ pub unsafe extern "C" fn drfgate_decision_authenticator(
 ) -> drfgate_result {
     // SAFETY: the caller's promises.
     unsafe {
-        lend("drfgate_decision_authenticator", decision, out_class, |d| {
-            d.identity().map(|i| drfgate_str::of(&i.authenticator))
-        })
+        lend(
+            "drfgate_decision_authenticator",
+            decision,
+            (out_class, "out_class"),
+            |d| d.identity().map(|i| drfgate_str::of(&i.authenticator)),
+        )
     }
 }
 
@@ -408,9 +422,12 @@ pub unsafe extern "C" fn drfgate_decision_route(
 ) -> drfgate_result {
     // SAFETY: the caller's promises.
     unsafe {
-        lend("drfgate_decision_route", decision, out_route, |d| {
-            d.route.as_deref().map(drfgate_str::of)
-        })
+        lend(
+            "drfgate_decision_route",
+            decision,
+            (out_route, "out_route"),
+            |d| d.route.as_deref().map(drfgate_str::of),
+        )
     }
 }
 

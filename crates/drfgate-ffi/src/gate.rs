@@ -1,16 +1,19 @@
 //! The gate handle: creating it from a config, freeing it, and its maintenance calls
 //! (cache invalidation, counters).
 
-use std::ffi::{c_char, CStr, OsStr};
+use std::ffi::{c_char, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use drfgate::cache::CacheStats;
 use drfgate::{Gate, GateError, UserPk};
 
-use crate::boundary::{bytes, ffi_boundary};
+use crate::boundary::{
+    ffi_boundary, try_cstr, try_nonnull, try_out, try_result, try_slice, utf8, Out,
+};
 use crate::fork::Origin;
-use crate::result::{drfgate_result, fail, null_parameter};
+use crate::result::{drfgate_result, fail};
+use crate::sized::{field_ends, Layout};
 
 /// A loaded config with its database connections and caches: one per config, created once
 /// and shared by every thread.
@@ -63,17 +66,62 @@ pub struct drfgate_cache_stats {
     pub negative_entries: u64,
 }
 
-/// The counters of the gate's three caches.
+/// The counters of the gate's caches, filled in by `drfgate_gate_stats`. Declare it with
+/// `DRFGATE_STATS_INIT` (`drfgate_stats s = DRFGATE_STATS_INIT;`: `struct_size` set).
+///
+/// **Extensible.** New fields (a new cache's counters) are only ever appended; the library
+/// writes only the fields that lie wholly within `struct_size` bytes, and zeroes any bytes
+/// past the fields it knows (a program built against a newer header). A `struct_size` below
+/// `DRFGATE_STATS_MIN_SIZE` is `DRFGATE_RESULT_INVALID_ARGUMENT`. `drfgate_cache_stats`
+/// itself never changes: a new counter for every cache would come as a new struct.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct drfgate_stats {
+    /// `sizeof(drfgate_stats)` as the program was compiled: set by `DRFGATE_STATS_INIT`.
+    /// Read by the library, never written.
+    pub struct_size: usize,
     /// Token → user.
     pub tokens: drfgate_cache_stats,
     /// Verified username/password pairs (Basic).
     pub passwords: drfgate_cache_stats,
     /// A user's Django permissions (DjangoModelPermissions).
     pub permissions: drfgate_cache_stats,
+    // New fields go here, at the end (see sized.rs), and into STATS_FIELD_ENDS.
 }
+
+/// Where the counters end: one entry per `u64` (a partly covered `drfgate_cache_stats` gets
+/// its leading counters), so a `struct_size` cuts between counters, not inside one.
+const STATS_FIELD_ENDS: [usize; 1 + 3 * CACHE_COUNTERS] = {
+    let mut ends = [0; 1 + 3 * CACHE_COUNTERS];
+    ends[0] = std::mem::size_of::<usize>();
+    let caches = field_ends!(drfgate_stats {
+        tokens,
+        passwords,
+        permissions
+    });
+    let mut cache = 0;
+    while cache < 3 {
+        let start = caches[cache] - std::mem::size_of::<drfgate_cache_stats>();
+        let mut counter = 0;
+        while counter < CACHE_COUNTERS {
+            ends[1 + cache * CACHE_COUNTERS + counter] = start + 8 * (counter + 1);
+            counter += 1;
+        }
+        cache += 1;
+    }
+    ends
+};
+const CACHE_COUNTERS: usize = 12;
+const _: () = assert!(std::mem::size_of::<drfgate_cache_stats>() == 8 * CACHE_COUNTERS);
+
+/// `drfgate_stats`'s layouts: the oldest is `struct_size` and the token counters
+/// (`DRFGATE_STATS_MIN_SIZE` in the header, `offsetof(drfgate_stats, passwords)`).
+pub(crate) const STATS_LAYOUT: Layout = Layout {
+    name: "drfgate_stats",
+    init: "DRFGATE_STATS_INIT",
+    min_size: std::mem::offset_of!(drfgate_stats, passwords),
+    field_ends: &STATS_FIELD_ENDS,
+};
 
 impl From<CacheStats> for drfgate_cache_stats {
     fn from(s: CacheStats) -> Self {
@@ -94,36 +142,44 @@ impl From<CacheStats> for drfgate_cache_stats {
     }
 }
 
-/// The gate behind a handle, if the handle is usable in this process.
-///
-/// # Safety
-/// `gate` is NULL or a live handle from `drfgate_gate_new_*`.
-pub(crate) unsafe fn usable<'a>(
-    function: &str,
-    gate: *const drfgate_gate,
-) -> Result<&'a Gate, drfgate_result> {
-    // SAFETY: the caller's promise.
-    let Some(handle) = (unsafe { gate.as_ref() }) else {
-        return Err(null_parameter(function, "gate"));
-    };
-    if !handle.origin.is_current() {
-        return Err(fail(
-            drfgate_result::Forked,
-            format!("{function}: this gate was created before a fork(), in another process; create gates after forking"),
-        ));
+impl drfgate_gate {
+    /// The gate, if this handle is usable in this process.
+    pub(crate) fn usable(&self, function: &str) -> Result<&Gate, drfgate_result> {
+        if !self.origin.is_current() {
+            return Err(fail(
+                drfgate_result::Forked,
+                format!("{function}: this gate was created before a fork(), in another process; create gates after forking"),
+            ));
+        }
+        Ok(&self.gate)
     }
-    Ok(&handle.gate)
 }
 
-fn created(result: Result<Gate, GateError>, out_gate: *mut *mut drfgate_gate) -> drfgate_result {
+/// The gate behind a handle argument: NULL returns `DRFGATE_RESULT_NULL_PARAMETER`, a gate
+/// that crossed a `fork()` `DRFGATE_RESULT_FORKED`, from the export.
+macro_rules! try_gate {
+    ($function:expr, $gate:ident) => {
+        $crate::boundary::try_result!(
+            $crate::boundary::try_ref!($function, $gate).usable($function)
+        )
+    };
+}
+pub(crate) use try_gate;
+
+/// # Safety
+/// `out_gate` was given by the C caller as writable.
+unsafe fn created(
+    result: Result<Gate, GateError>,
+    out_gate: Out<*mut drfgate_gate>,
+) -> drfgate_result {
     match result {
         Ok(gate) => {
             let handle = Box::new(drfgate_gate {
                 gate,
                 origin: Origin::here(),
             });
-            // SAFETY: checked non-NULL by the callers; the C caller promises it is writable.
-            unsafe { *out_gate = Box::into_raw(handle) };
+            // SAFETY: the caller's promise.
+            unsafe { out_gate.write(Box::into_raw(handle)) };
             drfgate_result::Ok
         }
         Err(GateError::Config(e)) => fail(drfgate_result::Config, e.to_string()),
@@ -147,19 +203,12 @@ pub unsafe extern "C" fn drfgate_gate_new_from_path(
     path: *const c_char,
     out_gate: *mut *mut drfgate_gate,
 ) -> drfgate_result {
-    ffi_boundary!(drfgate_result::Panic, {
+    ffi_boundary!({
         const F: &str = "drfgate_gate_new_from_path";
-        if path.is_null() {
-            return null_parameter(F, "path");
-        }
-        if out_gate.is_null() {
-            return null_parameter(F, "out_gate");
-        }
-        // SAFETY: non-NULL and NUL-terminated by the caller's promise.
-        let path = Path::new(OsStr::from_bytes(
-            unsafe { CStr::from_ptr(path) }.to_bytes(),
-        ));
-        created(Gate::from_config_file(path), out_gate)
+        let path = Path::new(OsStr::from_bytes(try_cstr!(F, path).to_bytes()));
+        let out_gate = try_out!(F, out_gate);
+        // SAFETY: the caller promises `out_gate` is writable.
+        unsafe { created(Gate::from_config_file(path), out_gate) }
     })
 }
 
@@ -172,7 +221,7 @@ pub unsafe extern "C" fn drfgate_gate_new_from_path(
 /// `DRFGATE_RESULT_INVALID_ARGUMENT` when the text is not UTF-8.
 ///
 /// # Safety
-/// `config` points to `config_len` readable bytes (or is NULL); `base_dir` is NULL or
+/// `config` points to `config_len` readable bytes (NULL only when it is 0); `base_dir` is NULL or
 /// NUL-terminated; `out_gate` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn drfgate_gate_new_from_str(
@@ -181,39 +230,16 @@ pub unsafe extern "C" fn drfgate_gate_new_from_str(
     base_dir: *const c_char,
     out_gate: *mut *mut drfgate_gate,
 ) -> drfgate_result {
-    ffi_boundary!(drfgate_result::Panic, {
+    ffi_boundary!({
         const F: &str = "drfgate_gate_new_from_str";
-        if config.is_null() {
-            return null_parameter(F, "config");
-        }
-        if out_gate.is_null() {
-            return null_parameter(F, "out_gate");
-        }
-        // SAFETY: non-NULL; the caller promises config_len readable bytes.
-        let Some(raw) = (unsafe { bytes(config.cast(), config_len) }) else {
-            return null_parameter(F, "config");
-        };
-        let text = match std::str::from_utf8(raw) {
-            Ok(text) => text,
-            Err(e) => {
-                return fail(
-                    drfgate_result::InvalidArgument,
-                    format!(
-                        "{F}: the config is not UTF-8 (invalid byte at offset {})",
-                        e.valid_up_to()
-                    ),
-                )
-            }
-        };
-        let base = if base_dir.is_null() {
-            None
-        } else {
-            // SAFETY: non-NULL and NUL-terminated by the caller's promise.
-            Some(Path::new(OsStr::from_bytes(
-                unsafe { CStr::from_ptr(base_dir) }.to_bytes(),
-            )))
-        };
-        created(Gate::from_config_str(text, base), out_gate)
+        let raw = try_slice!(F, config, config_len);
+        let out_gate = try_out!(F, out_gate);
+        let text = try_result!(utf8(F, "config", raw));
+        // SAFETY: NULL (optional) or NUL-terminated by the caller's promise.
+        let base = unsafe { crate::boundary::c_str(base_dir) }
+            .map(|dir| Path::new(OsStr::from_bytes(dir.to_bytes())));
+        // SAFETY: the caller promises `out_gate` is writable.
+        unsafe { created(Gate::from_config_str(text, base), out_gate) }
     })
 }
 
@@ -225,7 +251,7 @@ pub unsafe extern "C" fn drfgate_gate_new_from_str(
 /// `gate` is NULL or a handle from `drfgate_gate_new_*` not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn drfgate_gate_free(gate: *mut drfgate_gate) {
-    ffi_boundary!((), {
+    ffi_boundary!({
         if gate.is_null() {
             return;
         }
@@ -242,37 +268,29 @@ pub unsafe extern "C" fn drfgate_gate_free(gate: *mut drfgate_gate) {
 /// `key_len` bytes. Invalidating a token that is not cached is not an error.
 ///
 /// # Safety
-/// `gate` is NULL or a live gate; `key` points to `key_len` readable bytes (or is NULL).
+/// `gate` is NULL or a live gate; `key` points to `key_len` readable bytes (NULL only when it is 0).
 #[no_mangle]
 pub unsafe extern "C" fn drfgate_gate_invalidate_token(
     gate: *const drfgate_gate,
     key: *const u8,
     key_len: usize,
 ) -> drfgate_result {
-    ffi_boundary!(drfgate_result::Panic, {
+    ffi_boundary!({
         const F: &str = "drfgate_gate_invalidate_token";
-        // SAFETY: the caller's promises.
-        let gate = match unsafe { usable(F, gate) } {
-            Ok(gate) => gate,
-            Err(code) => return code,
-        };
-        if key.is_null() {
-            return null_parameter(F, "key");
-        }
-        // SAFETY: non-NULL; the caller promises key_len readable bytes.
-        let Some(key) = (unsafe { bytes(key, key_len) }) else {
-            return null_parameter(F, "key");
-        };
+        let gate = try_gate!(F, gate);
+        let key = try_slice!(F, key, key_len);
         gate.invalidate_token(key);
         drfgate_result::Ok
     })
 }
 
-fn invalidate_user(gate: &Gate, pk: &UserPk, out_dropped: *mut usize) -> drfgate_result {
+/// # Safety
+/// `out_dropped` is NULL (not wanted) or writable.
+unsafe fn invalidate_user(gate: &Gate, pk: &UserPk, out_dropped: *mut usize) -> drfgate_result {
     let dropped = gate.invalidate_user(pk);
-    if !out_dropped.is_null() {
-        // SAFETY: non-NULL; the caller promises it is writable.
-        unsafe { *out_dropped = dropped };
+    if let Some(out) = Out::new(out_dropped) {
+        // SAFETY: the caller's promise.
+        unsafe { out.write(dropped) };
     }
     drfgate_result::Ok
 }
@@ -289,12 +307,10 @@ pub unsafe extern "C" fn drfgate_gate_invalidate_user_id(
     pk: i64,
     out_dropped: *mut usize,
 ) -> drfgate_result {
-    ffi_boundary!(drfgate_result::Panic, {
-        // SAFETY: the caller's promise.
-        match unsafe { usable("drfgate_gate_invalidate_user_id", gate) } {
-            Ok(gate) => invalidate_user(gate, &UserPk::Int(pk), out_dropped),
-            Err(code) => code,
-        }
+    ffi_boundary!({
+        let gate = try_gate!("drfgate_gate_invalidate_user_id", gate);
+        // SAFETY: the caller promises `out_dropped` is NULL or writable.
+        unsafe { invalidate_user(gate, &UserPk::Int(pk), out_dropped) }
     })
 }
 
@@ -302,7 +318,7 @@ pub unsafe extern "C" fn drfgate_gate_invalidate_user_id(
 /// as Django stores it, a `CharField`): `pk` is `pk_len` bytes of UTF-8.
 ///
 /// # Safety
-/// `gate` is NULL or a live gate; `pk` points to `pk_len` readable bytes (or is NULL);
+/// `gate` is NULL or a live gate; `pk` points to `pk_len` readable bytes (NULL only when it is 0);
 /// `out_dropped` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn drfgate_gate_invalidate_user_pk(
@@ -311,57 +327,58 @@ pub unsafe extern "C" fn drfgate_gate_invalidate_user_pk(
     pk_len: usize,
     out_dropped: *mut usize,
 ) -> drfgate_result {
-    ffi_boundary!(drfgate_result::Panic, {
+    ffi_boundary!({
         const F: &str = "drfgate_gate_invalidate_user_pk";
-        // SAFETY: the caller's promise.
-        let gate = match unsafe { usable(F, gate) } {
-            Ok(gate) => gate,
-            Err(code) => return code,
-        };
-        if pk.is_null() {
-            return null_parameter(F, "pk");
-        }
-        // SAFETY: non-NULL; the caller promises pk_len readable bytes.
-        let Some(raw) = (unsafe { bytes(pk.cast(), pk_len) }) else {
-            return null_parameter(F, "pk");
-        };
-        let Ok(text) = std::str::from_utf8(raw) else {
-            return fail(
-                drfgate_result::InvalidArgument,
-                format!("{F}: `pk` is not UTF-8"),
-            );
-        };
-        invalidate_user(gate, &UserPk::Text(text.into()), out_dropped)
+        let gate = try_gate!(F, gate);
+        let text = try_result!(utf8(F, "pk", try_slice!(F, pk, pk_len)));
+        // SAFETY: the caller promises `out_dropped` is NULL or writable.
+        unsafe { invalidate_user(gate, &UserPk::Text(text.into()), out_dropped) }
     })
 }
 
-/// Copies the gate's cache counters into `*out_stats`.
+/// Copies the gate's cache counters into `*out_stats`, as far as its `struct_size` goes
+/// (set it first: `drfgate_stats s = DRFGATE_STATS_INIT;`). `DRFGATE_RESULT_INVALID_ARGUMENT`
+/// when `struct_size` is below `DRFGATE_STATS_MIN_SIZE`.
 ///
 /// # Safety
-/// `gate` is NULL or a live gate; `out_stats` is NULL or writable.
+/// `gate` is NULL or a live gate; `out_stats` is NULL or a struct whose `struct_size` is set
+/// and that many bytes are writable.
 #[no_mangle]
 pub unsafe extern "C" fn drfgate_gate_stats(
     gate: *const drfgate_gate,
     out_stats: *mut drfgate_stats,
 ) -> drfgate_result {
-    ffi_boundary!(drfgate_result::Panic, {
+    ffi_boundary!({
         const F: &str = "drfgate_gate_stats";
-        // SAFETY: the caller's promise.
-        let gate = match unsafe { usable(F, gate) } {
-            Ok(gate) => gate,
-            Err(code) => return code,
-        };
-        if out_stats.is_null() {
-            return null_parameter(F, "out_stats");
-        }
+        let gate = try_gate!(F, gate);
+        let out_stats = try_nonnull!(F, out_stats);
         let stats = gate.stats();
         let out = drfgate_stats {
+            struct_size: std::mem::size_of::<drfgate_stats>(),
             tokens: stats.tokens.into(),
             passwords: stats.passwords.into(),
             permissions: stats.permissions.into(),
         };
-        // SAFETY: non-NULL; the caller promises it is writable.
-        unsafe { *out_stats = out };
+        // SAFETY: the caller promises `struct_size` writable bytes.
+        try_result!(unsafe { STATS_LAYOUT.write(F, "out_stats", out_stats, &out) });
         drfgate_result::Ok
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stats_layout_lists_every_counter() {
+        crate::sized::tests::check_layout::<drfgate_stats>(&STATS_LAYOUT);
+        assert_eq!(
+            *STATS_FIELD_ENDS.last().unwrap(),
+            std::mem::size_of::<drfgate_stats>()
+        );
+        assert_eq!(
+            STATS_FIELD_ENDS[CACHE_COUNTERS],
+            std::mem::offset_of!(drfgate_stats, passwords)
+        );
+    }
 }

@@ -8,8 +8,9 @@ use std::ffi::{c_char, c_void};
 
 use drfgate::{HeaderSource, PathForm, Request};
 
-use crate::boundary::bytes;
-use crate::result::{drfgate_result, fail, null_parameter};
+use crate::boundary::{bytes, return_null, slice, try_slice, utf8};
+use crate::result::{drfgate_result, fail};
+use crate::sized::{field_ends, Layout};
 
 /// A byte range owned by the caller. `data` may be NULL only when `len` is 0.
 #[repr(C)]
@@ -56,12 +57,23 @@ pub const DRFGATE_PATH_RAW_TARGET: u32 = 0;
 /// (Apache + mod_wsgi: `r->path_info` below the `WSGIScriptAlias`).
 pub const DRFGATE_PATH_INFO: u32 = 1;
 
-/// One HTTP request, as the gate needs it. Zero-initialise it (`drfgate_request r = {0};`)
-/// and fill in what you have: every field may be left empty, the gate then sees what DRF
-/// sees for a missing value.
+/// One HTTP request, as the gate needs it. Declare it with `DRFGATE_REQUEST_INIT`
+/// (`drfgate_request r = DRFGATE_REQUEST_INIT;`: all zero, `struct_size` set) and fill in what
+/// you have: every other field may be left empty, the gate then sees what DRF sees for a
+/// missing value.
+///
+/// **Extensible.** New fields are only ever appended. The library reads the fields that lie
+/// wholly within `struct_size` bytes and takes the others as zero, so a program built against
+/// an older header keeps working with a newer library. A `struct_size` below
+/// `DRFGATE_REQUEST_MIN_SIZE` (e.g. a request declared `= {0}`) is
+/// `DRFGATE_RESULT_INVALID_ARGUMENT`, and so are non-zero bytes past the fields this library
+/// knows (a program built against a newer header, running with an older library that would
+/// ignore what it set): zero the whole struct, as `DRFGATE_REQUEST_INIT` does.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct drfgate_request {
+    /// `sizeof(drfgate_request)` as the program was compiled: set by `DRFGATE_REQUEST_INIT`.
+    pub struct_size: usize,
     /// As sent; upper-cased by the gate as Django does.
     pub method: drfgate_bytes,
     /// The path, in the form `path_form` says (`DRFGATE_PATH_RAW_TARGET` when zero).
@@ -85,9 +97,36 @@ pub struct drfgate_request {
     pub secure: bool,
     /// `DRFGATE_PATH_RAW_TARGET` (0) or `DRFGATE_PATH_INFO` (1): what `path` holds. Any
     /// other value is `DRFGATE_RESULT_INVALID_ARGUMENT`. Judging a decoded path as raw would
-    /// decode it twice and judge a route other than the one Django runs.
+    /// decode it twice and judge a route other than the one Django runs. The first field
+    /// appended to the oldest layout: a `struct_size` of `DRFGATE_REQUEST_MIN_SIZE` leaves it
+    /// out, i.e. `DRFGATE_PATH_RAW_TARGET`.
     pub path_form: u32,
+    // New fields go here, at the end (see sized.rs), and into REQUEST_FIELD_ENDS.
 }
+
+const REQUEST_FIELD_ENDS: [usize; 12] = field_ends!(drfgate_request {
+    struct_size,
+    method,
+    path,
+    query,
+    headers,
+    headers_len,
+    header_value,
+    header_userdata,
+    remote_addr,
+    remote_user,
+    secure,
+    path_form,
+});
+
+/// `drfgate_request`'s layouts: the oldest is every field before `path_form`
+/// (`DRFGATE_REQUEST_MIN_SIZE` in the header, `offsetof(drfgate_request, path_form)`).
+pub(crate) const REQUEST_LAYOUT: Layout = Layout {
+    name: "drfgate_request",
+    init: "DRFGATE_REQUEST_INIT",
+    min_size: std::mem::offset_of!(drfgate_request, path_form),
+    field_ends: &REQUEST_FIELD_ENDS,
+};
 
 /// More values than this for one header name means a callback that ignores `index`.
 const MAX_VALUES_PER_HEADER: usize = 1024;
@@ -215,13 +254,24 @@ impl<'a> RequestView<'a> {
         function: &str,
         request: &'a drfgate_request,
     ) -> Result<RequestView<'a>, drfgate_result> {
-        let field = |name: &str, b: drfgate_bytes| {
-            // SAFETY: the caller's promise.
-            unsafe { bytes(b.data, b.len) }.ok_or_else(|| null_parameter(function, name))
-        };
-        let method = field("request->method.data", request.method)?;
-        let path = field("request->path.data", request.path)?;
-        let query = field("request->query.data", request.query)?;
+        let method = try_slice!(
+            function,
+            "request->method.data",
+            request.method.data,
+            request.method.len
+        );
+        let path = try_slice!(
+            function,
+            "request->path.data",
+            request.path.data,
+            request.path.len
+        );
+        let query = try_slice!(
+            function,
+            "request->query.data",
+            request.query.data,
+            request.query.len
+        );
         let path_form = match request.path_form {
             DRFGATE_PATH_RAW_TARGET => PathForm::RawTarget,
             DRFGATE_PATH_INFO => PathForm::PathInfo,
@@ -235,40 +285,38 @@ impl<'a> RequestView<'a> {
                 ))
             }
         };
-        let pairs: &[drfgate_header] = if request.headers.is_null() {
-            if request.headers_len > 0 {
-                return Err(null_parameter(function, "request->headers"));
-            }
-            &[]
-        } else {
-            // SAFETY: the caller promises headers_len readable pairs.
-            unsafe { std::slice::from_raw_parts(request.headers, request.headers_len) }
+        // SAFETY: the caller promises headers_len readable pairs at non-NULL `headers`.
+        let Some(pairs) = (unsafe { slice(request.headers, request.headers_len) }) else {
+            return_null!(function, "request->headers");
         };
         for (i, pair) in pairs.iter().enumerate() {
             if (pair.name.data.is_null() && pair.name.len > 0)
                 || (pair.value.data.is_null() && pair.value.len > 0)
             {
-                return Err(null_parameter(function, &format!("request->headers[{i}]")));
+                return_null!(function, &format!("request->headers[{i}]"));
             }
         }
+        // Optional: NULL data means unknown (not set), not empty.
         let remote_addr = if request.remote_addr.data.is_null() {
             None
         } else {
-            let raw = field("request->remote_addr.data", request.remote_addr)?;
-            match std::str::from_utf8(raw) {
-                Ok(text) => Some(text),
-                Err(_) => {
-                    return Err(fail(
-                        drfgate_result::InvalidArgument,
-                        format!("{function}: request->remote_addr is not UTF-8"),
-                    ))
-                }
-            }
+            let raw = try_slice!(
+                function,
+                "request->remote_addr.data",
+                request.remote_addr.data,
+                request.remote_addr.len
+            );
+            Some(utf8(function, "request->remote_addr", raw)?)
         };
         let remote_user = if request.remote_user.data.is_null() {
             None
         } else {
-            Some(field("request->remote_user.data", request.remote_user)?)
+            Some(try_slice!(
+                function,
+                "request->remote_user.data",
+                request.remote_user.data,
+                request.remote_user.len
+            ))
         };
         Ok(RequestView {
             method,
@@ -303,5 +351,15 @@ impl<'a> RequestView<'a> {
     /// Why the header callback's answers cannot be trusted, if they cannot.
     pub(crate) fn callback_fault(&self) -> Option<&'static str> {
         self.headers.callback_fault.get()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_layout_lists_every_field() {
+        crate::sized::tests::check_layout::<drfgate_request>(&REQUEST_LAYOUT);
     }
 }

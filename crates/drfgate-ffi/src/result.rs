@@ -99,7 +99,7 @@ pub unsafe extern "C" fn drfgate_last_error_message(
     len: usize,
     out_n: *mut usize,
 ) -> drfgate_result {
-    crate::boundary::ffi_boundary!(drfgate_result::Panic, {
+    crate::boundary::ffi_boundary!({
         // Reading the message must not overwrite it, so these failures set no message.
         if out_n.is_null() || (buf.is_null() && len > 0) {
             return drfgate_result::NullParameter;
