@@ -44,6 +44,7 @@ What each fence language gets:
 
 Anything else (caddyfile, yaml, text, no language) must be in NOT_RUN with the reason. An
 unlisted snippet that cannot be run fails, and so does a NOT_RUN entry that matches nothing.
+Relative links must point at files that exist (and anchors at headings).
 `--self-test` first checks that each kind of wrong snippet does fail (`make docs-check` runs it).
 
 A missing tool or fixture fails, unless DRFGATE_SKIP (comma-separated) names it: `apache`
@@ -731,6 +732,7 @@ SELF_TEST_CASES = {  # what: (the page, words of the failure it must cause)
     "an excerpt of lines the file does not have": (
         "```rust\n// from examples/axum/orders.rs\nfn no_such_function() {}\n```\n", "not an excerpt of"),
     "a language nobody checks": ("```yaml\nkey: value\n```\n", "nobody checks"),
+    "a link to a page that does not exist": ("See [the guide](no-such-page.md).\n", "no such file"),
 }
 
 
@@ -744,6 +746,7 @@ def self_test(args):
             page.write_text(text, encoding="utf-8")
             checker = Checker(args)
             try:
+                check_links(page, checker.report)
                 checker.check_page(page, extract(page))
             finally:
                 shutil.rmtree(checker.scratch_root, ignore_errors=True)
@@ -755,6 +758,42 @@ def self_test(args):
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return problems
+
+
+LINK_RE = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def heading_anchors(path):
+    """GitHub's anchors for a page's headings (outside code fences)."""
+    anchors, fenced = set(), False
+    for line in path.read_text(encoding="utf-8").split("\n"):
+        if FENCE_RE.match(line):
+            fenced = not fenced
+        elif not fenced and line.startswith("#"):
+            text = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^\w\- ]", "", text).replace(" ", "-"))
+    return anchors
+
+
+def check_links(path, report):
+    """Relative links (outside code fences) point at files that exist, and anchors at headings."""
+    fenced = False
+    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1):
+        if FENCE_RE.match(line):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        for target in LINK_RE.findall(line):
+            if re.match(r"^[a-z]+:", target):
+                continue
+            file, _, anchor = target.partition("#")
+            linked = (path.parent / file).resolve() if file else path
+            where = f"{page_name(path)}:{number}"
+            if not linked.exists():
+                report.failures.append((where, f"link to {target}: no such file"))
+            elif anchor and linked.suffix == ".md" and anchor not in heading_anchors(linked):
+                report.failures.append((where, f"link to {target}: no such heading"))
 
 
 def check_ci_runs_readme_command(report):
@@ -807,6 +846,7 @@ def main():
                 report.failures.append((str(path), str(e)))
                 continue
             count += len(blocks)
+            check_links(path, report)
             checker.check_page(path, blocks)
     finally:
         if args.keep or report.failures:
