@@ -11,7 +11,7 @@ include crates/drfgate-ffi/c-abi.mk
 # The included files define targets of their own: `make` alone still means `make all`.
 .DEFAULT_GOAL := all
 
-.PHONY: all build lint test test-rust differential differential-paths test-nginx demo demo-db bench bench-serve clean
+.PHONY: all build lint test test-rust differential differential-paths test-nginx docs-check demo demo-db bench bench-serve clean
 
 all: build
 
@@ -26,7 +26,7 @@ lint:
 # conformance table) must exist: the Rust tests compare against them.
 test: lint fixture-db oracle demo-db c-abi-debug-build cbindgen
 	DRFGATE_REQUIRE_DJANGO=1 $(CARGO) test --workspace
-	$(MAKE) --no-print-directory c-abi-example-test differential test-nginx differential-paths
+	$(MAKE) --no-print-directory c-abi-example-test differential test-nginx differential-paths docs-check
 
 # Real DRF under gunicorn and `drfgate serve`, the same raw requests to both (tests/conformance/).
 differential: fixture-db python-env
@@ -46,6 +46,17 @@ differential-paths: fixture-db python-env
 test-nginx: demo-db
 	$(CARGO) build -p drfgate-cli
 	DRFGATE_BIN=$(TARGET_DIR)/debug/drfgate examples/nginx/test.sh
+
+# Every fenced snippet of README.md and docs/*.md, exercised by its language: configs loaded,
+# commands run and their output compared, apache2 -t / nginx -t, C and Python compiled, Rust
+# excerpts matched to the files cargo test compiles (tests/docs/check_snippets.py, a few seconds).
+# DRFGATE_SKIP=apache leaves out the Apache snippets (and the module build they need).
+comma := ,
+DOCS_SKIP_APACHE := $(filter apache,$(subst $(comma), ,$(DRFGATE_SKIP)))
+docs-check: demo-db python-env $(if $(DOCS_SKIP_APACHE),,apache-deps)
+	$(CARGO) build -p drfgate-cli
+	$(if $(DOCS_SKIP_APACHE),,$(MAKE) --no-print-directory apache-module APACHE_PROFILE=debug)
+	$(DJANGO_MK_PYTHON) tests/docs/check_snippets.py --self-test --drfgate $(TARGET_DIR)/debug/drfgate
 
 demo-db: $(DEMO_DB)
 

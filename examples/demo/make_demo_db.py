@@ -1,8 +1,9 @@
 """Creates the demo's Django database with Django's own migrate and create_user.
 
 Usage: .venv/bin/python examples/demo/make_demo_db.py PATH
-Users: alice (token below, password "alice-password"), boss (is_staff, token below).
-The tokens are fixed so the README's commands can be pasted; this is a demo, not a deployment.
+Users: alice (token below, password "alice-password"), boss (is_staff, token below), carol
+(is_active False, token below: the troubleshooting page's inactive user).
+The tokens are fixed so the docs' commands can be pasted; this is a demo, not a deployment.
 """
 import os
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 ALICE_TOKEN = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"
 BOSS_TOKEN = "b0557ac27e6e4fa5a1a83a8b1b5d1d8e2f3c4b5a"
+CAROL_TOKEN = "c4a01e5d2b9f4e7a8c6d3b1f0e9a8d7c6b5a4f3e"
 
 
 def main() -> None:
@@ -28,13 +30,16 @@ def main() -> None:
     from rest_framework.authtoken.models import Token
 
     User = get_user_model()
-    for username, password, staff, key in [
-        ("alice", "alice-password", False, ALICE_TOKEN),
-        ("boss", "boss-password", True, BOSS_TOKEN),
+    for username, password, staff, active, key in [
+        ("alice", "alice-password", False, True, ALICE_TOKEN),
+        ("boss", "boss-password", True, True, BOSS_TOKEN),
+        ("carol", "carol-password", False, False, CAROL_TOKEN),
     ]:
         if User.objects.filter(username=username).exists():
             continue
-        user = User.objects.create_user(username=username, password=password, is_staff=staff)
+        user = User.objects.create_user(
+            username=username, password=password, is_staff=staff, is_active=active
+        )
         Token.objects.create(key=key, user=user)
     print(f"demo database: {db}")
 

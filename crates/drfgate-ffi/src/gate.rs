@@ -187,7 +187,7 @@ unsafe fn created(
     }
 }
 
-/// Creates a gate from a config file (TOML; see the README's configuration reference) and
+/// Creates a gate from a config file (TOML; see docs/configuration.md) and
 /// opens its Django database. Relative paths in the file are relative to its folder.
 ///
 /// `path` is a NUL-terminated file name (any bytes but NUL). On success writes a new gate to
