@@ -12,6 +12,7 @@ use drfgate::base64::{b64decode_lenient, decode_basic_text};
 use drfgate::header::{cookie_value, scheme_credentials, split_ascii_whitespace};
 use drfgate::header::{HeaderTextDecoding, SchemeCredentials};
 use drfgate::routes::{django_path_info, RoutePattern};
+use drfgate_test_support::bytes::{hex, unhex};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
@@ -56,10 +57,6 @@ fn ask_python(interpreter: &str, script: &str, lines: &[String]) -> Vec<String> 
         .collect();
     assert_eq!(answers.len(), lines.len(), "one answer per input line");
     answers
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn generate<S: Strategy>(strategy: S) -> Vec<S::Value> {
@@ -315,11 +312,7 @@ fn cookie_parsing_matches_django_rules_on_cpython() {
 }
 
 fn unhex_utf8(text: &str) -> String {
-    let bytes: Vec<u8> = (0..text.len())
-        .step_by(2)
-        .map(|index| u8::from_str_radix(&text[index..index + 2], 16).expect("hex"))
-        .collect();
-    String::from_utf8(bytes).expect("CPython sent UTF-8")
+    String::from_utf8(unhex(text)).expect("CPython sent UTF-8")
 }
 
 /// gunicorn's split of the request target (`urlsplit`, a leading `//` kept as a path), then
