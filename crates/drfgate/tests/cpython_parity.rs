@@ -3,9 +3,11 @@
 //! Django's `path_info` decoding and `re` matching of `re_path()` patterns.
 //!
 //! Each test starts one `python3`, sends every input as a hex line and reads one answer line
-//! per input. `python3` must be on PATH.
+//! per input. `python3` must be on PATH; the comparison with Django's own route matching uses
+//! the venv's Python (see `routes_match_like_django`).
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use drfgate::base64::{b64decode_lenient, decode_basic_text};
@@ -552,13 +554,18 @@ const DJANGO_ROUTES: &[(&str, &str)] = &[
     ("re_path", r"^caf\u00e9/(?P<pk>\d+)/$"),
 ];
 
-/// Run with `DRFGATE_DJANGO_PYTHON=/path/to/venv/bin/python cargo test -- --ignored`
-/// (a Python with Django installed).
+/// With the venv's Python (`make python-env`), or `DRFGATE_DJANGO_PYTHON` (any Python with
+/// Django installed); without either it fails, unless `DRFGATE_SKIP=django`.
 #[test]
-#[ignore = "needs a Python with Django: set DRFGATE_DJANGO_PYTHON"]
 fn routes_match_like_django() {
-    let interpreter = std::env::var("DRFGATE_DJANGO_PYTHON")
-        .expect("set DRFGATE_DJANGO_PYTHON to a Python interpreter that has Django installed");
+    let interpreter = std::env::var("DRFGATE_DJANGO_PYTHON").unwrap_or_else(|_| {
+        let venv = drfgate_test_support::repo_root().join(".venv/bin/python");
+        venv.to_str().expect("a UTF-8 path").to_owned()
+    });
+    let what = format!("{interpreter}, a Python with Django (run `make python-env`)");
+    if !drfgate_test_support::skip::need("django", Path::new(&interpreter).exists(), what) {
+        return;
+    }
     // A route-shaped start, then a few segment-ish pieces, so matches are common.
     let prefixes: Vec<Vec<u8>> = [
         "/",
