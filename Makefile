@@ -22,10 +22,11 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# The Django fixtures (a database made by `migrate`, and real DRF's answers to the
-# conformance table) must exist: the Rust tests compare against them.
-test: lint fixture-db oracle demo-db c-abi-debug-build cbindgen
-	DRFGATE_REQUIRE_DJANGO=1 $(CARGO) test --workspace
+# The Django fixtures (a database made by `migrate`, real DRF's answers to the conformance
+# table, the gate's configs for it) must exist: the Rust tests compare against them, and a
+# missing fixture or tool fails a test unless DRFGATE_SKIP names it (docs/testing.md).
+test: lint fixture-db oracle gate-configs demo-db c-abi-debug-build c-test-tools cbindgen
+	$(CARGO) test --workspace
 	$(MAKE) --no-print-directory c-abi-example-test differential test-nginx differential-paths docs-check
 
 # Real DRF under gunicorn and `drfgate serve`, the same raw requests to both (tests/conformance/).

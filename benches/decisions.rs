@@ -4,24 +4,15 @@
 //! `make bench`; results and how to read them in BENCHMARKS.md.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use drfgate::header::{scheme_credentials, SchemeCredentials};
 use drfgate::store::{Schema, SqliteStore, Store};
 use drfgate::{Decision, Gate, Request};
+// Missing, the fixture fails the bench, unless DRFGATE_SKIP=django.
+use drfgate_test_support::fixture_db;
 
 const TOKEN_HEADER: &[u8] = b"Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b";
-
-fn fixture_db() -> Option<PathBuf> {
-    let db = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../build/django/db.sqlite3");
-    if db.exists() {
-        Some(db)
-    } else {
-        eprintln!("benches: no build/django/db.sqlite3 (run `make fixture-db`); skipping the gate benches");
-        None
-    }
-}
 
 fn gate(db: &std::path::Path, cache: &str) -> Gate {
     let text = format!(

@@ -27,7 +27,7 @@ C_ABI_REALNAME := libdrfgate.so.$(C_ABI_VERSION)
 C_ABI_NATIVE_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 C_ABI_STAGE := $(C_ABI_ROOT)/build/c-abi-install
 
-.PHONY: header cbindgen install uninstall c-abi-debug-build c-abi-example-test
+.PHONY: header cbindgen install uninstall c-abi-debug-build c-abi-example-test c-test-tools
 
 cbindgen:
 	$(C_ABI_ROOT)/scripts/cbindgen.sh --path >/dev/null
@@ -40,6 +40,17 @@ header:
 # `cargo test` alone does not build a cdylib).
 c-abi-debug-build:
 	$(CARGO) build -p drfgate-ffi -p drfgate-cli
+
+# The C tests (crates/drfgate-ffi/tests/c_tests.rs) fail without a C compiler or Valgrind:
+# installed from Debian when missing, like the other suites' packages, unless DRFGATE_SKIP names
+# them (`cc`, `valgrind`).
+c-test-tools:
+	@for tool in gcc:cc valgrind:valgrind; do \
+		package=$${tool%%:*}; name=$${tool##*:}; \
+		case ",$(DRFGATE_SKIP)," in *",$$name,"*) continue;; esac; \
+		command -v $$package >/dev/null || { echo "installing $$package" >&2; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$package; }; \
+	done
 
 install: $(if $(filter debug,$(PROFILE)),c-abi-debug-build,build)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGCONFIGDIR)

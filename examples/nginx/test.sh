@@ -5,6 +5,14 @@
 # and log files, and is stopped at the end. Installs nginx (and curl) with apt-get if missing.
 #   DRFGATE_BIN   the drfgate binary (default target/debug/drfgate)
 set -euo pipefail
+# A missing nginx is installed; one that cannot be, or a missing demo database, fails the
+# suite unless DRFGATE_SKIP names it (README, "How it is tested").
+for name in nginx django; do
+    case ",${DRFGATE_SKIP:-}," in *",$name,"*)
+        echo "test-nginx: skipped (DRFGATE_SKIP=$name)" >&2
+        exit 0
+    esac
+done
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 drfgate="${DRFGATE_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/drfgate}"
 nginx=/usr/sbin/nginx

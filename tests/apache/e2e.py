@@ -23,6 +23,9 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "conformance"))
+import gate_configs  # noqa: E402  (the conformance table's gate configs, as every suite writes them)
+
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "build" / "apache" / "run"
 MODULE = ROOT / "build" / "apache" / ".libs" / "mod_drfgate.so"
@@ -34,13 +37,6 @@ CASES = ROOT / "tests" / "conformance" / "cases.json"
 APACHE_MODULES = Path("/usr/lib/apache2/modules")
 APACHE_BIN = "/usr/sbin/apache2"
 
-HASHERS = [
-    "PBKDF2PasswordHasher", "PBKDF2SHA1PasswordHasher", "Argon2PasswordHasher",
-    "BCryptSHA256PasswordHasher", "BCryptPasswordHasher", "ScryptPasswordHasher",
-    "MD5PasswordHasher",
-]
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
-REMOTE_USER_BACKEND = "django.contrib.auth.backends.RemoteUserBackend"
 # Apache's own password for john in the AuthUserFile (not his Django password).
 APACHE_PASSWORD = "apache-only-pw"
 
@@ -57,99 +53,59 @@ def check(condition, message):
 # ---------------------------------------------------------------------------------------------
 # The gate's config: the conformance views Apache can reproduce, plus the deployment's own routes
 
-def toml_value(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    if value is None:
-        return '"None"'
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
-    return json.dumps(value)
-
-
-def unsupported_auth_classes(cases):
-    """Custom classes with a Python authenticate() of their own: drfgate cannot express them."""
+def apache_views(cases):
+    """Views whose cases a client can reproduce through Apache: those with the default backend
+    (the remote-user views need the server variable REMOTE_USER, which no client can send)."""
     return {
-        name for name, spec in cases["classes"]["authentication"].items()
-        if spec["base"] == "BaseAuthentication"
+        name: cases["views"][name] for name in gate_configs.expressible_views(cases)
+        if gate_configs.backends_of(cases, name) == gate_configs.DEFAULT_BACKENDS
     }
 
 
-def apache_views(cases):
-    """Views whose cases a client can reproduce through Apache: the default backend (the
-    remote-user views need the server variable REMOTE_USER, which no client can send)."""
-    unsupported = unsupported_auth_classes(cases)
-    views = {}
-    for name, view in cases["views"].items():
-        if any(a in unsupported for a in view["authentication_classes"]):
-            continue
-        if view.get("backends", [MODEL_BACKEND]) != [MODEL_BACKEND]:
-            continue
-        views[name] = view
-    return views
+# The deployment's own routes, before the table's.
+# A DRF setting drfgate ignores, with a warning: check_config_warnings finds it in Apache's
+# error log.
+DEPLOYMENT_SETTINGS = [
+    "[rest_framework]",
+    "PAGE_SIZE = 10",
+]
+DEPLOYMENT_ROUTES = [
+    # Never reached as such: a per-directory rewrite sends it to api/token-admin/ by an
+    # internal redirect, which the gate must judge again.
+    "[[routes]]",
+    'name = "legacy-admin"',
+    'path = "api/legacy-admin/"',
+    'authentication_classes = ["TokenAuthentication"]',
+    'permission_classes = ["AllowAny"]',
+    # Apache authenticates (mod_auth_basic, AuthUserFile); DRF trusts REMOTE_USER.
+    "[[routes]]",
+    'name = "apache-user"',
+    'path = "api/apache-user/"',
+    'authentication_classes = ["RemoteUserAuthentication"]',
+    'permission_classes = ["IsAuthenticated"]',
+    "[[routes]]",
+    'name = "whoami"',
+    'path = "api/whoami/"',
+    'authentication_classes = ["TokenAuthentication", "BasicAuthentication"]',
+    'permission_classes = ["IsAuthenticated"]',
+    'methods = ["GET"]',
+    "[[routes]]",
+    'name = "static"',
+    'path = "static/<path:name>"',
+    'authentication_classes = ["TokenAuthentication"]',
+    'permission_classes = ["IsAuthenticated"]',
+]
 
 
 def gate_config(db, cases):
-    unsupported = unsupported_auth_classes(cases)
-    out = [
-        "[django]",
-        f"DATABASE = {json.dumps('sqlite://' + str(db))}",
-        # The remote-user backend accepts no username/password, so Basic logins are unchanged; it
-        # lets the gate trust r->user set by Apache's own authentication (api/apache-user/).
-        f"AUTHENTICATION_BACKENDS = {toml_value([MODEL_BACKEND, REMOTE_USER_BACKEND])}",
-        f"PASSWORD_HASHERS = {toml_value(HASHERS)}",
-        "[gate]",
-        'unmatched = "deny"',
-        # A DRF setting drfgate ignores, with a warning: check_config_warnings finds it in
-        # Apache's error log.
-        "[rest_framework]",
-        "PAGE_SIZE = 10",
-    ]
-    for kind in ("authentication", "permission"):
-        for name, spec in cases["classes"][kind].items():
-            if name in unsupported:
-                continue
-            out.append(f"[{kind}_classes.{json.dumps(name)}]")
-            out.extend(f"{k} = {toml_value(v)}" for k, v in spec.items())
-    # The deployment's own routes: the view that trusts REMOTE_USER, and static files.
-    out += [
-        # Never reached as such: a per-directory rewrite sends it to api/token-admin/ by an
-        # internal redirect, which the gate must judge again.
-        "[[routes]]",
-        'name = "legacy-admin"',
-        'path = "api/legacy-admin/"',
-        'authentication_classes = ["TokenAuthentication"]',
-        'permission_classes = ["AllowAny"]',
-        # Apache authenticates (mod_auth_basic, AuthUserFile); DRF trusts REMOTE_USER.
-        "[[routes]]",
-        'name = "apache-user"',
-        'path = "api/apache-user/"',
-        'authentication_classes = ["RemoteUserAuthentication"]',
-        'permission_classes = ["IsAuthenticated"]',
-        "[[routes]]",
-        'name = "whoami"',
-        'path = "api/whoami/"',
-        'authentication_classes = ["TokenAuthentication", "BasicAuthentication"]',
-        'permission_classes = ["IsAuthenticated"]',
-        'methods = ["GET"]',
-        "[[routes]]",
-        'name = "static"',
-        'path = "static/<path:name>"',
-        'authentication_classes = ["TokenAuthentication"]',
-        'permission_classes = ["IsAuthenticated"]',
-    ]
-    for name, view in apache_views(cases).items():
-        out += ["[[routes]]", f"name = {json.dumps(name)}", f"path = {json.dumps(view['path'])}"]
-        for key in ("authentication_classes", "permission_classes", "methods"):
-            if key in view:
-                out.append(f"{key} = {toml_value(view[key])}")
-        if "model" in view:
-            out.append(f"model = {json.dumps(view['model'])}")
-    return "\n".join(out) + "\n"
+    """The table's config for its default-backend views (tests/conformance/gate_configs.py, as
+    every suite writes it), with the deployment's routes, and RemoteUserBackend added to the
+    backends: it accepts no username/password, so Basic logins are unchanged, and it lets the
+    gate trust r->user set by Apache's own authentication (api/apache-user/)."""
+    return gate_configs.config_text(
+        cases, db, list(apache_views(cases)),
+        backends=[gate_configs.MODEL_BACKEND, gate_configs.REMOTE_USER_BACKEND],
+        extra_routes=DEPLOYMENT_SETTINGS + DEPLOYMENT_ROUTES)
 
 
 # ---------------------------------------------------------------------------------------------

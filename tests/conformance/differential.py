@@ -38,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import gate_configs  # noqa: E402
 import rawhttp  # noqa: E402
 from variants import Generator  # noqa: E402
 
@@ -45,13 +46,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 DJANGO_DIR = REPO_ROOT / "tests" / "django"
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 HOST = b"127.0.0.1"
-DEFAULT_BACKENDS = ("django.contrib.auth.backends.ModelBackend",)
-# The test project's RemoteUserBackend that never creates users is what drfgate's does.
-BACKEND_SETTING = {"expapp.backends.RemoteUserNoCreateBackend": "django.contrib.auth.backends.RemoteUserBackend"}
-HASHERS = [
-    "PBKDF2PasswordHasher", "PBKDF2SHA1PasswordHasher", "Argon2PasswordHasher",
-    "BCryptSHA256PasswordHasher", "BCryptPasswordHasher", "ScryptPasswordHasher", "MD5PasswordHasher",
-]
+DEFAULT_BACKENDS = gate_configs.DEFAULT_BACKENDS
 
 
 class SetupError(RuntimeError):
@@ -97,62 +92,6 @@ def feature_of(document, view):
     if classes == ["TokenAuthentication"]:
         return "Token" if names == ["TokenAuthentication"] else "custom keyword (Bearer)"
     return "Basic"
-
-
-# ---------------------------------------------------------------------------------------------
-# drfgate configs (one per AUTHENTICATION_BACKENDS, as Django's setting is global)
-
-
-def toml_value(value):
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
-    raise SetupError(f"cannot write {value!r} as TOML")
-
-
-def drfgate_configs(document, db, views):
-    classes = []
-    for name, spec in document["classes"]["authentication"].items():
-        if spec.get("base") == "BaseAuthentication":
-            continue
-        classes.append(f"[authentication_classes.{json.dumps(name)}]")
-        classes += [f"{k} = {toml_value(v)}" for k, v in spec.items()]
-    for name, spec in document["classes"]["permission"].items():
-        classes.append(f"[permission_classes.{json.dumps(name)}]")
-        classes += [f"{k} = {toml_value(v)}" for k, v in spec.items()]
-    groups = OrderedDict()
-    groups[DEFAULT_BACKENDS] = []
-    for view in views:
-        backends = tuple(BACKEND_SETTING.get(b, b) for b in document["views"][view].get("backends", DEFAULT_BACKENDS))
-        groups.setdefault(backends, []).append(view)
-    configs = OrderedDict()
-    for backends, members in groups.items():
-        lines = [
-            "[django]",
-            f"DATABASE = {toml_value('sqlite://' + str(db))}",
-            f"AUTHENTICATION_BACKENDS = {toml_value(list(backends))}",
-            f"PASSWORD_HASHERS = {toml_value(HASHERS)}",
-            "[gate]",
-            'unmatched = "deny"',
-            *classes,
-        ]
-        for view in members:
-            spec = document["views"][view]
-            lines += ["[[routes]]", f"name = {toml_value(view)}", f"path = {toml_value(spec['path'])}"]
-            for key in ("authentication_classes", "permission_classes", "methods"):
-                if key in spec:
-                    lines.append(f"{key} = {toml_value(spec[key])}")
-            if spec.get("model"):
-                lines.append(f"model = {toml_value(spec['model'])}")
-        configs[backends] = ("\n".join(lines) + "\n", members)
-    return configs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,6 +282,11 @@ def main():
     parser.add_argument("--verbose", action="store_true", help="print every request's outcome")
     arguments = parser.parse_args()
 
+    # A missing fixture or venv fails the run, unless DRFGATE_SKIP names them (README, "How it
+    # is tested").
+    if "django" in os.environ.get("DRFGATE_SKIP", "").split(","):
+        print("differential: skipped (DRFGATE_SKIP=django)")
+        return 0
     document = json.loads(Path(arguments.cases).read_text("utf-8"))
     if not Path(arguments.db).is_file():
         print(f"differential: no fixture database at {arguments.db} (make fixture-db)", file=sys.stderr)
@@ -385,7 +329,12 @@ def main():
         # hash, and drfgate must then read the same new one.
         db = scratch / "db.sqlite3"
         shutil.copyfile(arguments.db, db)
-        configs = drfgate_configs(document, db, drivable)
+        # The same configs as every other suite's (tests/conformance/gate_configs.py), over this copy.
+        try:
+            configs = gate_configs.configs(document, db, drivable)
+        except gate_configs.ConfigError as error:
+            print(f"differential: {error}", file=sys.stderr)
+            return 2
         backends_of_view = {v: b for b, (_, members) in configs.items() for v in members}
         started = time.monotonic()
         try:

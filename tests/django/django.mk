@@ -1,7 +1,8 @@
 # Real-Django side of drfgate's tests. Include from the top Makefile, or run directly:
 #   make -f tests/django/django.mk oracle
 # Targets: python-env (the .venv), fixture-db (build/django/db.sqlite3 + fixture.json),
-#          oracle (build/conformance/oracle.json; fails when DRF disagrees with cases.json).
+#          oracle (build/conformance/oracle.json; fails when DRF disagrees with cases.json),
+#          gate-configs (build/conformance/configs/: the gate's configs for cases.json).
 
 DJANGO_MK_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/../..)
 DJANGO_MK_PYTHON := $(DJANGO_MK_ROOT)/.venv/bin/python
@@ -10,9 +11,11 @@ DJANGO_MK_FIXTURE_DB := $(DJANGO_MK_ROOT)/build/django/db.sqlite3
 DJANGO_MK_FIXTURE_JSON := $(DJANGO_MK_ROOT)/build/django/fixture.json
 DJANGO_MK_ORACLE_JSON := $(DJANGO_MK_ROOT)/build/conformance/oracle.json
 DJANGO_MK_CASES := $(DJANGO_MK_ROOT)/tests/conformance/cases.json
+DJANGO_MK_GATE_CONFIGS := $(DJANGO_MK_ROOT)/build/conformance/configs/index.json
+DJANGO_MK_GATE_CONFIGS_PY := $(DJANGO_MK_ROOT)/tests/conformance/gate_configs.py
 DJANGO_MK_PROJECT_SOURCES := $(shell find $(DJANGO_MK_ROOT)/tests/django -name '*.py' -not -path '*/__pycache__/*')
 
-.PHONY: python-env fixture-db oracle
+.PHONY: python-env fixture-db oracle gate-configs
 
 python-env: $(DJANGO_MK_VENV_STAMP)
 
@@ -35,3 +38,12 @@ $(DJANGO_MK_ORACLE_JSON): $(DJANGO_MK_FIXTURE_DB) $(DJANGO_MK_CASES) $(DJANGO_MK
 	$(DJANGO_MK_PYTHON) $(DJANGO_MK_ROOT)/tests/conformance/oracle.py $@.tmp \
 		--cases $(DJANGO_MK_CASES) --db $(DJANGO_MK_FIXTURE_DB) --quiet
 	mv $@.tmp $@
+
+gate-configs: $(DJANGO_MK_GATE_CONFIGS)
+
+# One config per AUTHENTICATION_BACKENDS and an index of their views, for the Rust and C
+# conformance tests (the differential and Apache suites import the same generator). Standard
+# library only: no venv needed.
+$(DJANGO_MK_GATE_CONFIGS): $(DJANGO_MK_CASES) $(DJANGO_MK_GATE_CONFIGS_PY)
+	python3 $(DJANGO_MK_GATE_CONFIGS_PY) --cases $(DJANGO_MK_CASES) --db $(DJANGO_MK_FIXTURE_DB) \
+		--out $(dir $@)

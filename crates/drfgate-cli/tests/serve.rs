@@ -7,17 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn fixture_db() -> Option<PathBuf> {
-    let db = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../build/django/db.sqlite3");
-    if db.exists() {
-        return Some(db);
-    }
-    if std::env::var("DRFGATE_REQUIRE_DJANGO").as_deref() == Ok("1") {
-        panic!("missing {}: run `make fixture-db`", db.display());
-    }
-    eprintln!("skipped: no Django fixture database (run `make fixture-db`)");
-    None
-}
+use drfgate_test_support::fixture_db;
 
 fn config(dir: &Path, db: &Path, serve_section: &str) -> PathBuf {
     let path = dir.join("drfgate.toml");

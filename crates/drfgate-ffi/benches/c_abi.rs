@@ -13,10 +13,7 @@ use std::time::Duration;
 
 use criterion::Criterion;
 use drfgate::{Decision, Gate, Request};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use drfgate_test_support::{fixture_db, repo_root};
 
 /// `target/release` (the bench binary is in its `deps/`).
 fn profile_dir() -> PathBuf {
@@ -86,11 +83,8 @@ fn estimate_ns(profile: &Path, name: &str) -> Option<f64> {
 }
 
 fn main() {
-    let db = repo_root().join("build/django/db.sqlite3");
-    if !db.exists() {
-        eprintln!("c_abi bench: no build/django/db.sqlite3 (run `make fixture-db`); skipped");
-        return;
-    }
+    // Missing, the fixture fails the bench, unless DRFGATE_SKIP=django.
+    let Some(db) = fixture_db() else { return };
     let profile = profile_dir();
     let decide_loop = compile_decide_loop(&profile);
     let config_text = config(&db.canonicalize().unwrap());

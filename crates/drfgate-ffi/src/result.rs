@@ -126,14 +126,48 @@ mod tests {
     use super::*;
     use std::ffi::CStr;
 
+    fn text(code: u32) -> &'static str {
+        unsafe { CStr::from_ptr(drfgate_result_text(code)) }
+            .to_str()
+            .unwrap()
+    }
+
+    /// The `DRFGATE_RESULT_*` constants cbindgen wrote from the enum into the committed
+    /// header, which `tests/header.rs` keeps equal to what the enum makes now.
+    fn codes_in_header() -> Vec<(&'static str, u32)> {
+        let header = include_str!("../../../include/drfgate.h");
+        let body = header
+            .split_once("enum drfgate_result\n")
+            .and_then(|(_, rest)| rest.split_once('}'))
+            .expect("the header declares enum drfgate_result")
+            .0;
+        body.lines()
+            .filter_map(|line| line.trim().strip_prefix("DRFGATE_RESULT_"))
+            .map(|constant| {
+                let (name, value) = constant.split_once(" = ").expect("NAME = value");
+                (name, value.trim_end_matches(',').parse().expect("a number"))
+            })
+            .collect()
+    }
+
     #[test]
-    fn every_code_has_a_nul_terminated_text() {
-        for code in 0..=8u32 {
-            let text = unsafe { CStr::from_ptr(drfgate_result_text(code)) };
-            assert!(!text.to_bytes().is_empty());
+    fn every_code_has_its_own_nul_terminated_text() {
+        let codes = codes_in_header();
+        assert!(codes.len() >= 8, "{codes:?}");
+        let unknown = "unknown drfgate result code";
+        let mut texts = std::collections::HashSet::new();
+        for (index, &(name, code)) in codes.iter().enumerate() {
+            // Codes are numbered from 0 and only ever added at the end.
+            assert_eq!(code, index as u32, "DRFGATE_RESULT_{name}");
+            let text = text(code);
+            assert!(
+                !text.is_empty() && text != unknown,
+                "DRFGATE_RESULT_{name} has no text"
+            );
+            assert!(texts.insert(text), "DRFGATE_RESULT_{name} repeats {text:?}");
         }
-        let unknown = unsafe { CStr::from_ptr(drfgate_result_text(u32::MAX)) };
-        assert_eq!(unknown.to_str().unwrap(), "unknown drfgate result code");
+        assert_eq!(text(codes.len() as u32), unknown);
+        assert_eq!(text(u32::MAX), unknown);
     }
 
     #[test]

@@ -1,12 +1,9 @@
 //! `include/drfgate.h` is committed, so C users need no Rust tooling: it must be exactly what
 //! the pinned cbindgen makes from the current sources, and its version must be Cargo.toml's.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use drfgate_test_support::repo_root;
 
 fn committed_header() -> String {
     std::fs::read_to_string(repo_root().join("include/drfgate.h")).expect("include/drfgate.h")
@@ -19,7 +16,7 @@ fn the_committed_header_is_what_cbindgen_makes_now() {
     let generated = fresh.path().join("drfgate.h");
     // The same command as `make header`.
     let status = Command::new(root.join("scripts/cbindgen.sh"))
-        .current_dir(&root)
+        .current_dir(root)
         .args(["--quiet", "--config", "crates/drfgate-ffi/cbindgen.toml"])
         .args(["--crate", "drfgate-ffi", "--output"])
         .arg(&generated)

@@ -3,7 +3,7 @@
 //! reaching a handler.
 
 use std::convert::Infallible;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -27,18 +27,12 @@ const BOSS: &str = "Token b0557ac27e6e4fa5a1a83a8b1b5d1d8e2f3c4b5a";
 const ALICE_BASIC: &str = "Basic YWxpY2U6YWxpY2UtcGFzc3dvcmQ=";
 const NOT_FOUND: &str = r#"{"detail":"Not found."}"#;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+fn root() -> &'static Path {
+    drfgate_test_support::repo_root()
 }
 
 fn demo_gate() -> Option<DrfGateLayer> {
-    if !root().join(".demo/db.sqlite3").exists() {
-        if std::env::var("DRFGATE_REQUIRE_DJANGO").as_deref() == Ok("1") {
-            panic!("missing .demo/db.sqlite3: run `make demo-db`");
-        }
-        eprintln!("skipped: no demo database (run `make demo-db`)");
-        return None;
-    }
+    drfgate_test_support::demo_db()?;
     Some(DrfGateLayer::from_config_file(&root().join("examples/demo/drfgate.toml")).unwrap())
 }
 

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::convert::Infallible;
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -13,22 +13,11 @@ use std::thread::ThreadId;
 use bytes::Bytes;
 use drfgate::store::{SqliteStore, Store, StoreError, StoreSummary, UserWithPassword};
 use drfgate::{Config, Gate, Identity, Scheme, User, UserPk};
+use drfgate_test_support::fixture_db;
 use drfgate_tower::{ConnectionInfo, DrfGate, DrfGateLayer, JudgedRoute};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{service_fn, Layer, Service, ServiceExt};
-
-fn fixture_db() -> Option<PathBuf> {
-    let db = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../build/django/db.sqlite3");
-    if db.exists() {
-        return Some(db);
-    }
-    if std::env::var("DRFGATE_REQUIRE_DJANGO").as_deref() == Ok("1") {
-        panic!("missing {}: run `make fixture-db`", db.display());
-    }
-    eprintln!("skipped: no Django fixture database (run `make fixture-db`)");
-    None
-}
 
 /// The real store, noting which threads query it.
 struct Watched {

@@ -119,9 +119,31 @@ pub fn decode_basic_text(bytes: &[u8]) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ::base64::Engine as _;
+    use proptest::prelude::*;
 
     fn decode(input: &[u8]) -> Result<Vec<u8>, Base64Error> {
         b64decode_lenient(input)
+    }
+
+    proptest! {
+        /// Decoding undoes a standard encoder's output (the `base64` crate's), also with
+        /// characters outside the alphabet strewn in, which CPython discards.
+        #[test]
+        fn decoding_undoes_encoding_whatever_junk_is_strewn_in(
+            bytes in proptest::collection::vec(any::<u8>(), 0..64),
+            junk in proptest::collection::vec(
+                (any::<prop::sample::Index>(), prop::sample::select(b"!*-_. \t\r\n\x80\xb8\xff".to_vec())),
+                0..8,
+            ),
+        ) {
+            let mut encoded = ::base64::engine::general_purpose::STANDARD.encode(&bytes).into_bytes();
+            prop_assert_eq!(decode(&encoded), Ok(bytes.clone()));
+            for (at, byte) in junk {
+                encoded.insert(at.index(encoded.len() + 1), byte);
+            }
+            prop_assert_eq!(decode(&encoded), Ok(bytes));
+        }
     }
 
     #[test]

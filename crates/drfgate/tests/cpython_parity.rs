@@ -3,15 +3,18 @@
 //! Django's `path_info` decoding and `re` matching of `re_path()` patterns.
 //!
 //! Each test starts one `python3`, sends every input as a hex line and reads one answer line
-//! per input. `python3` must be on PATH.
+//! per input. `python3` must be on PATH; the comparison with Django's own route matching uses
+//! the venv's Python (see `routes_match_like_django`).
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use drfgate::base64::{b64decode_lenient, decode_basic_text};
 use drfgate::header::{cookie_value, scheme_credentials, split_ascii_whitespace};
 use drfgate::header::{HeaderTextDecoding, SchemeCredentials};
 use drfgate::routes::{django_path_info, RoutePattern};
+use drfgate_test_support::bytes::{hex, unhex};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
@@ -56,10 +59,6 @@ fn ask_python(interpreter: &str, script: &str, lines: &[String]) -> Vec<String> 
         .collect();
     assert_eq!(answers.len(), lines.len(), "one answer per input line");
     answers
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn generate<S: Strategy>(strategy: S) -> Vec<S::Value> {
@@ -315,11 +314,7 @@ fn cookie_parsing_matches_django_rules_on_cpython() {
 }
 
 fn unhex_utf8(text: &str) -> String {
-    let bytes: Vec<u8> = (0..text.len())
-        .step_by(2)
-        .map(|index| u8::from_str_radix(&text[index..index + 2], 16).expect("hex"))
-        .collect();
-    String::from_utf8(bytes).expect("CPython sent UTF-8")
+    String::from_utf8(unhex(text)).expect("CPython sent UTF-8")
 }
 
 /// gunicorn's split of the request target (`urlsplit`, a leading `//` kept as a path), then
@@ -559,13 +554,18 @@ const DJANGO_ROUTES: &[(&str, &str)] = &[
     ("re_path", r"^caf\u00e9/(?P<pk>\d+)/$"),
 ];
 
-/// Run with `DRFGATE_DJANGO_PYTHON=/path/to/venv/bin/python cargo test -- --ignored`
-/// (a Python with Django installed).
+/// With the venv's Python (`make python-env`), or `DRFGATE_DJANGO_PYTHON` (any Python with
+/// Django installed); without either it fails, unless `DRFGATE_SKIP=django`.
 #[test]
-#[ignore = "needs a Python with Django: set DRFGATE_DJANGO_PYTHON"]
 fn routes_match_like_django() {
-    let interpreter = std::env::var("DRFGATE_DJANGO_PYTHON")
-        .expect("set DRFGATE_DJANGO_PYTHON to a Python interpreter that has Django installed");
+    let interpreter = std::env::var("DRFGATE_DJANGO_PYTHON").unwrap_or_else(|_| {
+        let venv = drfgate_test_support::repo_root().join(".venv/bin/python");
+        venv.to_str().expect("a UTF-8 path").to_owned()
+    });
+    let what = format!("{interpreter}, a Python with Django (run `make python-env`)");
+    if !drfgate_test_support::skip::need("django", Path::new(&interpreter).exists(), what) {
+        return;
+    }
     // A route-shaped start, then a few segment-ish pieces, so matches are common.
     let prefixes: Vec<Vec<u8>> = [
         "/",

@@ -1,8 +1,7 @@
 //! `Gate::decide_cached`: answers without the store whenever it can, and then exactly as
 //! `Gate::decide` would; `None` (and no query, no hashing) when it cannot.
 
-#[allow(dead_code)] // each test file uses its own part of the shared helpers
-mod common;
+use drfgate_test_support as common;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,7 +2,7 @@
 //! invalidation, explain's hints, concurrency, and failing closed. Tests that need rows the
 //! fixture lacks, or a lookup paused half-way, build their own database.
 
-mod common;
+use drfgate_test_support as common;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};

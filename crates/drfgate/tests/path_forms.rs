@@ -3,8 +3,7 @@
 //! Django Apache's decoded path). Confusing the two let `/api/reports/q1%3F/` past an
 //! `IsAdminUser` route behind Apache (issue 8).
 
-#[allow(dead_code)] // each test file uses its own part of the shared helpers
-mod common;
+use drfgate_test_support as common;
 
 use std::path::Path;
 

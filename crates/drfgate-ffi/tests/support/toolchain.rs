@@ -7,12 +7,7 @@ use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Instant, SystemTime};
 
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repository root")
-}
+use drfgate_test_support::{repo_root, skip};
 
 /// `target/<profile>`: the test binary lives in its `deps/`.
 fn profile_dir() -> PathBuf {
@@ -115,7 +110,7 @@ pub fn compile(program: &str, variant: Variant) -> PathBuf {
         return binary;
     }
     let root = repo_root();
-    let mut gcc = Command::new(std::env::var("CC").unwrap_or_else(|_| "gcc".into()));
+    let mut gcc = Command::new(c_compiler());
     gcc.args([
         "-std=c11",
         "-D_GNU_SOURCE",
@@ -204,20 +199,41 @@ pub fn run(binary: &Path, runner: Runner, args: &[&str]) -> Output {
     output
 }
 
-/// Whether Valgrind can be run here.
-pub fn have_valgrind() -> bool {
-    static HAVE: OnceLock<bool> = OnceLock::new();
-    *HAVE.get_or_init(|| {
-        let found = Command::new("valgrind")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found && std::env::var("DRFGATE_REQUIRE_VALGRIND").as_deref() == Ok("1") {
-            panic!("valgrind is not installed (apt-get install valgrind)");
-        }
-        if !found {
-            eprintln!("skipped: valgrind is not installed");
-        }
-        found
-    })
+fn c_compiler() -> String {
+    std::env::var("CC").unwrap_or_else(|_| "gcc".into())
+}
+
+/// Whether `program --version` runs and succeeds.
+fn runs(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Whether the tools to build a C test and run it under `runner` are here: the C compiler,
+/// and Valgrind for its runs. A missing one fails the test unless `DRFGATE_SKIP` names it
+/// (`cc`, `valgrind`), when this is `false`.
+pub fn tools_for(runner: Runner) -> bool {
+    static CC: OnceLock<bool> = OnceLock::new();
+    static VALGRIND: OnceLock<bool> = OnceLock::new();
+    let cc = *CC.get_or_init(|| runs(&c_compiler()));
+    if !skip::need(
+        "cc",
+        cc,
+        format_args!("a C compiler: {} (apt-get install gcc)", c_compiler()),
+    ) {
+        return false;
+    }
+    if runner == Runner::Valgrind {
+        let valgrind = *VALGRIND.get_or_init(|| runs("valgrind"));
+        return skip::need("valgrind", valgrind, "valgrind (apt-get install valgrind)");
+    }
+    true
+}
+
+/// `tests/c/<program>.c` compiled for `variant`, when the tools to build and run it under
+/// `runner` are here (see [`tools_for`]).
+pub fn program(program: &str, variant: Variant, runner: Runner) -> Option<PathBuf> {
+    tools_for(runner).then(|| compile(program, variant))
 }

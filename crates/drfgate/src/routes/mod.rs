@@ -127,16 +127,47 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// `%XX` for every byte, upper-case hex (`urllib.parse.quote(safe="")` and more).
+    fn percent_encode_all(bytes: &[u8]) -> Vec<u8> {
+        bytes
+            .iter()
+            .flat_map(|byte| format!("%{byte:02X}").into_bytes())
+            .collect()
+    }
+
     proptest! {
         #[test]
-        fn any_pattern_compiles_or_errors_and_any_path_matches_or_not(
-            pattern in r"[\\()\[\]{}<>?*+^$|.:=!#P0-9a-zA-Z/ \-,\n\u{e9}]{0,24}",
+        fn any_pattern_compiles_or_errors_and_a_literal_route_matches_its_own_path(
+            pattern in r"[\\()\[\]{}<>?*+^$|.:=!#P0-9a-zA-Z/ \-,\n\u{e9}%]{0,24}",
             raw_path in proptest::collection::vec(any::<u8>(), 0..24),
         ) {
             let compiled = [RoutePattern::django_regex(&pattern), RoutePattern::django_path(&pattern)];
             for route in compiled.into_iter().flatten() {
                 let _ = route.matches(&raw_path);
             }
+            // A path() route without converters is its literal text: it matches that path
+            // however it is spelled, and nothing longer.
+            if let (Ok(route), false) = (RoutePattern::django_path(&pattern), pattern.contains('<')) {
+                let path_info = format!("/{pattern}");
+                let spelled = [b"/".as_slice(), &percent_encode_all(pattern.as_bytes())].concat();
+                prop_assert!(route.matches(&spelled), "{:?} misses {:?}", pattern, spelled);
+                prop_assert!(route.matches_path_info(&path_info));
+                let longer = path_info.clone() + "x";
+                prop_assert!(!route.matches_path_info(&longer));
+            }
+        }
+
+        #[test]
+        fn path_info_decoding_undoes_percent_encoding(
+            text in any::<String>(),
+            raw_path in proptest::collection::vec(any::<u8>(), 0..24),
+        ) {
+            let encoded = [b"/".as_slice(), &percent_encode_all(text.as_bytes())].concat();
+            prop_assert_eq!(django_path_info(&encoded), format!("/{text}"));
+            // Any target's path_info, fully encoded again, decodes to itself.
+            let path_info = django_path_info(&raw_path).into_owned();
+            let respelled = percent_encode_all(path_info.as_bytes());
+            prop_assert_eq!(django_path_info(&respelled), path_info);
         }
     }
 }

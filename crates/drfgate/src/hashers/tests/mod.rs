@@ -4,6 +4,7 @@
 //! Django; `refused` checks values Django refuses; `timing` checks Django's timing behaviour
 //! (the work done on every refusal); `no_panic` feeds random values.
 
+mod near_misses;
 mod no_panic;
 mod refused;
 mod timing;

@@ -56,7 +56,7 @@ fn any_encoded() -> impl Strategy<Value = String> {
     prop_oneof![near_valid_encoded(), junk_encoded(), any::<String>()]
 }
 
-fn any_password() -> impl Strategy<Value = String> {
+pub(super) fn any_password() -> impl Strategy<Value = String> {
     prop_oneof![any::<String>(), "\\PC{0,100}", Just(String::new())]
 }
 

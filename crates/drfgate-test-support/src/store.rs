@@ -1,71 +1,14 @@
-//! The Django-made fixture database, shared by the integration tests.
+//! The real SQLite store, counting the queries that reach it, with lookups a test can pause
+//! half-way.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use drfgate::store::{Schema, SqliteStore, Store, StoreError, StoreSummary, UserWithPassword};
 use drfgate::{User, UserPk};
-
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// `build/django/db.sqlite3`, made by `make fixture-db`. `None` (with a note) when absent,
-/// unless `DRFGATE_REQUIRE_DJANGO=1`, when its absence is a failure.
-pub fn fixture_db() -> Option<PathBuf> {
-    let db = repo_root().join("build/django/db.sqlite3");
-    if db.exists() {
-        return Some(db);
-    }
-    if std::env::var("DRFGATE_REQUIRE_DJANGO").as_deref() == Ok("1") {
-        panic!("missing {}: run `make fixture-db`", db.display());
-    }
-    eprintln!("skipped: no Django fixture database (run `make fixture-db`)");
-    None
-}
-
-/// A private copy of the fixture database, for tests that change it.
-pub fn fixture_copy(dir: &Path) -> Option<PathBuf> {
-    let db = fixture_db()?;
-    let copy = dir.join("db.sqlite3");
-    std::fs::copy(db, &copy).unwrap();
-    Some(copy)
-}
-
-/// The tables and columns of Django's auth and DRF's authtoken that the gate reads, for a
-/// database made here with the rows a test needs (the Django fixture lacks some, e.g. an
-/// outdated iteration count); such tests never need `make fixture-db`.
-const DJANGO_AUTH_SCHEMA: &str = "
-CREATE TABLE auth_user (id INTEGER PRIMARY KEY, password VARCHAR(128) NOT NULL,
-    username VARCHAR(150) NOT NULL UNIQUE, is_superuser BOOL NOT NULL DEFAULT 0,
-    is_staff BOOL NOT NULL DEFAULT 0, is_active BOOL NOT NULL DEFAULT 1);
-CREATE TABLE authtoken_token (key VARCHAR(40) PRIMARY KEY,
-    user_id INTEGER NOT NULL UNIQUE REFERENCES auth_user (id), created DATETIME);
-CREATE TABLE django_content_type (id INTEGER PRIMARY KEY, app_label VARCHAR(100) NOT NULL,
-    model VARCHAR(100) NOT NULL);
-CREATE TABLE auth_permission (id INTEGER PRIMARY KEY, content_type_id INTEGER NOT NULL,
-    codename VARCHAR(100) NOT NULL, name VARCHAR(255) NOT NULL DEFAULT '');
-CREATE TABLE auth_group (id INTEGER PRIMARY KEY, name VARCHAR(150) NOT NULL UNIQUE);
-CREATE TABLE auth_group_permissions (id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL,
-    permission_id INTEGER NOT NULL);
-CREATE TABLE auth_user_groups (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL,
-    group_id INTEGER NOT NULL);
-CREATE TABLE auth_user_user_permissions (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL,
-    permission_id INTEGER NOT NULL);
-";
-
-/// `dir/db.sqlite3` with Django's auth tables (see [`DJANGO_AUTH_SCHEMA`]) and `rows`, SQL
-/// inserting what the test needs.
-pub fn scratch_db(dir: &Path, rows: &str) -> PathBuf {
-    let db = dir.join("db.sqlite3");
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute_batch(DJANGO_AUTH_SCHEMA).unwrap();
-    conn.execute_batch(rows).unwrap();
-    db
-}
 
 /// A lookup a test can stop half-way, like a slow database: it has read its answer but not yet
 /// returned it, while the test changes the data underneath.

@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""The drfgate configs for the conformance table (tests/conformance/cases.json), written in one
+place for every suite that puts the table through the gate:
+
+- `make gate-configs` runs this file to write build/conformance/configs/*.toml and index.json,
+  which the Rust conformance test and the C tests read (drfgate-test-support);
+- tests/conformance/differential.py imports it for `drfgate serve`;
+- tests/apache/e2e.py imports it for mod_drfgate, adding its deployment's own routes.
+
+Standard library only: e2e.py runs under Debian's python3, without the venv.
+
+What the table means, decided here once:
+
+- One config per AUTHENTICATION_BACKENDS, as Django's setting is global while a table view may
+  name its own `backends`; the default backends' config comes first. The test project's
+  RemoteUserNoCreateBackend (which never creates users) is what drfgate's RemoteUserBackend does.
+- Each entry under "classes" becomes `[authentication_classes."Name"]` or
+  `[permission_classes."Name"]` with the same keys, except an authentication class with a Python
+  `authenticate()` of its own (base BaseAuthentication): drfgate cannot express it, so it and
+  the views using it are left out (listed in the index with the reason).
+- JSON null is Python's None, as tests/django builds each class (`type(name, (base,), attrs)`).
+  A permission's `message = None` is DRF's default message (APIView.permission_denied passes it
+  to PermissionDenied, which takes a None detail as its default_detail), so the key is left out.
+  A None inside a dict or list message is what DRF's force_str makes of it, "None", and is
+  written as that string. A None anywhere else has no drfgate spelling and is refused.
+
+Usage: gate_configs.py --db DB --out DIR [--cases PATH]
+"""
+import argparse
+import hashlib
+import json
+import sys
+from collections import OrderedDict
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+CASES = REPO_ROOT / "tests" / "conformance" / "cases.json"
+
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+REMOTE_USER_BACKEND = "django.contrib.auth.backends.RemoteUserBackend"
+DEFAULT_BACKENDS = (MODEL_BACKEND,)
+# The test project's backend that never creates users is what drfgate's RemoteUserBackend does.
+BACKEND_SETTING = {"expapp.backends.RemoteUserNoCreateBackend": REMOTE_USER_BACKEND}
+# Every hasher the fixture database has users for (tests/django/make_fixture_db.py).
+HASHERS = [
+    "PBKDF2PasswordHasher", "PBKDF2SHA1PasswordHasher", "Argon2PasswordHasher",
+    "BCryptSHA256PasswordHasher", "BCryptPasswordHasher", "ScryptPasswordHasher",
+    "MD5PasswordHasher",
+]
+
+
+class ConfigError(ValueError):
+    """The table holds something drfgate's config cannot say."""
+
+
+# ---------------------------------------------------------------------------------------------
+# TOML values
+
+
+def toml_string(text):
+    """A TOML basic string: quote, backslash and the control characters TOML forbids escaped."""
+    out = ['"']
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char == "\t":
+            out.append(char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+def toml_value(value, where):
+    """`value` as an inline TOML value; `where` names it in errors. A None here is refused: only
+    `class_lines` knows where the table's nulls may stand."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return toml_string(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v, f"{where}[{i}]") for i, v in enumerate(value)) + "]"
+    if isinstance(value, dict):
+        items = (f"{toml_string(k)} = {toml_value(v, f'{where}.{k}')}" for k, v in value.items())
+        return "{ " + ", ".join(items) + " }"
+    raise ConfigError(f"{where}: {value!r} has no drfgate spelling")
+
+
+def message_value(value):
+    """A permission's message below its top level: a None leaf is rendered by DRF's force_str,
+    as the text "None"."""
+    if value is None:
+        return "None"
+    if isinstance(value, list):
+        return [message_value(v) for v in value]
+    if isinstance(value, dict):
+        return OrderedDict((k, message_value(v)) for k, v in value.items())
+    return value
+
+
+def class_lines(kind, name, spec):
+    """The `[<kind>_classes."name"]` table for one of the table's classes."""
+    lines = [f"[{kind}_classes.{toml_string(name)}]"]
+    for key, value in spec.items():
+        where = f'classes.{kind}."{name}".{key}'
+        if kind == "permission" and key == "message":
+            if value is None:
+                continue  # DRF's default message
+            value = message_value(value)
+        lines.append(f"{key} = {toml_value(value, where)}")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Which views, grouped how
+
+
+def unsupported_auth_classes(cases):
+    """Authentication classes with a Python authenticate() of their own."""
+    return {
+        name for name, spec in cases["classes"]["authentication"].items()
+        if spec.get("base") == "BaseAuthentication"
+    }
+
+
+def left_out_views(cases):
+    """{view: why} for the views no drfgate config can express."""
+    unsupported = unsupported_auth_classes(cases)
+    left_out = OrderedDict()
+    for name, view in cases["views"].items():
+        custom = [a for a in view["authentication_classes"] if a in unsupported]
+        if custom:
+            left_out[name] = (f"{custom[0]} has a custom Python authenticate(), which drfgate "
+                              "cannot express")
+    return left_out
+
+
+def expressible_views(cases):
+    left_out = left_out_views(cases)
+    return [name for name in cases["views"] if name not in left_out]
+
+
+def backends_of(cases, view):
+    """The view's AUTHENTICATION_BACKENDS as drfgate's config names them."""
+    backends = cases["views"][view].get("backends", DEFAULT_BACKENDS)
+    return tuple(BACKEND_SETTING.get(b, b) for b in backends)
+
+
+def groups(cases, views=None):
+    """{backends: [view, ...]} for `views` (default: every expressible view), the default
+    backends first, even without views (a suite sends unmatched paths there)."""
+    if views is None:
+        views = expressible_views(cases)
+    left_out = left_out_views(cases)
+    grouped = OrderedDict()
+    grouped[DEFAULT_BACKENDS] = []
+    for view in views:
+        if view in left_out:
+            raise ConfigError(f"view {view}: {left_out[view]}")
+        grouped.setdefault(backends_of(cases, view), []).append(view)
+    return grouped
+
+
+# ---------------------------------------------------------------------------------------------
+# Config text
+
+
+def route_lines(cases, view):
+    spec = cases["views"][view]
+    lines = ["[[routes]]", f"name = {toml_string(view)}", f"path = {toml_string(spec['path'])}"]
+    for key in ("authentication_classes", "permission_classes", "methods", "model"):
+        if key in spec:
+            lines.append(f"{key} = {toml_value(spec[key], f'views.{view}.{key}')}")
+    return lines
+
+
+def config_text(cases, db, views, backends, extra_routes=()):
+    """A whole config: the database, `backends`, every hasher, unmatched paths denied, every
+    class the table defines (but those drfgate cannot express), then `extra_routes` (lines of a
+    suite's own routes) and a route per view of `views`."""
+    unsupported = unsupported_auth_classes(cases)
+    lines = [
+        "[django]",
+        f"DATABASE = {toml_string('sqlite://' + str(db))}",
+        f"AUTHENTICATION_BACKENDS = {toml_value(list(backends), 'backends')}",
+        f"PASSWORD_HASHERS = {toml_value(HASHERS, 'hashers')}",
+        "[gate]",
+        'unmatched = "deny"',
+    ]
+    for kind in ("authentication", "permission"):
+        for name, spec in cases["classes"][kind].items():
+            if name not in unsupported:
+                lines += class_lines(kind, name, spec)
+    lines += list(extra_routes)
+    for view in views:
+        lines += route_lines(cases, view)
+    return "\n".join(lines) + "\n"
+
+
+def configs(cases, db, views=None):
+    """{backends: (config text, [view, ...])}, one per AUTHENTICATION_BACKENDS."""
+    return OrderedDict(
+        (backends, (config_text(cases, db, members, backends), members))
+        for backends, members in groups(cases, views).items()
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# build/conformance/configs
+
+
+def sha256_of(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write(cases_path, db, out):
+    """Writes out/<n>.toml per config and out/index.json, which says which config has which
+    view, which views are left out and why, and the hashes of the table and of this generator
+    (so that a reader can tell a stale directory)."""
+    cases = json.loads(Path(cases_path).read_text("utf-8"), object_pairs_hook=OrderedDict)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.toml"):
+        old.unlink()
+    entries = []
+    for number, (backends, (text, members)) in enumerate(configs(cases, db).items()):
+        name = f"{number}.toml"
+        (out / name).write_text(text, "utf-8")
+        entries.append(OrderedDict(file=name, backends=list(backends), views=members))
+    index = OrderedDict(
+        cases_sha256=sha256_of(cases_path),
+        generator_sha256=sha256_of(__file__),
+        database=str(db),
+        configs=entries,
+        left_out=left_out_views(cases),
+    )
+    temporary = out / "index.json.tmp"
+    temporary.write_text(json.dumps(index, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    temporary.replace(out / "index.json")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default=str(CASES))
+    parser.add_argument("--db", required=True, help="the fixture database the configs name")
+    parser.add_argument("--out", required=True, help="the directory to write")
+    arguments = parser.parse_args()
+    try:
+        write(Path(arguments.cases), Path(arguments.db).resolve(), Path(arguments.out))
+    except ConfigError as error:
+        print(f"gate_configs: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
