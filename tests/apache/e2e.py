@@ -672,14 +672,22 @@ def test_f_graceful_under_load(log, mpm="event", seconds=6.0, restarts=3):
         errors = apache.error_log()
         wrong_gate = [r for r in results if r[0] == "gate" and r[2] != r[3]]
         wrong_wsgi = [r for r in results if r[0] == "wsgi" and r[2] != r[3]]
-        wsgi_races = errors.count("Unable to connect to WSGI daemon process")
+        # mod_wsgi's own losses while it replaces its daemon: a connect that finds no socket yet
+        # (503), and a daemon stopped in the middle of a response (500, "Truncated or oversized
+        # response headers"). Each is one error-log line of mod_wsgi's, each one request.
+        connect_races = errors.count("Unable to connect to WSGI daemon process")
+        truncated = errors.count("Truncated or oversized response headers received from daemon")
+        wsgi_races = connect_races + truncated
         generations = errors.count("resuming normal operations")
         gate_total = sum(1 for r in results if r[0] == "gate")
         check(not wrong_gate, f"(f) {len(wrong_gate)} of {gate_total} gate-answered requests "
                               f"lost or wrong: {wrong_gate[:10]}")
-        check(all(r[3] == 503 for r in wrong_wsgi) and len(wrong_wsgi) <= wsgi_races,
+        check(sum(r[3] == 503 for r in wrong_wsgi) <= connect_races
+              and sum(r[3] == 500 for r in wrong_wsgi) <= truncated
+              and all(r[3] in (500, 503) for r in wrong_wsgi),
               f"(f) requests to the app lost other than by mod_wsgi's daemon restart: "
-              f"{wrong_wsgi[:10]} ({wsgi_races} mod_wsgi connect errors logged)")
+              f"{wrong_wsgi[:10]} ({connect_races} mod_wsgi connect errors and {truncated} "
+              f"truncated daemon responses logged)")
         check(generations >= restarts + 1, f"(f) only {generations} generations:\n{errors[-3000:]}")
         for bad in ("exit signal", "Segmentation", "AddressSanitizer", "panic"):
             check(bad not in errors, f"(f) '{bad}' in the error log:\n{errors[-3000:]}")
@@ -700,7 +708,7 @@ def test_f_graceful_under_load(log, mpm="event", seconds=6.0, restarts=3):
         wsgi_total = len(results) - gate_total
         print(f"  [{mpm}] graceful x{restarts} under load: {gate_total} gate-answered requests, "
               f"none lost; {wsgi_total} passed on to mod_wsgi, {len(wrong_wsgi)} got mod_wsgi's "
-              "503 while its daemon restarted; SIGHUP restart: ok")
+              "503 or 500 while its daemon restarted; SIGHUP restart: ok")
 
 
 def rss_kib(pid):
