@@ -21,6 +21,8 @@ build:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	# The core without its default features (no SQLite store) must still build.
+	$(CARGO) clippy -p drfgate --no-default-features -- -D warnings
 
 # The Django fixtures (a database made by `migrate`, and real DRF's answers to the
 # conformance table) must exist: the Rust tests compare against them.
