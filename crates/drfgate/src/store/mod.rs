@@ -148,6 +148,8 @@ impl DatabaseUrl {
     }
 
     pub fn open(&self, schema: &Schema) -> Result<Box<dyn Store>, StoreError> {
+        #[cfg(not(feature = "sqlite"))]
+        let _ = schema;
         match self {
             #[cfg(feature = "sqlite")]
             DatabaseUrl::Sqlite(path) => Ok(Box::new(SqliteStore::open(path, schema.clone())?)),
