@@ -21,6 +21,8 @@ build:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	# The core without its default features (no SQLite store) must still build.
+	$(CARGO) clippy -p drfgate --no-default-features -- -D warnings
 
 # The Django fixtures (a database made by `migrate`, real DRF's answers to the conformance
 # table, the gate's configs for it) must exist: the Rust tests compare against them, and a

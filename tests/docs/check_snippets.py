@@ -37,7 +37,7 @@ What each fence language gets:
   python    Compiled, executed, and every dotted class name in it imported under the
             reference project's settings (tests/django), with examples/apache on the path.
   rust      Must start with `// from PATH`: its lines (split at `// …`) must appear, in order,
-            in that file, which `cargo test` compiles (examples/axum/orders.rs is an example
+            in that file, which `cargo test` compiles (crates/drfgate-tower/examples/orders.rs is an example
             of drfgate-tower).
   Any block whose first line is `# from PATH` (`//`, `;`) is also checked to be an excerpt
   of that file.
@@ -730,7 +730,7 @@ SELF_TEST_CASES = {  # what: (the page, words of the failure it must cause)
         "importing its classes failed"),
     "Rust that is not an excerpt": ("```rust\nlet gate = 1;\n```\n", "must start with `// from PATH`"),
     "an excerpt of lines the file does not have": (
-        "```rust\n// from examples/axum/orders.rs\nfn no_such_function() {}\n```\n", "not an excerpt of"),
+        "```rust\n// from crates/drfgate-tower/examples/orders.rs\nfn no_such_function() {}\n```\n", "not an excerpt of"),
     "a language nobody checks": ("```yaml\nkey: value\n```\n", "nobody checks"),
     "a link to a page that does not exist": ("See [the guide](no-such-page.md).\n", "no such file"),
 }

@@ -192,7 +192,10 @@ fn name_the_owner(error: &mut clap::Error) {
 }
 
 fn check(args: CheckArgs) -> Result<ExitCode, String> {
-    let gate = Gate::from_config_file(&args.config).map_err(|e| e.to_string())?;
+    let config = drfgate::Config::from_file(&args.config).map_err(|e| e.to_string())?;
+    // `[serve]` is ours to check: a config `check` accepts is one `serve` starts with.
+    serve::ServeSettings::from_config(&config).map_err(|e| e.to_string())?;
+    let gate = Gate::from_config(config).map_err(|e| e.to_string())?;
     let summary = gate.store_summary().map_err(|e| e.to_string())?;
     print!("{}", report::check_report(&gate, &summary));
     Ok(ExitCode::SUCCESS)

@@ -130,7 +130,7 @@
 //! `[[routes]]` entry whose pattern accepts no more than the handler's route: a path only the
 //! router knows is then refused instead of being judged by the defaults or let through. Put
 //! the Layer around the finished router (axum's `Router::layer` wraps only the routes added
-//! before it). `examples/axum/orders.rs` does both.
+//! before it). `examples/orders.rs` does both.
 //!
 //! ```
 //! # use std::collections::HashSet;

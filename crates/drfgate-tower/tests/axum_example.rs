@@ -1,4 +1,4 @@
-//! The axum example (`examples/axum/orders.rs`) over the demo database: each route's policy
+//! The axum example (`crates/drfgate-tower/examples/orders.rs`) over the demo database: each route's policy
 //! from the demo config, the user in the handlers, and nothing the config's routes do not list
 //! reaching a handler.
 
@@ -16,7 +16,7 @@ use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::{Layer, Service, ServiceExt};
 
-#[path = "../../../examples/axum/orders.rs"]
+#[path = "../examples/orders.rs"]
 #[allow(dead_code)]
 mod orders;
 

@@ -33,7 +33,7 @@ pub mod routes;
 pub mod store;
 pub mod trace;
 
-pub use config::{Config, ConfigError, ForwardedHeaders, ServeSettings};
+pub use config::{Config, ConfigError};
 pub use decision::{AuthObject, Body, Decision, Deny, Identity, Scheme, User, UserPk};
 pub use gate::{Gate, GateError, GateRoute, GateStats, Judgement};
 pub use request::{HeaderSource, PathForm, Request};

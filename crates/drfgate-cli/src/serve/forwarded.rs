@@ -7,8 +7,8 @@
 //! subrequest is always a GET) says nothing about the original one. When families are
 //! trusted, every request but the health check must carry one.
 
+use super::ForwardedHeaders;
 use bytes::Bytes;
-use drfgate::ForwardedHeaders;
 use drfgate_tower::ConnectionInfo;
 use http::{HeaderMap, Method, Request, Uri};
 
@@ -197,7 +197,7 @@ fn origin_form(value: &[u8]) -> Option<Uri> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use drfgate::ForwardedHeaders::{XForwarded, XOriginal};
+    use crate::serve::ForwardedHeaders::{XForwarded, XOriginal};
 
     fn request(headers: &[(&str, &[u8])]) -> Request<()> {
         let mut builder = Request::get("/_drfgate/auth");

@@ -9,6 +9,7 @@
 
 mod answer;
 mod forwarded;
+mod settings;
 mod watch;
 
 use std::convert::Infallible;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use drfgate::{Config, ForwardedHeaders, Gate, ServeSettings};
+use drfgate::{Config, Gate};
 use drfgate_tower::DrfGateLayer;
 use http::{Request, Response};
 use http_body_util::Full;
@@ -31,6 +32,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::{Layer, ServiceExt};
+
+pub use settings::{ForwardedHeaders, ServeSettings};
 
 /// How long open connections may take to finish after SIGTERM or SIGINT.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,7 +50,7 @@ struct Shared {
 /// before the first request is an `Err` with a message for the operator.
 pub fn run(config_path: &Path, listen: &str) -> Result<(), String> {
     let config = Config::from_file(config_path).map_err(|e| format!("cannot start: {e}"))?;
-    let settings = config.serve.clone();
+    let settings = ServeSettings::from_config(&config).map_err(|e| format!("cannot start: {e}"))?;
     let gate = Gate::from_config(config).map_err(|e| format!("cannot start: {e}"))?;
     let summary = gate
         .store_summary()

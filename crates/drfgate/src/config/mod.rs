@@ -6,7 +6,8 @@
 //!
 //! One job per file: this file holds [`Config`], [`ConfigError`] and the order in which the
 //! sections are loaded; `raw` the TOML's shape and the positions errors point at; one file per
-//! section (`django`, `rest_framework`, `cache`, `serve`, `routes`); the class registries
+//! section (`django`, `rest_framework`, `cache`, `routes`); `section`, the sections left to a
+//! front end (`[serve]`, read and checked by `drfgate serve`); the class registries
 //! (`auth_classes`, `permission_classes`) with `names`, which resolves the names a config
 //! writes; and `suggest`, the "did you mean" of every error about an unknown name.
 
@@ -18,7 +19,7 @@ mod permission_classes;
 mod raw;
 mod rest_framework;
 mod routes;
-mod serve;
+mod section;
 mod suggest;
 
 use std::fmt;
@@ -31,7 +32,6 @@ use crate::permissions::Permission;
 pub use auth_classes::{AuthClass, AuthKind};
 pub use django::{DjangoSettings, SecretKey};
 pub use routes::Route;
-pub use serve::{ForwardedHeaders, ServeSettings};
 
 use auth_classes::AuthRegistry;
 use permission_classes::{needs_model, PermissionRegistry};
@@ -86,10 +86,10 @@ pub struct Config {
     pub permissions_ttl: Duration,
     pub unmatched: Unmatched,
     pub routes: Vec<Route>,
-    /// `[serve]`: read by `drfgate serve` only.
-    pub serve: ServeSettings,
     /// Things that load but deserve a log line (e.g. a DRF setting drfgate ignores).
     pub warnings: Vec<String>,
+    /// The text, for the sections a front end reads ([`Config::section`]).
+    text: String,
 }
 
 impl Config {
@@ -176,7 +176,6 @@ impl Loader<'_> {
                 }
             },
         };
-        let serve = self.serve(raw.serve)?;
         let mut routes = Vec::with_capacity(raw.routes.len());
         for (i, route) in raw.routes.iter().enumerate() {
             routes.push(self.route(i, route, &auth_classes, &permission_classes)?);
@@ -208,8 +207,8 @@ impl Loader<'_> {
             permissions_ttl,
             unmatched,
             routes,
-            serve,
             warnings,
+            text: self.text.to_string(),
         })
     }
 }

@@ -21,7 +21,9 @@ pub(super) struct RawConfig {
     pub(super) permission_classes: BTreeMap<Spanned<String>, RawPermissionClass>,
     pub(super) cache: Option<RawCache>,
     pub(super) gate: Option<RawGate>,
-    pub(super) serve: Option<RawServe>,
+    /// Read by `drfgate serve` (`Config::section`); any shape is accepted here.
+    #[allow(dead_code)]
+    pub(super) serve: Option<serde::de::IgnoredAny>,
     #[serde(default)]
     pub(super) routes: Vec<Spanned<RawRoute>>,
 }
@@ -80,16 +82,6 @@ pub(super) struct RawCache {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawGate {
     pub(super) unmatched: Option<Spanned<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawServe {
-    pub(super) trusted_forwarded: Option<Vec<Spanned<String>>>,
-    pub(super) header_read_timeout_seconds: Option<Spanned<u64>>,
-    pub(super) keep_alive_timeout_seconds: Option<Spanned<u64>>,
-    pub(super) max_connections: Option<Spanned<u64>>,
-    pub(super) max_blocking_decisions: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]

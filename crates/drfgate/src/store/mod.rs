@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 
 use crate::decision::{User, UserPk};
 
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 /// Table and column names, for custom user models and token models.
@@ -120,7 +122,7 @@ impl DatabaseUrl {
             if rest.is_empty() {
                 return Err("sqlite:// needs a path, e.g. sqlite:///srv/app/db.sqlite3".into());
             }
-            return Ok(DatabaseUrl::Sqlite(resolve(rest)));
+            return DatabaseUrl::Sqlite(resolve(rest)).available();
         }
         if let Some((scheme, _)) = url.split_once("://") {
             return Err(format!(
@@ -130,12 +132,31 @@ impl DatabaseUrl {
         if url.is_empty() {
             return Err("DATABASE is empty; expected e.g. sqlite:///srv/app/db.sqlite3".into());
         }
-        Ok(DatabaseUrl::Sqlite(resolve(url)))
+        DatabaseUrl::Sqlite(resolve(url)).available()
+    }
+
+    /// The URL, or a config error when its backend's feature was left out of this build.
+    fn available(self) -> Result<DatabaseUrl, String> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            DatabaseUrl::Sqlite(_) => Ok(self),
+            #[cfg(not(feature = "sqlite"))]
+            DatabaseUrl::Sqlite(_) => Err("sqlite:// databases are not available: drfgate was \
+                 built without the sqlite feature (enable the crate's default `sqlite` feature)"
+                .into()),
+        }
     }
 
     pub fn open(&self, schema: &Schema) -> Result<Box<dyn Store>, StoreError> {
+        #[cfg(not(feature = "sqlite"))]
+        let _ = schema;
         match self {
+            #[cfg(feature = "sqlite")]
             DatabaseUrl::Sqlite(path) => Ok(Box::new(SqliteStore::open(path, schema.clone())?)),
+            #[cfg(not(feature = "sqlite"))]
+            DatabaseUrl::Sqlite(_) => Err(StoreError::new(
+                "drfgate was built without the sqlite feature",
+            )),
         }
     }
 }
@@ -145,6 +166,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "sqlite")]
     fn database_urls() {
         assert_eq!(
             DatabaseUrl::parse("sqlite:///srv/db.sqlite3", None),
@@ -162,5 +184,14 @@ mod tests {
             .unwrap_err()
             .contains("oracle"));
         assert!(DatabaseUrl::parse("", None).is_err());
+    }
+
+    #[test]
+    #[cfg(not(feature = "sqlite"))]
+    fn sqlite_urls_without_the_feature_are_a_config_error() {
+        for url in ["sqlite:///srv/db.sqlite3", "db.sqlite3"] {
+            let err = DatabaseUrl::parse(url, None).unwrap_err();
+            assert!(err.contains("built without the sqlite feature"), "{err}");
+        }
     }
 }

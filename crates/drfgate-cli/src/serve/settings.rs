@@ -1,12 +1,26 @@
 //! The `[serve]` section: settings of the `drfgate serve` forward-auth server (which
 //! forwarded headers to trust, timeouts, connection and blocking-decision limits).
+//!
+//! The core accepts the section and leaves it to us: [`ServeSettings::from_config`] reads it
+//! from the config's text (`Config::section`) and its errors name the file, the line and the
+//! key like the core's.
 
 use std::time::Duration;
 
+use drfgate::{Config, ConfigError};
+use serde::Deserialize;
 use toml::Spanned;
 
-use super::raw::{Loader, RawServe};
-use super::ConfigError;
+/// The section as TOML gives it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServe {
+    trusted_forwarded: Option<Vec<Spanned<String>>>,
+    header_read_timeout_seconds: Option<Spanned<u64>>,
+    keep_alive_timeout_seconds: Option<Spanned<u64>>,
+    max_connections: Option<Spanned<u64>>,
+    max_blocking_decisions: Option<Spanned<u64>>,
+}
 
 /// A family of request headers by which a reverse proxy passes the original request to a
 /// forward-auth server (`drfgate serve`).
@@ -67,10 +81,11 @@ impl Default for ServeSettings {
     }
 }
 
-impl Loader<'_> {
-    pub(super) fn serve(&self, raw: Option<RawServe>) -> Result<ServeSettings, ConfigError> {
+impl ServeSettings {
+    /// The config's `[serve]` section, checked; the defaults when there is none.
+    pub fn from_config(config: &Config) -> Result<ServeSettings, ConfigError> {
         let mut settings = ServeSettings::default();
-        let Some(raw) = raw else {
+        let Some(raw) = config.section::<RawServe>("serve")? else {
             return Ok(settings);
         };
         // Bounded both ways: 0 would disable what the key is there to bound, and a huge value
@@ -80,8 +95,8 @@ impl Loader<'_> {
             if (1..=max).contains(&n) {
                 Ok(n)
             } else {
-                Err(self.at(
-                    value,
+                Err(config.error_at(
+                    value.span(),
                     format!("serve.{key}"),
                     format!("must be between 1 and {max}, not {n}"),
                 ))
@@ -110,8 +125,8 @@ impl Loader<'_> {
                 "x-original" => ForwardedHeaders::XOriginal,
                 "x-forwarded" => ForwardedHeaders::XForwarded,
                 other => {
-                    return Err(self.at(
-                        name,
+                    return Err(config.error_at(
+                        name.span(),
                         format!("serve.trusted_forwarded[{i}]"),
                         format!("must be \"x-original\" or \"x-forwarded\", not {other:?}"),
                     ))
@@ -122,5 +137,97 @@ impl Loader<'_> {
             }
         }
         Ok(settings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "[django]\nDATABASE = \"sqlite:///tmp/db.sqlite3\"\n";
+
+    fn serve(text: &str) -> Result<ServeSettings, String> {
+        let config =
+            Config::from_str_with_origin(text, "drfgate.toml", None).map_err(|e| e.to_string())?;
+        ServeSettings::from_config(&config).map_err(|e| e.to_string())
+    }
+
+    fn error(text: &str) -> String {
+        serve(text).expect_err("an error")
+    }
+
+    #[test]
+    fn serve_trusts_no_forwarded_headers_unless_told() {
+        use ForwardedHeaders::{XForwarded, XOriginal};
+        assert!(serve(BASE).unwrap().trusted_forwarded.is_empty());
+        let config = serve(&format!(
+            "{BASE}[serve]\ntrusted_forwarded = [\"x-forwarded\", \"x-original\", \"x-forwarded\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(config.trusted_forwarded, vec![XForwarded, XOriginal]);
+        let e = error(&format!(
+            "{BASE}[serve]\ntrusted_forwarded = [\"x-original\", \"forwarded\"]\n"
+        ));
+        assert!(
+            e.contains(":4:")
+                && e.contains("serve.trusted_forwarded[1]")
+                && e.contains("x-original"),
+            "{e}"
+        );
+        let e = error(&format!("{BASE}[serve]\nlisten = \"127.0.0.1:1\"\n"));
+        assert!(e.contains("listen"), "{e}");
+    }
+
+    #[test]
+    fn serve_limits_have_bounded_defaults_and_checked_values() {
+        use std::time::Duration;
+        let settings = serve(BASE).unwrap();
+        assert_eq!(settings.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(settings.keep_alive_timeout, Duration::from_secs(75));
+        assert_eq!(settings.max_connections, 512);
+        assert_eq!(settings.max_blocking_decisions, 64);
+        assert_eq!(settings, ServeSettings::default());
+        let settings = serve(&format!(
+            "{BASE}[serve]\nheader_read_timeout_seconds = 2\nkeep_alive_timeout_seconds = 30\n\
+             max_connections = 3\nmax_blocking_decisions = 1\n"
+        ))
+        .unwrap();
+        assert_eq!(settings.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(settings.keep_alive_timeout, Duration::from_secs(30));
+        assert_eq!(settings.max_connections, 3);
+        assert_eq!(settings.max_blocking_decisions, 1);
+        for (line, key) in [
+            (
+                "header_read_timeout_seconds = 0",
+                "serve.header_read_timeout_seconds",
+            ),
+            (
+                "keep_alive_timeout_seconds = 0",
+                "serve.keep_alive_timeout_seconds",
+            ),
+            ("max_connections = 0", "serve.max_connections"),
+            ("max_blocking_decisions = 0", "serve.max_blocking_decisions"),
+            (
+                "max_blocking_decisions = 100000",
+                "serve.max_blocking_decisions",
+            ),
+            (
+                "header_read_timeout_seconds = 99999999999",
+                "serve.header_read_timeout_seconds",
+            ),
+        ] {
+            let e = error(&format!("{BASE}[serve]\n{line}\n"));
+            assert!(
+                e.contains(":4:") && e.contains(key) && e.contains("must be between 1 and"),
+                "{line}: {e}"
+            );
+        }
+        // A misspelt key names the file, the line and the key.
+        let e = error(&format!("{BASE}[serve]\nmax_connection = 3\n"));
+        assert!(e.contains(":4:") && e.contains("max_connection"), "{e}");
+        let e = error(&format!(
+            "{BASE}[serve]\nheader_read_timeout_seconds = -1\n"
+        ));
+        assert!(e.contains(":4:"), "{e}");
     }
 }
