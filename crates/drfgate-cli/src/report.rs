@@ -11,12 +11,8 @@ use serde_json::{json, Value};
 
 fn policy_lines(policy: &Policy, indent: &str) -> String {
     let mut out = String::new();
-    let auth: Vec<String> = policy
-        .authenticators
-        .iter()
-        .map(|a| a.name().to_string())
-        .collect();
-    let perms: Vec<String> = policy.permissions.iter().map(|p| p.to_string()).collect();
+    let auth: Vec<&str> = policy.authentication_classes().collect();
+    let perms: Vec<String> = policy.permissions().iter().map(|p| p.to_string()).collect();
     let _ = writeln!(out, "{indent}authentication: [{}]", auth.join(", "));
     let _ = writeln!(
         out,
@@ -27,7 +23,7 @@ fn policy_lines(policy: &Policy, indent: &str) -> String {
         }
     );
     let _ = writeln!(out, "{indent}permissions: [{}]", perms.join(", "));
-    if let Some(model) = &policy.model {
+    if let Some(model) = policy.model() {
         let _ = writeln!(
             out,
             "{indent}model: {}.{}",

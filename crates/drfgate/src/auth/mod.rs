@@ -19,10 +19,11 @@ mod session;
 mod token;
 
 pub use backends::{Backend, Backends};
-pub use basic::BasicAuthentication;
-pub use remote_user::{RemoteUserAuthentication, RemoteUserSource};
-pub use session::SessionAuthentication;
-pub use token::TokenAuthentication;
+pub(crate) use basic::BasicAuthentication;
+pub(crate) use remote_user::RemoteUserAuthentication;
+pub use remote_user::RemoteUserSource;
+pub(crate) use session::SessionAuthentication;
+pub(crate) use token::TokenAuthentication;
 
 /// Cache key domains: a token and a user+password pair never share a key.
 pub(crate) const TOKEN_KEYS: KeyDomain = KeyDomain::new("drf-token");
@@ -30,7 +31,7 @@ pub(crate) const PASSWORD_KEYS: KeyDomain = KeyDomain::new("basic-user-password"
 
 /// What one authenticator says about one request.
 #[derive(Debug)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Not this class's scheme (Python's `return None`).
     Decline,
     Success(Identity),
@@ -40,15 +41,15 @@ pub enum Outcome {
 
 /// What authenticators may consult: the store, the caches in front of it, the hashers and
 /// the configured Django authentication backends.
-pub struct Context<'g> {
-    pub store: &'g dyn Store,
-    pub tokens: &'g CredentialCache<Arc<User>>,
-    pub passwords: &'g CredentialCache<Arc<User>>,
-    pub hashers: &'g PasswordHashers,
-    pub backends: &'g Backends,
+pub(crate) struct Context<'g> {
+    pub(crate) store: &'g dyn Store,
+    pub(crate) tokens: &'g CredentialCache<Arc<User>>,
+    pub(crate) passwords: &'g CredentialCache<Arc<User>>,
+    pub(crate) hashers: &'g PasswordHashers,
+    pub(crate) backends: &'g Backends,
 }
 
-pub trait Authenticator: Send + Sync {
+pub(crate) trait Authenticator: Send + Sync {
     fn authenticate(
         &self,
         request: &Request<'_>,

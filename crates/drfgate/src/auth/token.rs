@@ -30,10 +30,6 @@ impl TokenAuthentication {
             keyword: Arc::from(keyword),
         }
     }
-
-    pub fn keyword(&self) -> &str {
-        &self.keyword
-    }
 }
 
 impl TokenAuthentication {

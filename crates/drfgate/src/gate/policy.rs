@@ -14,11 +14,11 @@ use crate::routes::RoutePattern;
 
 /// One view's policy: its authenticators, permissions and implemented methods.
 pub struct Policy {
-    pub authenticators: Vec<Arc<dyn Authenticator>>,
+    pub(crate) authenticators: Vec<Arc<dyn Authenticator>>,
     /// The first class's `authenticate_header()`; decides 401 vs 403.
     pub(super) challenge: Option<Arc<str>>,
-    pub permissions: Vec<Permission>,
-    pub model: Option<ModelLabel>,
+    pub(crate) permissions: Vec<Permission>,
+    pub(crate) model: Option<ModelLabel>,
     /// `None`: the view answers every method. Otherwise DRF's implemented methods,
     /// with OPTIONS always and HEAD when GET is there.
     pub(super) methods: Option<Vec<Box<[u8]>>>,
@@ -26,6 +26,21 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The configured authentication classes, in order.
+    pub fn authentication_classes(&self) -> impl Iterator<Item = &str> {
+        self.authenticators.iter().map(|a| &**a.name())
+    }
+
+    /// The permission checks, in order (each may be an `& | ~` expression).
+    pub fn permissions(&self) -> &[Permission] {
+        &self.permissions
+    }
+
+    /// The view's model, for `DjangoModelPermissions`.
+    pub fn model(&self) -> Option<&ModelLabel> {
+        self.model.as_ref()
+    }
+
     pub fn challenge(&self) -> Option<&str> {
         self.challenge.as_deref()
     }
