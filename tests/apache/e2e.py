@@ -157,6 +157,26 @@ class Apache:
         self.conf = self.dir / "httpd.conf"
         self.process = None
 
+    def preamble(self):
+        """What every instance's httpd.conf starts with: its own root, port, pid, logs, MPM."""
+        mods = APACHE_MODULES
+        return f"""# {self.name}: written by tests/apache/e2e.py
+ServerRoot "{self.dir}"
+ServerName 127.0.0.1
+Listen 127.0.0.1:{self.port}
+PidFile "{self.dir}/httpd.pid"
+DefaultRuntimeDir "{self.dir}"
+ErrorLog "{self.dir}/error.log"
+LogLevel warn
+LogFormat "%h \\"%r\\" %>s %b %D" timed
+CustomLog "{self.dir}/access.log" timed
+User www-data
+Group www-data
+LoadModule mpm_{self.mpm}_module "{mods}/mod_mpm_{self.mpm}.so"
+LoadModule authz_core_module "{mods}/mod_authz_core.so"
+LoadModule alias_module "{mods}/mod_alias.so"
+"""
+
     def conf_text(self):
         mods = APACHE_MODULES
         gate = ""
@@ -178,22 +198,7 @@ class Apache:
                 "    RewriteRule ^ /api/token-admin/ [L,DPI]\n"
                 "</Directory>\n"
             )
-        return f"""# {self.name}: written by tests/apache/e2e.py
-ServerRoot "{self.dir}"
-ServerName 127.0.0.1
-Listen 127.0.0.1:{self.port}
-PidFile "{self.dir}/httpd.pid"
-DefaultRuntimeDir "{self.dir}"
-ErrorLog "{self.dir}/error.log"
-LogLevel warn
-LogFormat "%h \\"%r\\" %>s %b %D" timed
-CustomLog "{self.dir}/access.log" timed
-User www-data
-Group www-data
-LoadModule mpm_{self.mpm}_module "{mods}/mod_mpm_{self.mpm}.so"
-LoadModule authz_core_module "{mods}/mod_authz_core.so"
-LoadModule alias_module "{mods}/mod_alias.so"
-LoadModule mime_module "{mods}/mod_mime.so"
+        return f"""{self.preamble()}LoadModule mime_module "{mods}/mod_mime.so"
 LoadModule wsgi_module "{mods}/mod_wsgi.so"
 LoadModule rewrite_module "{mods}/mod_rewrite.so"
 LoadModule auth_basic_module "{mods}/mod_auth_basic.so"
@@ -790,22 +795,7 @@ class ProbeApache(Apache):
             gate = (f'LoadModule drfgate_module "{MODULE}"\n'
                     f'DrfgateConfig "{self.config_path}"\n'
                     "<Location />\n    Drfgate On\n</Location>\n")
-        return f"""# {self.name}: written by tests/apache/e2e.py (paths)
-ServerRoot "{self.dir}"
-ServerName 127.0.0.1
-Listen 127.0.0.1:{self.port}
-PidFile "{self.dir}/httpd.pid"
-DefaultRuntimeDir "{self.dir}"
-ErrorLog "{self.dir}/error.log"
-LogLevel warn
-LogFormat "%h \\"%r\\" %>s %b %D" timed
-CustomLog "{self.dir}/access.log" timed
-User www-data
-Group www-data
-LoadModule mpm_event_module "{mods}/mod_mpm_event.so"
-LoadModule authz_core_module "{mods}/mod_authz_core.so"
-LoadModule alias_module "{mods}/mod_alias.so"
-LoadModule wsgi_module "{mods}/mod_wsgi.so"
+        return f"""{self.preamble()}LoadModule wsgi_module "{mods}/mod_wsgi.so"
 LoadModule rewrite_module "{mods}/mod_rewrite.so"
 StartServers 2
 ThreadsPerChild 25
