@@ -85,3 +85,6 @@ clean:
 
 # Apache httpd module (issue 5): apache-module, install-apache, test-apache.
 include modules/apache/apache.mk
+
+# nginx dynamic module (issue 13): nginx-module, install-nginx, test-nginx-module.
+include modules/nginx/nginx.mk
