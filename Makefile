@@ -36,14 +36,16 @@ differential: fixture-db python-env
 	$(CARGO) build -p drfgate-cli
 	$(DJANGO_MK_PYTHON) tests/conformance/differential.py --drfgate $(TARGET_DIR)/debug/drfgate
 
-# Path spellings through the Layer under hyper and through nginx + `drfgate serve`: the route the
-# gate judged is the one Django resolved, and no request DRF refuses reaches a view
+# Path spellings through the Layer under hyper, through nginx + `drfgate serve` and through nginx +
+# ngx_http_drfgate_module: the route the gate judged is the one Django resolved, and no request DRF refuses reaches a view
 # (tests/paths/; Apache's runner is part of test-apache-quick). Installs nginx if missing.
 differential-paths: fixture-db python-env
 	$(CARGO) build -p drfgate-cli
 	$(CARGO) build -p drfgate-tower --example path_proxy
 	$(DJANGO_MK_PYTHON) tests/paths/differential.py layer --proxy $(TARGET_DIR)/debug/examples/path_proxy
 	$(DJANGO_MK_PYTHON) tests/paths/differential.py nginx --drfgate $(TARGET_DIR)/debug/drfgate
+	$(if $(NGINX_SKIPPED),,$(MAKE) --no-print-directory nginx-deps nginx-module NGINX_PROFILE=debug)
+	$(DJANGO_MK_PYTHON) tests/paths/differential.py module --module $(NGINX_MODULE)
 
 # Debian's nginx in front of `drfgate serve` with examples/nginx/drfgate.conf.
 test-nginx: demo-db

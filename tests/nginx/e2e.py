@@ -381,9 +381,20 @@ def test_threads(nginx, port):
     for _ in range(3):
         a = request(port, "GET", "/api/whoami/", [("Authorization", ADMIN)])
         check(a.status == 200, f"admin: {a}")
-    log = nginx.error_log()
-    check("drfgate_thread_pool" not in log or "no drfgate_thread_pool" not in log,
-          "warned that no thread pool is configured")
+    check("no drfgate_thread_pool" not in nginx.error_log(),
+          "warned about a missing thread pool, with one configured")
+    # Without drfgate_thread_pool the blocking decisions run inline: nginx says so at startup.
+    nopool = RUN / "nopool"
+    nopool.mkdir(exist_ok=True)
+    site = site_config(free_port(), free_port(), RUN / "drfgate.toml")
+    check("drfgate_thread_pool drfgate;" in site, "the example has no drfgate_thread_pool")
+    (nopool / "nginx.conf").write_text(
+        nginx_conf("nopool", site.replace("drfgate_thread_pool drfgate;", "")))
+    test = subprocess.run([NGINX, "-t", "-p", str(nopool), "-c", str(nopool / "nginx.conf")],
+                          capture_output=True, text=True)
+    check(test.returncode == 0 and "[warn]" in test.stderr
+          and "no drfgate_thread_pool" in test.stderr,
+          f"nginx -t without a thread pool: no warning: {test.stderr}")
     uwsgi = RUN / "uwsgi-check"
     uwsgi.mkdir(exist_ok=True)
     site = site_config(free_port(), free_port(), RUN / "drfgate.toml", EXAMPLE_UWSGI)
