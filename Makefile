@@ -55,12 +55,14 @@ test-nginx: demo-db
 # Every fenced snippet of README.md and docs/*.md, exercised by its language: configs loaded,
 # commands run and their output compared, apache2 -t / nginx -t, C and Python compiled, Rust
 # excerpts matched to the files cargo test compiles (tests/docs/check_snippets.py, a few seconds).
-# DRFGATE_SKIP=apache leaves out the Apache snippets (and the module build they need).
+# DRFGATE_SKIP=apache leaves out the Apache snippets (and the module build they need); nginx the same.
 comma := ,
 DOCS_SKIP_APACHE := $(filter apache,$(subst $(comma), ,$(DRFGATE_SKIP)))
+DOCS_SKIP_NGINX := $(filter nginx,$(subst $(comma), ,$(DRFGATE_SKIP)))
 docs-check: demo-db python-env $(if $(DOCS_SKIP_APACHE),,apache-deps)
 	$(CARGO) build -p drfgate-cli
 	$(if $(DOCS_SKIP_APACHE),,$(MAKE) --no-print-directory apache-module APACHE_PROFILE=debug)
+	$(if $(DOCS_SKIP_NGINX),,$(MAKE) --no-print-directory nginx-deps nginx-module NGINX_PROFILE=debug)
 	$(DJANGO_MK_PYTHON) tests/docs/check_snippets.py --self-test --drfgate $(TARGET_DIR)/debug/drfgate
 
 demo-db: $(DEMO_DB)
