@@ -840,6 +840,8 @@ ngx_http_drfgate_thread_done(ngx_event_t *ev)
     ngx_http_drfgate_ctx_t  *ctx = ngx_http_get_module_ctx(r, ngx_http_drfgate_module);
 
     ngx_http_set_log_request(c->log, r);
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "drfgate: %V: decision back from the thread pool", &r->uri);
     r->main->blocked--;
     r->aio = 0;
     ctx->state = NGX_HTTP_DRFGATE_DECIDED;
@@ -888,6 +890,8 @@ ngx_http_drfgate_post(ngx_http_request_t *r, ngx_http_drfgate_ctx_t *ctx,
     r->main->blocked++;
     r->aio = 1;
     ctx->state = NGX_HTTP_DRFGATE_WAITING;
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "drfgate: %V: decision posted to the thread pool", &r->uri);
     return NGX_OK;
 }
 
@@ -942,6 +946,8 @@ ngx_http_drfgate_handler(ngx_http_request_t *r)
 
     result = drfgate_gate_decide_cached(mcf->gate, &request, &decision);
     if (result != DRFGATE_RESULT_ABSENT) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "drfgate: %V: decided inline", &r->uri);
         return ngx_http_drfgate_apply(r, ctx, result, decision);
     }
 #if (NGX_THREADS)
