@@ -38,7 +38,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use clock::{Clock, ManualClock, MonotonicClock};
+pub use clock::{Clock, MonotonicClock};
+#[cfg(any(test, feature = "internals"))]
+pub use clock::ManualClock;
 pub use key::{CacheKey, KeyDomain};
 
 use key::random_hash_keys;
@@ -168,6 +170,7 @@ impl<V: Clone + Send + Sync> CredentialCache<V> {
         }
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn config(&self) -> &CacheConfig {
         &self.config
     }
@@ -251,6 +254,7 @@ impl<V: Clone + Send + Sync> CredentialCache<V> {
     }
 
     /// Forgets everything.
+    #[cfg(any(test, feature = "internals"))]
     pub fn clear(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         let removed = self.positive.clear() + self.negative.clear();
