@@ -73,7 +73,7 @@ impl Default for CacheConfig {
         Self {
             max_entries,
             ttl: Duration::from_secs(60),
-            negative_max_entries: (max_entries / 4).max(1024),
+            negative_max_entries: CacheConfig::negative_share_of(max_entries),
             negative_ttl: Duration::from_secs(5),
             shards: 16,
         }
@@ -81,6 +81,12 @@ impl Default for CacheConfig {
 }
 
 impl CacheConfig {
+    /// The negative space's default size for a positive space of `max_entries`: a quarter,
+    /// at least 1,024 but never more than the positive space itself.
+    pub fn negative_share_of(max_entries: usize) -> usize {
+        (max_entries / 4).max(1024.min(max_entries))
+    }
+
     /// Whether anything is cached at all.
     pub fn is_enabled(&self) -> bool {
         self.max_entries > 0 && !self.ttl.is_zero()
