@@ -337,9 +337,15 @@ fn an_ambiguous_short_name_is_refused_everywhere_with_its_candidates() {
 fn the_negative_space_follows_max_entries() {
     let sized = |cache: &str| load(&format!("{BASE}[cache]\n{cache}")).unwrap().cache;
     let default = sized("");
-    assert_eq!((default.max_entries, default.negative_max_entries), (100_000, 25_000));
+    assert_eq!(
+        (default.max_entries, default.negative_max_entries),
+        (100_000, 25_000)
+    );
     let small = sized("max_entries = 1000\n");
-    assert_eq!((small.max_entries, small.negative_max_entries), (1000, 1000));
+    assert_eq!(
+        (small.max_entries, small.negative_max_entries),
+        (1000, 1000)
+    );
     let large = sized("max_entries = 400000\n");
     assert_eq!(large.negative_max_entries, 100_000);
     let explicit = sized("max_entries = 1000\nnegative_max_entries = 7\n");
