@@ -90,8 +90,7 @@ struct ExplainArgs {
     /// Print one JSON object instead of the text
     #[arg(long)]
     json: bool,
-    /// The request target as a client sends it, e.g. /api/orders/?page=2 or
-    /// http://example.com/api/orders/ (query and fragment are cut as gunicorn does)
+    /// The request target as sent, e.g. /api/orders/?page=2 or http://host/api/orders/
     #[arg(
         value_name = "TARGET",
         value_parser = OsStringValueParser::new().try_map(parse_target),
