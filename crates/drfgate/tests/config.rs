@@ -330,3 +330,21 @@ fn an_ambiguous_short_name_is_refused_everywhere_with_its_candidates() {
     .unwrap();
     assert_eq!(config.default_permissions.len(), 1);
 }
+
+#[test]
+fn a_pass_route_takes_no_classes_and_needs_no_model() {
+    let config = load(&format!(
+        "{BASE}[rest_framework]\nDEFAULT_PERMISSION_CLASSES = [\"DjangoModelPermissions\"]\n\
+         [gate]\nunmatched = \"deny\"\n[[routes]]\nname = \"custom\"\npath = \"x/\"\npass = true\n"
+    ))
+    .unwrap();
+    assert!(config.routes[0].pass);
+    let e = error(&format!(
+        "{BASE}[[routes]]\npath = \"x/\"\npass = true\npermission_classes = [\"AllowAny\"]\n"
+    ));
+    assert_eq!(
+        e,
+        "drfgate.toml:3: routes[0].permission_classes: a route with pass = true is not judged \
+         by the gate: remove this key"
+    );
+}

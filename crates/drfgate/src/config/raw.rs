@@ -94,6 +94,9 @@ pub(super) struct RawRoute {
     pub(super) authentication_classes: Option<Vec<Spanned<String>>>,
     pub(super) permission_classes: Option<Vec<Spanned<String>>>,
     pub(super) model: Option<Spanned<String>>,
+    /// `pass = true`: the view is the application's to judge (a Python class the gate cannot
+    /// model); requests matching it are passed on without an identity.
+    pub(super) r#pass: Option<Spanned<bool>>,
 }
 
 /// A config text being loaded and where it came from; every `ConfigError` is made here, so

@@ -129,6 +129,7 @@ impl Gate {
                 authentication,
                 permissions,
                 model,
+                pass,
                 line,
             } = route;
             let classes = authentication.unwrap_or_else(|| config.default_authentication.clone());
@@ -140,6 +141,7 @@ impl Gate {
                 label,
                 line,
                 policy: build_policy(&classes, permissions, model, methods.as_deref()),
+                pass,
             });
         }
         let defaults = build_policy(
