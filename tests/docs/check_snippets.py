@@ -87,6 +87,13 @@ NOT_RUN = [
      "asserts that .ci/run calls exactly this command)"),
     ("docs/command.md", "text", "drfgate check   --config drfgate.toml",
      "a synopsis with placeholders; the `drfgate explain --help` shown on the same page is run"),
+    ("docs/django.md", "sh", "pip install ./python/drfgate-django",
+     "installs into a project's venv; make test-django-pkg pip-installs it into build/venv-django42"),
+    ("docs/django.md", "sh", "python manage.py drfgate_export --output drfgate.toml",
+     "needs a Django project; make test-django-pkg runs it on the sample project, and "
+     "make differential on the reference project (tests/django)"),
+    ("docs/django.md", "sh", "python manage.py drfgate_export --check drfgate.toml",
+     "needs a Django project; make test-django-pkg runs --check (python/drfgate-django/tests/test_check.py)"),
     ("docs/forward-auth.md", "caddyfile", "forward_auth 127.0.0.1:9180 {",
      "Caddy is not packaged in Debian 12; examples/caddy/Caddyfile is untested too"),
     ("docs/forward-auth.md", "yaml", "http:",
