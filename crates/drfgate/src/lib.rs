@@ -25,6 +25,7 @@ pub mod config;
 pub mod decision;
 pub mod exceptions;
 pub mod gate;
+pub mod handoff;
 pub mod hashers;
 pub mod header;
 pub mod permissions;

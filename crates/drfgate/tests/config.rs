@@ -348,3 +348,42 @@ fn a_pass_route_takes_no_classes_and_needs_no_model() {
          by the gate: remove this key"
     );
 }
+
+#[test]
+fn the_handoff_secret_file_is_read_relative_to_the_config_and_must_be_long() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("handoff.key"),
+        format!("{}\n", "k".repeat(32)),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("short.key"), "k\n").unwrap();
+    let path = dir.path().join("drfgate.toml");
+    std::fs::write(
+        &path,
+        format!("{BASE}[handoff]\nSECRET_FILE = \"handoff.key\"\n"),
+    )
+    .unwrap();
+    assert!(Config::from_file(&path).unwrap().handoff.is_some());
+    std::fs::write(
+        &path,
+        format!("{BASE}[handoff]\nSECRET_FILE = \"short.key\"\n"),
+    )
+    .unwrap();
+    let e = Config::from_file(&path).err().unwrap().to_string();
+    assert!(
+        e.contains(":4: handoff.SECRET_FILE") && e.contains("at least 32 bytes"),
+        "{e}"
+    );
+    std::fs::write(
+        &path,
+        format!("{BASE}[handoff]\nSECRET_FILE = \"missing\"\n"),
+    )
+    .unwrap();
+    let e = Config::from_file(&path).err().unwrap().to_string();
+    assert!(
+        e.contains("handoff.SECRET_FILE") && e.contains("cannot read"),
+        "{e}"
+    );
+    assert!(load(BASE).unwrap().handoff.is_none());
+}

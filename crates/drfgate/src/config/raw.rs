@@ -21,6 +21,7 @@ pub(super) struct RawConfig {
     pub(super) permission_classes: BTreeMap<Spanned<String>, RawPermissionClass>,
     pub(super) cache: Option<RawCache>,
     pub(super) gate: Option<RawGate>,
+    pub(super) handoff: Option<RawHandoff>,
     /// Read by `drfgate serve` (`Config::section`); any shape is accepted here.
     #[allow(dead_code)]
     pub(super) serve: Option<serde::de::IgnoredAny>,
@@ -82,6 +83,13 @@ pub(super) struct RawCache {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawGate {
     pub(super) unmatched: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(non_snake_case)]
+pub(super) struct RawHandoff {
+    pub(super) SECRET_FILE: Spanned<String>,
 }
 
 #[derive(Deserialize)]

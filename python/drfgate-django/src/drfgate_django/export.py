@@ -77,6 +77,7 @@ def export(options):
     body += _django_section(options, warnings)
     body += _rest_framework_section(tables, warnings)
     body += ["", "[gate]", f"unmatched = {tomlwrite.string(options.unmatched)}"]
+    body += _handoff_section()
     for kind, classes in (("authentication", tables.authentication), ("permission", tables.permission)):
         for name, table in sorted(classes.items()):
             body += ["", f"[{kind}_classes.{tomlwrite.string(name)}]"]
@@ -255,6 +256,14 @@ def _database(options, warnings):
     if default.get("ENGINE") != "django.db.backends.sqlite3":
         warnings.append(f"DATABASES['default'] is {default.get('ENGINE')}: the gate opens SQLite only (--database)")
     return f"sqlite://{default.get('NAME')}" if str(default.get("NAME", "")).startswith("/") else str(default.get("NAME"))
+
+
+def _handoff_section():
+    """The key GateAuthentication checks signatures with: the same file, named, never copied."""
+    secret_file = getattr(settings, "DRFGATE", {}).get("HANDOFF_SECRET_FILE")
+    if not secret_file:
+        return []
+    return ["", "[handoff]", f"SECRET_FILE = {tomlwrite.string(str(secret_file))}"]
 
 
 def _token_table():

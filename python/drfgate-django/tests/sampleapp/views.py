@@ -1,7 +1,9 @@
 from django.http import HttpResponse
+from drfgate_django.defaults import gate_first
 from rest_framework import permissions, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.authentication import TokenAuthentication
 from rest_framework.views import APIView
 
 from .auth import (BearerAuthentication, BookPermissions, HeaderKeyAuthentication,
@@ -71,3 +73,18 @@ class OpsView(APIView):
 
 def plain(request):
     return HttpResponse("not DRF")
+
+
+class WhoAmI(APIView):
+    """Answers who DRF says the request is: test_authentication's view."""
+
+    authentication_classes = gate_first([TokenAuthentication])
+    permission_classes = [permissions.IsAuthenticated]
+
+    def get(self, request):
+        return Response({"user": request.user.get_username(), "pk": request.user.pk,
+                         "staff": request.user.is_staff, "superuser": request.user.is_superuser,
+                         "auth": str(request.auth)})
+
+    def post(self, request):
+        return self.get(request)
