@@ -37,14 +37,16 @@ differential: fixture-db python-env
 	$(CARGO) build -p drfgate-cli
 	$(DJANGO_MK_PYTHON) tests/conformance/differential.py --drfgate $(TARGET_DIR)/debug/drfgate
 
-# Path spellings through the Layer under hyper and through nginx + `drfgate serve`: the route the
-# gate judged is the one Django resolved, and no request DRF refuses reaches a view
+# Path spellings through the Layer under hyper, through nginx + `drfgate serve` and through nginx +
+# ngx_http_drfgate_module: the route the gate judged is the one Django resolved, and no request DRF refuses reaches a view
 # (tests/paths/; Apache's runner is part of test-apache-quick). Installs nginx if missing.
 differential-paths: fixture-db python-env
 	$(CARGO) build -p drfgate-cli
 	$(CARGO) build -p drfgate-tower --example path_proxy
 	$(DJANGO_MK_PYTHON) tests/paths/differential.py layer --proxy $(TARGET_DIR)/debug/examples/path_proxy
 	$(DJANGO_MK_PYTHON) tests/paths/differential.py nginx --drfgate $(TARGET_DIR)/debug/drfgate
+	$(if $(NGINX_SKIPPED),,$(MAKE) --no-print-directory nginx-deps nginx-module NGINX_PROFILE=debug)
+	$(DJANGO_MK_PYTHON) tests/paths/differential.py module --module $(NGINX_MODULE)
 
 # Debian's nginx in front of `drfgate serve` with examples/nginx/drfgate.conf.
 test-nginx: demo-db
@@ -54,12 +56,14 @@ test-nginx: demo-db
 # Every fenced snippet of README.md and docs/*.md, exercised by its language: configs loaded,
 # commands run and their output compared, apache2 -t / nginx -t, C and Python compiled, Rust
 # excerpts matched to the files cargo test compiles (tests/docs/check_snippets.py, a few seconds).
-# DRFGATE_SKIP=apache leaves out the Apache snippets (and the module build they need).
+# DRFGATE_SKIP=apache leaves out the Apache snippets (and the module build they need); nginx the same.
 comma := ,
 DOCS_SKIP_APACHE := $(filter apache,$(subst $(comma), ,$(DRFGATE_SKIP)))
+DOCS_SKIP_NGINX := $(filter nginx,$(subst $(comma), ,$(DRFGATE_SKIP)))
 docs-check: demo-db python-env $(if $(DOCS_SKIP_APACHE),,apache-deps)
 	$(CARGO) build -p drfgate-cli
 	$(if $(DOCS_SKIP_APACHE),,$(MAKE) --no-print-directory apache-module APACHE_PROFILE=debug)
+	$(if $(DOCS_SKIP_NGINX),,$(MAKE) --no-print-directory nginx-deps nginx-module NGINX_PROFILE=debug)
 	$(DJANGO_MK_PYTHON) tests/docs/check_snippets.py --self-test --drfgate $(TARGET_DIR)/debug/drfgate
 
 demo-db: $(DEMO_DB)
@@ -86,3 +90,6 @@ clean:
 
 # Apache httpd module (issue 5): apache-module, install-apache, test-apache.
 include modules/apache/apache.mk
+
+# nginx dynamic module (issue 13): nginx-module, install-nginx, test-nginx-module.
+include modules/nginx/nginx.mk

@@ -454,10 +454,27 @@ const char *drfgate_version(void);
 drfgate_result drfgate_gate_decide(const struct drfgate_gate *gate, const struct drfgate_request *request, struct drfgate_decision **out_decision);
 
 /**
+ * As `drfgate_gate_decide`, but only when the answer needs neither the database nor a
+ * password hasher: from the gate's caches (a token or a verified password seen within the
+ * TTL, a user's permissions) or from the request alone (no credentials, a malformed
+ * header, a route that needs no authentication). Then it writes the decision
+ * `drfgate_gate_decide` would make at that moment and returns `DRFGATE_RESULT_OK`; otherwise
+ * it returns `DRFGATE_RESULT_ABSENT`, writes nothing, and the caller asks
+ * `drfgate_gate_decide` where blocking is allowed (a thread pool).
+ *
+ * It never blocks on I/O or runs a hasher: for an event loop (nginx's workers) to answer
+ * the common cases inline. Other results as for `drfgate_gate_decide`.
+ *
+ * # Safety
+ * As `drfgate_gate_decide`.
+ */
+drfgate_result drfgate_gate_decide_cached(const struct drfgate_gate *gate, const struct drfgate_request *request, struct drfgate_decision **out_decision);
+
+/**
  * Releases a decision; the strings read from it become invalid. NULL is ignored.
  *
  * # Safety
- * `decision` is NULL or a decision from `drfgate_gate_decide` not yet freed.
+ * `decision` is NULL or a decision from `drfgate_gate_decide` (or `_cached`) not yet freed.
  */
 void drfgate_decision_free(struct drfgate_decision *decision);
 

@@ -1,5 +1,6 @@
 """The app behind nginx in examples/nginx/test.sh: answers every request with what it saw,
-as JSON: method, path and the X-Drfgate-* headers (null when absent)."""
+as JSON: method, path and the X-Drfgate-* headers (null when absent); the Host it got comes
+back in X-Echo-Host."""
 import json
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,7 @@ class Echo(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Echo-Host", self.headers.get("Host", ""))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)

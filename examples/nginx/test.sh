@@ -149,5 +149,11 @@ path=/api/public/
 check "anonymous on an AllowAny route; forged identity dropped" 200 '{"auth": "anonymous", "method": "GET", "path": "/api/public/", "user": null, "user_id": null}' -- \
     -H "X-Drfgate-User: boss" -H "X-Drfgate-Auth: token"
 
+# $http_host, not $host: the case and the port as the client sent them (Django's ALLOWED_HOSTS,
+# Origin and Referer checks judge this Host).
+path=/api/public/
+check "the client's Host reaches the app unchanged" 200 - "X-Echo-Host: API.Example.TEST:8443" -- \
+    -H "Host: API.Example.TEST:8443"
+
 echo "test-nginx: $passed passed, $failed failed"
 ((failed == 0))

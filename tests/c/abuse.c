@@ -476,6 +476,42 @@ static void garbage_requests(const drfgate_gate *gate, long rounds) {
     }
 }
 
+/* drfgate_gate_decide_cached answers only what needs no database and no hasher, and then
+ * exactly as drfgate_gate_decide; otherwise ABSENT with nothing written. */
+static void cached_decisions(const char *config) {
+    drfgate_gate *gate = gate_from_path_or_die(config);
+    drfgate_header header = {bytes_of("Authorization"), bytes_of("Token abcd1234")};
+    drfgate_request req = DRFGATE_REQUEST_INIT;
+    drfgate_decision *d = SENTINEL_DECISION;
+    drfgate_str s = {0};
+    req.method = bytes_of("GET");
+    req.path = bytes_of("/api/orders/42/");
+    CHECK_RESULT(drfgate_gate_decide_cached(NULL, &req, &d), DRFGATE_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(drfgate_gate_decide_cached(gate, NULL, &d), DRFGATE_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(drfgate_gate_decide_cached(gate, &req, NULL), DRFGATE_RESULT_NULL_PARAMETER);
+    CHECK(d == SENTINEL_DECISION);
+    /* No credentials: the request alone answers. */
+    CHECK_RESULT(drfgate_gate_decide_cached(gate, &req, &d), DRFGATE_RESULT_OK);
+    CHECK(d != SENTINEL_DECISION && !drfgate_decision_is_authenticated(d));
+    drfgate_decision_free(d);
+    /* A token never seen: the store must be asked. */
+    req.headers = &header;
+    req.headers_len = 1;
+    d = SENTINEL_DECISION;
+    CHECK_RESULT(drfgate_gate_decide_cached(gate, &req, &d), DRFGATE_RESULT_ABSENT);
+    CHECK(d == SENTINEL_DECISION);
+    CHECK_RESULT(drfgate_gate_decide(gate, &req, &d), DRFGATE_RESULT_OK);
+    drfgate_decision_free(d);
+    /* Now cached: the same user as drfgate_gate_decide found. */
+    d = SENTINEL_DECISION;
+    CHECK_RESULT(drfgate_gate_decide_cached(gate, &req, &d), DRFGATE_RESULT_OK);
+    CHECK(drfgate_decision_is_allow(d) && drfgate_decision_is_authenticated(d));
+    CHECK_RESULT(drfgate_decision_username(d, &s), DRFGATE_RESULT_OK);
+    CHECK(str_is(s, "john"));
+    drfgate_decision_free(d);
+    drfgate_gate_free(gate);
+}
+
 static void decisions_outlive_their_gate(const char *config) {
     drfgate_gate *gate = gate_from_path_or_die(config);
     drfgate_header header = {bytes_of("Authorization"), bytes_of("Token abcd1234")};
@@ -560,6 +596,7 @@ int main(int argc, char **argv) {
         garbage_requests(gate, atol(argv[2]));
         drfgate_gate_free(gate);
         decisions_outlive_their_gate(argv[1]);
+        cached_decisions(argv[1]);
         gates_do_not_cross_fork(argv[1]);
     } else {
         fprintf(stderr, "abuse: no fixture database; skipped the parts that decide\n");

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Every fenced snippet in README.md and docs/*.md is exercised, or listed here as not run.
 
-Usage: check_snippets.py [--drfgate BIN] [--apache-module SO] [--self-test] [--keep] [-v] [FILE.md ...]
+Usage: check_snippets.py [--drfgate BIN] [--apache-module SO] [--nginx-module SO] [--self-test] [--keep] [-v] [FILE.md ...]
 
 `make docs-check` runs it (and `make test` runs that). Standard library only; the Python
 snippets are imported with the venv's Django (`.venv/bin/python`).
@@ -30,12 +30,15 @@ What each fence language gets:
   apache    `apache2 -t` on a minimal server config that includes the snippet (mod_drfgate
             loaded from build/apache/.libs when the snippet uses a Drfgate directive;
             /etc/drfgate/drfgate.toml is the demo config).
-  nginx     `nginx -t` on a minimal config; a snippet of `location`s is put in a `server`,
+  nginx     `nginx -t` on a minimal config (ngx_http_drfgate_module loaded from build/nginx,
+            with `thread_pool drfgate` and the demo config, when the snippet uses a drfgate
+            directive); a snippet of `location`s is put in a `server`,
             one of `server`s/`upstream`s in `http`.
   c         `cc -fsyntax-only` against include/drfgate.h; a fragment without `main` is put in
             a function `void snippet(const char *path, const char *auth)`.
   python    Compiled, executed, and every dotted class name in it imported under the
-            reference project's settings (tests/django), with examples/apache on the path.
+            reference project's settings (tests/django), with examples/apache and examples/nginx
+            on the path.
   rust      Must start with `// from PATH`: its lines (split at `// …`) must appear, in order,
             in that file, which `cargo test` compiles (crates/drfgate-tower/examples/orders.rs is an example
             of drfgate-tower).
@@ -129,6 +132,18 @@ NOT_RUN = [
      "runs it from build/apache"),
     ("docs/apache.md", "sh", "a2enmod drfgate wsgi",
      "changes the system's Apache config; the Apache tests use a private ServerRoot"),
+    ("docs/nginx.md", "sh", "apt-get install nginx nginx-dev",
+     "installs packages; tests/nginx/install-deps.sh installs the same ones for make test"),
+    ("docs/nginx.md", "sh", "make nginx-module",
+     "a release build of libdrfgate (minutes); make test builds the same module from the debug "
+     "library (NGINX_PROFILE=debug)"),
+    ("docs/nginx.md", "sh", "make install-nginx",
+     "writes into the system's nginx; make test runs the module from build/nginx"),
+    ("docs/nginx.md", "sh", "make test-nginx-module",
+     "root, ≈ 30 s; make test runs it"),
+    ("docs/nginx.md", "text", "load_module modules/ngx_http_drfgate_module.so;",
+     "main-context directives; tests/nginx/e2e.py and this check load the module and declare "
+     "the pool exactly so"),
     ("docs/apache.md", "sh", "make test-apache",
      "≈ 1.5 min, root; make test runs its quick part (test-apache-quick)"),
 ]
@@ -592,19 +607,34 @@ class Checker:
         if not need("nginx", Path(nginx).exists(), "nginx (apt-get install nginx)"):
             self.report.skipped.append((block.where(), "nginx: DRFGATE_SKIP=nginx"))
             return
+        uses_module = bool(re.search(r"^\s*drfgate(_\w+)?\s", block.text, re.M))
+        module = Path(self.args.nginx_module)
+        if uses_module and not need("nginx", module.is_file(),
+                                    f"{module} (make nginx-module NGINX_PROFILE=debug)"):
+            self.report.skipped.append((block.where(), "nginx: DRFGATE_SKIP=nginx"))
+            return
         run_dir = self.page_dir / f"nginx-{block.line}"
         (run_dir / "temp").mkdir(parents=True)
         first = re.sub(r"#.*", "", block.text).split()
         context = first[0] if first else ""
         port = free_port()
         text = re.sub(r"^(\s*)listen\s+80;", rf"\1listen 127.0.0.1:{port};", block.text, flags=re.M)
+        for placeholder, real in PATH_STANDINS.items():
+            text = text.replace(placeholder, real)
         if context == "location":
             body = f"server {{\n    listen 127.0.0.1:{port};\n{text}\n}}"
-        elif context in ("server", "upstream", "map", "include"):
+        elif context in ("server", "upstream", "map", "include", "drfgate_config",
+                         "drfgate_thread_pool"):
             body = text
         else:
             raise Failure(f"nginx snippet starting with {context!r}: expected location, server or upstream")
-        conf = f"""pid {run_dir}/nginx.pid;
+        main = ""
+        if uses_module:
+            # The module, the pool the pages name, and a config when the snippet has none.
+            main = f"load_module {module};\nthread_pool drfgate threads=2;\n"
+            if not re.search(r"^\s*drfgate_config\s", text, re.M):
+                body = f"drfgate_config {DEMO_CONFIG};\n{body}"
+        conf = f"""{main}pid {run_dir}/nginx.pid;
 error_log {run_dir}/error.log;
 events {{ worker_connections 64; }}
 http {{
@@ -621,7 +651,8 @@ http {{
         result = run([nginx, "-t", "-q", "-p", str(run_dir), "-c", str(run_dir / "nginx.conf")])
         if result.returncode != 0:
             raise Failure(f"nginx -t:\n{result.stderr}{result.stdout}")
-        self.report.run.append((block.where(), f"nginx: nginx -t ({context})"))
+        self.report.run.append((block.where(), f"nginx: nginx -t ({context})"
+                                + (" with ngx_http_drfgate_module" if uses_module else "")))
 
     # -- languages ---------------------------------------------------------------------
 
@@ -656,7 +687,8 @@ http {{
         probe = r"""
 import os, re, sys
 root = sys.argv[1]
-sys.path[:0] = [os.path.join(root, "examples", "apache"), os.path.join(root, "tests", "django")]
+sys.path[:0] = [os.path.join(root, "examples", "apache"), os.path.join(root, "examples", "nginx"),
+               os.path.join(root, "tests", "django")]
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "refproj.settings")
 os.environ.setdefault("DRFGATE_DJANGO_DB", os.path.join(root, ".demo", "db.sqlite3"))
 import django
@@ -830,6 +862,8 @@ def main():
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
     parser.add_argument("--drfgate", default=str(target / "debug" / "drfgate"))
     parser.add_argument("--apache-module", default=str(ROOT / "build" / "apache" / ".libs" / "mod_drfgate.so"))
+    parser.add_argument("--nginx-module", default=str(ROOT / "build" / "nginx" / "src" / "objs"
+                                                      / "ngx_http_drfgate_module.so"))
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every snippet checked")
     parser.add_argument("--self-test", action="store_true",

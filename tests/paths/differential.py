@@ -5,6 +5,8 @@ route Django resolved, and no request DRF refuses reaches a view. One runner per
   apache  Apache + mod_wsgi + mod_drfgate      tests/apache/e2e.py --only paths (as root)
   nginx   nginx auth_request → drfgate serve,  differential.py nginx --drfgate BIN
           nginx → gunicorn
+  module  nginx + ngx_http_drfgate_module      differential.py module --module SO
+          → gunicorn                           (SO: make nginx-module)
   layer   hyper + the tower Layer as a         differential.py layer --proxy BIN
           reverse proxy → gunicorn             (BIN: cargo build -p drfgate-tower --example path_proxy)
 
@@ -612,6 +614,78 @@ def run_nginx(args):
         return run("nginx", gated_port, reference_port, scratch / "results.jsonl")
 
 
+def module_conf(scratch, module, config, gated_port, reference_port, trusting_port, guarded_port):
+    """GATED decides in nginx itself (the module, judging the raw target proxy_pass passes on)
+    and passes the route it judged upstream; REFERENCE is the same nginx without the gate."""
+    user = "user root;\n" if os.getuid() == 0 else ""
+    return f"""{user}worker_processes 1;
+pid {scratch}/nginx.pid;
+error_log {scratch}/nginx-error.log warn;
+load_module {module};
+thread_pool drfgate threads=4;
+events {{ worker_connections 256; }}
+http {{
+    access_log {scratch}/nginx-access.log;
+    client_body_temp_path {scratch}/temp/body;
+    proxy_temp_path {scratch}/temp/proxy;
+    fastcgi_temp_path {scratch}/temp/fastcgi;
+    uwsgi_temp_path {scratch}/temp/uwsgi;
+    scgi_temp_path {scratch}/temp/scgi;
+    drfgate_config {config};
+    drfgate_thread_pool drfgate;
+
+    upstream trusting {{ server 127.0.0.1:{trusting_port}; }}
+    upstream guarded {{ server 127.0.0.1:{guarded_port}; }}
+
+    server {{
+        listen 127.0.0.1:{gated_port};
+        drfgate on;
+        location / {{
+            # Set here, so never taken from the client (left out when empty: no route).
+            proxy_set_header X-Drfgate-Route $drfgate_route;
+            proxy_set_header Host $http_host;
+            proxy_pass http://trusting;
+        }}
+    }}
+
+    server {{
+        listen 127.0.0.1:{reference_port};
+        location / {{
+            proxy_set_header X-Drfgate-Route "";
+            proxy_set_header Host $http_host;
+            proxy_pass http://guarded;
+        }}
+    }}
+}}
+"""
+
+
+def run_module(args):
+    ensure_nginx()
+    module = Path(args.module).resolve()
+    if not module.exists():
+        raise SetupError(f"no nginx module at {module} (make nginx-module)")
+    scratch = scratch_dir("module")
+    (scratch / "temp").mkdir()
+    db = scratch / "db.sqlite3"
+    config = scratch / "drfgate.toml"
+    config.write_text(gate_config(db), "utf-8")
+    with Processes(scratch) as processes:
+        trusting = gunicorn(processes, "gunicorn-trusting", db, trust_gate=True)
+        guarded = gunicorn(processes, "gunicorn-guarded", db, trust_gate=False)
+        gated_port, reference_port = free_port(), free_port()
+        conf = scratch / "nginx.conf"
+        conf.write_text(module_conf(scratch, module, config, gated_port, reference_port,
+                                    trusting, guarded))
+        check = subprocess.run([NGINX, "-t", "-q", "-p", str(scratch), "-c", str(conf)],
+                               capture_output=True, text=True)
+        if check.returncode != 0:
+            raise SetupError(f"nginx -t: {check.stderr}")
+        processes.spawn("nginx", [NGINX, "-p", str(scratch), "-c", str(conf), "-g", "daemon off;"],
+                        port=gated_port, stop_signal=signal.SIGQUIT)
+        return run("module", gated_port, reference_port, scratch / "results.jsonl")
+
+
 def run_layer(args):
     proxy = Path(args.proxy)
     if not proxy.exists():
@@ -638,12 +712,14 @@ def main():
     sub = parser.add_subparsers(dest="front_end", required=True)
     nginx = sub.add_parser("nginx", help="nginx auth_request → drfgate serve; nginx → gunicorn")
     nginx.add_argument("--drfgate", required=True, help="the drfgate binary")
+    module = sub.add_parser("module", help="nginx + ngx_http_drfgate_module; nginx → gunicorn")
+    module.add_argument("--module", required=True, help="ngx_http_drfgate_module.so")
     layer = sub.add_parser("layer", help="hyper + the tower Layer as a reverse proxy → gunicorn")
     layer.add_argument("--proxy", required=True, help="the path_proxy example binary")
     args = parser.parse_args()
     # A missing fixture or nginx fails the run, unless DRFGATE_SKIP names it (README, "How it
     # is tested").
-    needs = ["django"] + (["nginx"] if args.front_end == "nginx" else [])
+    needs = ["django"] + (["nginx"] if args.front_end in ("nginx", "module") else [])
     skipped = [n for n in needs if n in os.environ.get("DRFGATE_SKIP", "").split(",")]
     if skipped:
         print(f"path differential, {args.front_end}: skipped (DRFGATE_SKIP={','.join(skipped)})")
@@ -651,7 +727,8 @@ def main():
     started = time.monotonic()
     print(f"path differential, {args.front_end}:")
     try:
-        failures = run_nginx(args) if args.front_end == "nginx" else run_layer(args)
+        runner = {"nginx": run_nginx, "module": run_module, "layer": run_layer}[args.front_end]
+        failures = runner(args)
     except SetupError as error:
         print(f"  setup failed: {error}")
         return 2

@@ -134,10 +134,52 @@ pub unsafe extern "C" fn drfgate_gate_decide(
     })
 }
 
+/// As `drfgate_gate_decide`, but only when the answer needs neither the database nor a
+/// password hasher: from the gate's caches (a token or a verified password seen within the
+/// TTL, a user's permissions) or from the request alone (no credentials, a malformed
+/// header, a route that needs no authentication). Then it writes the decision
+/// `drfgate_gate_decide` would make at that moment and returns `DRFGATE_RESULT_OK`; otherwise
+/// it returns `DRFGATE_RESULT_ABSENT`, writes nothing, and the caller asks
+/// `drfgate_gate_decide` where blocking is allowed (a thread pool).
+///
+/// It never blocks on I/O or runs a hasher: for an event loop (nginx's workers) to answer
+/// the common cases inline. Other results as for `drfgate_gate_decide`.
+///
+/// # Safety
+/// As `drfgate_gate_decide`.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_gate_decide_cached(
+    gate: *const drfgate_gate,
+    request: *const drfgate_request,
+    out_decision: *mut *mut drfgate_decision,
+) -> drfgate_result {
+    ffi_boundary!({
+        const F: &str = "drfgate_gate_decide_cached";
+        let gate = try_gate!(F, gate);
+        let request = try_nonnull!(F, request);
+        let out_decision = try_out!(F, out_decision);
+        // SAFETY: the caller promises a request of `struct_size` readable bytes.
+        let request = try_result!(unsafe { REQUEST_LAYOUT.read(F, "request", request) });
+        // SAFETY: the caller's promise about the request's pointers.
+        let view = try_result!(unsafe { RequestView::new(F, &request) });
+        let judgement = gate.judge_cached(&view.request());
+        if let Some(fault) = view.callback_fault() {
+            return fail(drfgate_result::InvalidArgument, format!("{F}: {fault}"));
+        }
+        let Some(judgement) = judgement else {
+            return drfgate_result::Absent;
+        };
+        let handle = Box::new(drfgate_decision::new(judgement));
+        // SAFETY: the caller promises it is writable.
+        unsafe { out_decision.write(Box::into_raw(handle)) };
+        drfgate_result::Ok
+    })
+}
+
 /// Releases a decision; the strings read from it become invalid. NULL is ignored.
 ///
 /// # Safety
-/// `decision` is NULL or a decision from `drfgate_gate_decide` not yet freed.
+/// `decision` is NULL or a decision from `drfgate_gate_decide` (or `_cached`) not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn drfgate_decision_free(decision: *mut drfgate_decision) {
     ffi_boundary!({
