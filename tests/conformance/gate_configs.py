@@ -48,6 +48,11 @@ HASHERS = [
     "MD5PasswordHasher",
 ]
 
+# tests/django/refproj/settings.py's SECRET_KEY, ALLOWED_HOSTS and CSRF_TRUSTED_ORIGINS.
+SECRET_KEY = "drfgate-test-secret-key-not-for-production-0123456789abcdef"
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1", "[::1]"]
+CSRF_TRUSTED_ORIGINS = ["https://trusted.example", "https://*.wild.example"]
+
 
 class ConfigError(ValueError):
     """The table holds something drfgate's config cannot say."""
@@ -186,6 +191,11 @@ def config_text(cases, db, views, backends, extra_routes=()):
     lines = [
         "[django]",
         f"DATABASE = {toml_string('sqlite://' + str(db))}",
+        # tests/django/refproj/settings.py's values, for sessions and CSRF.
+        f"SECRET_KEY = {toml_string(SECRET_KEY)}",
+        f"ALLOWED_HOSTS = {toml_value(ALLOWED_HOSTS, 'hosts')}",
+        f"CSRF_TRUSTED_ORIGINS = {toml_value(CSRF_TRUSTED_ORIGINS, 'origins')}",
+        'SECURE_PROXY_SSL_HEADER = ["HTTP_X_FORWARDED_PROTO", "https"]',
         f"AUTHENTICATION_BACKENDS = {toml_value(list(backends), 'backends')}",
         f"PASSWORD_HASHERS = {toml_value(HASHERS, 'hashers')}",
         "[gate]",

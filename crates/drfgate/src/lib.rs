@@ -30,6 +30,7 @@ pub mod header;
 pub mod permissions;
 pub mod request;
 pub mod routes;
+pub mod signing;
 pub mod store;
 pub mod trace;
 

@@ -36,6 +36,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
 
+# The CSRF settings the session cases exercise (tests/conformance/gate_configs.py gives the gate the
+# same values): trusted origins, exact and wildcard, and a TLS proxy's header.
+CSRF_TRUSTED_ORIGINS = ["https://trusted.example", "https://*.wild.example"]
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 ROOT_URLCONF = "refproj.urls"
 WSGI_APPLICATION = "refproj.wsgi.application"
 
