@@ -207,7 +207,8 @@ where
         };
         match verdict.decision {
             Decision::Pass => {
-                let request = allowed_request(parts, body, None, None);
+                let mut request = allowed_request(parts, body, None, None);
+                request.extensions_mut().insert(Passed);
                 ResponseFuture::calling(self.take_ready_inner().call(request))
             }
             Decision::Allow(identity) => {
@@ -225,6 +226,13 @@ where
 /// with the one Django resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JudgedRoute(pub Arc<str>);
+
+/// In the extensions of a request the gate passed on without an opinion
+/// (`Decision::Pass`): no route matched under `[gate] unmatched = "pass"`, or an
+/// authenticator could not finish DRF's answer (a session POST whose CSRF token may be in the
+/// body) and the application's own DRF decides. Such a request carries no identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Passed;
 
 /// A decision and the route that reached it, owned, so it can cross the blocking pool.
 struct Verdict {
@@ -250,6 +258,7 @@ fn allowed_request<B>(
     // Whatever an outer layer may have put there, the gate's answer is the one that counts.
     parts.extensions.remove::<drfgate::Identity>();
     parts.extensions.remove::<JudgedRoute>();
+    parts.extensions.remove::<Passed>();
     if let Some(identity) = identity {
         parts.extensions.insert(identity);
     }
@@ -350,7 +359,9 @@ where
                     };
                     match verdict.decision {
                         Decision::Pass => {
-                            let future = inner.call(allowed_request(parts, body, None, None));
+                            let mut request = allowed_request(parts, body, None, None);
+                            request.extensions_mut().insert(Passed);
+                            let future = inner.call(request);
                             this.state.set(State::Calling { future });
                         }
                         Decision::Allow(identity) => {

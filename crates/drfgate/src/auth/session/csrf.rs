@@ -220,7 +220,7 @@ impl Check<'_> {
         let parsed = match urlsplit(origin) {
             Ok(Some(parsed)) => parsed,
             Ok(None) => return not_trusted,
-            Err(()) => return Err("the Origin is not plain ASCII"),
+            Err(()) => return Err("a bracketed Origin, which Python versions parse differently"),
         };
         for trusted in wildcards {
             let Ok(Some(t)) = urlsplit(trusted) else {
@@ -244,7 +244,11 @@ impl Check<'_> {
         let parsed = match urlsplit(&referer) {
             Ok(Some(parsed)) => parsed,
             Ok(None) => return fail("Referer checking failed - Referer is malformed.".into()),
-            Err(()) => return Err(Csrf::Defer("the Referer is not plain ASCII")),
+            Err(()) => {
+                return Err(Csrf::Defer(
+                    "a bracketed Referer, which Python versions parse differently",
+                ))
+            }
         };
         if parsed.scheme.is_empty() || parsed.netloc.is_empty() {
             return fail("Referer checking failed - Referer is malformed.".into());

@@ -93,13 +93,12 @@ pub(crate) struct SplitUrl {
     fragment: String,
 }
 
-/// Python 3.11's `urllib.parse.urlsplit`, for the ASCII URLs browsers send. `None` where it
-/// raises `ValueError` (an unbalanced `[`/`]` in the netloc); `Err` where this reading does
-/// not follow Python closely enough to be trusted (non-ASCII), so the caller defers.
+/// Python 3.11's `urllib.parse.urlsplit` on a header's text (ISO-8859-1, so every character
+/// is at most U+00FF: its NFKC check of a non-ASCII netloc never raises for those). `None`
+/// where it raises `ValueError` (an unbalanced `[`/`]` in the netloc); `Err` for a bracketed
+/// netloc, which Python 3.11.4+ validates as an IP address and older versions do not, so the
+/// caller defers.
 pub(crate) fn urlsplit(url: &str) -> Result<Option<SplitUrl>, ()> {
-    if !url.is_ascii() {
-        return Err(());
-    }
     // Leading C0 controls and spaces stripped; tabs and newlines removed anywhere.
     let url: String = url
         .trim_start_matches(|c: char| c <= ' ')
@@ -111,6 +110,7 @@ pub(crate) fn urlsplit(url: &str) -> Result<Option<SplitUrl>, ()> {
     if let Some(i) = rest.find(':') {
         let candidate = &rest[..i];
         if i > 0
+            && candidate.is_ascii()
             && candidate.as_bytes()[0].is_ascii_alphabetic()
             && candidate
                 .bytes()
@@ -235,6 +235,8 @@ mod tests {
         let u = urlsplit("nonsense").unwrap().unwrap();
         assert_eq!((u.scheme.as_str(), u.netloc.as_str()), ("", ""));
         assert_eq!(urlsplit("https://[::1/").unwrap(), None);
-        assert!(urlsplit("https://exämple.com/").is_err());
+        let u = urlsplit("https://exämple.com/").unwrap().unwrap();
+        assert_eq!(u.netloc, "exämple.com");
+        assert!(urlsplit("https://[::1]/").is_err());
     }
 }
