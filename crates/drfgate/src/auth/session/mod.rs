@@ -91,13 +91,19 @@ impl SessionAuthentication {
         request: &Request<'_>,
         sessions: &Sessions,
         resolved: Result<Cached<Arc<SessionUser>>, Unresolved>,
+        why_anonymous: Option<String>,
         trace: &mut Tracer<'_>,
     ) -> Outcome {
         let session = match resolved {
             Ok(Cached::Found(session)) => session,
             Ok(Cached::Unknown) => {
                 self.step(trace, || {
-                    "declined: the session cookie gives AnonymousUser".into()
+                    format!(
+                        "declined: the session cookie gives AnonymousUser: {}",
+                        why_anonymous.unwrap_or_else(|| {
+                            "remembered from a lookup within negative_ttl_seconds".into()
+                        })
+                    )
                 });
                 return Outcome::Decline;
             }
@@ -166,10 +172,17 @@ impl SessionAuthentication {
         if reason == "CSRF token missing." {
             trace.hint(|| {
                 format!(
-                    "a session-authenticated {} needs the CSRF token: a JavaScript client must \
-                     send the {} cookie's value in the {} header (Django's CSRF_HEADER_NAME {}), \
-                     or a form its csrfmiddlewaretoken field",
-                    "unsafe request", csrf.cookie_name, csrf.header_name, csrf.header_meta_name
+                    "a session-authenticated unsafe request needs the CSRF token: a JavaScript \
+                     client must send the {} cookie's value in the {} header (Django's \
+                     CSRF_HEADER_NAME {}), or a form its csrfmiddlewaretoken field",
+                    csrf.cookie_name,
+                    // Django's documented spelling of its default header.
+                    if csrf.header_meta_name == "HTTP_X_CSRFTOKEN" {
+                        "X-CSRFToken"
+                    } else {
+                        &csrf.header_name
+                    },
+                    csrf.header_meta_name
                 )
             });
         } else if reason == "CSRF cookie not set." {
@@ -240,10 +253,8 @@ impl Authenticator for SessionAuthentication {
                 }
             }
         });
-        if let Some(why) = why_anonymous {
-            trace.hint(|| why.describe(sessions.settings.engine));
-        }
-        self.finish(request, sessions, resolved, trace)
+        let why = why_anonymous.map(|why| why.describe(sessions.settings.engine));
+        self.finish(request, sessions, resolved, why, trace)
     }
 
     fn authenticate_cached(
@@ -260,7 +271,7 @@ impl Authenticator for SessionAuthentication {
             return Some(self.no_secret_key(trace));
         }
         let found = sessions.cache.get(&sessions.cache_key(&cookie))?;
-        Some(self.finish(request, sessions, Ok(found), trace))
+        Some(self.finish(request, sessions, Ok(found), None, trace))
     }
 
     fn authenticate_header(&self) -> Option<&Arc<str>> {
