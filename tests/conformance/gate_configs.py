@@ -228,6 +228,10 @@ def exported_configs(cases, cases_path, db, python, views=None):
     AUTHENTICATION_BACKENDS as Django names them (the export maps the test project's backend
     itself). Needs the venv's `python`; unmatched paths are denied, as in `config_text`."""
     out = OrderedDict()
+    # The reference project's SECRET_KEY, in a file as a deployment would give it (the export
+    # never writes the key itself).
+    secret_key_file = Path(db).parent / "secret_key"
+    secret_key_file.write_text(SECRET_KEY + "\n", "utf-8")
     for backends, members in groups(cases, views).items():
         django_backends = next(
             (cases["views"][v]["backends"] for v in members if "backends" in cases["views"][v]),
@@ -237,7 +241,7 @@ def exported_configs(cases, cases_path, db, python, views=None):
                    DRFGATE_DJANGO_BACKENDS=",".join(django_backends))
         done = subprocess.run(
             [str(python), str(MANAGE_PY), "drfgate_export", "--unmatched", "deny",
-             "--database", "sqlite://" + str(db)],
+             "--database", "sqlite://" + str(db), "--secret-key-file", str(secret_key_file)],
             env=env, capture_output=True, text=True, cwd=str(MANAGE_PY.parent),
         )
         if done.returncode != 0:
