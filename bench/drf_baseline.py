@@ -6,7 +6,10 @@ Prints median microseconds per operation for:
     (Django's WSGI handler and middleware included, as a request reaching Python pays them);
   - TokenAuthentication.authenticate() alone (its one ORM query);
   - the same dispatch with a wrong token (DRF refusing it);
-  - Django's check_password for the fixture's pbkdf2_sha256 hash (1,000,000 iterations).
+  - Django's check_password for the fixture's pbkdf2_sha256 hash (1,000,000 iterations);
+  - a full dispatch of a SessionAuthentication + IsAuthenticated view with the fixture's
+    logged-in session: GET, and PUT with Origin, the CSRF cookie and a masked X-CSRFToken
+    (SessionMiddleware, AuthenticationMiddleware and the CSRF checks included).
 """
 import os
 import statistics
@@ -53,10 +56,22 @@ def main():
     auth = TokenAuthentication()
     authenticate = lambda: auth.authenticate(Request(raw))  # noqa: E731
     encoded = get_user_model().objects.get(username="john").password
+    browser = Client(enforce_csrf_checks=True)
+    browser.cookies["sessionid"] = "johnsessionkey000000000000000001"
+    browser.cookies["csrftoken"] = "Zx8kq2LmN4pR7sTvW1yB3dF5gH6jK9cE"
+    token = "m3Pq8RtY2uI5oA7sD9fG1hJ4kL6zX0cVbqNAoJ4aFoXMlSQNp0D7UkeZqi2IxZep"
+    session_get = lambda: browser.get("/api/session-ia/")  # noqa: E731
+    session_put = lambda: browser.put(  # noqa: E731
+        "/api/session-ia/", HTTP_ORIGIN="http://testserver", HTTP_X_CSRFTOKEN=token
+    )
+    assert session_get().status_code == 200
+    assert session_put().status_code == 200
     results = {
         "drf_dispatch_valid_token_us": median_us(ok),
         "drf_dispatch_bad_token_us": median_us(bad),
         "drf_token_authenticate_us": median_us(authenticate),
+        "drf_dispatch_session_get_us": median_us(session_get),
+        "drf_dispatch_session_put_csrf_us": median_us(session_put),
         "django_check_password_pbkdf2_1M_us": median_us(
             lambda: check_password("password", encoded), rounds=3, per_round=2
         ),

@@ -11,6 +11,9 @@ listen="${DEMO_LISTEN:-127.0.0.1:9180}"
 base="http://$listen"
 alice=9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b
 boss=b0557ac27e6e4fa5a1a83a8b1b5d1d8e2f3c4b5a
+# alice's browser, logged in through Django (examples/demo/make_demo_db.py): its two cookies.
+browser="sessionid=alicedemosession0000000000000001; csrftoken=DemoCsrfSecret0123456789abcdefAB"
+csrf=DemoCsrfSecret0123456789abcdefAB
 
 if ! command -v curl >/dev/null; then
     echo "demo: installing curl" >&2
@@ -65,6 +68,10 @@ show -H "Authorization: Bearer $alice" "$base/api/orders/"
 echo "Why was Bearer refused? drfgate explain tells, step by step:"
 run -H "Authorization: Bearer $alice" /api/orders/
 show -X POST -H "Authorization: Token $alice" "$base/api/orders/7/"
+echo "alice's browser, logged in to Django (SessionAuthentication): a POST that sends the CSRF token"
+echo "in X-CSRFToken is allowed; a JavaScript client that forgot the header is refused as DRF refuses it:"
+show -X POST -H "Cookie: $browser" -H "X-CSRFToken: $csrf" "$base/api/orders/"
+show -X POST -H "Cookie: $browser" "$base/api/orders/"
 echo "An admin-only route (IsAdminUser): alice is not staff, boss is:"
 show -H "Authorization: Token $alice" "$base/api/admin/report/"
 show -H "Authorization: Token $boss" "$base/api/admin/report/"

@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gate_configs  # noqa: E402
 import rawhttp  # noqa: E402
+import session_variants  # noqa: E402
 from variants import Generator  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -51,6 +52,8 @@ DJANGO_DIR = REPO_ROOT / "tests" / "django"
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 HOST = b"127.0.0.1"
 DEFAULT_BACKENDS = gate_configs.DEFAULT_BACKENDS
+# Session engines besides the default db, each with its own gunicorn and drfgate serve.
+OTHER_ENGINES = ("django.contrib.sessions.backends.signed_cookies", "django.contrib.sessions.backends.cached_db")
 
 
 class SetupError(RuntimeError):
@@ -122,7 +125,9 @@ def wait_until_serving(port, process, name, log):
 
 
 class Servers:
-    def __init__(self, scratch, drfgate, cases_path, db, configs):
+    def __init__(self, scratch, drfgate, cases_path, db, configs, engines=()):
+        self.engines = engines
+        self.engine_ports = {}  # engine -> (gunicorn port, serve port)
         self.processes = []
         self.scratch = scratch
         self.drfgate = drfgate
@@ -151,29 +156,46 @@ class Servers:
         self.processes.append(process)
         return process, log
 
-    def start(self):
-        self.gunicorn_port = free_port()
+    def start_gunicorn(self, name, engine=None):
+        port = free_port()
         env = dict(os.environ, DRFGATE_DJANGO_DB=str(self.db), DRFGATE_CASES=str(self.cases_path))
+        if engine:
+            env["DRFGATE_SESSION_ENGINE"] = engine
         # Sync workers run one request at a time, as the views' per-request settings override needs.
         gunicorn, log = self.spawn(
-            "gunicorn",
-            [str(VENV_BIN / "gunicorn"), "refproj.wsgi:application", "--bind", f"127.0.0.1:{self.gunicorn_port}",
+            name,
+            [str(VENV_BIN / "gunicorn"), "refproj.wsgi:application", "--bind", f"127.0.0.1:{port}",
              "--workers", "2", "--worker-class", "sync", "--timeout", "120", "--log-level", "warning"],
             env=env,
             cwd=str(DJANGO_DIR),
         )
+        return port, gunicorn, log
+
+    def start_serve(self, name, text):
+        port = free_port()
+        config = self.scratch / f"{name}.toml"
+        config.write_text(text, "utf-8")
+        serve, serve_log = self.spawn(
+            name,
+            [self.drfgate, "serve", "--config", str(config), "--listen", f"127.0.0.1:{port}"],
+            env=dict(os.environ, DRFGATE_LOG="error"),
+        )
+        wait_until_serving(port, serve, "drfgate serve", serve_log)
+        return port
+
+    def start(self):
+        self.gunicorn_port, gunicorn, log = self.start_gunicorn("gunicorn")
+        waiting = [(self.gunicorn_port, gunicorn, log)]
         for backends, (text, _) in self.configs.items():
-            port = free_port()
-            config = self.scratch / f"drfgate-{len(self.serve_ports)}.toml"
-            config.write_text(text, "utf-8")
-            serve, serve_log = self.spawn(
-                f"drfgate-serve-{len(self.serve_ports)}",
-                [self.drfgate, "serve", "--config", str(config), "--listen", f"127.0.0.1:{port}"],
-                env=dict(os.environ, DRFGATE_LOG="error"),
-            )
-            wait_until_serving(port, serve, "drfgate serve", serve_log)
-            self.serve_ports[backends] = port
-        wait_until_serving(self.gunicorn_port, gunicorn, "gunicorn", log)
+            self.serve_ports[backends] = self.start_serve(f"drfgate-serve-{len(self.serve_ports)}", text)
+        for number, engine in enumerate(self.engines):
+            port, process, engine_log = self.start_gunicorn(f"gunicorn-engine-{number}", engine)
+            waiting.append((port, process, engine_log))
+            text = self.configs[DEFAULT_BACKENDS][0].replace(
+                "[django]\n", f"[django]\nSESSION_ENGINE = {gate_configs.toml_string(engine)}\n", 1)
+            self.engine_ports[engine] = (port, self.start_serve(f"drfgate-serve-engine-{number}", text))
+        for port, process, process_log in waiting:
+            wait_until_serving(port, process, "gunicorn", process_log)
 
     def stop(self):
         for process in self.processes:
@@ -204,7 +226,16 @@ def drf_user(response):
 
 
 def compare(request, drf, gate):
-    """("agree" | "parsers agree" | "not comparable" | "differ", details)."""
+    """("agree" | "parsers agree" | "deferred" | "not comparable" | "differ", details)."""
+    if gate.status == 200 and gate.header("x-drfgate-decision") == "pass":
+        # Passed on without an identity: the application's DRF answers, which is `drf` itself.
+        if not request.get("may_defer"):
+            return "differ", f"drfgate deferred, DRF answered {drf.status} {drf.body!r}"
+        if gate.header("x-drfgate-user") is not None:
+            return "differ", "drfgate deferred but handed on a user"
+        return "deferred", f"the application's DRF answered {drf.status}"
+    if request.get("may_defer"):
+        return "differ", f"expected a deferral, drfgate answered {gate.status} {gate.body!r}"
     if is_gunicorn_parser_refusal(drf):
         if gate.status == 400 and not gate.body:
             return "parsers agree", ""
@@ -238,31 +269,38 @@ def compare(request, drf, gate):
 
 def run_one(request, servers, backends_of_view):
     raw = rawhttp.request_bytes(request["method"], request["target"], request["headers"], HOST)
+    raw += request.get("body", b"")
     is_head = request["method"].upper() == b"HEAD"
-    drf = rawhttp.send(servers.gunicorn_port, raw, is_head)
-    port = servers.serve_ports[backends_of_view.get(request["view"], DEFAULT_BACKENDS)]
+    if request.get("engine"):
+        drf_port, port = servers.engine_ports[request["engine"]]
+    else:
+        drf_port = servers.gunicorn_port
+        port = servers.serve_ports[backends_of_view.get(request["view"], DEFAULT_BACKENDS)]
+    drf = rawhttp.send(drf_port, raw, is_head)
     gate = rawhttp.send(port, raw, is_head)
     return compare(request, drf, gate)
 
 
 def report(results, excluded, elapsed, verbose):
-    outcomes = ("agree", "parsers agree", "not comparable", "differ")
+    outcomes = ("agree", "parsers agree", "deferred", "not comparable", "differ")
     table = OrderedDict()
     for request, (outcome, _) in results:
         row = table.setdefault(request["feature"], dict.fromkeys(outcomes, 0))
         row[outcome] += 1
     width = max(len(f) for f in table) + 2
-    print(f"{'feature':<{width}}{'requests':>9}{'agree':>8}{'both 400':>10}{'n/c':>6}{'differ':>8}")
+    print(f"{'feature':<{width}}{'requests':>9}{'agree':>8}{'both 400':>10}{'deferred':>10}{'n/c':>6}{'differ':>8}")
     totals = dict.fromkeys(outcomes, 0)
     for feature, row in table.items():
         for k in outcomes:
             totals[k] += row[k]
         print(f"{feature:<{width}}{sum(row.values()):>9}{row['agree']:>8}{row['parsers agree']:>10}"
-              f"{row['not comparable']:>6}{row['differ']:>8}")
+              f"{row['deferred']:>10}{row['not comparable']:>6}{row['differ']:>8}")
     print(f"{'total':<{width}}{sum(totals.values()):>9}{totals['agree']:>8}{totals['parsers agree']:>10}"
-          f"{totals['not comparable']:>6}{totals['differ']:>8}")
+          f"{totals['deferred']:>10}{totals['not comparable']:>6}{totals['differ']:>8}")
     print("both 400: refused by gunicorn's and hyper's HTTP parsers alike; n/c: refused by gunicorn's "
-          "parser only, before Django (not comparable)")
+          "parser only, before Django (not comparable); deferred: drfgate passed the request on without "
+          "an identity (X-Drfgate-Decision: pass) because DRF's answer depends on the body, so the "
+          "application's DRF answered")
     for request, (outcome, detail) in results:
         if outcome == "differ" or (outcome == "not comparable") or verbose:
             print(f"  {outcome.upper()}: {request['id']}: {request['method'].decode('latin-1')} "
@@ -273,7 +311,7 @@ def report(results, excluded, elapsed, verbose):
     for reason, ids in reasons.items():
         print(f"left out ({len(ids)}): {reason}: {', '.join(ids)}")
     print(f"differential: {len(results)} requests to DRF (gunicorn) and drfgate serve in {elapsed:.1f} s")
-    print(f"{totals['agree'] + totals['parsers agree']} passed, {totals['differ']} failed, "
+    print(f"{totals['agree'] + totals['parsers agree'] + totals['deferred']} passed, {totals['differ']} failed, "
           f"{totals['not comparable']} skipped")
     return totals["differ"]
 
@@ -325,6 +363,7 @@ def main():
     generator.basic_headers()
     generator.remote_user_headers()
     generator.routing()
+    session_variants.add_session_requests(generator)
     for request in generator.requests:
         if request["id"].startswith("table:"):
             request["feature"] = "table: " + request["feature"]
@@ -346,9 +385,20 @@ def main():
             print(f"differential: {error}", file=sys.stderr)
             return 2
         backends_of_view = {v: b for b, (_, members) in configs.items() for v in members}
+        # Sessions made by Django itself for the other engines, over this copy.
+        engines = [e for e in OTHER_ENGINES if "session_ia" in drivable]
+        try:
+            for engine in engines:
+                cookies = session_variants.engine_cookies(VENV_BIN / "python", DJANGO_DIR, db, engine)
+                session_variants.add_engine_requests(generator, engine, cookies)
+        except subprocess.CalledProcessError as error:
+            print(f"differential: making {engine} sessions failed:\n{error.stderr.decode(errors='replace')}",
+                  file=sys.stderr)
+            return 2
         started = time.monotonic()
         try:
-            with Servers(scratch, arguments.drfgate, Path(arguments.cases).resolve(), db, configs) as servers:
+            with Servers(scratch, arguments.drfgate, Path(arguments.cases).resolve(), db, configs,
+                         engines) as servers:
                 with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
                     outcomes = list(pool.map(lambda r: run_one(r, servers, backends_of_view), generator.requests))
         except SetupError as error:

@@ -51,6 +51,11 @@ HASHERS = [
     "MD5PasswordHasher",
 ]
 
+# tests/django/refproj/settings.py's SECRET_KEY, ALLOWED_HOSTS and CSRF_TRUSTED_ORIGINS.
+SECRET_KEY = "drfgate-test-secret-key-not-for-production-0123456789abcdef"
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1", "[::1]"]
+CSRF_TRUSTED_ORIGINS = ["https://trusted.example", "https://*.wild.example"]
+
 
 class ConfigError(ValueError):
     """The table holds something drfgate's config cannot say."""
@@ -189,6 +194,11 @@ def config_text(cases, db, views, backends, extra_routes=()):
     lines = [
         "[django]",
         f"DATABASE = {toml_string('sqlite://' + str(db))}",
+        # tests/django/refproj/settings.py's values, for sessions and CSRF.
+        f"SECRET_KEY = {toml_string(SECRET_KEY)}",
+        f"ALLOWED_HOSTS = {toml_value(ALLOWED_HOSTS, 'hosts')}",
+        f"CSRF_TRUSTED_ORIGINS = {toml_value(CSRF_TRUSTED_ORIGINS, 'origins')}",
+        'SECURE_PROXY_SSL_HEADER = ["HTTP_X_FORWARDED_PROTO", "https"]',
         f"AUTHENTICATION_BACKENDS = {toml_value(list(backends), 'backends')}",
         f"PASSWORD_HASHERS = {toml_value(HASHERS, 'hashers')}",
         "[gate]",
@@ -218,6 +228,10 @@ def exported_configs(cases, cases_path, db, python, views=None):
     AUTHENTICATION_BACKENDS as Django names them (the export maps the test project's backend
     itself). Needs the venv's `python`; unmatched paths are denied, as in `config_text`."""
     out = OrderedDict()
+    # The reference project's SECRET_KEY, in a file as a deployment would give it (the export
+    # never writes the key itself).
+    secret_key_file = Path(db).parent / "secret_key"
+    secret_key_file.write_text(SECRET_KEY + "\n", "utf-8")
     for backends, members in groups(cases, views).items():
         django_backends = next(
             (cases["views"][v]["backends"] for v in members if "backends" in cases["views"][v]),
@@ -227,7 +241,7 @@ def exported_configs(cases, cases_path, db, python, views=None):
                    DRFGATE_DJANGO_BACKENDS=",".join(django_backends))
         done = subprocess.run(
             [str(python), str(MANAGE_PY), "drfgate_export", "--unmatched", "deny",
-             "--database", "sqlite://" + str(db)],
+             "--database", "sqlite://" + str(db), "--secret-key-file", str(secret_key_file)],
             env=env, capture_output=True, text=True, cwd=str(MANAGE_PY.parent),
         )
         if done.returncode != 0:

@@ -45,6 +45,23 @@ HASHER_USERS = [
 ]
 HASHER_USER_PASSWORD = "password"
 
+# Logged-in sessions with fixed keys (the conformance table names them), each made by Django's own
+# login() and SessionStore: (session key, username, what happens after login).
+SESSION_USERS = [("sess_pw", "password"), ("sess_gone", "password")]
+SESSIONS = [
+    ("johnsessionkey000000000000000001", "john", None),
+    ("inasessionkey0000000000000000001", "ina", None),
+    ("adminsessionkey00000000000000001", "admin", None),
+    ("pwchangedsessionkey0000000000001", "sess_pw", "change password"),
+    ("deletedusersessionkey00000000001", "sess_gone", "delete user"),
+    ("expiredsessionkey000000000000001", "john", "expire"),
+    ("tamperedsessionkey00000000000001", "john", "tamper"),
+    ("remotebackendsessionkey000000001", "john", "other backend"),
+    ("csrfinsessionkey0000000000000001", "john", "csrf secret in session"),
+]
+# The CSRF secret the table's cookies and tokens use (django-formats.md §4.2's vector).
+CSRF_SECRET = "Zx8kq2LmN4pR7sTvW1yB3dF5gH6jK9cE"
+
 
 def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -107,7 +124,52 @@ def populate():
         for member in spec["members"]:
             User.objects.get(username=member).groups.add(group)
 
+    populate_sessions()
     return fixture_rows
+
+
+def populate_sessions():
+    """The table's sessions: Django's login() writes the data (auth hash included), then the
+    data is saved under the table's fixed key, and the case's change is made after login."""
+    from datetime import timedelta
+
+    from django.contrib.auth import login
+    from django.contrib.auth.models import User
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+    from django.test import RequestFactory
+    from django.utils import timezone
+
+    for username, password in SESSION_USERS:
+        User.objects.create_user(username, password=password)
+    for key, username, change in SESSIONS:
+        user = User.objects.get(username=username)
+        request = RequestFactory().get("/")
+        request.session = SessionStore()
+        backend = "django.contrib.auth.backends.ModelBackend"
+        if change == "other backend":
+            backend = "django.contrib.auth.backends.RemoteUserBackend"
+        login(request, user, backend=backend)
+        data = dict(request.session.items())
+        if change == "csrf secret in session":
+            data["_csrftoken"] = CSRF_SECRET
+        session = SessionStore()
+        session.update(data)
+        # Set after the data: a SessionStore built with an unknown key forgets the key on load.
+        session._session_key = key
+        session.save(must_create=True)
+        row = Session.objects.get(session_key=key)
+        if change == "change password":
+            user.set_password("changed")
+            user.save()
+        elif change == "delete user":
+            user.delete()
+        elif change == "expire":
+            row.expire_date = timezone.now() - timedelta(seconds=1)
+            row.save()
+        elif change == "tamper":
+            row.session_data = row.session_data[:-1] + ("A" if row.session_data[-1] != "A" else "B")
+            row.save()
 
 
 def describe(user, password):

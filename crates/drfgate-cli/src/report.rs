@@ -138,7 +138,8 @@ pub fn explain_text(request: &Request<'_>, decision: &Decision, trace: &Trace) -
         Decision::Pass => {
             let _ = writeln!(
                 out,
-                "decision: pass (no route matched; [gate] unmatched = \"pass\": the application decides)"
+                "decision: pass (passed on without an identity: the application decides; the steps \
+                 above say why)"
             );
         }
         Decision::Deny(deny) => {

@@ -107,4 +107,12 @@ impl Store for Counting {
     fn summary(&self) -> Result<StoreSummary, StoreError> {
         self.inner.summary()
     }
+    fn session_data(&self, session_key: &str, now: &str) -> Result<Option<String>, StoreError> {
+        self.queries.fetch_add(1, Ordering::SeqCst);
+        self.inner.session_data(session_key, now)
+    }
+    fn user_by_pk(&self, pk: &UserPk) -> Result<Option<UserWithPassword>, StoreError> {
+        self.queries.fetch_add(1, Ordering::SeqCst);
+        self.inner.user_by_pk(pk)
+    }
 }

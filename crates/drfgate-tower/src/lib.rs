@@ -208,6 +208,6 @@ mod service;
 
 pub use request::{ConnectionInfo, HttpHeaders};
 pub use response::deny_response;
-pub use service::{DrfGate, DrfGateLayer, JudgedRoute, ResponseFuture};
+pub use service::{DrfGate, DrfGateLayer, JudgedRoute, Passed, ResponseFuture};
 
 pub use drfgate::{Decision, Deny, Gate, Identity};

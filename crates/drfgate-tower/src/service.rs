@@ -213,7 +213,8 @@ where
         };
         match verdict.decision {
             Decision::Pass => {
-                let request = allowed_request(parts, body, None, None, None);
+                let mut request = allowed_request(parts, body, None, None, None);
+                request.extensions_mut().insert(Passed);
                 ResponseFuture::calling(self.take_ready_inner().call(request))
             }
             Decision::Allow(identity) => {
@@ -232,6 +233,13 @@ where
 /// with the one Django resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JudgedRoute(pub Arc<str>);
+
+/// In the extensions of a request the gate passed on without an opinion
+/// (`Decision::Pass`): no route matched under `[gate] unmatched = "pass"`, or an
+/// authenticator could not finish DRF's answer (a session POST whose CSRF token may be in the
+/// body) and the application's own DRF decides. Such a request carries no identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Passed;
 
 /// A decision, the route that reached it and the signed hand-off of its identity (`[handoff]`),
 /// owned, so it can cross the blocking pool.
@@ -261,6 +269,7 @@ fn allowed_request<B>(
     // Whatever an outer layer may have put there, the gate's answer is the one that counts.
     parts.extensions.remove::<drfgate::Identity>();
     parts.extensions.remove::<JudgedRoute>();
+    parts.extensions.remove::<Passed>();
     parts.extensions.remove::<Handoff>();
     if let Some(handoff) = handoff {
         parts.extensions.insert(handoff);
@@ -365,7 +374,9 @@ where
                     };
                     match verdict.decision {
                         Decision::Pass => {
-                            let future = inner.call(allowed_request(parts, body, None, None, None));
+                            let mut request = allowed_request(parts, body, None, None, None);
+                            request.extensions_mut().insert(Passed);
+                            let future = inner.call(request);
                             this.state.set(State::Calling { future });
                         }
                         Decision::Allow(identity) => {

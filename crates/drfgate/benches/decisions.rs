@@ -1,5 +1,6 @@
 //! What a decision costs: header parsing, a cached Token decision, a cached Basic decision,
-//! and a cold SQLite token lookup. Over the Django-made fixture database (`make fixture-db`).
+//! cached Session decisions (GET, and POST with the CSRF checks), and a cold SQLite token
+//! lookup. Over the Django-made fixture database (`make fixture-db`).
 //!
 //! `make bench`; results and how to read them in BENCHMARKS.md.
 
@@ -19,8 +20,10 @@ fn gate(db: &std::path::Path, cache: &str) -> Gate {
         r#"
 [django]
 DATABASE = "sqlite://{}"
+SECRET_KEY = "drfgate-test-secret-key-not-for-production-0123456789abcdef"
+ALLOWED_HOSTS = ["testserver"]
 [rest_framework]
-DEFAULT_AUTHENTICATION_CLASSES = ["TokenAuthentication", "BasicAuthentication"]
+DEFAULT_AUTHENTICATION_CLASSES = ["TokenAuthentication", "BasicAuthentication", "SessionAuthentication"]
 DEFAULT_PERMISSION_CLASSES = ["IsAuthenticated"]
 {cache}
 [[routes]]
@@ -72,6 +75,37 @@ fn cached_decisions(c: &mut Criterion) {
     });
 }
 
+/// The fixture's session for john (made by Django's login()) and its CSRF cookie.
+const SESSION_COOKIES: &[u8] =
+    b"sessionid=johnsessionkey000000000000000001; csrftoken=Zx8kq2LmN4pR7sTvW1yB3dF5gH6jK9cE";
+/// A masked token for that secret, as a JavaScript client sends it.
+const CSRF_TOKEN: &[u8] = b"m3Pq8RtY2uI5oA7sD9fG1hJ4kL6zX0cVbqNAoJ4aFoXMlSQNp0D7UkeZqi2IxZep";
+
+fn decide_session(gate: &Gate, method: &[u8]) -> bool {
+    let headers = [
+        (&b"Host"[..], &b"testserver"[..]),
+        (&b"Origin"[..], &b"http://testserver"[..]),
+        (&b"Cookie"[..], SESSION_COOKIES),
+        (&b"X-CSRFToken"[..], CSRF_TOKEN),
+    ];
+    let request = Request::new(method, b"/api/orders/42/").with_headers(&headers);
+    matches!(gate.decide(black_box(&request)), Decision::Allow(Some(_)))
+}
+
+fn cached_session_decisions(c: &mut Criterion) {
+    let Some(db) = fixture_db() else { return };
+    let gate = gate(&db, "");
+    assert!(decide_session(&gate, b"GET"), "fixture session of john");
+    c.bench_function("cached Session decision, GET (allow)", |b| {
+        b.iter(|| decide_session(&gate, b"GET"))
+    });
+    assert!(decide_session(&gate, b"PUT"), "CSRF passes");
+    c.bench_function(
+        "cached Session decision, PUT with Origin and X-CSRFToken (allow)",
+        |b| b.iter(|| decide_session(&gate, b"PUT")),
+    );
+}
+
 fn cold_lookups(c: &mut Criterion) {
     let Some(db) = fixture_db() else { return };
     let store = SqliteStore::open(&db, Schema::default()).unwrap();
@@ -84,5 +118,11 @@ fn cold_lookups(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, header_parsing, cached_decisions, cold_lookups);
+criterion_group!(
+    benches,
+    header_parsing,
+    cached_decisions,
+    cached_session_decisions,
+    cold_lookups
+);
 criterion_main!(benches);

@@ -128,9 +128,10 @@ impl Deny {
 pub enum Decision {
     /// DRF lets the request through: as this user, or as DRF's `AnonymousUser` (`None`).
     Allow(Option<Identity>),
-    /// No route matched and `[gate] unmatched = "pass"`: the gate has no opinion and the
-    /// application decides. Front ends let it through without an identity, like an anonymous
-    /// allow; `explain` and logs say which it was.
+    /// The gate has no opinion and the application decides: no route matched and `[gate]
+    /// unmatched = "pass"`, or an authenticator could not finish DRF's answer (a session POST
+    /// whose CSRF token may be in the body). Front ends let it through without an identity,
+    /// like an anonymous allow; `explain` and logs say which it was.
     Pass,
     Deny(Deny),
 }

@@ -179,6 +179,13 @@ impl ApiError {
         ))
     }
 
+    /// `SessionAuthentication.enforce_csrf`'s `PermissionDenied("CSRF Failed: <reason>")`.
+    pub fn csrf_failed(reason: &str) -> ApiError {
+        ApiError::PermissionDenied(Body::Shared(render_detail(&format!(
+            "CSRF Failed: {reason}"
+        ))))
+    }
+
     /// Render as DRF's `handle_exception` does. `challenge` is the first configured
     /// authenticator's `authenticate_header()`: present → 401 with it, absent → 403
     /// (only for NotAuthenticated and AuthenticationFailed).

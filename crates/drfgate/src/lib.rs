@@ -56,6 +56,8 @@ internal_modules! {
     permissions;
     /// Routes like `urlpatterns`: `path()` converters, `re_path()` regexes, `path_info`.
     routes;
+    /// Django's `salted_hmac` and the reading half of `django.core.signing` (sessions).
+    signing;
 }
 
 pub use cache::CacheStats;

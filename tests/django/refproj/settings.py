@@ -42,6 +42,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
 
+# The session engine: db unless the differential suite runs another engine's gunicorn.
+SESSION_ENGINE = os.environ.get("DRFGATE_SESSION_ENGINE", "django.contrib.sessions.backends.db")
+
+# The CSRF settings the session cases exercise (tests/conformance/gate_configs.py gives the gate the
+# same values): trusted origins, exact and wildcard, and a TLS proxy's header.
+CSRF_TRUSTED_ORIGINS = ["https://trusted.example", "https://*.wild.example"]
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 ROOT_URLCONF = "refproj.urls"
 WSGI_APPLICATION = "refproj.wsgi.application"
 

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use bytes::Bytes;
 use drfgate::handoff::Handoff;
 use drfgate::Identity;
-use drfgate_tower::JudgedRoute;
+use drfgate_tower::{JudgedRoute, Passed};
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
@@ -15,6 +15,7 @@ pub const HEADER_USER: &str = "x-drfgate-user";
 pub const HEADER_USER_ID: &str = "x-drfgate-user-id";
 pub const HEADER_AUTH: &str = "x-drfgate-auth";
 pub const HEADER_ROUTE: &str = "x-drfgate-route";
+pub const HEADER_DECISION: &str = "x-drfgate-decision";
 pub const HEADER_SIGNATURE: &str = "x-drfgate-signature";
 pub const HEADER_USER_FLAGS: &str = "x-drfgate-user-flags";
 pub const HEALTH_PATH: &str = "/.drfgate/health";
@@ -23,7 +24,9 @@ pub const HEALTH_PATH: &str = "/.drfgate/health";
 /// `X-Drfgate-User-Id` (the pk) and `X-Drfgate-Auth` (`token`, `basic`, `remote_user`, or
 /// `anonymous` when DRF lets an unauthenticated request through), and `X-Drfgate-Route`
 /// (the route's `name`, else its pattern; visible ASCII other than `%` as it is, every other
-/// UTF-8 byte as `%XX`) when a configured route decided.
+/// UTF-8 byte as `%XX`) when a configured route decided; `X-Drfgate-Decision: pass` when the
+/// gate passed the request on without an opinion (an unmatched path under `unmatched = "pass"`,
+/// or a session request it deferred to the application's own DRF).
 pub async fn allowed<B>(request: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
     let mut response = Response::new(Full::default());
     let headers = response.headers_mut();
@@ -45,6 +48,9 @@ pub async fn allowed<B>(request: Request<B>) -> Result<Response<Full<Bytes>>, In
         None => {
             headers.insert(HEADER_AUTH, HeaderValue::from_static("anonymous"));
         }
+    }
+    if request.extensions().get::<Passed>().is_some() {
+        headers.insert(HEADER_DECISION, HeaderValue::from_static("pass"));
     }
     if let Some(JudgedRoute(route)) = request.extensions().get::<JudgedRoute>() {
         headers.insert(HEADER_ROUTE, ascii_value(percent_encode_visible(route)));

@@ -22,7 +22,7 @@ pub use backends::{Backend, Backends};
 pub(crate) use basic::BasicAuthentication;
 pub(crate) use remote_user::RemoteUserAuthentication;
 pub use remote_user::RemoteUserSource;
-pub(crate) use session::SessionAuthentication;
+pub(crate) use session::{SessionAuthentication, Sessions};
 pub(crate) use token::TokenAuthentication;
 
 /// Cache key domains: a token and a user+password pair never share a key.
@@ -37,6 +37,10 @@ pub(crate) enum Outcome {
     Success(Identity),
     /// The scheme is this class's and the request must be refused.
     Fail(ApiError),
+    /// The scheme is this class's but the gate cannot finish DRF's answer (e.g. the CSRF
+    /// token may be in a body it does not read): the request goes on without an identity
+    /// and the application decides.
+    Defer,
 }
 
 /// What authenticators may consult: the store, the caches in front of it, the hashers and
@@ -47,6 +51,7 @@ pub(crate) struct Context<'g> {
     pub(crate) passwords: &'g CredentialCache<Arc<User>>,
     pub(crate) hashers: &'g PasswordHashers,
     pub(crate) backends: &'g Backends,
+    pub(crate) sessions: &'g Sessions,
 }
 
 pub(crate) trait Authenticator: Send + Sync {

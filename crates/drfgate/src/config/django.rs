@@ -18,6 +18,8 @@ pub struct DjangoSettings {
     pub schema: Schema,
     pub backends: Backends,
     pub hashers: PasswordHashers,
+    /// Sessions and CSRF (`SESSION_ENGINE`, `CSRF_TRUSTED_ORIGINS`, …).
+    pub sessions: super::sessions::SessionSettings,
 }
 
 /// `SECRET_KEY`, kept out of `Debug` output.
@@ -36,13 +38,14 @@ impl Loader<'_> {
         raw: Option<RawDjango>,
         warnings: &mut Vec<String>,
     ) -> Result<DjangoSettings, ConfigError> {
-        let Some(raw) = raw else {
+        let Some(mut raw) = raw else {
             return Err(self.error(
                 None,
                 "django",
                 "missing [django] section (it needs at least DATABASE)",
             ));
         };
+        let sessions = self.sessions(&mut raw)?;
         let Some(database) = raw.DATABASE else {
             return Err(self.error(
                 None,
@@ -171,6 +174,7 @@ impl Loader<'_> {
             schema,
             backends,
             hashers,
+            sessions,
         })
     }
 }

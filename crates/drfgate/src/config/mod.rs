@@ -21,6 +21,7 @@ mod raw;
 mod rest_framework;
 mod routes;
 mod section;
+mod sessions;
 mod suggest;
 
 use std::fmt;
@@ -33,6 +34,7 @@ use crate::permissions::Permission;
 pub use auth_classes::{AuthClass, AuthKind};
 pub use django::{DjangoSettings, SecretKey};
 pub use routes::Route;
+pub use sessions::{CsrfSettings, SessionEngine, SessionSettings};
 
 use auth_classes::AuthRegistry;
 use permission_classes::{needs_model, PermissionRegistry};
@@ -186,10 +188,12 @@ impl Loader<'_> {
         }
         if authentication_in_use(&routes, &default_authentication)
             .any(|c| c.kind == AuthKind::Session)
+            && django.secret_key.is_none()
         {
             warnings.push(
-                "SessionAuthentication is configured but not implemented in this version of drfgate: \
-                 it declines every request (so session-authenticated requests are treated as anonymous)"
+                "SessionAuthentication is configured without SECRET_KEY: drfgate cannot check \
+                 session signatures, so requests carrying a session cookie are deferred to the \
+                 application (passed on without an identity)"
                     .into(),
             );
         }

@@ -41,6 +41,20 @@ pub(super) struct RawDjango {
     pub(super) TOKEN_TABLE: Option<Spanned<String>>,
     pub(super) AUTHENTICATION_BACKENDS: Option<Vec<Spanned<String>>>,
     pub(super) PASSWORD_HASHERS: Option<Vec<Spanned<String>>>,
+    // Sessions and CSRF (config/sessions.rs reads them).
+    pub(super) SESSION_ENGINE: Option<Spanned<String>>,
+    pub(super) SESSION_COOKIE_NAME: Option<Spanned<String>>,
+    pub(super) SESSION_COOKIE_AGE: Option<Spanned<i64>>,
+    pub(super) SESSION_COOKIE_DOMAIN: Option<Spanned<String>>,
+    pub(super) SECRET_KEY_FALLBACKS: Option<Vec<String>>,
+    pub(super) SECRET_KEY_FALLBACKS_FILE: Option<Spanned<String>>,
+    pub(super) CSRF_COOKIE_NAME: Option<Spanned<String>>,
+    pub(super) CSRF_HEADER_NAME: Option<Spanned<String>>,
+    pub(super) CSRF_USE_SESSIONS: Option<bool>,
+    pub(super) CSRF_COOKIE_DOMAIN: Option<Spanned<String>>,
+    pub(super) CSRF_TRUSTED_ORIGINS: Option<Vec<Spanned<String>>>,
+    pub(super) SECURE_PROXY_SSL_HEADER: Option<Spanned<Vec<String>>>,
+    pub(super) ALLOWED_HOSTS: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]

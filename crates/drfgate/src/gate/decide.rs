@@ -36,6 +36,14 @@ impl Lookup<'_> {
     }
 }
 
+/// Why the authentication loop stopped without an identity.
+enum Stop {
+    /// DRF's error (a failed authenticator, or a store failure).
+    Error(ApiError),
+    /// An authenticator could not finish DRF's answer: the application decides.
+    Defer,
+}
+
 impl Gate {
     pub(super) fn decide_traced(
         &self,
@@ -142,7 +150,19 @@ impl Gate {
 
         let identity = match self.authenticate(policy, request, trace, lookup) {
             Ok(identity) => identity,
-            Err(error) => return deny(error, trace),
+            Err(Stop::Error(error)) => return deny(error, trace),
+            Err(Stop::Defer) => {
+                trace.step(
+                    Stage::Result,
+                    || "decision".into(),
+                    || {
+                        "pass: deferred to the application, without an identity (its own DRF \
+                     decides)"
+                            .into()
+                    },
+                );
+                return Decision::Pass;
+            }
         };
         if identity.is_none() {
             if policy.authenticators.is_empty() {
@@ -240,8 +260,9 @@ impl Gate {
         request: &Request<'_>,
         trace: &mut Tracer<'_>,
         lookup: Lookup<'_>,
-    ) -> Result<Option<Identity>, ApiError> {
+    ) -> Result<Option<Identity>, Stop> {
         let cx = Context {
+            sessions: &self.sessions,
             store: self.store.as_ref(),
             tokens: &self.tokens,
             passwords: &self.passwords,
@@ -254,14 +275,15 @@ impl Gate {
                 Lookup::CachesOnly { .. } => {
                     match authenticator.authenticate_cached(request, &cx, trace) {
                         Some(outcome) => outcome,
-                        None => return Err(lookup.miss()),
+                        None => return Err(Stop::Error(lookup.miss())),
                     }
                 }
             };
             match outcome {
                 Outcome::Decline => continue,
                 Outcome::Success(identity) => return Ok(Some(identity)),
-                Outcome::Fail(error) => return Err(error),
+                Outcome::Fail(error) => return Err(Stop::Error(error)),
+                Outcome::Defer => return Err(Stop::Defer),
             }
         }
         Ok(None)

@@ -87,6 +87,7 @@ pub struct Gate {
     permissions: CredentialCache<Arc<HashSet<String>>>,
     hashers: PasswordHashers,
     backends: crate::auth::Backends,
+    sessions: crate::auth::Sessions,
     handoff: Option<Arc<crate::handoff::HandoffKey>>,
     warnings: Vec<String>,
 }
@@ -97,6 +98,7 @@ pub struct GateStats {
     pub tokens: CacheStats,
     pub passwords: CacheStats,
     pub permissions: CacheStats,
+    pub sessions: CacheStats,
 }
 
 impl Gate {
@@ -167,7 +169,13 @@ impl Gate {
             ttl: config.permissions_ttl,
             ..negative_off.clone()
         };
+        let sessions = crate::auth::Sessions::new(
+            config.django.sessions,
+            config.django.secret_key.as_ref().map(|k| k.0.as_str()),
+            CredentialCache::new(config.cache.clone()),
+        );
         Ok(Gate {
+            sessions,
             routes,
             defaults,
             unmatched: config.unmatched,
@@ -247,6 +255,7 @@ impl Gate {
             .key(PERMISSION_KEYS, &[pk.to_string().as_bytes()]);
         self.tokens.invalidate_where(by_pk)
             + self.passwords.invalidate_where(by_pk)
+            + self.sessions.cache.invalidate_where(|s| s.user.pk == *pk)
             + usize::from(self.permissions.invalidate(&key))
     }
 
@@ -255,6 +264,7 @@ impl Gate {
             tokens: self.tokens.stats(),
             passwords: self.passwords.stats(),
             permissions: self.permissions.stats(),
+            sessions: self.sessions.cache.stats(),
         }
     }
 

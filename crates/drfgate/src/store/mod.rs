@@ -99,6 +99,23 @@ pub trait Store: Send + Sync {
 
     /// Checks that the tables are there and readable.
     fn summary(&self) -> Result<StoreSummary, StoreError>;
+
+    /// `django_session.session_data` of the row with this key whose `expire_date` is later
+    /// than `now` (Django's text form, `YYYY-MM-DD HH:MM:SS[.ffffff]` UTC), as the db and
+    /// cached_db engines load it. A store that cannot read sessions refuses (fail closed).
+    fn session_data(&self, session_key: &str, now: &str) -> Result<Option<String>, StoreError> {
+        let _ = (session_key, now);
+        Err(StoreError::new("this store does not read Django sessions"))
+    }
+
+    /// `ModelBackend.get_user`'s lookup: the user with this primary key, and its password
+    /// hash (for `_auth_user_hash`).
+    fn user_by_pk(&self, pk: &UserPk) -> Result<Option<UserWithPassword>, StoreError> {
+        let _ = pk;
+        Err(StoreError::new(
+            "this store does not look users up by primary key",
+        ))
+    }
 }
 
 /// A `DATABASE` setting, parsed.

@@ -116,6 +116,9 @@ struct Queries {
     permissions: String,
     count_users: String,
     count_tokens: Option<String>,
+    user_by_pk: String,
+    /// `None` when the database has no `django_session` table.
+    session_data: Option<String>,
 }
 
 fn quote(identifier: &str) -> String {
@@ -342,7 +345,22 @@ impl Queries {
             user_perms = quote(&schema.user_permissions_table()),
             user_groups = quote(&schema.user_groups_table()),
         );
+        let user_by_pk = format!(
+            "SELECT {user_fields}, u.\"password\" FROM {user} u WHERE u.{pk} = ?1",
+            pk = quote(&pk),
+        );
+        let has_sessions = !columns(conn, "django_session")
+            .map_err(|e| db_error(path, e))?
+            .is_empty();
+        // Django's own query: `expire_date > now`, compared as text as Django's SQLite
+        // backend stores it.
+        let session_data = has_sessions.then(|| {
+            "SELECT session_data FROM django_session WHERE session_key = ?1 AND expire_date > ?2"
+                .to_string()
+        });
         Ok(Queries {
+            user_by_pk,
+            session_data,
             token_user,
             user_by_username,
             permissions,
@@ -425,6 +443,38 @@ impl Store for SqliteStore {
             let mut stmt = conn.prepare_cached(&queries.permissions)?;
             let rows = stmt.query_map([bind_pk(pk)], |row| row.get::<_, String>(0))?;
             rows.collect()
+        })
+    }
+
+    fn session_data(&self, session_key: &str, now: &str) -> Result<Option<String>, StoreError> {
+        // The outer `None`: the database has no django_session table.
+        let found = self.with_connection(|conn, queries| match &queries.session_data {
+            None => Ok(None),
+            Some(sql) => conn
+                .prepare_cached(sql)?
+                .query_row([session_key, now], |row| row.get::<_, String>(0))
+                .optional()
+                .map(Some),
+        })?;
+        found.ok_or_else(|| {
+            StoreError::new(format!(
+                "SQLite database {}: no table django_session (is django.contrib.sessions \
+                 installed and migrated?)",
+                self.path.display()
+            ))
+        })
+    }
+
+    fn user_by_pk(&self, pk: &UserPk) -> Result<Option<UserWithPassword>, StoreError> {
+        self.with_connection(|conn, queries| {
+            conn.prepare_cached(&queries.user_by_pk)?
+                .query_row([bind_pk(pk)], |row| {
+                    Ok(UserWithPassword {
+                        user: read_user(row)?,
+                        password: row.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                    })
+                })
+                .optional()
         })
     }
 

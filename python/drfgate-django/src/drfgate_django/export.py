@@ -223,6 +223,31 @@ def _django_section(options, warnings):
         warnings.append(f"PASSWORD_HASHERS: {other} is not one the gate implements; left out")
     if hashers:
         lines.append(f"PASSWORD_HASHERS = {tomlwrite.array(hashers)}")
+    lines += _session_lines(warnings)
+    return lines
+
+
+# The session and CSRF settings SessionAuthentication reads (docs/sessions.md), under Django's
+# names; written when they differ from Django's defaults. Secrets (SECRET_KEY_FALLBACKS) never are.
+SESSION_SETTINGS = (
+    "SESSION_ENGINE", "SESSION_COOKIE_NAME", "SESSION_COOKIE_AGE", "SESSION_COOKIE_DOMAIN",
+    "CSRF_COOKIE_NAME", "CSRF_HEADER_NAME", "CSRF_USE_SESSIONS", "CSRF_COOKIE_DOMAIN",
+    "CSRF_TRUSTED_ORIGINS", "SECURE_PROXY_SSL_HEADER", "ALLOWED_HOSTS",
+)
+
+
+def _session_lines(warnings):
+    from django.conf import global_settings
+
+    lines = []
+    for name in SESSION_SETTINGS:
+        value = getattr(settings, name, None)
+        if value is None or value == getattr(global_settings, name, None):
+            continue
+        lines.append(f"{name} = {tomlwrite.value(list(value) if isinstance(value, tuple) else value)}")
+    if getattr(settings, "SECRET_KEY_FALLBACKS", None):
+        warnings.append("SECRET_KEY_FALLBACKS: never written here; give the gate "
+                        "SECRET_KEY_FALLBACKS_FILE = \"…\" (one key a line)")
     return lines
 
 

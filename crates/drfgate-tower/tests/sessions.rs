@@ -1,0 +1,119 @@
+//! Session and CSRF through the Layer: the conformance table's session cases (sessions made by
+//! Django's login(), answers made by real DRF in `build/conformance/oracle.json`) as http
+//! requests, and a POST whose CSRF token may be in the body, which reaches the inner service
+//! with `Passed` and no identity.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use drfgate::{Gate, Identity};
+use drfgate_test_support::conformance::{self, Answer, Table};
+use drfgate_tower::{DrfGateLayer, Passed};
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use tower::{service_fn, Layer, ServiceExt};
+
+/// Answers 200 with `{"user": …}` as the table's views do, or `passed` for a deferral.
+async fn inner(request: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let text = if request.extensions().get::<Passed>().is_some() {
+        assert!(request.extensions().get::<Identity>().is_none());
+        "passed".to_string()
+    } else {
+        match request.extensions().get::<Identity>() {
+            Some(identity) => format!("{{\"user\":\"{}\"}}", identity.user.username),
+            None => "{\"user\":null}".to_string(),
+        }
+    };
+    Ok(Response::new(Full::from(text)))
+}
+
+fn request(case: &serde_json::Value, table: &Table) -> Request<Full<Bytes>> {
+    let mut builder = Request::builder()
+        .method(conformance::method(case))
+        .uri(table.path(case));
+    for (name, value) in conformance::headers(case) {
+        builder = builder.header(
+            http::HeaderName::from_bytes(&name).unwrap(),
+            http::HeaderValue::from_bytes(&value).unwrap(),
+        );
+    }
+    builder.body(Full::default()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tables_session_cases_through_the_layer_agree_with_drf() {
+    let Some(table) = Table::load() else { return };
+    let mut compared = 0;
+    let mut failures = Vec::new();
+    for config in table.configs() {
+        let gate = Arc::new(Gate::from_config_file(&config.path).unwrap());
+        let service = DrfGateLayer::new(gate).layer(service_fn(inner));
+        for case in table.cases_of(config) {
+            if !conformance::id(case).starts_with("s_") {
+                continue;
+            }
+            let response = service
+                .clone()
+                .oneshot(request(case, &table))
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let www_authenticate = response
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_string());
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            let body = String::from_utf8(body.to_vec()).unwrap();
+            let ours = if status == 200 {
+                let user: serde_json::Value = serde_json::from_str(&body).unwrap();
+                Answer {
+                    status,
+                    body: None,
+                    www_authenticate,
+                    user: user["user"].as_str().map(str::to_owned),
+                }
+            } else {
+                Answer {
+                    status,
+                    body: Some(body),
+                    www_authenticate,
+                    user: None,
+                }
+            };
+            compared += 1;
+            let theirs = table.expected(case);
+            if ours != theirs {
+                failures.push(format!(
+                    "{}: Layer {ours:?}, DRF {theirs:?}",
+                    conformance::id(case)
+                ));
+            }
+        }
+    }
+    assert!(compared >= 50, "too few session cases: {compared}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_post_with_a_body_reaches_the_service_passed_without_an_identity() {
+    let Some(table) = Table::load() else { return };
+    let config = &table.configs()[0];
+    let gate = Arc::new(Gate::from_config_file(&config.path).unwrap());
+    let service = DrfGateLayer::new(gate).layer(service_fn(inner));
+    let body = "csrfmiddlewaretoken=Zx8kq2LmN4pR7sTvW1yB3dF5gH6jK9cE";
+    let request = Request::post("/api/session-ia/")
+        .header("Host", "testserver")
+        .header(
+            "Cookie",
+            "sessionid=johnsessionkey000000000000000001; csrftoken=Zx8kq2LmN4pR7sTvW1yB3dF5gH6jK9cE",
+        )
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Content-Length", body.len().to_string())
+        .body(Full::from(body))
+        .unwrap();
+    let response = service.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&text[..], b"passed");
+}
