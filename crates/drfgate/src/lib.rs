@@ -27,6 +27,7 @@ pub mod exceptions;
 pub mod gate;
 pub mod hashers;
 pub mod header;
+pub mod jwt;
 pub mod permissions;
 pub mod request;
 pub mod routes;

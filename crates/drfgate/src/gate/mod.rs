@@ -28,7 +28,7 @@ use crate::trace::{Trace, Tracer};
 pub use policy::{GateRoute, Policy};
 
 use decide::Lookup;
-use policy::build_policy;
+use policy::{build_policy, SharedAuth};
 
 /// The cache domain of a user's Django permissions (by user pk).
 const PERMISSION_KEYS: KeyDomain = KeyDomain::new("user-permissions");
@@ -87,6 +87,7 @@ pub struct Gate {
     permissions: CredentialCache<Arc<HashSet<String>>>,
     hashers: PasswordHashers,
     backends: crate::auth::Backends,
+    shared: SharedAuth,
     warnings: Vec<String>,
 }
 
@@ -117,6 +118,18 @@ impl Gate {
     /// Builds a gate over a given store (used by tests and by front ends with their own).
     pub fn with_store(config: Config, store: Box<dyn Store>) -> Result<Gate, GateError> {
         let uses_tokens = config.uses_token_authentication();
+        let uses_knox = config.uses_knox();
+        let uses_blacklist = config.uses_jwt_blacklist();
+        let shared = SharedAuth {
+            jwt: config
+                .simple_jwt
+                .clone()
+                .map(|s| Arc::new(crate::auth::JwtShared::new(s, &config.cache))),
+            knox: Arc::new(crate::auth::KnoxShared::new(
+                &config.rest_knox,
+                &config.cache,
+            )),
+        };
         for warning in &config.warnings {
             log::warn!("{warning}");
         }
@@ -139,10 +152,11 @@ impl Gate {
                 name,
                 label,
                 line,
-                policy: build_policy(&classes, permissions, model, methods.as_deref()),
+                policy: build_policy(&shared, &classes, permissions, model, methods.as_deref()),
             });
         }
         let defaults = build_policy(
+            &shared,
             &config.default_authentication,
             config.default_permissions.clone(),
             None,
@@ -154,6 +168,20 @@ impl Gate {
                 "{}: TokenAuthentication is configured but the database has no table {:?} (TOKEN_TABLE); \
                  is rest_framework.authtoken in INSTALLED_APPS and migrated?",
                 summary.location, config.django.schema.token_table
+            ))));
+        }
+        if uses_knox && !store.has_knox_table() {
+            return Err(GateError::Store(StoreError::new(format!(
+                "{}: knox.auth.TokenAuthentication is configured but the database has no table {:?}; \
+                 is knox in INSTALLED_APPS and migrated?",
+                summary.location, config.django.schema.knox_table
+            ))));
+        }
+        if uses_blacklist && !store.has_jwt_blacklist() {
+            return Err(GateError::Store(StoreError::new(format!(
+                "{}: simple_jwt.token_blacklist_installed is set but the database has no \
+                 token_blacklist tables; is rest_framework_simplejwt.token_blacklist migrated?",
+                summary.location
             ))));
         }
         let negative_off = CacheConfig {
@@ -174,6 +202,7 @@ impl Gate {
             permissions: CredentialCache::new(permissions_cache),
             hashers: config.django.hashers,
             backends: config.django.backends,
+            shared,
             warnings: config.warnings,
         })
     }
@@ -241,7 +270,14 @@ impl Gate {
         let key = self
             .permissions
             .key(PERMISSION_KEYS, &[pk.to_string().as_bytes()]);
+        let jwt = self
+            .shared
+            .jwt
+            .as_ref()
+            .map_or(0, |jwt| jwt.invalidate_user(pk));
         self.tokens.invalidate_where(by_pk)
+            + jwt
+            + self.shared.knox.invalidate_user(pk)
             + self.passwords.invalidate_where(by_pk)
             + usize::from(self.permissions.invalidate(&key))
     }

@@ -116,6 +116,8 @@ struct Queries {
     permissions: String,
     count_users: String,
     count_tokens: Option<String>,
+    /// simplejwt's and knox's queries (`packages`).
+    packages: packages::PackageQueries,
 }
 
 fn quote(identifier: &str) -> String {
@@ -264,6 +266,8 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
 struct Column {
     name: String,
     is_pk: bool,
+    /// The declared type, for SQLite's affinity rules (`INT` anywhere: an integer column).
+    declared: String,
 }
 
 fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<Column>> {
@@ -272,6 +276,7 @@ fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<Column>> {
         Ok(Column {
             name: row.get(1)?,
             is_pk: row.get::<_, i64>(5)? > 0,
+            declared: row.get::<_, Option<String>>(2)?.unwrap_or_default(),
         })
     })?;
     rows.collect()
@@ -342,7 +347,11 @@ impl Queries {
             user_perms = quote(&schema.user_permissions_table()),
             user_groups = quote(&schema.user_groups_table()),
         );
+        let packages =
+            packages::PackageQueries::build(conn, schema, &user_fields, &pk, &user_columns)
+                .map_err(|e| db_error(path, e))?;
         Ok(Queries {
+            packages,
             token_user,
             user_by_username,
             permissions,
@@ -428,6 +437,36 @@ impl Store for SqliteStore {
         })
     }
 
+    fn user_by_field(
+        &self,
+        field: &str,
+        value: &serde_json::Value,
+    ) -> Result<super::FieldLookup, StoreError> {
+        self.with_connection(|conn, queries| {
+            packages::user_by_field(conn, &queries.packages, field, value)
+        })
+    }
+
+    fn jti_blacklisted(&self, jti: &str) -> Result<bool, StoreError> {
+        self.with_connection(|conn, queries| {
+            packages::jti_blacklisted(conn, &queries.packages, jti)
+        })
+    }
+
+    fn has_jwt_blacklist(&self) -> bool {
+        self.pool.lock().queries.packages.has_blacklist()
+    }
+
+    fn knox_tokens(&self, token_key: &str) -> Result<Vec<super::KnoxRow>, StoreError> {
+        self.with_connection(|conn, queries| {
+            packages::knox_tokens(conn, &queries.packages, token_key)
+        })
+    }
+
+    fn has_knox_table(&self) -> bool {
+        self.pool.lock().queries.packages.has_knox()
+    }
+
     fn summary(&self) -> Result<StoreSummary, StoreError> {
         self.with_connection(|conn, queries| {
             let users = conn.query_row(&queries.count_users, [], |r| r.get(0))?;
@@ -445,5 +484,6 @@ impl Store for SqliteStore {
     }
 }
 
+mod packages;
 #[cfg(test)]
 mod tests;
