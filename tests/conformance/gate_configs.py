@@ -12,7 +12,10 @@ Standard library only: e2e.py runs under Debian's python3, without the venv.
 What the table means, decided here once:
 
 - One config per AUTHENTICATION_BACKENDS, as Django's setting is global while a table view may
-  name its own `backends`; the default backends' config comes first. The test project's
+  name its own `backends`; the default backends' config comes first. Likewise one per
+  SIMPLE_JWT: a view's "simple_jwt" settings go to its config's [simple_jwt] section (every
+  config has one: the test project's SECRET_KEY as SIGNING_KEY, its AUTH_HEADER_TYPES, and the
+  blacklist app, which it installs); `*_FILE` keys name files of the fixture's JWT directory. The test project's
   RemoteUserNoCreateBackend (which never creates users) is what drfgate's RemoteUserBackend does.
 - Each entry under "classes" becomes `[authentication_classes."Name"]` or
   `[permission_classes."Name"]` with the same keys, except an authentication class with a Python
@@ -29,6 +32,7 @@ Usage: gate_configs.py --db DB --out DIR [--cases PATH]
 import argparse
 import hashlib
 import json
+import os
 import sys
 from collections import OrderedDict
 from pathlib import Path
@@ -47,6 +51,14 @@ HASHERS = [
     "BCryptSHA256PasswordHasher", "BCryptPasswordHasher", "ScryptPasswordHasher",
     "MD5PasswordHasher",
 ]
+
+
+# tests/django/refproj/settings.py: SECRET_KEY, SIMPLE_JWT and where the JWT fixtures are.
+DJANGO_SECRET_KEY = os.environ.get(
+    "DRFGATE_DJANGO_SECRET", "drfgate-test-secret-key-not-for-production-0123456789abcdef"
+)
+AUTH_HEADER_TYPES = ["Bearer", "JWT"]
+JWT_DIR = Path(os.environ.get("DRFGATE_JWT_DIR", str(REPO_ROOT / "build" / "django" / "jwt")))
 
 
 class ConfigError(ValueError):
@@ -150,9 +162,30 @@ def backends_of(cases, view):
     return tuple(BACKEND_SETTING.get(b, b) for b in backends)
 
 
+def simple_jwt_of(cases, view):
+    """The view's own SIMPLE_JWT settings as canonical JSON, "" for none."""
+    settings = cases["views"][view].get("simple_jwt")
+    return json.dumps(settings, sort_keys=True) if settings else ""
+
+
+def group_key(cases, view):
+    """The view's config: its backends, and its SIMPLE_JWT when it has its own."""
+    backends = backends_of(cases, view)
+    jwt = simple_jwt_of(cases, view)
+    return (backends, jwt) if jwt else backends
+
+
+def split_key(key):
+    """(backends, simple_jwt settings or None) of a `groups` key."""
+    if key and isinstance(key[0], tuple):
+        return key[0], json.loads(key[1])
+    return key, None
+
+
 def groups(cases, views=None):
-    """{backends: [view, ...]} for `views` (default: every expressible view), the default
-    backends first, even without views (a suite sends unmatched paths there)."""
+    """{key: [view, ...]} for `views` (default: every expressible view), the default
+    backends first, even without views (a suite sends unmatched paths there). The key is the
+    backends tuple, or (backends, SIMPLE_JWT json) for views with their own SIMPLE_JWT."""
     if views is None:
         views = expressible_views(cases)
     left_out = left_out_views(cases)
@@ -161,7 +194,7 @@ def groups(cases, views=None):
     for view in views:
         if view in left_out:
             raise ConfigError(f"view {view}: {left_out[view]}")
-        grouped.setdefault(backends_of(cases, view), []).append(view)
+        grouped.setdefault(group_key(cases, view), []).append(view)
     return grouped
 
 
@@ -178,7 +211,22 @@ def route_lines(cases, view):
     return lines
 
 
-def config_text(cases, db, views, backends, extra_routes=()):
+def simple_jwt_lines(settings):
+    """The [simple_jwt] section: the test project's global SIMPLE_JWT, then `settings`."""
+    lines = [
+        "[simple_jwt]",
+        f"SIGNING_KEY = {toml_string(DJANGO_SECRET_KEY)}",
+        f"AUTH_HEADER_TYPES = {toml_value(AUTH_HEADER_TYPES, 'AUTH_HEADER_TYPES')}",
+        "token_blacklist_installed = true",
+    ]
+    for key, value in (settings or {}).items():
+        if key.endswith("_FILE"):
+            value = str(JWT_DIR / value)
+        lines.append(f"{key} = {toml_value(value, f'simple_jwt.{key}')}")
+    return lines
+
+
+def config_text(cases, db, views, backends, extra_routes=(), simple_jwt=None):
     """A whole config: the database, `backends`, every hasher, unmatched paths denied, every
     class the table defines (but those drfgate cannot express), then `extra_routes` (lines of a
     suite's own routes) and a route per view of `views`."""
@@ -195,6 +243,7 @@ def config_text(cases, db, views, backends, extra_routes=()):
         for name, spec in cases["classes"][kind].items():
             if name not in unsupported:
                 lines += class_lines(kind, name, spec)
+    lines += simple_jwt_lines(simple_jwt)
     lines += list(extra_routes)
     for view in views:
         lines += route_lines(cases, view)
@@ -202,10 +251,11 @@ def config_text(cases, db, views, backends, extra_routes=()):
 
 
 def configs(cases, db, views=None):
-    """{backends: (config text, [view, ...])}, one per AUTHENTICATION_BACKENDS."""
+    """{key: (config text, [view, ...])}, one per AUTHENTICATION_BACKENDS and SIMPLE_JWT."""
     return OrderedDict(
-        (backends, (config_text(cases, db, members, backends), members))
-        for backends, members in groups(cases, views).items()
+        (key, (config_text(cases, db, members, split_key(key)[0],
+                           simple_jwt=split_key(key)[1]), members))
+        for key, members in groups(cases, views).items()
     )
 
 
@@ -227,10 +277,12 @@ def write(cases_path, db, out):
     for old in out.glob("*.toml"):
         old.unlink()
     entries = []
-    for number, (backends, (text, members)) in enumerate(configs(cases, db).items()):
+    for number, (key, (text, members)) in enumerate(configs(cases, db).items()):
         name = f"{number}.toml"
         (out / name).write_text(text, "utf-8")
-        entries.append(OrderedDict(file=name, backends=list(backends), views=members))
+        backends, simple_jwt = split_key(key)
+        entries.append(OrderedDict(file=name, backends=list(backends), simple_jwt=simple_jwt,
+                                   views=members))
     index = OrderedDict(
         cases_sha256=sha256_of(cases_path),
         generator_sha256=sha256_of(__file__),
