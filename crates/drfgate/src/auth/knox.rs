@@ -211,7 +211,91 @@ impl Authenticator for KnoxAuthentication {
 
 #[cfg(test)]
 mod tests {
-    use super::digest;
+    use super::*;
+    use crate::auth::Backends;
+    use crate::hashers::PasswordHashers;
+    use crate::store::{Schema, SqliteStore};
+
+    const T: f64 = 1_700_000_000.0; // 2023-11-14 22:13:20 UTC
+    const TOKEN: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    /// `Ok(username)` or `Err(detail)`, at `now`, through one shared cache.
+    fn judge(
+        store: &SqliteStore,
+        shared: &Arc<KnoxShared>,
+        header: &str,
+    ) -> Result<String, String> {
+        let tokens = CredentialCache::new(CacheConfig::default());
+        let passwords = CredentialCache::new(CacheConfig::default());
+        let (hashers, backends) = (PasswordHashers::django_default(), Backends::default());
+        let cx = Context {
+            store,
+            tokens: &tokens,
+            passwords: &passwords,
+            hashers: &hashers,
+            backends: &backends,
+        };
+        let headers: Vec<(&[u8], &[u8])> = vec![(b"Authorization", header.as_bytes())];
+        let request = Request::new(b"GET", b"/").with_headers(&headers);
+        let knox = KnoxAuthentication::new("knox.auth.TokenAuthentication".into(), shared.clone());
+        match knox.authenticate(&request, &cx, &mut Tracer::off()) {
+            Outcome::Success(identity) => Ok(identity.user.username.to_string()),
+            Outcome::Fail(error) => Err(error.describe()),
+            Outcome::Decline => Err("decline".into()),
+        }
+    }
+
+    #[test]
+    fn rows_expiry_and_inactive_users_at_a_fixed_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = format!(
+            "INSERT INTO auth_user (id, password, username, is_active) VALUES (1, 'x', 'alice', 1), (2, 'x', 'ina', 0);
+             CREATE TABLE knox_authtoken (digest VARCHAR(128) PRIMARY KEY, token_key VARCHAR(25) NOT NULL,
+                 user_id INTEGER NOT NULL, created DATETIME NOT NULL, expiry DATETIME NULL);
+             INSERT INTO knox_authtoken VALUES ('{}', '{}', 1, '2023-11-14 00:00:00', '2023-11-14 22:13:30');
+             INSERT INTO knox_authtoken VALUES ('{}', '{}', 2, '2023-11-14 00:00:00', NULL);",
+            digest(TOKEN),
+            &TOKEN[..15],
+            digest(&format!("ina{TOKEN}")),
+            &format!("ina{TOKEN}")[..15],
+        );
+        let db = drfgate_test_support::scratch_db(dir.path(), &rows);
+        let store = SqliteStore::open(&db, Schema::default()).unwrap();
+        let now = Arc::new(parking_lot::Mutex::new(T));
+        struct Clock(Arc<parking_lot::Mutex<f64>>);
+        impl WallClock for Clock {
+            fn unix_now(&self) -> f64 {
+                *self.0.lock()
+            }
+        }
+        let shared = Arc::new(KnoxShared::with_clock(
+            &KnoxSettings::default(),
+            &CacheConfig::default(),
+            Arc::new(Clock(now.clone())),
+        ));
+        let header = format!("token {TOKEN}");
+        assert_eq!(judge(&store, &shared, &header), Ok("alice".into()));
+        // Now answered from the cache, and still never past the row's expiry.
+        *now.lock() = T + 10.5;
+        assert_eq!(judge(&store, &shared, &header), Err(INVALID_TOKEN.into()));
+        assert_eq!(
+            judge(&store, &shared, &format!("Token ina{TOKEN}")),
+            Err(USER_INACTIVE.into())
+        );
+        assert_eq!(
+            judge(&store, &shared, &format!("Token {}0", &TOKEN[..63])),
+            Err(INVALID_TOKEN.into())
+        );
+        assert_eq!(
+            judge(&store, &shared, "Token"),
+            Err(TOKEN_NO_CREDENTIALS.into())
+        );
+        assert_eq!(
+            judge(&store, &shared, "Token a b"),
+            Err(TOKEN_SPACES.into())
+        );
+        assert_eq!(judge(&store, &shared, "Bearer x"), Err("decline".into()));
+    }
 
     #[test]
     fn the_spec_vector_digest() {
