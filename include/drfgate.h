@@ -279,7 +279,8 @@ typedef struct drfgate_request {
    */
   struct drfgate_bytes path;
   /**
-   * The raw query string, without `?`.
+   * The raw query string, without `?`. Not read by this version: no decision depends on
+   * it yet (DRF's `?format=` negotiation will). Kept so the layout stays 0.3's.
    */
   struct drfgate_bytes query;
   /**
@@ -294,7 +295,8 @@ typedef struct drfgate_request {
   drfgate_header_value_fn header_value;
   void *header_userdata;
   /**
-   * The client address (`REMOTE_ADDR`), UTF-8 text. `data` NULL: unknown.
+   * The client address (`REMOTE_ADDR`), UTF-8 text. Not read by this version: no decision
+   * depends on it yet (DRF's throttling will). Kept so the layout stays 0.3's.
    */
   struct drfgate_bytes remote_addr;
   /**

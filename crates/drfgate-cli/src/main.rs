@@ -38,7 +38,7 @@ enum Command {
     Check(CheckArgs),
     /// Print the decision DRF would make for one request, and how it got there
     #[command(
-        after_help = "Header values, the method, the remote user and PATH are taken as \
+        after_help = "Header values, the method, the remote user and TARGET are taken as \
                             raw bytes.\nExit status 0 whatever the decision; 2 when the config \
                             or the database cannot be used."
     )]
@@ -90,9 +90,9 @@ struct ExplainArgs {
     /// Print one JSON object instead of the text
     #[arg(long)]
     json: bool,
-    /// The request's path and query, e.g. /api/orders/?page=2
+    /// The request target as sent, e.g. /api/orders/?page=2 or http://host/api/orders/
     #[arg(
-        value_name = "PATH[?QUERY]",
+        value_name = "TARGET",
         value_parser = OsStringValueParser::new().try_map(parse_target),
     )]
     target: OsString,
@@ -128,10 +128,14 @@ fn parse_header(raw: OsString) -> Result<(Vec<u8>, Vec<u8>), String> {
 }
 
 fn parse_target(target: OsString) -> Result<OsString, String> {
-    if target.as_bytes().starts_with(b"/") {
+    let bytes = target.as_bytes();
+    let absolute_form = [&b"http://"[..], b"https://"].iter().any(|scheme| {
+        bytes.len() >= scheme.len() && bytes[..scheme.len()].eq_ignore_ascii_case(scheme)
+    });
+    if bytes.starts_with(b"/") || absolute_form {
         Ok(target)
     } else {
-        Err("it must start with '/', e.g. /api/orders/".into())
+        Err("it must start with '/' or http(s)://, e.g. /api/orders/".into())
     }
 }
 
@@ -208,13 +212,8 @@ fn serve_command(args: ServeArgs) -> Result<ExitCode, String> {
 
 fn explain(args: ExplainArgs) -> Result<ExitCode, String> {
     let gate = Gate::from_config_file(&args.config).map_err(|e| e.to_string())?;
-    let target = args.target.as_bytes();
-    let (path, query) = match target.iter().position(|&b| b == b'?') {
-        Some(i) => (&target[..i], &target[i + 1..]),
-        None => (target, &b""[..]),
-    };
-    let request = Request::new(args.method.as_bytes(), path)
-        .with_query(query)
+    // The target as a client sends it: the core cuts the query and fragment as gunicorn does.
+    let request = Request::new(args.method.as_bytes(), args.target.as_bytes())
         .with_headers(&args.headers)
         .with_remote_user(args.remote_user.as_ref().map(|u| u.as_bytes()))
         .with_secure(args.secure);

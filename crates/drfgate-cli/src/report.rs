@@ -105,18 +105,7 @@ fn lossy(bytes: &[u8]) -> String {
 
 pub fn explain_text(request: &Request<'_>, decision: &Decision, trace: &Trace) -> String {
     let mut out = String::new();
-    let query = if request.query.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", lossy(request.query))
-    };
-    let _ = writeln!(
-        out,
-        "{} {}{}",
-        lossy(request.method),
-        lossy(request.path),
-        query
-    );
+    let _ = writeln!(out, "{} {}", lossy(request.method), lossy(request.path));
     for step in &trace.steps {
         let _ = writeln!(
             out,
@@ -198,8 +187,8 @@ pub fn explain_json(request: &Request<'_>, decision: &Decision, trace: &Trace) -
     json!({
         "request": {
             "method": lossy(request.method),
-            "path": lossy(request.path),
-            "query": lossy(request.query),
+            "target": lossy(request.path),
+            "path_info": request.path_info(),
         },
         "decision": kind,
         "status": status,

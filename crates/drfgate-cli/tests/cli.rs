@@ -108,6 +108,26 @@ fn a_bad_config_exits_2_naming_file_line_and_key() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
 }
 
+/// `explain` takes the target a client sends: the query, a fragment and an absolute-form
+/// authority are cut as gunicorn cuts them, so `/api/orders/#x` is not another path.
+#[test]
+fn explain_judges_the_target_as_gunicorn_splits_it() {
+    let Some(db) = fixture_db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &db);
+    for target in [
+        "/api/orders/?page=2",
+        "/api/orders/#fragment",
+        "http://example.com/api/orders/?page=2#x",
+        "HTTPS://example.com/api/orders/",
+    ] {
+        let v = explain_json(&config, &[OsStr::new(target)]);
+        assert_eq!(v["request"]["target"], target);
+        assert_eq!(v["request"]["path_info"], "/api/orders/", "{target}");
+        assert_eq!(v["status"], 401, "{target}");
+    }
+}
+
 #[test]
 fn explain_json_has_the_decision_and_trace() {
     let Some(db) = fixture_db() else { return };
@@ -340,7 +360,7 @@ fn explain_refuses_a_bad_header_or_path_before_reading_the_config() {
         ),
         (&["-H", " : x", "/x"], "the header name is empty"),
         (&["api/orders/"], "must start with '/'"),
-        (&[], "<PATH[?QUERY]>"),
+        (&[], "<TARGET>"),
     ];
     for (args, expected) in cases {
         let mut argv: Vec<&OsStr> = ["explain", "--config", "/nowhere.toml"]

@@ -5,7 +5,7 @@ use std::ffi::{c_char, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use drfgate::cache::CacheStats;
+use drfgate::CacheStats;
 use drfgate::{Gate, GateError, UserPk};
 
 use crate::boundary::{

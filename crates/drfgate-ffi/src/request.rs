@@ -8,7 +8,7 @@ use std::ffi::{c_char, c_void};
 
 use drfgate::{HeaderSource, PathForm, Request};
 
-use crate::boundary::{bytes, return_null, slice, try_slice, utf8};
+use crate::boundary::{bytes, return_null, slice, try_slice};
 use crate::result::{drfgate_result, fail};
 use crate::sized::{field_ends, Layout};
 
@@ -78,7 +78,8 @@ pub struct drfgate_request {
     pub method: drfgate_bytes,
     /// The path, in the form `path_form` says (`DRFGATE_PATH_RAW_TARGET` when zero).
     pub path: drfgate_bytes,
-    /// The raw query string, without `?`.
+    /// The raw query string, without `?`. Not read by this version: no decision depends on
+    /// it yet (DRF's `?format=` negotiation will). Kept so the layout stays 0.3's.
     pub query: drfgate_bytes,
     /// `headers_len` header pairs, or NULL when `headers_len` is 0. Consulted before
     /// `header_value`. Cookies are read from the `Cookie` header.
@@ -87,7 +88,8 @@ pub struct drfgate_request {
     /// Optional header lookup callback (NULL: none), given `header_userdata`.
     pub header_value: drfgate_header_value_fn,
     pub header_userdata: *mut c_void,
-    /// The client address (`REMOTE_ADDR`), UTF-8 text. `data` NULL: unknown.
+    /// The client address (`REMOTE_ADDR`), UTF-8 text. Not read by this version: no decision
+    /// depends on it yet (DRF's throttling will). Kept so the layout stays 0.3's.
     pub remote_addr: drfgate_bytes,
     /// The `REMOTE_USER` server variable, set by the server after authenticating the client
     /// itself (e.g. Apache's `r->user`). `data` NULL: not set. Never fill it from a client
@@ -237,8 +239,6 @@ pub(crate) struct RequestView<'a> {
     method: &'a [u8],
     path: &'a [u8],
     path_form: PathForm,
-    query: &'a [u8],
-    remote_addr: Option<&'a str>,
     remote_user: Option<&'a [u8]>,
     secure: bool,
     pub(crate) headers: Headers<'a>,
@@ -266,12 +266,6 @@ impl<'a> RequestView<'a> {
             request.path.data,
             request.path.len
         );
-        let query = try_slice!(
-            function,
-            "request->query.data",
-            request.query.data,
-            request.query.len
-        );
         let path_form = match request.path_form {
             DRFGATE_PATH_RAW_TARGET => PathForm::RawTarget,
             DRFGATE_PATH_INFO => PathForm::PathInfo,
@@ -297,17 +291,6 @@ impl<'a> RequestView<'a> {
             }
         }
         // Optional: NULL data means unknown (not set), not empty.
-        let remote_addr = if request.remote_addr.data.is_null() {
-            None
-        } else {
-            let raw = try_slice!(
-                function,
-                "request->remote_addr.data",
-                request.remote_addr.data,
-                request.remote_addr.len
-            );
-            Some(utf8(function, "request->remote_addr", raw)?)
-        };
         let remote_user = if request.remote_user.data.is_null() {
             None
         } else {
@@ -322,8 +305,6 @@ impl<'a> RequestView<'a> {
             method,
             path,
             path_form,
-            query,
-            remote_addr,
             remote_user,
             secure: request.secure,
             headers: Headers {
@@ -341,9 +322,7 @@ impl<'a> RequestView<'a> {
             PathForm::PathInfo => Request::with_path_info(self.method, self.path),
         };
         request
-            .with_query(self.query)
             .with_headers(&self.headers)
-            .with_remote_addr(self.remote_addr)
             .with_remote_user(self.remote_user)
             .with_secure(self.secure)
     }

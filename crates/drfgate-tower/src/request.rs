@@ -51,7 +51,6 @@ pub(crate) fn with_gate_request<T>(parts: &Parts, f: impl FnOnce(&drfgate::Reque
     let connection = parts.extensions.get::<ConnectionInfo>();
     let secure = parts.uri.scheme() == Some(&Scheme::HTTPS) || connection.is_some_and(|c| c.secure);
     let request = drfgate::Request::new(parts.method.as_str().as_bytes(), path_of(parts))
-        .with_query(parts.uri.query().unwrap_or("").as_bytes())
         .with_headers(&headers)
         .with_remote_user(connection.and_then(|c| c.remote_user.as_deref()))
         .with_secure(secure);
@@ -102,7 +101,7 @@ mod tests {
     }
 
     #[test]
-    fn the_view_carries_method_path_query_and_server_variables() {
+    fn the_view_carries_method_path_and_server_variables() {
         let (mut parts, ()) = http::Request::builder()
             .method("brew")
             .uri("https://example.com/api/x%2Fy/?a=1")
@@ -116,7 +115,6 @@ mod tests {
         with_gate_request(&parts, |request| {
             assert_eq!(request.method, b"brew");
             assert_eq!(request.path, b"/api/x%2Fy/");
-            assert_eq!(request.query, b"a=1");
             assert!(request.secure);
             assert_eq!(request.remote_user, Some(&b"john"[..]));
         });

@@ -19,21 +19,47 @@
 //! ```
 
 pub mod auth;
-pub mod base64;
-pub mod cache;
 pub mod config;
 pub mod decision;
 pub mod exceptions;
 pub mod gate;
-pub mod hashers;
-pub mod header;
-pub mod jwt;
-pub mod permissions;
 pub mod request;
-pub mod routes;
 pub mod store;
 pub mod trace;
 
+/// Declares modules that are the core's machinery, not its API: crate-private, and public only
+/// with the `internals` feature, which exists for this workspace's own benches and CPython
+/// parity tests (through `drfgate-test-support`) and carries no stability promise.
+macro_rules! internal_modules {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod $name;
+        $(#[$doc])*
+        #[cfg(not(feature = "internals"))]
+        mod $name;
+    )*};
+}
+
+internal_modules! {
+    /// Python's lenient `b64decode`, byte for byte.
+    base64;
+    /// The keyed-hash credential cache with single flight.
+    cache;
+    /// Django's password hashers.
+    hashers;
+    /// Header tokenizing and cookie parsing on raw bytes, as DRF and Django do.
+    header;
+    /// JSON Web Tokens as simplejwt has PyJWT judge them.
+    jwt;
+    /// DRF's permission classes and their operators.
+    permissions;
+    /// Routes like `urlpatterns`: `path()` converters, `re_path()` regexes, `path_info`.
+    routes;
+}
+
+pub use cache::CacheStats;
 pub use config::{Config, ConfigError};
 pub use decision::{AuthObject, Body, Decision, Deny, Identity, Scheme, User, UserPk};
 pub use gate::{Gate, GateError, GateRoute, GateStats, Judgement};

@@ -126,11 +126,7 @@ pub struct Request<'a> {
     /// The path, in the form [`Request::path_form`] says.
     pub path: &'a [u8],
     pub path_form: PathForm,
-    /// The raw query string, without `?`.
-    pub query: &'a [u8],
     pub headers: &'a dyn HeaderSource,
-    /// The client address (`REMOTE_ADDR`).
-    pub remote_addr: Option<&'a str>,
     /// The `REMOTE_USER` server variable, set by the front end (e.g. Apache's `r->user`).
     /// Never taken from a client header.
     pub remote_user: Option<&'a [u8]>,
@@ -145,9 +141,7 @@ impl<'a> Request<'a> {
             method,
             path: target,
             path_form: PathForm::RawTarget,
-            query: b"",
             headers: NO_HEADERS,
-            remote_addr: None,
             remote_user: None,
             secure: false,
         }
@@ -174,18 +168,8 @@ impl<'a> Request<'a> {
         self
     }
 
-    pub fn with_query(mut self, query: &'a [u8]) -> Self {
-        self.query = query;
-        self
-    }
-
     pub fn with_remote_user(mut self, remote_user: Option<&'a [u8]>) -> Self {
         self.remote_user = remote_user;
-        self
-    }
-
-    pub fn with_remote_addr(mut self, remote_addr: Option<&'a str>) -> Self {
-        self.remote_addr = remote_addr;
         self
     }
 

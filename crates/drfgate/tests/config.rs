@@ -330,3 +330,25 @@ fn an_ambiguous_short_name_is_refused_everywhere_with_its_candidates() {
     .unwrap();
     assert_eq!(config.default_permissions.len(), 1);
 }
+
+/// The unknown-credential space follows `max_entries` unless it is set on its own: a small
+/// cache asked for is small in both spaces.
+#[test]
+fn the_negative_space_follows_max_entries() {
+    let sized = |cache: &str| load(&format!("{BASE}[cache]\n{cache}")).unwrap().cache;
+    let default = sized("");
+    assert_eq!(
+        (default.max_entries, default.negative_max_entries),
+        (100_000, 25_000)
+    );
+    let small = sized("max_entries = 1000\n");
+    assert_eq!(
+        (small.max_entries, small.negative_max_entries),
+        (1000, 1000)
+    );
+    let large = sized("max_entries = 400000\n");
+    assert_eq!(large.negative_max_entries, 100_000);
+    let explicit = sized("max_entries = 1000\nnegative_max_entries = 7\n");
+    assert_eq!(explicit.negative_max_entries, 7);
+    assert_eq!(sized("max_entries = 0\n").negative_max_entries, 0);
+}

@@ -1,8 +1,8 @@
 //! The cache's source of time, injectable so tests can move time without sleeping.
 
-use std::time::{Duration, Instant};
-
-use parking_lot::Mutex;
+use std::time::Instant;
+#[cfg(any(test, feature = "internals"))]
+use {parking_lot::Mutex, std::time::Duration};
 
 /// Source of the current time, injectable so tests can move time without sleeping.
 pub trait Clock: Send + Sync {
@@ -25,12 +25,14 @@ impl<F: Fn() -> Instant + Send + Sync> Clock for F {
     }
 }
 
-/// A clock that only moves when told to.
+/// A clock that only moves when told to (tests and benches).
+#[cfg(any(test, feature = "internals"))]
 #[derive(Debug)]
 pub struct ManualClock {
     now: Mutex<Instant>,
 }
 
+#[cfg(any(test, feature = "internals"))]
 impl ManualClock {
     pub fn new() -> Self {
         Self {
@@ -46,12 +48,14 @@ impl ManualClock {
     }
 }
 
+#[cfg(any(test, feature = "internals"))]
 impl Default for ManualClock {
     fn default() -> Self {
         Self::new()
     }
 }
 
+#[cfg(any(test, feature = "internals"))]
 impl Clock for ManualClock {
     fn now(&self) -> Instant {
         *self.now.lock()

@@ -38,7 +38,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use clock::{Clock, ManualClock, MonotonicClock};
+pub use clock::{Clock, MonotonicClock};
+#[cfg(any(test, feature = "internals"))]
+pub use clock::ManualClock;
 pub use key::{CacheKey, KeyDomain};
 
 use key::random_hash_keys;
@@ -71,7 +73,7 @@ impl Default for CacheConfig {
         Self {
             max_entries,
             ttl: Duration::from_secs(60),
-            negative_max_entries: (max_entries / 4).max(1024),
+            negative_max_entries: CacheConfig::negative_share_of(max_entries),
             negative_ttl: Duration::from_secs(5),
             shards: 16,
         }
@@ -79,6 +81,12 @@ impl Default for CacheConfig {
 }
 
 impl CacheConfig {
+    /// The negative space's default size for a positive space of `max_entries`: a quarter,
+    /// at least 1,024 but never more than the positive space itself.
+    pub fn negative_share_of(max_entries: usize) -> usize {
+        (max_entries / 4).max(1024.min(max_entries))
+    }
+
     /// Whether anything is cached at all.
     pub fn is_enabled(&self) -> bool {
         self.max_entries > 0 && !self.ttl.is_zero()
@@ -168,6 +176,7 @@ impl<V: Clone + Send + Sync> CredentialCache<V> {
         }
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn config(&self) -> &CacheConfig {
         &self.config
     }
@@ -251,6 +260,7 @@ impl<V: Clone + Send + Sync> CredentialCache<V> {
     }
 
     /// Forgets everything.
+    #[cfg(any(test, feature = "internals"))]
     pub fn clear(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         let removed = self.positive.clear() + self.negative.clear();

@@ -210,6 +210,7 @@ impl<T: Clone> Space<T> {
         removed
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub(super) fn clear(&self) -> usize {
         let mut removed = 0;
         for shard in self.shards.iter() {

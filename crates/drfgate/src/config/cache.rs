@@ -17,6 +17,8 @@ impl Loader<'_> {
         if let Some(raw) = raw {
             if let Some(n) = raw.max_entries {
                 cfg.max_entries = n;
+                // Unless set on its own, the unknown-credential space follows the size asked for.
+                cfg.negative_max_entries = CacheConfig::negative_share_of(n);
             }
             if let Some(s) = raw.ttl_seconds {
                 cfg.ttl = Duration::from_secs(s);

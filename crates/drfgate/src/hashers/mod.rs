@@ -19,8 +19,6 @@ use std::fmt;
 
 use subtle::ConstantTimeEq;
 
-pub use argon2_hasher::MAX_ARGON2_MEMORY_KIB;
-pub use scrypt_hasher::MAX_SCRYPT_MEMORY_BYTES;
 
 const DJANGO_HASHERS_MODULE: &str = "django.contrib.auth.hashers.";
 
@@ -292,6 +290,7 @@ pub struct HashWork {
 
 impl HashWork {
     /// One hash with `hasher` at Django 5.2's default cost.
+    #[cfg(any(test, feature = "internals"))]
     pub fn one_default_hash(hasher: Hasher) -> HashWork {
         let mut work = HashWork::default();
         work.add(hasher, hasher.default_cost());
@@ -306,11 +305,13 @@ impl HashWork {
         self.cost[hasher.index()]
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn total_hashes(&self) -> u64 {
         self.hashes.iter().sum()
     }
 
     /// The work done after `earlier` was taken.
+    #[cfg(any(test, feature = "internals"))]
     pub fn since(&self, earlier: &HashWork) -> HashWork {
         let mut work = *self;
         for i in 0..Hasher::ALL.len() {
@@ -355,6 +356,7 @@ thread_local! {
 
 /// Everything the hashers have computed on the calling thread so far (see [`HashWork`]).
 #[doc(hidden)]
+#[cfg(any(test, feature = "internals"))]
 pub fn work_done_on_this_thread() -> HashWork {
     WORK_DONE.with(Cell::get)
 }

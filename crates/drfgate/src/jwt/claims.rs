@@ -19,9 +19,6 @@ pub struct ClaimRules {
     pub issuer: Option<String>,
 }
 
-/// An alias kept for callers that name the error by its job.
-pub type ClaimsError = DecodeError;
-
 fn invalid(why: impl Into<String>) -> DecodeError {
     DecodeError::Invalid(why.into())
 }

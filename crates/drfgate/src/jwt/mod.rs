@@ -28,11 +28,11 @@ mod compact;
 mod keys;
 mod python;
 
-pub use claims::{ClaimRules, ClaimsError};
+pub use claims::ClaimRules;
 pub use clock::{SystemWallClock, WallClock};
-pub use compact::{decode_compact, Compact, CompactError};
-pub use keys::{Algorithm, KeyError, Verifier};
-pub use python::{python_int, python_str, python_truthy, PyInt};
+pub use compact::decode_compact;
+pub use keys::{Algorithm, Verifier};
+pub use python::{python_int, python_str, python_truthy};
 
 /// Why PyJWT refused a token, as simplejwt tells them apart: an expired token is
 /// `Token is expired`, anything else `Token is invalid`. The text says which step failed, for

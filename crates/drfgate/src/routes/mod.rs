@@ -23,7 +23,9 @@ mod python_regex;
 
 use std::fmt;
 
-pub use path_info::{django_path_info, target_path, wsgi_path_info};
+pub use path_info::{django_path_info, wsgi_path_info};
+#[cfg(any(test, feature = "internals"))]
+pub use path_info::target_path;
 
 /// One compiled Django URL pattern.
 #[derive(Debug, Clone)]
