@@ -26,13 +26,13 @@ mod claims;
 mod clock;
 mod compact;
 mod keys;
-mod python;
+pub(crate) mod python;
 
 pub use claims::ClaimRules;
 pub use clock::{SystemWallClock, WallClock};
 pub use compact::decode_compact;
 pub use keys::{Algorithm, Verifier};
-pub use python::{python_int, python_str, python_truthy};
+pub use python::{python_str, python_truthy};
 
 /// Why PyJWT refused a token, as simplejwt tells them apart: an expired token is
 /// `Token is expired`, anything else `Token is invalid`. The text says which step failed, for

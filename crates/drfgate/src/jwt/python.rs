@@ -21,6 +21,7 @@ impl PyInt {
     }
 
     /// The value as an SQLite integer, when it fits one.
+    #[cfg(feature = "sqlite")]
     pub fn as_i64(self) -> Option<i64> {
         match self {
             PyInt::Exact(n) => i64::try_from(n).ok(),

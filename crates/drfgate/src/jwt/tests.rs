@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::python::PyInt;
+use super::python::{python_int, PyInt};
 use super::*;
 
 const SECRET: &str = "vector-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz";

@@ -6,7 +6,7 @@ use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension};
 
 use super::{columns, quote, read_user, Column};
-use crate::jwt::{python_int, python_str};
+use crate::jwt::python::{python_int, python_str};
 use crate::store::{FieldLookup, KnoxRow, Schema, UserWithPassword};
 
 const OUTSTANDING: &str = "token_blacklist_outstandingtoken";
