@@ -2,7 +2,11 @@
 """Differential conformance: real DRF served by gunicorn and `drfgate serve`, over the same
 Django database, answer the same raw requests; every answer is compared.
 
-Usage: differential.py --drfgate BIN [--cases PATH] [--db PATH] [--verbose]
+Usage: differential.py --drfgate BIN [--cases PATH] [--db PATH] [--hand-written] [--verbose]
+
+Configs: what `manage.py drfgate_export` (python/drfgate-django) writes for the reference project,
+one per AUTHENTICATION_BACKENDS; with --hand-written, the table's own (gate_configs.config_text),
+which the Rust and C conformance tests use.
 
 Requests: the conformance table's cases, plus generated variants of the spec §11 rows
 (variants.py): every method × credential state on every view, every Token, Bearer and Basic
@@ -284,6 +288,8 @@ def main():
     parser.add_argument("--cases", default=str(REPO_ROOT / "tests" / "conformance" / "cases.json"))
     parser.add_argument("--db", default=str(REPO_ROOT / "build" / "django" / "db.sqlite3"))
     parser.add_argument("--verbose", action="store_true", help="print every request's outcome")
+    parser.add_argument("--hand-written", action="store_true",
+                        help="the table's configs (gate_configs.config_text) instead of drfgate_export's")
     arguments = parser.parse_args()
 
     # A missing fixture or venv fails the run, unless DRFGATE_SKIP names them (README, "How it
@@ -336,7 +342,11 @@ def main():
         shutil.copyfile(arguments.db, db)
         # The same configs as every other suite's (tests/conformance/gate_configs.py), over this copy.
         try:
-            configs = gate_configs.configs(document, db, drivable)
+            if arguments.hand_written:
+                configs = gate_configs.configs(document, db, drivable)
+            else:
+                configs = gate_configs.exported_configs(
+                    document, Path(arguments.cases).resolve(), db, VENV_BIN / "python", drivable)
         except gate_configs.ConfigError as error:
             print(f"differential: {error}", file=sys.stderr)
             return 2

@@ -33,12 +33,14 @@ import argparse
 import hashlib
 import json
 import os
+import subprocess
 import sys
 from collections import OrderedDict
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 CASES = REPO_ROOT / "tests" / "conformance" / "cases.json"
+MANAGE_PY = REPO_ROOT / "tests" / "django" / "manage.py"
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 REMOTE_USER_BACKEND = "django.contrib.auth.backends.RemoteUserBackend"
@@ -257,6 +259,30 @@ def configs(cases, db, views=None):
                            simple_jwt=split_key(key)[1]), members))
         for key, members in groups(cases, views).items()
     )
+
+
+def exported_configs(cases, cases_path, db, python, views=None):
+    """Like `configs`, but each config is the one `manage.py drfgate_export` (python/drfgate-django)
+    writes for the reference project (tests/django) serving `cases_path`, with the group's
+    AUTHENTICATION_BACKENDS as Django names them (the export maps the test project's backend
+    itself). Needs the venv's `python`; unmatched paths are denied, as in `config_text`."""
+    out = OrderedDict()
+    for backends, members in groups(cases, views).items():
+        django_backends = next(
+            (cases["views"][v]["backends"] for v in members if "backends" in cases["views"][v]),
+            list(backends),
+        )
+        env = dict(os.environ, DRFGATE_CASES=str(cases_path), DRFGATE_DJANGO_DB=str(db),
+                   DRFGATE_DJANGO_BACKENDS=",".join(django_backends))
+        done = subprocess.run(
+            [str(python), str(MANAGE_PY), "drfgate_export", "--unmatched", "deny",
+             "--database", "sqlite://" + str(db)],
+            env=env, capture_output=True, text=True, cwd=str(MANAGE_PY.parent),
+        )
+        if done.returncode != 0:
+            raise ConfigError(f"drfgate_export failed: {done.stderr.strip()}")
+        out[backends] = (done.stdout, members)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

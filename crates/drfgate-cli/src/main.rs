@@ -10,6 +10,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use drfgate::{Decision, Gate, Request};
 
+mod export_origin;
 mod logger;
 mod report;
 mod serve;
@@ -202,6 +203,10 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
     let gate = Gate::from_config(config).map_err(|e| e.to_string())?;
     let summary = gate.store_summary().map_err(|e| e.to_string())?;
     print!("{}", report::check_report(&gate, &summary));
+    // Read again as text: the header is comments, which the config loader does not keep.
+    if let Ok(text) = std::fs::read_to_string(&args.config) {
+        print!("{}", export_origin::report(&text));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -69,7 +69,11 @@ pub fn check_report(gate: &Gate, summary: &StoreSummary) -> String {
                 .map(|l| format!("  line {l}"))
                 .unwrap_or_default()
         );
-        out.push_str(&policy_lines(&route.policy, "      "));
+        if route.pass {
+            let _ = writeln!(out, "      passed to the app untouched (pass = true)");
+        } else {
+            out.push_str(&policy_lines(&route.policy, "      "));
+        }
     }
     if gate.routes().is_empty() {
         let _ = writeln!(out, "  (none)");

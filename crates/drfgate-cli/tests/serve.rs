@@ -201,6 +201,7 @@ fn answers_like_drf_and_stops_on_sigterm() {
     assert_eq!(header(&headers, "x-drfgate-user-id"), Some("1"));
     assert_eq!(header(&headers, "x-drfgate-auth"), Some("token"));
     assert_eq!(header(&headers, "x-drfgate-route"), Some("api/orders/"));
+    assert_eq!(header(&headers, "x-drfgate-signature"), None); // no [handoff]
     assert_eq!(body, "");
 
     let (status, headers, _) = server.get("/api/open/", "");
@@ -230,6 +231,39 @@ fn answers_like_drf_and_stops_on_sigterm() {
 
     let exit = server.stop();
     assert!(exit.success(), "{exit:?}");
+}
+
+/// `[handoff]`: allowed requests carry the signature GateAuthentication checks (the Python side
+/// verifies one from a real `serve` in python/drfgate-django/tests/test_authentication.py).
+#[test]
+fn with_a_handoff_key_allowed_requests_are_signed() {
+    let Some(db) = fixture_db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("handoff.key"), "k".repeat(32)).unwrap();
+    let server = Server::start(&config(
+        dir.path(),
+        &db,
+        "[handoff]\nSECRET_FILE = \"handoff.key\"\n",
+    ));
+    let signed = |headers: &[(String, String)]| {
+        let value = header(headers, "x-drfgate-signature")
+            .unwrap_or_default()
+            .to_string();
+        let (t, v1) = value.split_once(",v1=").unwrap_or_default();
+        t.starts_with("t=") && v1.len() == 64 && v1.bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    let (status, headers, _) = server.get("/api/orders/", "Authorization: Token abcd1234\r\n");
+    assert_eq!(status, 200);
+    assert!(signed(&headers), "{headers:?}");
+    assert!(header(&headers, "x-drfgate-user-flags").is_some());
+    let (status, headers, _) = server.get("/api/open/", "");
+    assert_eq!(status, 200);
+    assert!(signed(&headers), "{headers:?}");
+    assert_eq!(header(&headers, "x-drfgate-user-flags"), None);
+    let (status, headers, _) = server.get("/api/orders/", "");
+    assert_eq!(status, 401);
+    assert_eq!(header(&headers, "x-drfgate-signature"), None);
+    assert!(server.stop().success());
 }
 
 #[test]

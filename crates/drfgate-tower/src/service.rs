@@ -9,6 +9,7 @@ use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use drfgate::handoff::Handoff;
 use drfgate::{Decision, Gate, GateError};
 use http::request::Parts;
 use http::{Request, Response};
@@ -178,7 +179,9 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let (parts, body) = request.into_parts();
         let cached = with_gate_request(&parts, |view| {
-            self.gate.judge_cached(view).map(Verdict::from)
+            self.gate
+                .judge_cached(view)
+                .map(|judgement| Verdict::new(&self.gate, view, judgement))
         });
         let verdict = match cached {
             Some(verdict) => verdict,
@@ -195,23 +198,27 @@ where
                     let deciding = runtime.spawn_blocking(move || {
                         // Held until the decision ends, whether or not anyone still waits.
                         let _permit = permit;
-                        let verdict =
-                            with_gate_request(&parts, |view| Verdict::from(gate.judge(view)));
+                        let verdict = with_gate_request(&parts, |view| {
+                            Verdict::new(&gate, view, gate.judge(view))
+                        });
                         (parts, verdict)
                     });
                     return ResponseFuture::deciding(deciding, body, self.take_ready_inner());
                 }
                 // No runtime to lend a blocking thread: the caller blocks, as it chose.
-                Err(_) => with_gate_request(&parts, |view| Verdict::from(self.gate.judge(view))),
+                Err(_) => with_gate_request(&parts, |view| {
+                    Verdict::new(&self.gate, view, self.gate.judge(view))
+                }),
             },
         };
         match verdict.decision {
             Decision::Pass => {
-                let request = allowed_request(parts, body, None, None);
+                let request = allowed_request(parts, body, None, None, None);
                 ResponseFuture::calling(self.take_ready_inner().call(request))
             }
             Decision::Allow(identity) => {
-                let request = allowed_request(parts, body, identity, verdict.route);
+                let request =
+                    allowed_request(parts, body, identity, verdict.route, verdict.handoff);
                 ResponseFuture::calling(self.take_ready_inner().call(request))
             }
             Decision::Deny(deny) => ResponseFuture::done(deny_response(&deny)),
@@ -226,16 +233,19 @@ where
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JudgedRoute(pub Arc<str>);
 
-/// A decision and the route that reached it, owned, so it can cross the blocking pool.
+/// A decision, the route that reached it and the signed hand-off of its identity (`[handoff]`),
+/// owned, so it can cross the blocking pool.
 struct Verdict {
     decision: Decision,
     route: Option<Arc<str>>,
+    handoff: Option<Handoff>,
 }
 
-impl From<drfgate::Judgement<'_>> for Verdict {
-    fn from(judgement: drfgate::Judgement<'_>) -> Verdict {
+impl Verdict {
+    fn new(gate: &Gate, request: &drfgate::Request<'_>, judgement: drfgate::Judgement<'_>) -> Self {
         Verdict {
             route: judgement.route.map(|route| route.shared_label()),
+            handoff: gate.handoff(request, &judgement.decision),
             decision: judgement.decision,
         }
     }
@@ -246,10 +256,15 @@ fn allowed_request<B>(
     body: B,
     identity: Option<drfgate::Identity>,
     route: Option<Arc<str>>,
+    handoff: Option<Handoff>,
 ) -> Request<B> {
     // Whatever an outer layer may have put there, the gate's answer is the one that counts.
     parts.extensions.remove::<drfgate::Identity>();
     parts.extensions.remove::<JudgedRoute>();
+    parts.extensions.remove::<Handoff>();
+    if let Some(handoff) = handoff {
+        parts.extensions.insert(handoff);
+    }
     if let Some(identity) = identity {
         parts.extensions.insert(identity);
     }
@@ -350,11 +365,17 @@ where
                     };
                     match verdict.decision {
                         Decision::Pass => {
-                            let future = inner.call(allowed_request(parts, body, None, None));
+                            let future = inner.call(allowed_request(parts, body, None, None, None));
                             this.state.set(State::Calling { future });
                         }
                         Decision::Allow(identity) => {
-                            let request = allowed_request(parts, body, identity, verdict.route);
+                            let request = allowed_request(
+                                parts,
+                                body,
+                                identity,
+                                verdict.route,
+                                verdict.handoff,
+                            );
                             let future = inner.call(request);
                             this.state.set(State::Calling { future });
                         }

@@ -23,6 +23,7 @@ pub mod config;
 pub mod decision;
 pub mod exceptions;
 pub mod gate;
+pub mod handoff;
 pub mod request;
 pub mod store;
 pub mod trace;

@@ -331,6 +331,63 @@ fn an_ambiguous_short_name_is_refused_everywhere_with_its_candidates() {
     assert_eq!(config.default_permissions.len(), 1);
 }
 
+#[test]
+fn a_pass_route_takes_no_classes_and_needs_no_model() {
+    let config = load(&format!(
+        "{BASE}[rest_framework]\nDEFAULT_PERMISSION_CLASSES = [\"DjangoModelPermissions\"]\n\
+         [gate]\nunmatched = \"deny\"\n[[routes]]\nname = \"custom\"\npath = \"x/\"\npass = true\n"
+    ))
+    .unwrap();
+    assert!(config.routes[0].pass);
+    let e = error(&format!(
+        "{BASE}[[routes]]\npath = \"x/\"\npass = true\npermission_classes = [\"AllowAny\"]\n"
+    ));
+    assert_eq!(
+        e,
+        "drfgate.toml:3: routes[0].permission_classes: a route with pass = true is not judged \
+         by the gate: remove this key"
+    );
+}
+
+#[test]
+fn the_handoff_secret_file_is_read_relative_to_the_config_and_must_be_long() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("handoff.key"),
+        format!("{}\n", "k".repeat(32)),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("short.key"), "k\n").unwrap();
+    let path = dir.path().join("drfgate.toml");
+    std::fs::write(
+        &path,
+        format!("{BASE}[handoff]\nSECRET_FILE = \"handoff.key\"\n"),
+    )
+    .unwrap();
+    assert!(Config::from_file(&path).unwrap().handoff.is_some());
+    std::fs::write(
+        &path,
+        format!("{BASE}[handoff]\nSECRET_FILE = \"short.key\"\n"),
+    )
+    .unwrap();
+    let e = Config::from_file(&path).err().unwrap().to_string();
+    assert!(
+        e.contains(":4: handoff.SECRET_FILE") && e.contains("at least 32 bytes"),
+        "{e}"
+    );
+    std::fs::write(
+        &path,
+        format!("{BASE}[handoff]\nSECRET_FILE = \"missing\"\n"),
+    )
+    .unwrap();
+    let e = Config::from_file(&path).err().unwrap().to_string();
+    assert!(
+        e.contains("handoff.SECRET_FILE") && e.contains("cannot read"),
+        "{e}"
+    );
+    assert!(load(BASE).unwrap().handoff.is_none());
+}
+
 /// The unknown-credential space follows `max_entries` unless it is set on its own: a small
 /// cache asked for is small in both spaces.
 #[test]

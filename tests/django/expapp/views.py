@@ -210,6 +210,8 @@ class ClassRegistry:
 
         attributes["has_permission"] = has_permission
         attributes["has_object_permission"] = has_object_permission
+        # Says to drfgate_export that this Python has_permission is the composed base's.
+        attributes["drfgate_base"] = composed
         return type(name, (permissions.BasePermission,), attributes)
 
 

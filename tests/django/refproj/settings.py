@@ -3,14 +3,19 @@
 Environment:
   DRFGATE_DJANGO_DB        SQLite file (default <repo>/build/django/db.sqlite3)
   DRFGATE_DJANGO_SECRET    SECRET_KEY (default: a fixed, public test value)
+  DRFGATE_DJANGO_BACKENDS  AUTHENTICATION_BACKENDS, comma-separated (default: ModelBackend)
   DRFGATE_CASES            conformance table whose views refproj.urls serves
                            (default <repo>/tests/conformance/cases.json)
 """
 import os
+import sys
 from pathlib import Path
 
 DJANGO_DIR = Path(__file__).resolve().parent.parent
 REPO_ROOT = DJANGO_DIR.parent.parent
+# drfgate's own Django app (python/drfgate-django), from this checkout rather than installed, so
+# that `manage.py drfgate_export` exports this project with the package under test.
+sys.path.append(str(REPO_ROOT / "python" / "drfgate-django" / "src"))
 
 # A fixed key keeps session/CSRF signatures reproducible for tests; never a real deployment's key.
 SECRET_KEY = os.environ.get(
@@ -28,6 +33,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "knox",
     "expapp",
+    "drfgate_django",
 ]
 
 MIDDLEWARE = [
@@ -52,7 +58,11 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 # Views that need other backends (RemoteUser) say so in the conformance table; see expapp.views.
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# DRFGATE_DJANGO_BACKENDS (comma-separated) replaces them, for drfgate_export: one export per
+# backends group of the table (tests/conformance/gate_configs.py, exported_configs).
+AUTHENTICATION_BACKENDS = os.environ.get(
+    "DRFGATE_DJANGO_BACKENDS", "django.contrib.auth.backends.ModelBackend"
+).split(",")
 
 # Django 5.2's defaults plus the two legacy hashers, so the fixture has a user for every format the
 # gate may meet in a real auth_user table.

@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 
 use bytes::Bytes;
+use drfgate::handoff::Handoff;
 use drfgate::Identity;
 use drfgate_tower::JudgedRoute;
 use http::header::{HeaderValue, CONTENT_TYPE};
@@ -14,6 +15,8 @@ pub const HEADER_USER: &str = "x-drfgate-user";
 pub const HEADER_USER_ID: &str = "x-drfgate-user-id";
 pub const HEADER_AUTH: &str = "x-drfgate-auth";
 pub const HEADER_ROUTE: &str = "x-drfgate-route";
+pub const HEADER_SIGNATURE: &str = "x-drfgate-signature";
+pub const HEADER_USER_FLAGS: &str = "x-drfgate-user-flags";
 pub const HEALTH_PATH: &str = "/.drfgate/health";
 
 /// 200 with the identity in headers: `X-Drfgate-User` (percent-encoded UTF-8 username),
@@ -45,6 +48,13 @@ pub async fn allowed<B>(request: Request<B>) -> Result<Response<Full<Bytes>>, In
     }
     if let Some(JudgedRoute(route)) = request.extensions().get::<JudgedRoute>() {
         headers.insert(HEADER_ROUTE, ascii_value(percent_encode_visible(route)));
+    }
+    // `[handoff]`: the identity signed for the application (python/drfgate-django).
+    if let Some(handoff) = request.extensions().get::<Handoff>() {
+        headers.insert(HEADER_SIGNATURE, ascii_value(handoff.signature.clone()));
+        if request.extensions().get::<Identity>().is_some() {
+            headers.insert(HEADER_USER_FLAGS, ascii_value(handoff.flags.to_string()));
+        }
     }
     Ok(response)
 }

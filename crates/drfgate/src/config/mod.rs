@@ -6,7 +6,7 @@
 //!
 //! One job per file: this file holds [`Config`], [`ConfigError`] and the order in which the
 //! sections are loaded; `raw` the TOML's shape and the positions errors point at; one file per
-//! section (`django`, `rest_framework`, `cache`, `routes`); `section`, the sections left to a
+//! section (`django`, `rest_framework`, `cache`, `routes`, `handoff`); `section`, the sections left to a
 //! front end (`[serve]`, read and checked by `drfgate serve`); the class registries
 //! (`auth_classes`, `permission_classes`) with `names`, which resolves the names a config
 //! writes; and `suggest`, the "did you mean" of every error about an unknown name.
@@ -14,6 +14,7 @@
 mod auth_classes;
 mod cache;
 mod django;
+mod handoff;
 mod names;
 mod permission_classes;
 mod raw;
@@ -95,6 +96,8 @@ pub struct Config {
     pub simple_jwt: Option<SimpleJwtSettings>,
     /// `[rest_knox]`, with knox's defaults when absent.
     pub rest_knox: KnoxSettings,
+    /// `[handoff] SECRET_FILE`: the key that signs identities for the application.
+    pub handoff: Option<std::sync::Arc<crate::handoff::HandoffKey>>,
     /// Things that load but deserve a log line (e.g. a DRF setting drfgate ignores).
     pub warnings: Vec<String>,
     /// The text, for the sections a front end reads ([`Config::section`]).
@@ -190,6 +193,7 @@ impl Loader<'_> {
             self.simple_jwt(raw.simple_jwt, django.secret_key.as_ref(), &mut warnings)?;
         let rest_knox = self.rest_knox(raw.rest_knox)?;
         django.schema.knox_table = rest_knox.token_table.clone();
+        let handoff = self.handoff(raw.handoff)?;
         let unmatched = match raw.gate.and_then(|g| g.unmatched) {
             None => Unmatched::Defaults,
             Some(value) => match value.get_ref().as_str() {
@@ -249,6 +253,7 @@ impl Loader<'_> {
             routes,
             simple_jwt,
             rest_knox,
+            handoff,
             warnings,
             text: self.text.to_string(),
         })

@@ -23,6 +23,7 @@ pub(super) struct RawConfig {
     pub(super) gate: Option<RawGate>,
     pub(super) simple_jwt: Option<super::simple_jwt::RawSimpleJwt>,
     pub(super) rest_knox: Option<super::rest_knox::RawKnox>,
+    pub(super) handoff: Option<RawHandoff>,
     /// Read by `drfgate serve` (`Config::section`); any shape is accepted here.
     #[allow(dead_code)]
     pub(super) serve: Option<serde::de::IgnoredAny>,
@@ -88,6 +89,13 @@ pub(super) struct RawGate {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(non_snake_case)]
+pub(super) struct RawHandoff {
+    pub(super) SECRET_FILE: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawRoute {
     pub(super) path: Option<Spanned<String>>,
     pub(super) regex: Option<Spanned<String>>,
@@ -96,6 +104,9 @@ pub(super) struct RawRoute {
     pub(super) authentication_classes: Option<Vec<Spanned<String>>>,
     pub(super) permission_classes: Option<Vec<Spanned<String>>>,
     pub(super) model: Option<Spanned<String>>,
+    /// `pass = true`: the view is the application's to judge (a Python class the gate cannot
+    /// model); requests matching it are passed on without an identity.
+    pub(super) r#pass: Option<Spanned<bool>>,
 }
 
 /// A config text being loaded and where it came from; every `ConfigError` is made here, so

@@ -18,6 +18,9 @@ pub struct Route {
     pub authentication: Option<Vec<AuthClass>>,
     pub permissions: Option<Vec<Permission>>,
     pub model: Option<ModelLabel>,
+    /// `pass = true`: matched requests go to the application unjudged, as `[gate] unmatched =
+    /// "pass"` does for paths no route matches.
+    pub pass: bool,
     pub line: Option<usize>,
 }
 
@@ -51,6 +54,29 @@ impl Loader<'_> {
                 ))
             }
         };
+        let pass = route.r#pass.as_ref().is_some_and(|p| *p.get_ref());
+        if pass {
+            // A pass route is not judged: classes, methods or a model on it would say otherwise.
+            let judged = [
+                ("methods", route.methods.as_ref().map(|_| ())),
+                (
+                    "authentication_classes",
+                    route.authentication_classes.as_ref().map(|_| ()),
+                ),
+                (
+                    "permission_classes",
+                    route.permission_classes.as_ref().map(|_| ()),
+                ),
+                ("model", route.model.as_ref().map(|_| ())),
+            ];
+            if let Some((name, _)) = judged.iter().find(|(_, set)| set.is_some()) {
+                return Err(self.at(
+                    raw,
+                    key(name),
+                    "a route with pass = true is not judged by the gate: remove this key",
+                ));
+            }
+        }
         let methods = match &route.methods {
             None => None,
             Some(list) => {
@@ -95,6 +121,7 @@ impl Loader<'_> {
             authentication,
             permissions,
             model,
+            pass,
             line: Some(self.line_of(raw.span().start)),
         })
     }
@@ -106,7 +133,7 @@ impl Loader<'_> {
         routes: &[Route],
         default_permissions: &[Permission],
     ) -> Result<(), ConfigError> {
-        for (i, route) in routes.iter().enumerate() {
+        for (i, route) in routes.iter().enumerate().filter(|(_, r)| !r.pass) {
             let permissions = route.permissions.as_deref().unwrap_or(default_permissions);
             if needs_model(permissions) && route.model.is_none() {
                 return Err(ConfigError {

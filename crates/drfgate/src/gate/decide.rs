@@ -58,6 +58,14 @@ impl Gate {
             .iter()
             .find(|r| r.pattern.matches_path_info(&path_info));
         let decision = match route {
+            Some(route) if route.pass => {
+                trace.step(
+                    Stage::Route,
+                    || describe_route(route),
+                    || format!("matched path_info {path_info:?}: passed through untouched (pass = true)"),
+                );
+                Decision::Pass
+            }
             Some(route) => {
                 trace.step(
                     Stage::Route,

@@ -88,6 +88,7 @@ pub struct Gate {
     hashers: PasswordHashers,
     backends: crate::auth::Backends,
     shared: SharedAuth,
+    handoff: Option<Arc<crate::handoff::HandoffKey>>,
     warnings: Vec<String>,
 }
 
@@ -142,6 +143,7 @@ impl Gate {
                 authentication,
                 permissions,
                 model,
+                pass,
                 line,
             } = route;
             let classes = authentication.unwrap_or_else(|| config.default_authentication.clone());
@@ -153,6 +155,7 @@ impl Gate {
                 label,
                 line,
                 policy: build_policy(&shared, &classes, permissions, model, methods.as_deref()),
+                pass,
             });
         }
         let defaults = build_policy(
@@ -203,6 +206,7 @@ impl Gate {
             hashers: config.django.hashers,
             backends: config.django.backends,
             shared,
+            handoff: config.handoff,
             warnings: config.warnings,
         })
     }
@@ -296,6 +300,22 @@ impl Gate {
 
     pub fn default_policy(&self) -> &Policy {
         &self.defaults
+    }
+
+    /// `[handoff]`: the signature of an allowed request's identity for the application
+    /// (`X-Drfgate-Signature`), when the config has a key; `None` for any other decision.
+    pub fn handoff(
+        &self,
+        request: &Request<'_>,
+        decision: &Decision,
+    ) -> Option<crate::handoff::Handoff> {
+        let key = self.handoff.as_ref()?;
+        match decision {
+            Decision::Allow(identity) => {
+                Some(key.sign_now(request.method, &request.path_info(), identity.as_ref()))
+            }
+            Decision::Pass | Decision::Deny(_) => None,
+        }
     }
 
     pub fn unmatched(&self) -> Unmatched {

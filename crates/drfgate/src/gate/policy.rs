@@ -58,6 +58,8 @@ pub struct GateRoute {
     pub(super) label: Arc<str>,
     pub line: Option<usize>,
     pub policy: Policy,
+    /// `pass = true` in the config: matched requests are passed on unjudged.
+    pub pass: bool,
 }
 
 impl GateRoute {

@@ -1,19 +1,8 @@
 //! Django's `path()` syntax (`api/orders/<int:pk>/`): parameters, the default converters
 //! (`str`, `int`, `slug`, `uuid`, `path`), and the errors Django raises for a bad route.
 
+use super::converters::{Converter, PathPieces, Piece};
 use super::{is_python_identifier, Matcher, RouteError, RouteErrorKind, RoutePattern};
-
-/// `django.urls.converters.DEFAULT_CONVERTERS`, as regex-crate syntax (identical to Python's).
-fn converter_regex(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "str" => "[^/]+",
-        "int" => "[0-9]+",
-        "slug" => "[-a-zA-Z0-9_]+",
-        "uuid" => "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-        "path" => ".+",
-        _ => return None,
-    })
-}
 
 impl RoutePattern {
     /// Django `path()` syntax, e.g. `api/orders/<int:pk>/`, with the default converters.
@@ -28,7 +17,7 @@ impl RoutePattern {
             offset,
             kind,
         };
-        let mut regex_source = String::from(r"\A");
+        let mut pieces: Vec<Piece> = Vec::new();
         let mut parameter_names: Vec<&str> = Vec::new();
         let mut literal_start = 0;
         let mut search_from = 0;
@@ -44,7 +33,7 @@ impl RoutePattern {
                 let kind = RouteErrorKind::InvalidParameterName(parameter.name.to_owned());
                 return Err(error(parameter.start, kind));
             }
-            let Some(converter) = converter_regex(parameter.converter) else {
+            let Some(converter) = Converter::named(parameter.converter) else {
                 let kind = RouteErrorKind::UnknownConverter(parameter.converter.to_owned());
                 return Err(error(parameter.start, kind));
             };
@@ -53,26 +42,27 @@ impl RoutePattern {
                 return Err(error(parameter.start, kind));
             }
             parameter_names.push(parameter.name);
-            regex_source.push_str(&regex::escape(&route[literal_start..parameter.start]));
-            regex_source.push_str("(?:");
-            regex_source.push_str(converter);
-            regex_source.push(')');
+            push_literal(&mut pieces, &route[literal_start..parameter.start]);
+            pieces.push(Piece::Converter(converter));
             literal_start = parameter.end;
             search_from = parameter.end;
         }
         let matcher = if parameter_names.is_empty() {
             Matcher::Literal(route.to_owned())
         } else {
-            regex_source.push_str(&regex::escape(&route[literal_start..]));
-            regex_source.push_str(r"\z");
-            let compiled = regex::Regex::new(&regex_source)
-                .map_err(|failure| error(0, RouteErrorKind::InvalidRegex(failure.to_string())))?;
-            Matcher::Regex(compiled)
+            push_literal(&mut pieces, &route[literal_start..]);
+            Matcher::Path(PathPieces::new(pieces))
         };
         Ok(RoutePattern {
             source: route.to_owned(),
             matcher,
         })
+    }
+}
+
+fn push_literal(pieces: &mut Vec<Piece>, text: &str) {
+    if !text.is_empty() {
+        pieces.push(Piece::Literal(text.into()));
     }
 }
 

@@ -14,9 +14,11 @@
 //! One job per file:
 //! * this file: a compiled [`RoutePattern`], its errors, and matching it against `path_info`;
 //! * `path_info`: from a request target or WSGI `PATH_INFO` to Django's `request.path_info`;
-//! * `django_path`: Django's `path()` syntax and its converters;
+//! * `django_path`: Django's `path()` syntax, compiled to pieces;
+//! * `converters`: matching those pieces (Django's default converters) without a regex engine;
 //! * `python_regex`: `re_path()`, through the Python-regex-to-`regex`-crate translator.
 
+mod converters;
 mod django_path;
 mod path_info;
 mod python_regex;
@@ -38,6 +40,9 @@ pub struct RoutePattern {
 enum Matcher {
     /// A `path()` route without converters matches only its own text.
     Literal(String),
+    /// A `path()` route with converters, matched without a regex engine.
+    Path(converters::PathPieces),
+    /// A `re_path()` route.
     Regex(regex::Regex),
 }
 
@@ -104,6 +109,7 @@ impl RoutePattern {
         };
         match &self.matcher {
             Matcher::Literal(route) => unrooted == route,
+            Matcher::Path(pieces) => pieces.full_match(unrooted),
             Matcher::Regex(regex) => regex.is_match(unrooted),
         }
     }

@@ -1,0 +1,289 @@
+"""The gate's config, from the project's URLconf and settings (what `drfgate_export` writes).
+
+Every endpoint becomes a `[[routes]]` entry in resolver order, with the view's classes written out
+(never left to the defaults, so that the file says what each view does). A view the gate cannot
+model (not a DRF view, a class with Python logic, a pattern the gate cannot express exactly)
+becomes `pass = true` (the application judges it, without an identity) and a warning.
+
+The file starts with a header: the URLconf it came from and a fingerprint, the SHA-256 of every
+byte after the fingerprint's line, so that `drfgate check` can tell a hand-edited export.
+"""
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import List
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.urls import get_resolver
+from rest_framework.generics import GenericAPIView
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from . import __version__, tomlwrite
+from .classes import TRANSPARENT, ClassTables, Unmodelable, dotted_name
+from .urlwalk import Skipped, walk
+
+FINGERPRINT_PREFIX = "# drfgate-export-fingerprint: sha256:"
+ORIGIN_PREFIX = "# drfgate-export-origin: "
+OPTIONS_PREFIX = "# drfgate-export-options: "
+
+# APIView methods that decide authentication or permissions: a view overriding one decides in
+# Python, which the gate cannot follow.
+DECIDING_METHODS = (
+    "initial", "initialize_request", "perform_authentication", "get_authenticators",
+    "get_permissions", "check_permissions", "permission_denied", "get_authenticate_header",
+)
+
+# Django's backends and hashers the gate implements (docs/configuration.md, [django]).
+BACKENDS = {
+    "django.contrib.auth.backends.ModelBackend",
+    "django.contrib.auth.backends.AllowAllUsersModelBackend",
+    "django.contrib.auth.backends.RemoteUserBackend",
+    "django.contrib.auth.backends.AllowAllUsersRemoteUserBackend",
+}
+HASHERS = {
+    f"django.contrib.auth.hashers.{name}" for name in (
+        "PBKDF2PasswordHasher", "PBKDF2SHA1PasswordHasher", "Argon2PasswordHasher",
+        "BCryptSHA256PasswordHasher", "BCryptPasswordHasher", "ScryptPasswordHasher",
+        "MD5PasswordHasher",
+    )
+}
+
+
+@dataclass
+class Options:
+    urlconf: str = None  # default: ROOT_URLCONF
+    unmatched: str = "pass"  # what the gate does with a path no route matches
+    database: str = None  # DATABASE as the gate should open it; default: DATABASES["default"]
+    secret_key_file: str = None  # written as SECRET_KEY_FILE; the key itself never is
+
+    def recorded(self):
+        return {"unmatched": self.unmatched, "database": self.database,
+                "secret_key_file": self.secret_key_file, "urlconf": self.urlconf}
+
+
+@dataclass
+class Export:
+    text: str
+    warnings: List[str] = field(default_factory=list)
+
+
+def export(options):
+    warnings = []
+    tables = ClassTables()
+    route_blocks = [_route_block(item, tables, warnings) for item in walk(_urlpatterns(options))]
+    body = []
+    body += _django_section(options, warnings)
+    body += _rest_framework_section(tables, warnings)
+    body += ["", "[gate]", f"unmatched = {tomlwrite.string(options.unmatched)}"]
+    body += _handoff_section()
+    for kind, classes in (("authentication", tables.authentication), ("permission", tables.permission)):
+        for name, table in sorted(classes.items()):
+            body += ["", f"[{kind}_classes.{tomlwrite.string(name)}]"]
+            body += [f"{key} = {tomlwrite.value(value)}" for key, value in table.items()]
+    for block in route_blocks:
+        if block:
+            body += [""] + block
+    body_text = "\n".join(body) + "\n"
+    header = (
+        f"# The drfgate config of this Django project, written by `manage.py drfgate_export`\n"
+        f"# (drfgate-django {__version__}). Do not edit: export again. In CI,\n"
+        f"# `manage.py drfgate_export --check FILE` fails when the URLconf or settings changed.\n"
+        f"{ORIGIN_PREFIX}{options.urlconf or settings.ROOT_URLCONF}\n"
+        f"{OPTIONS_PREFIX}{json.dumps(options.recorded(), sort_keys=True)}\n"
+    )
+    fingerprint = hashlib.sha256(body_text.encode("utf-8")).hexdigest()
+    return Export(f"{header}{FINGERPRINT_PREFIX}{fingerprint}\n{body_text}", warnings)
+
+
+def recorded_options(text):
+    """The options a previous export was made with (its header), or None."""
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        if line.startswith(OPTIONS_PREFIX):
+            try:
+                return json.loads(line[len(OPTIONS_PREFIX):])
+            except ValueError:
+                return None
+    return None
+
+
+def _urlpatterns(options):
+    return get_resolver(options.urlconf).url_patterns
+
+
+# ---------------------------------------------------------------------------------------------
+# Routes
+
+
+def _route_block(item, tables, warnings):
+    if isinstance(item, Skipped):
+        warnings.append(f"{item.source}: left out ({item.reason}); the gate treats it as unmatched")
+        return [f"# left out: {item.source}: {item.reason}"]
+    lines = ["[[routes]]"]
+    if item.name:
+        lines.append(f"name = {tomlwrite.string(item.name)}")
+    if item.path is not None:
+        lines.append(f"path = {tomlwrite.string(item.path)}")
+    else:
+        lines.append(f"regex = {tomlwrite.string(item.regex)}")
+    try:
+        lines += _view_keys(item.callback, tables)
+    except Unmodelable as why:
+        warnings.append(f"{item.name or item.source}: passed to the application unjudged: {why}")
+        return [f"# passed to the application unjudged: {why}"] + lines + ["pass = true"]
+    return lines
+
+
+def _view_keys(callback, tables):
+    cls = getattr(callback, "cls", None)
+    if not (isinstance(cls, type) and issubclass(cls, APIView)):
+        target = getattr(callback, "view_class", callback)
+        name = getattr(target, "__qualname__", repr(target))
+        raise Unmodelable(f"{getattr(target, '__module__', '?')}.{name} is not a DRF view")
+    initkwargs = dict(getattr(callback, "initkwargs", {}) or {})
+    actions = getattr(callback, "actions", None)
+
+    def attribute(name):
+        return initkwargs[name] if name in initkwargs else getattr(cls, name)
+
+    view = f"{cls.__module__}.{cls.__qualname__}"
+    for method in DECIDING_METHODS:
+        definer = next(c for c in cls.__mro__ if method in vars(c))
+        # DRF's own overrides (ViewSetMixin.initialize_request sets the action) are DRF's.
+        if not definer.__module__.startswith("rest_framework."):
+            raise Unmodelable(f"{view} overrides {method}()")
+    authentication = _authentication(attribute("authentication_classes"), tables)
+    ignore_model = bool(attribute("_ignore_model_permissions")) if hasattr(cls, "_ignore_model_permissions") else False
+    permission_classes = list(attribute("permission_classes"))
+    permissions = [tables.permission_expression(p, ignore_model) for p in permission_classes]
+    lines = []
+    methods = _methods(cls, actions, attribute("http_method_names"))
+    lines.append(f"methods = {tomlwrite.value(methods)}")
+    lines.append(f"authentication_classes = {tomlwrite.array(authentication)}")
+    lines.append(f"permission_classes = {tomlwrite.array(permissions)}")
+    if not ignore_model and any(tables.needs_model(p) for p in permission_classes):
+        lines.append(f"model = {tomlwrite.string(_model_label(cls, attribute, view))}")
+    return lines
+
+
+def _authentication(classes, tables):
+    return [tables.authentication_name(c) for c in classes if dotted_name(c) not in TRANSPARENT]
+
+
+def _methods(cls, actions, http_method_names):
+    """DRF's allowed methods but OPTIONS (always allowed): the handlers, or a viewset's action
+    map; HEAD only where it is not GET's alias (the gate adds it to GET)."""
+    if actions is not None:
+        present = {m for m in actions}
+    else:
+        present = {m for m in http_method_names if hasattr(cls, m)}
+    if "get" in present and (actions is None or actions.get("head") in (None, actions.get("get"))):
+        present.discard("head")
+    return [m.upper() for m in http_method_names if m in present and m != "options"]
+
+
+def _model_label(cls, attribute, view):
+    """The model DjangoModelPermissions reads: `queryset`'s, as `app_label.model_name`."""
+    queryset = attribute("queryset") if hasattr(cls, "queryset") else None
+    if queryset is None:
+        raise Unmodelable(f"{view}: DjangoModelPermissions needs a static queryset (get_queryset() is Python)")
+    # DRF asks get_queryset() when the view has one; an override is taken to filter `queryset`
+    # and keep its model (README: what the export assumes).
+    return queryset.model._meta.label_lower
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings
+
+
+def _django_section(options, warnings):
+    user = get_user_model()
+    lines = ["[django]", f"DATABASE = {tomlwrite.string(_database(options, warnings))}"]
+    if options.secret_key_file:
+        lines.append(f"SECRET_KEY_FILE = {tomlwrite.string(options.secret_key_file)}")
+    else:
+        lines.append("# SECRET_KEY is never written here: SECRET_KEY_FILE = \"…\" (drfgate_export --secret-key-file)")
+    lines.append(f"AUTH_USER_TABLE = {tomlwrite.string(user._meta.db_table)}")
+    lines.append(f"USERNAME_FIELD = {tomlwrite.string(user._meta.get_field(user.USERNAME_FIELD).column)}")
+    token_table = _token_table()
+    if token_table:
+        lines.append(f"TOKEN_TABLE = {tomlwrite.string(token_table)}")
+    backends = []
+    for dotted in settings.AUTHENTICATION_BACKENDS:
+        try:
+            backends.append(_backend(dotted, warnings))
+        except Unmodelable as why:
+            warnings.append(f"AUTHENTICATION_BACKENDS: left out: {why}")
+    lines.append(f"AUTHENTICATION_BACKENDS = {tomlwrite.array(backends)}")
+    hashers = [h for h in settings.PASSWORD_HASHERS if h in HASHERS]
+    for other in (h for h in settings.PASSWORD_HASHERS if h not in HASHERS):
+        warnings.append(f"PASSWORD_HASHERS: {other} is not one the gate implements; left out")
+    if hashers:
+        lines.append(f"PASSWORD_HASHERS = {tomlwrite.array(hashers)}")
+    return lines
+
+
+def _backend(dotted, warnings):
+    """The gate's name for a backend: one of Django's, or a subclass that only turns off
+    create_unknown_user (which the gate never does: it does not write to the database)."""
+    from django.contrib.auth.backends import RemoteUserBackend
+    from django.utils.module_loading import import_string
+
+    if dotted in BACKENDS:
+        if issubclass(import_string(dotted), RemoteUserBackend):
+            warnings.append(f"AUTHENTICATION_BACKENDS: {dotted} creates unknown users; the gate "
+                            "declines them (set create_unknown_user = False to match)")
+        return dotted
+    cls = import_string(dotted)
+    ancestor = next((c for c in cls.__mro__ if f"{c.__module__}.{c.__qualname__}" in BACKENDS), None)
+    if ancestor is None:
+        raise Unmodelable(f"{dotted} is not a backend the gate implements")
+    own = {n for layer in cls.__mro__[: cls.__mro__.index(ancestor)] for n in vars(layer)
+           if not n.startswith("__")}
+    if own - {"create_unknown_user"} or getattr(cls, "create_unknown_user", False):
+        raise Unmodelable(f"{dotted} changes {', '.join(sorted(own)) or 'nothing'} of "
+                          f"{ancestor.__qualname__} in Python")
+    return f"{ancestor.__module__}.{ancestor.__qualname__}"
+
+
+def _database(options, warnings):
+    if options.database:
+        return options.database
+    default = settings.DATABASES.get("default", {})
+    if default.get("ENGINE") != "django.db.backends.sqlite3":
+        warnings.append(f"DATABASES['default'] is {default.get('ENGINE')}: the gate opens SQLite only (--database)")
+    return f"sqlite://{default.get('NAME')}" if str(default.get("NAME", "")).startswith("/") else str(default.get("NAME"))
+
+
+def _handoff_section():
+    """The key GateAuthentication checks signatures with: the same file, named, never copied."""
+    secret_file = getattr(settings, "DRFGATE", {}).get("HANDOFF_SECRET_FILE")
+    if not secret_file:
+        return []
+    return ["", "[handoff]", f"SECRET_FILE = {tomlwrite.string(str(secret_file))}"]
+
+
+def _token_table():
+    from django.apps import apps
+
+    if not apps.is_installed("rest_framework.authtoken"):
+        return None
+    return apps.get_model("authtoken", "Token")._meta.db_table
+
+
+def _rest_framework_section(tables, warnings):
+    lines = ["", "[rest_framework]"]
+    for key, getter in (
+        ("DEFAULT_AUTHENTICATION_CLASSES", lambda: _authentication(api_settings.DEFAULT_AUTHENTICATION_CLASSES, tables)),
+        ("DEFAULT_PERMISSION_CLASSES", lambda: [tables.permission_expression(p) for p in api_settings.DEFAULT_PERMISSION_CLASSES]),
+    ):
+        try:
+            lines.append(f"{key} = {tomlwrite.array(getter())}")
+        except Unmodelable as why:
+            # Every route names its own classes: the defaults only judge unmatched paths under
+            # [gate] unmatched = "defaults", which the export does not write.
+            warnings.append(f"REST_FRAMEWORK {key}: left out: {why}")
+    return lines

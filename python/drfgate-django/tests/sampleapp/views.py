@@ -1,0 +1,90 @@
+from django.http import HttpResponse
+from drfgate_django.defaults import gate_first
+from rest_framework import permissions, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.views import APIView
+
+from .auth import (BearerAuthentication, BookPermissions, HeaderKeyAuthentication,
+                   ProxyRemoteUserAuthentication, ShopBasicAuthentication, StaffOnly)
+from .models import Book
+
+
+class BookViewSet(viewsets.ModelViewSet):
+    queryset = Book.objects.all()
+    authentication_classes = [BearerAuthentication, ShopBasicAuthentication]
+    permission_classes = [BookPermissions]
+
+    @action(detail=True, methods=["post"], permission_classes=[StaffOnly])
+    def publish(self, request, pk=None):
+        return Response({})
+
+    @action(detail=False)
+    def recent(self, request):
+        return Response([])
+
+
+class NoteViewSet(viewsets.ViewSet):
+    authentication_classes = [ProxyRemoteUserAuthentication]
+    permission_classes = [permissions.IsAuthenticated & (permissions.IsAdminUser | ~permissions.IsAuthenticatedOrReadOnly)]
+
+    def list(self, request):
+        return Response([])
+
+    def retrieve(self, request, pk=None):
+        return Response({})
+
+
+class OrderDetail(APIView):
+    permission_classes = [permissions.IsAdminUser | permissions.IsAuthenticatedOrReadOnly]
+
+    def get(self, request, pk):
+        return Response({})
+
+    def put(self, request, pk):
+        return Response({})
+
+
+class ReportView(APIView):
+    authentication_classes = [ShopBasicAuthentication]
+    permission_classes = [StaffOnly]
+
+    def get(self, request, year):
+        return Response({})
+
+
+class CustomAuthView(APIView):
+    authentication_classes = [HeaderKeyAuthentication]
+
+    def get(self, request):
+        return Response({})
+
+
+class OpsView(APIView):
+    permission_classes = [permissions.AllowAny]
+
+    def get(self, request):
+        return Response({})
+
+    def post(self, request):
+        return Response({})
+
+
+def plain(request):
+    return HttpResponse("not DRF")
+
+
+class WhoAmI(APIView):
+    """Answers who DRF says the request is: test_authentication's view."""
+
+    authentication_classes = gate_first([TokenAuthentication])
+    permission_classes = [permissions.IsAuthenticated]
+
+    def get(self, request):
+        return Response({"user": request.user.get_username(), "pk": request.user.pk,
+                         "staff": request.user.is_staff, "superuser": request.user.is_superuser,
+                         "auth": str(request.auth)})
+
+    def post(self, request):
+        return self.get(request)
