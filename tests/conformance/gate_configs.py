@@ -60,6 +60,8 @@ DJANGO_SECRET_KEY = os.environ.get(
     "DRFGATE_DJANGO_SECRET", "drfgate-test-secret-key-not-for-production-0123456789abcdef"
 )
 AUTH_HEADER_TYPES = ["Bearer", "JWT"]
+# Classes of other packages than DRF, named by their dotted names in the table.
+PACKAGE_CLASS_PREFIXES = ("rest_framework_simplejwt.", "knox.")
 JWT_DIR = Path(os.environ.get("DRFGATE_JWT_DIR", str(REPO_ROOT / "build" / "django" / "jwt")))
 
 
@@ -174,6 +176,9 @@ def group_key(cases, view):
     """The view's config: its backends, and its SIMPLE_JWT when it has its own."""
     backends = backends_of(cases, view)
     jwt = simple_jwt_of(cases, view)
+    if not jwt and any(c.startswith(PACKAGE_CLASS_PREFIXES)
+                       for c in cases["views"][view]["authentication_classes"]):
+        jwt = "{}"  # simplejwt's or knox's classes: a config of their own (see exported_configs)
     return (backends, jwt) if jwt else backends
 
 
@@ -267,7 +272,13 @@ def exported_configs(cases, cases_path, db, python, views=None):
     AUTHENTICATION_BACKENDS as Django names them (the export maps the test project's backend
     itself). Needs the venv's `python`; unmatched paths are denied, as in `config_text`."""
     out = OrderedDict()
-    for backends, members in groups(cases, views).items():
+    for key, members in groups(cases, views).items():
+        backends, simple_jwt = split_key(key)
+        if simple_jwt is not None:
+            # drfgate_export does not know simplejwt's and knox's settings yet: their views'
+            # configs are the hand-written ones.
+            out[key] = (config_text(cases, db, members, backends, simple_jwt=simple_jwt), members)
+            continue
         django_backends = next(
             (cases["views"][v]["backends"] for v in members if "backends" in cases["views"][v]),
             list(backends),
@@ -281,7 +292,7 @@ def exported_configs(cases, cases_path, db, python, views=None):
         )
         if done.returncode != 0:
             raise ConfigError(f"drfgate_export failed: {done.stderr.strip()}")
-        out[backends] = (done.stdout, members)
+        out[key] = (done.stdout, members)
     return out
 
 
