@@ -10,7 +10,10 @@ Prints median microseconds per operation for:
   - a full dispatch of a SessionAuthentication + IsAuthenticated view with the fixture's
     logged-in session: GET, and PUT with Origin, the CSRF cookie and a masked X-CSRFToken
     (SessionMiddleware, AuthenticationMiddleware and the CSRF checks included).
+  - simplejwt's JWTAuthentication.authenticate() with an HS256 and an RS256 access token, and knox's
+    TokenAuthentication.authenticate() (tokens of tests/django/jwt_fixtures.py).
 """
+import json
 import os
 import statistics
 import sys
@@ -66,6 +69,25 @@ def main():
     )
     assert session_get().status_code == 200
     assert session_put().status_code == 200
+    from expapp.views import simple_jwt_settings
+    from knox.auth import TokenAuthentication as KnoxAuthentication
+    from rest_framework_simplejwt.authentication import JWTAuthentication
+
+    tokens = json.loads((REPO / "build" / "django" / "jwt" / "tokens.json").read_text("utf-8"))
+    jwt = JWTAuthentication()
+
+    def jwt_authenticate(token):
+        request = Request(factory.get("/", HTTP_AUTHORIZATION=f"Bearer {token}"))
+        return lambda: jwt.authenticate(request)
+
+    hs256 = jwt_authenticate(tokens["access_john"])
+    rs256 = jwt_authenticate(tokens["access_rs256"])
+    knox_request = Request(factory.get("/", HTTP_AUTHORIZATION=f"Token {tokens['knox_john']}"))
+    knox = lambda: KnoxAuthentication().authenticate(knox_request)  # noqa: E731
+    assert hs256()[0].username == "john" and knox()[0].username == "john"
+    with simple_jwt_settings({"ALGORITHM": "RS256", "VERIFYING_KEY_FILE": "rsa.pub.pem"}):
+        assert rs256()[0].username == "john"
+        rs256_us = median_us(rs256)
     results = {
         "drf_dispatch_valid_token_us": median_us(ok),
         "drf_dispatch_bad_token_us": median_us(bad),
@@ -75,6 +97,9 @@ def main():
         "django_check_password_pbkdf2_1M_us": median_us(
             lambda: check_password("password", encoded), rounds=3, per_round=2
         ),
+        "simplejwt_authenticate_hs256_us": median_us(hs256),
+        "simplejwt_authenticate_rs256_us": rs256_us,
+        "knox_authenticate_us": median_us(knox),
     }
     for name, value in results.items():
         print(f"{name} {value:.1f}")

@@ -58,7 +58,7 @@ def apache_views(cases):
     (the remote-user views need the server variable REMOTE_USER, which no client can send)."""
     return {
         name: cases["views"][name] for name in gate_configs.expressible_views(cases)
-        if gate_configs.backends_of(cases, name) == gate_configs.DEFAULT_BACKENDS
+        if gate_configs.group_key(cases, name) == gate_configs.DEFAULT_BACKENDS
     }
 
 

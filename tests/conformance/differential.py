@@ -85,6 +85,10 @@ def feature_of(document, view):
     permissions = " ".join(spec["permission_classes"])
     if view.startswith("x_remote"):
         return "RemoteUser via a header"
+    if any(c.startswith("rest_framework_simplejwt.") for c in classes):
+        return "simplejwt"
+    if "knox.auth.TokenAuthentication" in classes:
+        return "knox"
     if spec.get("model"):
         return "DjangoModelPermissions"
     if any(op in permissions for op in "~&|") or len(spec["permission_classes"]) > 1:
@@ -359,6 +363,7 @@ def main():
     excluded += [(i, r) for i, r in generator.excluded if r != "view not drivable"]
     generator.method_matrix()
     generator.token_headers()
+    generator.jwt_headers()
     generator.header_spellings()
     generator.basic_headers()
     generator.remote_user_headers()

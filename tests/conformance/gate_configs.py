@@ -12,7 +12,10 @@ Standard library only: e2e.py runs under Debian's python3, without the venv.
 What the table means, decided here once:
 
 - One config per AUTHENTICATION_BACKENDS, as Django's setting is global while a table view may
-  name its own `backends`; the default backends' config comes first. The test project's
+  name its own `backends`; the default backends' config comes first. Likewise one per
+  SIMPLE_JWT: a view's "simple_jwt" settings go to its config's [simple_jwt] section (every
+  config has one: the test project's SECRET_KEY as SIGNING_KEY, its AUTH_HEADER_TYPES, and the
+  blacklist app, which it installs); `*_FILE` keys name files of the fixture's JWT directory. The test project's
   RemoteUserNoCreateBackend (which never creates users) is what drfgate's RemoteUserBackend does.
 - Each entry under "classes" becomes `[authentication_classes."Name"]` or
   `[permission_classes."Name"]` with the same keys, except an authentication class with a Python
@@ -55,6 +58,16 @@ HASHERS = [
 SECRET_KEY = "drfgate-test-secret-key-not-for-production-0123456789abcdef"
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1", "[::1]"]
 CSRF_TRUSTED_ORIGINS = ["https://trusted.example", "https://*.wild.example"]
+
+
+# tests/django/refproj/settings.py: SECRET_KEY, SIMPLE_JWT and where the JWT fixtures are.
+DJANGO_SECRET_KEY = os.environ.get(
+    "DRFGATE_DJANGO_SECRET", "drfgate-test-secret-key-not-for-production-0123456789abcdef"
+)
+AUTH_HEADER_TYPES = ["Bearer", "JWT"]
+# Classes of other packages than DRF, named by their dotted names in the table.
+PACKAGE_CLASS_PREFIXES = ("rest_framework_simplejwt.", "knox.")
+JWT_DIR = Path(os.environ.get("DRFGATE_JWT_DIR", str(REPO_ROOT / "build" / "django" / "jwt")))
 
 
 class ConfigError(ValueError):
@@ -158,9 +171,33 @@ def backends_of(cases, view):
     return tuple(BACKEND_SETTING.get(b, b) for b in backends)
 
 
+def simple_jwt_of(cases, view):
+    """The view's own SIMPLE_JWT settings as canonical JSON, "" for none."""
+    settings = cases["views"][view].get("simple_jwt")
+    return json.dumps(settings, sort_keys=True) if settings else ""
+
+
+def group_key(cases, view):
+    """The view's config: its backends, and its SIMPLE_JWT when it has its own."""
+    backends = backends_of(cases, view)
+    jwt = simple_jwt_of(cases, view)
+    if not jwt and any(c.startswith(PACKAGE_CLASS_PREFIXES)
+                       for c in cases["views"][view]["authentication_classes"]):
+        jwt = "{}"  # simplejwt's or knox's classes: a config of their own (see exported_configs)
+    return (backends, jwt) if jwt else backends
+
+
+def split_key(key):
+    """(backends, simple_jwt settings or None) of a `groups` key."""
+    if key and isinstance(key[0], tuple):
+        return key[0], json.loads(key[1])
+    return key, None
+
+
 def groups(cases, views=None):
-    """{backends: [view, ...]} for `views` (default: every expressible view), the default
-    backends first, even without views (a suite sends unmatched paths there)."""
+    """{key: [view, ...]} for `views` (default: every expressible view), the default
+    backends first, even without views (a suite sends unmatched paths there). The key is the
+    backends tuple, or (backends, SIMPLE_JWT json) for views with their own SIMPLE_JWT."""
     if views is None:
         views = expressible_views(cases)
     left_out = left_out_views(cases)
@@ -169,7 +206,7 @@ def groups(cases, views=None):
     for view in views:
         if view in left_out:
             raise ConfigError(f"view {view}: {left_out[view]}")
-        grouped.setdefault(backends_of(cases, view), []).append(view)
+        grouped.setdefault(group_key(cases, view), []).append(view)
     return grouped
 
 
@@ -186,7 +223,22 @@ def route_lines(cases, view):
     return lines
 
 
-def config_text(cases, db, views, backends, extra_routes=()):
+def simple_jwt_lines(settings):
+    """The [simple_jwt] section: the test project's global SIMPLE_JWT, then `settings`."""
+    lines = [
+        "[simple_jwt]",
+        f"SIGNING_KEY = {toml_string(DJANGO_SECRET_KEY)}",
+        f"AUTH_HEADER_TYPES = {toml_value(AUTH_HEADER_TYPES, 'AUTH_HEADER_TYPES')}",
+        "token_blacklist_installed = true",
+    ]
+    for key, value in (settings or {}).items():
+        if key.endswith("_FILE"):
+            value = str(JWT_DIR / value)
+        lines.append(f"{key} = {toml_value(value, f'simple_jwt.{key}')}")
+    return lines
+
+
+def config_text(cases, db, views, backends, extra_routes=(), simple_jwt=None):
     """A whole config: the database, `backends`, every hasher, unmatched paths denied, every
     class the table defines (but those drfgate cannot express), then `extra_routes` (lines of a
     suite's own routes) and a route per view of `views`."""
@@ -208,6 +260,7 @@ def config_text(cases, db, views, backends, extra_routes=()):
         for name, spec in cases["classes"][kind].items():
             if name not in unsupported:
                 lines += class_lines(kind, name, spec)
+    lines += simple_jwt_lines(simple_jwt)
     lines += list(extra_routes)
     for view in views:
         lines += route_lines(cases, view)
@@ -215,10 +268,11 @@ def config_text(cases, db, views, backends, extra_routes=()):
 
 
 def configs(cases, db, views=None):
-    """{backends: (config text, [view, ...])}, one per AUTHENTICATION_BACKENDS."""
+    """{key: (config text, [view, ...])}, one per AUTHENTICATION_BACKENDS and SIMPLE_JWT."""
     return OrderedDict(
-        (backends, (config_text(cases, db, members, backends), members))
-        for backends, members in groups(cases, views).items()
+        (key, (config_text(cases, db, members, split_key(key)[0],
+                           simple_jwt=split_key(key)[1]), members))
+        for key, members in groups(cases, views).items()
     )
 
 
@@ -232,7 +286,13 @@ def exported_configs(cases, cases_path, db, python, views=None):
     # never writes the key itself).
     secret_key_file = Path(db).parent / "secret_key"
     secret_key_file.write_text(SECRET_KEY + "\n", "utf-8")
-    for backends, members in groups(cases, views).items():
+    for key, members in groups(cases, views).items():
+        backends, simple_jwt = split_key(key)
+        if simple_jwt is not None:
+            # drfgate_export does not know simplejwt's and knox's settings yet: their views'
+            # configs are the hand-written ones.
+            out[key] = (config_text(cases, db, members, backends, simple_jwt=simple_jwt), members)
+            continue
         django_backends = next(
             (cases["views"][v]["backends"] for v in members if "backends" in cases["views"][v]),
             list(backends),
@@ -246,7 +306,7 @@ def exported_configs(cases, cases_path, db, python, views=None):
         )
         if done.returncode != 0:
             raise ConfigError(f"drfgate_export failed: {done.stderr.strip()}")
-        out[backends] = (done.stdout, members)
+        out[key] = (done.stdout, members)
     return out
 
 
@@ -268,10 +328,12 @@ def write(cases_path, db, out):
     for old in out.glob("*.toml"):
         old.unlink()
     entries = []
-    for number, (backends, (text, members)) in enumerate(configs(cases, db).items()):
+    for number, (key, (text, members)) in enumerate(configs(cases, db).items()):
         name = f"{number}.toml"
         (out / name).write_text(text, "utf-8")
-        entries.append(OrderedDict(file=name, backends=list(backends), views=members))
+        backends, simple_jwt = split_key(key)
+        entries.append(OrderedDict(file=name, backends=list(backends), simple_jwt=simple_jwt,
+                                   views=members))
     index = OrderedDict(
         cases_sha256=sha256_of(cases_path),
         generator_sha256=sha256_of(__file__),

@@ -7,6 +7,9 @@ Each request is a dict: id, feature, view, method (bytes), target (bytes), heade
 the same body by design).
 """
 import base64
+import json
+import os
+from pathlib import Path
 
 from oracle import table_bytes
 
@@ -46,6 +49,27 @@ TOKEN_VALUES = [
     ("user with unusable password", b"Token nopass123"),
     ("other keyword", b"Bearer abcd1234"),
 ]
+
+
+JWT_CLASSES = (
+    "rest_framework_simplejwt.authentication.JWTAuthentication",
+    "rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication",
+)
+KNOX_CLASS = "knox.auth.TokenAuthentication"
+# Where tests/django/jwt_fixtures.py wrote the tokens it minted ({name: token}).
+JWT_TOKENS = Path(os.environ.get(
+    "DRFGATE_JWT_DIR", str(Path(__file__).resolve().parents[2] / "build" / "django" / "jwt")
+)) / "tokens.json"
+
+
+# Tokens simplejwt (or Django under it) crashes on: a user_id an integer column cannot take,
+# a string exp (datetime_from_epoch), no jti where the blacklist reads it. Django answers its
+# HTML 500 page, drfgate a 500 of its own (docs/differences.md): compared by status.
+SERVER_ERROR_TOKENS = {"access_non_numeric_id", "access_string_exp", "access_no_jti"}
+
+
+def jwt_tokens():
+    return json.loads(JWT_TOKENS.read_text("utf-8"))
 
 
 def b64(raw):
@@ -225,6 +249,40 @@ class Generator:
                         method,
                         authorization(with_keyword(value, keyword)),
                     )
+
+    def jwt_headers(self):
+        """Every minted JWT and knox token (tests/django/jwt_fixtures.py) on every JWT and knox
+        view, and the header shapes of spec §8.3 step 2 and §9.3 step 1."""
+        tokens = jwt_tokens()
+        john = tokens["access_john"].encode()
+        knox_john = tokens["knox_john"].encode()
+        for view in self.views:
+            classes = self.document["views"][view]["authentication_classes"]
+            if any(c in JWT_CLASSES for c in classes):
+                feature, shapes = "simplejwt", [
+                    ("no header", None), ("empty", b""), ("type only", b"Bearer"),
+                    ("three parts", b"Bearer a b"), ("lower-case type", b"bearer " + john),
+                    ("second type", b"JWT " + john), ("DRF keyword", b"Token " + john),
+                    ("padded", b"  Bearer   " + john + b"  "), ("tab", b"Bearer\t" + john),
+                    ("NBSP", b"Bearer\xa0" + john), ("extra word", b"Bearer " + john + b" x"),
+                    ("garbage", b"Bearer garbage"), ("two dots", b"Bearer a.b"),
+                    ("invalid UTF-8", b"Bearer " + john + b"\xb8"),
+                ]
+                shapes += [(name, b"Bearer " + t.encode()) for name, t in tokens.items()]
+            elif KNOX_CLASS in classes:
+                feature, shapes = "knox", [
+                    ("no header", None), ("keyword only", b"Token"), ("lower-case", b"token " + knox_john),
+                    ("three parts", b"Token " + knox_john + b" x"), ("Bearer", b"Bearer " + knox_john),
+                    ("short", b"Token abc"),
+                ]
+                shapes += [(name, b"Token " + t.encode()) for name, t in tokens.items()
+                           if name.startswith("knox_")]
+            else:
+                continue
+            for label, value in shapes:
+                compare = "status" if label in SERVER_ERROR_TOKENS else "full"
+                self.add(f"{feature}:{view}:{label}", feature, view, b"GET", authorization(value),
+                         compare=compare)
 
     def header_spellings(self):
         """Header names in any case, repeated headers (joined with ',' by both servers)."""

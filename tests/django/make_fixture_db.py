@@ -217,6 +217,11 @@ def main():
     call_command("migrate", interactive=False, verbosity=0)
     with transaction.atomic():
         fixture_rows = populate()
+        from django.conf import settings
+
+        import jwt_fixtures
+
+        jwt_tokens = jwt_fixtures.write(settings.JWT_FIXTURE_DIR)
     users = [describe(user, password) for user, password in fixture_rows]
     connections.close_all()
 
@@ -228,7 +233,8 @@ def main():
         "users": users,
     }
     arguments.json.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", "utf-8")
-    print(f"fixture: {len(users)} users -> {arguments.db}, {arguments.json}")
+    print(f"fixture: {len(users)} users -> {arguments.db}, {arguments.json}; "
+          f"{jwt_tokens} JWT/knox tokens -> {settings.JWT_FIXTURE_DIR}")
 
 
 if __name__ == "__main__":

@@ -115,4 +115,26 @@ impl Store for Counting {
         self.queries.fetch_add(1, Ordering::SeqCst);
         self.inner.user_by_pk(pk)
     }
+    fn user_by_field(
+        &self,
+        field: &str,
+        value: &serde_json::Value,
+    ) -> Result<drfgate::store::FieldLookup, StoreError> {
+        self.queries.fetch_add(1, Ordering::SeqCst);
+        self.inner.user_by_field(field, value)
+    }
+    fn jti_blacklisted(&self, jti: &str) -> Result<bool, StoreError> {
+        self.queries.fetch_add(1, Ordering::SeqCst);
+        self.inner.jti_blacklisted(jti)
+    }
+    fn has_jwt_blacklist(&self) -> bool {
+        self.inner.has_jwt_blacklist()
+    }
+    fn knox_tokens(&self, token_key: &str) -> Result<Vec<drfgate::store::KnoxRow>, StoreError> {
+        self.queries.fetch_add(1, Ordering::SeqCst);
+        self.inner.knox_tokens(token_key)
+    }
+    fn has_knox_table(&self) -> bool {
+        self.inner.has_knox_table()
+    }
 }

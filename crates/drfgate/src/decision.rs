@@ -39,6 +39,13 @@ pub enum Scheme {
     Basic,
     Session,
     RemoteUser,
+    /// simplejwt's `JWTAuthentication`: a user row found by the token's claim.
+    Jwt,
+    /// simplejwt's `JWTStatelessUserAuthentication`: a `TokenUser` made of the claims, which
+    /// has no Django permissions.
+    JwtStateless,
+    /// django-rest-knox's `TokenAuthentication`.
+    Knox,
 }
 
 impl Scheme {
@@ -49,6 +56,9 @@ impl Scheme {
             Scheme::Basic => "basic",
             Scheme::Session => "session",
             Scheme::RemoteUser => "remote_user",
+            Scheme::Jwt => "jwt",
+            Scheme::JwtStateless => "jwt_stateless",
+            Scheme::Knox => "knox",
         }
     }
 }

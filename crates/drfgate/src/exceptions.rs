@@ -163,6 +163,9 @@ pub enum ApiError {
     NotAuthenticated,
     /// `AuthenticationFailed(detail)`: an authenticator recognised its scheme and refused.
     AuthenticationFailed(&'static str),
+    /// `AuthenticationFailed` whose detail is a dict (simplejwt's `{"detail", "code", …}`),
+    /// rendered once by the authenticator.
+    AuthenticationFailedBody(Body),
     /// `PermissionDenied` with a permission's (pre-rendered) message.
     PermissionDenied(Body),
     /// `MethodNotAllowed(method)`.
@@ -208,6 +211,7 @@ impl ApiError {
         match self {
             ApiError::NotAuthenticated => unauthenticated(static_body(NOT_AUTHENTICATED)),
             ApiError::AuthenticationFailed(detail) => unauthenticated(static_body(detail)),
+            ApiError::AuthenticationFailedBody(body) => unauthenticated(body),
             ApiError::PermissionDenied(body) => Deny {
                 status: 403,
                 body,
@@ -234,6 +238,7 @@ impl ApiError {
         match self {
             ApiError::NotAuthenticated => NOT_AUTHENTICATED.into(),
             ApiError::AuthenticationFailed(d) => (*d).into(),
+            ApiError::AuthenticationFailedBody(body) => String::from_utf8_lossy(body).into_owned(),
             ApiError::PermissionDenied(body) => String::from_utf8_lossy(body).into_owned(),
             ApiError::MethodNotAllowed(m) => format!("Method \"{m}\" not allowed."),
             ApiError::ServerError => SERVER_ERROR.into(),

@@ -52,6 +52,8 @@ internal_modules! {
     hashers;
     /// Header tokenizing and cookie parsing on raw bytes, as DRF and Django do.
     header;
+    /// JSON Web Tokens as simplejwt has PyJWT judge them.
+    jwt;
     /// DRF's permission classes and their operators.
     permissions;
     /// Routes like `urlpatterns`: `path()` converters, `re_path()` regexes, `path_info`.

@@ -216,6 +216,10 @@ fn model_permissions(
     if !user.is_active {
         return Ok(false);
     }
+    // simplejwt's TokenUser: `has_perms` is always false, superuser claim or not.
+    if identity.scheme == crate::decision::Scheme::JwtStateless {
+        return Ok(false);
+    }
     if user.is_superuser {
         return Ok(true);
     }

@@ -6,9 +6,12 @@ itself. On success every handler, OPTIONS included, answers {"user": <username o
 """
 import json
 import re
+from contextlib import contextmanager
 
 from django.apps import apps
+from django.conf import settings
 from django.test.utils import override_settings
+from django.utils.module_loading import import_string
 from django.urls import path
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.metadata import BaseMetadata
@@ -146,6 +149,10 @@ class ClassRegistry:
     def authentication_class(self, name):
         if name in self._authentication:
             return self._authentication[name]
+        if "." in name:
+            # Another package's class by its dotted name (simplejwt, knox).
+            self._authentication[name] = import_string(name)
+            return self._authentication[name]
         spec = self._authentication_specs.get(name)
         if spec is None:
             raise CaseTableError(f"unknown authentication class {name!r}")
@@ -230,6 +237,7 @@ def build_view(view_name, spec, registry):
         ],
         "metadata_class": UserEchoMetadata,
         "backends": spec.get("backends"),
+        "simple_jwt": spec.get("simple_jwt"),
         "__doc__": f"Conformance view {view_name}.",
     }
     for method in methods:
@@ -241,16 +249,60 @@ def build_view(view_name, spec, registry):
     return type(f"ConformanceView_{view_name}", (ConformanceView,), attributes)
 
 
+# SIMPLE_JWT keys that make the token backend (the rest are simplejwt's api_settings).
+TOKEN_BACKEND_KEYS = ("ALGORITHM", "SIGNING_KEY", "VERIFYING_KEY", "AUDIENCE", "ISSUER", "LEEWAY")
+
+
+@contextmanager
+def simple_jwt_settings(overrides):
+    """SIMPLE_JWT as the table's view says, for one request. simplejwt reads its settings from
+    `api_settings` at each request and its token backend from `state.token_backend` (looked up
+    anew by each token), so both are swapped and put back; AUTH_HEADER_TYPES is read at import
+    and stays global (refproj.settings). `*_FILE` keys name files of JWT_FIXTURE_DIR; the gate's
+    own `token_blacklist_installed` is the app in INSTALLED_APPS here."""
+    from rest_framework_simplejwt import state
+    from rest_framework_simplejwt.backends import TokenBackend
+    from rest_framework_simplejwt.settings import api_settings
+
+    values = dict(overrides or {})
+    values.pop("token_blacklist_installed", None)
+    for file_key in ("VERIFYING_KEY_FILE", "SIGNING_KEY_FILE"):
+        if file_key in values:
+            path = settings.JWT_FIXTURE_DIR / values.pop(file_key)
+            values[file_key[: -len("_FILE")]] = path.read_text("utf-8")
+    backend_args = {key: values.pop(key, getattr(api_settings, key)) for key in TOKEN_BACKEND_KEYS}
+    backend = TokenBackend(
+        backend_args["ALGORITHM"], backend_args["SIGNING_KEY"], backend_args["VERIFYING_KEY"],
+        backend_args["AUDIENCE"], backend_args["ISSUER"], None, backend_args["LEEWAY"],
+    )
+    if "AUTH_TOKEN_CLASSES" in values:
+        values["AUTH_TOKEN_CLASSES"] = [import_string(c) for c in values["AUTH_TOKEN_CLASSES"]]
+    saved = {key: getattr(api_settings, key) for key in values}
+    saved_backend = state.token_backend
+    for key, value in values.items():
+        setattr(api_settings, key, value)
+    state.token_backend = backend
+    try:
+        yield
+    finally:
+        state.token_backend = saved_backend
+        for key, value in saved.items():
+            setattr(api_settings, key, value)
+
+
 class ConformanceView(APIView):
     # Django's AUTHENTICATION_BACKENDS is global; the table makes it per view (RemoteUser views need
     # RemoteUserBackend). Swapping the setting per request is fine for single-threaded test servers.
+    # SIMPLE_JWT likewise ("simple_jwt").
     backends = None
+    simple_jwt = None
 
     def dispatch(self, request, *args, **kwargs):
-        if self.backends is None:
-            return super().dispatch(request, *args, **kwargs)
-        with override_settings(AUTHENTICATION_BACKENDS=list(self.backends)):
-            return super().dispatch(request, *args, **kwargs)
+        with simple_jwt_settings(self.simple_jwt):
+            if self.backends is None:
+                return super().dispatch(request, *args, **kwargs)
+            with override_settings(AUTHENTICATION_BACKENDS=list(self.backends)):
+                return super().dispatch(request, *args, **kwargs)
 
 
 def url_patterns(cases_document):

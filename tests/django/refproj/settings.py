@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "rest_framework",
     "rest_framework.authtoken",
+    "rest_framework_simplejwt.token_blacklist",
+    "knox",
     "expapp",
     "drfgate_django",
 ]
@@ -89,6 +91,13 @@ LANGUAGE_CODE = "en-us"
 
 # DRF's defaults are left alone on purpose: the conformance table names every view's classes.
 REST_FRAMEWORK = {}
+
+# simplejwt reads AUTH_HEADER_TYPES once at import: both types are on for every view. Views that
+# need other settings (an algorithm, a key, CHECK_REVOKE_TOKEN) say so in the conformance table
+# ("simple_jwt"); expapp.views applies them per request.
+SIMPLE_JWT = {"AUTH_HEADER_TYPES": ("Bearer", "JWT")}
+# Where make_fixture_db.py writes the JWT keys and the tokens it minted.
+JWT_FIXTURE_DIR = Path(os.environ.get("DRFGATE_JWT_DIR", str(REPO_ROOT / "build" / "django" / "jwt")))
 
 LOGGING = {
     "version": 1,

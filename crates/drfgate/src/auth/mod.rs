@@ -14,12 +14,16 @@ use crate::trace::{Stage, Tracer};
 
 mod backends;
 mod basic;
+mod jwt;
+mod knox;
 mod remote_user;
 mod session;
 mod token;
 
 pub use backends::{Backend, Backends};
 pub(crate) use basic::BasicAuthentication;
+pub(crate) use jwt::{JwtAuthentication, JwtShared};
+pub(crate) use knox::{KnoxAuthentication, KnoxShared};
 pub(crate) use remote_user::RemoteUserAuthentication;
 pub use remote_user::RemoteUserSource;
 pub(crate) use session::{SessionAuthentication, Sessions};

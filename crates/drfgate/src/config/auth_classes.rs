@@ -15,10 +15,22 @@ use crate::auth::RemoteUserSource;
 /// Which scheme a configured authentication class implements.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthKind {
-    Token { keyword: String },
-    Basic { realm: String },
+    Token {
+        keyword: String,
+    },
+    Basic {
+        realm: String,
+    },
     Session,
-    RemoteUser { source: RemoteUserSource },
+    RemoteUser {
+        source: RemoteUserSource,
+    },
+    /// simplejwt's `JWTAuthentication`, or (`stateless`) `JWTStatelessUserAuthentication`.
+    Jwt {
+        stateless: bool,
+    },
+    /// knox's `TokenAuthentication`.
+    Knox,
 }
 
 /// One authentication class, resolved: its configured name and what it does.
@@ -35,6 +47,14 @@ const BUILTIN_AUTH: [&str; 4] = [
     "SessionAuthentication",
     "RemoteUserAuthentication",
 ];
+/// The other packages' classes, by their full dotted names (`names` also resolves them by
+/// their last component when that is not one of DRF's).
+const PACKAGE_AUTH: [&str; 4] = [
+    "rest_framework_simplejwt.authentication.JWTAuthentication",
+    "rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication",
+    "rest_framework_simplejwt.authentication.JWTTokenUserAuthentication",
+    "knox.auth.TokenAuthentication",
+];
 
 pub(super) struct AuthRegistry<'l> {
     loader: &'l Loader<'l>,
@@ -44,6 +64,17 @@ pub(super) struct AuthRegistry<'l> {
 }
 
 fn builtin_auth(short: &str) -> AuthClass {
+    if short.contains('.') {
+        let kind = match short.rsplit('.').next() {
+            Some("JWTAuthentication") => AuthKind::Jwt { stateless: false },
+            Some("TokenAuthentication") => AuthKind::Knox,
+            _ => AuthKind::Jwt { stateless: true },
+        };
+        return AuthClass {
+            name: Arc::from(short),
+            kind,
+        };
+    }
     let name: Arc<str> = Arc::from(format!("{AUTH_PREFIX}{short}"));
     let kind = match short {
         "TokenAuthentication" => AuthKind::Token {
@@ -68,7 +99,11 @@ impl<'l> AuthRegistry<'l> {
         let names = ClassNames::new(
             "authentication class",
             AUTH_PREFIX,
-            BUILTIN_AUTH.iter().map(|&short| (short, short)).collect(),
+            BUILTIN_AUTH
+                .iter()
+                .chain(&PACKAGE_AUTH)
+                .map(|&short| (short, short))
+                .collect(),
             raw.keys().map(|k| k.get_ref().clone()).collect(),
         );
         let mut custom = Vec::new();

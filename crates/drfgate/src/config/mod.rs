@@ -19,9 +19,11 @@ mod names;
 mod permission_classes;
 mod raw;
 mod rest_framework;
+mod rest_knox;
 mod routes;
 mod section;
 mod sessions;
+mod simple_jwt;
 mod suggest;
 
 use std::fmt;
@@ -33,8 +35,10 @@ use crate::permissions::Permission;
 
 pub use auth_classes::{AuthClass, AuthKind};
 pub use django::{DjangoSettings, SecretKey};
+pub use rest_knox::KnoxSettings;
 pub use routes::Route;
 pub use sessions::{CsrfSettings, SessionEngine, SessionSettings};
+pub use simple_jwt::{SimpleJwtSettings, TokenClass};
 
 use auth_classes::AuthRegistry;
 use permission_classes::{needs_model, PermissionRegistry};
@@ -89,6 +93,11 @@ pub struct Config {
     pub permissions_ttl: Duration,
     pub unmatched: Unmatched,
     pub routes: Vec<Route>,
+    /// `[simple_jwt]`; `None` when neither it nor `SECRET_KEY` is there (then no view may use
+    /// a JWT class).
+    pub simple_jwt: Option<SimpleJwtSettings>,
+    /// `[rest_knox]`, with knox's defaults when absent.
+    pub rest_knox: KnoxSettings,
     /// `[handoff] SECRET_FILE`: the key that signs identities for the application.
     pub handoff: Option<std::sync::Arc<crate::handoff::HandoffKey>>,
     /// Things that load but deserve a log line (e.g. a DRF setting drfgate ignores).
@@ -134,6 +143,22 @@ impl Config {
         authentication_in_use(&self.routes, &self.default_authentication)
             .any(|c| matches!(c.kind, AuthKind::Token { .. }))
     }
+
+    /// Whether some view may authenticate with knox, and so needs its token table.
+    pub(crate) fn uses_knox(&self) -> bool {
+        authentication_in_use(&self.routes, &self.default_authentication)
+            .any(|c| c.kind == AuthKind::Knox)
+    }
+
+    /// Whether some view may authenticate with JWTAuthentication (not the stateless one),
+    /// and so reads users; and whether the blacklist tables are needed.
+    pub(crate) fn uses_jwt_blacklist(&self) -> bool {
+        self.simple_jwt
+            .as_ref()
+            .is_some_and(|s| s.blacklist_app && s.token_classes.iter().any(|c| c.uses_blacklist()))
+            && authentication_in_use(&self.routes, &self.default_authentication)
+                .any(|c| matches!(c.kind, AuthKind::Jwt { .. }))
+    }
 }
 
 /// Every authentication class a view may use: each route's own, and the defaults (for the
@@ -155,7 +180,7 @@ impl Loader<'_> {
             .map_err(|e| self.error(e.span(), "", e.message().trim_end().to_string()))?;
         let mut warnings = Vec::new();
 
-        let django = self.django(raw.django, &mut warnings)?;
+        let mut django = self.django(raw.django, &mut warnings)?;
         let auth_classes = AuthRegistry::new(self, &raw.authentication_classes)?;
         let permission_classes = PermissionRegistry::new(self, &raw.permission_classes)?;
 
@@ -166,6 +191,10 @@ impl Loader<'_> {
             &mut warnings,
         )?;
         let (cache, permissions_ttl) = self.cache(raw.cache)?;
+        let simple_jwt =
+            self.simple_jwt(raw.simple_jwt, django.secret_key.as_ref(), &mut warnings)?;
+        let rest_knox = self.rest_knox(raw.rest_knox)?;
+        django.schema.knox_table = rest_knox.token_table.clone();
         let handoff = self.handoff(raw.handoff)?;
         let unmatched = match raw.gate.and_then(|g| g.unmatched) {
             None => Unmatched::Defaults,
@@ -206,6 +235,17 @@ impl Loader<'_> {
             ));
         }
         self.check_models(&routes, &default_permissions)?;
+        if simple_jwt.is_none()
+            && authentication_in_use(&routes, &default_authentication)
+                .any(|c| matches!(c.kind, AuthKind::Jwt { .. }))
+        {
+            return Err(self.error(
+                None,
+                "simple_jwt",
+                "a JWT authentication class is configured but there is no key: add a \
+                 [simple_jwt] section or [django] SECRET_KEY (SIGNING_KEY defaults to it)",
+            ));
+        }
         Ok(Config {
             origin: self.origin.to_string(),
             django,
@@ -215,6 +255,8 @@ impl Loader<'_> {
             permissions_ttl,
             unmatched,
             routes,
+            simple_jwt,
+            rest_knox,
             handoff,
             warnings,
             text: self.text.to_string(),

@@ -55,6 +55,17 @@ impl<B: Copy> ClassNames<B> {
         if let Some(&(_, builtin)) = self.builtins.iter().find(|(s, _)| *s == short) {
             return Ok(ClassName::Builtin(builtin));
         }
+        // Another package's class (a dotted built-in) by its last component, unless that is
+        // also the name of one of DRF's (knox's `TokenAuthentication` is written in full).
+        let packaged: Vec<B> = self
+            .builtins
+            .iter()
+            .filter(|(s, _)| s.contains('.') && s.rsplit('.').next() == Some(name))
+            .map(|&(_, b)| b)
+            .collect();
+        if let [builtin] = packaged[..] {
+            return Ok(ClassName::Builtin(builtin));
+        }
         if let Some(full) = self.custom.iter().find(|full| *full == name) {
             return Ok(ClassName::Custom(full));
         }
@@ -84,10 +95,13 @@ impl<B: Copy> ClassNames<B> {
 
     /// Every name a class can be given by in full: DRF's dotted names, then the config's own.
     fn known(&self) -> Vec<String> {
-        let builtins = self
-            .builtins
-            .iter()
-            .map(|(short, _)| format!("{}{short}", self.prefix));
+        let builtins = self.builtins.iter().map(|(short, _)| {
+            if short.contains('.') {
+                short.to_string()
+            } else {
+                format!("{}{short}", self.prefix)
+            }
+        });
         builtins.chain(self.custom.iter().cloned()).collect()
     }
 }

@@ -21,6 +21,8 @@ pub(super) struct RawConfig {
     pub(super) permission_classes: BTreeMap<Spanned<String>, RawPermissionClass>,
     pub(super) cache: Option<RawCache>,
     pub(super) gate: Option<RawGate>,
+    pub(super) simple_jwt: Option<super::simple_jwt::RawSimpleJwt>,
+    pub(super) rest_knox: Option<super::rest_knox::RawKnox>,
     pub(super) handoff: Option<RawHandoff>,
     /// Read by `drfgate serve` (`Config::section`); any shape is accepted here.
     #[allow(dead_code)]

@@ -28,7 +28,7 @@ use crate::trace::{Trace, Tracer};
 pub use policy::{GateRoute, Policy};
 
 use decide::Lookup;
-use policy::build_policy;
+use policy::{build_policy, SharedAuth};
 
 /// The cache domain of a user's Django permissions (by user pk).
 const PERMISSION_KEYS: KeyDomain = KeyDomain::new("user-permissions");
@@ -88,6 +88,7 @@ pub struct Gate {
     hashers: PasswordHashers,
     backends: crate::auth::Backends,
     sessions: crate::auth::Sessions,
+    shared: SharedAuth,
     handoff: Option<Arc<crate::handoff::HandoffKey>>,
     warnings: Vec<String>,
 }
@@ -120,6 +121,18 @@ impl Gate {
     /// Builds a gate over a given store (used by tests and by front ends with their own).
     pub fn with_store(config: Config, store: Box<dyn Store>) -> Result<Gate, GateError> {
         let uses_tokens = config.uses_token_authentication();
+        let uses_knox = config.uses_knox();
+        let uses_blacklist = config.uses_jwt_blacklist();
+        let shared = SharedAuth {
+            jwt: config
+                .simple_jwt
+                .clone()
+                .map(|s| Arc::new(crate::auth::JwtShared::new(s, &config.cache))),
+            knox: Arc::new(crate::auth::KnoxShared::new(
+                &config.rest_knox,
+                &config.cache,
+            )),
+        };
         for warning in &config.warnings {
             log::warn!("{warning}");
         }
@@ -143,11 +156,12 @@ impl Gate {
                 name,
                 label,
                 line,
-                policy: build_policy(&classes, permissions, model, methods.as_deref()),
+                policy: build_policy(&shared, &classes, permissions, model, methods.as_deref()),
                 pass,
             });
         }
         let defaults = build_policy(
+            &shared,
             &config.default_authentication,
             config.default_permissions.clone(),
             None,
@@ -159,6 +173,20 @@ impl Gate {
                 "{}: TokenAuthentication is configured but the database has no table {:?} (TOKEN_TABLE); \
                  is rest_framework.authtoken in INSTALLED_APPS and migrated?",
                 summary.location, config.django.schema.token_table
+            ))));
+        }
+        if uses_knox && !store.has_knox_table() {
+            return Err(GateError::Store(StoreError::new(format!(
+                "{}: knox.auth.TokenAuthentication is configured but the database has no table {:?}; \
+                 is knox in INSTALLED_APPS and migrated?",
+                summary.location, config.django.schema.knox_table
+            ))));
+        }
+        if uses_blacklist && !store.has_jwt_blacklist() {
+            return Err(GateError::Store(StoreError::new(format!(
+                "{}: simple_jwt.token_blacklist_installed is set but the database has no \
+                 token_blacklist tables; is rest_framework_simplejwt.token_blacklist migrated?",
+                summary.location
             ))));
         }
         let negative_off = CacheConfig {
@@ -185,6 +213,7 @@ impl Gate {
             permissions: CredentialCache::new(permissions_cache),
             hashers: config.django.hashers,
             backends: config.django.backends,
+            shared,
             handoff: config.handoff,
             warnings: config.warnings,
         })
@@ -253,7 +282,14 @@ impl Gate {
         let key = self
             .permissions
             .key(PERMISSION_KEYS, &[pk.to_string().as_bytes()]);
+        let jwt = self
+            .shared
+            .jwt
+            .as_ref()
+            .map_or(0, |jwt| jwt.invalidate_user(pk));
         self.tokens.invalidate_where(by_pk)
+            + jwt
+            + self.shared.knox.invalidate_user(pk)
             + self.passwords.invalidate_where(by_pk)
             + self.sessions.cache.invalidate_where(|s| s.user.pk == *pk)
             + usize::from(self.permissions.invalidate(&key))

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use crate::auth::{
-    Authenticator, BasicAuthentication, RemoteUserAuthentication, SessionAuthentication,
-    TokenAuthentication,
+    Authenticator, BasicAuthentication, JwtAuthentication, JwtShared, KnoxAuthentication,
+    KnoxShared, RemoteUserAuthentication, SessionAuthentication, TokenAuthentication,
 };
 use crate::config::{AuthClass, AuthKind};
 use crate::permissions::{ModelLabel, Permission};
@@ -97,8 +97,29 @@ fn implemented_methods(listed: &[String]) -> Vec<String> {
     set
 }
 
-fn build_authenticator(class: &AuthClass) -> Arc<dyn Authenticator> {
+/// State the authenticators of one gate share, whatever view they are on: the JWT and knox
+/// settings with their caches.
+pub(crate) struct SharedAuth {
+    /// `None` when the config has no JWT key (then no view uses a JWT class: refused at load).
+    pub(crate) jwt: Option<Arc<JwtShared>>,
+    pub(crate) knox: Arc<KnoxShared>,
+}
+
+fn build_authenticator(class: &AuthClass, shared: &SharedAuth) -> Arc<dyn Authenticator> {
     match &class.kind {
+        AuthKind::Jwt { stateless } => match &shared.jwt {
+            Some(jwt) => Arc::new(JwtAuthentication::new(
+                class.name.clone(),
+                *stateless,
+                jwt.clone(),
+            )),
+            // Unreachable: the config refuses a JWT class without a key.
+            None => Arc::new(SessionAuthentication::new(class.name.clone())),
+        },
+        AuthKind::Knox => Arc::new(KnoxAuthentication::new(
+            class.name.clone(),
+            shared.knox.clone(),
+        )),
         AuthKind::Token { keyword } => {
             Arc::new(TokenAuthentication::new(class.name.clone(), keyword))
         }
@@ -112,13 +133,16 @@ fn build_authenticator(class: &AuthClass) -> Arc<dyn Authenticator> {
 }
 
 pub(super) fn build_policy(
+    shared: &SharedAuth,
     classes: &[AuthClass],
     permissions: Vec<Permission>,
     model: Option<ModelLabel>,
     methods: Option<&[String]>,
 ) -> Policy {
-    let authenticators: Vec<Arc<dyn Authenticator>> =
-        classes.iter().map(build_authenticator).collect();
+    let authenticators: Vec<Arc<dyn Authenticator>> = classes
+        .iter()
+        .map(|c| build_authenticator(c, shared))
+        .collect();
     let challenge = authenticators
         .first()
         .and_then(|a| a.authenticate_header().cloned());

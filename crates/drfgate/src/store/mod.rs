@@ -24,6 +24,8 @@ pub struct Schema {
     pub username_field: String,
     /// DRF's token table, `authtoken_token` by default.
     pub token_table: String,
+    /// knox's token table (`REST_KNOX["TOKEN_MODEL"]`), `knox_authtoken` by default.
+    pub knox_table: String,
 }
 
 impl Default for Schema {
@@ -32,6 +34,7 @@ impl Default for Schema {
             user_table: "auth_user".into(),
             username_field: "username".into(),
             token_table: "authtoken_token".into(),
+            knox_table: "knox_authtoken".into(),
         }
     }
 }
@@ -53,6 +56,26 @@ impl Schema {
 pub struct UserWithPassword {
     pub user: User,
     pub password: String,
+}
+
+/// What `User.objects.get(<field>=<claim>)` found (simplejwt's `get_user`).
+#[derive(Clone, Debug)]
+pub enum FieldLookup {
+    Found(UserWithPassword),
+    NotFound,
+    /// Django's field would raise converting the value (`int("abc")` for an integer column):
+    /// simplejwt does not catch that, so Django answers 500.
+    Unconvertible,
+}
+
+/// One row of knox's token table whose `token_key` matched, with its user.
+#[derive(Clone, Debug)]
+pub struct KnoxRow {
+    /// Hex SHA-512 of the token, as stored.
+    pub digest: String,
+    /// `expiry` as Unix seconds; `None` is knox's "never expires".
+    pub expiry: Option<f64>,
+    pub user: User,
 }
 
 /// What `drfgate check` reports about an opened store.
@@ -115,6 +138,40 @@ pub trait Store: Send + Sync {
         Err(StoreError::new(
             "this store does not look users up by primary key",
         ))
+    }
+    /// simplejwt's `User.objects.get(**{USER_ID_FIELD: claim})`, converting the claim as
+    /// Django's field would. Stores that cannot answer refuse (the gate fails closed).
+    fn user_by_field(
+        &self,
+        field: &str,
+        value: &serde_json::Value,
+    ) -> Result<FieldLookup, StoreError> {
+        let _ = (field, value);
+        Err(StoreError::new(
+            "this store cannot look users up by a JWT claim",
+        ))
+    }
+
+    /// `BlacklistedToken.objects.filter(token__jti=jti).exists()`.
+    fn jti_blacklisted(&self, jti: &str) -> Result<bool, StoreError> {
+        let _ = jti;
+        Err(StoreError::new("this store has no simplejwt blacklist"))
+    }
+
+    /// Whether the simplejwt blacklist tables are there.
+    fn has_jwt_blacklist(&self) -> bool {
+        false
+    }
+
+    /// knox's `AuthToken.objects.filter(token_key=…).select_related('user')`.
+    fn knox_tokens(&self, token_key: &str) -> Result<Vec<KnoxRow>, StoreError> {
+        let _ = token_key;
+        Err(StoreError::new("this store has no knox token table"))
+    }
+
+    /// Whether knox's token table is there.
+    fn has_knox_table(&self) -> bool {
+        false
     }
 }
 

@@ -119,6 +119,8 @@ struct Queries {
     user_by_pk: String,
     /// `None` when the database has no `django_session` table.
     session_data: Option<String>,
+    /// simplejwt's and knox's queries (`packages`).
+    packages: packages::PackageQueries,
 }
 
 fn quote(identifier: &str) -> String {
@@ -267,6 +269,8 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
 struct Column {
     name: String,
     is_pk: bool,
+    /// The declared type, for SQLite's affinity rules (`INT` anywhere: an integer column).
+    declared: String,
 }
 
 fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<Column>> {
@@ -275,6 +279,7 @@ fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<Column>> {
         Ok(Column {
             name: row.get(1)?,
             is_pk: row.get::<_, i64>(5)? > 0,
+            declared: row.get::<_, Option<String>>(2)?.unwrap_or_default(),
         })
     })?;
     rows.collect()
@@ -358,9 +363,13 @@ impl Queries {
             "SELECT session_data FROM django_session WHERE session_key = ?1 AND expire_date > ?2"
                 .to_string()
         });
+        let packages =
+            packages::PackageQueries::build(conn, schema, &user_fields, &pk, &user_columns)
+                .map_err(|e| db_error(path, e))?;
         Ok(Queries {
             user_by_pk,
             session_data,
+            packages,
             token_user,
             user_by_username,
             permissions,
@@ -478,6 +487,36 @@ impl Store for SqliteStore {
         })
     }
 
+    fn user_by_field(
+        &self,
+        field: &str,
+        value: &serde_json::Value,
+    ) -> Result<super::FieldLookup, StoreError> {
+        self.with_connection(|conn, queries| {
+            packages::user_by_field(conn, &queries.packages, field, value)
+        })
+    }
+
+    fn jti_blacklisted(&self, jti: &str) -> Result<bool, StoreError> {
+        self.with_connection(|conn, queries| {
+            packages::jti_blacklisted(conn, &queries.packages, jti)
+        })
+    }
+
+    fn has_jwt_blacklist(&self) -> bool {
+        self.pool.lock().queries.packages.has_blacklist()
+    }
+
+    fn knox_tokens(&self, token_key: &str) -> Result<Vec<super::KnoxRow>, StoreError> {
+        self.with_connection(|conn, queries| {
+            packages::knox_tokens(conn, &queries.packages, token_key)
+        })
+    }
+
+    fn has_knox_table(&self) -> bool {
+        self.pool.lock().queries.packages.has_knox()
+    }
+
     fn summary(&self) -> Result<StoreSummary, StoreError> {
         self.with_connection(|conn, queries| {
             let users = conn.query_row(&queries.count_users, [], |r| r.get(0))?;
@@ -495,5 +534,6 @@ impl Store for SqliteStore {
     }
 }
 
+mod packages;
 #[cfg(test)]
 mod tests;

@@ -65,6 +65,17 @@ impl Sessions {
         }
     }
 
+    /// Django's session defaults and no `SECRET_KEY`: for tests of other authenticators,
+    /// which never read it.
+    #[cfg(test)]
+    pub(crate) fn unused() -> Sessions {
+        Sessions::new(
+            SessionSettings::default(),
+            None,
+            CredentialCache::new(crate::cache::CacheConfig::default()),
+        )
+    }
+
     fn cache_key(&self, cookie: &str) -> CacheKey {
         let engine = self.settings.engine.setting_name();
         self.cache
