@@ -191,8 +191,7 @@ impl Loader<'_> {
             &mut warnings,
         )?;
         let (cache, permissions_ttl) = self.cache(raw.cache)?;
-        let simple_jwt =
-            self.simple_jwt(raw.simple_jwt, django.secret_key.as_ref(), &mut warnings)?;
+        let simple_jwt = self.simple_jwt(raw.simple_jwt, django.secret_key.as_ref())?;
         let rest_knox = self.rest_knox(raw.rest_knox)?;
         django.schema.knox_table = rest_knox.token_table.clone();
         let handoff = self.handoff(raw.handoff)?;
