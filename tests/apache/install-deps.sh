@@ -1,17 +1,4 @@
 #!/bin/sh
 # Debian packages the Apache end-to-end tests need; apt-get only when one is missing.
 set -eu
-packages="apache2 apache2-dev libapache2-mod-wsgi-py3"
-missing=""
-for p in $packages; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-[ -z "$missing" ] && exit 0
-if [ "$(id -u)" != 0 ]; then
-    echo "tests/apache: missing Debian packages:$missing (run as root, or install them)" >&2
-    exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+exec "$(dirname "$0")/../../scripts/debian-packages.sh" tests/apache apache2 apache2-dev libapache2-mod-wsgi-py3
