@@ -761,6 +761,11 @@ ngx_http_drfgate_refuse(ngx_http_request_t *r, const drfgate_decision *decision)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+    if (drfgate_decision_retry_after(decision, &header) == DRFGATE_RESULT_OK
+        && ngx_http_drfgate_add_header(r, "Retry-After", header) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
     ngx_str_set(&r->headers_out.content_type, DRFGATE_DENY_CONTENT_TYPE);
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     (void) drfgate_decision_body(decision, &body);

@@ -98,6 +98,7 @@ fn stage_label(stage: Stage) -> &'static str {
         Stage::Route => "route",
         Stage::Authentication => "auth",
         Stage::Permission => "perm",
+        Stage::Throttle => "throttle",
         Stage::Method => "method",
         Stage::Result => "result",
     }

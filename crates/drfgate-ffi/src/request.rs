@@ -88,8 +88,10 @@ pub struct drfgate_request {
     /// Optional header lookup callback (NULL: none), given `header_userdata`.
     pub header_value: drfgate_header_value_fn,
     pub header_userdata: *mut c_void,
-    /// The client address (`REMOTE_ADDR`), UTF-8 text. Not read by this version: no decision
-    /// depends on it yet (DRF's throttling will). Kept so the layout stays 0.3's.
+    /// The client address (`REMOTE_ADDR`) as text, e.g. `203.0.113.7`: what DRF's throttles
+    /// identify an anonymous client by (with `X-Forwarded-For` as `NUM_PROXIES` says).
+    /// `data` NULL: unknown, which DRF would see as Python's `None`. Apache: `c->client_ip`
+    /// (or `r->useragent_ip`); nginx: `r->connection->addr_text`.
     pub remote_addr: drfgate_bytes,
     /// The `REMOTE_USER` server variable, set by the server after authenticating the client
     /// itself (e.g. Apache's `r->user`). `data` NULL: not set. Never fill it from a client
@@ -240,6 +242,7 @@ pub(crate) struct RequestView<'a> {
     path: &'a [u8],
     path_form: PathForm,
     remote_user: Option<&'a [u8]>,
+    remote_addr: Option<&'a [u8]>,
     secure: bool,
     pub(crate) headers: Headers<'a>,
 }
@@ -301,11 +304,22 @@ impl<'a> RequestView<'a> {
                 request.remote_user.len
             ))
         };
+        let remote_addr = if request.remote_addr.data.is_null() {
+            None
+        } else {
+            Some(try_slice!(
+                function,
+                "request->remote_addr.data",
+                request.remote_addr.data,
+                request.remote_addr.len
+            ))
+        };
         Ok(RequestView {
             method,
             path,
             path_form,
             remote_user,
+            remote_addr,
             secure: request.secure,
             headers: Headers {
                 pairs,
@@ -324,6 +338,7 @@ impl<'a> RequestView<'a> {
         request
             .with_headers(&self.headers)
             .with_remote_user(self.remote_user)
+            .with_remote_addr(self.remote_addr)
             .with_secure(self.secure)
     }
 

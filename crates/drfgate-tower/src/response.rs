@@ -26,6 +26,9 @@ pub fn deny_response<B: From<Bytes>>(deny: &Deny) -> Response<B> {
     if let Some(value) = deny.allow.as_deref().and_then(header_value) {
         headers.insert(ALLOW, value);
     }
+    if let Some(seconds) = deny.retry_after {
+        headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
     response
 }
 
@@ -63,6 +66,7 @@ mod tests {
             body: Body::Static(b"{\"detail\":\"Invalid token.\"}"),
             www_authenticate: Some(Arc::from("Token")),
             allow: Some(Arc::from("GET, HEAD, OPTIONS")),
+            retry_after: None,
         };
         let response: Response<Bytes> = deny_response(&deny);
         assert_eq!(response.status(), 401);
@@ -79,6 +83,7 @@ mod tests {
             body: Body::Shared(Arc::from(&b"{\"error\":\"nope\"}"[..])),
             www_authenticate: None,
             allow: None,
+            retry_after: None,
         };
         let response: Response<Bytes> = deny_response(&deny);
         assert_eq!(response.status(), 403);

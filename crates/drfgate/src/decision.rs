@@ -120,6 +120,9 @@ pub struct Deny {
     /// DRF puts `Allow: <implemented methods>` on every response of a view, refusals included;
     /// known only when the route lists its methods.
     pub allow: Option<Arc<str>>,
+    /// `Retry-After: <seconds>` on a throttled request's 429 (DRF sets it whenever the
+    /// throttle's wait rounds up to a positive number); `None` on every other answer.
+    pub retry_after: Option<u64>,
 }
 
 impl Deny {

@@ -153,6 +153,7 @@ pub fn not_found() -> Deny {
         body: static_body(NOT_FOUND),
         www_authenticate: None,
         allow: None,
+        retry_after: None,
     }
 }
 
@@ -200,12 +201,14 @@ impl ApiError {
                 body,
                 www_authenticate: Some(value.clone()),
                 allow: allow.clone(),
+                retry_after: None,
             },
             None => Deny {
                 status: 403,
                 body,
                 www_authenticate: None,
                 allow: allow.clone(),
+                retry_after: None,
             },
         };
         match self {
@@ -217,18 +220,21 @@ impl ApiError {
                 body,
                 www_authenticate: None,
                 allow,
+                retry_after: None,
             },
             ApiError::MethodNotAllowed(method) => Deny {
                 status: 405,
                 body: Body::Shared(render_detail(&format!("Method \"{method}\" not allowed."))),
                 www_authenticate: None,
                 allow,
+                retry_after: None,
             },
             ApiError::ServerError => Deny {
                 status: 500,
                 body: static_body(SERVER_ERROR),
                 www_authenticate: None,
                 allow: None,
+                retry_after: None,
             },
         }
     }

@@ -26,6 +26,7 @@ pub mod gate;
 pub mod handoff;
 pub mod request;
 pub mod store;
+pub mod throttle;
 pub mod trace;
 
 /// Declares modules that are the core's machinery, not its API: crate-private, and public only

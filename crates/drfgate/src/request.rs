@@ -132,6 +132,10 @@ pub struct Request<'a> {
     pub remote_user: Option<&'a [u8]>,
     /// Whether the client connection is HTTPS (`request.is_secure()`).
     pub secure: bool,
+    /// The `REMOTE_ADDR` server variable: the address of the peer that connected to the
+    /// server in front of Django, as text. DRF's throttles identify an anonymous client by it
+    /// (`get_ident`). `None`: not known, which DRF would see as Python's `None`.
+    pub remote_addr: Option<&'a [u8]>,
 }
 
 impl<'a> Request<'a> {
@@ -144,6 +148,7 @@ impl<'a> Request<'a> {
             headers: NO_HEADERS,
             remote_user: None,
             secure: false,
+            remote_addr: None,
         }
     }
 
@@ -170,6 +175,11 @@ impl<'a> Request<'a> {
 
     pub fn with_remote_user(mut self, remote_user: Option<&'a [u8]>) -> Self {
         self.remote_user = remote_user;
+        self
+    }
+
+    pub fn with_remote_addr(mut self, remote_addr: Option<&'a [u8]>) -> Self {
+        self.remote_addr = remote_addr;
         self
     }
 

@@ -10,6 +10,8 @@ pub enum Stage {
     Route,
     Authentication,
     Permission,
+    /// DRF's throttles (and drfgate's failed-login limiter).
+    Throttle,
     Method,
     Result,
 }

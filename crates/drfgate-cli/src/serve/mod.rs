@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use drfgate::{Config, Gate};
-use drfgate_tower::DrfGateLayer;
+use drfgate_tower::{ConnectionInfo, DrfGateLayer};
 use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -42,6 +42,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 struct Shared {
     layer: DrfGateLayer,
     trusted: Vec<ForwardedHeaders>,
+    remote_addr_header: Option<String>,
     timeouts: watch::Timeouts,
     max_connections: usize,
 }
@@ -68,6 +69,7 @@ pub fn run(config_path: &Path, listen: &str) -> Result<(), String> {
         layer: DrfGateLayer::new(Arc::new(gate))
             .max_blocking_decisions(settings.max_blocking_decisions),
         trusted: settings.trusted_forwarded.clone(),
+        remote_addr_header: settings.remote_addr_header.clone(),
         timeouts: watch::Timeouts {
             header_read: settings.header_read_timeout,
             keep_alive: settings.keep_alive_timeout,
@@ -185,13 +187,13 @@ async fn serve(
         };
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
+                Ok((stream, peer)) => {
                     let shared = shared.clone();
                     let activity = watch::Activity::new();
                     let stream = watch::Watched::new(stream, activity.clone(), shared.timeouts);
                     let service = hyper::service::service_fn(move |request| {
                         let request_in_progress = activity.request();
-                        let answer = handle(request, shared.clone());
+                        let answer = handle(request, shared.clone(), peer.ip());
                         async move {
                             let answer = answer.await;
                             drop(request_in_progress);
@@ -230,6 +232,7 @@ async fn serve(
 async fn handle(
     request: Request<Incoming>,
     shared: Arc<Shared>,
+    peer: std::net::IpAddr,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     // A forward-auth request's body is never part of the decision.
     let (parts, _body) = request.into_parts();
@@ -239,7 +242,19 @@ async fn handle(
     {
         return Ok(answer::health());
     }
-    let request = match forwarded::original_request(request, &shared.trusted) {
+    let remote_addr = forwarded::remote_addr(
+        request.headers(),
+        shared.remote_addr_header.as_deref(),
+        peer,
+    );
+    let request = match remote_addr.and_then(|remote_addr| {
+        let mut request = forwarded::original_request(request, &shared.trusted)?;
+        request
+            .extensions_mut()
+            .get_or_insert_with(ConnectionInfo::default)
+            .remote_addr = Some(remote_addr);
+        Ok(request)
+    }) {
         Ok(request) => request,
         Err(bad) => {
             if bad.misconfigured {

@@ -32,6 +32,26 @@ pub struct BasicAuthentication {
     challenge: Arc<str>,
 }
 
+/// The `(username, password)` of a Basic header's credentials part, or `None` when DRF
+/// refuses them as badly encoded.
+fn split_credentials(credentials: &[u8]) -> Option<(String, String)> {
+    let decoded = b64decode_lenient(credentials).ok()?;
+    let text = decode_basic_text(&decoded);
+    // DRF ≥ 3.15 refuses credentials without a colon as badly encoded.
+    let (username, password) = text.split_once(':')?;
+    Some((username.to_owned(), password.to_owned()))
+}
+
+/// The username of a well-formed `Authorization: Basic …` header (the failed-login limiter
+/// counts failures per username).
+pub(crate) fn basic_username(request: &Request<'_>) -> Option<String> {
+    let header = request.header("Authorization")?;
+    match scheme_credentials(&header, b"basic") {
+        SchemeCredentials::Credentials(c) => split_credentials(c).map(|(username, _)| username),
+        _ => None,
+    }
+}
+
 impl BasicAuthentication {
     /// `realm` is the class's `www_authenticate_realm` (`api` in DRF).
     pub fn new(name: Arc<str>, realm: &str) -> BasicAuthentication {
@@ -61,15 +81,7 @@ impl BasicAuthentication {
             SchemeCredentials::TooManyParts => return Err(fail(&self.name, trace, BASIC_SPACES)),
             SchemeCredentials::Credentials(c) => c,
         };
-        let Ok(decoded) = b64decode_lenient(credentials) else {
-            return Err(fail(&self.name, trace, BASIC_NOT_BASE64));
-        };
-        let text = decode_basic_text(&decoded);
-        // DRF ≥ 3.15 refuses credentials without a colon as badly encoded.
-        let Some((username, password)) = text.split_once(':') else {
-            return Err(fail(&self.name, trace, BASIC_NOT_BASE64));
-        };
-        Ok((username.to_owned(), password.to_owned()))
+        split_credentials(credentials).ok_or_else(|| fail(&self.name, trace, BASIC_NOT_BASE64))
     }
 
     /// Checks a password against the stored hash (the slow part), caching a success.

@@ -21,7 +21,7 @@ mod session;
 mod token;
 
 pub use backends::{Backend, Backends};
-pub(crate) use basic::BasicAuthentication;
+pub(crate) use basic::{basic_username, BasicAuthentication};
 pub(crate) use jwt::{JwtAuthentication, JwtShared};
 pub(crate) use knox::{KnoxAuthentication, KnoxShared};
 pub(crate) use remote_user::RemoteUserAuthentication;

@@ -19,6 +19,10 @@ pub(super) struct RawConfig {
     pub(super) authentication_classes: BTreeMap<Spanned<String>, RawAuthClass>,
     #[serde(default)]
     pub(super) permission_classes: BTreeMap<Spanned<String>, RawPermissionClass>,
+    #[serde(default)]
+    pub(super) throttle_classes: BTreeMap<Spanned<String>, super::throttles::RawThrottleClass>,
+    pub(super) throttle: Option<super::throttles::RawThrottle>,
+    pub(super) failed_logins: Option<super::throttles::RawFailedLogins>,
     pub(super) cache: Option<RawCache>,
     pub(super) gate: Option<RawGate>,
     pub(super) simple_jwt: Option<super::simple_jwt::RawSimpleJwt>,
@@ -64,6 +68,9 @@ pub(super) struct RawDjango {
 pub(super) struct RawRestFramework {
     pub(super) DEFAULT_AUTHENTICATION_CLASSES: Option<Vec<Spanned<String>>>,
     pub(super) DEFAULT_PERMISSION_CLASSES: Option<Vec<Spanned<String>>>,
+    pub(super) DEFAULT_THROTTLE_CLASSES: Option<Vec<Spanned<String>>>,
+    pub(super) DEFAULT_THROTTLE_RATES: Option<BTreeMap<String, Spanned<toml::Value>>>,
+    pub(super) NUM_PROXIES: Option<Spanned<i64>>,
     #[serde(flatten)]
     pub(super) other: BTreeMap<String, toml::Value>,
 }
@@ -118,6 +125,8 @@ pub(super) struct RawRoute {
     pub(super) authentication_classes: Option<Vec<Spanned<String>>>,
     pub(super) permission_classes: Option<Vec<Spanned<String>>>,
     pub(super) model: Option<Spanned<String>>,
+    pub(super) throttle_classes: Option<Vec<Spanned<String>>>,
+    pub(super) throttle_scope: Option<Spanned<String>>,
     /// `pass = true`: the view is the application's to judge (a Python class the gate cannot
     /// model); requests matching it are passed on without an identity.
     pub(super) r#pass: Option<Spanned<bool>>,

@@ -15,15 +15,12 @@ use crate::permissions::{Permission, PermissionClass};
 const IGNORED_DRF_SETTINGS: &[&str] = &[
     "DEFAULT_RENDERER_CLASSES",
     "DEFAULT_PARSER_CLASSES",
-    "DEFAULT_THROTTLE_CLASSES",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS",
     "DEFAULT_METADATA_CLASS",
     "DEFAULT_VERSIONING_CLASS",
     "DEFAULT_PAGINATION_CLASS",
     "DEFAULT_FILTER_BACKENDS",
     "DEFAULT_SCHEMA_CLASS",
-    "DEFAULT_THROTTLE_RATES",
-    "NUM_PROXIES",
     "PAGE_SIZE",
     "SEARCH_PARAM",
     "ORDERING_PARAM",
@@ -75,6 +72,7 @@ impl Loader<'_> {
             ),
             None => (None, None, BTreeMap::new()),
         };
+        // The throttle settings are taken out by `Loader::load` before this runs.
         for name in other.keys() {
             // Flattened keys carry no span: find the key's own line.
             let line = self.key_line(name);
@@ -89,6 +87,9 @@ impl Loader<'_> {
                 known.extend([
                     "DEFAULT_AUTHENTICATION_CLASSES",
                     "DEFAULT_PERMISSION_CLASSES",
+                    "DEFAULT_THROTTLE_CLASSES",
+                    "DEFAULT_THROTTLE_RATES",
+                    "NUM_PROXIES",
                 ]);
                 return Err(ConfigError {
                     origin: self.origin.to_string(),

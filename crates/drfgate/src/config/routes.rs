@@ -9,6 +9,9 @@ use super::raw::{Loader, RawRoute};
 use super::ConfigError;
 use crate::permissions::{ModelLabel, Permission};
 use crate::routes::RoutePattern;
+use crate::throttle::ViewThrottle;
+
+use super::throttles::{ThrottleClass, ThrottleRegistry};
 
 /// One `[[routes]]` entry, compiled.
 pub struct Route {
@@ -18,6 +21,9 @@ pub struct Route {
     pub authentication: Option<Vec<AuthClass>>,
     pub permissions: Option<Vec<Permission>>,
     pub model: Option<ModelLabel>,
+    /// The view's throttles, resolved (its own `throttle_classes` or the defaults, with its
+    /// `throttle_scope`).
+    pub throttles: Vec<ViewThrottle>,
     /// `pass = true`: matched requests go to the application unjudged, as `[gate] unmatched =
     /// "pass"` does for paths no route matches.
     pub pass: bool,
@@ -31,6 +37,8 @@ impl Loader<'_> {
         raw: &Spanned<RawRoute>,
         auth: &AuthRegistry,
         perms: &PermissionRegistry,
+        throttles: &ThrottleRegistry,
+        default_throttles: &[ThrottleClass],
     ) -> Result<Route, ConfigError> {
         let key = |k: &str| format!("routes[{index}].{k}");
         let route = raw.get_ref();
@@ -68,6 +76,11 @@ impl Loader<'_> {
                     route.permission_classes.as_ref().map(|_| ()),
                 ),
                 ("model", route.model.as_ref().map(|_| ())),
+                (
+                    "throttle_classes",
+                    route.throttle_classes.as_ref().map(|_| ()),
+                ),
+                ("throttle_scope", route.throttle_scope.as_ref().map(|_| ())),
             ];
             if let Some((name, _)) = judged.iter().find(|(_, set)| set.is_some()) {
                 return Err(self.at(
@@ -114,6 +127,27 @@ impl Loader<'_> {
             .as_ref()
             .map(|m| ModelLabel::parse(m.get_ref()).map_err(|e| self.at(m, key("model"), e)))
             .transpose()?;
+        let line = Some(self.line_of(raw.span().start));
+        let throttles = if pass {
+            Vec::new()
+        } else {
+            let own = route
+                .throttle_classes
+                .as_ref()
+                .map(|list| throttles.resolve_list(list, &key("throttle_classes")))
+                .transpose()?;
+            let scope_line = route
+                .throttle_scope
+                .as_ref()
+                .map(|s| self.line_of(s.span().start))
+                .or(line);
+            throttles.view_throttles(
+                own.as_deref().unwrap_or(default_throttles),
+                route.throttle_scope.as_ref().map(|s| s.get_ref().as_str()),
+                scope_line,
+                &key("throttle_classes"),
+            )?
+        };
         Ok(Route {
             pattern,
             name: route.name.clone(),
@@ -121,8 +155,9 @@ impl Loader<'_> {
             authentication,
             permissions,
             model,
+            throttles,
             pass,
-            line: Some(self.line_of(raw.span().start)),
+            line,
         })
     }
 

@@ -42,6 +42,31 @@ enum Stop {
     Error(ApiError),
     /// An authenticator could not finish DRF's answer: the application decides.
     Defer,
+    /// The failed-login limiter refused before any authenticator ran: DRF's 429 with this
+    /// wait.
+    Locked(Option<f64>),
+}
+
+/// A failure that a guessed credential produces (what the failed-login limiter counts).
+fn is_a_guess(error: &ApiError) -> bool {
+    matches!(
+        error,
+        ApiError::AuthenticationFailed(detail)
+            if *detail == crate::exceptions::INVALID_USERNAME_PASSWORD
+                || *detail == crate::exceptions::INVALID_TOKEN
+    )
+}
+
+fn throttle_names(policy: &Policy) -> String {
+    let names: Vec<String> = policy
+        .throttles
+        .iter()
+        .map(|t| match t.rate {
+            Some(rate) => format!("{} ({}: {}/{}s)", t.class, t.scope, rate.num, rate.duration),
+            None => format!("{} (no rate)", t.class),
+        })
+        .collect();
+    names.join(", ")
 }
 
 impl Gate {
@@ -151,6 +176,21 @@ impl Gate {
         let identity = match self.authenticate(policy, request, trace, lookup) {
             Ok(identity) => identity,
             Err(Stop::Error(error)) => return deny(error, trace),
+            Err(Stop::Locked(wait)) => {
+                let deny = crate::throttle::throttled(wait, policy.allow.as_ref());
+                trace.step(
+                    Stage::Result,
+                    || "decision".into(),
+                    || {
+                        format!(
+                            "deny 429 {} (too many failed logins from this client or for this \
+                         username: [failed_logins])",
+                            String::from_utf8_lossy(&deny.body)
+                        )
+                    },
+                );
+                return Decision::Deny(deny);
+            }
             Err(Stop::Defer) => {
                 trace.step(
                     Stage::Result,
@@ -224,6 +264,53 @@ impl Gate {
             }
         }
 
+        // DRF's check_throttles() runs after check_permissions() and before the handler, so
+        // a method the view does not implement is counted (and may be answered 429).
+        if !policy.throttles.is_empty() {
+            if self.throttling.store().blocking() && matches!(lookup, Lookup::CachesOnly { .. }) {
+                return deny(lookup.miss(), trace);
+            }
+            match self
+                .throttling
+                .check(&policy.throttles, identity.as_ref(), request)
+            {
+                Ok(refusals) if refusals.is_empty() => {
+                    trace.step(
+                        Stage::Throttle,
+                        || throttle_names(policy),
+                        || "allowed (the request is recorded)".into(),
+                    );
+                }
+                Ok(refusals) => {
+                    let wait = crate::throttle::longest_wait(&refusals);
+                    let deny = crate::throttle::throttled(wait, policy.allow.as_ref());
+                    trace.step(
+                        Stage::Throttle,
+                        || throttle_names(policy),
+                        || {
+                            let names: Vec<&str> = refusals.iter().map(|r| &*r.class).collect();
+                            format!("refused by {} (wait {wait:?} s)", names.join(", "))
+                        },
+                    );
+                    trace.step(
+                        Stage::Result,
+                        || "decision".into(),
+                        || format!("deny 429 {}", String::from_utf8_lossy(&deny.body)),
+                    );
+                    return Decision::Deny(deny);
+                }
+                Err(error) => {
+                    log::error!("throttle history unavailable, refusing the request: {error}");
+                    trace.step(
+                        Stage::Throttle,
+                        || throttle_names(policy),
+                        || format!("failed: {error}"),
+                    );
+                    return deny(ApiError::ServerError, trace);
+                }
+            }
+        }
+
         if let Some(methods) = &policy.methods {
             if !methods.iter().any(|m| **m == *method.as_bytes()) {
                 trace.step(
@@ -269,6 +356,39 @@ impl Gate {
             hashers: &self.hashers,
             backends: &self.backends,
         };
+        let limiter_keys = if self.failed_logins.enabled() && !policy.authenticators.is_empty() {
+            if self.throttling.store().blocking() && matches!(lookup, Lookup::CachesOnly { .. }) {
+                return Err(Stop::Error(lookup.miss()));
+            }
+            let username = crate::auth::basic_username(request);
+            let keys = crate::throttle::login::keys(
+                &self.failed_logins,
+                &self.throttling.ident(request),
+                username.as_deref(),
+            );
+            match crate::throttle::login::locked(
+                self.throttling.store(),
+                &keys,
+                self.throttling.now(),
+            ) {
+                Ok(None) => {}
+                Ok(Some(wait)) => {
+                    trace.step(
+                        Stage::Throttle,
+                        || "[failed_logins]".into(),
+                        || "locked: too many failed logins within the window".into(),
+                    );
+                    return Err(Stop::Locked(wait));
+                }
+                Err(error) => {
+                    log::error!("failed-login history unavailable, refusing the request: {error}");
+                    return Err(Stop::Error(ApiError::ServerError));
+                }
+            }
+            keys
+        } else {
+            Vec::new()
+        };
         for authenticator in &policy.authenticators {
             let outcome = match lookup {
                 Lookup::Full => authenticator.authenticate(request, &cx, trace),
@@ -282,7 +402,18 @@ impl Gate {
             match outcome {
                 Outcome::Decline => continue,
                 Outcome::Success(identity) => return Ok(Some(identity)),
-                Outcome::Fail(error) => return Err(Stop::Error(error)),
+                Outcome::Fail(error) => {
+                    if !limiter_keys.is_empty() && is_a_guess(&error) {
+                        if let Err(e) = crate::throttle::login::record(
+                            self.throttling.store(),
+                            &limiter_keys,
+                            self.throttling.now(),
+                        ) {
+                            log::error!("cannot record a failed login: {e}");
+                        }
+                    }
+                    return Err(Stop::Error(error));
+                }
                 Outcome::Defer => return Err(Stop::Defer),
             }
         }

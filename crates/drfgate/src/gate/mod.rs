@@ -90,6 +90,8 @@ pub struct Gate {
     sessions: crate::auth::Sessions,
     shared: SharedAuth,
     handoff: Option<Arc<crate::handoff::HandoffKey>>,
+    throttling: crate::throttle::Throttling,
+    failed_logins: crate::throttle::login::FailedLoginLimits,
     warnings: Vec<String>,
 }
 
@@ -120,6 +122,21 @@ impl Gate {
 
     /// Builds a gate over a given store (used by tests and by front ends with their own).
     pub fn with_store(config: Config, store: Box<dyn Store>) -> Result<Gate, GateError> {
+        Gate::with_store_and_clock(config, store, Arc::new(crate::throttle::SystemClock))
+    }
+
+    /// [`Gate::with_store`] with the clock the throttles read (tests move a manual one).
+    pub fn with_store_and_clock(
+        config: Config,
+        store: Box<dyn Store>,
+        clock: Arc<dyn crate::throttle::WallClock>,
+    ) -> Result<Gate, GateError> {
+        let throttling = crate::throttle::Throttling::new(
+            crate::throttle::open_store(&config.throttling.store),
+            clock,
+            config.throttling.num_proxies,
+        );
+        let failed_logins = config.throttling.failed_logins;
         let uses_tokens = config.uses_token_authentication();
         let uses_knox = config.uses_knox();
         let uses_blacklist = config.uses_jwt_blacklist();
@@ -145,6 +162,7 @@ impl Gate {
                 authentication,
                 permissions,
                 model,
+                throttles,
                 pass,
                 line,
             } = route;
@@ -156,7 +174,14 @@ impl Gate {
                 name,
                 label,
                 line,
-                policy: build_policy(&shared, &classes, permissions, model, methods.as_deref()),
+                policy: build_policy(
+                    &shared,
+                    &classes,
+                    permissions,
+                    model,
+                    methods.as_deref(),
+                    throttles,
+                ),
                 pass,
             });
         }
@@ -166,6 +191,7 @@ impl Gate {
             config.default_permissions.clone(),
             None,
             None,
+            config.default_throttles.clone(),
         );
         let summary = store.summary()?;
         if uses_tokens && summary.tokens.is_none() {
@@ -215,6 +241,8 @@ impl Gate {
             backends: config.django.backends,
             shared,
             handoff: config.handoff,
+            throttling,
+            failed_logins,
             warnings: config.warnings,
         })
     }
@@ -326,6 +354,11 @@ impl Gate {
             }
             Decision::Pass | Decision::Deny(_) => None,
         }
+    }
+
+    /// Where throttle histories are kept, for logs and `drfgate check`.
+    pub fn throttle_store(&self) -> String {
+        self.throttling.store().describe()
     }
 
     pub fn unmatched(&self) -> Unmatched {
