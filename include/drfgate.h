@@ -295,8 +295,10 @@ typedef struct drfgate_request {
   drfgate_header_value_fn header_value;
   void *header_userdata;
   /**
-   * The client address (`REMOTE_ADDR`), UTF-8 text. Not read by this version: no decision
-   * depends on it yet (DRF's throttling will). Kept so the layout stays 0.3's.
+   * The client address (`REMOTE_ADDR`) as text, e.g. `203.0.113.7`: what DRF's throttles
+   * identify an anonymous client by (with `X-Forwarded-For` as `NUM_PROXIES` says).
+   * `data` NULL: unknown, which DRF would see as Python's `None`. Apache: `r->useragent_ip`
+   * (what mod_wsgi gives Django); nginx: `r->connection->addr_text`.
    */
   struct drfgate_bytes remote_addr;
   /**
@@ -513,6 +515,16 @@ drfgate_result drfgate_decision_body(const struct drfgate_decision *decision, st
  * `decision` is NULL or a live decision; `out_value` is NULL or writable.
  */
 drfgate_result drfgate_decision_www_authenticate(const struct drfgate_decision *decision, struct drfgate_str *out_value);
+
+/**
+ * The `Retry-After` header value (whole seconds, e.g. `57`) of a throttled 429, as DRF sends
+ * it. `DRFGATE_RESULT_ABSENT` on every other decision, and on a 429 whose wait DRF could not
+ * tell (then DRF sends no `Retry-After`).
+ *
+ * # Safety
+ * `decision` is NULL or a live decision; `out_value` is NULL or writable.
+ */
+drfgate_result drfgate_decision_retry_after(const struct drfgate_decision *decision, struct drfgate_str *out_value);
 
 /**
  * The `Allow` header DRF sends on a deny from a view whose methods the config lists

@@ -90,8 +90,8 @@ pub struct drfgate_request {
     pub header_userdata: *mut c_void,
     /// The client address (`REMOTE_ADDR`) as text, e.g. `203.0.113.7`: what DRF's throttles
     /// identify an anonymous client by (with `X-Forwarded-For` as `NUM_PROXIES` says).
-    /// `data` NULL: unknown, which DRF would see as Python's `None`. Apache: `c->client_ip`
-    /// (or `r->useragent_ip`); nginx: `r->connection->addr_text`.
+    /// `data` NULL: unknown, which DRF would see as Python's `None`. Apache: `r->useragent_ip`
+    /// (what mod_wsgi gives Django); nginx: `r->connection->addr_text`.
     pub remote_addr: drfgate_bytes,
     /// The `REMOTE_USER` server variable, set by the server after authenticating the client
     /// itself (e.g. Apache's `r->user`). `data` NULL: not set. Never fill it from a client

@@ -24,6 +24,10 @@ pub const NAMES: &[(&str, &str)] = &[
         "nginx",
         "nginx, for `make test-nginx` and the nginx path differential",
     ),
+    (
+        "redis",
+        "a Redis server at 127.0.0.1:6379, for throttle histories shared between gates",
+    ),
 ];
 
 /// The names in `DRFGATE_SKIP`, checked against [`NAMES`].
