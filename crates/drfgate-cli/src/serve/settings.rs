@@ -132,7 +132,7 @@ impl ServeSettings {
             if !valid {
                 return Err(config.error_at(
                     name.span(),
-                    "serve.remote_addr_header".into(),
+                    "serve.remote_addr_header",
                     format!("{:?} is not a header name", name.get_ref()),
                 ));
             }

@@ -157,19 +157,28 @@ impl RedisWindows {
         Ok(connection)
     }
 
-    /// Runs one command on a pooled connection; a connection that failed is dropped.
+    /// Runs one command on a pooled connection, or a new one. A pooled connection that fails
+    /// (Redis restarted, or closed it while idle) gets one retry on a fresh connection; a
+    /// connection that failed is never reused.
     pub fn call(&self, args: &[&[u8]]) -> Result<Reply, String> {
         let pooled = self.idle.lock().pop();
-        let mut connection = match pooled {
-            Some(connection) => connection,
-            None => self.connect()?,
-        };
+        if let Some(mut connection) = pooled {
+            if let Ok(reply) = connection.call(args) {
+                self.put_back(connection);
+                return Ok(reply);
+            }
+        }
+        let mut connection = self.connect()?;
         let reply = connection.call(args)?;
+        self.put_back(connection);
+        Ok(reply)
+    }
+
+    fn put_back(&self, connection: Connection) {
         let mut idle = self.idle.lock();
         if idle.len() < POOL {
             idle.push(connection);
         }
-        Ok(reply)
     }
 }
 
