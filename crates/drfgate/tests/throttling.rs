@@ -81,14 +81,16 @@ impl Call<'_> {
 }
 
 /// Status, detail and Retry-After.
-fn seen(decision: &Decision) -> (u16, Option<String>, Option<u64>) {
+type Seen = (u16, Option<String>, Option<u64>);
+
+fn seen(decision: &Decision) -> Seen {
     match decision {
         Decision::Deny(deny) => (deny.status, deny.detail(), deny.retry_after),
         other => (other.status(), None, None),
     }
 }
 
-fn throttled(seconds: u64) -> (u16, Option<String>, Option<u64>) {
+fn throttled(seconds: u64) -> Seen {
     let unit = if seconds == 1 { "second" } else { "seconds" };
     (
         429,
@@ -99,7 +101,7 @@ fn throttled(seconds: u64) -> (u16, Option<String>, Option<u64>) {
     )
 }
 
-const OK: (u16, Option<String>, Option<u64>) = (200, None, None);
+const OK: Seen = (200, None, None);
 
 const VIEWS: &str = r#"
 [rest_framework]
@@ -388,7 +390,7 @@ fn gates_sharing_redis_see_one_window() {
     let clock = Arc::new(ManualClock::at(1000.0));
     let gates: Vec<Gate> = (0..3).map(|_| gate_at(&db, &extra, &clock).0).collect();
     // The spec §3.8 timeline, each request to the next gate in turn.
-    let timeline: &[(f64, (u16, Option<String>, Option<u64>))] = &[
+    let timeline: &[(f64, Seen)] = &[
         (1000.0, OK),
         (1001.0, OK),
         (1002.0, OK),
