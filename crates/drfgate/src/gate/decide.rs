@@ -272,13 +272,18 @@ impl Gate {
             }
             match self
                 .throttling
-                .check(&policy.throttles, identity.as_ref(), request)
-            {
+                // `drfgate explain` tells what would happen without spending a request.
+                .check(
+                    &policy.throttles,
+                    identity.as_ref(),
+                    request,
+                    !trace.enabled(),
+                ) {
                 Ok(refusals) if refusals.is_empty() => {
                     trace.step(
                         Stage::Throttle,
                         || throttle_names(policy),
-                        || "allowed (the request is recorded)".into(),
+                        || "allowed (a real request is recorded; explain records nothing)".into(),
                     );
                 }
                 Ok(refusals) => {
@@ -403,7 +408,7 @@ impl Gate {
                 Outcome::Decline => continue,
                 Outcome::Success(identity) => return Ok(Some(identity)),
                 Outcome::Fail(error) => {
-                    if !limiter_keys.is_empty() && is_a_guess(&error) {
+                    if !limiter_keys.is_empty() && is_a_guess(&error) && !trace.enabled() {
                         if let Err(e) = crate::throttle::login::record(
                             self.throttling.store(),
                             &limiter_keys,

@@ -91,12 +91,15 @@ impl Throttling {
 
     /// `check_throttles()`: asks every throttle (each allowing one records the request) and
     /// returns those that refused. An error (the store failed) refuses the request.
+    /// `record = false` answers the same without recording (`drfgate explain`).
     pub fn check(
         &self,
         throttles: &[ViewThrottle],
         identity: Option<&Identity>,
         request: &Request<'_>,
+        record: bool,
     ) -> Result<Vec<Refusal>, String> {
+        let op = if record { Op::Throttle } else { Op::Peek };
         let mut refusals = Vec::new();
         let mut ident: Option<String> = None;
         let now = self.clock.now();
@@ -110,7 +113,7 @@ impl Throttling {
                 (_, None) => ident.get_or_insert_with(|| self.ident(request)).clone(),
             };
             let key = cache_key(&throttle.scope, &who);
-            let window = self.store.apply(key.as_bytes(), now, rate, Op::Throttle)?;
+            let window = self.store.apply(key.as_bytes(), now, rate, op)?;
             if !window.allowed {
                 refusals.push(Refusal {
                     class: throttle.class.clone(),

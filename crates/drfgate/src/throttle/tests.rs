@@ -38,7 +38,7 @@ fn answer(
     identity: Option<&Identity>,
 ) -> Option<(String, Option<u64>)> {
     let request = Request::new(b"GET", b"/").with_remote_addr(Some(b"127.0.0.1"));
-    let refusals = t.check(throttles, identity, &request).unwrap();
+    let refusals = t.check(throttles, identity, &request, true).unwrap();
     if refusals.is_empty() {
         return None;
     }
@@ -177,4 +177,17 @@ fn the_body_is_drfs_bytes() {
     let none = throttled(None, None);
     assert_eq!(&*none.body, br#"{"detail":"Request was throttled."}"#);
     assert_eq!(none.retry_after, None);
+}
+
+#[test]
+fn checking_without_recording_answers_the_same_and_leaves_the_history() {
+    let clock = Arc::new(ManualClock::at(1.0));
+    let t = throttling(&clock);
+    let one = [view("A", ThrottleKind::Anon, "anon", "1/m")];
+    let request = Request::new(b"GET", b"/").with_remote_addr(Some(b"127.0.0.1"));
+    for _ in 0..3 {
+        assert!(t.check(&one, None, &request, false).unwrap().is_empty());
+    }
+    assert!(t.check(&one, None, &request, true).unwrap().is_empty());
+    assert_eq!(t.check(&one, None, &request, false).unwrap().len(), 1);
 }
