@@ -4,8 +4,8 @@
 //! linearly, counted as bytes allocated while deciding; no crash).
 //!
 //! `make test` runs short floods; `flood_of_a_million_junk_tokens` is the full 10^6 run,
-//! ignored by default (`cargo test --release -p drfgate --test floods -- --ignored
-//! --nocapture`; its figures are in docs/testing.md).
+//! ignored by default (`cargo test -p drfgate --test floods -- --ignored --nocapture`, ≈ 40 s
+//! in a debug build; its figures are in docs/testing.md).
 
 use drfgate_test_support as common;
 
@@ -341,9 +341,9 @@ fn keys_longer_than_the_column_cost_no_lookup_where_the_length_is_enforced() {
     assert_eq!(lookups.load(Ordering::Relaxed), 1);
 }
 
-/// The full figure: 10^6 distinct junk tokens (release build; see the module docs).
+/// The full figure: 10^6 distinct junk tokens, default cache settings (see the module docs).
 #[test]
-#[ignore = "long: 10^6 junk tokens; run in release, figures in docs/testing.md"]
+#[ignore = "long: 10^6 junk tokens (≈ 40 s); figures in docs/testing.md"]
 fn flood_of_a_million_junk_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let db = database(dir.path());
