@@ -422,7 +422,7 @@ fn an_unreachable_redis_fails_closed() {
     );
     let clock = Arc::new(ManualClock::at(1000.0));
     let (gate, _) = gate_at(&scratch(dir.path()), &extra, &clock);
-    assert_eq!(call("/open/").decide(&gate).status(), 500);
+    assert_eq!(call("/open/").decide(&gate).status(), 503);
     // Routes without throttles never ask Redis.
     assert_eq!(call("/private/").decide(&gate).status(), 401);
 }
