@@ -83,9 +83,10 @@ bench: fixture-db
 
 # A cold lookup (the store alone, cache miss) on SQLite, PostgreSQL and MariaDB against Django's
 # ORM doing the same lookup on the same database, same run (bench/store_lookup.py, BENCHMARKS.md).
+# The dev profile: the workspace builds the core at opt-level 2 and its dependencies at 3 there.
 bench-stores: fixture-db fixture-engines
-	$(CARGO) build --release -p drfgate --features postgres,mysql --example store_lookup
-	$(DJANGO_MK_PYTHON) bench/store_lookup.py --store-lookup $(TARGET_DIR)/release/examples/store_lookup
+	$(CARGO) build -p drfgate --features postgres,mysql --example store_lookup
+	$(DJANGO_MK_PYTHON) bench/store_lookup.py --store-lookup $(TARGET_DIR)/debug/examples/store_lookup
 
 # Requests/s of `drfgate serve` and of DRF under gunicorn, with wrk (installed from Debian).
 bench-serve: build fixture-db

@@ -3,7 +3,7 @@ statement, what the gate does on a cache miss) against Django's ORM doing the sa
 (`Token.objects.select_related("user").get(key=…)`, what DRF's TokenAuthentication does), on the
 same database, in the same run.
 
-Usage: .venv/bin/python bench/store_lookup.py --store-lookup target/release/examples/store_lookup
+Usage: .venv/bin/python bench/store_lookup.py --store-lookup target/debug/examples/store_lookup
        (`make bench-stores` builds it and runs this after `make fixture-db fixture-engines`)
 Prints a Markdown table of median microseconds per lookup (7 rounds; the ORM's 200 lookups a
 round, the store's 500) and their ratio.
