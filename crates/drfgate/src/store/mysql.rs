@@ -95,6 +95,7 @@ impl Engine for Mysql {
             return Err(QueryError {
                 message: "out of time before the statement".into(),
                 connection_lost: true,
+                raised: false,
             });
         }
         let values: Vec<Value> = params
@@ -111,6 +112,9 @@ impl Engine for Mysql {
         };
         let rows: Vec<mysql::Row> = conn.exec(sql, params).map_err(|e| QueryError {
             connection_lost: !matches!(e, mysql::Error::MySqlError(_)),
+            // Illegal mix of collations, an incorrect string value: the driver raises on the
+            // same value under Django.
+            raised: matches!(&e, mysql::Error::MySqlError(m) if [1267, 1270, 1271, 1366].contains(&m.code)),
             message: format!("{e}"),
         })?;
         rows.into_iter()
@@ -119,6 +123,7 @@ impl Engine for Mysql {
             .map_err(|message| QueryError {
                 message,
                 connection_lost: false,
+                raised: false,
             })
     }
 }

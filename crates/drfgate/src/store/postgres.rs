@@ -102,6 +102,7 @@ fn lost(message: String) -> QueryError {
     QueryError {
         message,
         connection_lost: true,
+        raised: false,
     }
 }
 
@@ -179,6 +180,10 @@ impl Engine for Postgres {
                 // A server error (syntax, permission, cancelled) leaves the connection usable
                 // but is not worth retrying; anything else lost it.
                 connection_lost: e.as_db_error().is_none(),
+                // SQLSTATE class 22, data exceptions: psycopg raises DataError on the same value.
+                raised: e
+                    .as_db_error()
+                    .is_some_and(|db| db.code().code().starts_with("22")),
                 message: format!("{e}"),
             })?;
         rows.iter()
@@ -191,6 +196,7 @@ impl Engine for Postgres {
             .map_err(|e| QueryError {
                 message: format!("reading a row: {e}"),
                 connection_lost: false,
+                raised: false,
             })
     }
 }

@@ -23,6 +23,9 @@ pub(super) struct QueryError {
     /// The connection is gone (closed by the server, reset, timed out): a lookup on a
     /// connection that had been idle is tried once more on a new one.
     pub(super) connection_lost: bool,
+    /// The server refused this value (PostgreSQL's data exceptions, e.g. a NUL byte in text;
+    /// MySQL's illegal mix of collations): Django raises there too, and DRF answers 500.
+    pub(super) raised: bool,
 }
 
 /// What an engine provides: opening a connection and running one statement on it.
@@ -115,6 +118,13 @@ impl<E: Engine> ServerStore<E> {
                 }
                 // The lease is dropped: the connection is closed.
                 Err(e) if e.connection_lost && !fresh && attempt == 0 => continue,
+                Err(e) if e.raised => {
+                    return Err(StoreError::raised(format!(
+                        "{}: {}",
+                        self.db.location(),
+                        e.message
+                    )))
+                }
                 Err(e) => return Err(self.error(&e.message)),
             }
         }
