@@ -245,7 +245,8 @@ def config_text(cases, db, views, backends, extra_routes=(), simple_jwt=None):
     unsupported = unsupported_auth_classes(cases)
     lines = [
         "[django]",
-        f"DATABASE = {toml_string('sqlite://' + str(db))}",
+        # A server database's URL as it is (tests/django/server_db.py), else the SQLite file.
+        f"DATABASE = {toml_string(str(db) if '://' in str(db) else 'sqlite://' + str(db))}",
         # tests/django/refproj/settings.py's values, for sessions and CSRF.
         f"SECRET_KEY = {toml_string(SECRET_KEY)}",
         f"ALLOWED_HOSTS = {toml_value(ALLOWED_HOSTS, 'hosts')}",

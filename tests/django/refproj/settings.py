@@ -1,7 +1,9 @@
 """Settings of the reference Django + DRF project that drfgate is tested against.
 
 Environment:
-  DRFGATE_DJANGO_DB        SQLite file (default <repo>/build/django/db.sqlite3)
+  DRFGATE_DJANGO_DB        SQLite file (default <repo>/build/django/db.sqlite3), or a server
+                           database as postgres://user[:password]@host:port/name or
+                           mysql://… (tests/django/server_db.py)
   DRFGATE_DJANGO_SECRET    SECRET_KEY (default: a fixed, public test value)
   DRFGATE_DJANGO_BACKENDS  AUTHENTICATION_BACKENDS, comma-separated (default: ModelBackend)
   DRFGATE_CASES            conformance table whose views refproj.urls serves
@@ -55,13 +57,13 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 ROOT_URLCONF = "refproj.urls"
 WSGI_APPLICATION = "refproj.wsgi.application"
 
+sys.path.insert(0, str(DJANGO_DIR))
+import server_db  # noqa: E402  (tests/django/server_db.py)
+
 DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get(
-            "DRFGATE_DJANGO_DB", str(REPO_ROOT / "build" / "django" / "db.sqlite3")
-        ),
-    }
+    "default": server_db.django_database(
+        os.environ.get("DRFGATE_DJANGO_DB", str(REPO_ROOT / "build" / "django" / "db.sqlite3"))
+    )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 

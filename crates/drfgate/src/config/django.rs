@@ -46,15 +46,26 @@ impl Loader<'_> {
             ));
         };
         let sessions = self.sessions(&mut raw)?;
-        let Some(database) = raw.DATABASE else {
-            return Err(self.error(
-                None,
-                "django.DATABASE",
-                "missing; e.g. DATABASE = \"sqlite:///srv/app/db.sqlite3\"",
-            ));
+        let database = match (raw.DATABASE, raw.DATABASES) {
+            (Some(_), Some(databases)) => {
+                return Err(self.at(
+                    &databases,
+                    "django.DATABASES",
+                    "give DATABASE (a URL) or DATABASES.default (Django's table), not both",
+                ))
+            }
+            (None, Some(databases)) => self.databases(databases, warnings)?,
+            (Some(database), None) => DatabaseUrl::parse(database.get_ref(), self.base.as_deref())
+                .map_err(|m| self.at(&database, "django.DATABASE", m))?,
+            (None, None) => {
+                return Err(self.error(
+                    None,
+                    "django.DATABASE",
+                    "missing; e.g. DATABASE = \"sqlite:///srv/app/db.sqlite3\" or \
+                     DATABASE = \"postgres://gate@db.internal/app\"",
+                ))
+            }
         };
-        let database = DatabaseUrl::parse(database.get_ref(), self.base.as_deref())
-            .map_err(|m| self.at(&database, "django.DATABASE", m))?;
         let secret_key = match (raw.SECRET_KEY, raw.SECRET_KEY_FILE) {
             (Some(_), Some(file)) => {
                 return Err(self.at(

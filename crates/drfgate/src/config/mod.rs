@@ -13,6 +13,7 @@
 
 mod auth_classes;
 mod cache;
+mod databases;
 mod django;
 mod handoff;
 mod names;

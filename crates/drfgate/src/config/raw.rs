@@ -42,6 +42,8 @@ pub(super) struct RawDjango {
     pub(super) SECRET_KEY: Option<String>,
     pub(super) SECRET_KEY_FILE: Option<Spanned<String>>,
     pub(super) DATABASE: Option<Spanned<String>>,
+    /// Django's `DATABASES`, of which the gate reads `default` (config/databases.rs).
+    pub(super) DATABASES: Option<Spanned<BTreeMap<String, Spanned<super::databases::RawDatabase>>>>,
     pub(super) AUTH_USER_TABLE: Option<Spanned<String>>,
     pub(super) USERNAME_FIELD: Option<Spanned<String>>,
     pub(super) TOKEN_TABLE: Option<Spanned<String>>,
