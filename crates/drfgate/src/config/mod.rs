@@ -15,9 +15,11 @@ mod auth_classes;
 mod cache;
 mod django;
 mod handoff;
+mod hosts;
 mod names;
 mod permission_classes;
 mod raw;
+mod renderer_classes;
 mod rest_framework;
 mod rest_knox;
 mod routes;
@@ -43,6 +45,7 @@ pub use simple_jwt::{SimpleJwtSettings, TokenClass};
 use auth_classes::AuthRegistry;
 use permission_classes::{needs_model, PermissionRegistry};
 use raw::{Loader, RawConfig};
+use renderer_classes::RendererRegistry;
 
 /// Why a config could not be loaded: where, which key, what, and a suggestion if we have one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +91,10 @@ pub struct Config {
     pub django: DjangoSettings,
     pub default_authentication: Vec<AuthClass>,
     pub default_permissions: Vec<Permission>,
+    /// `DEFAULT_RENDERER_CLASSES` (DRF's `JSONRenderer`, `BrowsableAPIRenderer` when absent).
+    pub default_renderers: Vec<std::sync::Arc<crate::negotiation::Renderer>>,
+    /// `URL_FORMAT_OVERRIDE`: `format` by default, `None` when the config sets `false`.
+    pub url_format_override: Option<String>,
     pub cache: CacheConfig,
     /// How long a user's Django permissions are cached.
     pub permissions_ttl: Duration,
@@ -183,13 +190,17 @@ impl Loader<'_> {
         let mut django = self.django(raw.django, &mut warnings)?;
         let auth_classes = AuthRegistry::new(self, &raw.authentication_classes)?;
         let permission_classes = PermissionRegistry::new(self, &raw.permission_classes)?;
+        let renderer_classes = RendererRegistry::new(self, &raw.renderer_classes)?;
 
-        let (default_authentication, default_permissions) = self.rest_framework(
+        let rest_framework = self.rest_framework(
             raw.rest_framework,
             &auth_classes,
             &permission_classes,
+            &renderer_classes,
             &mut warnings,
         )?;
+        let default_authentication = rest_framework.default_authentication;
+        let default_permissions = rest_framework.default_permissions;
         let (cache, permissions_ttl) = self.cache(raw.cache)?;
         let simple_jwt = self.simple_jwt(raw.simple_jwt, django.secret_key.as_ref())?;
         let rest_knox = self.rest_knox(raw.rest_knox)?;
@@ -212,7 +223,13 @@ impl Loader<'_> {
         };
         let mut routes = Vec::with_capacity(raw.routes.len());
         for (i, route) in raw.routes.iter().enumerate() {
-            routes.push(self.route(i, route, &auth_classes, &permission_classes)?);
+            routes.push(self.route(
+                i,
+                route,
+                &auth_classes,
+                &permission_classes,
+                &renderer_classes,
+            )?);
         }
         if authentication_in_use(&routes, &default_authentication)
             .any(|c| c.kind == AuthKind::Session)
@@ -250,6 +267,8 @@ impl Loader<'_> {
             django,
             default_authentication,
             default_permissions,
+            default_renderers: rest_framework.default_renderers,
+            url_format_override: rest_framework.url_format_override,
             cache,
             permissions_ttl,
             unmatched,

@@ -6,6 +6,7 @@ use toml::Spanned;
 use super::auth_classes::{AuthClass, AuthRegistry};
 use super::permission_classes::{needs_model, PermissionRegistry};
 use super::raw::{Loader, RawRoute};
+use super::renderer_classes::RendererRegistry;
 use super::ConfigError;
 use crate::permissions::{ModelLabel, Permission};
 use crate::routes::RoutePattern;
@@ -18,6 +19,8 @@ pub struct Route {
     pub authentication: Option<Vec<AuthClass>>,
     pub permissions: Option<Vec<Permission>>,
     pub model: Option<ModelLabel>,
+    /// The view's `renderer_classes`; `None`: `DEFAULT_RENDERER_CLASSES`.
+    pub renderers: Option<Vec<std::sync::Arc<crate::negotiation::Renderer>>>,
     /// `pass = true`: matched requests go to the application unjudged, as `[gate] unmatched =
     /// "pass"` does for paths no route matches.
     pub pass: bool,
@@ -31,6 +34,7 @@ impl Loader<'_> {
         raw: &Spanned<RawRoute>,
         auth: &AuthRegistry,
         perms: &PermissionRegistry,
+        renderers: &RendererRegistry,
     ) -> Result<Route, ConfigError> {
         let key = |k: &str| format!("routes[{index}].{k}");
         let route = raw.get_ref();
@@ -68,6 +72,10 @@ impl Loader<'_> {
                     route.permission_classes.as_ref().map(|_| ()),
                 ),
                 ("model", route.model.as_ref().map(|_| ())),
+                (
+                    "renderer_classes",
+                    route.renderer_classes.as_ref().map(|_| ()),
+                ),
             ];
             if let Some((name, _)) = judged.iter().find(|(_, set)| set.is_some()) {
                 return Err(self.at(
@@ -114,7 +122,13 @@ impl Loader<'_> {
             .as_ref()
             .map(|m| ModelLabel::parse(m.get_ref()).map_err(|e| self.at(m, key("model"), e)))
             .transpose()?;
+        let renderers = route
+            .renderer_classes
+            .as_ref()
+            .map(|list| renderers.resolve_list(self, list, &key("renderer_classes")))
+            .transpose()?;
         Ok(Route {
+            renderers,
             pattern,
             name: route.name.clone(),
             methods,

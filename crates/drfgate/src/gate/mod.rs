@@ -91,6 +91,10 @@ pub struct Gate {
     shared: SharedAuth,
     handoff: Option<Arc<crate::handoff::HandoffKey>>,
     warnings: Vec<String>,
+    /// `get_host()`'s settings, for the `ALLOWED_HOSTS` check before any view.
+    hosts: crate::host::HostSettings,
+    /// `URL_FORMAT_OVERRIDE`.
+    url_format_override: Option<String>,
 }
 
 /// Counters of the gate's caches.
@@ -145,9 +149,11 @@ impl Gate {
                 authentication,
                 permissions,
                 model,
+                renderers,
                 pass,
                 line,
             } = route;
+            let renderers = renderers.unwrap_or_else(|| config.default_renderers.clone());
             let classes = authentication.unwrap_or_else(|| config.default_authentication.clone());
             let permissions = permissions.unwrap_or_else(|| config.default_permissions.clone());
             let label: Arc<str> = name.as_deref().unwrap_or(pattern.source()).into();
@@ -156,7 +162,14 @@ impl Gate {
                 name,
                 label,
                 line,
-                policy: build_policy(&shared, &classes, permissions, model, methods.as_deref()),
+                policy: build_policy(
+                    &shared,
+                    &classes,
+                    permissions,
+                    model,
+                    methods.as_deref(),
+                    renderers,
+                ),
                 pass,
             });
         }
@@ -166,6 +179,7 @@ impl Gate {
             config.default_permissions.clone(),
             None,
             None,
+            config.default_renderers.clone(),
         );
         let summary = store.summary()?;
         if uses_tokens && summary.tokens.is_none() {
@@ -203,6 +217,8 @@ impl Gate {
             CredentialCache::new(config.cache.clone()),
         );
         Ok(Gate {
+            hosts: config.django.hosts,
+            url_format_override: config.url_format_override,
             sessions,
             routes,
             defaults,

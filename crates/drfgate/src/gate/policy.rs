@@ -23,6 +23,8 @@ pub struct Policy {
     /// with OPTIONS always and HEAD when GET is there.
     pub(super) methods: Option<Vec<Box<[u8]>>>,
     pub(super) allow: Option<Arc<str>>,
+    /// The view's renderer classes, for content negotiation.
+    pub(crate) renderers: Vec<Arc<crate::negotiation::Renderer>>,
 }
 
 impl Policy {
@@ -48,6 +50,11 @@ impl Policy {
     /// The `Allow` header DRF would send, when the route lists its methods.
     pub fn allow(&self) -> Option<&str> {
         self.allow.as_deref()
+    }
+
+    /// The renderer classes negotiation chooses from, in order.
+    pub fn renderer_classes(&self) -> impl Iterator<Item = &str> {
+        self.renderers.iter().map(|r| &*r.name)
     }
 }
 
@@ -138,6 +145,7 @@ pub(super) fn build_policy(
     permissions: Vec<Permission>,
     model: Option<ModelLabel>,
     methods: Option<&[String]>,
+    renderers: Vec<Arc<crate::negotiation::Renderer>>,
 ) -> Policy {
     let authenticators: Vec<Arc<dyn Authenticator>> = classes
         .iter()
@@ -159,5 +167,6 @@ pub(super) fn build_policy(
                 .collect()
         }),
         allow,
+        renderers,
     }
 }
