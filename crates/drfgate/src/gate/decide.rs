@@ -146,24 +146,10 @@ impl Gate {
             return None;
         }
         match self.hosts.get_host(request) {
-            Host::Valid(host) => {
-                trace.step(
-                    Stage::Host,
-                    || format!("{host:?}"),
-                    || "in ALLOWED_HOSTS".into(),
-                );
-                None
-            }
-            Host::Unknown => {
-                // HTTP/1.1 requires a Host; without one Django validates SERVER_NAME and
-                // SERVER_PORT, which only the WSGI server knows (docs/differences.md).
-                trace.step(
-                    Stage::Host,
-                    || "no Host header".into(),
-                    || "not checked: Django would validate SERVER_NAME:SERVER_PORT".into(),
-                );
-                None
-            }
+            // A valid host goes on untold. Without a Host (HTTP/1.1 requires one) Django
+            // validates SERVER_NAME and SERVER_PORT, which only the WSGI server knows
+            // (docs/differences.md): the request is judged without the check.
+            Host::Valid(_) | Host::Unknown => None,
             Host::Disallowed if self.hosts.debug => {
                 trace.step(
                     Stage::Host,
@@ -197,8 +183,10 @@ impl Gate {
             url_format_override: self.url_format_override.as_deref(),
         };
         let accept = request.header("Accept");
-        let negotiated =
-            negotiation.select(accept.as_deref(), request.query_string(), format_suffix);
+        let query = request.query_string();
+        let negotiated = negotiation.select(accept.as_deref(), query, format_suffix);
+        // The usual request (no Accept, no format) gets the first renderer: not worth a line.
+        let worth_telling = accept.is_some() || format_suffix.is_some() || !query.is_empty();
         let failure =
             |deny: crate::decision::Deny, what: String, trace: &mut Tracer<'_>| {
                 if negotiation.failures_render_as_json() {
@@ -225,11 +213,13 @@ impl Gate {
             };
         let refusals = match negotiated {
             Negotiated::Chosen { renderer, refusals } => {
-                trace.step(
-                    Stage::Negotiation,
-                    || renderer.to_string(),
-                    || "chosen".into(),
-                );
+                if worth_telling {
+                    trace.step(
+                        Stage::Negotiation,
+                        || renderer.to_string(),
+                        || "chosen".into(),
+                    );
+                }
                 refusals
             }
             Negotiated::NotAcceptable => {
