@@ -98,6 +98,9 @@ pub struct Config {
     pub cache: CacheConfig,
     /// How long a user's Django permissions are cached.
     pub permissions_ttl: Duration,
+    /// `[cache] credential_lookups_per_second`: at most this many store lookups per second
+    /// for credentials the caches cannot answer; `None` (the default) is no limit.
+    pub credential_lookups_per_second: Option<std::num::NonZeroU32>,
     pub unmatched: Unmatched,
     pub routes: Vec<Route>,
     /// `[simple_jwt]`; `None` when neither it nor `SECRET_KEY` is there (then no view may use
@@ -201,7 +204,7 @@ impl Loader<'_> {
         )?;
         let default_authentication = rest_framework.default_authentication;
         let default_permissions = rest_framework.default_permissions;
-        let (cache, permissions_ttl) = self.cache(raw.cache)?;
+        let (cache, permissions_ttl, credential_lookups_per_second) = self.cache(raw.cache)?;
         let simple_jwt = self.simple_jwt(raw.simple_jwt, django.secret_key.as_ref())?;
         let rest_knox = self.rest_knox(raw.rest_knox)?;
         django.schema.knox_table = rest_knox.token_table.clone();
@@ -271,6 +274,7 @@ impl Loader<'_> {
             url_format_override: rest_framework.url_format_override,
             cache,
             permissions_ttl,
+            credential_lookups_per_second,
             unmatched,
             routes,
             simple_jwt,
