@@ -269,9 +269,9 @@ pub unsafe extern "C" fn drfgate_decision_status(decision: *const drfgate_decisi
     unsafe { read("drfgate_decision_status", decision, |d| d.decision.status()) }
 }
 
-/// A deny's response body: DRF's JSON, byte for byte (send it with
-/// `Content-Type: application/json`, `DRFGATE_DENY_CONTENT_TYPE`). `DRFGATE_RESULT_ABSENT`
-/// for an allow.
+/// A deny's response body, byte for byte: DRF's JSON, or Django's HTML 400 page for a host
+/// `ALLOWED_HOSTS` refuses. Send it with `drfgate_decision_content_type`.
+/// `DRFGATE_RESULT_ABSENT` for an allow.
 ///
 /// # Safety
 /// `decision` is NULL or a live decision; `out_body` is NULL or writable.
@@ -292,6 +292,27 @@ pub unsafe extern "C" fn drfgate_decision_body(
                     len: deny.body.len(),
                 })
             },
+        )
+    }
+}
+
+/// A deny's `Content-Type`: `application/json` (`DRFGATE_DENY_CONTENT_TYPE`) for DRF's JSON,
+/// `text/html; charset=utf-8` for Django's 400 page. `DRFGATE_RESULT_ABSENT` for an allow.
+///
+/// # Safety
+/// `decision` is NULL or a live decision; `out_value` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_decision_content_type(
+    decision: *const drfgate_decision,
+    out_value: *mut drfgate_str,
+) -> drfgate_result {
+    // SAFETY: the caller's promises.
+    unsafe {
+        lend(
+            "drfgate_decision_content_type",
+            decision,
+            (out_value, "out_value"),
+            |d| d.deny().map(|deny| drfgate_str::of(deny.content_type)),
         )
     }
 }

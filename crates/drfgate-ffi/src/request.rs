@@ -78,8 +78,9 @@ pub struct drfgate_request {
     pub method: drfgate_bytes,
     /// The path, in the form `path_form` says (`DRFGATE_PATH_RAW_TARGET` when zero).
     pub path: drfgate_bytes,
-    /// The raw query string, without `?`. Not read by this version: no decision depends on
-    /// it yet (DRF's `?format=` negotiation will). Kept so the layout stays 0.3's.
+    /// The raw query string (WSGI's `QUERY_STRING`), without `?`, for DRF's `?format=`
+    /// (`URL_FORMAT_OVERRIDE`). `data` NULL: not given; then a `DRFGATE_PATH_RAW_TARGET` path's
+    /// own `?query` is read, and a `DRFGATE_PATH_INFO` request has none.
     pub query: drfgate_bytes,
     /// `headers_len` header pairs, or NULL when `headers_len` is 0. Consulted before
     /// `header_value`. Cookies are read from the `Cookie` header.
@@ -243,6 +244,7 @@ pub(crate) struct RequestView<'a> {
     path_form: PathForm,
     remote_user: Option<&'a [u8]>,
     remote_addr: Option<&'a [u8]>,
+    query: Option<&'a [u8]>,
     secure: bool,
     pub(crate) headers: Headers<'a>,
 }
@@ -293,6 +295,17 @@ impl<'a> RequestView<'a> {
                 return_null!(function, &format!("request->headers[{i}]"));
             }
         }
+        // Optional: NULL data means not given, not empty.
+        let query = if request.query.data.is_null() {
+            None
+        } else {
+            Some(try_slice!(
+                function,
+                "request->query.data",
+                request.query.data,
+                request.query.len
+            ))
+        };
         // Optional: NULL data means unknown (not set), not empty.
         let remote_user = if request.remote_user.data.is_null() {
             None
@@ -320,6 +333,7 @@ impl<'a> RequestView<'a> {
             path_form,
             remote_user,
             remote_addr,
+            query,
             secure: request.secure,
             headers: Headers {
                 pairs,
@@ -340,6 +354,7 @@ impl<'a> RequestView<'a> {
             .with_remote_user(self.remote_user)
             .with_remote_addr(self.remote_addr)
             .with_secure(self.secure)
+            .with_query(self.query)
     }
 
     /// Why the header callback's answers cannot be trusted, if they cannot.

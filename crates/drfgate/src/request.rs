@@ -136,6 +136,9 @@ pub struct Request<'a> {
     /// server in front of Django, as text. DRF's throttles identify an anonymous client by it
     /// (`get_ident`). `None`: not known, which DRF would see as Python's `None`.
     pub remote_addr: Option<&'a [u8]>,
+    /// WSGI's `QUERY_STRING` (raw, without `?`), for DRF's `?format=`. `None`: the query of a
+    /// [`PathForm::RawTarget`] path, if it has one.
+    pub query: Option<&'a [u8]>,
 }
 
 impl<'a> Request<'a> {
@@ -149,6 +152,7 @@ impl<'a> Request<'a> {
             remote_user: None,
             secure: false,
             remote_addr: None,
+            query: None,
         }
     }
 
@@ -186,6 +190,24 @@ impl<'a> Request<'a> {
     pub fn with_secure(mut self, secure: bool) -> Self {
         self.secure = secure;
         self
+    }
+
+    /// The query string as the front end has it apart from the path (raw, without `?`).
+    pub fn with_query(mut self, query: Option<&'a [u8]>) -> Self {
+        self.query = query;
+        self
+    }
+
+    /// WSGI's `QUERY_STRING`: the one given, else the raw target's (between `?` and `#`, as
+    /// gunicorn splits it), else empty.
+    pub fn query_string(&self) -> &'a [u8] {
+        if let Some(query) = self.query {
+            return query;
+        }
+        match self.path_form {
+            PathForm::RawTarget => crate::routes::target_query(self.path),
+            PathForm::PathInfo => b"",
+        }
     }
 
     pub fn header(&self, name: &str) -> Option<Cow<'a, [u8]>> {

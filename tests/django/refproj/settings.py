@@ -54,6 +54,17 @@ SESSION_ENGINE = os.environ.get("DRFGATE_SESSION_ENGINE", "django.contrib.sessio
 CSRF_TRUSTED_ORIGINS = ["https://trusted.example", "https://*.wild.example"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# DRF's browsable API renders its pages from rest_framework's templates (content negotiation
+# picks it for Accept: text/html and ?format=api).
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+STATIC_URL = "/static/"
+
 ROOT_URLCONF = "refproj.urls"
 WSGI_APPLICATION = "refproj.wsgi.application"
 

@@ -20,6 +20,9 @@ pub struct DjangoSettings {
     pub hashers: PasswordHashers,
     /// Sessions and CSRF (`SESSION_ENGINE`, `CSRF_TRUSTED_ORIGINS`, …).
     pub sessions: super::sessions::SessionSettings,
+    /// `ALLOWED_HOSTS`, `DEBUG`, `USE_X_FORWARDED_HOST`/`_PORT`, whether `CommonMiddleware`
+    /// checks every request's host.
+    pub hosts: crate::host::HostSettings,
 }
 
 /// `SECRET_KEY`, kept out of `Debug` output.
@@ -45,7 +48,9 @@ impl Loader<'_> {
                 "missing [django] section (it needs at least DATABASE)",
             ));
         };
-        let sessions = self.sessions(&mut raw)?;
+        let hosts = self.hosts(&mut raw)?;
+        let mut sessions = self.sessions(&mut raw)?;
+        sessions.hosts = hosts.clone();
         let database = match (raw.DATABASE, raw.DATABASES) {
             (Some(_), Some(databases)) => {
                 return Err(self.at(
@@ -186,6 +191,7 @@ impl Loader<'_> {
             backends,
             hashers,
             sessions,
+            hosts,
         })
     }
 }

@@ -16,9 +16,11 @@ mod cache;
 mod databases;
 mod django;
 mod handoff;
+mod hosts;
 mod names;
 mod permission_classes;
 mod raw;
+mod renderer_classes;
 mod rest_framework;
 mod rest_knox;
 mod routes;
@@ -46,6 +48,7 @@ pub use throttles::{ThrottleClass, ThrottleSettings, ThrottleStoreSetting, DEFAU
 use auth_classes::AuthRegistry;
 use permission_classes::{needs_model, PermissionRegistry};
 use raw::{Loader, RawConfig};
+use renderer_classes::RendererRegistry;
 use throttles::ThrottleRegistry;
 
 /// Why a config could not be loaded: where, which key, what, and a suggestion if we have one.
@@ -96,6 +99,10 @@ pub struct Config {
     pub default_throttles: Vec<crate::throttle::ViewThrottle>,
     /// `NUM_PROXIES`, `[throttle]`, `[failed_logins]`.
     pub throttling: ThrottleSettings,
+    /// `DEFAULT_RENDERER_CLASSES` (DRF's `JSONRenderer`, `BrowsableAPIRenderer` when absent).
+    pub default_renderers: Vec<std::sync::Arc<crate::negotiation::Renderer>>,
+    /// `URL_FORMAT_OVERRIDE`: `format` by default, `None` when the config sets `false`.
+    pub url_format_override: Option<String>,
     pub cache: CacheConfig,
     /// How long a user's Django permissions are cached.
     pub permissions_ttl: Duration,
@@ -194,6 +201,7 @@ impl Loader<'_> {
         let mut django = self.django(raw.django, &mut warnings)?;
         let auth_classes = AuthRegistry::new(self, &raw.authentication_classes)?;
         let permission_classes = PermissionRegistry::new(self, &raw.permission_classes)?;
+        let renderer_classes = RendererRegistry::new(self, &raw.renderer_classes)?;
 
         let (throttle_defaults_raw, throttle_rates_raw, num_proxies_raw) =
             match &mut raw.rest_framework {
@@ -215,12 +223,15 @@ impl Loader<'_> {
         let num_proxies = self.num_proxies(num_proxies_raw.as_ref())?;
         let throttling =
             self.throttle_settings(raw.throttle.take(), raw.failed_logins.take(), num_proxies)?;
-        let (default_authentication, default_permissions) = self.rest_framework(
+        let rest_framework = self.rest_framework(
             raw.rest_framework,
             &auth_classes,
             &permission_classes,
+            &renderer_classes,
             &mut warnings,
         )?;
+        let default_authentication = rest_framework.default_authentication;
+        let default_permissions = rest_framework.default_permissions;
         let (cache, permissions_ttl, credential_lookups_per_second) = self.cache(raw.cache)?;
         let simple_jwt = self.simple_jwt(raw.simple_jwt, django.secret_key.as_ref())?;
         let rest_knox = self.rest_knox(raw.rest_knox)?;
@@ -241,16 +252,16 @@ impl Loader<'_> {
                 }
             },
         };
+        let registries = routes::ClassRegistries {
+            auth: &auth_classes,
+            perms: &permission_classes,
+            throttles: &throttle_classes,
+            default_throttles: &default_throttle_classes,
+            renderers: &renderer_classes,
+        };
         let mut routes = Vec::with_capacity(raw.routes.len());
         for (i, route) in raw.routes.iter().enumerate() {
-            routes.push(self.route(
-                i,
-                route,
-                &auth_classes,
-                &permission_classes,
-                &throttle_classes,
-                &default_throttle_classes,
-            )?);
+            routes.push(self.route(i, route, &registries)?);
         }
         let default_throttles = if unmatched == Unmatched::Defaults {
             throttle_classes.view_throttles(
@@ -300,6 +311,8 @@ impl Loader<'_> {
             default_permissions,
             default_throttles,
             throttling,
+            default_renderers: rest_framework.default_renderers,
+            url_format_override: rest_framework.url_format_override,
             cache,
             permissions_ttl,
             credential_lookups_per_second,

@@ -6,6 +6,7 @@ use toml::Spanned;
 use super::auth_classes::{AuthClass, AuthRegistry};
 use super::permission_classes::{needs_model, PermissionRegistry};
 use super::raw::{Loader, RawRoute};
+use super::renderer_classes::RendererRegistry;
 use super::ConfigError;
 use crate::permissions::{ModelLabel, Permission};
 use crate::routes::RoutePattern;
@@ -24,10 +25,21 @@ pub struct Route {
     /// The view's throttles, resolved (its own `throttle_classes` or the defaults, with its
     /// `throttle_scope`).
     pub throttles: Vec<ViewThrottle>,
+    /// The view's `renderer_classes`; `None`: `DEFAULT_RENDERER_CLASSES`.
+    pub renderers: Option<Vec<std::sync::Arc<crate::negotiation::Renderer>>>,
     /// `pass = true`: matched requests go to the application unjudged, as `[gate] unmatched =
     /// "pass"` does for paths no route matches.
     pub pass: bool,
     pub line: Option<usize>,
+}
+
+/// The class registries a route's names resolve against, and the defaults it inherits.
+pub(super) struct ClassRegistries<'a> {
+    pub(super) auth: &'a AuthRegistry<'a>,
+    pub(super) perms: &'a PermissionRegistry<'a>,
+    pub(super) throttles: &'a ThrottleRegistry<'a>,
+    pub(super) default_throttles: &'a [ThrottleClass],
+    pub(super) renderers: &'a RendererRegistry,
 }
 
 impl Loader<'_> {
@@ -35,11 +47,15 @@ impl Loader<'_> {
         &self,
         index: usize,
         raw: &Spanned<RawRoute>,
-        auth: &AuthRegistry,
-        perms: &PermissionRegistry,
-        throttles: &ThrottleRegistry,
-        default_throttles: &[ThrottleClass],
+        classes: &ClassRegistries<'_>,
     ) -> Result<Route, ConfigError> {
+        let ClassRegistries {
+            auth,
+            perms,
+            throttles,
+            default_throttles,
+            renderers,
+        } = *classes;
         let key = |k: &str| format!("routes[{index}].{k}");
         let route = raw.get_ref();
         let pattern = match (&route.path, &route.regex) {
@@ -81,6 +97,10 @@ impl Loader<'_> {
                     route.throttle_classes.as_ref().map(|_| ()),
                 ),
                 ("throttle_scope", route.throttle_scope.as_ref().map(|_| ())),
+                (
+                    "renderer_classes",
+                    route.renderer_classes.as_ref().map(|_| ()),
+                ),
             ];
             if let Some((name, _)) = judged.iter().find(|(_, set)| set.is_some()) {
                 return Err(self.at(
@@ -148,7 +168,13 @@ impl Loader<'_> {
                 &key("throttle_classes"),
             )?
         };
+        let renderers = route
+            .renderer_classes
+            .as_ref()
+            .map(|list| renderers.resolve_list(self, list, &key("renderer_classes")))
+            .transpose()?;
         Ok(Route {
+            renderers,
             pattern,
             name: route.name.clone(),
             methods,

@@ -94,6 +94,10 @@ pub struct Gate {
     throttling: crate::throttle::Throttling,
     failed_logins: crate::throttle::login::FailedLoginLimits,
     warnings: Vec<String>,
+    /// `get_host()`'s settings, for the `ALLOWED_HOSTS` check before any view.
+    hosts: crate::host::HostSettings,
+    /// `URL_FORMAT_OVERRIDE`.
+    url_format_override: Option<String>,
     /// Decisions that panicked (each refused with 500).
     panics: std::sync::atomic::AtomicU64,
 }
@@ -178,9 +182,11 @@ impl Gate {
                 permissions,
                 model,
                 throttles,
+                renderers,
                 pass,
                 line,
             } = route;
+            let renderers = renderers.unwrap_or_else(|| config.default_renderers.clone());
             let classes = authentication.unwrap_or_else(|| config.default_authentication.clone());
             let permissions = permissions.unwrap_or_else(|| config.default_permissions.clone());
             let label: Arc<str> = name.as_deref().unwrap_or(pattern.source()).into();
@@ -196,6 +202,7 @@ impl Gate {
                     model,
                     methods.as_deref(),
                     throttles,
+                    renderers,
                 ),
                 pass,
             });
@@ -207,6 +214,7 @@ impl Gate {
             None,
             None,
             config.default_throttles.clone(),
+            config.default_renderers.clone(),
         );
         let summary = store.summary()?;
         if uses_tokens && summary.tokens.is_none() {
@@ -249,6 +257,8 @@ impl Gate {
             CredentialCache::new(config.cache.clone()),
         );
         Ok(Gate {
+            hosts: config.django.hosts,
+            url_format_override: config.url_format_override,
             sessions,
             routes,
             defaults,

@@ -26,6 +26,8 @@ pub struct Policy {
     pub(super) allow: Option<Arc<str>>,
     /// The view's throttles, checked after the permissions.
     pub(crate) throttles: Vec<ViewThrottle>,
+    /// The view's renderer classes, for content negotiation.
+    pub(crate) renderers: Vec<Arc<crate::negotiation::Renderer>>,
 }
 
 impl Policy {
@@ -56,6 +58,11 @@ impl Policy {
     /// The `Allow` header DRF would send, when the route lists its methods.
     pub fn allow(&self) -> Option<&str> {
         self.allow.as_deref()
+    }
+
+    /// The renderer classes negotiation chooses from, in order.
+    pub fn renderer_classes(&self) -> impl Iterator<Item = &str> {
+        self.renderers.iter().map(|r| &*r.name)
     }
 }
 
@@ -147,6 +154,7 @@ pub(super) fn build_policy(
     model: Option<ModelLabel>,
     methods: Option<&[String]>,
     throttles: Vec<ViewThrottle>,
+    renderers: Vec<Arc<crate::negotiation::Renderer>>,
 ) -> Policy {
     let authenticators: Vec<Arc<dyn Authenticator>> = classes
         .iter()
@@ -169,5 +177,6 @@ pub(super) fn build_policy(
         }),
         allow,
         throttles,
+        renderers,
     }
 }

@@ -158,6 +158,7 @@ pub fn throttled(wait: Option<f64>, allow: Option<&Arc<str>>) -> Deny {
         retry_after: seconds
             .and_then(|n| u64::try_from(n).ok())
             .filter(|&n| n != 0),
+        content_type: Deny::CONTENT_TYPE,
     }
 }
 
