@@ -23,6 +23,7 @@ pub(super) struct RawConfig {
     pub(super) throttle_classes: BTreeMap<Spanned<String>, super::throttles::RawThrottleClass>,
     pub(super) throttle: Option<super::throttles::RawThrottle>,
     pub(super) failed_logins: Option<super::throttles::RawFailedLogins>,
+    #[serde(default)]
     pub(super) renderer_classes: BTreeMap<Spanned<String>, RawRendererClass>,
     pub(super) cache: Option<RawCache>,
     pub(super) gate: Option<RawGate>,
