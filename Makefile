@@ -8,6 +8,7 @@ TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),$(CURDIR)/target)
 include tests/django/django.mk
 include crates/drfgate-ffi/c-abi.mk
 include python/drfgate-django/django-pkg.mk
+include fuzz/fuzz.mk
 
 # The included files define targets of their own: `make` alone still means `make all`.
 .DEFAULT_GOAL := all
@@ -30,7 +31,7 @@ lint:
 # missing fixture or tool fails a test unless DRFGATE_SKIP names it (docs/testing.md).
 test: lint fixture-db oracle gate-configs demo-db c-abi-debug-build c-test-tools cbindgen
 	$(CARGO) test --workspace
-	$(MAKE) --no-print-directory c-abi-example-test differential test-django-pkg test-nginx differential-paths docs-check
+	$(MAKE) --no-print-directory c-abi-example-test differential test-django-pkg test-nginx differential-paths docs-check fuzz-short
 
 # Real DRF under gunicorn and `drfgate serve`, the same raw requests to both (tests/conformance/).
 differential: fixture-db python-env
