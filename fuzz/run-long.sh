@@ -26,6 +26,6 @@ for target in "$@"; do
     "$bin_dir/$target" -merge=1 -max_len=4096 -timeout=10 "$minimized" \
         "$here/corpus/$target" "$work/$target" >"$work/$target.merge.log" 2>&1
     rm -rf "$here/corpus/$target" && mv "$minimized" "$here/corpus/$target"
-    done_line=$(grep -E '^#[0-9]+ +DONE' "$log" | tail -n 1)
+    done_line=$(grep -E '^#[0-9]+ .* cov: ' "$log" | tail -n 1 | sed 's/ *lim:.*//')
     echo "$target: ${seconds}s | $done_line | corpus $(ls "$here/corpus/$target" | wc -l) files"
 done
