@@ -25,6 +25,10 @@
  * prefix "drfgate: ", at the level LogLevel (or `LogLevel drfgate:...`) asks for.
  */
 
+#include <stdlib.h>
+#include <string.h>
+
+#include "apr_file_io.h"
 #include "apr_strings.h"
 #include "apr_tables.h"
 #include "apr_hash.h"
@@ -43,8 +47,24 @@ module AP_MODULE_DECLARE_DATA drfgate_module;
 
 #define DRFGATE_AUTH_TYPE "drfgate"
 
+/*
+ * The text of the last version of a config file that loaded, kept across restarts: when a
+ * graceful restart (or SIGHUP) finds the file broken, the server keeps running with this
+ * policy, and says why, rather than exiting (Apache exits when a directive fails while it
+ * re-reads its configuration). It lives in the process pool, which outlives restarts (this
+ * module's statics do not: Apache unloads and reloads its DSOs); the buffers are malloc'd
+ * and replaced, so restarts do not grow the parent.
+ */
+typedef struct {
+    char *text;                 /* NULL: no version of the file has loaded in this process */
+    size_t len;
+    char *base_dir;             /* relative paths in the config are relative to its folder */
+    char *failed;               /* why the last reload of the file failed; NULL: it did not */
+} last_good_config;
+
 typedef struct {
     const char *config_path;    /* NULL: unset (inherited from the main server) */
+    last_good_config *fallback; /* non-NULL: the file failed to reload; children use this */
     drfgate_gate *gate;         /* this child's gate; set in child_init, shared by threads */
 } drfgate_server_conf;
 
@@ -108,6 +128,7 @@ static void *merge_server_conf(apr_pool_t *p, void *base_, void *add_)
     drfgate_server_conf *merged = apr_pcalloc(p, sizeof(*merged));
 
     merged->config_path = add->config_path ? add->config_path : base->config_path;
+    merged->fallback = add->config_path ? add->fallback : base->fallback;
     return merged;
 }
 
@@ -134,10 +155,64 @@ static void *merge_dir_conf(apr_pool_t *p, void *base_, void *add_)
     return merged;
 }
 
+/* The remembered last good version of the config file `path` (created empty). */
+static last_good_config *last_good(process_rec *process, const char *path, apr_pool_t *temp)
+{
+    const char *key = apr_pstrcat(temp, "drfgate-last-good:", path, NULL);
+    void *found = NULL;
+
+    apr_pool_userdata_get(&found, key, process->pool);
+    if (found == NULL) {
+        found = apr_pcalloc(process->pool, sizeof(last_good_config));
+        apr_pool_userdata_set(found, apr_pstrdup(process->pool, key), apr_pool_cleanup_null,
+                              process->pool);
+    }
+    return found;
+}
+
+static void replace_string(char **slot, const char *value)
+{
+    free(*slot);
+    *slot = value != NULL ? strdup(value) : NULL;
+}
+
+/* Remembers the file's text as its last good version; keeps the previous one if unreadable. */
+static void remember_text(last_good_config *good, const char *path, apr_pool_t *temp)
+{
+    apr_file_t *file;
+    apr_finfo_t info;
+    apr_size_t got = 0;
+    char *text;
+
+    if (apr_file_open(&file, path, APR_FOPEN_READ | APR_FOPEN_BINARY, 0, temp) != APR_SUCCESS) {
+        return;
+    }
+    if (apr_file_info_get(&info, APR_FINFO_SIZE, file) != APR_SUCCESS || info.size < 0
+        || (text = malloc((size_t)info.size + 1)) == NULL) {
+        apr_file_close(file);
+        return;
+    }
+    if (info.size > 0
+        && apr_file_read_full(file, text, (apr_size_t)info.size, &got) != APR_SUCCESS) {
+        free(text);
+        apr_file_close(file);
+        return;
+    }
+    apr_file_close(file);
+    free(good->text);
+    good->text = text;
+    good->len = got;
+    replace_string(&good->base_dir, ap_make_dirstr_parent(temp, path));
+}
+
 /*
  * The config is loaded (and freed) here already, so that a broken config stops `apachectl
  * configtest` and startup with Apache's own "Syntax error on line N" pointing at this
  * directive. The gate the children use is created after the fork, in child_init.
+ *
+ * On a restart of a running server (graceful or SIGHUP), a file that no longer loads does
+ * not stop the server: the last version that loaded stays in force, and post_config logs why
+ * the new one was refused.
  */
 static const char *set_config_path(cmd_parms *cmd, void *dummy, const char *arg)
 {
@@ -146,6 +221,7 @@ static const char *set_config_path(cmd_parms *cmd, void *dummy, const char *arg)
     const char *path;
     drfgate_gate *probe = NULL;
     drfgate_result rc;
+    last_good_config *good;
 
     (void)dummy;
     if (err != NULL) {
@@ -155,13 +231,25 @@ static const char *set_config_path(cmd_parms *cmd, void *dummy, const char *arg)
     if (path == NULL) {
         return apr_pstrcat(cmd->pool, "DrfgateConfig: invalid file name ", arg, NULL);
     }
+    good = last_good(cmd->server->process, path, cmd->temp_pool);
     rc = drfgate_gate_new_from_path(path, &probe);
     if (rc != DRFGATE_RESULT_OK) {
-        return apr_psprintf(cmd->pool, "DrfgateConfig %s: %s: %s", path,
-                            drfgate_result_text(rc), last_error_text(cmd->temp_pool));
+        const char *why = apr_psprintf(cmd->temp_pool, "%s: %s", drfgate_result_text(rc),
+                                       last_error_text(cmd->temp_pool));
+        if (good->text == NULL) {
+            /* Startup or configtest: nothing to fall back on; stop with the reason. */
+            return apr_psprintf(cmd->pool, "DrfgateConfig %s: %s", path, why);
+        }
+        replace_string(&good->failed, why);
+        conf->config_path = path;
+        conf->fallback = good;
+        return NULL;
     }
     drfgate_gate_free(probe);
+    remember_text(good, path, cmd->temp_pool);
+    replace_string(&good->failed, NULL);
     conf->config_path = path;
+    conf->fallback = NULL;
     return NULL;
 }
 
@@ -266,6 +354,13 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
             continue;
         }
         apr_hash_set(checked, conf->config_path, APR_HASH_KEY_STRING, conf->config_path);
+        if (conf->fallback != NULL) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                         "drfgate: DrfgateConfig %s not reloaded, the version loaded before "
+                         "stays in force: %s", conf->config_path,
+                         conf->fallback->failed ? conf->fallback->failed : "(no detail)");
+            continue;
+        }
         /* Loaded at DrfgateConfig already; a failure now is logged by each child too. */
         if (drfgate_gate_new_from_path(conf->config_path, &gate) == DRFGATE_RESULT_OK) {
             drfgate_gate_free(gate);
@@ -301,7 +396,10 @@ static void child_init(apr_pool_t *pchild, server_rec *main_server)
         }
         gate = apr_hash_get(gates_by_path, conf->config_path, APR_HASH_KEY_STRING);
         if (gate == NULL) {
-            rc = drfgate_gate_new_from_path(conf->config_path, &gate);
+            rc = conf->fallback != NULL
+                ? drfgate_gate_new_from_str(conf->fallback->text, conf->fallback->len,
+                                            conf->fallback->base_dir, &gate)
+                : drfgate_gate_new_from_path(conf->config_path, &gate);
             if (rc != DRFGATE_RESULT_OK) {
                 /* Requests of enabled locations then fail closed with 500. */
                 ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,

@@ -724,6 +724,64 @@ def test_f_graceful_under_load(log, mpm="event", seconds=6.0, restarts=3):
               "503 or 500 while its daemon restarted; SIGHUP restart: ok")
 
 
+def test_bad_reload():
+    """A graceful restart (SIGUSR1) and a restart (SIGHUP) with a drfgate config that no longer
+    loads: Apache keeps running, the module logs once per restart why the file was refused,
+    the new children judge by the version loaded before, and `apache2 -t` (what `apachectl
+    graceful` runs first) names the file and line; once fixed, a graceful restart takes it."""
+    config = RUN / "badreload.toml"
+    good = (RUN / "drfgate.toml").read_text()
+    config.write_text(good)
+    with Apache("badreload", config_path=config) as apache:
+        def answers_as_before(when):
+            for headers, status in (([("Authorization", "Token abcd1234")], 200),
+                                    ([("Authorization", "Token nope")], 401), ([], 401)):
+                got = request(apache.port, "GET", "/api/whoami/", headers).status
+                check(got == status, f"(badreload) {when}: {headers} answered {got}, not {status}")
+
+        def restarted(signal_name, generations_before):
+            getattr(apache, signal_name)()
+            deadline = time.monotonic() + 60
+            while apache.error_log().count("resuming normal operations") <= generations_before:
+                check(apache.process.poll() is None,
+                      f"(badreload) apache2 exited on {signal_name}:\n{apache.error_log()[-2000:]}")
+                check(time.monotonic() < deadline,
+                      f"(badreload) no new generation after {signal_name}")
+                time.sleep(0.1)
+
+        answers_as_before("before")
+        # An unknown class (what a typo in the file does), then a TOML syntax error.
+        for what, text, signal_name in (
+                ("an unknown class", good.replace('"IsAuthenticated"', '"IsAuthenticatd"', 1),
+                 "graceful"),
+                ("a syntax error", good + "\n[[routes]\n", "restart")):
+            config.write_text(text)
+            check(text != good, f"(badreload) {what}: the config was not changed")
+            test = subprocess.run([APACHE_BIN, "-t", "-f", str(apache.conf)],
+                                  capture_output=True, text=True)
+            check(test.returncode != 0 and str(config) in test.stderr,
+                  f"(badreload) {what}: apache2 -t did not refuse it: {test.stderr}")
+            refused = apache.error_log().count("not reloaded")
+            restarted(signal_name, apache.error_log().count("resuming normal operations"))
+            told = apache.error_log().count("not reloaded") - refused
+            check(told == 1, f"(badreload) {what}: {told} lines say the file was not reloaded")
+            answers_as_before(f"after a {signal_name} with {what}")
+        last = [line for line in apache.error_log().splitlines() if "not reloaded" in line][-1]
+        check(str(config) in last, f"(badreload) the line does not name the file: {last}")
+        # Fixed: the next graceful restart loads it, and says nothing about it.
+        config.write_text(good.replace('"AllowAny"', '"IsAuthenticated"'))
+        refused = apache.error_log().count("not reloaded")
+        restarted("graceful", apache.error_log().count("resuming normal operations"))
+        check(apache.error_log().count("not reloaded") == refused,
+              "(badreload) a good config was refused")
+        answers_as_before("after the fix")
+        for bad in ("exit signal", "Segmentation", "panic"):
+            check(bad not in apache.error_log(), f"(badreload) '{bad}' in the error log")
+    print("  a broken config at graceful and SIGHUP restarts: Apache kept running on the "
+          "version loaded before, one line each naming the file; apache2 -t refused it; "
+          "the fixed file reloaded")
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
@@ -854,7 +912,7 @@ def test_paths():
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="a,b,c,e,f,configtest,restarts,paths")
+    parser.add_argument("--only", default="a,b,c,e,f,configtest,badreload,restarts,paths")
     args = parser.parse_args()
     only = set(args.only.split(","))
     for needed in (MODULE, FIXTURE_DB, FIXTURE_JSON, ORACLE, VENV / "bin" / "python"):
@@ -870,6 +928,8 @@ def main():
         ("f", "(f) graceful restart under load",
          lambda: [test_f_graceful_under_load(log, mpm) for mpm in
                   (["event", "prefork"] if "e" in only else ["event"])]),
+        ("badreload", "(badreload) restarts with a broken drfgate config keep the old policy",
+         test_bad_reload),
         ("restarts", "restarts: no growth of the parent per restart", test_restart_memory),
         ("paths", "(paths) path spellings: the route judged is the route Django resolves",
          test_paths),

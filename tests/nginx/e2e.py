@@ -15,6 +15,8 @@ the ports and paths swapped in).
                resumes; the uWSGI example passes `nginx -t`
   reload       `nginx -s reload` (SIGHUP) 30 times under light load: no request lost, and the
                master's and the workers' anonymous memory flat over the second half
+  badreload    a reload with a broken drfgate config: nginx logs why (the file and line), keeps
+               its workers and the policy loaded before; the fixed config reloads
   valgrind     nginx with `master_process off` under Valgrind memcheck: no error
 
 Run by `make test-nginx-module` (in `make test`). Usage: e2e.py [--only a,b] [--reloads N]
@@ -513,6 +515,59 @@ def test_reload(nginx, port, reloads):
           f"{early} → {late} KiB")
 
 
+# [emerg] lines a test caused on purpose (a broken config reloaded), not failures.
+EXPECTED_ERRORS = []
+
+
+def test_bad_reload(nginx, port):
+    """SIGHUP with a drfgate config that does not load: nginx refuses the new configuration
+    (the module loads the config at `drfgate_config`), says why in its error log, and its
+    workers keep answering with the policy loaded before; once fixed, a reload takes."""
+    config = RUN / "drfgate.toml"
+    good = config.read_text()
+    expected = [("GET", "/api/whoami/", [("Authorization", JOHN)], 200),
+                ("GET", "/api/whoami/", [("Authorization", b"Token nope")], 401)]
+
+    def answers_as_before(when):
+        for method, path, headers, status in expected:
+            a = request(port, method, path, headers)
+            check(a.status == status, f"{when}: {method} {path} answered {a.status}, not {status}")
+
+    broken = [("a syntax error", good + "\n[[routes]\n"),
+              ("an unknown class", good + '\n[[routes]]\npath = "zz/"\n'
+                                          'permission_classes = ["IsAdminUsr"]\n')]
+    try:
+        for what, text in broken:
+            before = set(nginx.workers())
+            seen = len(nginx.error_log())
+            config.write_text(text)
+            os.kill(nginx.process.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 30
+            while "drfgate_config" not in nginx.error_log()[seen:]:
+                check(time.monotonic() < deadline, f"{what}: the failed reload was not logged")
+                time.sleep(0.05)
+            told = [line for line in nginx.error_log()[seen:].splitlines()
+                    if "drfgate_config" in line]
+            check(len(told) == 1 and "drfgate.toml" in told[0],
+                  f"{what}: expected one line naming the file: {told}")
+            check(what != "an unknown class" or "IsAdminUsr" in told[0],
+                  f"{what}: the line does not name the class: {told[0]}")
+            EXPECTED_ERRORS.extend(told)
+            check(set(nginx.workers()) == before, f"{what}: the workers were replaced")
+            answers_as_before(f"after {what}")
+    finally:
+        config.write_text(good)
+    before = set(nginx.workers())
+    os.kill(nginx.process.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 60
+    while not (set(nginx.workers()) and not set(nginx.workers()) & before):
+        check(time.monotonic() < deadline, "the fixed config: no new workers")
+        time.sleep(0.05)
+    answers_as_before("after the fixed config")
+    print("  badreload: a syntax error and an unknown class each refused at reload with one "
+          "[emerg] line naming the file; the old workers kept answering; the fix reloaded")
+
+
 def test_valgrind(app_port):
     """One nginx process (`master_process off`) under memcheck: allowed (cached and through
     the pool), refused and HEAD requests, then a graceful stop; no error."""
@@ -561,7 +616,8 @@ def prepare():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="conformance,identity,threads,reload,valgrind")
+    parser.add_argument("--only",
+                        default="conformance,identity,threads,reload,badreload,valgrind")
     parser.add_argument("--reloads", type=int, default=30)
     args = parser.parse_args()
     skip = os.environ.get("DRFGATE_SKIP", "").split(",")
@@ -590,12 +646,15 @@ def main():
                 test_threads(nginx, port, gunicorn.port)
             elif name == "reload":
                 test_reload(nginx, port, args.reloads)
+            elif name == "badreload":
+                test_bad_reload(nginx, port)
             elif name == "valgrind":
                 test_valgrind(gunicorn.port)
             else:
                 raise Failure(f"no part {name!r}")
         errors = [line for line in nginx.error_log().splitlines()
-                  if "[alert]" in line or "[emerg]" in line or "[crit]" in line]
+                  if ("[alert]" in line or "[emerg]" in line or "[crit]" in line)
+                  and line not in EXPECTED_ERRORS]
         check(not errors, "nginx's error log:\n" + "\n".join(errors[:10]))
     except Failure as failure:
         print(f"tests/nginx: FAILED: {failure}")

@@ -596,3 +596,99 @@ fn a_full_blocking_queue_is_answered_503() {
     );
     server.stop();
 }
+
+/// SIGHUP reloads the config: a bad file is logged with its line and the policy loaded
+/// before keeps answering; a good one is in force for the requests after it. A database
+/// that fails under `serve` is answered 503 and told to the log once, until it is back.
+#[test]
+fn sighup_reloads_and_a_bad_config_keeps_the_old_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = drfgate_test_support::scratch_db(
+        dir.path(),
+        "INSERT INTO auth_user (id, username, password, is_active) VALUES (1, 'alice', '!', 1);
+         INSERT INTO authtoken_token (key, user_id) VALUES ('alicetoken', 1);",
+    );
+    let path = config(dir.path(), &db, "");
+    let good = std::fs::read_to_string(&path).unwrap();
+    let server = Server::start(&path);
+    let hup = |server: &Server| {
+        let pid = server.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success());
+    };
+    // Waits (bounded) until `serve` has logged `needle` `times` times in all.
+    let wait_for_log = |server: &Server, needle: &str, times: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while server.log().matches(needle).count() < times {
+            assert!(
+                Instant::now() < deadline,
+                "never logged {needle:?}: {}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    assert_eq!(server.get("/api/open/", "").0, 200);
+
+    // A syntax error, then a config naming a class that does not exist.
+    std::fs::write(&path, format!("{good}\n[[routes]\n")).unwrap();
+    hup(&server);
+    wait_for_log(&server, "not reloaded", 1);
+    std::fs::write(
+        &path,
+        good.replace(
+            "permission_classes = [\"AllowAny\"]",
+            "permission_classes = [\"AlowAny\"]",
+        ),
+    )
+    .unwrap();
+    hup(&server);
+    wait_for_log(&server, "not reloaded", 2);
+    let log = server.log();
+    assert!(log.contains("drfgate.toml"), "{log}");
+    assert!(log.contains("AlowAny"), "{log}");
+    // The old policy answers.
+    assert_eq!(server.get("/api/open/", "").0, 200);
+    assert_eq!(server.get("/api/orders/", "").0, 401);
+
+    // A good new policy: /api/open/ now needs authentication.
+    std::fs::write(
+        &path,
+        good.replace(
+            "permission_classes = [\"AllowAny\"]",
+            "permission_classes = [\"IsAuthenticated\"]",
+        ),
+    )
+    .unwrap();
+    hup(&server);
+    wait_for_log(&server, "SIGHUP: reloaded", 1);
+    assert_eq!(server.get("/api/open/", "").0, 401);
+    let token = "Authorization: Token alicetoken\r\n";
+    assert_eq!(server.get("/api/open/", token).0, 200);
+
+    // The database goes away: 503 with DRF's JSON, one log line, and back when it returns.
+    let saved = dir.path().join("saved.sqlite3");
+    std::fs::rename(&db, &saved).unwrap();
+    for _ in 0..20 {
+        let (status, _, body) = server.get("/api/orders/", "Authorization: Token other\r\n");
+        assert_eq!(status, 503);
+        assert_eq!(
+            body,
+            r#"{"detail":"Service temporarily unavailable, try again later."}"#
+        );
+    }
+    std::fs::rename(&saved, &db).unwrap();
+    assert_eq!(
+        server
+            .get("/api/orders/", "Authorization: Token other2\r\n")
+            .0,
+        401
+    );
+    let log = server.log();
+    assert_eq!(log.matches("are failing").count(), 1, "{log}");
+    assert_eq!(log.matches("answered again").count(), 1, "{log}");
+    assert!(server.stop().success());
+}

@@ -7,16 +7,19 @@
 //! - [`conformance`]: the conformance table, real DRF's answers to it and the gate configs
 //!   `tests/conformance/gate_configs.py` wrote for it (`make gate-configs`);
 //! - [`store`]: the real SQLite store, counting its queries, with lookups a test can pause;
+//!   any store failing or panicking on demand ([`Faulty`]);
+//! - [`logs`]: the warnings and errors a test binary logged, to count them;
 //! - [`bytes`]: the table's `\xNN` byte notation and hex.
 
 pub mod bytes;
 pub mod conformance;
 pub mod fixtures;
+pub mod logs;
 pub mod skip;
 pub mod store;
 
 pub use fixtures::{demo_db, fixture_copy, fixture_db, scratch_db};
-pub use store::{Counting, Pause, Paused, Pauses};
+pub use store::{Counting, Fault, FaultSwitch, Faulty, Pause, Paused, Pauses};
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -138,3 +138,121 @@ impl Store for Counting {
         self.inner.has_knox_table()
     }
 }
+
+/// What a [`Faulty`] store does with the next lookups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Asks the store underneath.
+    None,
+    /// Fails every lookup, as a database that is down.
+    Fail,
+    /// Panics in every lookup, as a bug would.
+    Panic,
+}
+
+/// The switch a test flips while a [`Faulty`] store serves.
+#[derive(Default)]
+pub struct FaultSwitch {
+    fault: Mutex<Option<Fault>>,
+    /// Lookups that reached the store, healthy or not.
+    pub lookups: AtomicUsize,
+}
+
+impl FaultSwitch {
+    pub fn set(&self, fault: Fault) {
+        *self.fault.lock().unwrap_or_else(|e| e.into_inner()) = Some(fault);
+    }
+
+    fn fault(&self) -> Fault {
+        self.fault
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or(Fault::None)
+    }
+
+    pub fn lookups(&self) -> usize {
+        self.lookups.load(Ordering::SeqCst)
+    }
+}
+
+/// Any store, failing or panicking on demand: the store-agnostic side of outages, whatever
+/// the backend underneath. Errors name `label`, so a test can find its own log lines.
+pub struct Faulty {
+    pub inner: Box<dyn Store>,
+    pub switch: Arc<FaultSwitch>,
+    pub label: String,
+}
+
+impl Faulty {
+    pub fn new(inner: Box<dyn Store>, label: &str) -> (Faulty, Arc<FaultSwitch>) {
+        let switch = Arc::new(FaultSwitch::default());
+        let store = Faulty {
+            inner,
+            switch: switch.clone(),
+            label: label.into(),
+        };
+        (store, switch)
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        self.switch.lookups.fetch_add(1, Ordering::SeqCst);
+        match self.switch.fault() {
+            Fault::None => Ok(()),
+            Fault::Fail => Err(StoreError::new(format!(
+                "{}: connection refused (injected)",
+                self.label
+            ))),
+            Fault::Panic => panic!("{}: injected panic inside a lookup", self.label),
+        }
+    }
+}
+
+impl Store for Faulty {
+    fn user_by_token(&self, key: &str) -> Result<Option<User>, StoreError> {
+        self.check()?;
+        self.inner.user_by_token(key)
+    }
+    fn user_by_username(&self, username: &str) -> Result<Option<UserWithPassword>, StoreError> {
+        self.check()?;
+        self.inner.user_by_username(username)
+    }
+    fn user_permissions(&self, pk: &UserPk) -> Result<HashSet<String>, StoreError> {
+        self.check()?;
+        self.inner.user_permissions(pk)
+    }
+    fn summary(&self) -> Result<StoreSummary, StoreError> {
+        let mut summary = self.inner.summary()?;
+        summary.location = self.label.clone();
+        Ok(summary)
+    }
+    fn session_data(&self, session_key: &str, now: &str) -> Result<Option<String>, StoreError> {
+        self.check()?;
+        self.inner.session_data(session_key, now)
+    }
+    fn user_by_pk(&self, pk: &UserPk) -> Result<Option<UserWithPassword>, StoreError> {
+        self.check()?;
+        self.inner.user_by_pk(pk)
+    }
+    fn user_by_field(
+        &self,
+        field: &str,
+        value: &serde_json::Value,
+    ) -> Result<drfgate::store::FieldLookup, StoreError> {
+        self.check()?;
+        self.inner.user_by_field(field, value)
+    }
+    fn jti_blacklisted(&self, jti: &str) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.jti_blacklisted(jti)
+    }
+    fn has_jwt_blacklist(&self) -> bool {
+        self.inner.has_jwt_blacklist()
+    }
+    fn knox_tokens(&self, token_key: &str) -> Result<Vec<drfgate::store::KnoxRow>, StoreError> {
+        self.check()?;
+        self.inner.knox_tokens(token_key)
+    }
+    fn has_knox_table(&self) -> bool {
+        self.inner.has_knox_table()
+    }
+}

@@ -487,3 +487,52 @@ async fn decisions_beyond_the_blocking_cap_are_answered_503() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+/// A store that fails or panics on demand behind the Layer: 503 with DRF's JSON while it
+/// fails, 500 for the one request whose lookup panics, and the inner service never reached;
+/// the requests after it are answered as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_failures_and_panics_are_refused_not_passed_on() {
+    use drfgate_test_support::{Fault, Faulty};
+    let dir = tempfile::tempdir().unwrap();
+    let db = drfgate_test_support::scratch_db(
+        dir.path(),
+        "INSERT INTO auth_user (id, username, password, is_active) VALUES (1, 'alice', '!', 1);
+         INSERT INTO authtoken_token (key, user_id) VALUES ('alicetoken', 1);",
+    );
+    let config_text = format!(
+        "[django]\nDATABASE = \"sqlite://{}\"\n[cache]\nmax_entries = 0\n{CONFIG}",
+        db.display()
+    );
+    let config = Config::from_str_with_origin(&config_text, "test.toml", None).unwrap();
+    let sqlite = SqliteStore::open(&db, config.django.schema.clone()).unwrap();
+    let (store, switch) = Faulty::new(Box::new(sqlite), "layer-faults");
+    let gate = Arc::new(Gate::with_store(config, Box::new(store)).unwrap());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let service = DrfGateLayer::new(gate.clone()).layer(echo(calls.clone()));
+    let ask = || {
+        service
+            .clone()
+            .oneshot(get("/api/orders/", Some(b"Token alicetoken")))
+    };
+
+    assert_eq!(ask().await.unwrap().status(), StatusCode::OK);
+    switch.set(Fault::Fail);
+    let response = ask().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        text(response).await,
+        r#"{"detail":"Service temporarily unavailable, try again later."}"#
+    );
+    switch.set(Fault::Panic);
+    let response = ask().await.unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        text(response).await,
+        r#"{"detail":"A server error occurred."}"#
+    );
+    switch.set(Fault::None);
+    assert_eq!(ask().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(gate.stats().panics, 1);
+}

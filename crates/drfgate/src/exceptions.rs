@@ -11,6 +11,9 @@ pub const NOT_AUTHENTICATED: &str = "Authentication credentials were not provide
 pub const PERMISSION_DENIED: &str = "You do not have permission to perform this action.";
 pub const NOT_FOUND: &str = "Not found.";
 pub const SERVER_ERROR: &str = "A server error occurred.";
+/// The detail of the gate's 503 when the database cannot answer (the wording of the
+/// `ServiceUnavailable` exception in DRF's documentation on custom exceptions).
+pub const SERVICE_UNAVAILABLE: &str = "Service temporarily unavailable, try again later.";
 
 pub const TOKEN_NO_CREDENTIALS: &str = "Invalid token header. No credentials provided.";
 pub const TOKEN_SPACES: &str = "Invalid token header. Token string should not contain spaces.";
@@ -38,6 +41,10 @@ const FIXED_BODIES: &[(&str, &[u8])] = &[
     ),
     (NOT_FOUND, br#"{"detail":"Not found."}"#),
     (SERVER_ERROR, br#"{"detail":"A server error occurred."}"#),
+    (
+        SERVICE_UNAVAILABLE,
+        br#"{"detail":"Service temporarily unavailable, try again later."}"#,
+    ),
     (
         TOKEN_NO_CREDENTIALS,
         br#"{"detail":"Invalid token header. No credentials provided."}"#,
@@ -170,9 +177,13 @@ pub enum ApiError {
     PermissionDenied(Body),
     /// `MethodNotAllowed(method)`.
     MethodNotAllowed(Box<str>),
-    /// Something below the gate failed (the database, usually). DRF would answer 500; the gate
-    /// fails closed with a 500 of its own.
+    /// Something Django would raise on (a value its field cannot convert, a malformed token
+    /// knox decodes): DRF answers 500; the gate fails closed with a 500 of its own.
     ServerError,
+    /// The database did not answer (down, locked, missing a table). Django answers 500 with its
+    /// HTML page; the gate fails closed with a 503 in DRF's JSON shape, which proxies and
+    /// clients know to retry (docs/differences.md).
+    Unavailable,
 }
 
 impl ApiError {
@@ -230,6 +241,12 @@ impl ApiError {
                 www_authenticate: None,
                 allow: None,
             },
+            ApiError::Unavailable => Deny {
+                status: 503,
+                body: static_body(SERVICE_UNAVAILABLE),
+                www_authenticate: None,
+                allow: None,
+            },
         }
     }
 
@@ -242,6 +259,7 @@ impl ApiError {
             ApiError::PermissionDenied(body) => String::from_utf8_lossy(body).into_owned(),
             ApiError::MethodNotAllowed(m) => format!("Method \"{m}\" not allowed."),
             ApiError::ServerError => SERVER_ERROR.into(),
+            ApiError::Unavailable => SERVICE_UNAVAILABLE.into(),
         }
     }
 }

@@ -240,16 +240,39 @@ impl fmt::Display for ExprError {
     }
 }
 
+/// How deep parentheses and `~` may nest in one expression.
+pub const MAX_EXPRESSION_NESTING: usize = 16;
+/// How many class names one expression may combine.
+pub const MAX_EXPRESSION_NAMES: usize = 64;
+
 /// Parses `A | B & ~(C | D)` over class names; `resolve` turns a name into its permission.
+///
+/// Nesting and size are bounded ([`MAX_EXPRESSION_NESTING`], [`MAX_EXPRESSION_NAMES`]): the
+/// parser, the evaluation and the drop of the tree all recurse, and a config must not be able
+/// to exhaust a server thread's stack.
 pub fn parse_expression(
     text: &str,
     resolve: &mut dyn FnMut(&str, usize) -> Result<Permission, ExprError>,
 ) -> Result<Permission, ExprError> {
     let tokens = tokenize(text)?;
+    let names = tokens
+        .iter()
+        .filter(|(t, _)| matches!(t, Token::Name(_)))
+        .count();
+    if names > MAX_EXPRESSION_NAMES {
+        return Err(ExprError {
+            offset: 0,
+            message: format!(
+                "{names} class names in one expression; at most {MAX_EXPRESSION_NAMES} \
+                 (define a permission class for a part of it)"
+            ),
+        });
+    }
     let mut parser = Parser {
         tokens: &tokens,
         pos: 0,
         end: text.len(),
+        depth: 0,
         resolve,
     };
     let expr = parser.or()?;
@@ -329,6 +352,8 @@ struct Parser<'t, 'r> {
     tokens: &'t [(Token<'t>, usize)],
     pos: usize,
     end: usize,
+    /// Parentheses and `~` entered and not yet left.
+    depth: usize,
     resolve: &'r mut dyn FnMut(&str, usize) -> Result<Permission, ExprError>,
 }
 
@@ -355,10 +380,30 @@ impl Parser<'_, '_> {
         Ok(left)
     }
 
+    /// Enters one more level of `(` or `~`, refusing past [`MAX_EXPRESSION_NESTING`].
+    fn nested<T>(
+        &mut self,
+        parse: impl FnOnce(&mut Self) -> Result<T, ExprError>,
+    ) -> Result<T, ExprError> {
+        if self.depth >= MAX_EXPRESSION_NESTING {
+            let offset = self.tokens.get(self.pos).map_or(self.end, |(_, at)| *at);
+            return Err(ExprError {
+                offset,
+                message: format!(
+                    "parentheses and `~` nest more than {MAX_EXPRESSION_NESTING} deep"
+                ),
+            });
+        }
+        self.depth += 1;
+        let parsed = parse(self);
+        self.depth -= 1;
+        parsed
+    }
+
     fn not(&mut self) -> Result<Permission, ExprError> {
         if self.peek() == Some(&Token::Not) {
             self.pos += 1;
-            return Ok(Permission::Not(Box::new(self.not()?)));
+            return self.nested(|p| Ok(Permission::Not(Box::new(p.not()?))));
         }
         self.atom()
     }
@@ -371,7 +416,7 @@ impl Parser<'_, '_> {
             }
             Some((Token::Open, at)) => {
                 self.pos += 1;
-                let inner = self.or()?;
+                let inner = self.nested(|p| p.or())?;
                 if self.peek() != Some(&Token::Close) {
                     return Err(ExprError {
                         offset: at,

@@ -261,8 +261,11 @@ fn a_broken_database_fails_closed() {
     let Decision::Deny(deny) = get(&gate, "/api/x/", "Token admin123") else {
         panic!("a failed lookup must not allow")
     };
-    assert_eq!(deny.status, 500);
-    assert_eq!(deny.detail().as_deref(), Some("A server error occurred."));
+    assert_eq!(deny.status, 503);
+    assert_eq!(
+        deny.detail().as_deref(),
+        Some("Service temporarily unavailable, try again later.")
+    );
 }
 
 #[test]
@@ -329,12 +332,12 @@ fn a_database_file_replaced_by_rename_is_read_from_then_on() {
     };
     assert_eq!(deny.status, 403);
 
-    // Deleted and not yet replaced: refused (500), never answered from the old file.
+    // Deleted and not yet replaced: refused (503), never answered from the old file.
     std::fs::remove_file(&db).unwrap();
     let Decision::Deny(deny) = get(&gate, "/api/x/", "Token admin123") else {
         panic!("a deleted database must not allow")
     };
-    assert_eq!(deny.status, 500);
+    assert_eq!(deny.status, 503);
 }
 
 #[test]

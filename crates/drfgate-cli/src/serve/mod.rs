@@ -6,9 +6,14 @@
 //! Bounded by `[serve]`: a header-read and a keep-alive timeout per connection
 //! ([`watch`]), a cap on open connections (more wait in the listen backlog), and a cap on
 //! the decisions waiting for the database or a hasher (more are answered 503).
+//!
+//! SIGHUP reloads the config file ([`reload`]): a config that loads replaces the policy for
+//! the requests that start after it; one that does not is logged with why, and the policy
+//! loaded before keeps answering.
 
 mod answer;
 mod forwarded;
+mod reload;
 mod settings;
 mod watch;
 
@@ -40,18 +45,39 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every connection shares.
 struct Shared {
-    layer: DrfGateLayer,
-    trusted: Vec<ForwardedHeaders>,
+    /// The policy now in force; SIGHUP replaces it.
+    policy: reload::Current,
     timeouts: watch::Timeouts,
     max_connections: usize,
+}
+
+/// What a config file decides: the gate and which forwarded headers to trust. A request
+/// keeps the one it started with, even if a reload replaces it meanwhile.
+struct Policy {
+    layer: DrfGateLayer,
+    trusted: Vec<ForwardedHeaders>,
+}
+
+impl Policy {
+    /// Loads a config file: its gate (and database) and its `[serve]` settings.
+    fn load(config_path: &Path) -> Result<(Policy, ServeSettings, Arc<Gate>), String> {
+        let config = Config::from_file(config_path).map_err(|e| e.to_string())?;
+        let settings = ServeSettings::from_config(&config).map_err(|e| e.to_string())?;
+        let gate = Arc::new(Gate::from_config(config).map_err(|e| e.to_string())?);
+        let policy = Policy {
+            layer: DrfGateLayer::new(gate.clone())
+                .max_blocking_decisions(settings.max_blocking_decisions),
+            trusted: settings.trusted_forwarded.clone(),
+        };
+        Ok((policy, settings, gate))
+    }
 }
 
 /// Loads the config and the database, binds, serves until SIGTERM or SIGINT. Any problem
 /// before the first request is an `Err` with a message for the operator.
 pub fn run(config_path: &Path, listen: &str) -> Result<(), String> {
-    let config = Config::from_file(config_path).map_err(|e| format!("cannot start: {e}"))?;
-    let settings = ServeSettings::from_config(&config).map_err(|e| format!("cannot start: {e}"))?;
-    let gate = Gate::from_config(config).map_err(|e| format!("cannot start: {e}"))?;
+    let (policy, settings, gate) =
+        Policy::load(config_path).map_err(|e| format!("cannot start: {e}"))?;
     let summary = gate
         .store_summary()
         .map_err(|e| format!("cannot start: {e}"))?;
@@ -64,10 +90,9 @@ pub fn run(config_path: &Path, listen: &str) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    drop(gate);
     let shared = Arc::new(Shared {
-        layer: DrfGateLayer::new(Arc::new(gate))
-            .max_blocking_decisions(settings.max_blocking_decisions),
-        trusted: settings.trusted_forwarded.clone(),
+        policy: reload::Current::new(policy, settings.clone()),
         timeouts: watch::Timeouts {
             header_read: settings.header_read_timeout,
             keep_alive: settings.keep_alive_timeout,
@@ -78,6 +103,7 @@ pub fn run(config_path: &Path, listen: &str) -> Result<(), String> {
         let listener = TcpListener::from_std(listener)
             .map_err(|e| format!("cannot start: listening on {address}: {e}"))?;
         let shutdown = shutdown_signal()?;
+        reload::on_sighup(config_path.to_path_buf(), shared.clone())?;
         announce(address, config_path, &summary, &settings);
         serve(listener, shared, shutdown).await;
         Ok(())
@@ -234,12 +260,13 @@ async fn handle(
     // A forward-auth request's body is never part of the decision.
     let (parts, _body) = request.into_parts();
     let request = Request::from_parts(parts, ());
+    let policy = shared.policy.get();
     if request.uri().path() == answer::HEALTH_PATH
-        && !forwarded::is_forwarded(request.headers(), &shared.trusted)
+        && !forwarded::is_forwarded(request.headers(), &policy.trusted)
     {
         return Ok(answer::health());
     }
-    let request = match forwarded::original_request(request, &shared.trusted) {
+    let request = match forwarded::original_request(request, &policy.trusted) {
         Ok(request) => request,
         Err(bad) => {
             if bad.misconfigured {
@@ -252,7 +279,7 @@ async fn handle(
     };
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let gated = shared.layer.layer(tower::service_fn(answer::allowed::<()>));
+    let gated = policy.layer.layer(tower::service_fn(answer::allowed::<()>));
     let response = gated.oneshot(request).await;
     if let Ok(response) = &response {
         log::debug!("{method} {path} -> {}", response.status().as_u16());

@@ -130,8 +130,15 @@ fn succeed(
     })
 }
 
-/// Logs a store failure without any credential in it and fails closed.
+/// Fails closed on a lookup that could not be answered. A database failure is a 503, told to
+/// the log once per incident by the gate's watched store (not here, once per request); what
+/// Django would raise on is DRF's 500, logged without any credential in it.
 fn store_failure(class: &str, err: &crate::store::StoreError) -> Outcome {
-    log::error!("{class}: database lookup failed, refusing the request: {err}");
-    Outcome::Fail(ApiError::ServerError)
+    if err.is_raised() {
+        log::error!("{class}: refusing the request (Django raises here): {err}");
+        Outcome::Fail(ApiError::ServerError)
+    } else {
+        log::debug!("{class}: database lookup failed, refusing the request: {err}");
+        Outcome::Fail(ApiError::Unavailable)
+    }
 }

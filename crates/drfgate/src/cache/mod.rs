@@ -65,6 +65,9 @@ pub struct CacheConfig {
     pub negative_ttl: Duration,
     /// Requested number of shards per space; rounded down to a power of two and to the capacity.
     pub shards: usize,
+    /// How long past its `ttl` a found credential may still be answered while the store fails
+    /// to look it up again (HTTP's `stale-if-error`); zero, the default, never.
+    pub stale_if_error: Duration,
 }
 
 impl Default for CacheConfig {
@@ -76,6 +79,7 @@ impl Default for CacheConfig {
             negative_max_entries: CacheConfig::negative_share_of(max_entries),
             negative_ttl: Duration::from_secs(5),
             shards: 16,
+            stale_if_error: Duration::ZERO,
         }
     }
 }
@@ -125,6 +129,9 @@ pub struct CacheStats {
     pub evictions: u64,
     /// Unknown credentials dropped to make room.
     pub negative_evictions: u64,
+    /// Found credentials answered past their lifetime because the store failed
+    /// (`stale_if_error`).
+    pub stale_answers: u64,
     /// Entries of either space dropped because their lifetime was over.
     pub expirations: u64,
     /// Entries of either space dropped by `invalidate`, `invalidate_where` or `clear`.
@@ -155,7 +162,8 @@ impl<V: Clone + Send + Sync> CredentialCache<V> {
 
     pub fn with_clock(config: CacheConfig, clock: Arc<dyn Clock>) -> Self {
         let enabled = config.is_enabled();
-        let positive = Space::new(config.max_entries, config.ttl, config.shards, enabled);
+        let mut positive = Space::new(config.max_entries, config.ttl, config.shards, enabled);
+        positive.keep_stale_for(config.stale_if_error);
         let negative = Space::new(
             config.negative_max_entries,
             config.negative_ttl,
@@ -282,6 +290,7 @@ impl<V: Clone + Send + Sync> CredentialCache<V> {
             load_errors: stripes(|stripe| &stripe.load_errors),
             coalesced: stripes(|stripe| &stripe.coalesced),
             evictions: self.positive.sum(|shard| &shard.evictions),
+            stale_answers: stripes(|stripe| &stripe.stale_answers),
             negative_evictions: self.negative.sum(|shard| &shard.evictions),
             expirations: self.positive.sum(|shard| &shard.expirations)
                 + self.negative.sum(|shard| &shard.expirations),

@@ -47,6 +47,7 @@ pub(super) struct Stripe<V> {
     pub(super) load_errors: AtomicU64,
     pub(super) coalesced: AtomicU64,
     pub(super) invalidations: AtomicU64,
+    pub(super) stale_answers: AtomicU64,
 }
 
 impl<V> Stripe<V> {
@@ -58,6 +59,7 @@ impl<V> Stripe<V> {
             load_errors: AtomicU64::new(0),
             coalesced: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
+            stale_answers: AtomicU64::new(0),
         }
     }
 }
@@ -108,8 +110,29 @@ enum Role<V> {
 impl<V: Clone + Send + Sync> CredentialCache<V> {
     /// Answers from the cache, or calls `load` and caches what it returns. Concurrent callers
     /// missing the same key share one call of `load`; its error, if any, is returned to all of
-    /// them and not cached.
+    /// them and not cached. When the load fails and the key was found before, within
+    /// `stale_if_error` of the end of its lifetime, that earlier value is the answer.
     pub fn get_or_load<E>(
+        &self,
+        key: CacheKey,
+        load: impl FnOnce() -> Result<Cached<V>, E>,
+    ) -> Result<Cached<V>, E>
+    where
+        E: Clone + Send + 'static,
+    {
+        let outcome = self.get_or_load_fresh(key, load);
+        if outcome.is_err() {
+            if let Some(stale) = self.positive.stale(key, self.clock.now()) {
+                self.stripe(key)
+                    .stale_answers
+                    .fetch_add(1, Ordering::Relaxed);
+                return Ok(Cached::Found(stale));
+            }
+        }
+        outcome
+    }
+
+    fn get_or_load_fresh<E>(
         &self,
         key: CacheKey,
         load: impl FnOnce() -> Result<Cached<V>, E>,

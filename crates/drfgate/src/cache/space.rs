@@ -35,6 +35,15 @@ impl<T> Entry<T> {
         now < self.expires_at
     }
 
+    /// Expired, but within `grace` of its expiry: kept, for answering while the store fails.
+    fn is_stale_within(&self, now: Instant, grace: Duration) -> bool {
+        !self.is_live(now)
+            && self
+                .expires_at
+                .checked_add(grace)
+                .is_none_or(|kept_until| now < kept_until)
+    }
+
     fn mark_referenced(&self) {
         // Loading first keeps a hot entry's cache line shared between cores.
         if !self.referenced.load(Ordering::Relaxed) {
@@ -66,15 +75,36 @@ pub(super) struct Space<T> {
     shards: Box<[Shard<T>]>,
     shard_mask: usize,
     ttl: Duration,
+    /// How long an expired entry is kept for [`Space::stale`]; zero drops it on sight.
+    grace: Duration,
 }
 
 impl<T: Clone> Space<T> {
+    /// Keeps expired entries for `grace` past their lifetime, for [`Space::stale`].
+    pub(super) fn keep_stale_for(&mut self, grace: Duration) {
+        self.grace = grace.min(LONGEST_TTL);
+    }
+
+    /// An entry whose lifetime is over but that is kept within its grace period.
+    pub(super) fn stale(&self, key: CacheKey, now: Instant) -> Option<T> {
+        if self.grace.is_zero() {
+            return None;
+        }
+        let shard = self.shard(key)?;
+        let entries = shard.entries.read();
+        entries
+            .peek(&key)
+            .filter(|entry| entry.is_stale_within(now, self.grace))
+            .map(|entry| entry.value.clone())
+    }
+
     pub(super) fn new(capacity: usize, ttl: Duration, wanted_shards: usize, enabled: bool) -> Self {
         if !enabled || capacity == 0 {
             return Self {
                 shards: Box::new([]),
                 shard_mask: 0,
                 ttl,
+                grace: Duration::ZERO,
             };
         }
         let shard_count = power_of_two_at_most(wanted_shards.min(capacity).min(MAX_SHARDS));
@@ -95,6 +125,7 @@ impl<T: Clone> Space<T> {
             shards,
             shard_mask: shard_count - 1,
             ttl: ttl.min(LONGEST_TTL),
+            grace: Duration::ZERO,
         }
     }
 
@@ -135,7 +166,11 @@ impl<T: Clone> Space<T> {
             return;
         };
         let mut entries = shard.entries.write();
-        if entries.peek(&key).is_some_and(|entry| !entry.is_live(now)) {
+        let grace = self.grace;
+        if entries
+            .peek(&key)
+            .is_some_and(|entry| !entry.is_live(now) && !entry.is_stale_within(now, grace))
+        {
             entries.pop(&key);
             shard.expirations.fetch_add(1, Ordering::Relaxed);
         }

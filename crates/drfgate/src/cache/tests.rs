@@ -16,6 +16,7 @@ fn config(max_entries: usize, negative_max_entries: usize, shards: usize) -> Cac
         negative_max_entries,
         negative_ttl: Duration::from_secs(5),
         shards,
+        stale_if_error: Duration::ZERO,
     }
 }
 
@@ -400,4 +401,47 @@ fn closure_clock_is_accepted() {
     let key = cache.key(TOKEN, &[b"t"]);
     cache.insert(key, Cached::Found(1));
     assert_eq!(cache.get(&key), Some(Cached::Found(1)));
+}
+
+#[test]
+fn stale_if_error_answers_a_found_entry_for_a_bounded_time_past_its_ttl() {
+    let (cache, clock) = cache_with_clock(CacheConfig {
+        stale_if_error: Duration::from_secs(30),
+        ..config(100, 100, 4)
+    });
+    let key = token_key(&cache, 1);
+    let unknown = token_key(&cache, 2);
+    let fail = || Err::<Cached<u32>, &str>("database down");
+    assert_eq!(cache.get_or_load(key, || Ok::<_, &str>(Cached::Found(7))), Ok(Cached::Found(7)));
+    assert_eq!(cache.get_or_load(unknown, || Ok::<_, &str>(Cached::Unknown)), Ok(Cached::Unknown));
+    clock.advance(Duration::from_secs(61));
+    // Past its TTL: the store is asked first; only its failure brings the old answer back.
+    assert_eq!(cache.get(&key), None);
+    assert_eq!(cache.get_or_load(key, || Ok::<_, &str>(Cached::Found(8))), Ok(Cached::Found(8)));
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(cache.get_or_load(key, fail), Ok(Cached::Found(8)));
+    assert_eq!(cache.get_or_load(unknown, fail), Err("database down"));
+    clock.advance(Duration::from_secs(28));
+    assert_eq!(cache.get_or_load(key, fail), Ok(Cached::Found(8)));
+    // 30 s past the TTL: no longer.
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(cache.get_or_load(key, fail), Err("database down"));
+    assert_eq!(cache.stats().stale_answers, 2);
+
+    // An invalidated entry is never answered stale.
+    let other = token_key(&cache, 3);
+    cache.insert(other, Cached::Found(9));
+    clock.advance(Duration::from_secs(61));
+    cache.invalidate(&other);
+    assert_eq!(cache.get_or_load(other, fail), Err("database down"));
+}
+
+#[test]
+fn without_stale_if_error_a_failed_load_is_an_error() {
+    let (cache, clock) = cache_with_clock(config(100, 100, 4));
+    let key = token_key(&cache, 1);
+    cache.insert(key, Cached::Found(7));
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(cache.get_or_load(key, || Err::<Cached<u32>, _>("down")), Err("down"));
+    assert_eq!(cache.stats().stale_answers, 0);
 }

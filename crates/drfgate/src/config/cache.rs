@@ -1,6 +1,7 @@
 //! The `[cache]` section: sizes and lifetimes of the credential caches, and how long a user's
 //! Django permissions are cached.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use super::raw::{Loader, RawCache};
@@ -11,9 +12,10 @@ impl Loader<'_> {
     pub(super) fn cache(
         &self,
         raw: Option<RawCache>,
-    ) -> Result<(CacheConfig, Duration), ConfigError> {
+    ) -> Result<(CacheConfig, Duration, Option<NonZeroU32>), ConfigError> {
         let mut cfg = CacheConfig::default();
         let mut permissions_ttl = cfg.ttl;
+        let mut lookups_per_second = None;
         if let Some(raw) = raw {
             if let Some(n) = raw.max_entries {
                 cfg.max_entries = n;
@@ -39,7 +41,14 @@ impl Loader<'_> {
                 }
                 cfg.shards = n;
             }
+            if let Some(s) = raw.stale_if_error_seconds {
+                cfg.stale_if_error = Duration::from_secs(s);
+            }
+            if let Some(n) = raw.credential_lookups_per_second {
+                // 0 is the default: no limit.
+                lookups_per_second = NonZeroU32::new(n);
+            }
         }
-        Ok((cfg, permissions_ttl))
+        Ok((cfg, permissions_ttl, lookups_per_second))
     }
 }

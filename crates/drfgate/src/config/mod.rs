@@ -91,6 +91,9 @@ pub struct Config {
     pub cache: CacheConfig,
     /// How long a user's Django permissions are cached.
     pub permissions_ttl: Duration,
+    /// `[cache] credential_lookups_per_second`: at most this many store lookups per second
+    /// for credentials the caches cannot answer; `None` (the default) is no limit.
+    pub credential_lookups_per_second: Option<std::num::NonZeroU32>,
     pub unmatched: Unmatched,
     pub routes: Vec<Route>,
     /// `[simple_jwt]`; `None` when neither it nor `SECRET_KEY` is there (then no view may use
@@ -190,7 +193,7 @@ impl Loader<'_> {
             &permission_classes,
             &mut warnings,
         )?;
-        let (cache, permissions_ttl) = self.cache(raw.cache)?;
+        let (cache, permissions_ttl, credential_lookups_per_second) = self.cache(raw.cache)?;
         let simple_jwt = self.simple_jwt(raw.simple_jwt, django.secret_key.as_ref())?;
         let rest_knox = self.rest_knox(raw.rest_knox)?;
         django.schema.knox_table = rest_knox.token_table.clone();
@@ -252,6 +255,7 @@ impl Loader<'_> {
             default_permissions,
             cache,
             permissions_ttl,
+            credential_lookups_per_second,
             unmatched,
             routes,
             simple_jwt,

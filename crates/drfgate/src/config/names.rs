@@ -130,9 +130,22 @@ pub(super) fn enter_class(
             "classes inherit from each other in a cycle",
         ));
     }
+    if seen.len() >= MAX_CLASS_DEPTH {
+        return Err(loader.at(
+            base,
+            format!("{key}.base"),
+            format!(
+                "classes inherit more than {MAX_CLASS_DEPTH} deep; flatten the chain \
+                 (the depth is bounded so that no config can exhaust the stack)"
+            ),
+        ));
+    }
     seen.push(name.to_string());
     Ok(())
 }
+
+/// How deep custom classes may inherit from one another (`base` naming another custom class).
+pub(super) const MAX_CLASS_DEPTH: usize = 16;
 
 #[cfg(test)]
 mod tests {

@@ -93,6 +93,8 @@ pub(super) struct RawCache {
     pub(super) negative_ttl_seconds: Option<u64>,
     pub(super) permissions_ttl_seconds: Option<u64>,
     pub(super) shards: Option<usize>,
+    pub(super) stale_if_error_seconds: Option<u64>,
+    pub(super) credential_lookups_per_second: Option<u32>,
 }
 
 #[derive(Deserialize)]

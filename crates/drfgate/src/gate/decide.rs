@@ -15,6 +15,7 @@ use crate::decision::{Decision, Identity, UserPk};
 use crate::exceptions::ApiError;
 use crate::permissions::PermissionContext;
 use crate::request::{Method, Request};
+use crate::store::Store;
 use crate::trace::{Stage, Tracer};
 
 /// Where a decision may take what it needs to know about credentials and users.
@@ -54,7 +55,39 @@ impl Gate {
         self.judge_traced(request, trace, lookup).decision
     }
 
+    /// The decision, behind a panic boundary: a bug that panics inside one decision (in an
+    /// authenticator, a store, a hasher) refuses that request with DRF's 500 and nothing
+    /// else. What a panicking decision leaves behind is safe to keep using: the caches' locks
+    /// do not poison, and a panicking load abandons its single flight, so waiters load again.
     pub(super) fn judge_traced(
+        &self,
+        request: &Request<'_>,
+        trace: &mut Tracer<'_>,
+        lookup: Lookup<'_>,
+    ) -> Judgement<'_> {
+        let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.judge_unguarded(request, trace, lookup)
+        }));
+        judged.unwrap_or_else(|_| {
+            let panics = self
+                .panics
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // The panic hook has printed the panic itself; say what became of the request,
+            // once, so a panic on every request does not flood the log twice over.
+            if panics == 0 {
+                log::error!(
+                    "a decision panicked (a bug in drfgate, please report it); that request \
+                     was refused with 500, and so is any other that panics"
+                );
+            }
+            Judgement {
+                decision: Decision::Deny(ApiError::ServerError.into_deny(None, None)),
+                route: None,
+            }
+        })
+    }
+
+    fn judge_unguarded(
         &self,
         request: &Request<'_>,
         trace: &mut Tracer<'_>,
@@ -263,7 +296,7 @@ impl Gate {
     ) -> Result<Option<Identity>, Stop> {
         let cx = Context {
             sessions: &self.sessions,
-            store: self.store.as_ref(),
+            store: &self.store,
             tokens: &self.tokens,
             passwords: &self.passwords,
             hashers: &self.hashers,
@@ -301,9 +334,10 @@ impl Gate {
         }) {
             Ok(Cached::Found(perms)) => Ok(perms),
             Ok(Cached::Unknown) => Ok(Arc::new(HashSet::new())),
+            // Told to the log once per incident by the watched store.
             Err(err) => {
-                log::error!("permission lookup failed, refusing the request: {err}");
-                Err(ApiError::ServerError)
+                log::debug!("permission lookup failed, refusing the request: {err}");
+                Err(ApiError::Unavailable)
             }
         }
     }

@@ -22,7 +22,7 @@ use crate::config::{Config, ConfigError, Route, Unmatched};
 use crate::decision::{Decision, User, UserPk};
 use crate::hashers::PasswordHashers;
 use crate::request::Request;
-use crate::store::{Store, StoreError, StoreSummary};
+use crate::store::{Store, StoreError, StoreSummary, Watched};
 use crate::trace::{Trace, Tracer};
 
 pub use policy::{GateRoute, Policy};
@@ -81,7 +81,8 @@ pub struct Gate {
     routes: Vec<GateRoute>,
     defaults: Policy,
     unmatched: Unmatched,
-    store: Box<dyn Store>,
+    /// The store, its failures told to the log once per incident.
+    store: Watched,
     tokens: CredentialCache<Arc<User>>,
     passwords: CredentialCache<Arc<User>>,
     permissions: CredentialCache<Arc<HashSet<String>>>,
@@ -91,6 +92,8 @@ pub struct Gate {
     shared: SharedAuth,
     handoff: Option<Arc<crate::handoff::HandoffKey>>,
     warnings: Vec<String>,
+    /// Decisions that panicked (each refused with 500).
+    panics: std::sync::atomic::AtomicU64,
 }
 
 /// Counters of the gate's caches.
@@ -100,6 +103,18 @@ pub struct GateStats {
     pub passwords: CacheStats,
     pub permissions: CacheStats,
     pub sessions: CacheStats,
+    /// Store lookups that failed (the database down, locked, a table missing) since the gate
+    /// was built.
+    pub store_failures: u64,
+    /// Whether the last lookup of some kind failed (an incident is going on).
+    pub store_failing: bool,
+    /// Decisions that panicked, each refused with 500 (a bug).
+    pub panics: u64,
+    /// Lookups refused by `[cache] credential_lookups_per_second` (each request 503).
+    pub lookups_over_budget: u64,
+    /// Token lookups answered `Invalid token.` without a query: the key is longer than the
+    /// database's token column can hold.
+    pub lookups_skipped: u64,
 }
 
 impl Gate {
@@ -189,6 +204,11 @@ impl Gate {
                 summary.location
             ))));
         }
+        let store = Watched::new(
+            store,
+            summary.location.clone(),
+            config.credential_lookups_per_second,
+        );
         let negative_off = CacheConfig {
             negative_max_entries: 0,
             ..config.cache.clone()
@@ -216,6 +236,7 @@ impl Gate {
             shared,
             handoff: config.handoff,
             warnings: config.warnings,
+            panics: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -301,6 +322,11 @@ impl Gate {
             passwords: self.passwords.stats(),
             permissions: self.permissions.stats(),
             sessions: self.sessions.cache.stats(),
+            store_failures: self.store.failures(),
+            store_failing: self.store.failing(),
+            panics: self.panics.load(std::sync::atomic::Ordering::Relaxed),
+            lookups_over_budget: self.store.over_budget(),
+            lookups_skipped: self.store.skipped(),
         }
     }
 

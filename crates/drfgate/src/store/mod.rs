@@ -9,8 +9,12 @@ use std::path::{Path, PathBuf};
 
 use crate::decision::{User, UserPk};
 
+mod budget;
+mod outage;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+
+pub(crate) use outage::Watched;
 
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
@@ -87,16 +91,36 @@ pub struct StoreSummary {
     pub tokens: Option<i64>,
 }
 
+/// A lookup that could not be answered. Most are the database failing (down, locked, a table
+/// missing): the gate answers 503 and tells the log once per incident (`outage`). A few are a
+/// question Django itself would raise on ([`StoreError::raised`]): DRF answers those 500.
 #[derive(Debug)]
 pub struct StoreError {
     message: String,
+    raised: bool,
 }
 
 impl StoreError {
+    /// The database failed to answer.
     pub fn new(message: impl Into<String>) -> StoreError {
         StoreError {
             message: message.into(),
+            raised: false,
         }
+    }
+
+    /// The database is fine, but Django would raise on this lookup (e.g. a JWT claim its
+    /// field cannot convert): DRF's answer is a 500, not an outage.
+    pub fn raised(message: impl Into<String>) -> StoreError {
+        StoreError {
+            message: message.into(),
+            raised: true,
+        }
+    }
+
+    /// Whether Django would raise here (500) rather than the database failing (503).
+    pub fn is_raised(&self) -> bool {
+        self.raised
     }
 }
 
@@ -112,6 +136,15 @@ impl std::error::Error for StoreError {}
 pub trait Store: Send + Sync {
     /// `Token.objects.select_related('user').get(key=key)`: the token's user, or `None`.
     fn user_by_token(&self, key: &str) -> Result<Option<User>, StoreError>;
+
+    /// The longest key (in characters) the token table's `key` column can hold, when the
+    /// database enforces the column's declared length (`VARCHAR(40)` on PostgreSQL, MySQL in
+    /// strict mode): a longer key matches no row, so the gate answers `Invalid token.` without
+    /// a query. `None`, the default, when the database may hold longer keys: SQLite stores any
+    /// length in a `VARCHAR(40)`, and Django's `save()` does not check `max_length`.
+    fn token_key_max_chars(&self) -> Option<usize> {
+        None
+    }
 
     /// `UserModel._default_manager.get_by_natural_key(username)` with its password hash.
     fn user_by_username(&self, username: &str) -> Result<Option<UserWithPassword>, StoreError>;

@@ -25,6 +25,10 @@
 //! name, so swap a database in rollback-journal mode (Django's default), or checkpoint it and
 //! leave WAL mode first.
 //!
+//! A lookup that fails (the file locked past the busy timeout, truncated, missing a table)
+//! closes its connection and the idle ones, so that no connection that has seen the file in
+//! a bad state answers once the cause has gone: the next lookup opens the file afresh.
+//!
 //! The store only answers what reaches it: the gate's caches keep a token's user, a verified
 //! password and a user's permissions for their TTL whatever file they came from. After a
 //! swap that revokes anything, invalidate it (`Gate::invalidate_token`, `invalidate_user`),
@@ -50,6 +54,9 @@ pub struct SqliteStore {
     path: PathBuf,
     schema: Schema,
     pool: Mutex<Pool>,
+    /// How long a lookup waits for a lock held by a writer before it fails (the SQLite
+    /// counterpart of a network store's statement timeout).
+    busy_timeout: Duration,
 }
 
 /// The connections to one database file, and the SQL built for that file's tables.
@@ -139,7 +146,7 @@ impl SqliteStore {
                 path.display()
             )));
         }
-        let (conn, file, queries) = open_file(path, &schema)?;
+        let (conn, file, queries) = open_file(path, &schema, BUSY_TIMEOUT)?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
             schema,
@@ -148,7 +155,19 @@ impl SqliteStore {
                 queries,
                 idle: vec![conn],
             }),
+            busy_timeout: BUSY_TIMEOUT,
         })
+    }
+
+    /// Waits at most `timeout` (5 s by default) for a lock another connection holds: past
+    /// it, the lookup fails and the gate refuses (503) rather than waiting longer.
+    pub fn with_busy_timeout(mut self, timeout: Duration) -> Result<SqliteStore, StoreError> {
+        self.busy_timeout = timeout;
+        let path = self.path.clone();
+        for conn in &self.pool.get_mut().idle {
+            conn.busy_timeout(timeout).map_err(|e| db_error(&path, e))?;
+        }
+        Ok(self)
     }
 
     fn with_connection<T>(
@@ -158,6 +177,17 @@ impl SqliteStore {
         let lent = self.lend()?;
         let result = f(&lent.conn, &lent.queries).map_err(|e| db_error(&self.path, e));
         let mut pool = self.pool.lock();
+        if result.is_err() {
+            // A failed lookup closes this connection and the idle ones: a connection may
+            // keep a stale view of the file. (SQLite keeps the empty schema it read from a
+            // file truncated in place even after the content is written back, when the
+            // change counter in the restored header is the one it saw before.) The next
+            // lookup opens a fresh connection.
+            let stale = std::mem::take(&mut pool.idle);
+            drop(pool);
+            drop(stale);
+            return result;
+        }
         // A connection to a file that has since been replaced is closed, not kept.
         if pool.file == Some(lent.file) && pool.idle.len() < POOL_SIZE {
             pool.idle.push(lent.conn);
@@ -181,7 +211,7 @@ impl SqliteStore {
                     });
                 }
                 drop(pool);
-                let conn = open_connection(&self.path)?;
+                let conn = open_connection(&self.path, self.busy_timeout)?;
                 if self.current_file()? == seen {
                     return Ok(Lent {
                         conn,
@@ -202,7 +232,7 @@ impl SqliteStore {
             drop(pool);
             // Open the new file and read its tables outside the lock (a busy timeout may be
             // waited out there).
-            let (conn, file, queries) = open_file(&self.path, &self.schema)?;
+            let (conn, file, queries) = open_file(&self.path, &self.schema, self.busy_timeout)?;
             let mut pool = self.pool.lock();
             if pool.file.is_none() {
                 *pool = Pool {
@@ -245,10 +275,11 @@ fn replaced_while_opening(path: &Path) -> StoreError {
 fn open_file(
     path: &Path,
     schema: &Schema,
+    busy_timeout: Duration,
 ) -> Result<(Connection, FileId, Arc<Queries>), StoreError> {
     for _ in 0..OPEN_ATTEMPTS {
         let file = file_id(path)?;
-        let conn = open_connection(path)?;
+        let conn = open_connection(path, busy_timeout)?;
         if file_id(path)? != file {
             continue;
         }
@@ -258,10 +289,10 @@ fn open_file(
     Err(replaced_while_opening(path))
 }
 
-fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+fn open_connection(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| db_error(path, e))?;
-    conn.busy_timeout(BUSY_TIMEOUT)
+    conn.busy_timeout(busy_timeout)
         .map_err(|e| db_error(path, e))?;
     Ok(conn)
 }

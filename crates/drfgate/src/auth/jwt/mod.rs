@@ -273,7 +273,7 @@ impl JwtAuthentication {
                     }))),
                     Ok(FieldLookup::NotFound) => Ok(Cached::Unknown),
                     Ok(FieldLookup::Unconvertible) => {
-                        Err(Arc::new(crate::store::StoreError::new(format!(
+                        Err(Arc::new(crate::store::StoreError::raised(format!(
                             "the {:?} claim cannot be converted for the user table's {field:?} \
                          column (Django raises: 500)",
                             self.shared.settings.user_id_claim
