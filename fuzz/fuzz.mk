@@ -43,6 +43,7 @@ fuzz-short: fuzz-build
 			echo "fuzz-short: $$target failed; the input is in $(FUZZ_TARGET_DIR)/artifacts/"; exit 1; \
 		fi; \
 		rm -rf $$scratch; \
-		echo "fuzz-short: $$target: $$(grep -E '^#[0-9]+ +INITED' $$log | sed 's/ *lim:.*//'), \
-$$(grep -E '^stat::number_of_executed_units' $$log) in $(FUZZ_SECONDS) s"; \
+		echo "fuzz-short: $$target: corpus replayed ($$(grep -E '^#[0-9]+[[:space:]]+INITED' $$log \
+			| sed -e 's/.*INITED //' -e 's/ *lim:.*//' -e 's/ *exec\/s:.*//')), $$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) \
+runs in $(FUZZ_SECONDS) s"; \
 	done
