@@ -5,7 +5,9 @@ PREFIX ?= /usr/local
 DEMO_DB := $(CURDIR)/.demo/db.sqlite3
 TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),$(CURDIR)/target)
 
+comma := ,
 include tests/django/django.mk
+include tests/django/engines.mk
 include crates/drfgate-ffi/c-abi.mk
 include python/drfgate-django/django-pkg.mk
 include fuzz/fuzz.mk
@@ -13,7 +15,7 @@ include fuzz/fuzz.mk
 # The included files define targets of their own: `make` alone still means `make all`.
 .DEFAULT_GOAL := all
 
-.PHONY: all build lint test test-rust differential differential-paths test-nginx docs-check demo demo-db bench bench-serve clean
+.PHONY: all build lint test test-rust differential differential-paths test-nginx docs-check demo demo-db bench bench-stores bench-serve clean
 
 all: build
 
@@ -29,9 +31,9 @@ lint:
 # The Django fixtures (a database made by `migrate`, real DRF's answers to the conformance
 # table, the gate's configs for it) must exist: the Rust tests compare against them, and a
 # missing fixture or tool fails a test unless DRFGATE_SKIP names it (docs/testing.md).
-test: lint fixture-db oracle gate-configs demo-db c-abi-debug-build c-test-tools cbindgen
+test: lint services fixture-db oracle gate-configs fixture-engines oracle-engines demo-db c-abi-debug-build c-test-tools cbindgen
 	$(CARGO) test --workspace
-	$(MAKE) --no-print-directory c-abi-example-test differential test-django-pkg test-nginx differential-paths docs-check fuzz-short
+	$(MAKE) --no-print-directory c-abi-example-test differential differential-engines test-django-pkg test-nginx differential-paths docs-check fuzz-short
 
 # Real DRF under gunicorn and `drfgate serve`, the same raw requests to both (tests/conformance/).
 differential: fixture-db python-env
@@ -58,7 +60,6 @@ test-nginx: demo-db
 # commands run and their output compared, apache2 -t / nginx -t, C and Python compiled, Rust
 # excerpts matched to the files cargo test compiles (tests/docs/check_snippets.py, a few seconds).
 # DRFGATE_SKIP=apache leaves out the Apache snippets (and the module build they need); nginx the same.
-comma := ,
 DOCS_SKIP_APACHE := $(filter apache,$(subst $(comma), ,$(DRFGATE_SKIP)))
 DOCS_SKIP_NGINX := $(filter nginx,$(subst $(comma), ,$(DRFGATE_SKIP)))
 docs-check: demo-db python-env $(if $(DOCS_SKIP_APACHE),,apache-deps)
@@ -80,6 +81,13 @@ bench: fixture-db
 	$(CARGO) bench -p drfgate
 	$(DJANGO_MK_PYTHON) bench/drf_baseline.py
 	$(CARGO) bench -p drfgate-tower --bench layer
+
+# A cold lookup (the store alone, cache miss) on SQLite, PostgreSQL and MariaDB against Django's
+# ORM doing the same lookup on the same database, same run (bench/store_lookup.py, BENCHMARKS.md).
+# The dev profile: the workspace builds the core at opt-level 2 and its dependencies at 3 there.
+bench-stores: fixture-db fixture-engines
+	$(CARGO) build -p drfgate --features postgres,mysql --example store_lookup
+	$(DJANGO_MK_PYTHON) bench/store_lookup.py --store-lookup $(TARGET_DIR)/debug/examples/store_lookup
 
 # Requests/s of `drfgate serve` and of DRF under gunicorn, with wrk (installed from Debian).
 bench-serve: build fixture-db

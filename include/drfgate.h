@@ -279,8 +279,9 @@ typedef struct drfgate_request {
    */
   struct drfgate_bytes path;
   /**
-   * The raw query string, without `?`. Not read by this version: no decision depends on
-   * it yet (DRF's `?format=` negotiation will). Kept so the layout stays 0.3's.
+   * The raw query string (WSGI's `QUERY_STRING`), without `?`, for DRF's `?format=`
+   * (`URL_FORMAT_OVERRIDE`). `data` NULL: not given; then a `DRFGATE_PATH_RAW_TARGET` path's
+   * own `?query` is read, and a `DRFGATE_PATH_INFO` request has none.
    */
   struct drfgate_bytes query;
   /**
@@ -295,8 +296,10 @@ typedef struct drfgate_request {
   drfgate_header_value_fn header_value;
   void *header_userdata;
   /**
-   * The client address (`REMOTE_ADDR`), UTF-8 text. Not read by this version: no decision
-   * depends on it yet (DRF's throttling will). Kept so the layout stays 0.3's.
+   * The client address (`REMOTE_ADDR`) as text, e.g. `203.0.113.7`: what DRF's throttles
+   * identify an anonymous client by (with `X-Forwarded-For` as `NUM_PROXIES` says).
+   * `data` NULL: unknown, which DRF would see as Python's `None`. Apache: `r->useragent_ip`
+   * (what mod_wsgi gives Django); nginx: `r->connection->addr_text`.
    */
   struct drfgate_bytes remote_addr;
   /**
@@ -496,14 +499,23 @@ bool drfgate_decision_is_allow(const struct drfgate_decision *decision);
 uint16_t drfgate_decision_status(const struct drfgate_decision *decision);
 
 /**
- * A deny's response body: DRF's JSON, byte for byte (send it with
- * `Content-Type: application/json`, `DRFGATE_DENY_CONTENT_TYPE`). `DRFGATE_RESULT_ABSENT`
- * for an allow.
+ * A deny's response body, byte for byte: DRF's JSON, or Django's HTML 400 page for a host
+ * `ALLOWED_HOSTS` refuses. Send it with `drfgate_decision_content_type`.
+ * `DRFGATE_RESULT_ABSENT` for an allow.
  *
  * # Safety
  * `decision` is NULL or a live decision; `out_body` is NULL or writable.
  */
 drfgate_result drfgate_decision_body(const struct drfgate_decision *decision, struct drfgate_bytes *out_body);
+
+/**
+ * A deny's `Content-Type`: `application/json` (`DRFGATE_DENY_CONTENT_TYPE`) for DRF's JSON,
+ * `text/html; charset=utf-8` for Django's 400 page. `DRFGATE_RESULT_ABSENT` for an allow.
+ *
+ * # Safety
+ * `decision` is NULL or a live decision; `out_value` is NULL or writable.
+ */
+drfgate_result drfgate_decision_content_type(const struct drfgate_decision *decision, struct drfgate_str *out_value);
 
 /**
  * The `WWW-Authenticate` header value of a 401 deny (e.g. `Token`, `Basic realm="api"`).
@@ -513,6 +525,16 @@ drfgate_result drfgate_decision_body(const struct drfgate_decision *decision, st
  * `decision` is NULL or a live decision; `out_value` is NULL or writable.
  */
 drfgate_result drfgate_decision_www_authenticate(const struct drfgate_decision *decision, struct drfgate_str *out_value);
+
+/**
+ * The `Retry-After` header value (whole seconds, e.g. `57`) of a throttled 429, as DRF sends
+ * it. `DRFGATE_RESULT_ABSENT` on every other decision, and on a 429 whose wait DRF could not
+ * tell (then DRF sends no `Retry-After`).
+ *
+ * # Safety
+ * `decision` is NULL or a live decision; `out_value` is NULL or writable.
+ */
+drfgate_result drfgate_decision_retry_after(const struct drfgate_decision *decision, struct drfgate_str *out_value);
 
 /**
  * The `Allow` header DRF sends on a deny from a view whose methods the config lists

@@ -24,7 +24,7 @@ C_ABI_MINOR := $(word 2,$(subst ., ,$(C_ABI_VERSION)))
 # As build.rs: before 1.0 the minor version is part of the ABI name.
 C_ABI_SONAME := $(if $(filter 0,$(C_ABI_MAJOR)),libdrfgate.so.0.$(C_ABI_MINOR),libdrfgate.so.$(C_ABI_MAJOR))
 C_ABI_REALNAME := libdrfgate.so.$(C_ABI_VERSION)
-C_ABI_NATIVE_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+C_ABI_NATIVE_STATIC_LIBS := -lssl -lcrypto -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 C_ABI_STAGE := $(C_ABI_ROOT)/build/c-abi-install
 
 .PHONY: header cbindgen install uninstall c-abi-debug-build c-abi-example-test c-test-tools

@@ -16,8 +16,9 @@ DRFGATE_TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(APACHE_MK_ROOT)/target)
 # in debug builds too), so CI compiles the workspace once, not twice.
 APACHE_PROFILE ?= release
 DRFGATE_STATICLIB := $(DRFGATE_TARGET_DIR)/$(APACHE_PROFILE)/libdrfgate.a
-# What Rust's std needs from the C library (`cargo rustc --print native-static-libs`).
-DRFGATE_NATIVE_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+# What Rust's std needs from the C library, and OpenSSL for the network stores' TLS
+# (`cargo rustc --print native-static-libs`).
+DRFGATE_NATIVE_LIBS := -lssl -lcrypto -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
 .PHONY: apache-module apache-deps install-apache test-apache test-apache-quick
 

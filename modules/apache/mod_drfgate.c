@@ -597,7 +597,15 @@ static int send_refusal(request_rec *r, const drfgate_decision *decision)
     if (drfgate_decision_allow(decision, &header) == DRFGATE_RESULT_OK) {
         apr_table_setn(r->err_headers_out, "Allow", copy_str(r->pool, header));
     }
-    ap_set_content_type(r, DRFGATE_DENY_CONTENT_TYPE);
+    if (drfgate_decision_retry_after(decision, &header) == DRFGATE_RESULT_OK) {
+        apr_table_setn(r->err_headers_out, "Retry-After", copy_str(r->pool, header));
+    }
+    /* DRF's JSON, or Django's HTML 400 page for a host ALLOWED_HOSTS refuses. */
+    if (drfgate_decision_content_type(decision, &header) == DRFGATE_RESULT_OK) {
+        ap_set_content_type(r, copy_str(r->pool, header));
+    } else {
+        ap_set_content_type(r, DRFGATE_DENY_CONTENT_TYPE);
+    }
     if (drfgate_decision_body(decision, &body) == DRFGATE_RESULT_OK) {
         ap_set_content_length(r, (apr_off_t)body.len);
         if (!r->header_only && body.len > 0) {

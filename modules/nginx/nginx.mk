@@ -18,7 +18,7 @@ NGINX_PROFILE ?= release
 NGINX_STATICLIB := $(NGINX_TARGET_DIR)/$(NGINX_PROFILE)/libdrfgate.a
 # --exclude-libs,ALL: the archive's symbols stay local to the module (nginx loads modules
 # RTLD_GLOBAL-free, but a clean export table is the module's structure and nothing more).
-NGINX_DRFGATE_LIBS := -Wl,--exclude-libs,ALL $(NGINX_STATICLIB) -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+NGINX_DRFGATE_LIBS := -Wl,--exclude-libs,ALL $(NGINX_STATICLIB) -lssl -lcrypto -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
 .PHONY: nginx-module nginx-deps install-nginx test-nginx-module bench-nginx
 

@@ -761,7 +761,22 @@ ngx_http_drfgate_refuse(ngx_http_request_t *r, const drfgate_decision *decision)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-    ngx_str_set(&r->headers_out.content_type, DRFGATE_DENY_CONTENT_TYPE);
+    if (drfgate_decision_retry_after(decision, &header) == DRFGATE_RESULT_OK
+        && ngx_http_drfgate_add_header(r, "Retry-After", header) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* DRF's JSON, or Django's HTML 400 page for a host ALLOWED_HOSTS refuses. */
+    if (drfgate_decision_content_type(decision, &header) == DRFGATE_RESULT_OK) {
+        r->headers_out.content_type.data = ngx_pnalloc(r->pool, header.len);
+        if (r->headers_out.content_type.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        ngx_memcpy(r->headers_out.content_type.data, header.data, header.len);
+        r->headers_out.content_type.len = header.len;
+    } else {
+        ngx_str_set(&r->headers_out.content_type, DRFGATE_DENY_CONTENT_TYPE);
+    }
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     (void) drfgate_decision_body(decision, &body);
     r->headers_out.content_length_n = body.len;

@@ -122,6 +122,7 @@ static void null_handles(void) {
     CHECK_RESULT(drfgate_decision_body(NULL, &body), DRFGATE_RESULT_NULL_PARAMETER);
     CHECK_RESULT(drfgate_decision_www_authenticate(NULL, &s), DRFGATE_RESULT_NULL_PARAMETER);
     CHECK_RESULT(drfgate_decision_allow(NULL, &s), DRFGATE_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(drfgate_decision_retry_after(NULL, &s), DRFGATE_RESULT_NULL_PARAMETER);
     CHECK_RESULT(drfgate_decision_user_pk(NULL, &s), DRFGATE_RESULT_NULL_PARAMETER);
     CHECK_RESULT(drfgate_decision_username(NULL, &s), DRFGATE_RESULT_NULL_PARAMETER);
     CHECK_RESULT(drfgate_decision_scheme(NULL, &s), DRFGATE_RESULT_NULL_PARAMETER);
@@ -540,6 +541,8 @@ static void decisions_outlive_their_gate(const char *config) {
     CHECK_RESULT(drfgate_decision_allow(deny, &s), DRFGATE_RESULT_OK);
     CHECK(str_is(s, "GET, PUT, HEAD, OPTIONS"));
     CHECK_RESULT(drfgate_decision_www_authenticate(allow, &s), DRFGATE_RESULT_ABSENT);
+    CHECK_RESULT(drfgate_decision_retry_after(deny, &s), DRFGATE_RESULT_ABSENT);
+    CHECK_RESULT(drfgate_decision_retry_after(allow, &s), DRFGATE_RESULT_ABSENT);
     drfgate_decision_free(allow);
     drfgate_decision_free(deny);
 }

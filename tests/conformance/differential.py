@@ -2,7 +2,13 @@
 """Differential conformance: real DRF served by gunicorn and `drfgate serve`, over the same
 Django database, answer the same raw requests; every answer is compared.
 
-Usage: differential.py --drfgate BIN [--cases PATH] [--db PATH] [--hand-written] [--verbose]
+Usage: differential.py --drfgate BIN [--cases PATH] [--db PATH|URL] [--hand-written] [--table-only]
+                       [--verbose]
+
+--db URL (postgres://… or mysql://…, tests/django/server_db.py): Django and drfgate both read a
+copy of that server database (<name>_differential), with the table's hand-written configs.
+--table-only: the conformance table's requests alone, without the generated variants and the
+other session engines (the bounded run `make differential-engines` makes on each server).
 
 Configs: what `manage.py drfgate_export` (python/drfgate-django) writes for the reference project,
 one per AUTHENTICATION_BACKENDS; with --hand-written, the table's own (gate_configs.config_text),
@@ -42,6 +48,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import around_auth_variants  # noqa: E402
 import gate_configs  # noqa: E402
 import rawhttp  # noqa: E402
 import session_variants  # noqa: E402
@@ -233,7 +240,7 @@ def compare(request, drf, gate):
     """("agree" | "parsers agree" | "deferred" | "not comparable" | "differ", details)."""
     if gate.status == 200 and gate.header("x-drfgate-decision") == "pass":
         # Passed on without an identity: the application's DRF answers, which is `drf` itself.
-        if not request.get("may_defer"):
+        if not (request.get("may_defer") or request.get("may_pass")):
             return "differ", f"drfgate deferred, DRF answered {drf.status} {drf.body!r}"
         if gate.header("x-drfgate-user") is not None:
             return "differ", "drfgate deferred but handed on a user"
@@ -252,6 +259,8 @@ def compare(request, drf, gate):
     elif 200 <= drf.status < 300:
         if gate.status != 200:
             problems.append(f"DRF allowed ({drf.status}), drfgate answered {gate.status} {gate.body!r}")
+        elif (drf.header("content-type") or "").startswith("text/html"):
+            pass  # the browsable API's page: no JSON user to compare; allowed is what matters
         elif not is_head:
             user = drf_user(drf)
             expected = urllib.parse.quote(user, safe="@+") if user is not None else None
@@ -265,6 +274,7 @@ def compare(request, drf, gate):
             ("body", gate.body, drf.body),
             ("WWW-Authenticate", gate.header("www-authenticate"), drf.header("www-authenticate")),
             ("Allow", gate.header("allow"), drf.header("allow")),
+            ("Content-Type", gate.header("content-type"), drf.header("content-type")),
         ):
             if ours != theirs:
                 problems.append(f"{what}: DRF {theirs!r} drfgate {ours!r}")
@@ -272,7 +282,11 @@ def compare(request, drf, gate):
 
 
 def run_one(request, servers, backends_of_view):
-    raw = rawhttp.request_bytes(request["method"], request["target"], request["headers"], HOST)
+    # A table case's own Host replaces the suite's (two Host headers are gunicorn's 400).
+    own_host = [value for name, value in request["headers"] if name.lower() == b"host"]
+    headers = [(name, value) for name, value in request["headers"] if name.lower() != b"host"]
+    host = request.get("host", own_host[-1] if own_host else HOST)
+    raw = rawhttp.request_bytes(request["method"], request["target"], headers, host)
     raw += request.get("body", b"")
     is_head = request["method"].upper() == b"HEAD"
     if request.get("engine"):
@@ -328,7 +342,15 @@ def main():
     parser.add_argument("--verbose", action="store_true", help="print every request's outcome")
     parser.add_argument("--hand-written", action="store_true",
                         help="the table's configs (gate_configs.config_text) instead of drfgate_export's")
+    parser.add_argument("--table-only", action="store_true",
+                        help="the table's requests only, no generated variants")
     arguments = parser.parse_args()
+    sys.path.insert(0, str(DJANGO_DIR))
+    import server_db
+
+    on_server = server_db.is_server(arguments.db)
+    if on_server:
+        arguments.hand_written = True
 
     # A missing fixture or venv fails the run, unless DRFGATE_SKIP names them (README, "How it
     # is tested").
@@ -336,7 +358,7 @@ def main():
         print("differential: skipped (DRFGATE_SKIP=django)")
         return 0
     document = json.loads(Path(arguments.cases).read_text("utf-8"))
-    if not Path(arguments.db).is_file():
+    if not on_server and not Path(arguments.db).is_file():
         print(f"differential: no fixture database at {arguments.db} (make fixture-db)", file=sys.stderr)
         return 2
     if not (VENV_BIN / "gunicorn").exists():
@@ -361,14 +383,16 @@ def main():
     generator = Generator(document, drivable, lambda view: feature_of(document, view))
     generator.table_cases(why_case_not_drivable)
     excluded += [(i, r) for i, r in generator.excluded if r != "view not drivable"]
-    generator.method_matrix()
-    generator.token_headers()
-    generator.jwt_headers()
-    generator.header_spellings()
-    generator.basic_headers()
-    generator.remote_user_headers()
-    generator.routing()
-    session_variants.add_session_requests(generator)
+    if not arguments.table_only:
+        generator.method_matrix()
+        generator.token_headers()
+        generator.jwt_headers()
+        generator.header_spellings()
+        generator.basic_headers()
+        generator.remote_user_headers()
+        generator.routing()
+        session_variants.add_session_requests(generator)
+        around_auth_variants.add_around_auth_requests(generator)
     for request in generator.requests:
         if request["id"].startswith("table:"):
             request["feature"] = "table: " + request["feature"]
@@ -377,8 +401,11 @@ def main():
         scratch = Path(scratch)
         # One copy for both servers: a Basic login with an old hasher makes Django rewrite the
         # hash, and drfgate must then read the same new one.
-        db = scratch / "db.sqlite3"
-        shutil.copyfile(arguments.db, db)
+        if on_server:
+            db = server_db.copy(arguments.db, server_db.parts(arguments.db)["name"] + "_differential")
+        else:
+            db = scratch / "db.sqlite3"
+            shutil.copyfile(arguments.db, db)
         # The same configs as every other suite's (tests/conformance/gate_configs.py), over this copy.
         try:
             if arguments.hand_written:
@@ -391,7 +418,7 @@ def main():
             return 2
         backends_of_view = {v: b for b, (_, members) in configs.items() for v in members}
         # Sessions made by Django itself for the other engines, over this copy.
-        engines = [e for e in OTHER_ENGINES if "session_ia" in drivable]
+        engines = [e for e in OTHER_ENGINES if "session_ia" in drivable and not arguments.table_only]
         try:
             for engine in engines:
                 cookies = session_variants.engine_cookies(VENV_BIN / "python", DJANGO_DIR, db, engine)

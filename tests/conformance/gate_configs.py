@@ -33,6 +33,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import OrderedDict
@@ -217,9 +218,15 @@ def groups(cases, views=None):
 def route_lines(cases, view):
     spec = cases["views"][view]
     lines = ["[[routes]]", f"name = {toml_string(view)}", f"path = {toml_string(spec['path'])}"]
-    for key in ("authentication_classes", "permission_classes", "methods", "model"):
+    keys = ("authentication_classes", "permission_classes", "methods", "model", "renderer_classes")
+    for key in keys:
         if key in spec:
             lines.append(f"{key} = {toml_value(spec[key], f'views.{view}.{key}')}")
+    if spec.get("format_suffix"):
+        # DRF's format_suffix_patterns: the same view at `<path minus its slash>.<format>/?`.
+        regex = "^" + re.escape(spec["path"].rstrip("/")) + r"\.(?P<format>[a-z0-9]+)/?$"
+        lines += ["", "[[routes]]", f"name = {toml_string(view + '-suffix')}", f"regex = {toml_string(regex)}"]
+        lines += [line for line in lines[3:] if line.split(" = ")[0] in keys]
     return lines
 
 
@@ -245,7 +252,8 @@ def config_text(cases, db, views, backends, extra_routes=(), simple_jwt=None):
     unsupported = unsupported_auth_classes(cases)
     lines = [
         "[django]",
-        f"DATABASE = {toml_string('sqlite://' + str(db))}",
+        # A server database's URL as it is (tests/django/server_db.py), else the SQLite file.
+        f"DATABASE = {toml_string(str(db) if '://' in str(db) else 'sqlite://' + str(db))}",
         # tests/django/refproj/settings.py's values, for sessions and CSRF.
         f"SECRET_KEY = {toml_string(SECRET_KEY)}",
         f"ALLOWED_HOSTS = {toml_value(ALLOWED_HOSTS, 'hosts')}",

@@ -6,6 +6,11 @@ Usage: oracle.py OUTPUT_JSON [--cases PATH] [--db PATH] [--quiet]
   --cases  default tests/conformance/cases.json
   --db     fixture database (default $DRFGATE_DJANGO_DB or build/django/db.sqlite3); it is copied
            first, because logins may rewrite password hashes and must not change the fixture.
+           A postgres:// or mysql:// URL (tests/django/server_db.py) runs Django on that server,
+           on a copy named <name>_oracle.
+  --engine-answers  answers differing from the table's "expect" are recorded, not failures: the
+           oracle of another database engine, whose comparisons may differ from SQLite's
+           (MariaDB's collations); the differences are printed.
 
 Each request goes through Django's whole WSGI stack (middleware included, CSRF enforced as in
 production) with an environ built by hand, so header bytes reach DRF exactly: a WSGI environ holds
@@ -198,7 +203,12 @@ def main():
         ),
     )
     parser.add_argument("--quiet", action="store_true", help="print mismatches only")
+    parser.add_argument("--engine-answers", action="store_true")
     arguments = parser.parse_args()
+    sys.path.insert(0, str(DJANGO_DIR))
+    import server_db
+
+    on_server = server_db.is_server(arguments.db)
 
     cases_path = Path(arguments.cases).resolve()
     document = json.loads(cases_path.read_text("utf-8"))
@@ -207,13 +217,16 @@ def main():
     except TableError as error:
         print(f"oracle: malformed table {cases_path}: {error}", file=sys.stderr)
         return 2
-    if not Path(arguments.db).is_file():
+    if not on_server and not Path(arguments.db).is_file():
         print(f"oracle: no fixture database at {arguments.db} (make fixture-db)", file=sys.stderr)
         return 2
 
     with tempfile.TemporaryDirectory(prefix="drfgate-oracle-") as scratch:
-        db_copy = Path(scratch) / "db.sqlite3"
-        shutil.copyfile(arguments.db, db_copy)
+        if on_server:
+            db_copy = server_db.copy(arguments.db, server_db.parts(arguments.db)["name"] + "_oracle")
+        else:
+            db_copy = Path(scratch) / "db.sqlite3"
+            shutil.copyfile(arguments.db, db_copy)
         application = setup_django(cases_path, db_copy)
         results = {}
         failures = 0
@@ -240,6 +253,10 @@ def main():
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", "utf-8")
     total = len(document["cases"])
+    if arguments.engine_answers:
+        print(f"oracle: {total} answered on {server_db.parts(str(arguments.db))['scheme'] if on_server else 'sqlite'}, "
+              f"{failures} differing from the table's expectations -> {output}")
+        return 0
     print(f"oracle: {total - failures} passed, {failures} failed -> {output}")
     return 1 if failures else 0
 

@@ -3,9 +3,12 @@
 users, groups, permissions and DRF tokens through the ORM (create_user, make_password,
 Token.objects.create). Also writes a JSON summary of the users for the Rust tests.
 
-Usage: make_fixture_db.py [--db PATH] [--json PATH]
-  --db    default $DRFGATE_DJANGO_DB or <repo>/build/django/db.sqlite3
-  --json  default fixture.json beside the database
+Usage: make_fixture_db.py [--db PATH|URL] [--json PATH]
+  --db    default $DRFGATE_DJANGO_DB or <repo>/build/django/db.sqlite3; a postgres:// or mysql://
+          URL (tests/django/server_db.py) makes the same database on that server instead (dropped
+          and created again first), its JWT/knox fixtures beside --json rather than in
+          build/django/jwt
+  --json  default fixture.json beside the database (required with a URL)
 
 Every credential here is a fixed, public test value (drf-compat.md §11).
 """
@@ -71,6 +74,14 @@ def parse_arguments():
     parser.add_argument("--db", default=default_db)
     parser.add_argument("--json", default=None)
     arguments = parser.parse_args()
+    sys.path.insert(0, str(DJANGO_DIR))
+    import server_db
+
+    if server_db.is_server(arguments.db):
+        if not arguments.json:
+            parser.error("--json is required with a database URL")
+        arguments.json = Path(arguments.json).resolve()
+        return arguments
     arguments.db = Path(arguments.db).resolve()
     arguments.json = (
         Path(arguments.json).resolve() if arguments.json else arguments.db.parent / "fixture.json"
@@ -200,6 +211,10 @@ def describe(user, password):
 
 def main():
     arguments = parse_arguments()
+    import server_db
+
+    if server_db.is_server(arguments.db):
+        return main_on_server(arguments)
     arguments.db.parent.mkdir(parents=True, exist_ok=True)
     # Build beside the target and rename at the end, so an interrupted run leaves no half database.
     building_db = arguments.db.with_name(arguments.db.name + ".building")
@@ -235,6 +250,43 @@ def main():
     arguments.json.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", "utf-8")
     print(f"fixture: {len(users)} users -> {arguments.db}, {arguments.json}; "
           f"{jwt_tokens} JWT/knox tokens -> {settings.JWT_FIXTURE_DIR}")
+
+
+def main_on_server(arguments):
+    """The same fixture on PostgreSQL or MariaDB: a fresh database, Django's migrate, the same
+    rows."""
+    import server_db
+
+    server_db.recreate(arguments.db)
+    arguments.json.parent.mkdir(parents=True, exist_ok=True)
+    os.environ["DRFGATE_DJANGO_DB"] = arguments.db
+    os.environ.setdefault("DRFGATE_JWT_DIR", str(arguments.json.parent / "jwt"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "refproj.settings")
+    import django
+    import rest_framework
+    from django.core.management import call_command
+    from django.db import connections, transaction
+
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+    with transaction.atomic():
+        fixture_rows = populate()
+        from django.conf import settings
+
+        import jwt_fixtures
+
+        jwt_tokens = jwt_fixtures.write(settings.JWT_FIXTURE_DIR)
+    users = [describe(user, password) for user, password in fixture_rows]
+    connections.close_all()
+    summary = {
+        "django": django.get_version(),
+        "djangorestframework": rest_framework.__version__,
+        "database": server_db.parts(arguments.db)["scheme"],
+        "users": users,
+    }
+    arguments.json.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    print(f"fixture: {len(users)} users -> {server_db.parts(arguments.db)['scheme']} database "
+          f"{server_db.parts(arguments.db)['name']}, {arguments.json}; {jwt_tokens} JWT/knox tokens")
 
 
 if __name__ == "__main__":

@@ -77,6 +77,57 @@ PLACEHOLDER_DB = "sqlite:///srv/app/db.sqlite3"
 # Paths a snippet names that are the reader's, and what the check uses in their place.
 PATH_STANDINS = {"/etc/drfgate/drfgate.toml": str(DEMO_CONFIG)}
 
+# A snippet configuring a PostgreSQL or MariaDB database (README's production setup) is loaded
+# against the local server's Django-made fixture (`make fixture-engines`): the reader's host,
+# port, database, user, password source and TLS settings are swapped for the local ones, line for
+# line, and every other key is loaded as written.
+SERVER_STANDINS = {
+    "postgres": {"NAME": "drfgate_fixture", "USER": "postgres", "HOST": "127.0.0.1", "PORT": "5432",
+                 "OPTIONS": '{ sslmode = "prefer" }',
+                 "URL": "postgres://postgres@127.0.0.1:5432/drfgate_fixture"},
+    "mysql": {"NAME": "drfgate_fixture", "USER": "root", "HOST": "127.0.0.1", "PORT": "3306",
+              "OPTIONS": '{ ssl_mode = "DISABLED" }',
+              "URL": "mysql://root@127.0.0.1:3306/drfgate_fixture"},
+}
+SERVER_ENGINES = {"django.db.backends.postgresql": "postgres", "django.db.backends.mysql": "mysql"}
+# Query keys of a URL that name the reader's TLS files or password, dropped on the local server.
+SERVER_URL_DROPPED = {"sslmode", "ssl_mode", "sslrootcert", "ssl_ca", "password_file", "password_env"}
+
+
+def on_local_server(text):
+    """(engine, text) with the database settings swapped for the local fixture's, or (None, text)
+    when the snippet names no server database."""
+    m = re.search(r'^ENGINE\s*=\s*"([^"]+)"', text, re.M)
+    engine = SERVER_ENGINES.get(m.group(1)) if m else None
+    if engine:
+        standin = SERVER_STANDINS[engine]
+
+        def swap(line):
+            key = re.match(r"^\s*([A-Z_]+)\s*=", line)
+            if not key:
+                return line
+            name = key.group(1)
+            if name in ("NAME", "USER", "HOST"):
+                return f'{name} = "{standin[name]}"'
+            if name == "PORT":
+                return f"PORT = {standin['PORT']}"
+            if name == "OPTIONS":
+                return f"OPTIONS = {standin['OPTIONS']}"
+            if name in ("PASSWORD", "PASSWORD_FILE", "PASSWORD_ENV"):
+                return "# (no password on the local test server)"
+            return line
+
+        return engine, "\n".join(swap(line) for line in text.split("\n"))
+    m = re.search(r'^DATABASE\s*=\s*"((postgres|postgresql|mysql)://[^"]*)"', text, re.M)
+    if not m:
+        return None, text
+    engine = "mysql" if m.group(2) == "mysql" else "postgres"
+    query = m.group(1).partition("?")[2]
+    kept = "&".join(p for p in query.split("&") if p and p.split("=")[0] not in SERVER_URL_DROPPED)
+    url = SERVER_STANDINS[engine]["URL"] + (f"?{kept}" if kept else "")
+    return engine, text[:m.start(1)] + url + text[m.end(1):]
+
+
 # What is not run, and why: (page, language, what, reason). For an `sh` block `what` is one
 # command, compared after shlex-splitting (spacing and trailing comments do not matter); for
 # any other block it is the start of the block's first line. An entry that matches nothing
@@ -203,7 +254,7 @@ class Report:
 
 def skip_names():
     names = {n.strip() for n in os.environ.get("DRFGATE_SKIP", "").split(",") if n.strip()}
-    known = {"apache", "nginx", "cc", "django", "valgrind"}
+    known = {"apache", "nginx", "cc", "django", "valgrind", "postgres", "mysql"}
     unknown = names - known
     if unknown:
         raise SystemExit(f"DRFGATE_SKIP: unknown name(s) {sorted(unknown)}; the names are {sorted(known)}")
@@ -413,6 +464,13 @@ class Checker:
             self.report.skipped.append((block.where(), "toml: DRFGATE_SKIP=django"))
             return
         text = block.text.replace(PLACEHOLDER_DB, f"sqlite://{DEMO_DB}")
+        engine, text = on_local_server(text)
+        if engine:
+            fixture = ROOT / "build" / "engines" / engine / "fixture.json"
+            if not need(engine, fixture.is_file(),
+                        f"the {engine} fixture {fixture} (make fixture-engines)"):
+                self.report.skipped.append((block.where(), f"toml: DRFGATE_SKIP={engine}"))
+                return
         if not re.search(r"^\[django\]\s*(#.*)?$", text, re.M):
             # Appended, not prepended, so the snippet's line numbers stay the file's.
             text += f'\n\n[django]\nDATABASE = "sqlite://{DEMO_DB}"\n'
@@ -421,7 +479,8 @@ class Checker:
         result = run([str(self.drfgate), "check", "--config", config.name], cwd=self.page_dir)
         if result.returncode != 0:
             raise Failure(f"drfgate check refused it (status {result.returncode}):\n{result.stderr}{result.stdout}")
-        self.report.run.append((block.where(), "toml: drfgate check"))
+        self.report.run.append((block.where(), "toml: drfgate check"
+                                + (f" on the local {engine} server" if engine else "")))
 
     # -- shell -------------------------------------------------------------------------
 

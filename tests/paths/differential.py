@@ -86,6 +86,8 @@ def gate_config(db, trusted_forwarded=()):
     lines = [
         "[django]",
         f"DATABASE = {toml_string('sqlite://' + str(db))}",
+        # pathprobe.settings: CommonMiddleware checks every host against ["*"].
+        'ALLOWED_HOSTS = ["*"]',
         "[rest_framework]",
         'DEFAULT_AUTHENTICATION_CLASSES = ["rest_framework.authentication.TokenAuthentication"]',
         'DEFAULT_PERMISSION_CLASSES = ["rest_framework.permissions.AllowAny"]',
@@ -187,6 +189,20 @@ def spellings():
                    "/api/CAF%C3%89/", "/api/caf%C3%A9", "/api/caf%25C3%25A9/", "/api/caf%C3%A9%2F",
                    "http://{A}/api/caf%C3%A9/"):
         out.append(("non-ASCII route", "GET", target))
+    # What Django and DRF answer before authentication: a Host ALLOWED_HOSTS = ["*"] still
+    # refuses (400), an Accept nothing satisfies (406), an unknown ?format= (404). Only answers
+    # the gate writes itself: behind it the probe's views trust it, so a request it passes on
+    # would run (Accept: text/html is the differential suite's, tests/conformance/).
+    for host in (b"a_b.example", b"evil,example", b"localhost.."):
+        out.append(("hosts", "GET", "/api/orders/7/", ((b"Host", host),)))
+    for accept in (b"image/png", b"", b"application/json; indent=4", b"*/*;q=0.1, image/png"):
+        for target in ("/api/orders/7/", "/api/reports/q1/"):
+            out.append(("negotiation", "GET", target, ((b"Accept", accept),)))
+    for target in ("/api/orders/7/?format=xml", "/api/orders/7/?format=json", "/api/reports/q1/?format=JSON",
+                   "/api/orders/7/?format=api&format=xml", "/api/orders/7/#?format=xml",
+                   "http://{A}/api/orders/7/?format=xml"):
+        out.append(("negotiation", "GET", target))
+    out.append(("negotiation", "DELETE", "/api/orders/7/", ((b"Accept", b"image/png"),)))
     for method, target in (("DELETE", "/api/orders/7/"), ("PUT", "/api/orders/7/"),
                            ("DELETE", "/api/orders/%37/"), ("POST", "/api/reports/q1/"),
                            ("POST", "/api/reports/q1%3F/"), ("DELETE", "/api/reports/q1%252F2024/"),
@@ -197,12 +213,16 @@ def spellings():
 
 
 def probes(extra_spellings=()):
-    """Every request of the run: (id, group, method, template, credential name, header value).
-    `extra_spellings`: (group, method, template) a front end adds (e.g. Apache's rewrites)."""
+    """Every request of the run: (id, group, method, template, credential name, header value,
+    other headers). `extra_spellings`: (group, method, template) a front end adds (e.g. Apache's
+    rewrites). A spelling may carry a fourth item, other headers as (name, value) octets (a
+    Host there replaces the server's)."""
     out = []
-    for group, method, template in spellings() + list(extra_spellings):
+    for spelling in spellings() + list(extra_spellings):
+        group, method, template = spelling[:3]
+        headers = spelling[3] if len(spelling) > 3 else ()
         for credential, authorization in CREDENTIALS:
-            out.append((len(out), group, method, template, credential, authorization))
+            out.append((len(out), group, method, template, credential, authorization, headers))
     return out
 
 
@@ -252,11 +272,13 @@ class Answer:
         return text + (", VIEW RAN" if self.view_ran else ", no view")
 
 
-def send(port, method, target, authorization):
-    lines = [method.encode() + b" " + target + b" HTTP/1.1", b"Host: 127.0.0.1:%d" % port,
+def send(port, method, target, authorization, headers=()):
+    host = next((value for name, value in headers if name.lower() == b"host"), b"127.0.0.1:%d" % port)
+    lines = [method.encode() + b" " + target + b" HTTP/1.1", b"Host: " + host,
              # Never believed: mod_drfgate's route is a server variable, and the proxies
              # overwrite the header.
              b"X-Drfgate-Route: spoofed"]
+    lines += [name + b": " + value for name, value in headers if name.lower() != b"host"]
     if authorization is not None:
         lines.append(b"Authorization: " + authorization)
     if method in ("POST", "PUT", "DELETE"):
@@ -360,11 +382,11 @@ def run(front_end, gated_port, reference_port, results_file=None, extra_spelling
     all_probes = probes(extra_spellings)
 
     def one(probe):
-        _, _, method, template, _, authorization = probe
+        _, _, method, template, _, authorization, headers = probe
         answers = []
         for port in (reference_port, gated_port):
             target = template.replace("{A}", f"127.0.0.1:{port}").encode("latin-1")
-            answers.append(send(port, method, target, authorization))
+            answers.append(send(port, method, target, authorization, headers))
         return probe, answers
 
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
@@ -374,7 +396,7 @@ def run(front_end, gated_port, reference_port, results_file=None, extra_spelling
     failures = OrderedDict()
     lines = []
     for probe, (reference, gated) in results:
-        _, group, method, template, credential, _ = probe
+        _, group, method, template, credential, _, _ = probe
         outcome, problems = judge(reference, gated)
         lines.append(json.dumps({
             "group": group, "method": method, "target": template, "credential": credential,
@@ -557,6 +579,8 @@ http {{
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-Method $request_method;
             proxy_set_header X-Original-URI $request_uri;
+            # The client's Host, for ALLOWED_HOSTS (else the gate would judge "drfgate").
+            proxy_set_header Host $http_host;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }}
@@ -568,6 +592,8 @@ http {{
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-Method $request_method;
             proxy_set_header X-Original-URI $request_uri;
+            # The client's Host, for ALLOWED_HOSTS (else the gate would judge "drfgate").
+            proxy_set_header Host $http_host;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
         }}

@@ -95,9 +95,12 @@ pub fn check_report(gate: &Gate, summary: &StoreSummary) -> String {
 
 fn stage_label(stage: Stage) -> &'static str {
     match stage {
+        Stage::Host => "host",
         Stage::Route => "route",
+        Stage::Negotiation => "accept",
         Stage::Authentication => "auth",
         Stage::Permission => "perm",
+        Stage::Throttle => "throttle",
         Stage::Method => "method",
         Stage::Result => "result",
     }

@@ -597,6 +597,96 @@ fn a_full_blocking_queue_is_answered_503() {
     server.stop();
 }
 
+/// Three `serve` processes over one Redis: one window (issue 15). A fresh key prefix and
+/// client per run, and a window of an hour, so the test never depends on how long it takes.
+#[test]
+fn three_serve_processes_sharing_redis_see_one_window() {
+    let Some(db) = fixture_db() else { return };
+    let up = TcpStream::connect("127.0.0.1:6379").is_ok();
+    if !drfgate_test_support::skip::need("redis", up, "a Redis server at 127.0.0.1:6379") {
+        return;
+    }
+    let run = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let servers: Vec<Server> = dirs
+        .iter()
+        .map(|dir| {
+            let section = format!(
+                "[serve]\nremote_addr_header = \"X-Real-IP\"\n[throttle]\n\
+                 REDIS_URL = \"redis://127.0.0.1:6379/0\"\nKEY_PREFIX = \"throttling-serve:{run}:\"\n"
+            );
+            let path = config(dir.path(), &db, &section);
+            // The defaults' throttles: added after [serve] so the routes keep their place.
+            let text = std::fs::read_to_string(&path).unwrap().replace(
+                "DEFAULT_PERMISSION_CLASSES = [\"IsAuthenticated\"]\n",
+                "DEFAULT_PERMISSION_CLASSES = [\"IsAuthenticated\"]\n\
+                 DEFAULT_THROTTLE_CLASSES = [\"AnonRateThrottle\"]\n\
+                 DEFAULT_THROTTLE_RATES = { anon = \"4/h\" }\n",
+            );
+            std::fs::write(&path, text).unwrap();
+            Server::start(&path)
+        })
+        .collect();
+    let client = format!("X-Real-IP: client-{run}\r\n");
+    for i in 0..4 {
+        let (status, _, _) = servers[i % 3].get("/api/open/", &client);
+        assert_eq!(status, 200, "request {i} through server {}", i % 3);
+    }
+    for server in &servers {
+        let (status, headers, body) = server.get("/api/open/", &client);
+        assert_eq!(status, 429);
+        let seconds: u64 = header(&headers, "retry-after").unwrap().parse().unwrap();
+        assert!((3000..=3600).contains(&seconds), "Retry-After {seconds}");
+        assert_eq!(
+            body,
+            format!(
+                r#"{{"detail":"Request was throttled. Expected available in {seconds} seconds."}}"#
+            )
+        );
+    }
+    // Another client has its own window; a request without the header the proxy must set is
+    // a 400, never a decision on the proxy's address.
+    let (status, _, _) = servers[1].get("/api/open/", &format!("X-Real-IP: other-{run}\r\n"));
+    assert_eq!(status, 200);
+    let (status, _, body) = servers[2].get("/api/open/", "");
+    assert_eq!(status, 400, "{body}");
+}
+
+/// Without `remote_addr_header`, the client is the peer (here 127.0.0.1 for every request).
+#[test]
+fn the_peer_address_is_remote_addr_by_default() {
+    let Some(db) = fixture_db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(dir.path(), &db, "");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "DEFAULT_PERMISSION_CLASSES = [\"IsAuthenticated\"]\n",
+        "DEFAULT_PERMISSION_CLASSES = [\"IsAuthenticated\"]\n\
+         DEFAULT_THROTTLE_CLASSES = [\"AnonRateThrottle\"]\n\
+         DEFAULT_THROTTLE_RATES = { anon = \"2/h\" }\nNUM_PROXIES = 0\n",
+    );
+    std::fs::write(&path, text).unwrap();
+    let server = Server::start(&path);
+    // NUM_PROXIES = 0: X-Forwarded-For is ignored, so changing it changes nothing.
+    assert_eq!(
+        server.get("/api/open/", "X-Forwarded-For: 1.1.1.1\r\n").0,
+        200
+    );
+    assert_eq!(
+        server.get("/api/open/", "X-Forwarded-For: 2.2.2.2\r\n").0,
+        200
+    );
+    let (status, headers, _) = server.get("/api/open/", "X-Forwarded-For: 3.3.3.3\r\n");
+    assert_eq!(status, 429);
+    assert!(header(&headers, "retry-after").is_some());
+}
+
 /// SIGHUP reloads the config: a bad file is logged with its line and the policy loaded
 /// before keeps answering; a good one is in force for the requests after it. A database
 /// that fails under `serve` is answered 503 and told to the log once, until it is back.

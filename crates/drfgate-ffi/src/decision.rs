@@ -43,6 +43,9 @@ pub struct drfgate_decision {
     /// An integer primary key as text, so `drfgate_decision_user_pk` can lend it.
     int_pk: [u8; 20],
     int_pk_len: u8,
+    /// A throttled deny's `Retry-After` seconds as text, so it can be lent.
+    retry_after: [u8; 20],
+    retry_after_len: u8,
 }
 
 impl drfgate_decision {
@@ -54,11 +57,25 @@ impl drfgate_decision {
         if let Some(UserPk::Int(n)) = decision.identity().map(|i| &i.user.pk) {
             int_pk_len = decimal(*n, &mut int_pk);
         }
+        let mut retry_after = [0u8; 20];
+        let mut retry_after_len = 0;
+        if let Decision::Deny(Deny {
+            retry_after: Some(seconds),
+            ..
+        }) = &decision
+        {
+            retry_after_len = decimal(
+                i64::try_from(*seconds).unwrap_or(i64::MAX),
+                &mut retry_after,
+            );
+        }
         drfgate_decision {
             decision,
             route,
             int_pk,
             int_pk_len,
+            retry_after,
+            retry_after_len,
         }
     }
 
@@ -252,9 +269,9 @@ pub unsafe extern "C" fn drfgate_decision_status(decision: *const drfgate_decisi
     unsafe { read("drfgate_decision_status", decision, |d| d.decision.status()) }
 }
 
-/// A deny's response body: DRF's JSON, byte for byte (send it with
-/// `Content-Type: application/json`, `DRFGATE_DENY_CONTENT_TYPE`). `DRFGATE_RESULT_ABSENT`
-/// for an allow.
+/// A deny's response body, byte for byte: DRF's JSON, or Django's HTML 400 page for a host
+/// `ALLOWED_HOSTS` refuses. Send it with `drfgate_decision_content_type`.
+/// `DRFGATE_RESULT_ABSENT` for an allow.
 ///
 /// # Safety
 /// `decision` is NULL or a live decision; `out_body` is NULL or writable.
@@ -279,6 +296,27 @@ pub unsafe extern "C" fn drfgate_decision_body(
     }
 }
 
+/// A deny's `Content-Type`: `application/json` (`DRFGATE_DENY_CONTENT_TYPE`) for DRF's JSON,
+/// `text/html; charset=utf-8` for Django's 400 page. `DRFGATE_RESULT_ABSENT` for an allow.
+///
+/// # Safety
+/// `decision` is NULL or a live decision; `out_value` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_decision_content_type(
+    decision: *const drfgate_decision,
+    out_value: *mut drfgate_str,
+) -> drfgate_result {
+    // SAFETY: the caller's promises.
+    unsafe {
+        lend(
+            "drfgate_decision_content_type",
+            decision,
+            (out_value, "out_value"),
+            |d| d.deny().map(|deny| drfgate_str::of(deny.content_type)),
+        )
+    }
+}
+
 /// The `WWW-Authenticate` header value of a 401 deny (e.g. `Token`, `Basic realm="api"`).
 /// `DRFGATE_RESULT_ABSENT` on every other decision.
 ///
@@ -296,6 +334,33 @@ pub unsafe extern "C" fn drfgate_decision_www_authenticate(
             decision,
             (out_value, "out_value"),
             |d| d.deny()?.www_authenticate.as_deref().map(drfgate_str::of),
+        )
+    }
+}
+
+/// The `Retry-After` header value (whole seconds, e.g. `57`) of a throttled 429, as DRF sends
+/// it. `DRFGATE_RESULT_ABSENT` on every other decision, and on a 429 whose wait DRF could not
+/// tell (then DRF sends no `Retry-After`).
+///
+/// # Safety
+/// `decision` is NULL or a live decision; `out_value` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_decision_retry_after(
+    decision: *const drfgate_decision,
+    out_value: *mut drfgate_str,
+) -> drfgate_result {
+    // SAFETY: the caller's promises.
+    unsafe {
+        lend(
+            "drfgate_decision_retry_after",
+            decision,
+            (out_value, "out_value"),
+            |d| {
+                (d.retry_after_len > 0).then(|| drfgate_str {
+                    data: d.retry_after.as_ptr().cast(),
+                    len: usize::from(d.retry_after_len),
+                })
+            },
         )
     }
 }

@@ -78,8 +78,9 @@ pub struct drfgate_request {
     pub method: drfgate_bytes,
     /// The path, in the form `path_form` says (`DRFGATE_PATH_RAW_TARGET` when zero).
     pub path: drfgate_bytes,
-    /// The raw query string, without `?`. Not read by this version: no decision depends on
-    /// it yet (DRF's `?format=` negotiation will). Kept so the layout stays 0.3's.
+    /// The raw query string (WSGI's `QUERY_STRING`), without `?`, for DRF's `?format=`
+    /// (`URL_FORMAT_OVERRIDE`). `data` NULL: not given; then a `DRFGATE_PATH_RAW_TARGET` path's
+    /// own `?query` is read, and a `DRFGATE_PATH_INFO` request has none.
     pub query: drfgate_bytes,
     /// `headers_len` header pairs, or NULL when `headers_len` is 0. Consulted before
     /// `header_value`. Cookies are read from the `Cookie` header.
@@ -88,8 +89,10 @@ pub struct drfgate_request {
     /// Optional header lookup callback (NULL: none), given `header_userdata`.
     pub header_value: drfgate_header_value_fn,
     pub header_userdata: *mut c_void,
-    /// The client address (`REMOTE_ADDR`), UTF-8 text. Not read by this version: no decision
-    /// depends on it yet (DRF's throttling will). Kept so the layout stays 0.3's.
+    /// The client address (`REMOTE_ADDR`) as text, e.g. `203.0.113.7`: what DRF's throttles
+    /// identify an anonymous client by (with `X-Forwarded-For` as `NUM_PROXIES` says).
+    /// `data` NULL: unknown, which DRF would see as Python's `None`. Apache: `r->useragent_ip`
+    /// (what mod_wsgi gives Django); nginx: `r->connection->addr_text`.
     pub remote_addr: drfgate_bytes,
     /// The `REMOTE_USER` server variable, set by the server after authenticating the client
     /// itself (e.g. Apache's `r->user`). `data` NULL: not set. Never fill it from a client
@@ -240,6 +243,8 @@ pub(crate) struct RequestView<'a> {
     path: &'a [u8],
     path_form: PathForm,
     remote_user: Option<&'a [u8]>,
+    remote_addr: Option<&'a [u8]>,
+    query: Option<&'a [u8]>,
     secure: bool,
     pub(crate) headers: Headers<'a>,
 }
@@ -290,6 +295,17 @@ impl<'a> RequestView<'a> {
                 return_null!(function, &format!("request->headers[{i}]"));
             }
         }
+        // Optional: NULL data means not given, not empty.
+        let query = if request.query.data.is_null() {
+            None
+        } else {
+            Some(try_slice!(
+                function,
+                "request->query.data",
+                request.query.data,
+                request.query.len
+            ))
+        };
         // Optional: NULL data means unknown (not set), not empty.
         let remote_user = if request.remote_user.data.is_null() {
             None
@@ -301,11 +317,23 @@ impl<'a> RequestView<'a> {
                 request.remote_user.len
             ))
         };
+        let remote_addr = if request.remote_addr.data.is_null() {
+            None
+        } else {
+            Some(try_slice!(
+                function,
+                "request->remote_addr.data",
+                request.remote_addr.data,
+                request.remote_addr.len
+            ))
+        };
         Ok(RequestView {
             method,
             path,
             path_form,
             remote_user,
+            remote_addr,
+            query,
             secure: request.secure,
             headers: Headers {
                 pairs,
@@ -324,7 +352,9 @@ impl<'a> RequestView<'a> {
         request
             .with_headers(&self.headers)
             .with_remote_user(self.remote_user)
+            .with_remote_addr(self.remote_addr)
             .with_secure(self.secure)
+            .with_query(self.query)
     }
 
     /// Why the header callback's answers cannot be trusted, if they cannot.

@@ -183,6 +183,40 @@ impl Table {
         })
     }
 
+    /// The same table answered by Django running on another database engine (`postgres`,
+    /// `mysql`): `build/conformance/<engine>/oracle.json` (`make oracle-engines`), whose
+    /// comparisons may differ from SQLite's (MariaDB's collations). `None` when
+    /// `DRFGATE_SKIP` names the engine; missing, the test fails.
+    #[track_caller]
+    pub fn load_on(engine: &str) -> Option<Table> {
+        if skip::requested_for(engine) {
+            eprintln!("skipped (DRFGATE_SKIP={engine})");
+            return None;
+        }
+        let mut table = Table::load()?;
+        let oracle_path = repo_root().join(format!("build/conformance/{engine}/oracle.json"));
+        let what = format!("{} (run `make oracle-engines`)", oracle_path.display());
+        if !skip::need(engine, oracle_path.is_file(), what) {
+            return None;
+        }
+        let oracle = read_json(&oracle_path);
+        let answers = oracle
+            .get("answers")
+            .unwrap_or(&oracle)
+            .as_object()
+            .expect("oracle.json: an object of answers")
+            .clone();
+        let ids: BTreeSet<&String> = table.answers.keys().collect();
+        assert_eq!(
+            answers.keys().collect::<BTreeSet<_>>(),
+            ids,
+            "{} answers other cases than the table has (run `make oracle-engines`)",
+            oracle_path.display()
+        );
+        table.answers = answers;
+        Some(table)
+    }
+
     /// The generated configs, the default backends' first.
     pub fn configs(&self) -> &[GateConfig] {
         &self.configs
@@ -241,6 +275,39 @@ impl Table {
             user: if allowed { text("user") } else { None },
         }
     }
+}
+
+/// The Django-made fixture database on a server (`make fixture-engines`), as a `DATABASE`
+/// URL: `$DRFGATE_TEST_POSTGRES` / `$DRFGATE_TEST_MYSQL`, or the local servers' defaults.
+pub fn server_database(engine: &str) -> String {
+    match engine {
+        "postgres" => std::env::var("DRFGATE_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/drfgate_fixture".into()),
+        "mysql" => std::env::var("DRFGATE_TEST_MYSQL")
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/drfgate_fixture".into()),
+        other => panic!("no server engine {other:?}"),
+    }
+}
+
+/// A generated config with its `DATABASE` line pointing at `database` instead.
+pub fn config_on(text: &str, database: &str) -> String {
+    let mut replaced = false;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            if line.trim_start().starts_with("DATABASE =") {
+                replaced = true;
+                format!("DATABASE = {database:?}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    assert!(
+        replaced,
+        "a generated config without a DATABASE line:\n{text}"
+    );
+    lines.join("\n") + "\n"
 }
 
 pub fn id(case: &Value) -> &str {

@@ -24,6 +24,20 @@ pub const NAMES: &[(&str, &str)] = &[
         "nginx",
         "nginx, for `make test-nginx` and the nginx path differential",
     ),
+    (
+        "redis",
+        "a Redis server at 127.0.0.1:6379, for throttle histories shared between gates",
+    ),
+    (
+        "postgres",
+        "the PostgreSQL server (127.0.0.1:5432, `scripts/services.sh`) and the fixture made on \
+         it by Django (`make fixture-engines oracle-engines`)",
+    ),
+    (
+        "mysql",
+        "the MariaDB/MySQL server (127.0.0.1:3306, `scripts/services.sh`) and the fixture made \
+         on it by Django (`make fixture-engines oracle-engines`)",
+    ),
 ];
 
 /// The names in `DRFGATE_SKIP`, checked against [`NAMES`].

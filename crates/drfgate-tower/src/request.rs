@@ -17,6 +17,9 @@ pub struct ConnectionInfo {
     /// The `REMOTE_USER` server variable, for `RemoteUserAuthentication`. Set it only from
     /// the front end's own authentication, never from a client header.
     pub remote_user: Option<Bytes>,
+    /// The `REMOTE_ADDR` server variable (the client's address as text), which DRF's
+    /// throttles identify anonymous clients by. `None`: unknown (DRF would key on `None`).
+    pub remote_addr: Option<Bytes>,
 }
 
 /// `http`'s header map as the gate reads headers: raw value bytes, in arrival order.
@@ -53,7 +56,9 @@ pub(crate) fn with_gate_request<T>(parts: &Parts, f: impl FnOnce(&drfgate::Reque
     let request = drfgate::Request::new(parts.method.as_str().as_bytes(), path_of(parts))
         .with_headers(&headers)
         .with_remote_user(connection.and_then(|c| c.remote_user.as_deref()))
-        .with_secure(secure);
+        .with_remote_addr(connection.and_then(|c| c.remote_addr.as_deref()))
+        .with_secure(secure)
+        .with_query(Some(parts.uri.query().unwrap_or("").as_bytes()));
     f(&request)
 }
 
@@ -111,12 +116,14 @@ mod tests {
         parts.extensions.insert(ConnectionInfo {
             secure: false,
             remote_user: Some(Bytes::from_static(b"john")),
+            remote_addr: Some(Bytes::from_static(b"203.0.113.7")),
         });
         with_gate_request(&parts, |request| {
             assert_eq!(request.method, b"brew");
             assert_eq!(request.path, b"/api/x%2Fy/");
             assert!(request.secure);
             assert_eq!(request.remote_user, Some(&b"john"[..]));
+            assert_eq!(request.remote_addr, Some(&b"203.0.113.7"[..]));
         });
         let (parts, ()) = http::Request::builder()
             .method("OPTIONS")

@@ -5,8 +5,8 @@ use drfgate::{Body, Deny};
 use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
-/// The response DRF sends for `deny`: its status, its JSON body with
-/// `Content-Type: application/json`, `WWW-Authenticate` (401 only) and `Allow` (when the
+/// The response DRF sends for `deny`: its status, its body with its `Content-Type`
+/// (`application/json` for DRF's JSON, Django's HTML for the 400 of a refused host), `WWW-Authenticate` (401 only) and `Allow` (when the
 /// route lists its methods). A server sends no body for HEAD by itself.
 pub fn deny_response<B: From<Bytes>>(deny: &Deny) -> Response<B> {
     let body = match &deny.body {
@@ -17,7 +17,7 @@ pub fn deny_response<B: From<Bytes>>(deny: &Deny) -> Response<B> {
     *response.status_mut() =
         StatusCode::from_u16(deny.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(Deny::CONTENT_TYPE));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(deny.content_type));
     // Both come from the config (a keyword, a realm, method names); a value that is not a
     // valid header would already be refused by DRF's own server, so it is left out.
     if let Some(value) = deny.www_authenticate.as_deref().and_then(header_value) {
@@ -25,6 +25,9 @@ pub fn deny_response<B: From<Bytes>>(deny: &Deny) -> Response<B> {
     }
     if let Some(value) = deny.allow.as_deref().and_then(header_value) {
         headers.insert(ALLOW, value);
+    }
+    if let Some(seconds) = deny.retry_after {
+        headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }
@@ -63,6 +66,8 @@ mod tests {
             body: Body::Static(b"{\"detail\":\"Invalid token.\"}"),
             www_authenticate: Some(Arc::from("Token")),
             allow: Some(Arc::from("GET, HEAD, OPTIONS")),
+            retry_after: None,
+            content_type: Deny::CONTENT_TYPE,
         };
         let response: Response<Bytes> = deny_response(&deny);
         assert_eq!(response.status(), 401);
@@ -79,6 +84,8 @@ mod tests {
             body: Body::Shared(Arc::from(&b"{\"error\":\"nope\"}"[..])),
             www_authenticate: None,
             allow: None,
+            retry_after: None,
+            content_type: Deny::CONTENT_TYPE,
         };
         let response: Response<Bytes> = deny_response(&deny);
         assert_eq!(response.status(), 403);

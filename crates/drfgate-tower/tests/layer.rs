@@ -299,6 +299,7 @@ async fn connection_info_supplies_remote_user() {
     request.extensions_mut().insert(ConnectionInfo {
         secure: true,
         remote_user: Some(Bytes::from_static(b"john")),
+        remote_addr: None,
     });
     let response = service.oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);

@@ -120,11 +120,19 @@ pub struct Deny {
     /// DRF puts `Allow: <implemented methods>` on every response of a view, refusals included;
     /// known only when the route lists its methods.
     pub allow: Option<Arc<str>>,
+    /// `Retry-After: <seconds>` on a throttled request's 429 (DRF sets it whenever the
+    /// throttle's wait rounds up to a positive number); `None` on every other answer.
+    pub retry_after: Option<u64>,
+    /// The `Content-Type` to send: [`Deny::CONTENT_TYPE`] for DRF's JSON, [`Deny::HTML`] for
+    /// Django's own 400 page (a host `ALLOWED_HOSTS` refuses).
+    pub content_type: &'static str,
 }
 
 impl Deny {
     /// DRF's JSON renderer sends exactly this, without a charset.
     pub const CONTENT_TYPE: &'static str = "application/json";
+    /// Django's `HttpResponse` default, for its built-in error pages.
+    pub const HTML: &'static str = "text/html; charset=utf-8";
 
     /// The `detail` text when the body is `{"detail": "..."}`, for traces and tests.
     pub fn detail(&self) -> Option<String> {

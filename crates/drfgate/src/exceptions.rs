@@ -160,7 +160,39 @@ pub fn not_found() -> Deny {
         body: static_body(NOT_FOUND),
         www_authenticate: None,
         allow: None,
+        retry_after: None,
+        content_type: Deny::CONTENT_TYPE,
     }
+}
+
+/// DRF's `NotAcceptable`, rendered with a JSON first renderer.
+pub fn not_acceptable(allow: Option<&Arc<str>>) -> Deny {
+    Deny {
+        status: 406,
+        body: Body::Static(br#"{"detail":"Could not satisfy the request Accept header."}"#),
+        www_authenticate: None,
+        allow: allow.cloned(),
+        content_type: Deny::CONTENT_TYPE,
+        retry_after: None,
+    }
+}
+
+/// A refusal's JSON body as DRF's JSON renderer writes it for an accepted media type with
+/// `indent=N`: `json.dumps(data, indent=N, separators=(",", ": "))`. `None` when the body is
+/// not JSON.
+pub fn render_indented(body: &[u8], indent: usize) -> Option<Body> {
+    use serde::Serialize;
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let spaces = vec![b' '; indent];
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(&spaces);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    value.serialize(&mut serializer).ok()?;
+    let text = String::from_utf8(out).ok()?;
+    let text = text
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029");
+    Some(Body::Shared(Arc::from(text.into_bytes())))
 }
 
 /// One of DRF's API exceptions, as raised by an authenticator or a permission check.
@@ -211,12 +243,16 @@ impl ApiError {
                 body,
                 www_authenticate: Some(value.clone()),
                 allow: allow.clone(),
+                retry_after: None,
+                content_type: Deny::CONTENT_TYPE,
             },
             None => Deny {
                 status: 403,
                 body,
                 www_authenticate: None,
                 allow: allow.clone(),
+                retry_after: None,
+                content_type: Deny::CONTENT_TYPE,
             },
         };
         match self {
@@ -228,24 +264,32 @@ impl ApiError {
                 body,
                 www_authenticate: None,
                 allow,
+                retry_after: None,
+                content_type: Deny::CONTENT_TYPE,
             },
             ApiError::MethodNotAllowed(method) => Deny {
                 status: 405,
                 body: Body::Shared(render_detail(&format!("Method \"{method}\" not allowed."))),
                 www_authenticate: None,
                 allow,
+                retry_after: None,
+                content_type: Deny::CONTENT_TYPE,
             },
             ApiError::ServerError => Deny {
                 status: 500,
                 body: static_body(SERVER_ERROR),
                 www_authenticate: None,
                 allow: None,
+                retry_after: None,
+                content_type: Deny::CONTENT_TYPE,
             },
             ApiError::Unavailable => Deny {
                 status: 503,
                 body: static_body(SERVICE_UNAVAILABLE),
                 www_authenticate: None,
                 allow: None,
+                retry_after: None,
+                content_type: Deny::CONTENT_TYPE,
             },
         }
     }
@@ -267,6 +311,14 @@ impl ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn indented_bodies_match_python() {
+        let body = render_indented(br#"{"detail":"Invalid token."}"#, 4).unwrap();
+        assert_eq!(&*body, b"{\n    \"detail\": \"Invalid token.\"\n}");
+        let body = render_indented(br#"{"a":["x",{}],"b":[]}"#, 1).unwrap();
+        assert_eq!(&*body, b"{\n \"a\": [\n  \"x\",\n  {}\n ],\n \"b\": []\n}");
+    }
 
     #[test]
     fn fixed_bodies_match_the_renderer() {

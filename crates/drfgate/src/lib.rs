@@ -24,8 +24,10 @@ pub mod decision;
 pub mod exceptions;
 pub mod gate;
 pub mod handoff;
+pub mod host;
 pub mod request;
 pub mod store;
+pub mod throttle;
 pub mod trace;
 
 /// Declares modules that are the core's machinery, not its API: crate-private, and public only
@@ -54,6 +56,8 @@ internal_modules! {
     header;
     /// JSON Web Tokens as simplejwt has PyJWT judge them.
     jwt;
+    /// DRF's content negotiation: `Accept`, `?format=`, format suffixes.
+    negotiation;
     /// DRF's permission classes and their operators.
     permissions;
     /// Routes like `urlpatterns`: `path()` converters, `re_path()` regexes, `path_info`.

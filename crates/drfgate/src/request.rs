@@ -132,6 +132,13 @@ pub struct Request<'a> {
     pub remote_user: Option<&'a [u8]>,
     /// Whether the client connection is HTTPS (`request.is_secure()`).
     pub secure: bool,
+    /// The `REMOTE_ADDR` server variable: the address of the peer that connected to the
+    /// server in front of Django, as text. DRF's throttles identify an anonymous client by it
+    /// (`get_ident`). `None`: not known, which DRF would see as Python's `None`.
+    pub remote_addr: Option<&'a [u8]>,
+    /// WSGI's `QUERY_STRING` (raw, without `?`), for DRF's `?format=`. `None`: the query of a
+    /// [`PathForm::RawTarget`] path, if it has one.
+    pub query: Option<&'a [u8]>,
 }
 
 impl<'a> Request<'a> {
@@ -144,6 +151,8 @@ impl<'a> Request<'a> {
             headers: NO_HEADERS,
             remote_user: None,
             secure: false,
+            remote_addr: None,
+            query: None,
         }
     }
 
@@ -173,9 +182,32 @@ impl<'a> Request<'a> {
         self
     }
 
+    pub fn with_remote_addr(mut self, remote_addr: Option<&'a [u8]>) -> Self {
+        self.remote_addr = remote_addr;
+        self
+    }
+
     pub fn with_secure(mut self, secure: bool) -> Self {
         self.secure = secure;
         self
+    }
+
+    /// The query string as the front end has it apart from the path (raw, without `?`).
+    pub fn with_query(mut self, query: Option<&'a [u8]>) -> Self {
+        self.query = query;
+        self
+    }
+
+    /// WSGI's `QUERY_STRING`: the one given, else the raw target's (between `?` and `#`, as
+    /// gunicorn splits it), else empty.
+    pub fn query_string(&self) -> &'a [u8] {
+        if let Some(query) = self.query {
+            return query;
+        }
+        match self.path_form {
+            PathForm::RawTarget => crate::routes::target_query(self.path),
+            PathForm::PathInfo => b"",
+        }
     }
 
     pub fn header(&self, name: &str) -> Option<Cow<'a, [u8]>> {

@@ -7,9 +7,15 @@ use serde::Serialize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
+    /// `ALLOWED_HOSTS`, checked by Django's `CommonMiddleware` before any view.
+    Host,
     Route,
+    /// DRF's content negotiation (`Accept`, `?format=`, a format suffix).
+    Negotiation,
     Authentication,
     Permission,
+    /// DRF's throttles (and drfgate's failed-login limiter).
+    Throttle,
     Method,
     Result,
 }

@@ -163,7 +163,12 @@ fn ignored_drf_settings_load_with_a_warning() {
     assert!(config
         .warnings
         .iter()
-        .any(|w| w.contains("DEFAULT_RENDERER_CLASSES") && w.contains("ignored")));
+        .any(|w| w.contains("PAGE_SIZE") && w.contains("ignored")));
+    // Renderers are read (content negotiation), so no warning for them.
+    assert!(!config
+        .warnings
+        .iter()
+        .any(|w| w.contains("DEFAULT_RENDERER_CLASSES")));
 }
 
 #[test]
@@ -408,4 +413,66 @@ fn the_negative_space_follows_max_entries() {
     let explicit = sized("max_entries = 1000\nnegative_max_entries = 7\n");
     assert_eq!(explicit.negative_max_entries, 7);
     assert_eq!(sized("max_entries = 0\n").negative_max_entries, 0);
+}
+
+/// Django's `DATABASES["default"]`, pasted: its keys are read as Django's drivers read them,
+/// errors name the line and the key, and the password never shows.
+#[test]
+#[cfg(all(feature = "postgres", feature = "mysql"))]
+fn a_pasted_databases_table_is_read_like_django_and_hides_its_password() {
+    use drfgate::store::network::{Engine, Host, TlsMode};
+    use drfgate::store::DatabaseUrl;
+    let config = load(
+        "[django]\n\
+         [django.DATABASES.default]\n\
+         ENGINE = \"django.db.backends.postgresql\"\n\
+         NAME = \"app\"\n\
+         USER = \"gate\"\n\
+         PASSWORD = \"hunter2-secret\"\n\
+         HOST = \"/var/run/postgresql\"\n\
+         PORT = \"6432\"\n\
+         CONN_MAX_AGE = 60\n\
+         OPTIONS = { sslmode = \"require\", application_name = \"x\" }\n\
+         STATEMENT_TIMEOUT = 0.5\n",
+    )
+    .unwrap();
+    let DatabaseUrl::Server(db) = &config.django.database else {
+        panic!("not a server database");
+    };
+    assert_eq!(db.engine, Engine::Postgres);
+    assert_eq!(db.host, Host::Socket("/var/run/postgresql".into()));
+    assert_eq!(db.port, 6432);
+    assert_eq!(db.tls, TlsMode::Require);
+    assert_eq!(db.pool.statement_timeout.as_millis(), 500);
+    assert_eq!(db.location(), "postgres://gate@/var/run/postgresql/app");
+    assert!(!format!("{:?}", config.django.database).contains("hunter2"));
+    assert!(config
+        .warnings
+        .iter()
+        .any(|w| w.contains("OPTIONS.application_name")));
+
+    let err = error(
+        "[django]\n[django.DATABASES.default]\nENGINE = \"django.db.backends.oracle\"\nNAME = \"x\"\n",
+    );
+    assert!(
+        err.contains(":3:") && err.contains("django.DATABASES.default.ENGINE"),
+        "{err}"
+    );
+    let err = error(
+        "[django]\nDATABASE = \"mysql://u@h/x\"\n[django.DATABASES.default]\nENGINE = \"django.db.backends.mysql\"\n",
+    );
+    assert!(err.contains("not both"), "{err}");
+    let err = error(
+        "[django]\n[django.DATABASES.default]\nENGINE = \"django.db.backends.mysql\"\nNAME = \"x\"\n\
+         USER = \"u\"\nPASSWORD_ENV = \"DRFGATE_TEST_NO_SUCH_VARIABLE\"\n",
+    );
+    assert!(
+        err.contains(":6:") && err.contains("DRFGATE_TEST_NO_SUCH_VARIABLE"),
+        "{err}"
+    );
+    let err = error(
+        "[django]\n[django.DATABASES.default]\nENGINE = \"django.db.backends.mysql\"\nNAME = \"x\"\n\
+         USER = \"u\"\nOPTIONS = { ssl = { cert = \"/c.pem\" } }\n",
+    );
+    assert!(err.contains("OPTIONS.ssl"), "{err}");
 }

@@ -136,11 +136,27 @@ class RoutesTests(SimpleTestCase):
         self.assertNotIn(settings.SECRET_KEY, self.text)
         self.assertEqual(self.config["rest_framework"], {
             "DEFAULT_AUTHENTICATION_CLASSES": [TOKEN], "DEFAULT_PERMISSION_CLASSES": [IA],
+            "DEFAULT_RENDERER_CLASSES": ["JSONRenderer", "BrowsableAPIRenderer"],
         })
+        # What CommonMiddleware reads (none here: MIDDLEWARE is empty, so no host check).
+        self.assertEqual(django["ALLOWED_HOSTS"], list(settings.ALLOWED_HOSTS))  # the runner adds testserver
+        self.assertEqual(django["MIDDLEWARE"], [])
+        self.assertNotIn("DEBUG", django)
         self.assertEqual(self.config["gate"], {"unmatched": "pass"})
         _, config, _ = exported("--secret-key-file", "secret_key.txt", "--unmatched", "deny")
         self.assertEqual(config["django"]["SECRET_KEY_FILE"], "secret_key.txt")
         self.assertEqual(config["gate"], {"unmatched": "deny"})
+
+    def test_renderer_classes_per_view_and_custom_renderers_as_tables(self):
+        report = self.routes["^api/v1/reports/(?P<year>[0-9]{4})/$"]
+        self.assertEqual(report["renderer_classes"], [
+            "JSONRenderer", "sampleapp.views.CSVRenderer", "sampleapp.views.VendorJSONRenderer"])
+        self.assertEqual(self.config["renderer_classes"], {
+            "sampleapp.views.CSVRenderer": {"media_type": "text/csv", "format": "csv"},
+            "sampleapp.views.VendorJSONRenderer": {
+                "media_type": "application/vnd.sample+json", "format": "vnd", "base": "JSONRenderer"},
+        })
+        self.assertEqual(self.routes["api/v1/orders/<int:pk>/"]["renderer_classes"], ["JSONRenderer", "BrowsableAPIRenderer"])
 
     def test_the_export_loads_in_drfgate_check(self):
         _, config, _ = exported("--database", "sqlite://" + check_database())

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.test.utils import override_settings
 from django.utils.module_loading import import_string
 from django.urls import path
-from rest_framework import authentication, exceptions, permissions
+from rest_framework import authentication, exceptions, permissions, renderers
+from rest_framework.urlpatterns import format_suffix_patterns
 from rest_framework.metadata import BaseMetadata
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -238,6 +239,8 @@ def build_view(view_name, spec, registry):
         "metadata_class": UserEchoMetadata,
         "backends": spec.get("backends"),
         "simple_jwt": spec.get("simple_jwt"),
+        **({"renderer_classes": [getattr(renderers, name) for name in spec["renderer_classes"]]}
+           if "renderer_classes" in spec else {}),
         "__doc__": f"Conformance view {view_name}.",
     }
     for method in methods:
@@ -307,7 +310,9 @@ class ConformanceView(APIView):
 
 def url_patterns(cases_document):
     registry = ClassRegistry(cases_document.get("classes", {}))
-    return [
-        path(spec["path"], build_view(name, spec, registry).as_view(), name=name)
-        for name, spec in cases_document.get("views", {}).items()
-    ]
+    patterns = []
+    for name, spec in cases_document.get("views", {}).items():
+        pattern = path(spec["path"], build_view(name, spec, registry).as_view(), name=name)
+        # "format_suffix": also the view's `.json`-style routes, as DRF's format_suffix_patterns.
+        patterns += format_suffix_patterns([pattern]) if spec.get("format_suffix") else [pattern]
+    return patterns

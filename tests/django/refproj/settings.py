@@ -1,7 +1,9 @@
 """Settings of the reference Django + DRF project that drfgate is tested against.
 
 Environment:
-  DRFGATE_DJANGO_DB        SQLite file (default <repo>/build/django/db.sqlite3)
+  DRFGATE_DJANGO_DB        SQLite file (default <repo>/build/django/db.sqlite3), or a server
+                           database as postgres://user[:password]@host:port/name or
+                           mysql://… (tests/django/server_db.py)
   DRFGATE_DJANGO_SECRET    SECRET_KEY (default: a fixed, public test value)
   DRFGATE_DJANGO_BACKENDS  AUTHENTICATION_BACKENDS, comma-separated (default: ModelBackend)
   DRFGATE_CASES            conformance table whose views refproj.urls serves
@@ -52,16 +54,27 @@ SESSION_ENGINE = os.environ.get("DRFGATE_SESSION_ENGINE", "django.contrib.sessio
 CSRF_TRUSTED_ORIGINS = ["https://trusted.example", "https://*.wild.example"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# DRF's browsable API renders its pages from rest_framework's templates (content negotiation
+# picks it for Accept: text/html and ?format=api).
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+STATIC_URL = "/static/"
+
 ROOT_URLCONF = "refproj.urls"
 WSGI_APPLICATION = "refproj.wsgi.application"
 
+sys.path.insert(0, str(DJANGO_DIR))
+import server_db  # noqa: E402  (tests/django/server_db.py)
+
 DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get(
-            "DRFGATE_DJANGO_DB", str(REPO_ROOT / "build" / "django" / "db.sqlite3")
-        ),
-    }
+    "default": server_db.django_database(
+        os.environ.get("DRFGATE_DJANGO_DB", str(REPO_ROOT / "build" / "django" / "db.sqlite3"))
+    )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 

@@ -171,6 +171,25 @@ pub fn original_request<B>(
     Ok(Request::from_parts(parts, body))
 }
 
+/// `REMOTE_ADDR` for the gate: the header the proxy names the client in, when the config
+/// trusts one (required then: a proxy that does not set it is misconfigured), else the peer.
+pub fn remote_addr(
+    headers: &HeaderMap,
+    header: Option<&str>,
+    peer: std::net::IpAddr,
+) -> Result<Bytes, BadForwarded> {
+    let Some(name) = header else {
+        return Ok(Bytes::from(peer.to_string()));
+    };
+    match single(headers, name)? {
+        Some(value) => Ok(Bytes::copy_from_slice(value.trim_ascii())),
+        None => Err(BadForwarded::misconfigured(format!(
+            "{name} is missing: remote_addr_header names it as the client's address; the \
+             proxy must set it on every request"
+        ))),
+    }
+}
+
 /// A header that must appear at most once: two values would leave the original request in
 /// doubt, so they are refused.
 fn single<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h [u8]>, BadForwarded> {

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use drfgate::{Config, Gate};
-use drfgate_tower::DrfGateLayer;
+use drfgate_tower::{ConnectionInfo, DrfGateLayer};
 use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -56,6 +56,8 @@ struct Shared {
 struct Policy {
     layer: DrfGateLayer,
     trusted: Vec<ForwardedHeaders>,
+    /// `[serve] remote_addr_header`: where `REMOTE_ADDR` comes from (else the peer).
+    remote_addr_header: Option<String>,
 }
 
 impl Policy {
@@ -68,6 +70,7 @@ impl Policy {
             layer: DrfGateLayer::new(gate.clone())
                 .max_blocking_decisions(settings.max_blocking_decisions),
             trusted: settings.trusted_forwarded.clone(),
+            remote_addr_header: settings.remote_addr_header.clone(),
         };
         Ok((policy, settings, gate))
     }
@@ -211,13 +214,13 @@ async fn serve(
         };
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
+                Ok((stream, peer)) => {
                     let shared = shared.clone();
                     let activity = watch::Activity::new();
                     let stream = watch::Watched::new(stream, activity.clone(), shared.timeouts);
                     let service = hyper::service::service_fn(move |request| {
                         let request_in_progress = activity.request();
-                        let answer = handle(request, shared.clone());
+                        let answer = handle(request, shared.clone(), peer.ip());
                         async move {
                             let answer = answer.await;
                             drop(request_in_progress);
@@ -256,6 +259,7 @@ async fn serve(
 async fn handle(
     request: Request<Incoming>,
     shared: Arc<Shared>,
+    peer: std::net::IpAddr,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     // A forward-auth request's body is never part of the decision.
     let (parts, _body) = request.into_parts();
@@ -266,7 +270,19 @@ async fn handle(
     {
         return Ok(answer::health());
     }
-    let request = match forwarded::original_request(request, &policy.trusted) {
+    let remote_addr = forwarded::remote_addr(
+        request.headers(),
+        policy.remote_addr_header.as_deref(),
+        peer,
+    );
+    let request = match remote_addr.and_then(|remote_addr| {
+        let mut request = forwarded::original_request(request, &policy.trusted)?;
+        request
+            .extensions_mut()
+            .get_or_insert_with(ConnectionInfo::default)
+            .remote_addr = Some(remote_addr);
+        Ok(request)
+    }) {
         Ok(request) => request,
         Err(bad) => {
             if bad.misconfigured {

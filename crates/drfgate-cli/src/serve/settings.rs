@@ -20,6 +20,7 @@ struct RawServe {
     keep_alive_timeout_seconds: Option<Spanned<u64>>,
     max_connections: Option<Spanned<u64>>,
     max_blocking_decisions: Option<Spanned<u64>>,
+    remote_addr_header: Option<Spanned<String>>,
 }
 
 /// A family of request headers by which a reverse proxy passes the original request to a
@@ -60,6 +61,10 @@ pub struct ServeSettings {
     /// Decisions that need the database or a password hasher, running at once (each on a
     /// blocking thread); a request beyond them is answered 503 with `Retry-After`.
     pub max_blocking_decisions: usize,
+    /// The header in which the proxy in front names the client (`REMOTE_ADDR` for DRF's
+    /// throttles), e.g. nginx's `proxy_set_header X-Real-IP $remote_addr`. `None` (the
+    /// default): the address of the peer that connected to `drfgate serve`.
+    pub remote_addr_header: Option<String>,
 }
 
 impl ServeSettings {
@@ -77,6 +82,7 @@ impl Default for ServeSettings {
             keep_alive_timeout: ServeSettings::DEFAULT_KEEP_ALIVE_TIMEOUT,
             max_connections: ServeSettings::DEFAULT_MAX_CONNECTIONS,
             max_blocking_decisions: ServeSettings::DEFAULT_MAX_BLOCKING_DECISIONS,
+            remote_addr_header: None,
         }
     }
 }
@@ -116,6 +122,21 @@ impl ServeSettings {
         if let Some(value) = &raw.max_blocking_decisions {
             settings.max_blocking_decisions =
                 bounded(value, "max_blocking_decisions", 10_000)? as usize;
+        }
+        if let Some(name) = &raw.remote_addr_header {
+            let valid = !name.get_ref().is_empty()
+                && name
+                    .get_ref()
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !valid {
+                return Err(config.error_at(
+                    name.span(),
+                    "serve.remote_addr_header",
+                    format!("{:?} is not a header name", name.get_ref()),
+                ));
+            }
+            settings.remote_addr_header = Some(name.get_ref().clone());
         }
         let Some(names) = raw.trusted_forwarded else {
             return Ok(settings);

@@ -47,15 +47,8 @@ pub fn basic_credentials(header: &[u8]) -> BasicCredentials {
         SchemeCredentials::TooManyParts => return BasicCredentials::Refused(BASIC_SPACES),
         SchemeCredentials::Credentials(c) => c,
     };
-    let Ok(decoded) = b64decode_lenient(credentials) else {
-        return BasicCredentials::Refused(BASIC_NOT_BASE64);
-    };
-    let text = decode_basic_text(&decoded);
-    // DRF ≥ 3.15 refuses credentials without a colon as badly encoded.
-    match text.split_once(':') {
-        Some((username, password)) => {
-            BasicCredentials::UsernamePassword(username.to_owned(), password.to_owned())
-        }
+    match split_credentials(credentials) {
+        Some((username, password)) => BasicCredentials::UsernamePassword(username, password),
         None => BasicCredentials::Refused(BASIC_NOT_BASE64),
     }
 }
@@ -63,6 +56,26 @@ pub fn basic_credentials(header: &[u8]) -> BasicCredentials {
 pub struct BasicAuthentication {
     name: Arc<str>,
     challenge: Arc<str>,
+}
+
+/// The `(username, password)` of a Basic header's credentials part, or `None` when DRF
+/// refuses them as badly encoded.
+fn split_credentials(credentials: &[u8]) -> Option<(String, String)> {
+    let decoded = b64decode_lenient(credentials).ok()?;
+    let text = decode_basic_text(&decoded);
+    // DRF ≥ 3.15 refuses credentials without a colon as badly encoded.
+    let (username, password) = text.split_once(':')?;
+    Some((username.to_owned(), password.to_owned()))
+}
+
+/// The username of a well-formed `Authorization: Basic …` header (the failed-login limiter
+/// counts failures per username).
+pub(crate) fn basic_username(request: &Request<'_>) -> Option<String> {
+    let header = request.header("Authorization")?;
+    match scheme_credentials(&header, b"basic") {
+        SchemeCredentials::Credentials(c) => split_credentials(c).map(|(username, _)| username),
+        _ => None,
+    }
 }
 
 impl BasicAuthentication {

@@ -144,7 +144,7 @@ fn write_framed(hasher: &mut SipHasher13, bytes: &[u8]) {
 /// Draws the per-cache SipHash key. Should the OS refuse randomness, std's randomly keyed
 /// hasher state (seeded by std from the OS at thread start) mixed with the wall clock keeps the
 /// cache working rather than failing the whole gate.
-pub(super) fn random_hash_keys() -> (u64, u64) {
+pub(crate) fn random_hash_keys() -> (u64, u64) {
     let mut seed = [0u8; 16];
     if getrandom::fill(&mut seed).is_ok() {
         let [k0, k1] = [&seed[..8], &seed[8..]].map(|half| {

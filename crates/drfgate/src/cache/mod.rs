@@ -43,7 +43,7 @@ pub use clock::{Clock, MonotonicClock};
 pub use clock::ManualClock;
 pub use key::{CacheKey, KeyDomain};
 
-use key::random_hash_keys;
+pub(crate) use key::random_hash_keys;
 use single_flight::Stripe;
 use space::{power_of_two_at_most, Lookup, Space, MAX_SHARDS};
 

@@ -20,6 +20,9 @@ pub struct DjangoSettings {
     pub hashers: PasswordHashers,
     /// Sessions and CSRF (`SESSION_ENGINE`, `CSRF_TRUSTED_ORIGINS`, …).
     pub sessions: super::sessions::SessionSettings,
+    /// `ALLOWED_HOSTS`, `DEBUG`, `USE_X_FORWARDED_HOST`/`_PORT`, whether `CommonMiddleware`
+    /// checks every request's host.
+    pub hosts: crate::host::HostSettings,
 }
 
 /// `SECRET_KEY`, kept out of `Debug` output.
@@ -45,16 +48,29 @@ impl Loader<'_> {
                 "missing [django] section (it needs at least DATABASE)",
             ));
         };
-        let sessions = self.sessions(&mut raw)?;
-        let Some(database) = raw.DATABASE else {
-            return Err(self.error(
-                None,
-                "django.DATABASE",
-                "missing; e.g. DATABASE = \"sqlite:///srv/app/db.sqlite3\"",
-            ));
+        let hosts = self.hosts(&mut raw)?;
+        let mut sessions = self.sessions(&mut raw)?;
+        sessions.hosts = hosts.clone();
+        let database = match (raw.DATABASE, raw.DATABASES) {
+            (Some(_), Some(databases)) => {
+                return Err(self.at(
+                    &databases,
+                    "django.DATABASES",
+                    "give DATABASE (a URL) or DATABASES.default (Django's table), not both",
+                ))
+            }
+            (None, Some(databases)) => self.databases(databases, warnings)?,
+            (Some(database), None) => DatabaseUrl::parse(database.get_ref(), self.base.as_deref())
+                .map_err(|m| self.at(&database, "django.DATABASE", m))?,
+            (None, None) => {
+                return Err(self.error(
+                    None,
+                    "django.DATABASE",
+                    "missing; e.g. DATABASE = \"sqlite:///srv/app/db.sqlite3\" or \
+                     DATABASE = \"postgres://gate@db.internal/app\"",
+                ))
+            }
         };
-        let database = DatabaseUrl::parse(database.get_ref(), self.base.as_deref())
-            .map_err(|m| self.at(&database, "django.DATABASE", m))?;
         let secret_key = match (raw.SECRET_KEY, raw.SECRET_KEY_FILE) {
             (Some(_), Some(file)) => {
                 return Err(self.at(
@@ -175,6 +191,7 @@ impl Loader<'_> {
             backends,
             hashers,
             sessions,
+            hosts,
         })
     }
 }

@@ -13,11 +13,14 @@
 
 mod auth_classes;
 mod cache;
+mod databases;
 mod django;
 mod handoff;
+mod hosts;
 mod names;
 mod permission_classes;
 mod raw;
+mod renderer_classes;
 mod rest_framework;
 mod rest_knox;
 mod routes;
@@ -25,6 +28,7 @@ mod section;
 mod sessions;
 mod simple_jwt;
 mod suggest;
+mod throttles;
 
 use std::fmt;
 use std::path::Path;
@@ -39,10 +43,13 @@ pub use rest_knox::KnoxSettings;
 pub use routes::Route;
 pub use sessions::{CsrfSettings, SessionEngine, SessionSettings};
 pub use simple_jwt::{SimpleJwtSettings, TokenClass};
+pub use throttles::{ThrottleClass, ThrottleSettings, ThrottleStoreSetting, DEFAULT_MAX_KEYS};
 
 use auth_classes::AuthRegistry;
 use permission_classes::{needs_model, PermissionRegistry};
 use raw::{Loader, RawConfig};
+use renderer_classes::RendererRegistry;
+use throttles::ThrottleRegistry;
 
 /// Why a config could not be loaded: where, which key, what, and a suggestion if we have one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +95,14 @@ pub struct Config {
     pub django: DjangoSettings,
     pub default_authentication: Vec<AuthClass>,
     pub default_permissions: Vec<Permission>,
+    /// The throttles of a path no route matches (`DEFAULT_THROTTLE_CLASSES`, no scope).
+    pub default_throttles: Vec<crate::throttle::ViewThrottle>,
+    /// `NUM_PROXIES`, `[throttle]`, `[failed_logins]`.
+    pub throttling: ThrottleSettings,
+    /// `DEFAULT_RENDERER_CLASSES` (DRF's `JSONRenderer`, `BrowsableAPIRenderer` when absent).
+    pub default_renderers: Vec<std::sync::Arc<crate::negotiation::Renderer>>,
+    /// `URL_FORMAT_OVERRIDE`: `format` by default, `None` when the config sets `false`.
+    pub url_format_override: Option<String>,
     pub cache: CacheConfig,
     /// How long a user's Django permissions are cached.
     pub permissions_ttl: Duration,
@@ -179,20 +194,44 @@ fn authentication_in_use<'c>(
 
 impl Loader<'_> {
     fn load(&self) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(self.text)
+        let mut raw: RawConfig = toml::from_str(self.text)
             .map_err(|e| self.error(e.span(), "", e.message().trim_end().to_string()))?;
         let mut warnings = Vec::new();
 
         let mut django = self.django(raw.django, &mut warnings)?;
         let auth_classes = AuthRegistry::new(self, &raw.authentication_classes)?;
         let permission_classes = PermissionRegistry::new(self, &raw.permission_classes)?;
+        let renderer_classes = RendererRegistry::new(self, &raw.renderer_classes)?;
 
-        let (default_authentication, default_permissions) = self.rest_framework(
+        let (throttle_defaults_raw, throttle_rates_raw, num_proxies_raw) =
+            match &mut raw.rest_framework {
+                Some(rf) => (
+                    rf.DEFAULT_THROTTLE_CLASSES.take(),
+                    rf.DEFAULT_THROTTLE_RATES.take(),
+                    rf.NUM_PROXIES.take(),
+                ),
+                None => (None, None, None),
+            };
+        let throttle_classes =
+            ThrottleRegistry::new(self, &raw.throttle_classes, throttle_rates_raw.as_ref())?;
+        let default_throttle_classes = match &throttle_defaults_raw {
+            Some(list) => {
+                throttle_classes.resolve_list(list, "rest_framework.DEFAULT_THROTTLE_CLASSES")?
+            }
+            None => Vec::new(),
+        };
+        let num_proxies = self.num_proxies(num_proxies_raw.as_ref())?;
+        let throttling =
+            self.throttle_settings(raw.throttle.take(), raw.failed_logins.take(), num_proxies)?;
+        let rest_framework = self.rest_framework(
             raw.rest_framework,
             &auth_classes,
             &permission_classes,
+            &renderer_classes,
             &mut warnings,
         )?;
+        let default_authentication = rest_framework.default_authentication;
+        let default_permissions = rest_framework.default_permissions;
         let (cache, permissions_ttl, credential_lookups_per_second) = self.cache(raw.cache)?;
         let simple_jwt = self.simple_jwt(raw.simple_jwt, django.secret_key.as_ref())?;
         let rest_knox = self.rest_knox(raw.rest_knox)?;
@@ -213,10 +252,27 @@ impl Loader<'_> {
                 }
             },
         };
+        let registries = routes::ClassRegistries {
+            auth: &auth_classes,
+            perms: &permission_classes,
+            throttles: &throttle_classes,
+            default_throttles: &default_throttle_classes,
+            renderers: &renderer_classes,
+        };
         let mut routes = Vec::with_capacity(raw.routes.len());
         for (i, route) in raw.routes.iter().enumerate() {
-            routes.push(self.route(i, route, &auth_classes, &permission_classes)?);
+            routes.push(self.route(i, route, &registries)?);
         }
+        let default_throttles = if unmatched == Unmatched::Defaults {
+            throttle_classes.view_throttles(
+                &default_throttle_classes,
+                None,
+                None,
+                "rest_framework.DEFAULT_THROTTLE_CLASSES",
+            )?
+        } else {
+            Vec::new()
+        };
         if authentication_in_use(&routes, &default_authentication)
             .any(|c| c.kind == AuthKind::Session)
             && django.secret_key.is_none()
@@ -253,6 +309,10 @@ impl Loader<'_> {
             django,
             default_authentication,
             default_permissions,
+            default_throttles,
+            throttling,
+            default_renderers: rest_framework.default_renderers,
+            url_format_override: rest_framework.url_format_override,
             cache,
             permissions_ttl,
             credential_lookups_per_second,

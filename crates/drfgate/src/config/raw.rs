@@ -19,6 +19,11 @@ pub(super) struct RawConfig {
     pub(super) authentication_classes: BTreeMap<Spanned<String>, RawAuthClass>,
     #[serde(default)]
     pub(super) permission_classes: BTreeMap<Spanned<String>, RawPermissionClass>,
+    #[serde(default)]
+    pub(super) throttle_classes: BTreeMap<Spanned<String>, super::throttles::RawThrottleClass>,
+    pub(super) throttle: Option<super::throttles::RawThrottle>,
+    pub(super) failed_logins: Option<super::throttles::RawFailedLogins>,
+    pub(super) renderer_classes: BTreeMap<Spanned<String>, RawRendererClass>,
     pub(super) cache: Option<RawCache>,
     pub(super) gate: Option<RawGate>,
     pub(super) simple_jwt: Option<super::simple_jwt::RawSimpleJwt>,
@@ -38,6 +43,8 @@ pub(super) struct RawDjango {
     pub(super) SECRET_KEY: Option<String>,
     pub(super) SECRET_KEY_FILE: Option<Spanned<String>>,
     pub(super) DATABASE: Option<Spanned<String>>,
+    /// Django's `DATABASES`, of which the gate reads `default` (config/databases.rs).
+    pub(super) DATABASES: Option<Spanned<BTreeMap<String, Spanned<super::databases::RawDatabase>>>>,
     pub(super) AUTH_USER_TABLE: Option<Spanned<String>>,
     pub(super) USERNAME_FIELD: Option<Spanned<String>>,
     pub(super) TOKEN_TABLE: Option<Spanned<String>>,
@@ -56,7 +63,12 @@ pub(super) struct RawDjango {
     pub(super) CSRF_COOKIE_DOMAIN: Option<Spanned<String>>,
     pub(super) CSRF_TRUSTED_ORIGINS: Option<Vec<Spanned<String>>>,
     pub(super) SECURE_PROXY_SSL_HEADER: Option<Spanned<Vec<String>>>,
+    // Hosts (config/hosts.rs reads them).
     pub(super) ALLOWED_HOSTS: Option<Vec<String>>,
+    pub(super) DEBUG: Option<bool>,
+    pub(super) USE_X_FORWARDED_HOST: Option<bool>,
+    pub(super) USE_X_FORWARDED_PORT: Option<bool>,
+    pub(super) MIDDLEWARE: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -64,6 +76,12 @@ pub(super) struct RawDjango {
 pub(super) struct RawRestFramework {
     pub(super) DEFAULT_AUTHENTICATION_CLASSES: Option<Vec<Spanned<String>>>,
     pub(super) DEFAULT_PERMISSION_CLASSES: Option<Vec<Spanned<String>>>,
+    pub(super) DEFAULT_THROTTLE_CLASSES: Option<Vec<Spanned<String>>>,
+    pub(super) DEFAULT_THROTTLE_RATES: Option<BTreeMap<String, Spanned<toml::Value>>>,
+    pub(super) NUM_PROXIES: Option<Spanned<i64>>,
+    pub(super) DEFAULT_RENDERER_CLASSES: Option<Vec<Spanned<String>>>,
+    /// A string, or `false` for Python's `None` (TOML has no null).
+    pub(super) URL_FORMAT_OVERRIDE: Option<Spanned<toml::Value>>,
     #[serde(flatten)]
     pub(super) other: BTreeMap<String, toml::Value>,
 }
@@ -82,6 +100,14 @@ pub(super) struct RawAuthClass {
 pub(super) struct RawPermissionClass {
     pub(super) base: Spanned<String>,
     pub(super) message: Option<toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRendererClass {
+    pub(super) media_type: Spanned<String>,
+    pub(super) format: Spanned<String>,
+    pub(super) base: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -120,6 +146,9 @@ pub(super) struct RawRoute {
     pub(super) authentication_classes: Option<Vec<Spanned<String>>>,
     pub(super) permission_classes: Option<Vec<Spanned<String>>>,
     pub(super) model: Option<Spanned<String>>,
+    pub(super) throttle_classes: Option<Vec<Spanned<String>>>,
+    pub(super) throttle_scope: Option<Spanned<String>>,
+    pub(super) renderer_classes: Option<Vec<Spanned<String>>>,
     /// `pass = true`: the view is the application's to judge (a Python class the gate cannot
     /// model); requests matching it are passed on without an identity.
     pub(super) r#pass: Option<Spanned<bool>>,

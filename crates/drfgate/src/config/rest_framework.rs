@@ -1,5 +1,6 @@
-//! The `[rest_framework]` section: `DEFAULT_AUTHENTICATION_CLASSES` and
-//! `DEFAULT_PERMISSION_CLASSES` (DRF's own defaults when absent); the settings drfgate does not
+//! The `[rest_framework]` section: `DEFAULT_AUTHENTICATION_CLASSES`,
+//! `DEFAULT_PERMISSION_CLASSES`, `DEFAULT_RENDERER_CLASSES` and `URL_FORMAT_OVERRIDE` (DRF's
+//! own defaults when absent); the settings drfgate does not
 //! act on load with a warning, any other key is refused.
 
 use std::collections::BTreeMap;
@@ -7,23 +8,20 @@ use std::collections::BTreeMap;
 use super::auth_classes::{AuthClass, AuthRegistry};
 use super::permission_classes::PermissionRegistry;
 use super::raw::{Loader, RawRestFramework};
+use super::renderer_classes::RendererRegistry;
 use super::suggest::suggestion;
 use super::ConfigError;
 use crate::permissions::{Permission, PermissionClass};
 
 /// REST_FRAMEWORK settings a user may copy over that drfgate does not act on.
 const IGNORED_DRF_SETTINGS: &[&str] = &[
-    "DEFAULT_RENDERER_CLASSES",
     "DEFAULT_PARSER_CLASSES",
-    "DEFAULT_THROTTLE_CLASSES",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS",
     "DEFAULT_METADATA_CLASS",
     "DEFAULT_VERSIONING_CLASS",
     "DEFAULT_PAGINATION_CLASS",
     "DEFAULT_FILTER_BACKENDS",
     "DEFAULT_SCHEMA_CLASS",
-    "DEFAULT_THROTTLE_RATES",
-    "NUM_PROXIES",
     "PAGE_SIZE",
     "SEARCH_PARAM",
     "ORDERING_PARAM",
@@ -38,7 +36,6 @@ const IGNORED_DRF_SETTINGS: &[&str] = &[
     "NON_FIELD_ERRORS_KEY",
     "TEST_REQUEST_RENDERER_CLASSES",
     "TEST_REQUEST_DEFAULT_FORMAT",
-    "URL_FORMAT_OVERRIDE",
     "FORMAT_SUFFIX_KWARG",
     "URL_FIELD_NAME",
     "DATE_FORMAT",
@@ -65,16 +62,21 @@ impl Loader<'_> {
         raw: Option<RawRestFramework>,
         auth_classes: &AuthRegistry,
         permission_classes: &PermissionRegistry,
+        renderer_classes: &RendererRegistry,
         warnings: &mut Vec<String>,
-    ) -> Result<(Vec<AuthClass>, Vec<Permission>), ConfigError> {
-        let (default_auth_raw, default_perm_raw, other) = match raw {
+    ) -> Result<RestFrameworkSettings, ConfigError> {
+        let (default_auth_raw, default_perm_raw, renderers_raw, format_override, other) = match raw
+        {
             Some(rf) => (
                 rf.DEFAULT_AUTHENTICATION_CLASSES,
                 rf.DEFAULT_PERMISSION_CLASSES,
+                rf.DEFAULT_RENDERER_CLASSES,
+                rf.URL_FORMAT_OVERRIDE,
                 rf.other,
             ),
-            None => (None, None, BTreeMap::new()),
+            None => (None, None, None, None, BTreeMap::new()),
         };
+        // The throttle settings are taken out by `Loader::load` before this runs.
         for name in other.keys() {
             // Flattened keys carry no span: find the key's own line.
             let line = self.key_line(name);
@@ -89,6 +91,11 @@ impl Loader<'_> {
                 known.extend([
                     "DEFAULT_AUTHENTICATION_CLASSES",
                     "DEFAULT_PERMISSION_CLASSES",
+                    "DEFAULT_THROTTLE_CLASSES",
+                    "DEFAULT_THROTTLE_RATES",
+                    "NUM_PROXIES",
+                    "DEFAULT_RENDERER_CLASSES",
+                    "URL_FORMAT_OVERRIDE",
                 ]);
                 return Err(ConfigError {
                     origin: self.origin.to_string(),
@@ -114,6 +121,41 @@ impl Loader<'_> {
                 .resolve_list(&list, "rest_framework.DEFAULT_PERMISSION_CLASSES")?,
             None => vec![Permission::Class(PermissionClass::AllowAny)],
         };
-        Ok((default_authentication, default_permissions))
+        let default_renderers = match renderers_raw {
+            Some(list) => renderer_classes.resolve_list(
+                self,
+                &list,
+                "rest_framework.DEFAULT_RENDERER_CLASSES",
+            )?,
+            None => RendererRegistry::drf_default(),
+        };
+        let url_format_override = match format_override {
+            None => Some("format".to_string()),
+            Some(value) => match value.get_ref() {
+                toml::Value::String(name) => Some(name.clone()),
+                toml::Value::Boolean(false) => None,
+                _ => {
+                    return Err(self.at(
+                        &value,
+                        "rest_framework.URL_FORMAT_OVERRIDE",
+                        "must be a query parameter name, or false for None",
+                    ))
+                }
+            },
+        };
+        Ok(RestFrameworkSettings {
+            default_authentication,
+            default_permissions,
+            default_renderers,
+            url_format_override,
+        })
     }
+}
+
+/// The `[rest_framework]` settings the gate acts on.
+pub(super) struct RestFrameworkSettings {
+    pub(super) default_authentication: Vec<AuthClass>,
+    pub(super) default_permissions: Vec<Permission>,
+    pub(super) default_renderers: Vec<std::sync::Arc<crate::negotiation::Renderer>>,
+    pub(super) url_format_override: Option<String>,
 }

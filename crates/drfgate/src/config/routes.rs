@@ -6,9 +6,13 @@ use toml::Spanned;
 use super::auth_classes::{AuthClass, AuthRegistry};
 use super::permission_classes::{needs_model, PermissionRegistry};
 use super::raw::{Loader, RawRoute};
+use super::renderer_classes::RendererRegistry;
 use super::ConfigError;
 use crate::permissions::{ModelLabel, Permission};
 use crate::routes::RoutePattern;
+use crate::throttle::ViewThrottle;
+
+use super::throttles::{ThrottleClass, ThrottleRegistry};
 
 /// One `[[routes]]` entry, compiled.
 pub struct Route {
@@ -18,10 +22,24 @@ pub struct Route {
     pub authentication: Option<Vec<AuthClass>>,
     pub permissions: Option<Vec<Permission>>,
     pub model: Option<ModelLabel>,
+    /// The view's throttles, resolved (its own `throttle_classes` or the defaults, with its
+    /// `throttle_scope`).
+    pub throttles: Vec<ViewThrottle>,
+    /// The view's `renderer_classes`; `None`: `DEFAULT_RENDERER_CLASSES`.
+    pub renderers: Option<Vec<std::sync::Arc<crate::negotiation::Renderer>>>,
     /// `pass = true`: matched requests go to the application unjudged, as `[gate] unmatched =
     /// "pass"` does for paths no route matches.
     pub pass: bool,
     pub line: Option<usize>,
+}
+
+/// The class registries a route's names resolve against, and the defaults it inherits.
+pub(super) struct ClassRegistries<'a> {
+    pub(super) auth: &'a AuthRegistry<'a>,
+    pub(super) perms: &'a PermissionRegistry<'a>,
+    pub(super) throttles: &'a ThrottleRegistry<'a>,
+    pub(super) default_throttles: &'a [ThrottleClass],
+    pub(super) renderers: &'a RendererRegistry,
 }
 
 impl Loader<'_> {
@@ -29,9 +47,15 @@ impl Loader<'_> {
         &self,
         index: usize,
         raw: &Spanned<RawRoute>,
-        auth: &AuthRegistry,
-        perms: &PermissionRegistry,
+        classes: &ClassRegistries<'_>,
     ) -> Result<Route, ConfigError> {
+        let ClassRegistries {
+            auth,
+            perms,
+            throttles,
+            default_throttles,
+            renderers,
+        } = *classes;
         let key = |k: &str| format!("routes[{index}].{k}");
         let route = raw.get_ref();
         let pattern = match (&route.path, &route.regex) {
@@ -68,6 +92,15 @@ impl Loader<'_> {
                     route.permission_classes.as_ref().map(|_| ()),
                 ),
                 ("model", route.model.as_ref().map(|_| ())),
+                (
+                    "throttle_classes",
+                    route.throttle_classes.as_ref().map(|_| ()),
+                ),
+                ("throttle_scope", route.throttle_scope.as_ref().map(|_| ())),
+                (
+                    "renderer_classes",
+                    route.renderer_classes.as_ref().map(|_| ()),
+                ),
             ];
             if let Some((name, _)) = judged.iter().find(|(_, set)| set.is_some()) {
                 return Err(self.at(
@@ -114,15 +147,43 @@ impl Loader<'_> {
             .as_ref()
             .map(|m| ModelLabel::parse(m.get_ref()).map_err(|e| self.at(m, key("model"), e)))
             .transpose()?;
+        let line = Some(self.line_of(raw.span().start));
+        let throttles = if pass {
+            Vec::new()
+        } else {
+            let own = route
+                .throttle_classes
+                .as_ref()
+                .map(|list| throttles.resolve_list(list, &key("throttle_classes")))
+                .transpose()?;
+            let scope_line = route
+                .throttle_scope
+                .as_ref()
+                .map(|s| self.line_of(s.span().start))
+                .or(line);
+            throttles.view_throttles(
+                own.as_deref().unwrap_or(default_throttles),
+                route.throttle_scope.as_ref().map(|s| s.get_ref().as_str()),
+                scope_line,
+                &key("throttle_classes"),
+            )?
+        };
+        let renderers = route
+            .renderer_classes
+            .as_ref()
+            .map(|list| renderers.resolve_list(self, list, &key("renderer_classes")))
+            .transpose()?;
         Ok(Route {
+            renderers,
             pattern,
             name: route.name.clone(),
             methods,
             authentication,
             permissions,
             model,
+            throttles,
             pass,
-            line: Some(self.line_of(raw.span().start)),
+            line,
         })
     }
 

@@ -46,9 +46,8 @@ pub struct SessionSettings {
     /// `SECURE_PROXY_SSL_HEADER`: the HTTP header (from its `HTTP_…` META name) and the value
     /// that makes a request secure.
     pub secure_proxy_ssl_header: Option<(String, String)>,
-    /// `ALLOWED_HOSTS`, for `get_host()` in the CSRF checks. Django's default is empty, which
-    /// accepts no host (with `DEBUG = False`).
-    pub allowed_hosts: Vec<String>,
+    /// What `get_host()` reads in the CSRF checks (a copy of `DjangoSettings::hosts`).
+    pub hosts: crate::host::HostSettings,
 }
 
 #[derive(Clone, Debug)]
@@ -81,7 +80,7 @@ impl Default for SessionSettings {
                 trusted_origins: Vec::new(),
             },
             secure_proxy_ssl_header: None,
-            allowed_hosts: Vec::new(),
+            hosts: crate::host::HostSettings::default(),
         }
     }
 }
@@ -238,9 +237,6 @@ impl Loader<'_> {
             let header = http_header_of(meta)
                 .ok_or_else(|| bad(&format!("{meta:?} is not an HTTP header's META name")))?;
             settings.secure_proxy_ssl_header = Some((header, value.clone()));
-        }
-        if let Some(hosts) = raw.ALLOWED_HOSTS.take() {
-            settings.allowed_hosts = hosts;
         }
         Ok(settings)
     }

@@ -1,6 +1,7 @@
-//! The decision pipeline, DRF's `APIView.initial`: find the route (or apply `[gate]
-//! unmatched`), run the authentication classes in order, check each permission, then the
-//! method; every step is told to the tracer for `drfgate explain`.
+//! The decision pipeline: Django's `CommonMiddleware` host check, then DRF's `APIView.initial`:
+//! find the route (or apply `[gate] unmatched`), negotiate the renderer, run the
+//! authentication classes in order, check each permission, then the method; every step is
+//! told to the tracer for `drfgate explain`.
 
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -13,6 +14,8 @@ use crate::cache::Cached;
 use crate::config::Unmatched;
 use crate::decision::{Decision, Identity, UserPk};
 use crate::exceptions::ApiError;
+use crate::host::Host;
+use crate::negotiation::{Negotiated, Negotiation};
 use crate::permissions::PermissionContext;
 use crate::request::{Method, Request};
 use crate::store::Store;
@@ -43,6 +46,31 @@ enum Stop {
     Error(ApiError),
     /// An authenticator could not finish DRF's answer: the application decides.
     Defer,
+    /// The failed-login limiter refused before any authenticator ran: DRF's 429 with this
+    /// wait.
+    Locked(Option<f64>),
+}
+
+/// A failure that a guessed credential produces (what the failed-login limiter counts).
+fn is_a_guess(error: &ApiError) -> bool {
+    matches!(
+        error,
+        ApiError::AuthenticationFailed(detail)
+            if *detail == crate::exceptions::INVALID_USERNAME_PASSWORD
+                || *detail == crate::exceptions::INVALID_TOKEN
+    )
+}
+
+fn throttle_names(policy: &Policy) -> String {
+    let names: Vec<String> = policy
+        .throttles
+        .iter()
+        .map(|t| match t.rate {
+            Some(rate) => format!("{} ({}: {}/{}s)", t.class, t.scope, rate.num, rate.duration),
+            None => format!("{} (no rate)", t.class),
+        })
+        .collect();
+    names.join(", ")
 }
 
 impl Gate {
@@ -113,7 +141,19 @@ impl Gate {
                     || describe_route(route),
                     || format!("matched path_info {path_info:?}"),
                 );
-                self.decide_on_policy(&route.policy, request, trace, lookup)
+                match self.check_host(request, trace) {
+                    Some(decision) => decision,
+                    None => {
+                        let suffix = route.pattern.format_kwarg(&path_info);
+                        self.decide_on_policy(
+                            &route.policy,
+                            request,
+                            suffix.as_deref(),
+                            trace,
+                            lookup,
+                        )
+                    }
+                }
             }
             None => self.decide_unmatched(&path_info, request, trace, lookup),
         };
@@ -133,7 +173,10 @@ impl Gate {
                 trace.step(Stage::Route, no_route, || {
                     "applying DEFAULT_AUTHENTICATION_CLASSES and DEFAULT_PERMISSION_CLASSES".into()
                 });
-                self.decide_on_policy(&self.defaults, request, trace, lookup)
+                if let Some(decision) = self.check_host(request, trace) {
+                    return decision;
+                }
+                self.decide_on_policy(&self.defaults, request, None, trace, lookup)
             }
             Unmatched::Pass => {
                 trace.step(Stage::Route, no_route, || {
@@ -145,14 +188,150 @@ impl Gate {
                 trace.step(Stage::Route, no_route, || {
                     "refused ([gate] unmatched = \"deny\")".into()
                 });
+                if let Some(decision) = self.check_host(request, trace) {
+                    return decision;
+                }
                 Decision::Deny(crate::exceptions::not_found())
             }
         }
     }
 
-    /// DRF's `APIView.initial` for one view's policy: authenticate, check permissions, then
-    /// the method.
+    /// `CommonMiddleware`'s `request.get_host()`, before URL resolution and the view: `None`
+    /// when the request goes on, else Django's 400 (or a pass where Django's answer is not
+    /// the gate's to give).
+    fn check_host(&self, request: &Request<'_>, trace: &mut Tracer<'_>) -> Option<Decision> {
+        if !self.hosts.checked_before_views {
+            return None;
+        }
+        match self.hosts.get_host(request) {
+            // A valid host goes on untold. Without a Host (HTTP/1.1 requires one) Django
+            // validates SERVER_NAME and SERVER_PORT, which only the WSGI server knows
+            // (docs/differences.md): the request is judged without the check.
+            Host::Valid(_) | Host::Unknown => None,
+            Host::Disallowed if self.hosts.debug => {
+                trace.step(
+                    Stage::Host,
+                    || "Host".into(),
+                    || "not in ALLOWED_HOSTS; pass: with DEBUG Django answers its technical 400 page".into(),
+                );
+                Some(Decision::Pass)
+            }
+            Host::Disallowed => {
+                trace.step(
+                    Stage::Host,
+                    || "Host".into(),
+                    || "not in ALLOWED_HOSTS: Django's 400 page (DisallowedHost)".into(),
+                );
+                Some(Decision::Deny(crate::host::bad_request()))
+            }
+        }
+    }
+    /// DRF's `APIView.initial` for one view's policy: negotiate, then the rest; a refusal is
+    /// the gate's only when DRF would render it as the gate does (its JSON renderer).
     fn decide_on_policy(
+        &self,
+        policy: &Policy,
+        request: &Request<'_>,
+        format_suffix: Option<&str>,
+        trace: &mut Tracer<'_>,
+        lookup: Lookup<'_>,
+    ) -> Decision {
+        let negotiation = Negotiation {
+            renderers: &policy.renderers,
+            url_format_override: self.url_format_override.as_deref(),
+        };
+        let accept = request.header("Accept");
+        let query = request.query_string();
+        let negotiated = negotiation.select(accept.as_deref(), query, format_suffix);
+        // The usual request (no Accept, no format) gets the first renderer: not worth a line.
+        let worth_telling = accept.is_some() || format_suffix.is_some() || !query.is_empty();
+        let failure =
+            |deny: crate::decision::Deny, what: String, trace: &mut Tracer<'_>| {
+                if negotiation.failures_render_as_json() {
+                    trace.step(
+                        Stage::Negotiation,
+                        || what,
+                        || {
+                            format!(
+                                "deny {} {}",
+                                deny.status,
+                                String::from_utf8_lossy(&deny.body)
+                            )
+                        },
+                    );
+                    Decision::Deny(deny)
+                } else {
+                    trace.step(Stage::Negotiation, || what, || {
+                    "pass: the view's first renderer is not JSONRenderer, and DRF renders the \
+                     refusal with it"
+                        .into()
+                });
+                    Decision::Pass
+                }
+            };
+        let refusals = match negotiated {
+            Negotiated::Chosen { renderer, refusals } => {
+                if worth_telling {
+                    trace.step(
+                        Stage::Negotiation,
+                        || renderer.to_string(),
+                        || "chosen".into(),
+                    );
+                }
+                refusals
+            }
+            Negotiated::NotAcceptable => {
+                return failure(
+                    crate::exceptions::not_acceptable(policy.allow.as_ref()),
+                    "no renderer satisfies the Accept header".into(),
+                    trace,
+                )
+            }
+            Negotiated::FormatNotFound(format) => {
+                let deny = crate::decision::Deny {
+                    allow: policy.allow.clone(),
+                    ..crate::exceptions::not_found()
+                };
+                return failure(deny, format!("no renderer has format {format:?}"), trace);
+            }
+            Negotiated::Unsure(why) => {
+                trace.step(
+                    Stage::Negotiation,
+                    || "undecided".into(),
+                    || format!("pass: {why}"),
+                );
+                return Decision::Pass;
+            }
+        };
+        match self.decide_after_negotiation(policy, request, trace, lookup) {
+            // The gate's own failures (500, 503) stay refusals: fail closed.
+            Decision::Deny(deny) if deny.status < 500 => match refusals {
+                Some(None) => Decision::Deny(deny),
+                Some(Some(indent)) => {
+                    match crate::exceptions::render_indented(&deny.body, indent) {
+                        Some(body) => Decision::Deny(crate::decision::Deny { body, ..deny }),
+                        None => Decision::Pass,
+                    }
+                }
+                None => {
+                    trace.step(
+                        Stage::Result,
+                        || "decision".into(),
+                        || {
+                            "pass: DRF renders this refusal with the negotiated renderer, not as \
+                             the gate's JSON"
+                                .into()
+                        },
+                    );
+                    Decision::Pass
+                }
+            },
+            other => other,
+        }
+    }
+
+    /// Authenticate, check permissions, then the method.
+    fn decide_after_negotiation(
         &self,
         policy: &Policy,
         request: &Request<'_>,
@@ -184,6 +363,21 @@ impl Gate {
         let identity = match self.authenticate(policy, request, trace, lookup) {
             Ok(identity) => identity,
             Err(Stop::Error(error)) => return deny(error, trace),
+            Err(Stop::Locked(wait)) => {
+                let deny = crate::throttle::throttled(wait, policy.allow.as_ref());
+                trace.step(
+                    Stage::Result,
+                    || "decision".into(),
+                    || {
+                        format!(
+                            "deny 429 {} (too many failed logins from this client or for this \
+                         username: [failed_logins])",
+                            String::from_utf8_lossy(&deny.body)
+                        )
+                    },
+                );
+                return Decision::Deny(deny);
+            }
             Err(Stop::Defer) => {
                 trace.step(
                     Stage::Result,
@@ -257,6 +451,58 @@ impl Gate {
             }
         }
 
+        // DRF's check_throttles() runs after check_permissions() and before the handler, so
+        // a method the view does not implement is counted (and may be answered 429).
+        if !policy.throttles.is_empty() {
+            if self.throttling.store().blocking() && matches!(lookup, Lookup::CachesOnly { .. }) {
+                return deny(lookup.miss(), trace);
+            }
+            match self
+                .throttling
+                // `drfgate explain` tells what would happen without spending a request.
+                .check(
+                    &policy.throttles,
+                    identity.as_ref(),
+                    request,
+                    !trace.enabled(),
+                ) {
+                Ok(refusals) if refusals.is_empty() => {
+                    trace.step(
+                        Stage::Throttle,
+                        || throttle_names(policy),
+                        || "allowed (a real request is recorded; explain records nothing)".into(),
+                    );
+                }
+                Ok(refusals) => {
+                    let wait = crate::throttle::longest_wait(&refusals);
+                    let deny = crate::throttle::throttled(wait, policy.allow.as_ref());
+                    trace.step(
+                        Stage::Throttle,
+                        || throttle_names(policy),
+                        || {
+                            let names: Vec<&str> = refusals.iter().map(|r| &*r.class).collect();
+                            format!("refused by {} (wait {wait:?} s)", names.join(", "))
+                        },
+                    );
+                    trace.step(
+                        Stage::Result,
+                        || "decision".into(),
+                        || format!("deny 429 {}", String::from_utf8_lossy(&deny.body)),
+                    );
+                    return Decision::Deny(deny);
+                }
+                Err(error) => {
+                    log::error!("throttle history unavailable, refusing the request: {error}");
+                    trace.step(
+                        Stage::Throttle,
+                        || throttle_names(policy),
+                        || format!("failed: {error}"),
+                    );
+                    return deny(ApiError::Unavailable, trace);
+                }
+            }
+        }
+
         if let Some(methods) = &policy.methods {
             if !methods.iter().any(|m| **m == *method.as_bytes()) {
                 trace.step(
@@ -302,6 +548,39 @@ impl Gate {
             hashers: &self.hashers,
             backends: &self.backends,
         };
+        let limiter_keys = if self.failed_logins.enabled() && !policy.authenticators.is_empty() {
+            if self.throttling.store().blocking() && matches!(lookup, Lookup::CachesOnly { .. }) {
+                return Err(Stop::Error(lookup.miss()));
+            }
+            let username = crate::auth::basic_username(request);
+            let keys = crate::throttle::login::keys(
+                &self.failed_logins,
+                &self.throttling.ident(request),
+                username.as_deref(),
+            );
+            match crate::throttle::login::locked(
+                self.throttling.store(),
+                &keys,
+                self.throttling.now(),
+            ) {
+                Ok(None) => {}
+                Ok(Some(wait)) => {
+                    trace.step(
+                        Stage::Throttle,
+                        || "[failed_logins]".into(),
+                        || "locked: too many failed logins within the window".into(),
+                    );
+                    return Err(Stop::Locked(wait));
+                }
+                Err(error) => {
+                    log::error!("failed-login history unavailable, refusing the request: {error}");
+                    return Err(Stop::Error(ApiError::Unavailable));
+                }
+            }
+            keys
+        } else {
+            Vec::new()
+        };
         for authenticator in &policy.authenticators {
             let outcome = match lookup {
                 Lookup::Full => authenticator.authenticate(request, &cx, trace),
@@ -315,7 +594,18 @@ impl Gate {
             match outcome {
                 Outcome::Decline => continue,
                 Outcome::Success(identity) => return Ok(Some(identity)),
-                Outcome::Fail(error) => return Err(Stop::Error(error)),
+                Outcome::Fail(error) => {
+                    if !limiter_keys.is_empty() && is_a_guess(&error) && !trace.enabled() {
+                        if let Err(e) = crate::throttle::login::record(
+                            self.throttling.store(),
+                            &limiter_keys,
+                            self.throttling.now(),
+                        ) {
+                            log::error!("cannot record a failed login: {e}");
+                        }
+                    }
+                    return Err(Stop::Error(error));
+                }
                 Outcome::Defer => return Err(Stop::Defer),
             }
         }

@@ -91,7 +91,13 @@ pub struct Gate {
     sessions: crate::auth::Sessions,
     shared: SharedAuth,
     handoff: Option<Arc<crate::handoff::HandoffKey>>,
+    throttling: crate::throttle::Throttling,
+    failed_logins: crate::throttle::login::FailedLoginLimits,
     warnings: Vec<String>,
+    /// `get_host()`'s settings, for the `ALLOWED_HOSTS` check before any view.
+    hosts: crate::host::HostSettings,
+    /// `URL_FORMAT_OVERRIDE`.
+    url_format_override: Option<String>,
     /// Decisions that panicked (each refused with 500).
     panics: std::sync::atomic::AtomicU64,
 }
@@ -135,6 +141,21 @@ impl Gate {
 
     /// Builds a gate over a given store (used by tests and by front ends with their own).
     pub fn with_store(config: Config, store: Box<dyn Store>) -> Result<Gate, GateError> {
+        Gate::with_store_and_clock(config, store, Arc::new(crate::throttle::SystemClock))
+    }
+
+    /// [`Gate::with_store`] with the clock the throttles read (tests move a manual one).
+    pub fn with_store_and_clock(
+        config: Config,
+        store: Box<dyn Store>,
+        clock: Arc<dyn crate::throttle::WallClock>,
+    ) -> Result<Gate, GateError> {
+        let throttling = crate::throttle::Throttling::new(
+            crate::throttle::open_store(&config.throttling.store),
+            clock,
+            config.throttling.num_proxies,
+        );
+        let failed_logins = config.throttling.failed_logins;
         let uses_tokens = config.uses_token_authentication();
         let uses_knox = config.uses_knox();
         let uses_blacklist = config.uses_jwt_blacklist();
@@ -160,9 +181,12 @@ impl Gate {
                 authentication,
                 permissions,
                 model,
+                throttles,
+                renderers,
                 pass,
                 line,
             } = route;
+            let renderers = renderers.unwrap_or_else(|| config.default_renderers.clone());
             let classes = authentication.unwrap_or_else(|| config.default_authentication.clone());
             let permissions = permissions.unwrap_or_else(|| config.default_permissions.clone());
             let label: Arc<str> = name.as_deref().unwrap_or(pattern.source()).into();
@@ -171,7 +195,15 @@ impl Gate {
                 name,
                 label,
                 line,
-                policy: build_policy(&shared, &classes, permissions, model, methods.as_deref()),
+                policy: build_policy(
+                    &shared,
+                    &classes,
+                    permissions,
+                    model,
+                    methods.as_deref(),
+                    throttles,
+                    renderers,
+                ),
                 pass,
             });
         }
@@ -181,6 +213,8 @@ impl Gate {
             config.default_permissions.clone(),
             None,
             None,
+            config.default_throttles.clone(),
+            config.default_renderers.clone(),
         );
         let summary = store.summary()?;
         if uses_tokens && summary.tokens.is_none() {
@@ -223,6 +257,8 @@ impl Gate {
             CredentialCache::new(config.cache.clone()),
         );
         Ok(Gate {
+            hosts: config.django.hosts,
+            url_format_override: config.url_format_override,
             sessions,
             routes,
             defaults,
@@ -235,6 +271,8 @@ impl Gate {
             backends: config.django.backends,
             shared,
             handoff: config.handoff,
+            throttling,
+            failed_logins,
             warnings: config.warnings,
             panics: std::sync::atomic::AtomicU64::new(0),
         })
@@ -352,6 +390,11 @@ impl Gate {
             }
             Decision::Pass | Decision::Deny(_) => None,
         }
+    }
+
+    /// Where throttle histories are kept, for logs and `drfgate check`.
+    pub fn throttle_store(&self) -> String {
+        self.throttling.store().describe()
     }
 
     pub fn unmatched(&self) -> Unmatched {

@@ -11,6 +11,7 @@ use crate::auth::{
 use crate::config::{AuthClass, AuthKind};
 use crate::permissions::{ModelLabel, Permission};
 use crate::routes::RoutePattern;
+use crate::throttle::ViewThrottle;
 
 /// One view's policy: its authenticators, permissions and implemented methods.
 pub struct Policy {
@@ -23,9 +24,18 @@ pub struct Policy {
     /// with OPTIONS always and HEAD when GET is there.
     pub(super) methods: Option<Vec<Box<[u8]>>>,
     pub(super) allow: Option<Arc<str>>,
+    /// The view's throttles, checked after the permissions.
+    pub(crate) throttles: Vec<ViewThrottle>,
+    /// The view's renderer classes, for content negotiation.
+    pub(crate) renderers: Vec<Arc<crate::negotiation::Renderer>>,
 }
 
 impl Policy {
+    /// The view's throttles, in order.
+    pub fn throttles(&self) -> &[ViewThrottle] {
+        &self.throttles
+    }
+
     /// The configured authentication classes, in order.
     pub fn authentication_classes(&self) -> impl Iterator<Item = &str> {
         self.authenticators.iter().map(|a| &**a.name())
@@ -48,6 +58,11 @@ impl Policy {
     /// The `Allow` header DRF would send, when the route lists its methods.
     pub fn allow(&self) -> Option<&str> {
         self.allow.as_deref()
+    }
+
+    /// The renderer classes negotiation chooses from, in order.
+    pub fn renderer_classes(&self) -> impl Iterator<Item = &str> {
+        self.renderers.iter().map(|r| &*r.name)
     }
 }
 
@@ -138,6 +153,8 @@ pub(super) fn build_policy(
     permissions: Vec<Permission>,
     model: Option<ModelLabel>,
     methods: Option<&[String]>,
+    throttles: Vec<ViewThrottle>,
+    renderers: Vec<Arc<crate::negotiation::Renderer>>,
 ) -> Policy {
     let authenticators: Vec<Arc<dyn Authenticator>> = classes
         .iter()
@@ -159,5 +176,7 @@ pub(super) fn build_policy(
                 .collect()
         }),
         allow,
+        throttles,
+        renderers,
     }
 }

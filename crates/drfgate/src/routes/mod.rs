@@ -25,7 +25,7 @@ mod python_regex;
 
 use std::fmt;
 
-pub use path_info::{django_path_info, wsgi_path_info};
+pub use path_info::{django_path_info, target_query, wsgi_path_info};
 #[cfg(any(test, feature = "internals"))]
 pub use path_info::target_path;
 
@@ -112,6 +112,24 @@ impl RoutePattern {
             Matcher::Path(pieces) => pieces.full_match(unrooted),
             Matcher::Regex(regex) => regex.is_match(unrooted),
         }
+    }
+
+    /// The `format` keyword argument Django would pass the view (DRF's
+    /// `FORMAT_SUFFIX_KWARG`) for a `path_info` this pattern matches: the `format` group of a
+    /// `re_path()` (`format_suffix_patterns` adds `\.(?P<format>[a-z0-9]+)/?$`), or of its
+    /// `drf_format_suffix` converter exported as a group (`\.[a-z0-9]+/?`, whose `to_python`
+    /// strips the dot and the slash).
+    pub fn format_kwarg(&self, path_info: &str) -> Option<String> {
+        let unrooted = path_info.strip_prefix('/')?;
+        let Matcher::Regex(regex) = &self.matcher else {
+            return None;
+        };
+        let value = regex.captures(unrooted)?.name("format")?.as_str();
+        Some(if value.starts_with('.') {
+            value.trim_matches(['.', '/']).to_string()
+        } else {
+            value.to_string()
+        })
     }
 
     /// The route or regex text this pattern was compiled from.

@@ -66,6 +66,22 @@ pub fn target_path(target: &[u8]) -> &[u8] {
     &rest[..end]
 }
 
+/// The query of a request target as gunicorn splits it: from the first `?` after the path
+/// (see [`target_path`]) to the fragment's `#`; empty when there is none.
+pub fn target_query(target: &[u8]) -> &[u8] {
+    let path = target_path(target);
+    // `path` borrows `target`: what follows it starts with `?`, `#` or nothing.
+    let offset = path.as_ptr() as usize - target.as_ptr() as usize + path.len();
+    let rest = &target[offset.min(target.len())..];
+    match rest.strip_prefix(b"?") {
+        Some(query) => {
+            let end = query.iter().position(|&b| b == b'#').unwrap_or(query.len());
+            &query[..end]
+        }
+        None => b"",
+    }
+}
+
 /// What follows `scheme:` when the target starts with a URL scheme (`urlsplit`: an ASCII
 /// letter, then letters, digits, `+`, `-`, `.`).
 fn strip_url_scheme(target: &[u8]) -> Option<&[u8]> {
@@ -88,6 +104,22 @@ fn repercent_broken_unicode(bytes: &[u8]) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::target_query;
+
+    #[test]
+    fn queries_as_gunicorn_splits_them() {
+        assert_eq!(target_query(b"/a?x=1#f"), b"x=1");
+        assert_eq!(target_query(b"/a#f?x=1"), b"");
+        assert_eq!(target_query(b"/a?"), b"");
+        assert_eq!(target_query(b"/a"), b"");
+        assert_eq!(target_query(b"http://h/p?format=api"), b"format=api");
+        assert_eq!(target_query(b"http://h?format=api"), b"format=api");
+        assert_eq!(target_query(b"//x?a?b"), b"a?b");
+    }
 }
 
 #[cfg(test)]

@@ -307,10 +307,15 @@ impl<'p> PythonRegexTranslator<'p> {
         if self.group_names.contains(&name) {
             return Err(self.error(offset, RouteErrorKind::DuplicateName(name)));
         }
+        // Matching does not need the name, but DRF's format suffix is read from the `format`
+        // group (`RoutePattern::format_kwarg`). ASCII names are kept; Python allows names the
+        // regex crate may not, and those are never `format`.
+        if name.is_ascii() {
+            self.body.push_str(&format!("(?P<{name}>"));
+        } else {
+            self.body.push('(');
+        }
         self.group_names.push(name);
-        // Only whether the pattern matches matters here, so the name itself is not needed
-        // (and Python allows names the regex crate would not).
-        self.body.push('(');
         Ok(())
     }
 

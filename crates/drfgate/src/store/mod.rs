@@ -19,6 +19,26 @@ pub(crate) use outage::Watched;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
+pub mod network;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod pool;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod server;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod sql;
+
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "postgres")]
+use postgres::PostgresStore;
+
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "mysql")]
+use mysql::MysqlStore;
+
+use network::{Engine, NetworkDatabase};
+
 /// Table and column names, for custom user models and token models.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Schema {
@@ -208,15 +228,18 @@ pub trait Store: Send + Sync {
     }
 }
 
-/// A `DATABASE` setting, parsed.
+/// A `DATABASE` setting (or `DATABASES["default"]`), parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DatabaseUrl {
     Sqlite(PathBuf),
+    /// PostgreSQL or MySQL/MariaDB.
+    Server(NetworkDatabase),
 }
 
 impl DatabaseUrl {
     /// Accepts `sqlite:///absolute/path`, `sqlite://relative/path` (relative to `base`, the
-    /// config file's folder) and a bare path ending in a SQLite file.
+    /// config file's folder), a bare path ending in a SQLite file, and
+    /// `postgres://`/`postgresql://`/`mysql://` URLs ([`NetworkDatabase::parse_url`]).
     pub fn parse(url: &str, base: Option<&Path>) -> Result<DatabaseUrl, String> {
         let resolve = |p: &str| -> PathBuf {
             let path = Path::new(p);
@@ -231,9 +254,18 @@ impl DatabaseUrl {
             }
             return DatabaseUrl::Sqlite(resolve(rest)).available();
         }
+        for (scheme, engine) in [
+            ("postgres://", Engine::Postgres),
+            ("postgresql://", Engine::Postgres),
+            ("mysql://", Engine::Mysql),
+        ] {
+            if let Some(rest) = url.strip_prefix(scheme) {
+                return DatabaseUrl::Server(NetworkDatabase::parse_url(engine, rest)?).available();
+            }
+        }
         if let Some((scheme, _)) = url.split_once("://") {
             return Err(format!(
-                "unsupported database scheme {scheme:?}; this version reads sqlite:// databases"
+                "unsupported database scheme {scheme:?}; expected sqlite://, postgres:// or mysql://"
             ));
         }
         if url.is_empty() {
@@ -243,26 +275,51 @@ impl DatabaseUrl {
     }
 
     /// The URL, or a config error when its backend's feature was left out of this build.
-    fn available(self) -> Result<DatabaseUrl, String> {
+    pub fn available(self) -> Result<DatabaseUrl, String> {
+        let (present, name) = match &self {
+            DatabaseUrl::Sqlite(_) => (cfg!(feature = "sqlite"), "sqlite"),
+            DatabaseUrl::Server(db) => match db.engine {
+                Engine::Postgres => (cfg!(feature = "postgres"), "postgres"),
+                Engine::Mysql => (cfg!(feature = "mysql"), "mysql"),
+            },
+        };
+        if present {
+            Ok(self)
+        } else {
+            Err(format!(
+                "{name} databases are not available: drfgate was built without the {name} \
+                 feature (enable the drfgate crate's `{name}` feature)"
+            ))
+        }
+    }
+
+    /// What `drfgate check` and errors show: a path, or a URL without its password.
+    pub fn location(&self) -> String {
         match self {
-            #[cfg(feature = "sqlite")]
-            DatabaseUrl::Sqlite(_) => Ok(self),
-            #[cfg(not(feature = "sqlite"))]
-            DatabaseUrl::Sqlite(_) => Err("sqlite:// databases are not available: drfgate was \
-                 built without the sqlite feature (enable the crate's default `sqlite` feature)"
-                .into()),
+            DatabaseUrl::Sqlite(path) => path.display().to_string(),
+            DatabaseUrl::Server(db) => db.location(),
         }
     }
 
     pub fn open(&self, schema: &Schema) -> Result<Box<dyn Store>, StoreError> {
-        #[cfg(not(feature = "sqlite"))]
         let _ = schema;
         match self {
             #[cfg(feature = "sqlite")]
             DatabaseUrl::Sqlite(path) => Ok(Box::new(SqliteStore::open(path, schema.clone())?)),
-            #[cfg(not(feature = "sqlite"))]
-            DatabaseUrl::Sqlite(_) => Err(StoreError::new(
-                "drfgate was built without the sqlite feature",
+            #[cfg(feature = "postgres")]
+            DatabaseUrl::Server(db) if db.engine == Engine::Postgres => {
+                Ok(Box::new(PostgresStore::connect(db, schema)?))
+            }
+            #[cfg(feature = "mysql")]
+            DatabaseUrl::Server(db) if db.engine == Engine::Mysql => {
+                Ok(Box::new(MysqlStore::connect(db, schema)?))
+            }
+            other => Err(StoreError::new(
+                other
+                    .clone()
+                    .available()
+                    .err()
+                    .unwrap_or_else(|| "this database is not available in this build".into()),
             )),
         }
     }

@@ -72,16 +72,20 @@ class Export:
 def export(options):
     warnings = []
     tables = ClassTables()
-    route_blocks = [_route_block(item, tables, warnings) for item in walk(_urlpatterns(options))]
+    renderers = Renderers()
+    route_blocks = [_route_block(item, tables, renderers, warnings) for item in walk(_urlpatterns(options))]
     body = []
     body += _django_section(options, warnings)
-    body += _rest_framework_section(tables, warnings)
+    body += _rest_framework_section(tables, renderers, warnings)
     body += ["", "[gate]", f"unmatched = {tomlwrite.string(options.unmatched)}"]
     body += _handoff_section()
     for kind, classes in (("authentication", tables.authentication), ("permission", tables.permission)):
         for name, table in sorted(classes.items()):
             body += ["", f"[{kind}_classes.{tomlwrite.string(name)}]"]
             body += [f"{key} = {tomlwrite.value(value)}" for key, value in table.items()]
+    for name, table in sorted(renderers.custom.items()):
+        body += ["", f"[renderer_classes.{tomlwrite.string(name)}]"]
+        body += [f"{key} = {tomlwrite.value(value)}" for key, value in table.items()]
     for block in route_blocks:
         if block:
             body += [""] + block
@@ -118,7 +122,7 @@ def _urlpatterns(options):
 # Routes
 
 
-def _route_block(item, tables, warnings):
+def _route_block(item, tables, renderers, warnings):
     if isinstance(item, Skipped):
         warnings.append(f"{item.source}: left out ({item.reason}); the gate treats it as unmatched")
         return [f"# left out: {item.source}: {item.reason}"]
@@ -130,14 +134,14 @@ def _route_block(item, tables, warnings):
     else:
         lines.append(f"regex = {tomlwrite.string(item.regex)}")
     try:
-        lines += _view_keys(item.callback, tables)
+        lines += _view_keys(item.callback, tables, renderers)
     except Unmodelable as why:
         warnings.append(f"{item.name or item.source}: passed to the application unjudged: {why}")
         return [f"# passed to the application unjudged: {why}"] + lines + ["pass = true"]
     return lines
 
 
-def _view_keys(callback, tables):
+def _view_keys(callback, tables, renderers):
     cls = getattr(callback, "cls", None)
     if not (isinstance(cls, type) and issubclass(cls, APIView)):
         target = getattr(callback, "view_class", callback)
@@ -164,6 +168,7 @@ def _view_keys(callback, tables):
     lines.append(f"methods = {tomlwrite.value(methods)}")
     lines.append(f"authentication_classes = {tomlwrite.array(authentication)}")
     lines.append(f"permission_classes = {tomlwrite.array(permissions)}")
+    lines.append(f"renderer_classes = {tomlwrite.array(renderers.names(attribute('renderer_classes')))}")
     if not ignore_model and any(tables.needs_model(p) for p in permission_classes):
         lines.append(f"model = {tomlwrite.string(_model_label(cls, attribute, view))}")
     return lines
@@ -224,6 +229,7 @@ def _django_section(options, warnings):
     if hashers:
         lines.append(f"PASSWORD_HASHERS = {tomlwrite.array(hashers)}")
     lines += _session_lines(warnings)
+    lines += _host_lines()
     return lines
 
 
@@ -232,8 +238,21 @@ def _django_section(options, warnings):
 SESSION_SETTINGS = (
     "SESSION_ENGINE", "SESSION_COOKIE_NAME", "SESSION_COOKIE_AGE", "SESSION_COOKIE_DOMAIN",
     "CSRF_COOKIE_NAME", "CSRF_HEADER_NAME", "CSRF_USE_SESSIONS", "CSRF_COOKIE_DOMAIN",
-    "CSRF_TRUSTED_ORIGINS", "SECURE_PROXY_SSL_HEADER", "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS", "SECURE_PROXY_SSL_HEADER",
 )
+
+# What Django's CommonMiddleware checks before any view (docs/configuration.md, hosts):
+# ALLOWED_HOSTS always (the gate checks hosts only when it has the list), the others when set.
+HOST_SETTINGS = ("DEBUG", "USE_X_FORWARDED_HOST", "USE_X_FORWARDED_PORT")
+
+
+def _host_lines():
+    lines = [f"ALLOWED_HOSTS = {tomlwrite.value(list(settings.ALLOWED_HOSTS))}"]
+    for name in HOST_SETTINGS:
+        if getattr(settings, name, False):
+            lines.append(f"{name} = true")
+    lines.append(f"MIDDLEWARE = {tomlwrite.value(list(settings.MIDDLEWARE))}")
+    return lines
 
 
 def _session_lines(warnings):
@@ -299,8 +318,36 @@ def _token_table():
     return apps.get_model("authtoken", "Token")._meta.db_table
 
 
-def _rest_framework_section(tables, warnings):
+class Renderers:
+    """Renderer classes as the config names them: DRF's by their short names, any other as a
+    `[renderer_classes."…"]` table with its media_type and format (and base = "JSONRenderer"
+    when it renders as DRF's JSON renderer does)."""
+
+    def __init__(self):
+        self.custom = {}
+
+    def names(self, classes):
+        return [self.name(c) for c in classes]
+
+    def name(self, cls):
+        from rest_framework import renderers
+
+        dotted = dotted_name(cls)
+        if cls.__module__ == "rest_framework.renderers" and getattr(renderers, cls.__name__, None) is cls:
+            return cls.__name__
+        table = {"media_type": str(cls.media_type or ""), "format": str(cls.format or "")}
+        if issubclass(cls, renderers.JSONRenderer) and cls.render is renderers.JSONRenderer.render:
+            table["base"] = "JSONRenderer"
+        self.custom[dotted] = table
+        return dotted
+
+
+def _rest_framework_section(tables, renderers, warnings):
     lines = ["", "[rest_framework]"]
+    lines.append(f"DEFAULT_RENDERER_CLASSES = {tomlwrite.array(renderers.names(api_settings.DEFAULT_RENDERER_CLASSES))}")
+    if api_settings.URL_FORMAT_OVERRIDE != "format":
+        override = api_settings.URL_FORMAT_OVERRIDE
+        lines.append(f"URL_FORMAT_OVERRIDE = {tomlwrite.value(override) if override else 'false'}")
     for key, getter in (
         ("DEFAULT_AUTHENTICATION_CLASSES", lambda: _authentication(api_settings.DEFAULT_AUTHENTICATION_CLASSES, tables)),
         ("DEFAULT_PERMISSION_CLASSES", lambda: [tables.permission_expression(p) for p in api_settings.DEFAULT_PERMISSION_CLASSES]),

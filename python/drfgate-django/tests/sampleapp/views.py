@@ -1,6 +1,6 @@
 from django.http import HttpResponse
 from drfgate_django.defaults import gate_first
-from rest_framework import permissions, viewsets
+from rest_framework import permissions, renderers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.authentication import TokenAuthentication
@@ -46,9 +46,20 @@ class OrderDetail(APIView):
         return Response({})
 
 
+class CSVRenderer(renderers.BaseRenderer):
+    media_type = "text/csv"
+    format = "csv"
+
+
+class VendorJSONRenderer(renderers.JSONRenderer):
+    media_type = "application/vnd.sample+json"
+    format = "vnd"
+
+
 class ReportView(APIView):
     authentication_classes = [ShopBasicAuthentication]
     permission_classes = [StaffOnly]
+    renderer_classes = [renderers.JSONRenderer, CSVRenderer, VendorJSONRenderer]
 
     def get(self, request, year):
         return Response({})

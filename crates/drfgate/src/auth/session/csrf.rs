@@ -6,8 +6,9 @@
 //! (DRF parses the body to look for it): a POST with a body that reaches that step is
 //! [`Csrf::Defer`]red, as the gate does not read bodies.
 
-use super::host::{get_host, host_port, is_same_domain, urlsplit};
+use super::url::urlsplit;
 use crate::config::SessionSettings;
+use crate::host::{host_port, is_same_domain, Host};
 use crate::request::{Method, Request};
 
 const ALPHABET: &[u8; 62] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -122,10 +123,10 @@ impl Check<'_> {
             return Csrf::Pass("a safe method for CSRF (GET, HEAD, OPTIONS, TRACE): not checked");
         }
         let csrf = &self.settings.csrf;
-        let host = meta(request, "Host");
+        let host = self.settings.hosts.get_host(request);
         let secure = is_secure(request, self.settings);
         if let Some(origin) = meta(request, "Origin") {
-            match self.origin_verified(&origin, host.as_deref(), secure) {
+            match self.origin_verified(&origin, &host, secure) {
                 Ok(true) => {}
                 Ok(false) => {
                     return Csrf::Fail(format!(
@@ -135,7 +136,7 @@ impl Check<'_> {
                 Err(why) => return Csrf::Defer(why),
             }
         } else if secure {
-            if let Err(outcome) = self.check_referer(request, host.as_deref()) {
+            if let Err(outcome) = self.check_referer(request, &host) {
                 return outcome;
             }
         }
@@ -182,21 +183,20 @@ impl Check<'_> {
     fn origin_verified(
         &self,
         origin: &str,
-        host: Option<&str>,
+        host: &Host<'_>,
         secure: bool,
     ) -> Result<bool, &'static str> {
         let csrf = &self.settings.csrf;
-        if let Some(host) = host {
-            if let Ok(good) = get_host(host, &self.settings.allowed_hosts) {
-                let scheme = if secure { "https" } else { "http" };
-                if origin == format!("{scheme}://{good}") {
-                    return Ok(true);
-                }
+        // A disallowed host is skipped silently, as Django swallows its DisallowedHost here.
+        if let Host::Valid(good) = host {
+            let scheme = if secure { "https" } else { "http" };
+            if origin == format!("{scheme}://{good}") {
+                return Ok(true);
             }
         }
         // Without a Host header Django would compare with SERVER_NAME:SERVER_PORT, which the
         // gate does not know: only a trusted origin can then decide.
-        let unknown_host = host.is_none();
+        let unknown_host = *host == Host::Unknown;
         if csrf
             .trusted_origins
             .iter()
@@ -236,7 +236,7 @@ impl Check<'_> {
     }
 
     /// `_check_referer` (HTTPS without an Origin header).
-    fn check_referer(&self, request: &Request<'_>, host: Option<&str>) -> Result<(), Csrf> {
+    fn check_referer(&self, request: &Request<'_>, host: &Host<'_>) -> Result<(), Csrf> {
         let fail = |reason: String| Err(Csrf::Fail(reason));
         let Some(referer) = meta(request, "Referer") else {
             return fail("Referer checking failed - no Referer.".into());
@@ -278,21 +278,29 @@ impl Check<'_> {
             &csrf.cookie_domain
         };
         let good = match domain {
-            None => {
-                let Some(host) = host else {
+            None => match host {
+                Host::Unknown => {
                     return Err(Csrf::Defer(
                         "no Host header: Django would compare the Referer with SERVER_NAME",
-                    ));
-                };
-                match get_host(host, &self.settings.allowed_hosts) {
-                    Ok(good) => good.to_string(),
-                    Err(()) => return Err(no_match()),
+                    ))
                 }
-            }
+                Host::Valid(good) => good.to_string(),
+                Host::Disallowed => return Err(no_match()),
+            },
             Some(domain) => {
-                // get_port(): SERVER_PORT, which WSGI servers take from the Host header.
-                let port = match host.and_then(host_port) {
-                    Some(port) => port.to_string(),
+                // get_port(): X-Forwarded-Port with USE_X_FORWARDED_PORT, else SERVER_PORT,
+                // which WSGI servers take from the Host header.
+                let forwarded = self
+                    .settings
+                    .hosts
+                    .use_x_forwarded_port
+                    .then(|| meta(request, "X-Forwarded-Port"))
+                    .flatten();
+                let raw_host = meta(request, "Host");
+                let port = match forwarded
+                    .or_else(|| raw_host.as_deref().and_then(host_port).map(str::to_owned))
+                {
+                    Some(port) => port,
                     None if is_secure(request, self.settings) => "443".into(),
                     None => "80".into(),
                 };

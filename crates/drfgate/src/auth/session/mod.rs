@@ -1,6 +1,6 @@
 //! DRF's `SessionAuthentication`: the user Django's `AuthenticationMiddleware` finds through
 //! the session cookie (`resolve`), then, for that user only, Django's CSRF checks (`csrf`,
-//! with `host` for `get_host()`/`is_secure()`/URLs). Anonymous → decline; CSRF failure →
+//! with `crate::host` for `get_host()` and `url` for Python's `urlsplit`). Anonymous → decline; CSRF failure →
 //! `PermissionDenied("CSRF Failed: …")`; anything the gate cannot finish (a POST body that may
 //! hold the token, a session it does not read) → defer: the request goes on without an
 //! identity and the application's DRF decides.
@@ -9,8 +9,8 @@
 //! cookie for `ttl_seconds`; an anonymous one for `negative_ttl_seconds`.
 
 mod csrf;
-mod host;
 mod resolve;
+mod url;
 
 use std::sync::Arc;
 

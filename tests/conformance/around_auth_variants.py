@@ -1,0 +1,133 @@
+"""Differential requests for what Django and DRF answer before authentication
+(docs/features.md, "Before authentication"; spec drf-around-auth.md §1, §2, §4): hosts against
+ALLOWED_HOSTS, content negotiation (Accept, ?format=, format suffixes) and request targets
+(fragments, absolute form).
+
+A request marked `may_pass` may be passed to the application (X-Drfgate-Decision: pass) — where
+DRF renders its answer with a renderer the gate does not write (the browsable API's HTML) — or
+answered, and then must agree with DRF."""
+
+GOOD_TOKEN = b"Token abcd1234"
+BAD_TOKEN = b"Token nope-not-a-token"
+
+# (label, Host header value)
+HOSTS = [
+    ("allowed", b"127.0.0.1"),
+    ("allowed with port", b"127.0.0.1:8000"),
+    ("upper case", b"LOCALHOST"),
+    ("trailing dot", b"localhost."),
+    ("ipv6 with port", b"[::1]:80"),
+    ("not allowed", b"evil.example"),
+    ("not allowed, port", b"evil.example:8000"),
+    ("two trailing dots", b"localhost.."),
+    ("empty port", b"localhost:"),
+    ("underscore", b"a_b.test"),
+    ("empty", b""),
+    ("comma list", b"localhost,evil.example"),
+]
+
+# Accept values of the spec's table (§2.6), judged on views with the default renderers.
+ACCEPTS = [
+    None, b"", b" ", b",", b"*/*", b"*", b"application/json", b"APPLICATION/JSON",
+    b"application/json;q=0", b"text/html", b"text/html, application/json",
+    b"text/html;q=1.0, application/json;q=0.1", b"text/html; charset=utf-8, application/json",
+    b"application/json; indent=4", b"application/json; indent=4, text/html; charset=utf-8",
+    b"application/json; Indent=4", b"application/json; indent=\"5\"", b"application/json; indent=100",
+    b"application/json; indent=abc", b"application/json ; indent=1", b"*/*; indent=2",
+    b"application/*; indent=3", b"application/*", b"*/json", b"text/*", b"image/png", b"garbage",
+    b"application/vnd.api+json", b"image/png, */*;q=0.1", b"application/json, garbage",
+    b"application/json; a*=bogus''x",
+    b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    b"image/png," * 64 + b"application/json", b"image/png," * 63 + b"application/json",
+    b"x" * 300 + b", application/json",
+]
+
+QUERIES = [
+    b"format=json", b"format=api", b"format=xml", b"format=JSON", b"format=", b"format=json&format=api",
+    b"format=api&format=json", b"format=js%6Fn", b"%66ormat=xml", b"a=1&format=xml&b=2",
+]
+
+
+def credentials(auth):
+    return [(b"Authorization", auth)] if auth else []
+
+
+def add_around_auth_requests(generator):
+    views = generator.document["views"]
+
+    # DRF renders every refusal of a view whose first renderer is not JSONRenderer as that
+    # renderer's page (the browsable API's HTML): the gate passes those on, for every request
+    # the other generators made too.
+    html_views = {name for name, spec in views.items()
+                  if spec.get("renderer_classes", ["JSONRenderer"])[0] != "JSONRenderer"}
+    for request in generator.requests:
+        if request["view"] in html_views:
+            request["may_pass"] = True
+
+    def path(view):
+        return ("/" + views[view]["path"]).encode()
+
+    def add(id_, feature, view, method, headers, target=None, host=None, may_pass=False, compare="full"):
+        generator.add(id_, feature, view, method, headers, target=target, compare=compare)
+        if host is not None:
+            generator.requests[-1]["host"] = host
+        generator.requests[-1]["may_pass"] = may_pass
+
+    # Hosts: CommonMiddleware refuses them with Django's 400 page before any view.
+    for label, host in HOSTS:
+        for auth in (None, GOOD_TOKEN, BAD_TOKEN):
+            add(f"hosts:{label}:{auth and auth[:9]!r}", "hosts", "token_ia", b"GET", credentials(auth), host=host)
+        add(f"hosts:{label}:POST", "hosts", "token_ia", b"POST", credentials(GOOD_TOKEN), host=host)
+    add("hosts:x-forwarded-host ignored", "hosts", "token_ia", b"GET",
+        [(b"X-Forwarded-Host", b"evil.example")] + credentials(GOOD_TOKEN))
+    # No route: the exported config passes unmatched paths on; Django answers 400 itself.
+    add("hosts:unmatched", "hosts", None, b"GET", [], target=b"/api/nope/", host=b"evil.example", may_pass=True)
+
+    # Negotiation precedes authentication: a 406 beats a 401.
+    for accept in ACCEPTS:
+        for auth in (None, GOOD_TOKEN, BAD_TOKEN):
+            headers = credentials(auth) + ([(b"Accept", accept)] if accept is not None else [])
+            add(f"negotiation:accept {accept[:40] if accept else accept!r}:{auth and auth[:9]!r}",
+                "negotiation", "token_ia", b"GET", headers, may_pass=True)
+    for query in QUERIES:
+        for auth in (None, GOOD_TOKEN, BAD_TOKEN):
+            add(f"negotiation:?{query.decode()}:{auth and auth[:9]!r}", "negotiation", "token_ia", b"GET",
+                credentials(auth), target=path("token_ia") + b"?" + query, may_pass=True)
+    for accept, query in ((b"text/html", b"format=json"), (b"application/json", b"format=api"),
+                          (b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", b"format=json")):
+        add(f"negotiation:{accept[:20]!r}?{query.decode()}", "negotiation", "token_ia", b"GET",
+            [(b"Accept", accept)], target=path("token_ia") + b"?" + query, may_pass=True)
+    for method in (b"POST", b"DELETE", b"OPTIONS", b"PUT", b"HEAD"):
+        add(f"negotiation:{method.decode()} image/png", "negotiation", "token_ia", method,
+            [(b"Accept", b"image/png")] + credentials(BAD_TOKEN))
+    for view in ("neg_json_only", "neg_html_first"):
+        if view not in generator.views:
+            continue
+        for accept in (None, b"text/html", b"image/png", b"application/json"):
+            for auth in (None, GOOD_TOKEN, BAD_TOKEN):
+                headers = credentials(auth) + ([(b"Accept", accept)] if accept is not None else [])
+                add(f"negotiation:{view}:{accept!r}:{auth and auth[:9]!r}", "negotiation", view, b"GET",
+                    headers, may_pass=True)
+        add(f"negotiation:{view}:?format=xml", "negotiation", view, b"GET", [],
+            target=path(view) + b"?format=xml", may_pass=True)
+    if "neg_suffix" in generator.views:
+        base = path("neg_suffix").rstrip(b"/")
+        for suffix in (b".json", b".api", b".xml", b".json/", b".json?format=api", b".api?format=json"):
+            for auth in (None, GOOD_TOKEN, BAD_TOKEN):
+                add(f"negotiation:suffix {suffix.decode()}:{auth and auth[:9]!r}", "negotiation",
+                    "neg_suffix", b"GET", credentials(auth), target=base + suffix, may_pass=True)
+        for suffix in (b".JSON", b"/.json", b".json.api"):
+            add(f"negotiation:suffix {suffix.decode()} (no route)", "negotiation (no route, status only)",
+                None, b"GET", [], target=base + suffix, may_pass=True, compare="status")
+
+    # Request targets as gunicorn reads them.
+    for label, target in (
+        ("fragment", path("token_ia") + b"#frag"),
+        ("query and fragment", path("token_ia") + b"?format=xml#frag"),
+        ("fragment hides the query", path("token_ia") + b"#?format=xml"),
+        ("absolute form", b"http://other.example" + path("token_ia")),
+        ("absolute form, upper-case scheme", b"HTTP://OTHER.example:99" + path("token_ia") + b"?format=xml"),
+    ):
+        for auth in (None, GOOD_TOKEN):
+            add(f"targets:{label}:{auth and auth[:9]!r}", "request targets", "token_ia", b"GET",
+                credentials(auth), target=target)

@@ -1,0 +1,47 @@
+# The network stores' fixtures (issue 12): the same Django fixture made by Django's own migrate on
+# the local PostgreSQL and MariaDB, and real DRF's answers to the conformance table with Django on
+# each (the reference the Rust conformance test compares the gate reading that server with).
+# Included from the top Makefile after django.mk. Targets:
+#   services         start PostgreSQL, MariaDB and Redis if they are down (scripts/services.sh)
+#   fixture-engines  build/engines/<engine>/fixture.json, and the database drfgate_fixture on each
+#   oracle-engines   build/conformance/<engine>/oracle.json
+# DRFGATE_SKIP=postgres or mysql leaves that engine out (docs/testing.md).
+
+ENGINES_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/drfgate_fixture
+ENGINES_MYSQL_URL ?= mysql://root@127.0.0.1:3306/drfgate_fixture
+ENGINES_ALL := postgres mysql
+ENGINES := $(filter-out $(subst $(comma), ,$(DRFGATE_SKIP)),$(ENGINES_ALL))
+ENGINES_URL_postgres = $(ENGINES_POSTGRES_URL)
+ENGINES_URL_mysql = $(ENGINES_MYSQL_URL)
+ENGINES_FIXTURES := $(foreach e,$(ENGINES),$(DJANGO_MK_ROOT)/build/engines/$(e)/fixture.json)
+ENGINES_ORACLES := $(foreach e,$(ENGINES),$(DJANGO_MK_ROOT)/build/conformance/$(e)/oracle.json)
+
+.PHONY: services fixture-engines oracle-engines
+
+services:
+	$(DJANGO_MK_ROOT)/scripts/services.sh
+
+fixture-engines: $(ENGINES_FIXTURES)
+
+# The fixture.json stands for the database on the server: a server that lost it (a new machine)
+# comes with an empty build/ too. `rm -r build/engines` makes them again.
+$(DJANGO_MK_ROOT)/build/engines/%/fixture.json: $(DJANGO_MK_VENV_STAMP) $(DJANGO_MK_PROJECT_SOURCES)
+	$(DJANGO_MK_ROOT)/scripts/services.sh
+	DRFGATE_JWT_DIR=$(dir $@)jwt $(DJANGO_MK_PYTHON) $(DJANGO_MK_ROOT)/tests/django/make_fixture_db.py \
+		--db $(ENGINES_URL_$*) --json $@
+
+oracle-engines: $(ENGINES_ORACLES)
+
+$(DJANGO_MK_ROOT)/build/conformance/%/oracle.json: $(DJANGO_MK_ROOT)/build/engines/%/fixture.json $(DJANGO_MK_CASES) $(DJANGO_MK_ROOT)/tests/conformance/oracle.py
+	$(DJANGO_MK_PYTHON) $(DJANGO_MK_ROOT)/tests/conformance/oracle.py $@.tmp \
+		--cases $(DJANGO_MK_CASES) --db $(ENGINES_URL_$*) --quiet --engine-answers
+	mv $@.tmp $@
+
+# Real DRF under gunicorn with Django on each server, and `drfgate serve` reading the same
+# database: the conformance table's requests only (a bounded run; `make differential` runs every
+# variant on SQLite).
+.PHONY: differential-engines
+differential-engines: fixture-engines python-env
+	$(CARGO) build -p drfgate-cli
+	$(foreach e,$(ENGINES),$(DJANGO_MK_PYTHON) $(DJANGO_MK_ROOT)/tests/conformance/differential.py \
+		--drfgate $(TARGET_DIR)/debug/drfgate --db $(ENGINES_URL_$(e)) --table-only &&) true
