@@ -726,14 +726,12 @@ fn fuzz_corpus_re_path_patterns_match_like_python_re() {
         .map(|(pattern, path, _)| format!("{} {}", hex(pattern.as_bytes()), hex(path.as_bytes())))
         .collect();
     let answers = ask_cpython(FUZZ_REGEX_SCRIPT, &lines);
-    // Known and not yet fixed (TESTING.md, docs/differences.md): the translator accepts a
-    // quantifier on an anchor (`^*`) or on another quantifier (`a+{2,}`), which CPython refuses
-    // ("nothing to repeat", "multiple repeat"). Counted here, so the list cannot grow unseen.
+    // Every pattern the translator loads, CPython compiles too (a quantifier on an anchor or
+    // on another quantifier is refused by both since the fuzzer found them).
     let cpython_refuses = answers.iter().filter(|a| *a == "error").count();
-    eprintln!("{cpython_refuses} corpus patterns we compile are refused by CPython (known)");
-    assert!(
-        cpython_refuses <= 103,
-        "{cpython_refuses} patterns CPython refuses"
+    assert_eq!(
+        cpython_refuses, 0,
+        "{cpython_refuses} patterns we load are refused by CPython"
     );
     let mismatches: Vec<String> = cases
         .iter()
