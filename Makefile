@@ -10,6 +10,7 @@ include tests/django/django.mk
 include tests/django/engines.mk
 include crates/drfgate-ffi/c-abi.mk
 include python/drfgate-django/django-pkg.mk
+include fuzz/fuzz.mk
 
 # The included files define targets of their own: `make` alone still means `make all`.
 .DEFAULT_GOAL := all
@@ -32,7 +33,7 @@ lint:
 # missing fixture or tool fails a test unless DRFGATE_SKIP names it (docs/testing.md).
 test: lint services fixture-db oracle gate-configs fixture-engines oracle-engines demo-db c-abi-debug-build c-test-tools cbindgen
 	$(CARGO) test --workspace
-	$(MAKE) --no-print-directory c-abi-example-test differential differential-engines test-django-pkg test-nginx differential-paths docs-check
+	$(MAKE) --no-print-directory c-abi-example-test differential differential-engines test-django-pkg test-nginx differential-paths docs-check fuzz-short
 
 # Real DRF under gunicorn and `drfgate serve`, the same raw requests to both (tests/conformance/).
 differential: fixture-db python-env

@@ -659,3 +659,87 @@ fn routes_match_like_django() {
     }
     report_mismatches("Django route", mismatches);
 }
+
+/// The committed fuzz corpus of one target (`fuzz/corpus/<target>`, TESTING.md), sorted.
+fn fuzz_corpus(target: &str) -> Vec<Vec<u8>> {
+    let folder = drfgate_test_support::repo_root()
+        .join("fuzz/corpus")
+        .join(target);
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap_or_else(|error| panic!("{}: {error}", folder.display()))
+        .map(|entry| entry.expect("a corpus entry").path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|file| std::fs::read(file).expect("a readable corpus file"))
+        .collect()
+}
+
+/// Like `REGEX_SCRIPT`, but a pattern CPython refuses answers `error` instead of failing.
+const FUZZ_REGEX_SCRIPT: &str = r#"
+import re, sys
+for line in sys.stdin.buffer.read().decode().splitlines():
+    pattern_hex, path_hex = line.split(" ")
+    try:
+        pattern = bytes.fromhex(pattern_hex).decode()
+        regex = re.compile(pattern)
+    except Exception:
+        print("error")
+        continue
+    path = bytes.fromhex(path_hex).decode()
+    found = regex.fullmatch(path) if pattern.endswith("$") else regex.search(path)
+    print("1" if found else "0")
+"#;
+
+/// The `python_regex` fuzz target's corpus (pattern, 0, request target) replayed through
+/// CPython's `re`: every pattern the translator accepts and CPython accepts matches the same
+/// paths. A pattern we refuse is a config error at load, never a different answer.
+#[test]
+fn fuzz_corpus_re_path_patterns_match_like_python_re() {
+    let mut cases = Vec::new();
+    for input in fuzz_corpus("python_regex") {
+        let (pattern, target) = match input.iter().position(|&b| b == 0) {
+            Some(at) => (&input[..at], &input[at + 1..]),
+            None => (&input[..], &b"/"[..]),
+        };
+        let Ok(pattern) = std::str::from_utf8(pattern) else {
+            continue;
+        };
+        let Ok(compiled) = RoutePattern::django_regex(pattern) else {
+            continue;
+        };
+        let path_info = django_path_info(target);
+        let Some(unrooted) = path_info.strip_prefix('/') else {
+            continue;
+        };
+        let ours = if compiled.matches_path_info(&path_info) {
+            "1"
+        } else {
+            "0"
+        };
+        cases.push((pattern.to_owned(), unrooted.to_owned(), ours));
+    }
+    assert!(cases.len() > 20, "the corpus holds patterns we compile");
+    let lines: Vec<String> = cases
+        .iter()
+        .map(|(pattern, path, _)| format!("{} {}", hex(pattern.as_bytes()), hex(path.as_bytes())))
+        .collect();
+    let answers = ask_cpython(FUZZ_REGEX_SCRIPT, &lines);
+    // Every pattern the translator loads, CPython compiles too (a quantifier on an anchor or
+    // on another quantifier is refused by both since the fuzzer found them).
+    let cpython_refuses = answers.iter().filter(|a| *a == "error").count();
+    assert_eq!(
+        cpython_refuses, 0,
+        "{cpython_refuses} patterns we load are refused by CPython"
+    );
+    let mismatches: Vec<String> = cases
+        .iter()
+        .zip(answers)
+        .filter(|((_, _, ours), cpython)| cpython != "error" && ours != cpython)
+        .map(|((pattern, path, ours), cpython)| {
+            format!("pattern {pattern:?} path {path:?}: ours {ours}, CPython {cpython}")
+        })
+        .collect();
+    report_mismatches("fuzz corpus re_path", mismatches);
+}

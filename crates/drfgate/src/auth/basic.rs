@@ -27,6 +27,32 @@ enum Refusal {
     WrongPassword,
 }
 
+/// What DRF's `BasicAuthentication.authenticate` makes of an `Authorization` value before it
+/// looks anyone up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BasicCredentials {
+    /// No `Basic` scheme: the class declines.
+    NotBasic,
+    /// DRF's 401 detail for a malformed header.
+    Refused(&'static str),
+    UsernamePassword(String, String),
+}
+
+/// Tokenizes the header, decodes the credentials field with CPython's lenient base64, then
+/// UTF-8 (ISO-8859-1 when that fails), and splits at the first `:` (spec §3).
+pub fn basic_credentials(header: &[u8]) -> BasicCredentials {
+    let credentials = match scheme_credentials(header, b"basic") {
+        SchemeCredentials::NotThisScheme => return BasicCredentials::NotBasic,
+        SchemeCredentials::NoCredentials => return BasicCredentials::Refused(BASIC_NO_CREDENTIALS),
+        SchemeCredentials::TooManyParts => return BasicCredentials::Refused(BASIC_SPACES),
+        SchemeCredentials::Credentials(c) => c,
+    };
+    match split_credentials(credentials) {
+        Some((username, password)) => BasicCredentials::UsernamePassword(username, password),
+        None => BasicCredentials::Refused(BASIC_NOT_BASE64),
+    }
+}
+
 pub struct BasicAuthentication {
     name: Arc<str>,
     challenge: Arc<str>,
@@ -69,19 +95,13 @@ impl BasicAuthentication {
         trace: &mut Tracer<'_>,
     ) -> Result<(String, String), Outcome> {
         let header = request.header("Authorization").unwrap_or_default();
-        let credentials = match scheme_credentials(&header, b"basic") {
-            SchemeCredentials::NotThisScheme => {
-                return Err(decline(&self.name, trace, || {
-                    "no `Authorization: Basic …` header".into()
-                }))
-            }
-            SchemeCredentials::NoCredentials => {
-                return Err(fail(&self.name, trace, BASIC_NO_CREDENTIALS))
-            }
-            SchemeCredentials::TooManyParts => return Err(fail(&self.name, trace, BASIC_SPACES)),
-            SchemeCredentials::Credentials(c) => c,
-        };
-        split_credentials(credentials).ok_or_else(|| fail(&self.name, trace, BASIC_NOT_BASE64))
+        match basic_credentials(&header) {
+            BasicCredentials::NotBasic => Err(decline(&self.name, trace, || {
+                "no `Authorization: Basic …` header".into()
+            })),
+            BasicCredentials::Refused(detail) => Err(fail(&self.name, trace, detail)),
+            BasicCredentials::UsernamePassword(username, password) => Ok((username, password)),
+        }
     }
 
     /// Checks a password against the stored hash (the slow part), caching a success.

@@ -21,6 +21,10 @@ mod session;
 mod token;
 
 pub use backends::{Backend, Backends};
+/// The header-only half of Basic authentication, for the fuzz targets.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub use basic::{basic_credentials, BasicCredentials};
 pub(crate) use basic::{basic_username, BasicAuthentication};
 pub(crate) use jwt::{JwtAuthentication, JwtShared};
 pub(crate) use knox::{KnoxAuthentication, KnoxShared};

@@ -81,6 +81,11 @@ pub(super) fn verify(password: &str, encoded: &str) -> bool {
     hashed && bool::from(recomputed.ct_eq(&decoded.hash))
 }
 
+#[cfg(feature = "internals")]
+pub(super) fn decodes(encoded: &str) -> bool {
+    encoded.strip_prefix("argon2").and_then(decode_phc).is_some()
+}
+
 /// Decodes the Argon2 encoded string (starting at its leading `$`), enforcing the reference
 /// decoder's grammar and validation plus our memory limit.
 fn decode_phc(phc: &str) -> Option<Decoded> {

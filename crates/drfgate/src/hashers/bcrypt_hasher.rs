@@ -161,6 +161,16 @@ fn verify(variant: Variant, password: &str, encoded: &str) -> bool {
 
 /// Plain bcrypt: a password longer than 72 bytes makes bcrypt-python 5 (and so Django 5.2) raise
 /// instead of truncating; here it never matches (fails closed).
+#[cfg(feature = "internals")]
+pub(super) fn decodes_plain(encoded: &str) -> bool {
+    decode(Variant::Plain, encoded).is_some()
+}
+
+#[cfg(feature = "internals")]
+pub(super) fn decodes_sha256(encoded: &str) -> bool {
+    decode(Variant::Sha256, encoded).is_some()
+}
+
 pub(super) fn verify_plain(password: &str, encoded: &str) -> bool {
     verify(Variant::Plain, password, encoded)
 }

@@ -13,13 +13,21 @@ fn hex_md5(salt: &str, password: &str) -> String {
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// The salt of a value `verify` could ever accept.
+fn decode(encoded: &str) -> Option<&str> {
+    let [algorithm, salt, _digest] = split_fields::<3>(encoded)?;
+    (algorithm == "md5" && !salt.is_empty()).then_some(salt)
+}
+
+#[cfg(feature = "internals")]
+pub(super) fn decodes(encoded: &str) -> bool {
+    decode(encoded).is_some()
+}
+
 pub(super) fn verify(password: &str, encoded: &str) -> bool {
-    let Some([algorithm, salt, _digest]) = split_fields::<3>(encoded) else {
+    let Some(salt) = decode(encoded) else {
         return false;
     };
-    if algorithm != "md5" || salt.is_empty() {
-        return false;
-    }
     let recomputed = format!("md5${salt}${}", hex_md5(salt, password));
     constant_time_eq(&recomputed, encoded)
 }

@@ -124,6 +124,22 @@ impl Hasher {
         }
     }
 
+    /// Whether `encoded` parses as a value of this hasher (the decoding half of `verify`,
+    /// without the hashing), so the fuzz targets can run the parsers on millions of inputs
+    /// without paying for a key derivation each time.
+    #[cfg(feature = "internals")]
+    pub fn decodes(self, encoded: &str) -> bool {
+        match self {
+            Hasher::Pbkdf2Sha256 => pbkdf2_hasher::decodes_sha256(encoded),
+            Hasher::Pbkdf2Sha1 => pbkdf2_hasher::decodes_sha1(encoded),
+            Hasher::Argon2 => argon2_hasher::decodes(encoded),
+            Hasher::BcryptSha256 => bcrypt_hasher::decodes_sha256(encoded),
+            Hasher::Bcrypt => bcrypt_hasher::decodes_plain(encoded),
+            Hasher::Scrypt => scrypt_hasher::decodes(encoded),
+            Hasher::Md5 => md5_hasher::decodes(encoded),
+        }
+    }
+
     /// Hashes `password` once at Django 5.2's default cost, for the time it takes.
     fn hash_at_default_cost(self, password: &str) {
         match self {

@@ -87,6 +87,16 @@ fn verify(digest: Digest, password: &str, encoded: &str) -> bool {
     })
 }
 
+#[cfg(feature = "internals")]
+pub(super) fn decodes_sha256(encoded: &str) -> bool {
+    decode(Digest::Sha256, encoded).is_some()
+}
+
+#[cfg(feature = "internals")]
+pub(super) fn decodes_sha1(encoded: &str) -> bool {
+    decode(Digest::Sha1, encoded).is_some()
+}
+
 pub(super) fn verify_sha256(password: &str, encoded: &str) -> bool {
     verify(Digest::Sha256, password, encoded)
 }

@@ -68,6 +68,11 @@ fn decode(encoded: &str) -> Option<Decoded<'_>> {
     })
 }
 
+#[cfg(feature = "internals")]
+pub(super) fn decodes(encoded: &str) -> bool {
+    decode(encoded).is_some()
+}
+
 /// The parameter checks of OpenSSL's `EVP_PBE_scrypt` (as called by Python's hashlib).
 fn openssl_admits(n: u64, r: u64, p: u64) -> bool {
     if n < 2 || !n.is_power_of_two() || r.saturating_mul(p) > MAX_R_TIMES_P {

@@ -46,6 +46,24 @@ struct PythonRegexTranslator<'p> {
     verbose: bool,
     group_names: Vec<String>,
     body: String,
+    /// What a quantifier here would repeat: CPython's `sre_parse` refuses a quantifier on
+    /// nothing or on an anchor ("nothing to repeat") and on another quantifier ("multiple
+    /// repeat"), where the regex crate accepts both; Django then fails on the route.
+    last: Last,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Last {
+    /// The pattern's start, just after `(` or `|`.
+    Nothing,
+    /// `^`, `$`, `\A`, `\Z`, `\b`, `\B`.
+    Anchor,
+    /// Something a quantifier can repeat.
+    Item,
+    /// A quantifier, which only a lazy `?` may follow.
+    Repeat,
+    /// A lazy quantifier.
+    LazyRepeat,
 }
 
 /// What a backslash sequence stands for.
@@ -71,6 +89,7 @@ impl<'p> PythonRegexTranslator<'p> {
             verbose: false,
             group_names: Vec::new(),
             body: String::with_capacity(pattern.len() + 16),
+            last: Last::Nothing,
         }
     }
 
@@ -118,26 +137,72 @@ impl<'p> PythonRegexTranslator<'p> {
         while let Some((offset, c)) = self.next() {
             match c {
                 '\\' => match self.escape(offset, false)? {
-                    Escape::Literal(literal) => push_literal(&mut self.body, literal),
-                    Escape::Class { outside, .. } => self.body.push_str(outside),
-                    Escape::Assertion(assertion) => self.body.push_str(assertion),
+                    Escape::Literal(literal) => {
+                        push_literal(&mut self.body, literal);
+                        self.last = Last::Item;
+                    }
+                    Escape::Class { outside, .. } => {
+                        self.body.push_str(outside);
+                        self.last = Last::Item;
+                    }
+                    Escape::Assertion(assertion) => {
+                        self.body.push_str(assertion);
+                        self.last = Last::Anchor;
+                    }
                 },
-                '[' => self.class(offset)?,
-                '(' => self.group(offset)?,
-                '$' => self.dollar(),
+                '[' => {
+                    self.class(offset)?;
+                    self.last = Last::Item;
+                }
+                '(' => {
+                    let before = self.body.len();
+                    self.group(offset)?;
+                    // A `(?#…)` comment adds nothing and leaves what a quantifier repeats.
+                    if self.body.len() != before {
+                        self.last = Last::Nothing;
+                    }
+                }
+                '$' => {
+                    self.dollar();
+                    self.last = Last::Anchor;
+                }
                 '{' => self.brace(offset)?,
-                '}' => self.body.push_str(r"\}"),
+                '}' => {
+                    self.body.push_str(r"\}");
+                    self.last = Last::Item;
+                }
                 ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c' if self.verbose => {}
                 '#' if self.verbose => self.skip_verbose_comment(),
                 '*' | '+' | '?' => {
-                    self.body.push(c);
                     // Python 3.11 possessive quantifiers ("*+"); a lazy '?' is fine.
+                    if self.last == Last::Repeat && self.peek() != Some('+') && c == '?' {
+                        self.body.push(c);
+                        self.last = Last::LazyRepeat;
+                        continue;
+                    }
+                    self.check_repeatable(offset)?;
+                    self.body.push(c);
                     if self.peek() == Some('+') {
                         return Err(self.unsupported(offset, "a possessive quantifier"));
                     }
+                    self.last = Last::Repeat;
                 }
-                ')' | '|' | '.' | '^' => self.body.push(c),
-                literal => push_literal(&mut self.body, literal),
+                ')' | '.' => {
+                    self.body.push(c);
+                    self.last = Last::Item;
+                }
+                '|' => {
+                    self.body.push(c);
+                    self.last = Last::Nothing;
+                }
+                '^' => {
+                    self.body.push(c);
+                    self.last = Last::Anchor;
+                }
+                literal => {
+                    push_literal(&mut self.body, literal);
+                    self.last = Last::Item;
+                }
             }
         }
         let mut translated = String::with_capacity(self.body.len() + 16);
@@ -152,6 +217,15 @@ impl<'p> PythonRegexTranslator<'p> {
             translated.push_str(&self.body);
         }
         Ok(translated)
+    }
+
+    /// CPython's refusals of a quantifier with nothing it may repeat.
+    fn check_repeatable(&self, offset: usize) -> Result<(), RouteError> {
+        match self.last {
+            Last::Item => Ok(()),
+            Last::Nothing | Last::Anchor => Err(self.invalid(offset, "nothing to repeat")),
+            Last::Repeat | Last::LazyRepeat => Err(self.invalid(offset, "multiple repeat")),
+        }
     }
 
     fn skip_verbose_comment(&mut self) {
@@ -239,8 +313,10 @@ impl<'p> PythonRegexTranslator<'p> {
         let is_quantifier = self.peek_at(ahead) == Some('}') && (ahead > 0);
         if !is_quantifier {
             self.body.push_str(r"\{");
+            self.last = Last::Item;
             return Ok(());
         }
+        self.check_repeatable(offset)?;
         self.position += ahead + 1;
         if self.peek() == Some('+') {
             return Err(self.unsupported(offset, "a possessive quantifier"));
@@ -254,6 +330,7 @@ impl<'p> PythonRegexTranslator<'p> {
             None => self.body.push_str(&format!("{{{minimum}}}")),
             Some(maximum) => self.body.push_str(&format!("{{{minimum},{maximum}}}")),
         }
+        self.last = Last::Repeat;
         Ok(())
     }
 

@@ -135,3 +135,20 @@ fn regex_errors() {
         RouteErrorKind::InvalidParameterName("1a".into())
     );
 }
+
+#[test]
+fn quantifiers_cpython_refuses_are_refused() {
+    let kind = |p: &str| RoutePattern::django_regex(p).unwrap_err().kind;
+    for pattern in [
+        r"^*", r"$+", r"^a|*b", r"(*a)", r"\A?", r"a**", r".+{2,}", r"a???", r"a{2}{3}",
+        r"a*?*", r"^{1,2}",
+    ] {
+        assert!(
+            matches!(kind(pattern), RouteErrorKind::InvalidRegex(_)),
+            "{pattern} must be refused"
+        );
+    }
+    for pattern in [r"^a*?$", r"^a{2}?$", r"^(a)*$", r"^[a]+$", r"^a(?#c)*$", r"^{$", r"^a{,}$"] {
+        assert!(RoutePattern::django_regex(pattern).is_ok(), "{pattern} loads");
+    }
+}
