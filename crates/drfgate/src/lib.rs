@@ -25,6 +25,7 @@ pub mod exceptions;
 pub mod gate;
 pub mod handoff;
 pub mod host;
+mod incident;
 pub mod request;
 pub mod store;
 pub mod throttle;

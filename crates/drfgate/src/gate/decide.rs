@@ -492,7 +492,8 @@ impl Gate {
                     return Decision::Deny(deny);
                 }
                 Err(error) => {
-                    log::error!("throttle history unavailable, refusing the request: {error}");
+                    // Logged once per incident by the store (throttle/watched.rs).
+                    log::debug!("throttle history unavailable, refusing the request: {error}");
                     trace.step(
                         Stage::Throttle,
                         || throttle_names(policy),
@@ -573,7 +574,7 @@ impl Gate {
                     return Err(Stop::Locked(wait));
                 }
                 Err(error) => {
-                    log::error!("failed-login history unavailable, refusing the request: {error}");
+                    log::debug!("failed-login history unavailable, refusing the request: {error}");
                     return Err(Stop::Error(ApiError::Unavailable));
                 }
             }
@@ -601,7 +602,7 @@ impl Gate {
                             &limiter_keys,
                             self.throttling.now(),
                         ) {
-                            log::error!("cannot record a failed login: {e}");
+                            log::debug!("cannot record a failed login: {e}");
                         }
                     }
                     return Err(Stop::Error(error));

@@ -12,11 +12,12 @@
 //! recovers by itself as soon as the database answers.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::budget::LookupBudget;
 use super::{FieldLookup, KnoxRow, Store, StoreError, StoreSummary, UserWithPassword};
 use crate::decision::{User, UserPk};
+use crate::incident::Incident;
 
 /// The lookups a store answers, each with its own incident state.
 #[derive(Clone, Copy, Debug)]
@@ -48,13 +49,6 @@ impl Kind {
             Kind::KnoxTokens => "knox token lookups",
         }
     }
-}
-
-#[derive(Default)]
-struct Incident {
-    failing: AtomicBool,
-    /// Failures since the incident began (the first included).
-    failures: AtomicU64,
 }
 
 /// A store whose failures are logged once per incident; see the module documentation.
@@ -114,9 +108,7 @@ impl Watched {
 
     /// Whether any kind of lookup failed last time it was tried.
     pub(crate) fn failing(&self) -> bool {
-        self.incidents
-            .iter()
-            .any(|i| i.failing.load(Ordering::Relaxed))
+        self.incidents.iter().any(Incident::failing)
     }
 
     fn observe<T>(&self, kind: Kind, result: Result<T, StoreError>) -> Result<T, StoreError> {
@@ -126,8 +118,7 @@ impl Watched {
             Err(err) if err.is_raised() => {}
             Err(err) => {
                 self.total_failures.fetch_add(1, Ordering::Relaxed);
-                incident.failures.fetch_add(1, Ordering::Relaxed);
-                if !incident.failing.swap(true, Ordering::AcqRel) {
+                if incident.failed() {
                     log::error!(
                         "database {}: {} are failing; requests that need them are refused \
                          (503) until it answers again: {err}",
@@ -136,10 +127,8 @@ impl Watched {
                     );
                 }
             }
-            // A load first, so the healthy path writes nothing shared.
-            Ok(_) if incident.failing.load(Ordering::Relaxed) => {
-                if incident.failing.swap(false, Ordering::AcqRel) {
-                    let failed = incident.failures.swap(0, Ordering::AcqRel);
+            Ok(_) => {
+                if let Some(failed) = incident.answered() {
                     log::warn!(
                         "database {}: {} are answered again ({failed} failed meanwhile)",
                         self.location,
@@ -147,7 +136,6 @@ impl Watched {
                     );
                 }
             }
-            Ok(_) => {}
         }
         result
     }

@@ -12,6 +12,7 @@ pub mod ident;
 pub mod login;
 pub mod rate;
 pub mod redis;
+mod watched;
 pub mod window;
 
 use std::sync::Arc;
@@ -167,7 +168,7 @@ mod tests;
 
 /// The store a config names.
 pub fn open_store(setting: &crate::config::ThrottleStoreSetting) -> Box<dyn WindowStore> {
-    match setting {
+    let store: Box<dyn WindowStore> = match setting {
         crate::config::ThrottleStoreSetting::Memory { max_keys } => {
             Box::new(MemoryWindows::new(*max_keys))
         }
@@ -180,5 +181,6 @@ pub fn open_store(setting: &crate::config::ThrottleStoreSetting) -> Box<dyn Wind
             prefix.clone(),
             *timeout,
         )),
-    }
+    };
+    Box::new(watched::WatchedWindows::new(store))
 }
