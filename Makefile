@@ -15,14 +15,19 @@ include fuzz/fuzz.mk
 # The included files define targets of their own: `make` alone still means `make all`.
 .DEFAULT_GOAL := all
 
-.PHONY: all build lint test test-rust differential differential-paths test-nginx docs-check demo demo-db bench bench-stores bench-serve clean
+.PHONY: build-deps all build lint test test-rust differential differential-paths test-nginx docs-check demo demo-db bench bench-stores bench-serve clean
 
 all: build
 
-build:
+# The PostgreSQL and MySQL clients (on in the CLI and libdrfgate) link the system OpenSSL for
+# database TLS: its headers and pkg-config must be there before the first cargo build.
+build-deps:
+	@scripts/debian-packages.sh build libssl-dev pkg-config
+
+build: build-deps
 	$(CARGO) build --release --workspace
 
-lint:
+lint: build-deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	# The core without its default features (no SQLite store) must still build.
