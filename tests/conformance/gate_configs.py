@@ -296,20 +296,23 @@ def exported_configs(cases, cases_path, db, python, views=None):
     secret_key_file.write_text(SECRET_KEY + "\n", "utf-8")
     for key, members in groups(cases, views).items():
         backends, simple_jwt = split_key(key)
-        if simple_jwt is not None:
-            # drfgate_export does not know simplejwt's and knox's settings yet: their views'
-            # configs are the hand-written ones.
-            out[key] = (config_text(cases, db, members, backends, simple_jwt=simple_jwt), members)
-            continue
+        # A group's own SIMPLE_JWT becomes the project's (refproj.settings reads it), as a
+        # project with those settings would export them.
+        simple_jwt = dict(simple_jwt or {})
+        arguments = []
+        if "SIGNING_KEY_FILE" in simple_jwt:
+            arguments += ["--jwt-signing-key-file", str(JWT_DIR / simple_jwt["SIGNING_KEY_FILE"])]
         django_backends = next(
             (cases["views"][v]["backends"] for v in members if "backends" in cases["views"][v]),
             list(backends),
         )
         env = dict(os.environ, DRFGATE_CASES=str(cases_path), DRFGATE_DJANGO_DB=str(db),
-                   DRFGATE_DJANGO_BACKENDS=",".join(django_backends))
+                   DRFGATE_DJANGO_BACKENDS=",".join(django_backends),
+                   DRFGATE_DJANGO_SIMPLE_JWT=json.dumps(simple_jwt))
         done = subprocess.run(
             [str(python), str(MANAGE_PY), "drfgate_export", "--unmatched", "deny",
-             "--database", "sqlite://" + str(db), "--secret-key-file", str(secret_key_file)],
+             "--database", "sqlite://" + str(db), "--secret-key-file", str(secret_key_file),
+             *arguments],
             env=env, capture_output=True, text=True, cwd=str(MANAGE_PY.parent),
         )
         if done.returncode != 0:
