@@ -124,6 +124,9 @@ pub struct GateStats {
     /// Token lookups answered `Invalid token.` without a query: the key is longer than the
     /// database's token column can hold.
     pub lookups_skipped: u64,
+    /// `[revocation]`'s listener is connected and hearing revocations (always `false` without
+    /// the section, and before the first decision starts it).
+    pub revocation_listening: bool,
 }
 
 impl Gate {
@@ -385,6 +388,10 @@ impl Gate {
             panics: self.panics.load(std::sync::atomic::Ordering::Relaxed),
             lookups_over_budget: self.store.over_budget(),
             lookups_skipped: self.store.skipped(),
+            revocation_listening: self
+                .revocation
+                .as_ref()
+                .is_some_and(crate::revocation::Listener::listening),
         }
     }
 

@@ -28,6 +28,7 @@
 mod postgres;
 mod redis;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once, Weak};
 use std::time::{Duration, Instant};
 
@@ -89,6 +90,8 @@ pub(crate) struct Listener {
     settings: RevocationSettings,
     target: Weak<dyn Revocable>,
     started: Once,
+    /// Subscribed, and the caches dropped since: notifications are being heard.
+    listening: Arc<AtomicBool>,
 }
 
 impl Listener {
@@ -97,6 +100,7 @@ impl Listener {
             settings,
             target: Arc::downgrade(target),
             started: Once::new(),
+            listening: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -105,13 +109,19 @@ impl Listener {
         self.started.call_once(|| {
             let settings = self.settings.clone();
             let target = self.target.clone();
+            let listening = self.listening.clone();
             let spawned = std::thread::Builder::new()
                 .name("drfgate-revocation".into())
-                .spawn(move || listen(&settings, &target));
+                .spawn(move || listen(&settings, &target, &listening));
             if let Err(e) = spawned {
                 log::error!("revocation: cannot start the listener thread: {e}");
             }
         });
+    }
+
+    /// Whether notifications are being heard now.
+    pub(crate) fn listening(&self) -> bool {
+        self.listening.load(Ordering::Acquire)
     }
 
     pub(crate) fn describe(&self) -> String {
@@ -142,7 +152,7 @@ fn subscribe(settings: &RevocationSettings) -> Result<Box<dyn Subscription>, Str
 
 /// The listener thread: subscribe, apply payloads; on a lost connection, drop the caches and
 /// keep dropping them every `disconnected_ttl` while reconnecting with backoff.
-fn listen(settings: &RevocationSettings, target: &Weak<dyn Revocable>) {
+fn listen(settings: &RevocationSettings, target: &Weak<dyn Revocable>, listening: &AtomicBool) {
     let what = settings.source.describe(&settings.channel);
     let incident = Incident::default();
     let mut backoff = FIRST_BACKOFF;
@@ -156,6 +166,7 @@ fn listen(settings: &RevocationSettings, target: &Weak<dyn Revocable>) {
                 // Anything cached before the subscription took effect may have missed a
                 // notification.
                 drop_everything(target);
+                listening.store(true, Ordering::Release);
                 backoff = FIRST_BACKOFF;
                 if let Some(failures) = incident.answered() {
                     log::warn!(
@@ -167,6 +178,7 @@ fn listen(settings: &RevocationSettings, target: &Weak<dyn Revocable>) {
                 }
                 ever_connected = true;
                 let lost = follow(subscription.as_mut(), target);
+                listening.store(false, Ordering::Release);
                 let Some(lost) = lost else { return };
                 drop_everything(target);
                 if incident.failed() {
