@@ -38,7 +38,7 @@ lint: build-deps
 # missing fixture or tool fails a test unless DRFGATE_SKIP names it (docs/testing.md).
 test: lint services fixture-db oracle gate-configs fixture-engines oracle-engines demo-db c-abi-debug-build c-test-tools cbindgen
 	$(CARGO) test --workspace
-	$(MAKE) --no-print-directory c-abi-example-test differential differential-engines test-django-pkg test-nginx differential-paths docs-check fuzz-short
+	$(MAKE) --no-print-directory c-abi-example-test differential differential-engines test-revocation test-django-pkg test-nginx differential-paths docs-check fuzz-short
 
 # Real DRF under gunicorn and `drfgate serve`, the same raw requests to both (tests/conformance/).
 differential: fixture-db python-env

@@ -93,6 +93,7 @@ impl Gate {
         trace: &mut Tracer<'_>,
         lookup: Lookup<'_>,
     ) -> Judgement<'_> {
+        self.start_revocation_listener();
         let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.judge_unguarded(request, trace, lookup)
         }));

@@ -43,7 +43,8 @@ pub struct Sessions {
     pub(crate) settings: SessionSettings,
     /// `SECRET_KEY`, then `SECRET_KEY_FALLBACKS`; empty without `SECRET_KEY`.
     keys: Vec<String>,
-    pub(crate) cache: CredentialCache<Arc<SessionUser>>,
+    /// Shared with the revocation listener, which drops a user's sessions.
+    pub(crate) cache: Arc<CredentialCache<Arc<SessionUser>>>,
 }
 
 impl Sessions {
@@ -61,7 +62,7 @@ impl Sessions {
         Sessions {
             settings,
             keys,
-            cache,
+            cache: Arc::new(cache),
         }
     }
 
