@@ -3,7 +3,8 @@
 //! real SQLite store of the Django fixture.
 //!
 //! The lookup is held until all 64 have missed the cache (the gate's own miss counter says
-//! so), so the others really are waiting on it rather than finding its result cached.
+//! so), so the others reach the single flight while it runs rather than finding its result
+//! cached.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -93,9 +94,9 @@ fn concurrent_first_requests_with_one_token_make_one_query() {
             other => panic!("expected john's allow, got {other:?}"),
         }
     }
+    // Exact whatever the scheduling: a request that missed but reached the single flight only
+    // after the lookup finished finds its result cached instead of waiting for it, so how many
+    // were coalesced is not asserted.
     assert_eq!(queries.load(Ordering::SeqCst), 1, "store queries");
-    let stats = gate.stats().tokens;
-    assert_eq!(stats.loads, 1);
-    assert_eq!(stats.misses, REQUESTS as u64);
-    assert_eq!(stats.coalesced, REQUESTS as u64 - 1);
+    assert_eq!(gate.stats().tokens.loads, 1);
 }
