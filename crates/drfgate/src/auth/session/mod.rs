@@ -247,16 +247,16 @@ impl Authenticator for SessionAuthentication {
         if sessions.keys.is_empty() {
             return self.no_secret_key(trace);
         }
-        let keys: Vec<&str> = sessions.keys.iter().map(String::as_str).collect();
-        let resolver = Resolver {
-            engine: sessions.settings.engine,
-            cookie_age: sessions.settings.cookie_age,
-            keys: &keys,
-            backends: cx.backends,
-            store: cx.store,
-        };
         let mut why_anonymous = None;
         let resolved = sessions.cache.get_or_load(sessions.cache_key(&cookie), || {
+            let keys: Vec<&str> = sessions.keys.iter().map(String::as_str).collect();
+            let resolver = Resolver {
+                engine: sessions.settings.engine,
+                cookie_age: sessions.settings.cookie_age,
+                keys: &keys,
+                backends: cx.backends,
+                store: cx.store,
+            };
             match resolver.resolve(&cookie)? {
                 Resolved::User(user) => Ok(Cached::Found(user)),
                 Resolved::Anonymous(why) => {
@@ -297,14 +297,14 @@ impl Authenticator for SessionAuthentication {
 
 impl SessionAuthentication {
     /// The session cookie, or `None` (declined) when there is none.
-    fn cookie(
+    fn cookie<'r>(
         &self,
-        request: &Request<'_>,
+        request: &Request<'r>,
         sessions: &Sessions,
         trace: &mut Tracer<'_>,
-    ) -> Option<String> {
+    ) -> Option<std::borrow::Cow<'r, str>> {
         let name = &sessions.settings.cookie_name;
-        let cookie = request.cookie(name);
+        let cookie = request.cookie_text(name);
         if cookie.is_none() {
             self.step(trace, || format!("declined: no {name} cookie"));
         }
