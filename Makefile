@@ -15,7 +15,7 @@ include fuzz/fuzz.mk
 # The included files define targets of their own: `make` alone still means `make all`.
 .DEFAULT_GOAL := all
 
-.PHONY: build-deps all build lint test test-rust differential differential-paths test-nginx docs-check demo demo-db bench bench-stores bench-serve clean
+.PHONY: build-deps all build lint test test-rust differential differential-paths test-nginx docs-check demo demo-db bench bench-check bench-baseline bench-tools bench-stores bench-serve clean
 
 all: build
 
@@ -38,7 +38,7 @@ lint: build-deps
 # missing fixture or tool fails a test unless DRFGATE_SKIP names it (docs/testing.md).
 test: lint services fixture-db oracle gate-configs fixture-engines oracle-engines demo-db c-abi-debug-build c-test-tools cbindgen
 	$(CARGO) test --workspace
-	$(MAKE) --no-print-directory c-abi-example-test differential differential-engines test-django-pkg test-nginx differential-paths docs-check fuzz-short
+	$(MAKE) --no-print-directory c-abi-example-test differential differential-engines test-revocation test-django-pkg test-nginx differential-paths docs-check fuzz-short bench-check
 
 # Real DRF under gunicorn and `drfgate serve`, the same raw requests to both (tests/conformance/);
 # the session body requests also through the tower Layer (path_proxy), which reads bodies.
@@ -84,11 +84,27 @@ $(DEMO_DB): $(DJANGO_MK_VENV_STAMP) examples/demo/make_demo_db.py
 demo: build demo-db
 	./scripts/demo.sh
 
-# Criterion benches, then DRF's own figures for the same operations (same machine, same run).
-bench: fixture-db
+# Criterion benches, then DRF's own figures for the same operations (same machine, same run),
+# then the instruction counts of the hot paths (BENCHMARKS.md's table).
+bench: fixture-db bench-tools
 	$(CARGO) bench -p drfgate
 	$(DJANGO_MK_PYTHON) bench/drf_baseline.py
 	$(CARGO) bench -p drfgate-tower --bench layer
+	CARGO=$(CARGO) bench/instructions.sh table
+
+# Instructions per decision on the hot paths (cached Token and Basic allows, no credentials, an
+# unknown token, the C ABI's decide), counted by callgrind and compared with
+# bench/instructions-baseline.toml: more than 10 % growth fails, naming the path and both counts
+# (bench/instructions.sh, about half a minute after the release build). `make bench-baseline`
+# re-records the baseline, on purpose only. Valgrind and gcc are installed from Debian when missing.
+bench-check: fixture-db bench-tools
+	CARGO=$(CARGO) bench/instructions.sh check
+
+bench-baseline: fixture-db bench-tools
+	CARGO=$(CARGO) bench/instructions.sh record
+
+bench-tools:
+	@case ",$(DRFGATE_SKIP)," in *",valgrind,"*) ;; *) scripts/debian-packages.sh bench-check valgrind gcc;; esac
 
 # A cold lookup (the store alone, cache miss) on SQLite, PostgreSQL and MariaDB against Django's
 # ORM doing the same lookup on the same database, same run (bench/store_lookup.py, BENCHMARKS.md).

@@ -160,7 +160,8 @@ impl<'a> Headers<'a> {
         for pair in self.pairs {
             // SAFETY: checked by `RequestView::new`: non-NULL or empty, valid for 'a.
             let pair_name = unsafe { bytes(pair.name.data, pair.name.len) }.unwrap_or_default();
-            if pair_name.eq_ignore_ascii_case(name.as_bytes()) {
+            // Most names arrive spelt as asked for: a plain comparison settles those faster.
+            if pair_name == name.as_bytes() || pair_name.eq_ignore_ascii_case(name.as_bytes()) {
                 // SAFETY: as above.
                 f(unsafe { bytes(pair.value.data, pair.value.len) }.unwrap_or_default());
             }

@@ -56,7 +56,38 @@ fn sextet(byte: u8) -> Option<u8> {
 /// completed quad ends decoding (the rest of the input is ignored); a data character resets
 /// the pad count; leftover trailing bits are dropped.
 pub fn b64decode_lenient(input: &[u8]) -> Result<Vec<u8>, Base64Error> {
-    let mut decoded = Vec::with_capacity(input.len() / 4 * 3 + 2);
+    let mut decoded = Vec::with_capacity(decoded_len_bound(input.len()));
+    decode_each(input, |byte| decoded.push(byte))?;
+    Ok(decoded)
+}
+
+/// [`b64decode_lenient`] into `buffer`, for a caller that keeps short credentials on the
+/// stack; `None` when `buffer` may be too small for `input`.
+pub(crate) fn b64decode_lenient_into<'b>(
+    input: &[u8],
+    buffer: &'b mut [u8],
+) -> Option<Result<&'b [u8], Base64Error>> {
+    if decoded_len_bound(input.len()) > buffer.len() {
+        return None;
+    }
+    let mut len = 0;
+    let outcome = decode_each(input, |byte| {
+        if let Some(slot) = buffer.get_mut(len) {
+            *slot = byte;
+        }
+        len += 1;
+    });
+    Some(outcome.map(|()| &buffer[..len.min(buffer.len())]))
+}
+
+/// At most this many bytes decode from `input_len` characters (three per four).
+fn decoded_len_bound(input_len: usize) -> usize {
+    input_len / 4 * 3 + 2
+}
+
+/// The decoding loop of [`b64decode_lenient`], handing each decoded byte to `push`.
+fn decode_each(input: &[u8], mut push: impl FnMut(u8)) -> Result<(), Base64Error> {
+    let mut decoded_len = 0usize;
     let mut quad_position = 0usize;
     let mut pending_bits = 0u8;
     let mut pads_counted = 0usize;
@@ -66,7 +97,7 @@ pub fn b64decode_lenient(input: &[u8]) -> Result<Vec<u8>, Base64Error> {
             if quad_position >= 2 {
                 pads_counted += 1;
                 if quad_position + pads_counted >= 4 {
-                    return Ok(decoded);
+                    return Ok(());
                 }
             }
             continue;
@@ -81,17 +112,20 @@ pub fn b64decode_lenient(input: &[u8]) -> Result<Vec<u8>, Base64Error> {
                 1
             }
             1 => {
-                decoded.push((pending_bits << 2) | (value >> 4));
+                push((pending_bits << 2) | (value >> 4));
+                decoded_len += 1;
                 pending_bits = value & 0x0f;
                 2
             }
             2 => {
-                decoded.push((pending_bits << 4) | (value >> 2));
+                push((pending_bits << 4) | (value >> 2));
+                decoded_len += 1;
                 pending_bits = value & 0x03;
                 3
             }
             _ => {
-                decoded.push((pending_bits << 6) | value);
+                push((pending_bits << 6) | value);
+                decoded_len += 1;
                 pending_bits = 0;
                 0
             }
@@ -99,9 +133,9 @@ pub fn b64decode_lenient(input: &[u8]) -> Result<Vec<u8>, Base64Error> {
     }
 
     match quad_position {
-        0 => Ok(decoded),
+        0 => Ok(()),
         1 => Err(Base64Error::LoneTrailingCharacter {
-            data_characters: decoded.len() / 3 * 4 + 1,
+            data_characters: decoded_len / 3 * 4 + 1,
         }),
         _ => Err(Base64Error::IncorrectPadding),
     }
@@ -127,6 +161,22 @@ mod tests {
     }
 
     proptest! {
+        /// Decoding into a caller's buffer gives what decoding into a `Vec` gives, error
+        /// included, and refuses a buffer that could be too small.
+        #[test]
+        fn decoding_into_a_buffer_agrees(
+            input in proptest::collection::vec(
+                prop::sample::select(b"QUJDRGVmZ2g=+/!*-_. \t\x80\xff".to_vec()),
+                0..80,
+            ),
+        ) {
+            let mut buffer = [0u8; 64];
+            match b64decode_lenient_into(&input, &mut buffer) {
+                Some(into) => prop_assert_eq!(into.map(<[u8]>::to_vec), decode(&input)),
+                None => prop_assert!(input.len() / 4 * 3 + 2 > 64),
+            }
+        }
+
         /// Decoding undoes a standard encoder's output (the `base64` crate's), also with
         /// characters outside the alphabet strewn in, which CPython discards.
         #[test]

@@ -30,9 +30,15 @@ pub trait HeaderSource {
     }
 }
 
+/// Header names compare ASCII case-insensitively; most arrive spelt as asked for, which
+/// a plain comparison settles faster.
+fn same_name(got: &[u8], name: &str) -> bool {
+    got == name.as_bytes() || got.eq_ignore_ascii_case(name.as_bytes())
+}
+
 fn pairs_for_each(pairs: &[(&[u8], &[u8])], name: &str, f: &mut dyn FnMut(&[u8])) {
     for (n, v) in pairs {
-        if n.eq_ignore_ascii_case(name.as_bytes()) {
+        if same_name(n, name) {
             f(v);
         }
     }
@@ -40,9 +46,7 @@ fn pairs_for_each(pairs: &[(&[u8], &[u8])], name: &str, f: &mut dyn FnMut(&[u8])
 
 /// Borrows the value when the header appears once, which is nearly always.
 fn pairs_get<'p>(pairs: &'p [(&[u8], &[u8])], name: &str) -> Option<Cow<'p, [u8]>> {
-    let mut matches = pairs
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()));
+    let mut matches = pairs.iter().filter(|(n, _)| same_name(n, name));
     let (_, first) = matches.next()?;
     match matches.next() {
         None => Some(Cow::Borrowed(*first)),
@@ -92,7 +96,7 @@ impl HeaderSource for Vec<(&[u8], &[u8])> {
 impl HeaderSource for Vec<(Vec<u8>, Vec<u8>)> {
     fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
         for (n, v) in self {
-            if n.eq_ignore_ascii_case(name.as_bytes()) {
+            if same_name(n, name) {
                 f(v);
             }
         }
@@ -186,6 +190,14 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// [`Request::path_info`] and [`Request::query_string`], the raw target read once.
+    pub(crate) fn path_info_and_query(&self) -> (Cow<'a, str>, &'a [u8]) {
+        match (self.path_form, self.query) {
+            (PathForm::RawTarget, None) => crate::routes::django_path_info_and_query(self.path),
+            _ => (self.path_info(), self.query_string()),
+        }
+    }
+
     pub fn with_headers(mut self, headers: &'a dyn HeaderSource) -> Self {
         self.headers = headers;
         self
@@ -236,9 +248,17 @@ impl<'a> Request<'a> {
 
     /// A cookie's value from the `Cookie` header(s), parsed as Django under WSGI does.
     pub fn cookie(&self, name: &str) -> Option<String> {
-        let header = self.headers.get("Cookie")?;
-        crate::header::cookie_value(&header, name, crate::header::HeaderTextDecoding::Wsgi)
-            .map(|value| value.into_owned())
+        self.cookie_text(name).map(Cow::into_owned)
+    }
+
+    /// [`Request::cookie`], borrowed from the header when it can be.
+    pub(crate) fn cookie_text(&self, name: &str) -> Option<Cow<'a, str>> {
+        let wsgi = crate::header::HeaderTextDecoding::Wsgi;
+        match self.headers.get("Cookie")? {
+            Cow::Borrowed(header) => crate::header::cookie_value(header, name, wsgi),
+            Cow::Owned(header) => crate::header::cookie_value(&header, name, wsgi)
+                .map(|value| Cow::Owned(value.into_owned())),
+        }
     }
 }
 

@@ -24,7 +24,7 @@ def main():
 
     print(f"drfgate-django tests: Django {django.get_version()}, DRF {rest_framework.VERSION}")
     runner = get_runner(settings)(verbosity=1)
-    failures = runner.run_tests(sys.argv[1:] or ["test_export", "test_check", "test_authentication"])
+    failures = runner.run_tests(sys.argv[1:] or ["test_export", "test_check", "test_authentication", "test_revocation"])
     return 1 if failures else 0
 
 

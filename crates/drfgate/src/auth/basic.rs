@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::{decline, fail, store_failure, succeed, Authenticator, Context, Outcome};
-use crate::base64::{b64decode_lenient, decode_basic_text};
+use crate::base64::{b64decode_lenient, b64decode_lenient_into, decode_basic_text};
 use crate::cache::{CacheKey, Cached};
 use crate::decision::{AuthObject, Scheme, User};
 use crate::exceptions::{
@@ -41,15 +41,50 @@ pub enum BasicCredentials {
 /// Tokenizes the header, decodes the credentials field with CPython's lenient base64, then
 /// UTF-8 (ISO-8859-1 when that fails), and splits at the first `:` (spec §3).
 pub fn basic_credentials(header: &[u8]) -> BasicCredentials {
-    let credentials = match scheme_credentials(header, b"basic") {
-        SchemeCredentials::NotThisScheme => return BasicCredentials::NotBasic,
-        SchemeCredentials::NoCredentials => return BasicCredentials::Refused(BASIC_NO_CREDENTIALS),
-        SchemeCredentials::TooManyParts => return BasicCredentials::Refused(BASIC_SPACES),
+    with_credentials(header, |credentials| match credentials {
+        Credentials::NotBasic => BasicCredentials::NotBasic,
+        Credentials::Refused(detail) => BasicCredentials::Refused(detail),
+        Credentials::UsernamePassword(username, password) => {
+            BasicCredentials::UsernamePassword(username.to_owned(), password.to_owned())
+        }
+    })
+}
+
+/// [`BasicCredentials`], borrowed from the decoded header.
+enum Credentials<'a> {
+    NotBasic,
+    Refused(&'static str),
+    UsernamePassword(&'a str, &'a str),
+}
+
+/// Decoded credentials this long or shorter stay on the stack: a cached check allocates
+/// nothing.
+const STACK_CREDENTIALS: usize = 192;
+
+/// Calls `f` with what [`basic_credentials`] finds in `header`, borrowed rather than owned.
+fn with_credentials<R>(header: &[u8], f: impl FnOnce(Credentials<'_>) -> R) -> R {
+    let encoded = match scheme_credentials(header, b"basic") {
+        SchemeCredentials::NotThisScheme => return f(Credentials::NotBasic),
+        SchemeCredentials::NoCredentials => return f(Credentials::Refused(BASIC_NO_CREDENTIALS)),
+        SchemeCredentials::TooManyParts => return f(Credentials::Refused(BASIC_SPACES)),
         SchemeCredentials::Credentials(c) => c,
     };
-    match split_credentials(credentials) {
-        Some((username, password)) => BasicCredentials::UsernamePassword(username, password),
-        None => BasicCredentials::Refused(BASIC_NOT_BASE64),
+    let mut stack = [0u8; STACK_CREDENTIALS];
+    let heap;
+    let decoded = match b64decode_lenient_into(encoded, &mut stack) {
+        Some(decoded) => decoded,
+        None => {
+            heap = b64decode_lenient(encoded);
+            heap.as_deref().map_err(|error| *error)
+        }
+    };
+    let Ok(decoded) = decoded else {
+        return f(Credentials::Refused(BASIC_NOT_BASE64));
+    };
+    let text = decode_basic_text(decoded);
+    match text.split_once(':') {
+        Some((username, password)) => f(Credentials::UsernamePassword(username, password)),
+        None => f(Credentials::Refused(BASIC_NOT_BASE64)),
     }
 }
 
@@ -58,23 +93,13 @@ pub struct BasicAuthentication {
     challenge: Arc<str>,
 }
 
-/// The `(username, password)` of a Basic header's credentials part, or `None` when DRF
-/// refuses them as badly encoded.
-fn split_credentials(credentials: &[u8]) -> Option<(String, String)> {
-    let decoded = b64decode_lenient(credentials).ok()?;
-    let text = decode_basic_text(&decoded);
-    // DRF ≥ 3.15 refuses credentials without a colon as badly encoded.
-    let (username, password) = text.split_once(':')?;
-    Some((username.to_owned(), password.to_owned()))
-}
-
 /// The username of a well-formed `Authorization: Basic …` header (the failed-login limiter
 /// counts failures per username).
 pub(crate) fn basic_username(request: &Request<'_>) -> Option<String> {
     let header = request.header("Authorization")?;
-    match scheme_credentials(&header, b"basic") {
-        SchemeCredentials::Credentials(c) => split_credentials(c).map(|(username, _)| username),
-        _ => None,
+    match basic_credentials(&header) {
+        BasicCredentials::UsernamePassword(username, _) => Some(username),
+        BasicCredentials::NotBasic | BasicCredentials::Refused(_) => None,
     }
 }
 
@@ -89,18 +114,17 @@ impl BasicAuthentication {
 
     /// The `(username, password)` of `Authorization: Basic …`, or the outcome that ends this
     /// class's turn.
-    fn credentials(
+    fn judge<'c>(
         &self,
-        request: &Request<'_>,
+        credentials: Credentials<'c>,
         trace: &mut Tracer<'_>,
-    ) -> Result<(String, String), Outcome> {
-        let header = request.header("Authorization").unwrap_or_default();
-        match basic_credentials(&header) {
-            BasicCredentials::NotBasic => Err(decline(&self.name, trace, || {
+    ) -> Result<(&'c str, &'c str), Outcome> {
+        match credentials {
+            Credentials::NotBasic => Err(decline(&self.name, trace, || {
                 "no `Authorization: Basic …` header".into()
             })),
-            BasicCredentials::Refused(detail) => Err(fail(&self.name, trace, detail)),
-            BasicCredentials::UsernamePassword(username, password) => Ok((username, password)),
+            Credentials::Refused(detail) => Err(fail(&self.name, trace, detail)),
+            Credentials::UsernamePassword(username, password) => Ok((username, password)),
         }
     }
 
@@ -230,41 +254,42 @@ impl Authenticator for BasicAuthentication {
         cx: &Context<'_>,
         trace: &mut Tracer<'_>,
     ) -> Outcome {
-        let (username, password) = match self.credentials(request, trace) {
-            Ok(credentials) => credentials,
-            Err(outcome) => return outcome,
-        };
-        if !self.has_password_backends(cx, trace) {
-            return self.finish(None, cx, trace);
-        }
-        match self.verify_with_store(&username, &password, cx, trace) {
-            Ok(verified) => self.finish(verified, cx, trace),
-            Err(outcome) => outcome,
-        }
+        let header = request.header("Authorization").unwrap_or_default();
+        with_credentials(&header, |credentials| {
+            let (username, password) = match self.judge(credentials, trace) {
+                Ok(credentials) => credentials,
+                Err(outcome) => return outcome,
+            };
+            if !self.has_password_backends(cx, trace) {
+                return self.finish(None, cx, trace);
+            }
+            match self.verify_with_store(username, password, cx, trace) {
+                Ok(verified) => self.finish(verified, cx, trace),
+                Err(outcome) => outcome,
+            }
+        })
     }
 
-    /// Answers a verified (cached) password, or a refusal read from the header alone; a
-    /// password not yet verified needs the store and a hasher.
     fn authenticate_cached(
         &self,
         request: &Request<'_>,
         cx: &Context<'_>,
         trace: &mut Tracer<'_>,
     ) -> Option<Outcome> {
-        let (username, password) = match self.credentials(request, trace) {
-            Ok(credentials) => credentials,
-            Err(outcome) => return Some(outcome),
-        };
-        if !self.has_password_backends(cx, trace) {
-            return Some(self.finish(None, cx, trace));
-        }
-        match cx
-            .passwords
-            .get(&self.cache_key(&username, &password, cx))?
-        {
-            Cached::Found(user) => Some(self.finish(Some(user), cx, trace)),
-            Cached::Unknown => None,
-        }
+        let header = request.header("Authorization").unwrap_or_default();
+        with_credentials(&header, |credentials| {
+            let (username, password) = match self.judge(credentials, trace) {
+                Ok(credentials) => credentials,
+                Err(outcome) => return Some(outcome),
+            };
+            if !self.has_password_backends(cx, trace) {
+                return Some(self.finish(None, cx, trace));
+            }
+            match cx.passwords.get(&self.cache_key(username, password, cx))? {
+                Cached::Found(user) => Some(self.finish(Some(user), cx, trace)),
+                Cached::Unknown => None,
+            }
+        })
     }
 
     fn authenticate_header(&self) -> Option<&Arc<str>> {

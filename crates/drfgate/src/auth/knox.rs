@@ -67,6 +67,10 @@ impl KnoxShared {
         }
     }
 
+    pub(crate) fn invalidate_all(&self) -> usize {
+        self.tokens.invalidate_where(|_| true)
+    }
+
     pub(crate) fn invalidate_user(&self, pk: &crate::decision::UserPk) -> usize {
         self.tokens.invalidate_where(|hit| hit.user.pk == *pk)
     }

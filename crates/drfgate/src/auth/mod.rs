@@ -30,7 +30,7 @@ pub(crate) use jwt::{JwtAuthentication, JwtShared};
 pub(crate) use knox::{KnoxAuthentication, KnoxShared};
 pub(crate) use remote_user::RemoteUserAuthentication;
 pub use remote_user::RemoteUserSource;
-pub(crate) use session::{SessionAuthentication, Sessions};
+pub(crate) use session::{SessionAuthentication, SessionUser, Sessions};
 pub(crate) use token::TokenAuthentication;
 
 /// Cache key domains: a token and a user+password pair never share a key.

@@ -24,6 +24,7 @@ mod raw;
 mod renderer_classes;
 mod rest_framework;
 mod rest_knox;
+mod revocation;
 mod routes;
 mod section;
 mod sessions;
@@ -120,6 +121,8 @@ pub struct Config {
     pub rest_knox: KnoxSettings,
     /// `[handoff] SECRET_FILE`: the key that signs identities for the application.
     pub handoff: Option<std::sync::Arc<crate::handoff::HandoffKey>>,
+    /// `[revocation]`: where revocations are heard; `None` (the default) is nowhere.
+    pub revocation: Option<crate::revocation::RevocationSettings>,
     /// Things that load but deserve a log line (e.g. a DRF setting drfgate ignores).
     pub warnings: Vec<String>,
     /// The text, for the sections a front end reads ([`Config::section`]).
@@ -241,6 +244,7 @@ impl Loader<'_> {
         let rest_knox = self.rest_knox(raw.rest_knox)?;
         django.schema.knox_table = rest_knox.token_table.clone();
         let handoff = self.handoff(raw.handoff)?;
+        let revocation = self.revocation(raw.revocation, &django.database)?;
         let unmatched = match raw.gate.and_then(|g| g.unmatched) {
             None => Unmatched::Defaults,
             Some(value) => match value.get_ref().as_str() {
@@ -325,6 +329,7 @@ impl Loader<'_> {
             simple_jwt,
             rest_knox,
             handoff,
+            revocation,
             warnings,
             text: self.text.to_string(),
         })

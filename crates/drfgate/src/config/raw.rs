@@ -30,6 +30,7 @@ pub(super) struct RawConfig {
     pub(super) simple_jwt: Option<super::simple_jwt::RawSimpleJwt>,
     pub(super) rest_knox: Option<super::rest_knox::RawKnox>,
     pub(super) handoff: Option<RawHandoff>,
+    pub(super) revocation: Option<super::revocation::RawRevocation>,
     /// Read by `drfgate serve` (`Config::section`); any shape is accepted here.
     #[allow(dead_code)]
     pub(super) serve: Option<serde::de::IgnoredAny>,

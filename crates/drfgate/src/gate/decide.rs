@@ -93,6 +93,7 @@ impl Gate {
         trace: &mut Tracer<'_>,
         lookup: Lookup<'_>,
     ) -> Judgement<'_> {
+        self.start_revocation_listener();
         let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.judge_unguarded(request, trace, lookup)
         }));
@@ -121,7 +122,7 @@ impl Gate {
         trace: &mut Tracer<'_>,
         lookup: Lookup<'_>,
     ) -> Judgement<'_> {
-        let path_info = request.path_info();
+        let (path_info, query) = request.path_info_and_query();
         let route = self
             .routes
             .iter()
@@ -148,6 +149,7 @@ impl Gate {
                         self.decide_on_policy(
                             &route.policy,
                             request,
+                            query,
                             suffix.as_deref(),
                             trace,
                             lookup,
@@ -155,7 +157,7 @@ impl Gate {
                     }
                 }
             }
-            None => self.decide_unmatched(&path_info, request, trace, lookup),
+            None => self.decide_unmatched(&path_info, query, request, trace, lookup),
         };
         Judgement { decision, route }
     }
@@ -163,6 +165,7 @@ impl Gate {
     fn decide_unmatched(
         &self,
         path_info: &str,
+        query: &[u8],
         request: &Request<'_>,
         trace: &mut Tracer<'_>,
         lookup: Lookup<'_>,
@@ -176,7 +179,7 @@ impl Gate {
                 if let Some(decision) = self.check_host(request, trace) {
                     return decision;
                 }
-                self.decide_on_policy(&self.defaults, request, None, trace, lookup)
+                self.decide_on_policy(&self.defaults, request, query, None, trace, lookup)
             }
             Unmatched::Pass => {
                 trace.step(Stage::Route, no_route, || {
@@ -232,6 +235,7 @@ impl Gate {
         &self,
         policy: &Policy,
         request: &Request<'_>,
+        query: &[u8],
         format_suffix: Option<&str>,
         trace: &mut Tracer<'_>,
         lookup: Lookup<'_>,
@@ -241,7 +245,6 @@ impl Gate {
             url_format_override: self.url_format_override.as_deref(),
         };
         let accept = request.header("Accept");
-        let query = request.query_string();
         let negotiated = negotiation.select(accept.as_deref(), query, format_suffix);
         // The usual request (no Accept, no format) gets the first renderer: not worth a line.
         let worth_telling = accept.is_some() || format_suffix.is_some() || !query.is_empty();

@@ -83,13 +83,16 @@ pub struct Gate {
     unmatched: Unmatched,
     /// The store, its failures told to the log once per incident.
     store: Watched,
-    tokens: CredentialCache<Arc<User>>,
-    passwords: CredentialCache<Arc<User>>,
-    permissions: CredentialCache<Arc<HashSet<String>>>,
+    tokens: Arc<CredentialCache<Arc<User>>>,
+    passwords: Arc<CredentialCache<Arc<User>>>,
+    permissions: Arc<CredentialCache<Arc<HashSet<String>>>>,
+    /// The caches a revocation drops entries from; the listener holds it weakly.
+    revocable: Arc<CachedCredentials>,
+    /// `[revocation]`'s listener, started at the first decision.
+    revocation: Option<crate::revocation::Listener>,
     hashers: PasswordHashers,
     backends: crate::auth::Backends,
     sessions: crate::auth::Sessions,
-    shared: SharedAuth,
     handoff: Option<Arc<crate::handoff::HandoffKey>>,
     throttling: crate::throttle::Throttling,
     failed_logins: crate::throttle::login::FailedLoginLimits,
@@ -121,6 +124,9 @@ pub struct GateStats {
     /// Token lookups answered `Invalid token.` without a query: the key is longer than the
     /// database's token column can hold.
     pub lookups_skipped: u64,
+    /// `[revocation]`'s listener is connected and hearing revocations (always `false` without
+    /// the section, and before the first decision starts it).
+    pub revocation_listening: bool,
 }
 
 impl Gate {
@@ -256,7 +262,24 @@ impl Gate {
             config.django.secret_key.as_ref().map(|k| k.0.as_str()),
             CredentialCache::new(config.cache.clone()),
         );
+        let tokens = Arc::new(CredentialCache::new(config.cache.clone()));
+        let passwords = Arc::new(CredentialCache::new(negative_off));
+        let permissions = Arc::new(CredentialCache::new(permissions_cache));
+        let revocable = Arc::new(CachedCredentials {
+            tokens: tokens.clone(),
+            passwords: passwords.clone(),
+            permissions: permissions.clone(),
+            sessions: sessions.cache.clone(),
+            jwt: shared.jwt.clone(),
+            knox: shared.knox.clone(),
+        });
+        let revocation = config.revocation.map(|settings| {
+            let target: Arc<dyn crate::revocation::Revocable> = revocable.clone();
+            crate::revocation::Listener::new(settings, &target)
+        });
         Ok(Gate {
+            revocable,
+            revocation,
             hosts: config.django.hosts,
             url_format_override: config.url_format_override,
             sessions,
@@ -264,12 +287,11 @@ impl Gate {
             defaults,
             unmatched: config.unmatched,
             store,
-            tokens: CredentialCache::new(config.cache.clone()),
-            passwords: CredentialCache::new(negative_off),
-            permissions: CredentialCache::new(permissions_cache),
+            tokens,
+            passwords,
+            permissions,
             hashers: config.django.hashers,
             backends: config.django.backends,
-            shared,
             handoff: config.handoff,
             throttling,
             failed_logins,
@@ -361,21 +383,22 @@ impl Gate {
     /// returns how many entries there were. Lookups already in flight do not store what they
     /// read, even when nothing was cached yet, so the change wins over them.
     pub fn invalidate_user(&self, pk: &UserPk) -> usize {
-        let by_pk = |u: &Arc<User>| u.pk == *pk;
-        let key = self
-            .permissions
-            .key(PERMISSION_KEYS, &[pk.to_string().as_bytes()]);
-        let jwt = self
-            .shared
-            .jwt
+        self.revocable.invalidate_user(pk)
+    }
+
+    /// Where `[revocation]` listens, when it does (for `drfgate check` and logs).
+    pub fn revocation_source(&self) -> Option<String> {
+        self.revocation
             .as_ref()
-            .map_or(0, |jwt| jwt.invalidate_user(pk));
-        self.tokens.invalidate_where(by_pk)
-            + jwt
-            + self.shared.knox.invalidate_user(pk)
-            + self.passwords.invalidate_where(by_pk)
-            + self.sessions.cache.invalidate_where(|s| s.user.pk == *pk)
-            + usize::from(self.permissions.invalidate(&key))
+            .map(crate::revocation::Listener::describe)
+    }
+
+    /// Starts `[revocation]`'s listener thread if the config has one and it is not running;
+    /// the first decision does it too.
+    pub fn start_revocation_listener(&self) {
+        if let Some(listener) = &self.revocation {
+            listener.ensure_started();
+        }
     }
 
     pub fn stats(&self) -> GateStats {
@@ -389,6 +412,10 @@ impl Gate {
             panics: self.panics.load(std::sync::atomic::Ordering::Relaxed),
             lookups_over_budget: self.store.over_budget(),
             lookups_skipped: self.store.skipped(),
+            revocation_listening: self
+                .revocation
+                .as_ref()
+                .is_some_and(crate::revocation::Listener::listening),
         }
     }
 
@@ -431,5 +458,48 @@ impl Gate {
 
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+}
+
+/// The caches that hold what a user's credentials resolved to, shared with the revocation
+/// listener's thread.
+struct CachedCredentials {
+    tokens: Arc<CredentialCache<Arc<User>>>,
+    passwords: Arc<CredentialCache<Arc<User>>>,
+    permissions: Arc<CredentialCache<Arc<HashSet<String>>>>,
+    sessions: Arc<CredentialCache<Arc<crate::auth::SessionUser>>>,
+    jwt: Option<Arc<crate::auth::JwtShared>>,
+    knox: Arc<crate::auth::KnoxShared>,
+}
+
+impl CachedCredentials {
+    fn invalidate_user(&self, pk: &UserPk) -> usize {
+        let by_pk = |u: &Arc<User>| u.pk == *pk;
+        let key = self
+            .permissions
+            .key(PERMISSION_KEYS, &[pk.to_string().as_bytes()]);
+        let jwt = self.jwt.as_ref().map_or(0, |jwt| jwt.invalidate_user(pk));
+        self.tokens.invalidate_where(by_pk)
+            + jwt
+            + self.knox.invalidate_user(pk)
+            + self.passwords.invalidate_where(by_pk)
+            + self.sessions.invalidate_where(|s| s.user.pk == *pk)
+            + usize::from(self.permissions.invalidate(&key))
+    }
+}
+
+impl crate::revocation::Revocable for CachedCredentials {
+    fn revoke_user(&self, pk: &UserPk) -> usize {
+        self.invalidate_user(pk)
+    }
+
+    fn revoke_all(&self) -> usize {
+        let jwt = self.jwt.as_ref().map_or(0, |jwt| jwt.invalidate_all());
+        self.tokens.invalidate_where(|_| true)
+            + jwt
+            + self.knox.invalidate_all()
+            + self.passwords.invalidate_where(|_| true)
+            + self.sessions.invalidate_where(|_| true)
+            + self.permissions.invalidate_where(|_| true)
     }
 }

@@ -72,6 +72,13 @@ fn accept_tokens(header: Option<&[u8]>) -> Vec<String> {
     tokens
 }
 
+/// Whether the `Accept` tokens are exactly `*/*`: no header (DRF's default), or the value
+/// curl and many libraries send. Most requests, and the ones worth answering without
+/// parsing.
+fn accepts_anything(accept: Option<&[u8]>) -> bool {
+    accept.is_none_or(|value| value == b"*/*")
+}
+
 /// The view's renderers and the settings negotiation reads.
 pub(crate) struct Negotiation<'a> {
     pub(crate) renderers: &'a [Arc<Renderer>],
@@ -103,6 +110,9 @@ impl Negotiation<'_> {
                 },
             },
         };
+        if format.is_none() && accepts_anything(accept) {
+            return self.select_for_any_media_type();
+        }
         let candidates: Vec<&Arc<Renderer>> = match &format {
             Some(format) => {
                 let kept: Vec<_> = self
@@ -164,6 +174,20 @@ impl Negotiation<'_> {
             }
         }
         Negotiated::NotAcceptable
+    }
+
+    /// What the general path selects for the single `Accept` token `*/*` and no format,
+    /// without parsing it: the first renderer whose media type has no parameter but `q`
+    /// (`*/*` carries none, so only those satisfy it), its refusals unindented.
+    fn select_for_any_media_type(&self) -> Negotiated {
+        let satisfies_any = |r: &&Arc<Renderer>| r.media_type.params.iter().all(|(k, _)| k == "q");
+        match self.renderers.iter().find(satisfies_any) {
+            Some(renderer) => Negotiated::Chosen {
+                renderer: renderer.name.clone(),
+                refusals: renderer.renders_json.then_some(None),
+            },
+            None => Negotiated::NotAcceptable,
+        }
     }
 
     /// Whether DRF renders this view's negotiation failures with its JSON renderer (the

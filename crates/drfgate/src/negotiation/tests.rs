@@ -154,3 +154,35 @@ fn json_only_and_html_first_views() {
     assert!(!n.failures_render_as_json());
     assert_eq!(n.select(None, b"", None), html());
 }
+
+/// `*/*` and no `Accept` skip parsing: the same answer as the general path gives for the
+/// token `*/*` (reached here through a space, which the parser strips and the shortcut does
+/// not take), whatever the renderers, including ones with parameters `*/*` cannot satisfy.
+#[test]
+fn the_any_media_type_shortcut_agrees_with_the_parser() {
+    let custom = |media_type: &str, renders_json: bool| {
+        Arc::new(Renderer::new("Custom", media_type, "custom", renders_json).unwrap())
+    };
+    let lists: Vec<Vec<Arc<Renderer>>> = vec![
+        defaults(),
+        defaults().into_iter().rev().collect(),
+        vec![],
+        vec![Arc::new(
+            builtin_renderer("MultiPartRenderer", "MultiPartRenderer").unwrap(),
+        )],
+        vec![
+            Arc::new(builtin_renderer("MultiPartRenderer", "MultiPartRenderer").unwrap()),
+            custom("application/json; q=0.5", true),
+        ],
+        vec![
+            custom("application/json; indent=4", true),
+            custom("text/plain", false),
+        ],
+    ];
+    for renderers in &lists {
+        let parsed = select(renderers, Some(" */*"), "");
+        assert_eq!(select(renderers, None, ""), parsed);
+        assert_eq!(select(renderers, Some("*/*"), ""), parsed);
+        assert_eq!(select(renderers, Some("*/*"), "x=1"), parsed);
+    }
+}

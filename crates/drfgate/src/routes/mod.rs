@@ -26,6 +26,7 @@ mod python_regex;
 use std::fmt;
 
 pub use path_info::{django_path_info, target_query, wsgi_path_info};
+pub(crate) use path_info::django_path_info_and_query;
 #[cfg(any(test, feature = "internals"))]
 pub use path_info::target_path;
 

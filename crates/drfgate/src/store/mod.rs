@@ -30,6 +30,8 @@ mod sql;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "postgres")]
+pub(crate) use postgres::client_config as postgres_client_config;
+#[cfg(feature = "postgres")]
 use postgres::PostgresStore;
 
 #[cfg(feature = "mysql")]

@@ -98,6 +98,15 @@ impl Postgres {
     }
 }
 
+/// A client configuration for `db` and its TLS connector, as the store's own connections use
+/// (the revocation listener opens one more).
+pub(crate) fn client_config(
+    db: &NetworkDatabase,
+) -> Result<(tokio_postgres::Config, MakeTlsConnector), String> {
+    let Postgres { config, tls } = Postgres::new(db)?;
+    Ok((config, tls))
+}
+
 fn lost(message: String) -> QueryError {
     QueryError {
         message,

@@ -4,3 +4,15 @@ from django.apps import AppConfig
 class DrfgateConfig(AppConfig):
     name = "drfgate_django"
     verbose_name = "drfgate"
+
+    def ready(self):
+        from django.db.models.signals import post_migrate
+
+        from . import revocation
+
+        revocation.connect_signals()
+        post_migrate.connect(
+            revocation.reinstall_after_migrate,
+            sender=self,
+            dispatch_uid="drfgate_revocation.reinstall_after_migrate",
+        )

@@ -71,6 +71,10 @@ impl JwtShared {
     }
 
     /// Forgets the cached users with this pk; returns how many there were.
+    pub(crate) fn invalidate_all(&self) -> usize {
+        self.tokens.invalidate_where(|_| true) + self.users.invalidate_where(|_| true)
+    }
+
     pub(crate) fn invalidate_user(&self, pk: &crate::decision::UserPk) -> usize {
         self.users.invalidate_where(|u| u.user.pk == *pk)
     }

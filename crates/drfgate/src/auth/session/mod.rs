@@ -45,7 +45,8 @@ pub struct Sessions {
     pub(crate) settings: SessionSettings,
     /// `SECRET_KEY`, then `SECRET_KEY_FALLBACKS`; empty without `SECRET_KEY`.
     keys: Vec<String>,
-    pub(crate) cache: CredentialCache<Arc<SessionUser>>,
+    /// Shared with the revocation listener, which drops a user's sessions.
+    pub(crate) cache: Arc<CredentialCache<Arc<SessionUser>>>,
 }
 
 impl Sessions {
@@ -63,7 +64,7 @@ impl Sessions {
         Sessions {
             settings,
             keys,
-            cache,
+            cache: Arc::new(cache),
         }
     }
 
@@ -269,16 +270,16 @@ impl Authenticator for SessionAuthentication {
         if sessions.keys.is_empty() {
             return self.no_secret_key(trace);
         }
-        let keys: Vec<&str> = sessions.keys.iter().map(String::as_str).collect();
-        let resolver = Resolver {
-            engine: sessions.settings.engine,
-            cookie_age: sessions.settings.cookie_age,
-            keys: &keys,
-            backends: cx.backends,
-            store: cx.store,
-        };
         let mut why_anonymous = None;
         let resolved = sessions.cache.get_or_load(sessions.cache_key(&cookie), || {
+            let keys: Vec<&str> = sessions.keys.iter().map(String::as_str).collect();
+            let resolver = Resolver {
+                engine: sessions.settings.engine,
+                cookie_age: sessions.settings.cookie_age,
+                keys: &keys,
+                backends: cx.backends,
+                store: cx.store,
+            };
             match resolver.resolve(&cookie)? {
                 Resolved::User(user) => Ok(Cached::Found(user)),
                 Resolved::Anonymous(why) => {
@@ -319,14 +320,14 @@ impl Authenticator for SessionAuthentication {
 
 impl SessionAuthentication {
     /// The session cookie, or `None` (declined) when there is none.
-    fn cookie(
+    fn cookie<'r>(
         &self,
-        request: &Request<'_>,
+        request: &Request<'r>,
         sessions: &Sessions,
         trace: &mut Tracer<'_>,
-    ) -> Option<String> {
+    ) -> Option<std::borrow::Cow<'r, str>> {
         let name = &sessions.settings.cookie_name;
-        let cookie = request.cookie(name);
+        let cookie = request.cookie_text(name);
         if cookie.is_none() {
             self.step(trace, || format!("declined: no {name} cookie"));
         }

@@ -1,0 +1,393 @@
+#!/usr/bin/env python3
+"""Revocation across gate processes (issue 12 part 4), against the real servers: three
+`drfgate serve` processes with a 300 s cache read one database; a change made through Django
+(token.delete(), set_password, is_active=False, user.delete()) must reach all three within one
+second, through PostgreSQL's LISTEN/NOTIFY (the triggers of drfgate_django's migration) or
+through Redis pub/sub (drfgate_django's signal handlers, for MariaDB). Then the listeners'
+connections are killed on the server (pg_terminate_backend, CLIENT KILL) and revocation must
+work again once they are back.
+
+Usage: revocation.py --drfgate PATH --engine postgres|mysql [--bench N]
+  --bench N  no test: N times, the time from token.delete() to the first refusal by another
+             gate process (BENCHMARKS.md), median and worst.
+
+The one deadline is the requirement itself (a revocation reaches every gate within one second);
+the figures measured are printed.
+"""
+import argparse
+import http.client
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DJANGO_DIR = REPO / "tests" / "django"
+DATABASES = {
+    "postgres": "postgres://postgres@127.0.0.1:5432/drfgate_revocation",
+    "mysql": "mysql://root@127.0.0.1:3306/drfgate_revocation",
+}
+REDIS = ("127.0.0.1", 6379)
+REQUIREMENT_SECONDS = 1.0
+GATES = 3
+PASSWORD = "s3cret-password"
+
+
+class Failure(Exception):
+    pass
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def setup_django(engine, channel):
+    os.environ["DRFGATE_DJANGO_DB"] = DATABASES[engine]
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "refproj.settings")
+    sys.path.insert(0, str(DJANGO_DIR))
+    import server_db
+
+    server_db.recreate(DATABASES[engine])
+    import django
+    from django.conf import settings
+
+    django.setup()
+    drfgate = {"REVOCATION_CHANNEL": channel}
+    if engine == "mysql":
+        drfgate["REVOCATION_REDIS_URL"] = "redis://%s:%d/0" % REDIS
+    settings.DRFGATE = drfgate
+    # Fast hashing: the test is about revocation, not PBKDF2's cost in a debug build.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def gate_config(engine, channel):
+    source = '"database"' if engine == "postgres" else '"redis://%s:%d/0"' % REDIS
+    return f"""
+[django]
+DATABASE = "{DATABASES[engine]}"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+[rest_framework]
+DEFAULT_AUTHENTICATION_CLASSES = [
+    "rest_framework.authentication.TokenAuthentication",
+    "rest_framework.authentication.BasicAuthentication",
+]
+DEFAULT_PERMISSION_CLASSES = ["rest_framework.permissions.IsAuthenticated"]
+
+[cache]
+ttl_seconds = 300
+permissions_ttl_seconds = 300
+
+[revocation]
+source = {source}
+channel = "{channel}"
+"""
+
+
+class Gate:
+    def __init__(self, drfgate, config, scratch, number):
+        self.port = free_port()
+        self.log = scratch / f"gate-{number}.log"
+        self.process = subprocess.Popen(
+            [drfgate, "serve", "--config", str(config), "--listen", f"127.0.0.1:{self.port}"],
+            stdout=open(self.log, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=dict(os.environ, DRFGATE_LOG="info"),
+        )
+        self.connection = None
+
+    def wait_serving(self):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise Failure(f"gate exited: {self.log.read_text(errors='replace')}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise Failure(f"gate on {self.port} did not start")
+
+    def status(self, authorization):
+        for attempt in range(2):
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            try:
+                self.connection.request("GET", "/api/thing/", headers={"Authorization": authorization})
+                response = self.connection.getresponse()
+                response.read()
+                return response.status
+            except (OSError, http.client.HTTPException):
+                self.connection.close()
+                self.connection = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def log_text(self):
+        return self.log.read_text(errors="replace")
+
+    def stop(self):
+        if self.connection is not None:
+            self.connection.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def token_header(key):
+    return "Token " + key
+
+
+def basic_header(username, password):
+    import base64
+
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def wait_for(predicate, what, seconds=30.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise Failure(f"timed out waiting for {what}")
+
+
+def listening_count(gate):
+    return len(re.findall(r"revocation: (LISTEN|SUBSCRIBE) |revocation: .* is back", gate.log_text()))
+
+
+def wait_listening(gates, at_least=1):
+    for gate in gates:
+        wait_for(lambda: listening_count(gate) >= at_least, f"the listener of the gate on {gate.port}")
+
+
+def expect_allowed(gates, header):
+    for gate in gates:
+        status = gate.status(header)
+        if status != 200:
+            raise Failure(f"gate {gate.port} answered {status}, expected 200")
+
+
+def time_to_refusal(gates, header, changed_at):
+    """Seconds from `changed_at` until every gate refuses `header` (each gate's own figure)."""
+    figures = {}
+    deadline = changed_at + REQUIREMENT_SECONDS
+    while len(figures) < len(gates):
+        for gate in gates:
+            if gate.port in figures:
+                continue
+            if gate.status(header) != 200:
+                figures[gate.port] = time.monotonic() - changed_at
+        if len(figures) < len(gates) and time.monotonic() > deadline:
+            late = [g.port for g in gates if g.port not in figures]
+            raise Failure(f"gates {late} still allow {REQUIREMENT_SECONDS} s after the change")
+    return max(figures.values())
+
+
+def make_user(name, with_token=True):
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+
+    user = User.objects.create_user(name, password=PASSWORD)
+    token = Token.objects.create(user=user) if with_token else None
+    return user, token
+
+
+def raw_delete_token(engine, key):
+    """Deletes a token behind Django's back and without a notification: the control that shows
+    the gates do answer from their cache (so a refusal elsewhere is the revocation's doing)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if engine == "postgres":
+            cursor.execute("SET session_replication_role = replica")
+        column = connection.ops.quote_name("key")  # a reserved word on MySQL
+        cursor.execute(f"DELETE FROM authtoken_token WHERE {column} = %s", [key])
+        if engine == "postgres":
+            cursor.execute("SET session_replication_role = DEFAULT")
+
+
+def redis_call(*args):
+    sys.path.insert(0, str(REPO / "python" / "drfgate-django" / "src"))
+    from drfgate_django.revocation import _command
+
+    with socket.create_connection(REDIS, timeout=5) as sock:
+        sock.sendall(_command(*args))
+        stream = sock.makefile("rb")
+        line = stream.readline()
+        if line.startswith(b"$"):
+            return stream.read(int(line[1:]) + 2)[:-2]
+        return line
+
+
+def kill_listeners(engine, channel):
+    if engine == "postgres":
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = 'drfgate-revocation' AND datname = current_database()"
+            )
+            return cursor.fetchone()[0]
+    name = f"drfgate-revocation:{channel}"
+    killed = 0
+    for line in redis_call("CLIENT", "LIST").decode().splitlines():
+        fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
+        if fields.get("name") == name:
+            redis_call("CLIENT", "KILL", "ID", fields["id"])
+            killed += 1
+    return killed
+
+
+def run_test(engine, gates, channel):
+    from django.contrib.auth.models import User
+
+    figures = {}
+    wait_listening(gates)
+
+    # Control: a token deleted without a notification is still allowed from the cache.
+    _, control = make_user("control")
+    expect_allowed(gates, token_header(control.key))
+    raw_delete_token(engine, control.key)
+    expect_allowed(gates, token_header(control.key))
+
+    cases = []
+    user, token = make_user("deleted_token")
+    cases.append(("token.delete()", token_header(token.key), token.delete))
+    user, token = make_user("password_changed")
+
+    def change_password(user=user):
+        user.set_password("another-password")
+        user.save()
+
+    cases.append(("set_password()", basic_header("password_changed", PASSWORD), change_password))
+    user, token = make_user("deactivated")
+
+    def deactivate(user=user):
+        user.is_active = False
+        user.save()
+
+    cases.append(("is_active = False", token_header(token.key), deactivate))
+    user, token = make_user("deleted_user")
+    cases.append(("user.delete()", token_header(token.key), user.delete))
+
+    for name, header, change in cases:
+        expect_allowed(gates, header)
+        expect_allowed(gates, header)  # now from the cache
+        changed_at = time.monotonic()
+        change()
+        figures[name] = time_to_refusal(gates, header, changed_at)
+
+    # The listeners' connections killed on the server: each gate reconnects by itself.
+    before = [listening_count(g) for g in gates]
+    killed = kill_listeners(engine, channel)
+    if killed < len(gates):
+        raise Failure(f"killed {killed} listener connection(s), expected {len(gates)}")
+    for gate, count in zip(gates, before):
+        wait_for(lambda g=gate, c=count: listening_count(g) > c, f"gate {gate.port} to reconnect")
+        if "revocation: lost" not in gate.log_text():
+            raise Failure(f"gate {gate.port} did not log the lost listener")
+    user, token = make_user("after_reconnect")
+    header = token_header(token.key)  # the key is gone from the instance once deleted
+    expect_allowed(gates, header)
+    expect_allowed(gates, header)
+    changed_at = time.monotonic()
+    token.delete()
+    figures["token.delete() after reconnecting"] = time_to_refusal(gates, header, changed_at)
+    if User.objects.filter(username="control").count() != 1:
+        raise Failure("the control user vanished")
+    for gate in gates:
+        if gate.process.poll() is not None:
+            raise Failure(f"gate {gate.port} exited")
+    return figures
+
+
+def run_bench(gates, tries):
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+
+    user = User.objects.create_user("bench", password=PASSWORD)
+    first, other = gates[0], gates[1]
+    times, deletes, round_trips = [], [], []
+    for _ in range(tries):
+        token = Token.objects.create(user=user)
+        header = token_header(token.key)
+        if first.status(header) != 200 or other.status(header) != 200:
+            raise Failure("a fresh token was refused")
+        asked_at = time.monotonic()
+        other.status(header)  # a cached allow: the poll's own resolution
+        round_trips.append(time.monotonic() - asked_at)
+        changed_at = time.monotonic()
+        token.delete()
+        deletes.append(time.monotonic() - changed_at)
+        while other.status(header) == 200:
+            if time.monotonic() - changed_at > 10:
+                raise Failure("no refusal 10 s after token.delete()")
+        times.append(time.monotonic() - changed_at)
+    return times, deletes, round_trips
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--drfgate", required=True)
+    parser.add_argument("--engine", choices=sorted(DATABASES), required=True)
+    parser.add_argument("--bench", type=int, default=0)
+    arguments = parser.parse_args()
+    channel = f"drfgate_revocation_test_{os.getpid()}"
+    setup_django(arguments.engine, channel)
+    scratch = Path(tempfile.mkdtemp(prefix="drfgate-revocation-"))
+    config = scratch / "drfgate.toml"
+    config.write_text(gate_config(arguments.engine, channel))
+    gates = [Gate(arguments.drfgate, config, scratch, n) for n in range(GATES)]
+    try:
+        for gate in gates:
+            gate.wait_serving()
+        for gate in gates:
+            gate.status("Token none")  # the first decision starts the listener
+        if arguments.bench:
+            wait_listening(gates)
+            times, deletes, round_trips = run_bench(gates, arguments.bench)
+            ms = lambda seconds: f"{seconds * 1000:.1f} ms"  # noqa: E731
+            delete_median = statistics.median(deletes)
+            print(
+                f"revocation bench ({arguments.engine}, "
+                f"{'LISTEN/NOTIFY' if arguments.engine == 'postgres' else 'Redis pub/sub'}), "
+                f"{len(times)} tries: token.delete() -> first refusal by another gate process: "
+                f"median {ms(statistics.median(times))}, worst {ms(max(times))}; baseline, same run: "
+                f"the token.delete() call itself median {ms(delete_median)} "
+                f"(ratio {statistics.median(times) / delete_median:.1f}x), one cached request to the "
+                f"gate median {ms(statistics.median(round_trips))}"
+            )
+            return 0
+        figures = run_test(arguments.engine, gates, channel)
+    except Failure as failure:
+        for gate in gates:
+            print(f"--- gate {gate.port} log:\n{gate.log_text()}", file=sys.stderr)
+        print(f"revocation ({arguments.engine}): FAILED: {failure}", file=sys.stderr)
+        return 1
+    finally:
+        for gate in gates:
+            gate.stop()
+    shown = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in figures.items())
+    print(f"revocation ({arguments.engine}): {GATES} gates refused within: {shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
