@@ -40,10 +40,13 @@ test: lint services fixture-db oracle gate-configs fixture-engines oracle-engine
 	$(CARGO) test --workspace
 	$(MAKE) --no-print-directory c-abi-example-test differential differential-engines test-revocation test-django-pkg test-nginx differential-paths docs-check fuzz-short bench-check
 
-# Real DRF under gunicorn and `drfgate serve`, the same raw requests to both (tests/conformance/).
+# Real DRF under gunicorn and `drfgate serve`, the same raw requests to both (tests/conformance/);
+# the session body requests also through the tower Layer (path_proxy), which reads bodies.
 differential: fixture-db python-env
 	$(CARGO) build -p drfgate-cli
-	$(DJANGO_MK_PYTHON) tests/conformance/differential.py --drfgate $(TARGET_DIR)/debug/drfgate
+	$(CARGO) build -p drfgate-tower --example path_proxy
+	$(DJANGO_MK_PYTHON) tests/conformance/differential.py --drfgate $(TARGET_DIR)/debug/drfgate \
+		--layer-proxy $(TARGET_DIR)/debug/examples/path_proxy
 
 # Path spellings through the Layer under hyper, through nginx + `drfgate serve` and through nginx +
 # ngx_http_drfgate_module: the route the gate judged is the one Django resolved, and no request DRF refuses reaches a view

@@ -320,6 +320,17 @@ typedef struct drfgate_request {
    * out, i.e. `DRFGATE_PATH_RAW_TARGET`.
    */
   uint32_t path_form;
+  /**
+   * The request body as read so far, when `drfgate_gate_body_wanted` asked for it (see
+   * there): `data` NULL: not read, and the gate defers a decision that depends on it. At
+   * most the length `drfgate_gate_body_wanted` gave. drfgate only reads it during the call.
+   */
+  struct drfgate_bytes body;
+  /**
+   * Whether `body` is the whole body (false: cut short, e.g. the client went away; the
+   * gate then defers what depends on it).
+   */
+  bool body_complete;
 } drfgate_request;
 
 /**
@@ -455,6 +466,23 @@ const char *drfgate_version(void);
  * `out_decision` is NULL or writable.
  */
 drfgate_result drfgate_gate_decide(const struct drfgate_gate *gate, const struct drfgate_request *request, struct drfgate_decision **out_decision);
+
+/**
+ * Whether the decision needs the request body, and how much of it: a session-authenticated
+ * POST whose CSRF check DRF runs on the parsed body (a form's `csrfmiddlewaretoken`, a JSON
+ * body that must parse). Writes the number of body bytes to read to `*out_len` (the
+ * request's `Content-Length`, never more than `DATA_UPLOAD_MAX_MEMORY_SIZE`) and returns
+ * `DRFGATE_RESULT_OK`; returns `DRFGATE_RESULT_ABSENT` when the decision does not need the
+ * body (decide without reading it). A front end that can, reads that many bytes, keeps them
+ * for the application, sets `request->body` and `request->body_complete`, then decides;
+ * one that cannot decides without it, and the gate defers such a request to the
+ * application (passes it on without an identity). Cheap (headers only, no database): call
+ * it before every decision. Other results as for `drfgate_gate_decide`.
+ *
+ * # Safety
+ * As `drfgate_gate_decide`; `out_len` is NULL or writable.
+ */
+drfgate_result drfgate_gate_body_wanted(const struct drfgate_gate *gate, const struct drfgate_request *request, size_t *out_len);
 
 /**
  * As `drfgate_gate_decide`, but only when the answer needs neither the database nor a

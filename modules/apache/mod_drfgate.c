@@ -40,6 +40,7 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "util_filter.h"
 
 #include "drfgate.h"
 
@@ -641,6 +642,108 @@ static int send_refusal(request_rec *r, const drfgate_decision *decision)
     return DONE;
 }
 
+/*
+ * Request bodies. The gate reads the body only when its decision needs it
+ * (drfgate_gate_body_wanted: a session POST whose CSRF token DRF looks for in the parsed
+ * form): at most that many bytes are read here, through the input filters, and kept in a
+ * brigade; an input filter then replays them to the handler (mod_wsgi) before anything
+ * still unread, as mod_request does for KeptBodySize.
+ */
+#define DRFGATE_KEPT_BODY_FILTER "DRFGATE_KEPT_BODY"
+
+typedef struct {
+    apr_bucket_brigade *kept;
+} kept_body;
+
+static apr_status_t replay_kept_body(ap_filter_t *f, apr_bucket_brigade *bb,
+                                     ap_input_mode_t mode, apr_read_type_e block,
+                                     apr_off_t readbytes)
+{
+    kept_body *ctx = f->ctx;
+    apr_bucket *split;
+    apr_status_t rv;
+
+    if (ctx == NULL || APR_BRIGADE_EMPTY(ctx->kept)) {
+        ap_remove_input_filter(f);
+        return ap_get_brigade(f->next, bb, mode, block, readbytes);
+    }
+    if (mode != AP_MODE_READBYTES) {
+        /* Handlers read request bodies by bytes; nothing here reads lines. */
+        return APR_ENOTIMPL;
+    }
+    rv = apr_brigade_partition(ctx->kept, readbytes, &split);
+    if (rv != APR_SUCCESS && rv != APR_INCOMPLETE) {
+        return rv;
+    }
+    while (!APR_BRIGADE_EMPTY(ctx->kept) && APR_BRIGADE_FIRST(ctx->kept) != split) {
+        apr_bucket *b = APR_BRIGADE_FIRST(ctx->kept);
+        APR_BUCKET_REMOVE(b);
+        APR_BRIGADE_INSERT_TAIL(bb, b);
+    }
+    return APR_SUCCESS;
+}
+
+/* Reads up to `wanted` bytes of r's body (and one read past it, to know whether it ended)
+ * for the gate, keeps them for the handler, and sets request->body. OK, or an HTTP status
+ * when reading failed (as a handler would answer it). */
+static int read_body_for_gate(request_rec *r, apr_size_t wanted, drfgate_request *request)
+{
+    apr_bucket_brigade *kept = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    kept_body *ctx;
+    apr_off_t total = 0;
+    int seen_eos = 0;
+    char *flat;
+    apr_size_t flat_len;
+    apr_status_t rv;
+
+    while (!seen_eos && total <= (apr_off_t)wanted) {
+        apr_bucket *b;
+
+        rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ,
+                            HUGE_STRING_LEN);
+        if (rv != APR_SUCCESS) {
+            apr_brigade_cleanup(bb);
+            return ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+        }
+        while (!APR_BRIGADE_EMPTY(bb)) {
+            b = APR_BRIGADE_FIRST(bb);
+            if (APR_BUCKET_IS_EOS(b)) {
+                seen_eos = 1;
+            } else if (!APR_BUCKET_IS_METADATA(b)) {
+                const char *data;
+                apr_size_t len;
+
+                rv = apr_bucket_read(b, &data, &len, APR_BLOCK_READ);
+                if (rv != APR_SUCCESS) {
+                    apr_brigade_cleanup(bb);
+                    return HTTP_BAD_REQUEST;
+                }
+                total += (apr_off_t)len;
+            }
+            rv = apr_bucket_setaside(b, r->pool);
+            if (rv != APR_SUCCESS && rv != APR_ENOTIMPL) {
+                apr_brigade_cleanup(bb);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            APR_BUCKET_REMOVE(b);
+            APR_BRIGADE_INSERT_TAIL(kept, b);
+        }
+    }
+    ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+    ctx->kept = kept;
+    ap_add_input_filter(DRFGATE_KEPT_BODY_FILTER, ctx, r, r->connection);
+
+    rv = apr_brigade_pflatten(kept, &flat, &flat_len, r->pool);
+    if (rv != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    request->body.data = (const uint8_t *)flat;
+    request->body.len = flat_len < wanted ? flat_len : wanted;
+    request->body_complete = seen_eos && total <= (apr_off_t)wanted;
+    return OK;
+}
+
 /* Decides r for an enabled location on `path`: OK (allowed, identity set), DONE (refused and
  * answered), a status (a refused sub-request), or 500 (no decision: fail closed). */
 static int decide(request_rec *r, const judged_path *path)
@@ -652,6 +755,7 @@ static int decide(request_rec *r, const judged_path *path)
     recorded_decision *recorded;
     header_list headers;
     drfgate_result rc;
+    size_t wanted = 0;
 
     earlier = earlier_decision(r, path);
     if (earlier != NULL) {
@@ -678,6 +782,18 @@ static int decide(request_rec *r, const judged_path *path)
         request.remote_user = bytes_of(r->user);
     }
     request.secure = strcmp(ap_http_scheme(r), "https") == 0;
+
+    rc = drfgate_gate_body_wanted(server->gate, &request, &wanted);
+    if (rc == DRFGATE_RESULT_OK && r->main == NULL && r->prev == NULL) {
+        int status = read_body_for_gate(r, wanted, &request);
+        if (status != OK) {
+            return status;
+        }
+    } else if (rc != DRFGATE_RESULT_OK && rc != DRFGATE_RESULT_ABSENT) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "drfgate: no decision for %s %s: %s: %s",
+                      r->method, r->uri, drfgate_result_text(rc), last_error_text(r->pool));
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     rc = drfgate_gate_decide(server->gate, &request, &decision);
     if (rc != DRFGATE_RESULT_OK) {
@@ -749,6 +865,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_translate_name(decide_trace_early, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_register_input_filter(DRFGATE_KEPT_BODY_FILTER, replay_kept_body, NULL,
+                             AP_FTYPE_RESOURCE);
 }
 
 AP_DECLARE_MODULE(drfgate) = {

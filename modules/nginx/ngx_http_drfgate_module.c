@@ -75,8 +75,16 @@ typedef struct {
     drfgate_result           result;
 } ngx_http_drfgate_task_t;
 
+/* The request body, read only when the decision needs it (drfgate_gate_body_wanted). */
+typedef enum {
+    NGX_HTTP_DRFGATE_BODY_UNREAD = 0,
+    NGX_HTTP_DRFGATE_BODY_READING,      /* ngx_http_read_client_request_body is under way */
+    NGX_HTTP_DRFGATE_BODY_READ,         /* read (and kept for the upstream) */
+} ngx_http_drfgate_body_e;
+
 typedef struct {
     ngx_http_drfgate_state_e state;
+    ngx_http_drfgate_body_e  body_state;
     ngx_http_drfgate_task_t *task;
     /* An allowed request's identity; empty (len 0) for anonymous. */
     ngx_str_t                user;          /* percent-encoded UTF-8, as drfgate serve sends it */
@@ -930,6 +938,89 @@ ngx_http_drfgate_post(ngx_http_request_t *r, ngx_http_drfgate_ctx_t *ctx,
 
 #endif
 
+/* The body nginx read, for the gate: in memory, in the request's pool. Left unset (the gate
+ * then defers) when nginx wrote part of it to a temporary file. */
+static ngx_int_t
+ngx_http_drfgate_body(ngx_http_request_t *r, size_t wanted, drfgate_request *request)
+{
+    ngx_chain_t  *cl;
+    size_t        len = 0;
+    u_char       *p;
+
+    if (r->request_body == NULL || r->request_body->temp_file != NULL) {
+        return NGX_OK;
+    }
+    for (cl = r->request_body->bufs; cl != NULL; cl = cl->next) {
+        if (cl->buf->in_file || !ngx_buf_in_memory(cl->buf)) {
+            return NGX_OK;
+        }
+        len += cl->buf->last - cl->buf->pos;
+    }
+    p = ngx_pnalloc(r->pool, len ? len : 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+    request->body.data = p;
+    request->body.len = len;
+    for (cl = r->request_body->bufs; cl != NULL; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+    request->body_complete = len == wanted;
+    return NGX_OK;
+}
+
+/* The body is in (or nginx gave up on it): back into the access phase, which decides. */
+static void
+ngx_http_drfgate_body_done(ngx_http_request_t *r)
+{
+    ngx_http_drfgate_ctx_t  *ctx = ngx_http_get_module_ctx(r, ngx_http_drfgate_module);
+
+    ctx->body_state = NGX_HTTP_DRFGATE_BODY_READ;
+    /* Kept for the upstream: proxy_pass and uwsgi_pass send r->request_body as read. */
+    r->preserve_body = 1;
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+/* NGX_DECLINED: decide without the body; NGX_DONE: reading it, the phases resume from
+ * ngx_http_drfgate_body_done; or an error status. */
+static ngx_int_t
+ngx_http_drfgate_read_body(ngx_http_request_t *r, ngx_http_drfgate_ctx_t *ctx,
+    const drfgate_gate *gate, const drfgate_request *request, size_t *wanted)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+    drfgate_result             result;
+    ngx_int_t                  rc;
+
+    result = drfgate_gate_body_wanted(gate, request, wanted);
+    if (result == DRFGATE_RESULT_ABSENT) {
+        return NGX_DECLINED;
+    }
+    if (result != DRFGATE_RESULT_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "drfgate: no decision for %V %V: %s: %s", &r->method_name, &r->uri,
+                      drfgate_result_text(result), ngx_http_drfgate_last_error(r->pool));
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* In memory only: a body over client_body_buffer_size is deferred unread. */
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    if (*wanted > (size_t) clcf->client_body_buffer_size) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "drfgate: %V: body over client_body_buffer_size, not read", &r->uri);
+        return NGX_DECLINED;
+    }
+    ctx->body_state = NGX_HTTP_DRFGATE_BODY_READING;
+    r->request_body_in_single_buf = 1;
+    rc = ngx_http_read_client_request_body(r, ngx_http_drfgate_body_done);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+    /* Balances the count ngx_http_read_client_request_body took; the body callback (now
+     * or when the rest arrives) runs the phases again. */
+    ngx_http_finalize_request(r, NGX_DONE);
+    return NGX_DONE;
+}
+
 static ngx_int_t
 ngx_http_drfgate_handler(ngx_http_request_t *r)
 {
@@ -939,6 +1030,8 @@ ngx_http_drfgate_handler(ngx_http_request_t *r)
     drfgate_request                request;
     drfgate_decision              *decision = NULL;
     drfgate_result                 result;
+    ngx_int_t                      rc;
+    size_t                         wanted = 0;
 
     if (!lcf->enable || r != r->main) {
         return NGX_DECLINED;
@@ -975,6 +1068,23 @@ ngx_http_drfgate_handler(ngx_http_request_t *r)
     }
     if (ngx_http_drfgate_fill(r, lcf, &request) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    switch (ctx->body_state) {
+    case NGX_HTTP_DRFGATE_BODY_UNREAD:
+        rc = ngx_http_drfgate_read_body(r, ctx, mcf->gate, &request, &wanted);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+        break;
+    case NGX_HTTP_DRFGATE_BODY_READING:
+        return NGX_AGAIN;
+    case NGX_HTTP_DRFGATE_BODY_READ:
+        if (drfgate_gate_body_wanted(mcf->gate, &request, &wanted) == DRFGATE_RESULT_OK
+            && ngx_http_drfgate_body(r, wanted, &request) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        break;
     }
 
     result = drfgate_gate_decide_cached(mcf->gate, &request, &decision);

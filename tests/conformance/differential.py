@@ -3,12 +3,17 @@
 Django database, answer the same raw requests; every answer is compared.
 
 Usage: differential.py --drfgate BIN [--cases PATH] [--db PATH|URL] [--hand-written] [--table-only]
-                       [--verbose]
+                       [--layer-proxy BIN] [--verbose]
 
 --db URL (postgres://… or mysql://…, tests/django/server_db.py): Django and drfgate both read a
 copy of that server database (<name>_differential), with the table's hand-written configs.
 --table-only: the conformance table's requests alone, without the generated variants and the
 other session engines (the bounded run `make differential-engines` makes on each server).
+--layer-proxy BIN (crates/drfgate-tower/examples/path_proxy): the session body requests
+(session_variants.py) also go through the tower Layer, which reads bodies, as a reverse proxy
+in front of the same gunicorn. It must answer what DRF answers, defer only what
+"layer_may_defer" allows (whose answer then comes from DRF behind it), and hand DRF the body
+intact (an allowed form POST is checked again by DRF behind it, from the replayed body).
 
 Configs: what `manage.py drfgate_export` (python/drfgate-django) writes for the reference project,
 one per AUTHENTICATION_BACKENDS; with --hand-written, the table's own (gate_configs.config_text),
@@ -136,7 +141,7 @@ def wait_until_serving(port, process, name, log):
 
 
 class Servers:
-    def __init__(self, scratch, drfgate, cases_path, db, configs, engines=()):
+    def __init__(self, scratch, drfgate, cases_path, db, configs, engines=(), layer_proxy=None):
         self.engines = engines
         self.engine_ports = {}  # engine -> (gunicorn port, serve port)
         self.processes = []
@@ -147,6 +152,8 @@ class Servers:
         self.configs = configs
         self.gunicorn_port = None
         self.serve_ports = {}  # backends -> port
+        self.layer_proxy = layer_proxy
+        self.layer_ports = {}  # backends -> port of path_proxy (the Layer) before gunicorn
 
     def __enter__(self):
         try:
@@ -207,6 +214,19 @@ class Servers:
             self.engine_ports[engine] = (port, self.start_serve(f"drfgate-serve-engine-{number}", text))
         for port, process, process_log in waiting:
             wait_until_serving(port, process, "gunicorn", process_log)
+        if self.layer_proxy:
+            for backends, (text, _) in self.configs.items():
+                port = free_port()
+                name = f"layer-{len(self.layer_ports)}"
+                config = self.scratch / f"{name}.toml"
+                config.write_text(text, "utf-8")
+                proxy, proxy_log = self.spawn(
+                    name,
+                    [self.layer_proxy, f"127.0.0.1:{port}", f"127.0.0.1:{self.gunicorn_port}", str(config)],
+                    env=dict(os.environ, DRFGATE_LOG="error"),
+                )
+                wait_until_serving(port, proxy, "path_proxy (the Layer)", proxy_log)
+                self.layer_ports[backends] = port
 
     def stop(self):
         for process in self.processes:
@@ -238,12 +258,17 @@ def drf_user(response):
 
 def compare(request, drf, gate):
     """("agree" | "parsers agree" | "deferred" | "not comparable" | "differ", details)."""
-    if gate.status == 200 and gate.header("x-drfgate-decision") == "pass":
-        # Passed on without an identity: the application's DRF answers, which is `drf` itself.
+    via_proxy = request.get("via_proxy")
+    if gate.header("x-drfgate-decision") == "pass" and (via_proxy or gate.status == 200):
+        # Passed on without an identity: the application's DRF answers, which is `drf` itself
+        # (through the Layer, the answer of DRF behind it, which must be the same).
         if not (request.get("may_defer") or request.get("may_pass")):
             return "differ", f"drfgate deferred, DRF answered {drf.status} {drf.body!r}"
         if gate.header("x-drfgate-user") is not None:
             return "differ", "drfgate deferred but handed on a user"
+        if via_proxy and (gate.status, gate.body) != (drf.status, drf.body):
+            return "differ", (f"deferred, but DRF behind the Layer answered {gate.status} {gate.body!r} "
+                              f"where DRF answers {drf.status} {drf.body!r}")
         return "deferred", f"the application's DRF answered {drf.status}"
     if request.get("may_defer"):
         return "differ", f"expected a deferral, drfgate answered {gate.status} {gate.body!r}"
@@ -291,6 +316,9 @@ def run_one(request, servers, backends_of_view):
     is_head = request["method"].upper() == b"HEAD"
     if request.get("engine"):
         drf_port, port = servers.engine_ports[request["engine"]]
+    elif request.get("via_proxy"):
+        drf_port = servers.gunicorn_port
+        port = servers.layer_ports[backends_of_view.get(request["view"], DEFAULT_BACKENDS)]
     else:
         drf_port = servers.gunicorn_port
         port = servers.serve_ports[backends_of_view.get(request["view"], DEFAULT_BACKENDS)]
@@ -340,6 +368,7 @@ def main():
     parser.add_argument("--cases", default=str(REPO_ROOT / "tests" / "conformance" / "cases.json"))
     parser.add_argument("--db", default=str(REPO_ROOT / "build" / "django" / "db.sqlite3"))
     parser.add_argument("--verbose", action="store_true", help="print every request's outcome")
+    parser.add_argument("--layer-proxy", help="path_proxy: the body requests through the Layer too")
     parser.add_argument("--hand-written", action="store_true",
                         help="the table's configs (gate_configs.config_text) instead of drfgate_export's")
     parser.add_argument("--table-only", action="store_true",
@@ -427,10 +456,16 @@ def main():
             print(f"differential: making {engine} sessions failed:\n{error.stderr.decode(errors='replace')}",
                   file=sys.stderr)
             return 2
+        if arguments.layer_proxy:
+            generator.requests += [
+                dict(r, feature=r["feature"] + " (Layer)", id=r["id"] + " (Layer)",
+                     may_defer=r["layer_may_defer"], via_proxy=True)
+                for r in generator.requests if "layer_may_defer" in r
+            ]
         started = time.monotonic()
         try:
             with Servers(scratch, arguments.drfgate, Path(arguments.cases).resolve(), db, configs,
-                         engines) as servers:
+                         engines, arguments.layer_proxy) as servers:
                 with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
                     outcomes = list(pool.map(lambda r: run_one(r, servers, backends_of_view), generator.requests))
         except SetupError as error:

@@ -30,10 +30,16 @@ def request_bytes(method, target, headers, host):
 
 def send(port, raw, head_request=False):
     with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_SECONDS) as sock:
-        sock.sendall(raw)
+        try:
+            sock.sendall(raw)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # answered before the whole body was sent (a refusal from the headers)
         chunks = []
         while True:
-            chunk = sock.recv(65536)
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
             if not chunk:
                 break
             chunks.append(chunk)

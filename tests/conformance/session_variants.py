@@ -7,7 +7,10 @@ Requests are variants.py's dicts with two more keys:
 - "may_defer": the gate may pass the request on without an identity (X-Drfgate-Decision:
   pass) because DRF's answer depends on the body, which `drfgate serve` never sees. The final
   answer then comes from the application's own DRF (gunicorn here, whose answer is DRF's by
-  construction); a deferral anywhere else is a difference.
+  construction); a deferral anywhere else is a difference;
+- "layer_may_defer": the same for a front end that reads the body (the Layer with
+  reading_bodies, differential.py --layer-proxy): only what the gate does not reproduce
+  (a JSON syntax error's Python message, a multipart body) is deferred there.
 Sessions come from tests/django/make_fixture_db.py (fixed keys, made by Django's login()).
 """
 import json
@@ -24,7 +27,8 @@ FORM = b"application/x-www-form-urlencoded"
 FEATURE = "session: bodies, Origin, Referer"
 
 
-def body_request(generator, id_, view, method, headers, content_type, body, may_defer):
+def body_request(generator, id_, view, method, headers, content_type, body, may_defer,
+                 layer_may_defer=None):
     headers = list(headers)
     if content_type is not None:
         headers.append((b"Content-Type", content_type))
@@ -32,6 +36,7 @@ def body_request(generator, id_, view, method, headers, content_type, body, may_
     generator.add(id_, FEATURE, view, method, headers)
     generator.requests[-1]["body"] = body
     generator.requests[-1]["may_defer"] = may_defer
+    generator.requests[-1]["layer_may_defer"] = may_defer if layer_may_defer is None else layer_may_defer
 
 
 def multipart(field, value):
@@ -49,38 +54,54 @@ def add_session_requests(generator):
         if view not in generator.views:
             continue
         cases = [
-            # POST with a body that reaches the token step: the token may be in the body.
-            ("form field", b"POST", session, FORM, b"csrfmiddlewaretoken=" + SECRET, True),
-            ("masked form field", b"POST", session, FORM, b"a=1&csrfmiddlewaretoken=" + MASKED, True),
-            ("wrong form field", b"POST", session, FORM, b"csrfmiddlewaretoken=" + b"B" * 32, True),
-            ("short form field", b"POST", session, FORM, b"csrfmiddlewaretoken=abc", True),
-            ("empty form field, header", b"POST", session + header, FORM, b"csrfmiddlewaretoken=", True),
-            ("form without field", b"POST", session, FORM, b"a=1", True),
-            ("form without field, header", b"POST", session + header, FORM, b"a=1", True),
-            ("JSON, header", b"POST", session + header, b"application/json", b'{"a": 1}', True),
-            ("JSON, no header", b"POST", session, b"application/json", b'{"a": 1}', True),
-            ("broken JSON, header", b"POST", session + header, b"application/json", b'{"a": ', True),
-            ("unknown content type", b"POST", session + header, b"text/plain", b"hello", True),
-            ("no content type", b"POST", session + header, None, b"hello", True),
-            ("multipart field", b"POST") + (session,) + multipart(b"csrfmiddlewaretoken", SECRET) + (True,),
+            # POST with a body that reaches the token step: DRF parses it (the token may be
+            # in it). serve never has the body and defers; the Layer reads it and answers.
+            ("form field", b"POST", session, FORM, b"csrfmiddlewaretoken=" + SECRET, True, False),
+            ("masked form field", b"POST", session, FORM, b"a=1&csrfmiddlewaretoken=" + MASKED, True, False),
+            ("wrong form field", b"POST", session, FORM, b"csrfmiddlewaretoken=" + b"B" * 32, True, False),
+            ("wrong form field, right header", b"POST", session + header, FORM,
+             b"csrfmiddlewaretoken=" + b"B" * 32, True, False),
+            ("short form field", b"POST", session, FORM, b"csrfmiddlewaretoken=abc", True, False),
+            ("form field, invalid characters", b"POST", session, FORM,
+             b"csrfmiddlewaretoken=" + b"%21" * 32, True, False),
+            ("repeated form field, last wins", b"POST", session, FORM,
+             b"csrfmiddlewaretoken=x&csrfmiddleware%74oken=" + SECRET, True, False),
+            ("form field, charset utf-8", b"POST", session, FORM + b"; charset=utf-8",
+             b"csrfmiddlewaretoken=" + SECRET, True, False),
+            ("empty form field, header", b"POST", session + header, FORM, b"csrfmiddlewaretoken=", True, False),
+            ("form without field", b"POST", session, FORM, b"a=1", True, False),
+            ("form without field, header", b"POST", session + header, FORM, b"a=1", True, False),
+            ("JSON, header", b"POST", session + header, b"application/json", b'{"a": 1}', True, False),
+            ("JSON, no header", b"POST", session, b"application/json", b'{"a": 1}', True, False),
+            ("JSON field named like the token", b"POST", session, b"application/json",
+             b'{"csrfmiddlewaretoken": "' + SECRET + b'"}', True, False),
+            # DRF's 400 carries Python's json error message: deferred everywhere.
+            ("broken JSON, header", b"POST", session + header, b"application/json", b'{"a": ', True, True),
+            # No parser for the content type: DRF's 415, known from the headers alone.
+            ("unknown content type", b"POST", session + header, b"text/plain", b"hello", False, False),
+            ("no content type", b"POST", session + header, None, b"hello", False, False),
+            # Django's RequestDataTooBig (refproj: DATA_UPLOAD_MAX_MEMORY_SIZE default, 2.5 MiB):
+            # its 400 page, known from Content-Length alone.
+            ("oversized form", b"POST", session + header, FORM, b"a=" + b"x" * 2_621_440, False, False),
+            ("multipart field", b"POST") + (session,) + multipart(b"csrfmiddlewaretoken", SECRET) + (True, True),
             # Decided before the body matters: the gate answers these itself.
-            ("body, no CSRF cookie", b"POST", [(b"Cookie", JOHN)], FORM, b"csrfmiddlewaretoken=" + SECRET, False),
+            ("body, no CSRF cookie", b"POST", [(b"Cookie", JOHN)], FORM, b"csrfmiddlewaretoken=" + SECRET, False, False),
             ("body, bad Origin", b"POST", session + [(b"Origin", b"https://evil.example")], FORM,
-             b"csrfmiddlewaretoken=" + SECRET, False),
+             b"csrfmiddlewaretoken=" + SECRET, False, False),
             ("body, bad CSRF cookie", b"POST", [(b"Cookie", JOHN + b"; csrftoken=short")], FORM,
-             b"csrfmiddlewaretoken=" + SECRET, False),
-            ("PUT form field only", b"PUT", session, FORM, b"csrfmiddlewaretoken=" + SECRET, False),
-            ("PUT JSON, header", b"PUT", session + header, b"application/json", b'{"a": 1}', False),
-            ("PATCH broken JSON, header", b"PATCH", session + header, b"application/json", b"{", False),
-            ("anonymous POST body", b"POST", [(b"Cookie", CSRF_COOKIE)], FORM, b"csrfmiddlewaretoken=x", False),
+             b"csrfmiddlewaretoken=" + SECRET, False, False),
+            ("PUT form field only", b"PUT", session, FORM, b"csrfmiddlewaretoken=" + SECRET, False, False),
+            ("PUT JSON, header", b"PUT", session + header, b"application/json", b'{"a": 1}', False, False),
+            ("PATCH broken JSON, header", b"PATCH", session + header, b"application/json", b"{", False, False),
+            ("anonymous POST body", b"POST", [(b"Cookie", CSRF_COOKIE)], FORM, b"csrfmiddlewaretoken=x", False, False),
         ]
-        for label, method, headers, content_type, body, may_defer in cases:
+        for label, method, headers, content_type, body, may_defer, layer_may_defer in cases:
             # With Token first, a Token header decides before the session is looked at.
             body_request(generator, f"session body: {view}: {label}", view, method, headers,
-                         content_type, body, may_defer)
+                         content_type, body, may_defer, layer_may_defer)
         body_request(generator, f"session body: {view}: token and form", view, b"POST",
                      session + [(b"Authorization", b"Token admin123")], FORM, b"a=1",
-                     view == "session_token_ia" or view == "session_ia")
+                     view == "session_token_ia" or view == "session_ia", False)
         same_host = [
             ("same-host Origin", [(b"Origin", b"http://127.0.0.1")]),
             ("https Origin over http", [(b"Origin", b"https://127.0.0.1")]),

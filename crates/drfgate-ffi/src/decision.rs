@@ -166,6 +166,47 @@ pub unsafe extern "C" fn drfgate_gate_decide(
     })
 }
 
+/// Whether the decision needs the request body, and how much of it: a session-authenticated
+/// POST whose CSRF check DRF runs on the parsed body (a form's `csrfmiddlewaretoken`, a JSON
+/// body that must parse). Writes the number of body bytes to read to `*out_len` (the
+/// request's `Content-Length`, never more than `DATA_UPLOAD_MAX_MEMORY_SIZE`) and returns
+/// `DRFGATE_RESULT_OK`; returns `DRFGATE_RESULT_ABSENT` when the decision does not need the
+/// body (decide without reading it). A front end that can, reads that many bytes, keeps them
+/// for the application, sets `request->body` and `request->body_complete`, then decides;
+/// one that cannot decides without it, and the gate defers such a request to the
+/// application (passes it on without an identity). Cheap (headers only, no database): call
+/// it before every decision. Other results as for `drfgate_gate_decide`.
+///
+/// # Safety
+/// As `drfgate_gate_decide`; `out_len` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_gate_body_wanted(
+    gate: *const drfgate_gate,
+    request: *const drfgate_request,
+    out_len: *mut usize,
+) -> drfgate_result {
+    ffi_boundary!({
+        const F: &str = "drfgate_gate_body_wanted";
+        let gate = try_gate!(F, gate);
+        let request = try_nonnull!(F, request);
+        let out_len = try_out!(F, out_len);
+        // SAFETY: the caller promises a request of `struct_size` readable bytes.
+        let request = try_result!(unsafe { REQUEST_LAYOUT.read(F, "request", request) });
+        // SAFETY: the caller's promise about the request's pointers.
+        let view = try_result!(unsafe { RequestView::new(F, &request) });
+        let wanted = gate.body_wanted(&view.request());
+        if let Some(fault) = view.callback_fault() {
+            return fail(drfgate_result::InvalidArgument, format!("{F}: {fault}"));
+        }
+        let Some(length) = wanted.and_then(|l| usize::try_from(l).ok()) else {
+            return drfgate_result::Absent;
+        };
+        // SAFETY: the caller promises it is writable.
+        unsafe { out_len.write(length) };
+        drfgate_result::Ok
+    })
+}
+
 /// As `drfgate_gate_decide`, but only when the answer needs neither the database nor a
 /// password hasher: from the gate's caches (a token or a verified password seen within the
 /// TTL, a user's permissions) or from the request alone (no credentials, a malformed

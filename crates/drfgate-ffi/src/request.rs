@@ -106,10 +106,17 @@ pub struct drfgate_request {
     /// appended to the oldest layout: a `struct_size` of `DRFGATE_REQUEST_MIN_SIZE` leaves it
     /// out, i.e. `DRFGATE_PATH_RAW_TARGET`.
     pub path_form: u32,
+    /// The request body as read so far, when `drfgate_gate_body_wanted` asked for it (see
+    /// there): `data` NULL: not read, and the gate defers a decision that depends on it. At
+    /// most the length `drfgate_gate_body_wanted` gave. drfgate only reads it during the call.
+    pub body: drfgate_bytes,
+    /// Whether `body` is the whole body (false: cut short, e.g. the client went away; the
+    /// gate then defers what depends on it).
+    pub body_complete: bool,
     // New fields go here, at the end (see sized.rs), and into REQUEST_FIELD_ENDS.
 }
 
-const REQUEST_FIELD_ENDS: [usize; 12] = field_ends!(drfgate_request {
+const REQUEST_FIELD_ENDS: [usize; 14] = field_ends!(drfgate_request {
     struct_size,
     method,
     path,
@@ -122,6 +129,8 @@ const REQUEST_FIELD_ENDS: [usize; 12] = field_ends!(drfgate_request {
     remote_user,
     secure,
     path_form,
+    body,
+    body_complete,
 });
 
 /// `drfgate_request`'s layouts: the oldest is every field before `path_form`
@@ -247,6 +256,7 @@ pub(crate) struct RequestView<'a> {
     remote_addr: Option<&'a [u8]>,
     query: Option<&'a [u8]>,
     secure: bool,
+    body: Option<drfgate::RequestBody<'a>>,
     pub(crate) headers: Headers<'a>,
 }
 
@@ -328,7 +338,22 @@ impl<'a> RequestView<'a> {
                 request.remote_addr.len
             ))
         };
+        // Optional: NULL data means not read.
+        let body = if request.body.data.is_null() {
+            None
+        } else {
+            Some(drfgate::RequestBody {
+                bytes: try_slice!(
+                    function,
+                    "request->body.data",
+                    request.body.data,
+                    request.body.len
+                ),
+                complete: request.body_complete,
+            })
+        };
         Ok(RequestView {
+            body,
             method,
             path,
             path_form,
@@ -356,6 +381,7 @@ impl<'a> RequestView<'a> {
             .with_remote_addr(self.remote_addr)
             .with_secure(self.secure)
             .with_query(self.query)
+            .with_body(self.body)
     }
 
     /// Why the header callback's answers cannot be trusted, if they cannot.

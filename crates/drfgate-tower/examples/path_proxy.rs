@@ -13,13 +13,19 @@
 //! judged in `X-Drfgate-Route` (percent-encoded UTF-8; absent when no configured route
 //! matched). Without CONFIG it is the same proxy without the Layer: the differential's
 //! reference, so both sides see hyper's own HTTP parsing. One line on stdout once listening.
+//!
+//! The Layer reads bodies where the decision needs them ([`DrfGateLayer::reading_bodies`]),
+//! and the answer of a request it let through says how, for the conformance differential's
+//! body cases (tests/conformance/differential.py --layer-proxy): `X-Drfgate-Decision:
+//! pass` (deferred, no identity) or `allow`, with `X-Drfgate-User` (percent-encoded) for an
+//! authenticated user. Refusals are the Layer's own answers, without them.
 
 use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use drfgate_tower::{DrfGateLayer, JudgedRoute};
+use drfgate_tower::{DrfGateLayer, Identity, JudgedRoute, Passed};
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -67,21 +73,25 @@ async fn serve(listen: &str, upstream: Arc<str>, layer: Option<DrfGateLayer>) {
             continue;
         };
         let upstream = upstream.clone();
-        let forward =
-            tower::service_fn(move |request: Request<Incoming>| forward(request, upstream.clone()));
+        let is_gated = layer.is_some();
+        let forward = tower::service_fn(move |request: Request<axum::body::Body>| {
+            forward(request, upstream.clone(), is_gated)
+        });
         let layer = layer.clone();
         tokio::spawn(async move {
             let io = TokioIo::new(stream);
             let result = match layer {
                 Some(layer) => {
-                    let gated = layer.layer(forward);
-                    let service =
-                        hyper::service::service_fn(move |request| gated.clone().oneshot(request));
+                    let gated = layer.reading_bodies().layer(forward);
+                    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                        gated.clone().oneshot(request.map(axum::body::Body::new))
+                    });
                     http1::Builder::new().serve_connection(io, service).await
                 }
                 None => {
-                    let service =
-                        hyper::service::service_fn(move |request| forward.clone().oneshot(request));
+                    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                        forward.clone().oneshot(request.map(axum::body::Body::new))
+                    });
                     http1::Builder::new().serve_connection(io, service).await
                 }
             };
@@ -108,10 +118,16 @@ fn not_passed_on(name: &HeaderName) -> bool {
 }
 
 async fn forward(
-    request: Request<Incoming>,
+    request: Request<axum::body::Body>,
     upstream: Arc<str>,
+    gated: bool,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = request.into_parts();
+    let verdict = if gated {
+        verdict_headers(&parts)
+    } else {
+        Vec::new()
+    };
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => return Ok(status_only(StatusCode::BAD_REQUEST)),
@@ -139,15 +155,46 @@ async fn forward(
     );
     raw.extend_from_slice(&body);
     match exchange(&upstream, &raw).await {
-        Ok(answer) => Ok(parse_response(&answer).unwrap_or_else(|| {
-            eprintln!("path_proxy: not an HTTP response from {upstream}");
-            status_only(StatusCode::BAD_GATEWAY)
-        })),
+        Ok(answer) => {
+            let mut response = parse_response(&answer).unwrap_or_else(|| {
+                eprintln!("path_proxy: not an HTTP response from {upstream}");
+                status_only(StatusCode::BAD_GATEWAY)
+            });
+            for (name, value) in verdict {
+                response.headers_mut().insert(name, value);
+            }
+            Ok(response)
+        }
         Err(error) => {
             eprintln!("path_proxy: {upstream}: {error}");
             Ok(status_only(StatusCode::BAD_GATEWAY))
         }
     }
+}
+
+/// How the Layer let the request through, for the response (nothing without the Layer).
+fn verdict_headers(parts: &http::request::Parts) -> Vec<(HeaderName, HeaderValue)> {
+    let decision = HeaderName::from_static("x-drfgate-decision");
+    if parts.extensions.get::<Passed>().is_some() {
+        return vec![(decision, HeaderValue::from_static("pass"))];
+    }
+    let Some(identity) = parts.extensions.get::<Identity>() else {
+        return vec![
+            (decision, HeaderValue::from_static("allow")),
+            (
+                HeaderName::from_static("x-drfgate-auth"),
+                HeaderValue::from_static("anonymous"),
+            ),
+        ];
+    };
+    let user = percent_encode(&identity.user.username);
+    vec![
+        (decision, HeaderValue::from_static("allow")),
+        (
+            HeaderName::from_static("x-drfgate-user"),
+            HeaderValue::from_str(&user).unwrap_or(HeaderValue::from_static("")),
+        ),
+    ]
 }
 
 async fn exchange(upstream: &str, raw: &[u8]) -> std::io::Result<Vec<u8>> {

@@ -193,6 +193,16 @@
 //! # }
 //! ```
 //!
+//! # Request bodies
+//!
+//! For a session-authenticated POST, DRF's CSRF check reads `request.POST`: it parses the
+//! body, looks for the `csrfmiddlewaretoken` form field before the `X-CSRFToken` header, and
+//! refuses a body it cannot parse. [`DrfGateLayer`] never reads bodies, and passes such a
+//! request on without an identity ([`Passed`]) for the application's DRF to decide.
+//! [`DrfGateLayer::reading_bodies`] reads the body of just those requests (bounded by
+//! `DATA_UPLOAD_MAX_MEMORY_SIZE`) and hands the inner service the same bytes; the table of
+//! what is answered and what deferred is in docs/sessions.md.
+//!
 //! # Server variables
 //!
 //! WSGI servers hand Django facts that are not in the HTTP request: whether the connection
@@ -202,10 +212,12 @@
 //!
 //! [tower]: https://docs.rs/tower
 
+mod bodies;
 mod request;
 mod response;
 mod service;
 
+pub use bodies::{DrfGateBodies, DrfGateBodiesLayer};
 pub use request::{ConnectionInfo, HttpHeaders};
 pub use response::deny_response;
 pub use service::{DrfGate, DrfGateLayer, JudgedRoute, Passed, ResponseFuture};

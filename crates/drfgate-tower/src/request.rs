@@ -58,7 +58,16 @@ pub(crate) fn with_gate_request<T>(parts: &Parts, f: impl FnOnce(&drfgate::Reque
         .with_remote_user(connection.and_then(|c| c.remote_user.as_deref()))
         .with_remote_addr(connection.and_then(|c| c.remote_addr.as_deref()))
         .with_secure(secure)
-        .with_query(Some(parts.uri.query().unwrap_or("").as_bytes()));
+        .with_query(Some(parts.uri.query().unwrap_or("").as_bytes()))
+        .with_body(
+            parts
+                .extensions
+                .get::<crate::bodies::ReadBody>()
+                .map(|read| drfgate::RequestBody {
+                    bytes: &read.bytes,
+                    complete: read.complete,
+                }),
+        );
     f(&request)
 }
 

@@ -271,6 +271,7 @@ fn allowed_request<B>(
     parts.extensions.remove::<JudgedRoute>();
     parts.extensions.remove::<Passed>();
     parts.extensions.remove::<Handoff>();
+    parts.extensions.remove::<crate::bodies::ReadBody>();
     if let Some(handoff) = handoff {
         parts.extensions.insert(handoff);
     }

@@ -209,6 +209,12 @@ pub enum ApiError {
     PermissionDenied(Body),
     /// `MethodNotAllowed(method)`.
     MethodNotAllowed(Box<str>),
+    /// `UnsupportedMediaType(content_type)`: no parser for the body (415), raised when the
+    /// CSRF check reads `request.POST`.
+    UnsupportedMediaType(String),
+    /// A `SuspiciousOperation` Django raised while reading the body (`RequestDataTooBig`,
+    /// `TooManyFieldsSent`): its 400 page, not DRF's JSON.
+    BadRequest,
     /// Something Django would raise on (a value its field cannot convert, a malformed token
     /// knox decodes): DRF answers 500; the gate fails closed with a 500 of its own.
     ServerError,
@@ -275,6 +281,15 @@ impl ApiError {
                 retry_after: None,
                 content_type: Deny::CONTENT_TYPE,
             },
+            ApiError::UnsupportedMediaType(content_type) => Deny {
+                status: 415,
+                body: Body::Shared(render_detail(&unsupported_media_type(&content_type))),
+                www_authenticate: None,
+                allow,
+                retry_after: None,
+                content_type: Deny::CONTENT_TYPE,
+            },
+            ApiError::BadRequest => crate::host::bad_request(),
             ApiError::ServerError => Deny {
                 status: 500,
                 body: static_body(SERVER_ERROR),
@@ -302,10 +317,16 @@ impl ApiError {
             ApiError::AuthenticationFailedBody(body) => String::from_utf8_lossy(body).into_owned(),
             ApiError::PermissionDenied(body) => String::from_utf8_lossy(body).into_owned(),
             ApiError::MethodNotAllowed(m) => format!("Method \"{m}\" not allowed."),
+            ApiError::UnsupportedMediaType(c) => unsupported_media_type(c),
+            ApiError::BadRequest => "Bad Request (400): Django's page".into(),
             ApiError::ServerError => SERVER_ERROR.into(),
             ApiError::Unavailable => SERVICE_UNAVAILABLE.into(),
         }
     }
+}
+
+fn unsupported_media_type(content_type: &str) -> String {
+    format!("Unsupported media type \"{content_type}\" in request.")
 }
 
 #[cfg(test)]

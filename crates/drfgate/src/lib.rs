@@ -73,5 +73,5 @@ pub use cache::CacheStats;
 pub use config::{Config, ConfigError};
 pub use decision::{AuthObject, Body, Decision, Deny, Identity, Scheme, User, UserPk};
 pub use gate::{Gate, GateError, GateRoute, GateStats, Judgement};
-pub use request::{HeaderSource, PathForm, Request};
+pub use request::{HeaderSource, PathForm, Request, RequestBody};
 pub use trace::Trace;

@@ -143,6 +143,19 @@ pub struct Request<'a> {
     /// WSGI's `QUERY_STRING` (raw, without `?`), for DRF's `?format=`. `None`: the query of a
     /// [`PathForm::RawTarget`] path, if it has one.
     pub query: Option<&'a [u8]>,
+    /// The request body, when the front end has read it (see [`RequestBody`]); `None`: not
+    /// read, and the gate defers what depends on it.
+    pub body: Option<RequestBody<'a>>,
+}
+
+/// The body a front end read for the gate: never more than `DATA_UPLOAD_MAX_MEMORY_SIZE`
+/// bytes (`Gate::body_wanted` says when and how much).
+#[derive(Clone, Copy, Debug)]
+pub struct RequestBody<'a> {
+    pub bytes: &'a [u8],
+    /// Whether `bytes` is the whole body. A cut body (over the bound, or the client went
+    /// away) only ever makes the gate defer.
+    pub complete: bool,
 }
 
 impl<'a> Request<'a> {
@@ -157,6 +170,7 @@ impl<'a> Request<'a> {
             secure: false,
             remote_addr: None,
             query: None,
+            body: None,
         }
     }
 
@@ -220,6 +234,12 @@ impl<'a> Request<'a> {
             PathForm::RawTarget => crate::routes::target_query(self.path),
             PathForm::PathInfo => b"",
         }
+    }
+
+    /// The body the front end read (see [`RequestBody`]).
+    pub fn with_body(mut self, body: Option<RequestBody<'a>>) -> Self {
+        self.body = body;
+        self
     }
 
     pub fn header(&self, name: &str) -> Option<Cow<'a, [u8]>> {

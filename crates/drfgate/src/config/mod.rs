@@ -12,6 +12,7 @@
 //! writes; and `suggest`, the "did you mean" of every error about an unknown name.
 
 mod auth_classes;
+mod bodies;
 mod cache;
 mod databases;
 mod django;
@@ -39,6 +40,7 @@ use crate::cache::CacheConfig;
 use crate::permissions::Permission;
 
 pub use auth_classes::{AuthClass, AuthKind};
+pub use bodies::{BodySettings, ParserClass, DJANGO_MAX_MEMORY_SIZE};
 pub use django::{DjangoSettings, SecretKey};
 pub use rest_knox::KnoxSettings;
 pub use routes::Route;
@@ -206,15 +208,17 @@ impl Loader<'_> {
         let permission_classes = PermissionRegistry::new(self, &raw.permission_classes)?;
         let renderer_classes = RendererRegistry::new(self, &raw.renderer_classes)?;
 
-        let (throttle_defaults_raw, throttle_rates_raw, num_proxies_raw) =
+        let (throttle_defaults_raw, throttle_rates_raw, num_proxies_raw, parsers_raw) =
             match &mut raw.rest_framework {
                 Some(rf) => (
                     rf.DEFAULT_THROTTLE_CLASSES.take(),
                     rf.DEFAULT_THROTTLE_RATES.take(),
                     rf.NUM_PROXIES.take(),
+                    rf.DEFAULT_PARSER_CLASSES.take(),
                 ),
-                None => (None, None, None),
+                None => (None, None, None, None),
             };
+        django.sessions.body.parsers = self.parser_classes(parsers_raw);
         let throttle_classes =
             ThrottleRegistry::new(self, &raw.throttle_classes, throttle_rates_raw.as_ref())?;
         let default_throttle_classes = match &throttle_defaults_raw {

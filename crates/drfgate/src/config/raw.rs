@@ -65,6 +65,9 @@ pub(super) struct RawDjango {
     pub(super) CSRF_COOKIE_DOMAIN: Option<Spanned<String>>,
     pub(super) CSRF_TRUSTED_ORIGINS: Option<Vec<Spanned<String>>>,
     pub(super) SECURE_PROXY_SSL_HEADER: Option<Spanned<Vec<String>>>,
+    // Request bodies (config/bodies.rs reads them): a number, or false for None.
+    pub(super) DATA_UPLOAD_MAX_MEMORY_SIZE: Option<Spanned<toml::Value>>,
+    pub(super) DATA_UPLOAD_MAX_NUMBER_FIELDS: Option<Spanned<toml::Value>>,
     // Hosts (config/hosts.rs reads them).
     pub(super) ALLOWED_HOSTS: Option<Vec<String>>,
     pub(super) DEBUG: Option<bool>,
@@ -82,6 +85,7 @@ pub(super) struct RawRestFramework {
     pub(super) DEFAULT_THROTTLE_RATES: Option<BTreeMap<String, Spanned<toml::Value>>>,
     pub(super) NUM_PROXIES: Option<Spanned<i64>>,
     pub(super) DEFAULT_RENDERER_CLASSES: Option<Vec<Spanned<String>>>,
+    pub(super) DEFAULT_PARSER_CLASSES: Option<Vec<Spanned<String>>>,
     /// A string, or `false` for Python's `None` (TOML has no null).
     pub(super) URL_FORMAT_OVERRIDE: Option<Spanned<toml::Value>>,
     #[serde(flatten)]

@@ -15,7 +15,6 @@ use crate::permissions::{Permission, PermissionClass};
 
 /// REST_FRAMEWORK settings a user may copy over that drfgate does not act on.
 const IGNORED_DRF_SETTINGS: &[&str] = &[
-    "DEFAULT_PARSER_CLASSES",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS",
     "DEFAULT_METADATA_CLASS",
     "DEFAULT_VERSIONING_CLASS",
@@ -96,6 +95,7 @@ impl Loader<'_> {
                     "NUM_PROXIES",
                     "DEFAULT_RENDERER_CLASSES",
                     "URL_FORMAT_OVERRIDE",
+                    "DEFAULT_PARSER_CLASSES",
                 ]);
                 return Err(ConfigError {
                     origin: self.origin.to_string(),

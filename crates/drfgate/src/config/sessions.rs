@@ -48,6 +48,8 @@ pub struct SessionSettings {
     pub secure_proxy_ssl_header: Option<(String, String)>,
     /// What `get_host()` reads in the CSRF checks (a copy of `DjangoSettings::hosts`).
     pub hosts: crate::host::HostSettings,
+    /// What `request.POST` needs when the CSRF check reads it.
+    pub body: super::BodySettings,
 }
 
 #[derive(Clone, Debug)]
@@ -81,6 +83,7 @@ impl Default for SessionSettings {
             },
             secure_proxy_ssl_header: None,
             hosts: crate::host::HostSettings::default(),
+            body: super::BodySettings::default(),
         }
     }
 }
@@ -238,6 +241,16 @@ impl Loader<'_> {
                 .ok_or_else(|| bad(&format!("{meta:?} is not an HTTP header's META name")))?;
             settings.secure_proxy_ssl_header = Some((header, value.clone()));
         }
+        settings.body.max_memory_size = self.upload_limit(
+            raw.DATA_UPLOAD_MAX_MEMORY_SIZE.take(),
+            "django.DATA_UPLOAD_MAX_MEMORY_SIZE",
+            settings.body.max_memory_size,
+        )?;
+        settings.body.max_number_fields = self.upload_limit(
+            raw.DATA_UPLOAD_MAX_NUMBER_FIELDS.take(),
+            "django.DATA_UPLOAD_MAX_NUMBER_FIELDS",
+            settings.body.max_number_fields,
+        )?;
         Ok(settings)
     }
 

@@ -301,6 +301,30 @@ impl Gate {
     }
 
     /// DRF's answer for this request.
+    /// How many bytes of the request body the decision needs, when it needs them: a
+    /// session-authenticated POST whose CSRF check DRF runs on the parsed body (a form's
+    /// `csrfmiddlewaretoken`, a JSON body that must parse). A front end that can read the
+    /// body reads that many bytes (never more than `DATA_UPLOAD_MAX_MEMORY_SIZE`), keeps
+    /// them for the application, and decides with [`Request::with_body`]; without them the
+    /// gate defers such a request to the application. `None`: decide without the body.
+    pub fn body_wanted(&self, request: &Request<'_>) -> Option<u64> {
+        let path_info = request.path_info();
+        let policy = match self
+            .routes
+            .iter()
+            .find(|r| r.pattern.matches_path_info(&path_info))
+        {
+            Some(route) if route.pass => return None,
+            Some(route) => &route.policy,
+            None if self.unmatched == Unmatched::Defaults => &self.defaults,
+            None => return None,
+        };
+        if !policy.uses_session {
+            return None;
+        }
+        self.sessions.body_wanted(request)
+    }
+
     pub fn decide(&self, request: &Request<'_>) -> Decision {
         self.decide_traced(request, &mut Tracer::off(), Lookup::Full)
     }

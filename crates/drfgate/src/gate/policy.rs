@@ -28,6 +28,9 @@ pub struct Policy {
     pub(crate) throttles: Vec<ViewThrottle>,
     /// The view's renderer classes, for content negotiation.
     pub(crate) renderers: Vec<Arc<crate::negotiation::Renderer>>,
+    /// Whether SessionAuthentication is among the authenticators (its CSRF check may read
+    /// the body).
+    pub(super) uses_session: bool,
 }
 
 impl Policy {
@@ -163,6 +166,7 @@ pub(super) fn build_policy(
     let challenge = authenticators
         .first()
         .and_then(|a| a.authenticate_header().cloned());
+    let uses_session = classes.iter().any(|c| c.kind == AuthKind::Session);
     let methods = methods.map(implemented_methods);
     let allow = methods.as_ref().map(|m| Arc::from(m.join(", ")));
     Policy {
@@ -178,5 +182,6 @@ pub(super) fn build_policy(
         allow,
         throttles,
         renderers,
+        uses_session,
     }
 }

@@ -271,6 +271,11 @@ def _session_lines(warnings):
         if value is None or value == getattr(global_settings, name, None):
             continue
         lines.append(f"{name} = {tomlwrite.value(list(value) if isinstance(value, tuple) else value)}")
+    # What a session POST's body is judged by (docs/sessions.md): None is written as false.
+    for name in ("DATA_UPLOAD_MAX_MEMORY_SIZE", "DATA_UPLOAD_MAX_NUMBER_FIELDS"):
+        value = getattr(settings, name, None)
+        if value != getattr(global_settings, name, None):
+            lines.append(f"{name} = {'false' if value is None else int(value)}")
     if getattr(settings, "SECRET_KEY_FALLBACKS", None):
         warnings.append("SECRET_KEY_FALLBACKS: never written here; give the gate "
                         "SECRET_KEY_FALLBACKS_FILE = \"…\" (one key a line)")
@@ -352,6 +357,10 @@ class Renderers:
 def _rest_framework_section(tables, renderers, warnings):
     lines = ["", "[rest_framework]"]
     lines.append(f"DEFAULT_RENDERER_CLASSES = {tomlwrite.array(renderers.names(api_settings.DEFAULT_RENDERER_CLASSES))}")
+    parsers = [dotted_name(p) for p in api_settings.DEFAULT_PARSER_CLASSES]
+    if parsers != ["rest_framework.parsers.JSONParser", "rest_framework.parsers.FormParser",
+                   "rest_framework.parsers.MultiPartParser"]:
+        lines.append(f"DEFAULT_PARSER_CLASSES = {tomlwrite.array(parsers)}")
     if api_settings.URL_FORMAT_OVERRIDE != "format":
         override = api_settings.URL_FORMAT_OVERRIDE
         lines.append(f"URL_FORMAT_OVERRIDE = {tomlwrite.value(override) if override else 'false'}")

@@ -2,12 +2,15 @@
 //! runs them for a session-authenticated user: Origin, then (HTTPS only) Referer, then the
 //! secret (cookie or session) and the request's token. Every reason string is Django's.
 //!
-//! The one part that can depend on the body is the POST form field `csrfmiddlewaretoken`
-//! (DRF parses the body to look for it): a POST with a body that reaches that step is
-//! [`Csrf::Defer`]red, as the gate does not read bodies.
+//! The one part that depends on the body is the POST form field `csrfmiddlewaretoken`: DRF
+//! parses the body to look for it (`post`), which may also raise (415, Django's 400 page).
+//! What the gate cannot reproduce there, or a body the front end did not read, is
+//! [`Csrf::Defer`]red.
 
+use super::post::{csrf_field, PostToken};
 use super::url::urlsplit;
 use crate::config::SessionSettings;
+use crate::exceptions::ApiError;
 use crate::host::{host_port, is_same_domain, Host};
 use crate::request::{Method, Request};
 
@@ -22,6 +25,8 @@ pub(crate) enum Csrf {
     Pass(&'static str),
     /// `CSRF Failed: <reason>` (403).
     Fail(String),
+    /// An exception raised while DRF parsed the body for `request.POST` (415, 400).
+    Raise(ApiError),
     /// Needs what the gate does not have (the body, the server's own name): the application decides.
     Defer(&'static str),
 }
@@ -99,17 +104,6 @@ fn header_title(meta_name: &str) -> String {
         .collect()
 }
 
-/// Whether the request has a body DRF would parse (`CONTENT_LENGTH` > 0), or may have one.
-fn may_have_body(request: &Request<'_>) -> bool {
-    if request.header("Transfer-Encoding").is_some() {
-        return true;
-    }
-    match request.header("Content-Length") {
-        None => false,
-        Some(length) => !matches!(std::str::from_utf8(&length).map(str::trim), Ok("0")),
-    }
-}
-
 pub(crate) struct Check<'a> {
     pub(crate) settings: &'a SessionSettings,
     /// The session's `_csrftoken` (with `CSRF_USE_SESSIONS`); `Some(Err)` when not text.
@@ -160,23 +154,39 @@ impl Check<'_> {
         let Some(secret) = secret else {
             return Csrf::Fail("CSRF cookie not set.".into());
         };
-        if method.as_bytes() == b"POST" && may_have_body(request) {
-            return Csrf::Defer(
-                "the CSRF token may be in the POST body (csrfmiddlewaretoken), which DRF parses \
-                 here and the gate does not read",
-            );
-        }
-        let Some(token) = meta(request, &csrf.header_name) else {
-            return Csrf::Fail("CSRF token missing.".into());
+        // request.POST is read for a POST only; an empty field falls back to the header.
+        let field = if method.as_bytes() == b"POST" {
+            match csrf_field(request, &self.settings.body, !self.settings.hosts.debug) {
+                PostToken::Header => None,
+                PostToken::Field(token) => Some(token),
+                PostToken::Refuse(error) => return Csrf::Raise(error),
+                PostToken::BadRequest => return Csrf::Raise(ApiError::BadRequest),
+                PostToken::Defer(why) => return Csrf::Defer(why),
+            }
+        } else {
+            None
         };
-        let source = format!("the '{}' HTTP header", header_title(&csrf.header_meta_name));
+        let (token, source) = match field {
+            Some(token) => (token, "POST".to_string()),
+            None => {
+                let Some(token) = meta(request, &csrf.header_name) else {
+                    return Csrf::Fail("CSRF token missing.".into());
+                };
+                let source = format!("the '{}' HTTP header", header_title(&csrf.header_meta_name));
+                (token, source)
+            }
+        };
         if let Err(reason) = token_format(&token) {
             return Csrf::Fail(format!("CSRF token from {source} {reason}."));
         }
         if !crate::signing::constant_time_eq(&secret_of(&token), &secret) {
             return Csrf::Fail(format!("CSRF token from {source} incorrect."));
         }
-        Csrf::Pass("Origin/Referer, CSRF secret and token header all check out")
+        Csrf::Pass(if source == "POST" {
+            "Origin/Referer, CSRF secret and the csrfmiddlewaretoken form field all check out"
+        } else {
+            "Origin/Referer, CSRF secret and token header all check out"
+        })
     }
 
     /// `_origin_verified`; `Err` when the gate cannot tell.

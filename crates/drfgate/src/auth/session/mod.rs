@@ -1,14 +1,16 @@
 //! DRF's `SessionAuthentication`: the user Django's `AuthenticationMiddleware` finds through
 //! the session cookie (`resolve`), then, for that user only, Django's CSRF checks (`csrf`,
-//! with `crate::host` for `get_host()` and `url` for Python's `urlsplit`). Anonymous → decline; CSRF failure →
-//! `PermissionDenied("CSRF Failed: …")`; anything the gate cannot finish (a POST body that may
-//! hold the token, a session it does not read) → defer: the request goes on without an
-//! identity and the application's DRF decides.
+//! with `crate::host` for `get_host()`, `url` for Python's `urlsplit` and `post` for the
+//! body DRF parses for the POST form field). Anonymous → decline; CSRF failure →
+//! `PermissionDenied("CSRF Failed: …")`; anything the gate cannot finish (a POST body it was
+//! not given or does not reproduce, a session it does not read) → defer: the request goes on
+//! without an identity and the application's DRF decides.
 //!
 //! A resolved session (cookie → user, auth hash verified) is cached under a keyed hash of the
 //! cookie for `ttl_seconds`; an anonymous one for `negative_ttl_seconds`.
 
 mod csrf;
+mod post;
 mod resolve;
 mod url;
 
@@ -75,6 +77,18 @@ impl Sessions {
             None,
             CredentialCache::new(crate::cache::CacheConfig::default()),
         )
+    }
+
+    /// How many body bytes the CSRF check of this request would read, when the request is a
+    /// POST carrying a session cookie whose answer depends on its body (see `post`).
+    pub(crate) fn body_wanted(&self, request: &Request<'_>) -> Option<u64> {
+        if self.keys.is_empty()
+            || Method::new(request.method).as_bytes() != b"POST"
+            || request.cookie(&self.settings.cookie_name).is_none()
+        {
+            return None;
+        }
+        post::body_needed(request, &self.settings.body)
     }
 
     fn cache_key(&self, cookie: &str) -> CacheKey {
@@ -166,6 +180,15 @@ impl SessionAuthentication {
                     self.hint_csrf(&reason, &sessions.settings, trace);
                 }
                 Outcome::Fail(ApiError::csrf_failed(&reason))
+            }
+            csrf::Csrf::Raise(error) => {
+                self.step(trace, || {
+                    format!(
+                        "reading request.POST for the CSRF token raised {}",
+                        error.describe()
+                    )
+                });
+                Outcome::Fail(error)
             }
             csrf::Csrf::Defer(why) => {
                 self.step(trace, || {
