@@ -13,6 +13,7 @@
 
 mod auth_classes;
 mod cache;
+mod caches;
 mod databases;
 mod django;
 mod handoff;
@@ -38,6 +39,7 @@ use crate::cache::CacheConfig;
 use crate::permissions::Permission;
 
 pub use auth_classes::{AuthClass, AuthKind};
+pub use caches::SessionCache;
 pub use django::{DjangoSettings, SecretKey};
 pub use rest_knox::KnoxSettings;
 pub use routes::Route;

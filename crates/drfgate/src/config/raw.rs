@@ -64,6 +64,9 @@ pub(super) struct RawDjango {
     pub(super) CSRF_COOKIE_DOMAIN: Option<Spanned<String>>,
     pub(super) CSRF_TRUSTED_ORIGINS: Option<Vec<Spanned<String>>>,
     pub(super) SECURE_PROXY_SSL_HEADER: Option<Spanned<Vec<String>>>,
+    /// Django's `CACHES` (config/caches.rs reads the session engine's alias).
+    pub(super) CACHES: Option<Spanned<BTreeMap<String, Spanned<super::caches::RawCacheAlias>>>>,
+    pub(super) SESSION_CACHE_ALIAS: Option<Spanned<String>>,
     // Hosts (config/hosts.rs reads them).
     pub(super) ALLOWED_HOSTS: Option<Vec<String>>,
     pub(super) DEBUG: Option<bool>,

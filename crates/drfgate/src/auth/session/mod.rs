@@ -8,6 +8,7 @@
 //! A resolved session (cookie → user, auth hash verified) is cached under a keyed hash of the
 //! cookie for `ttl_seconds`; an anonymous one for `negative_ttl_seconds`.
 
+mod cached;
 mod csrf;
 mod resolve;
 mod url;
@@ -44,6 +45,9 @@ pub struct Sessions {
     /// `SECRET_KEY`, then `SECRET_KEY_FALLBACKS`; empty without `SECRET_KEY`.
     keys: Vec<String>,
     pub(crate) cache: CredentialCache<Arc<SessionUser>>,
+    /// Django's session cache (`CACHES[SESSION_CACHE_ALIAS]`), when the engine reads one the
+    /// gate can read.
+    django_cache: Option<cached::DjangoCache>,
 }
 
 impl Sessions {
@@ -58,10 +62,12 @@ impl Sessions {
                 .collect(),
             None => Vec::new(),
         };
+        let django_cache = settings.cache.clone().map(cached::DjangoCache::new);
         Sessions {
             settings,
             keys,
             cache,
+            django_cache,
         }
     }
 
@@ -253,6 +259,7 @@ impl Authenticator for SessionAuthentication {
             keys: &keys,
             backends: cx.backends,
             store: cx.store,
+            django_cache: sessions.django_cache.as_ref(),
         };
         let mut why_anonymous = None;
         let resolved = sessions.cache.get_or_load(sessions.cache_key(&cookie), || {
