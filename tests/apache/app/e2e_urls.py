@@ -1,7 +1,7 @@
 """refproj's conformance views, and /api/whoami/: a DRF view that trusts REMOTE_USER only."""
 from django.urls import path
 from rest_framework.authentication import RemoteUserAuthentication
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -24,7 +24,17 @@ class WhoAmI(APIView):
         )
 
 
+class Throttled(APIView):
+    """Open to everyone: the gate in front throttles it (tests/conformance/throttle_e2e.py)."""
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        return Response({"ok": True})
+
+
 urlpatterns = conformance_patterns + [
+    path("api/throttled/", Throttled.as_view()),
     path("api/whoami/", WhoAmI.as_view()),
     # Behind Apache's own authentication (mod_auth_basic): the same view, REMOTE_USER from Apache.
     path("api/apache-user/", WhoAmI.as_view()),
