@@ -52,6 +52,8 @@ impl Pickle {
     }
 
     /// The value under the `str` key `key` of the dict `dict`.
+    // For the tests and the fuzz target; the session reader walks the dict once instead.
+    #[cfg_attr(not(any(test, feature = "internals")), allow(dead_code))]
     pub fn dict_get(&self, dict: Id, key: &str) -> Option<&Value> {
         let Value::Dict(items) = &self.values[dict] else {
             return None;

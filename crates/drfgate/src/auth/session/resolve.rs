@@ -181,7 +181,7 @@ impl Resolver<'_> {
                 let Some(cache) = self.django_cache else {
                     return Err(Unresolved::Defer("no session cache is configured"));
                 };
-                return match self.from_cache(cache, cookie)? {
+                return match self.read_cache(cache, cookie)? {
                     FromCache::Hit(session) => self.user_of(&session),
                     FromCache::Miss | FromCache::Malformed(_) => anonymous(Anonymous::NoCacheEntry),
                     FromCache::Refused(why) => anonymous(Anonymous::Unreadable(why)),
@@ -192,7 +192,7 @@ impl Resolver<'_> {
                 // A value that is no pickle at all, or a cache that does not answer, raises in
                 // Django's cache.get, which load() takes as a miss: the database decides.
                 if let Some(cache) = self.django_cache {
-                    match self.from_cache(cache, cookie) {
+                    match self.read_cache(cache, cookie) {
                         Ok(FromCache::Hit(session)) => return self.user_of(&session),
                         Ok(FromCache::Refused(why)) => {
                             return anonymous(Anonymous::Unreadable(why))
@@ -236,7 +236,7 @@ impl Resolver<'_> {
     /// judge: Django's `load()` takes any failure of `cache.get` as no session (the `cache`
     /// engine) or a miss (`cached_db`), but where Django would unpickle an object the gate
     /// refuses (docs/differences.md).
-    fn from_cache(&self, cache: &DjangoCache, cookie: &str) -> Result<FromCache, Unresolved> {
+    fn read_cache(&self, cache: &DjangoCache, cookie: &str) -> Result<FromCache, Unresolved> {
         match cache.load(self.engine, cookie) {
             Ok(CacheRead::Missing) => Ok(FromCache::Miss),
             Ok(CacheRead::Session(map)) => Ok(FromCache::Hit(map)),
