@@ -618,6 +618,26 @@ drfgate_result drfgate_decision_authenticator(const struct drfgate_decision *dec
 drfgate_result drfgate_decision_route(const struct drfgate_decision *decision, struct drfgate_str *out_route);
 
 /**
+ * The identity hand-off of an allowed request, signed for the application
+ * (python/drfgate-django's `GateAuthentication`), as `drfgate serve` sends it:
+ * - `*out_signature`: the value of `X-Drfgate-Signature` (`t=<unix seconds>,v1=<hex>`),
+ *   an HMAC-SHA256 with the config's `[handoff] SECRET_FILE` over the time, the method, the
+ *   path as Django's `path_info` will be, and the identity (scheme, pk, username, flags);
+ * - `*out_flags`: the value of `X-Drfgate-User-Flags` (`staff`, `superuser`,
+ *   comma-separated; empty for a user with neither, and for an anonymous request).
+ *
+ * The application must see the other identity fields exactly as this decision gives them
+ * (`drfgate_decision_scheme`, `_user_pk`, `_username`; `anonymous` when not authenticated)
+ * and the same method and path, or it refuses the signature. `DRFGATE_RESULT_ABSENT` when
+ * the config has no `[handoff]`, and for a deny (nothing is written then).
+ *
+ * # Safety
+ * `decision` is NULL or a live decision; `out_signature` and `out_flags` are NULL or
+ * writable.
+ */
+drfgate_result drfgate_decision_handoff(const struct drfgate_decision *decision, struct drfgate_str *out_signature, struct drfgate_str *out_flags);
+
+/**
  * Creates a gate from a config file (TOML; see docs/configuration.md) and
  * opens its Django database. Relative paths in the file are relative to its folder.
  *

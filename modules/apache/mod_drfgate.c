@@ -81,6 +81,8 @@ typedef struct {
     const char *scheme;
     int is_staff;
     const char *route;          /* NULL: no configured route matched */
+    const char *signature;      /* NULL: no [handoff] in the config */
+    const char *user_flags;
 } drfgate_allowed;
 
 /* The path the gate judges, in the form the C ABI is told. */
@@ -540,11 +542,29 @@ static const recorded_decision *earlier_decision(const request_rec *r, const jud
     return NULL;
 }
 
+/*
+ * `[handoff]`: the identity signed for the application (drfgate_django's GateAuthentication
+ * reads DRFGATE_SIGNATURE with the other DRFGATE_* variables), so it needs no query to trust
+ * them. Signed for anonymous requests too. The signature covers the method and the path the
+ * gate judged: a sub-request or redirect that reuses this decision has the same.
+ */
+static void apply_handoff(request_rec *r, const drfgate_allowed *allowed)
+{
+    if (allowed->signature == NULL) {
+        return;
+    }
+    apr_table_setn(r->subprocess_env, "DRFGATE_SIGNATURE", allowed->signature);
+    if (allowed->user != NULL) {
+        apr_table_setn(r->subprocess_env, "DRFGATE_USER_FLAGS", allowed->user_flags);
+    }
+}
+
 static void apply_allowed(request_rec *r, const drfgate_allowed *allowed)
 {
     if (allowed->route != NULL) {
         apr_table_setn(r->subprocess_env, "DRFGATE_ROUTE", allowed->route);
     }
+    apply_handoff(r, allowed);
     if (allowed->user == NULL) {
         return;
     }
@@ -559,10 +579,14 @@ static void apply_allowed(request_rec *r, const drfgate_allowed *allowed)
 static drfgate_allowed *read_allowed(request_rec *r, const drfgate_decision *decision)
 {
     drfgate_allowed *allowed = apr_pcalloc(r->pool, sizeof(*allowed));
-    drfgate_str value;
+    drfgate_str value, flags;
 
     if (drfgate_decision_route(decision, &value) == DRFGATE_RESULT_OK) {
         allowed->route = copy_str(r->pool, value);
+    }
+    if (drfgate_decision_handoff(decision, &value, &flags) == DRFGATE_RESULT_OK) {
+        allowed->signature = copy_str(r->pool, value);
+        allowed->user_flags = copy_str(r->pool, flags);
     }
     if (!drfgate_decision_is_authenticated(decision)) {
         return allowed;

@@ -18,7 +18,9 @@
  * parsing and no policy here. A refusal is answered with DRF's status, JSON body,
  * WWW-Authenticate and Allow, and never reaches the upstream; an allowed request goes on with
  * the identity in $drfgate_user, $drfgate_user_id, $drfgate_auth, $drfgate_is_staff and the
- * route that judged it in $drfgate_route.
+ * route that judged it in $drfgate_route; with a [handoff] table in the config, signed for the
+ * application in $drfgate_signature and $drfgate_user_flags (X-Drfgate-Signature and
+ * X-Drfgate-User-Flags, which drfgate_django's GateAuthentication checks).
  *
  * The event loop never waits: a decision the gate can make from its caches or from the
  * request alone (drfgate_gate_decide_cached) is made inline; any other (a database lookup, a
@@ -82,6 +84,10 @@ typedef struct {
     ngx_str_t                auth;
     ngx_str_t                is_staff;
     ngx_str_t                route;         /* empty: no configured route matched */
+    /* [handoff]: the identity signed for the application (X-Drfgate-Signature); empty
+     * without a [handoff] table in the config. */
+    ngx_str_t                signature;
+    ngx_str_t                user_flags;    /* X-Drfgate-User-Flags: staff,superuser */
 } ngx_http_drfgate_ctx_t;
 
 static ngx_int_t ngx_http_drfgate_add_variables(ngx_conf_t *cf);
@@ -488,6 +494,10 @@ static ngx_http_variable_t ngx_http_drfgate_vars[] = {
       offsetof(ngx_http_drfgate_ctx_t, is_staff), NGX_HTTP_VAR_NOCACHEABLE, 0 },
     { ngx_string("drfgate_route"), NULL, ngx_http_drfgate_variable,
       offsetof(ngx_http_drfgate_ctx_t, route), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("drfgate_signature"), NULL, ngx_http_drfgate_variable,
+      offsetof(ngx_http_drfgate_ctx_t, signature), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("drfgate_user_flags"), NULL, ngx_http_drfgate_variable,
+      offsetof(ngx_http_drfgate_ctx_t, user_flags), NGX_HTTP_VAR_NOCACHEABLE, 0 },
     ngx_http_null_variable
 };
 
@@ -685,10 +695,18 @@ static ngx_int_t
 ngx_http_drfgate_allow(ngx_http_request_t *r, ngx_http_drfgate_ctx_t *ctx,
     const drfgate_decision *decision)
 {
-    drfgate_str  s;
+    drfgate_str  s, flags;
 
     if (drfgate_decision_route(decision, &s) == DRFGATE_RESULT_OK
         && ngx_http_drfgate_copy(r->pool, &ctx->route, s.data, s.len) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+    /* Signed over the method and the path this module judged, which must be what Django
+     * sees as path_info (drfgate_path_form, drfgate_strip_prefix). */
+    if (drfgate_decision_handoff(decision, &s, &flags) == DRFGATE_RESULT_OK
+        && (ngx_http_drfgate_copy(r->pool, &ctx->signature, s.data, s.len) != NGX_OK
+            || ngx_http_drfgate_copy(r->pool, &ctx->user_flags, flags.data, flags.len) != NGX_OK))
     {
         return NGX_ERROR;
     }

@@ -40,6 +40,10 @@ APACHE_BIN = "/usr/sbin/apache2"
 
 # Apache's own password for john in the AuthUserFile (not his Django password).
 APACHE_PASSWORD = "apache-only-pw"
+# [handoff] SECRET_FILE: the key the module signs with and GateAuthentication checks.
+HANDOFF_KEY = b"apache-e2e-handoff-key-0123456789abcdef"
+sys.path.insert(0, str(ROOT / "python" / "drfgate-django" / "src"))
+from drfgate_django import handoff  # noqa: E402  (to forge signatures a client might send)
 
 
 class Failure(AssertionError):
@@ -106,7 +110,8 @@ def gate_config(db, cases):
     return gate_configs.config_text(
         cases, db, list(apache_views(cases)),
         backends=[gate_configs.MODEL_BACKEND, gate_configs.REMOTE_USER_BACKEND],
-        extra_routes=DEPLOYMENT_SETTINGS + DEPLOYMENT_ROUTES)
+        extra_routes=DEPLOYMENT_SETTINGS + DEPLOYMENT_ROUTES
+    ) + f'[handoff]\nSECRET_FILE = "{RUN / "data" / "handoff.key"}"\n'
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,12 +138,14 @@ def prepare_run_dir():
         "import os\n"
         f"os.environ['DRFGATE_DJANGO_DB'] = {str(RUN / 'data' / 'db.sqlite3')!r}\n"
         f"os.environ['DRFGATE_E2E_REACHED_LOG'] = {str(reached)!r}\n"
+        f"os.environ['DRFGATE_HANDOFF_SECRET_FILE'] = {str(RUN / 'data' / 'handoff.key')!r}\n"
         "os.environ['DJANGO_SETTINGS_MODULE'] = 'e2e_settings'\n"
         "from reached_log import application  # noqa: E402,F401\n"
     )
     sha1 = base64.b64encode(hashlib.sha1(APACHE_PASSWORD.encode()).digest()).decode()
     (RUN / "htpasswd").write_text(f"john:{{SHA}}{sha1}\n")
     cases = json.loads(CASES.read_text())
+    (RUN / "data" / "handoff.key").write_bytes(HANDOFF_KEY + b"\n")
     (RUN / "drfgate.toml").write_text(gate_config(RUN / "data" / "db.sqlite3", cases))
     subprocess.run(["chown", "-R", "www-data:www-data", str(RUN / "data")], check=True)
 
@@ -224,7 +231,7 @@ TypesConfig /etc/mime.types
     Require all granted
 </Directory>
 WSGISocketPrefix "{self.dir}/wsgi"
-WSGIDaemonProcess refproj processes=2 threads=10 python-home="{VENV}" python-path="{ROOT}/tests/apache/app:{ROOT}/tests/django:{ROOT}/examples/apache"
+WSGIDaemonProcess refproj processes=2 threads=10 python-home="{VENV}" python-path="{ROOT}/tests/apache/app:{ROOT}/tests/django:{ROOT}/examples/apache:{ROOT}/python/drfgate-django/src"
 WSGIProcessGroup refproj
 WSGIApplicationGroup %{{GLOBAL}}
 WSGIPassAuthorization {"On" if self.pass_authorization else "Off"}
@@ -427,6 +434,25 @@ def test_a_problem_without_module(log):
         # And the view that trusts REMOTE_USER sees nobody without the module.
         answer = request(apache.port, "GET", "/api/whoami/", [("Authorization", "Token abcd1234")])
         check(answer.status == 403, f"(a) whoami without module: {answer}")
+        # Nor an identity a client claims in X-Drfgate-* headers: unsigned, signed with another
+        # key or too long ago, GateAuthentication refuses it (403: the view's next class,
+        # RemoteUserAuthentication, has no challenge).
+        john = fixture_user("john")
+        claim = [("X-Drfgate-User", "john"), ("X-Drfgate-User-Id", str(john["pk"])),
+                 ("X-Drfgate-Auth", "token")]
+        now = int(time.time())
+
+        def signed(key, at):
+            return [("X-Drfgate-Signature",
+                     handoff.sign(key, at, "GET", "/api/whoami/", "token", str(john["pk"]), "john", ""))]
+
+        for what, extra, detail in (
+                ("unsigned", [], "Unsigned drfgate identity."),
+                ("forged", signed(b"x" * 32, now), "Invalid drfgate identity signature."),
+                ("stale", signed(HANDOFF_KEY, now - 300), "Invalid drfgate identity signature.")):
+            answer = request(apache.port, "GET", "/api/whoami/", claim + extra)
+            check(answer.status == 403 and answer.json() == {"detail": detail},
+                  f"(a) {what} identity headers: {answer}")
 
 
 def check_identity(apache, log):
@@ -437,22 +463,37 @@ def check_identity(apache, log):
     check(answer.status == 200, f"(b) {answer}")
     seen = answer.json()
     check(seen["user"] == "john" and seen["pk"] == john["pk"], f"(b) {seen}")
+    signature = seen["gate"].pop("DRFGATE_SIGNATURE", "")
+    flags = seen["gate"].pop("DRFGATE_USER_FLAGS", "")
     check(seen["gate"] == {"DRFGATE_USER_ID": str(john["pk"]), "DRFGATE_USERNAME": "john",
                            "DRFGATE_AUTH": "token", "DRFGATE_IS_STAFF": "0",
-                           "DRFGATE_ROUTE": "whoami"}, f"(b) {seen}")
+                           "DRFGATE_ROUTE": "whoami"} and flags == "", f"(b) {seen}")
+    # The hand-off is signed ([handoff]): GateAuthentication built john without a query.
+    check(signature.startswith("t=") and seen["authenticator"] == "GateAuthentication"
+          and answer.header("X-Queries") == "0", f"(b) signed hand-off: {answer}")
     reached = log.since(mark)
     check(len(reached) == 1, f"(b) reached {reached}")
     check(reached[0]["remote_user"] == "john" and reached[0]["auth_type"] == "drfgate"
           and not reached[0]["has_authorization"], f"(b) environ {reached[0]}")
 
     answer = request(apache.port, "GET", "/api/whoami/", [("Authorization", "Token admin123")])
-    check(answer.status == 200 and answer.json()["gate"]["DRFGATE_IS_STAFF"] == "1", f"(b) admin {answer}")
+    check(answer.status == 200 and answer.json()["gate"]["DRFGATE_IS_STAFF"] == "1"
+          and answer.json()["staff"] is True and answer.json()["gate"]["DRFGATE_USER_FLAGS"] == "staff"
+          and answer.header("X-Queries") == "0", f"(b) admin {answer}")
+    # A client's X-Drfgate-* headers change nothing where the module signs: its environ wins.
+    answer = request(apache.port, "GET", "/api/whoami/",
+                     [("Authorization", "Token abcd1234"), ("X-Drfgate-User", "admin"),
+                      ("X-Drfgate-User-Id", "2"), ("X-Drfgate-User-Flags", "staff,superuser"),
+                      ("X-Drfgate-Signature", "t=1,v1=00")])
+    check(answer.status == 200 and answer.json()["user"] == "john" and answer.json()["staff"] is False,
+          f"(b) spoofed X-Drfgate-* headers: {answer}")
 
     # A non-ASCII username survives WSGI's ISO-8859-1 decoding through the documented backend.
     basic = "Basic " + __import__("base64").b64encode("walterwhité:pässwörd".encode()).decode()
     mark = log.mark()
     answer = request(apache.port, "GET", "/api/whoami/", [("Authorization", basic)])
-    check(answer.status == 200 and answer.json()["user"] == "walterwhité", f"(b) utf-8 user {answer}")
+    check(answer.status == 200 and answer.json()["user"] == "walterwhité"
+          and answer.json()["authenticator"] == "GateAuthentication", f"(b) utf-8 user {answer}")
     check(answer.json()["gate"]["DRFGATE_AUTH"] == "basic", f"(b) {answer}")
     check(log.since(mark)[0]["remote_user"] == "walterwhité".encode().decode("latin-1"),
           "(b) REMOTE_USER should arrive as the UTF-8 bytes decoded as ISO-8859-1 (PEP 3333)")

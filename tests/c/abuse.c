@@ -127,6 +127,7 @@ static void null_handles(void) {
     CHECK_RESULT(drfgate_decision_username(NULL, &s), DRFGATE_RESULT_NULL_PARAMETER);
     CHECK_RESULT(drfgate_decision_scheme(NULL, &s), DRFGATE_RESULT_NULL_PARAMETER);
     CHECK_RESULT(drfgate_decision_authenticator(NULL, &s), DRFGATE_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(drfgate_decision_handoff(NULL, &s, &s), DRFGATE_RESULT_NULL_PARAMETER);
     CHECK(body.data == NULL && s.data == NULL);
 }
 
@@ -375,6 +376,70 @@ static char *config_that_warns(const char *config_path) {
     return out;
 }
 
+/* "t=<digits>,v1=<64 lowercase hex>": the X-Drfgate-Signature shape. */
+static int is_signature(drfgate_str s) {
+    size_t i = 2;
+    if (s.len < 2 || strncmp(s.data, "t=", 2) != 0) return 0;
+    while (i < s.len && s.data[i] >= '0' && s.data[i] <= '9') i++;
+    if (i == 2 || s.len != i + 4 + 64 || strncmp(s.data + i, ",v1=", 4) != 0) return 0;
+    for (i += 4; i < s.len; i++) {
+        if (!strchr("0123456789abcdef", s.data[i])) return 0;
+    }
+    return 1;
+}
+
+/* [handoff]: an allow carries the signed identity for the application, a deny none; without
+ * the table, no decision has one. */
+static void handoff(const drfgate_gate *unsigned_gate, const char *config_path) {
+    drfgate_request req = DRFGATE_REQUEST_INIT;
+    drfgate_header token = {bytes_of("Authorization"), bytes_of("Token admin123")};
+    drfgate_decision *d = NULL;
+    drfgate_str signature = {NULL, 0}, flags = {NULL, 0};
+    req.method = bytes_of("GET");
+    req.path = bytes_of("/api/admin/");
+    req.headers = &token;
+    req.headers_len = 1;
+
+    CHECK_RESULT(drfgate_gate_decide(unsigned_gate, &req, &d), DRFGATE_RESULT_OK);
+    CHECK_RESULT(drfgate_decision_handoff(d, NULL, &flags), DRFGATE_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(drfgate_decision_handoff(d, &signature, NULL), DRFGATE_RESULT_NULL_PARAMETER);
+    CHECK_RESULT(drfgate_decision_handoff(d, &signature, &flags), DRFGATE_RESULT_ABSENT);
+    CHECK(signature.data == NULL && flags.data == NULL);
+    drfgate_decision_free(d);
+
+    char *key_path = write_temp("0123456789abcdef0123456789abcdef\n");
+    size_t len = 0;
+    char *text = read_file(config_path, &len);
+    char *config = malloc(len + strlen(key_path) + 64);
+    snprintf(config, len + strlen(key_path) + 64, "%s\n[handoff]\nSECRET_FILE = \"%s\"\n", text, key_path);
+    drfgate_gate *gate = NULL;
+    CHECK_RESULT(drfgate_gate_new_from_str(config, strlen(config), NULL, &gate), DRFGATE_RESULT_OK);
+    if (gate != NULL) {
+        CHECK_RESULT(drfgate_gate_decide(gate, &req, &d), DRFGATE_RESULT_OK);
+        CHECK_RESULT(drfgate_decision_handoff(d, &signature, &flags), DRFGATE_RESULT_OK);
+        CHECK(is_signature(signature));
+        CHECK(str_is(flags, "staff"));
+        drfgate_decision_free(d);
+        /* Anonymous allows are signed too (as `anonymous`), so a forged identity on an
+         * anonymous request is refused by the application. */
+        req.path = bytes_of("/api/public/");
+        req.headers_len = 0;
+        CHECK_RESULT(drfgate_gate_decide(gate, &req, &d), DRFGATE_RESULT_OK);
+        CHECK_RESULT(drfgate_decision_handoff(d, &signature, &flags), DRFGATE_RESULT_OK);
+        CHECK(is_signature(signature) && flags.len == 0);
+        drfgate_decision_free(d);
+        req.path = bytes_of("/api/orders/42/");
+        CHECK_RESULT(drfgate_gate_decide(gate, &req, &d), DRFGATE_RESULT_OK);
+        CHECK(!drfgate_decision_is_allow(d));
+        CHECK_RESULT(drfgate_decision_handoff(d, &signature, &flags), DRFGATE_RESULT_ABSENT);
+        drfgate_decision_free(d);
+        drfgate_gate_free(gate);
+    }
+    free(config);
+    free(text);
+    unlink(key_path);
+}
+
 static void log_callback(const char *config_path) {
     static int userdata;
     CHECK_RESULT(drfgate_set_log_level(0), DRFGATE_RESULT_INVALID_ARGUMENT);
@@ -594,6 +659,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "-") != 0) {
         drfgate_gate *gate = gate_from_path_or_die(argv[1]);
         bad_requests(gate);
+        handoff(gate, argv[1]);
         extensible_request(gate);
         extensible_stats(gate);
         garbage_requests(gate, atol(argv[2]));

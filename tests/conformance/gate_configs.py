@@ -3,11 +3,15 @@
 place for every suite that puts the table through the gate:
 
 - `make gate-configs` runs this file to write build/conformance/configs/*.toml and index.json,
-  which the Rust conformance test and the C tests read (drfgate-test-support);
-- tests/conformance/differential.py imports it for `drfgate serve`;
+  which the Rust conformance test and the C tests read (drfgate-test-support): with `--python`
+  (the venv's, as make passes it) each config is the one `manage.py drfgate_export` writes for the
+  reference project (`exported_configs`), else the hand-written one (`configs`);
+- tests/conformance/differential.py imports it for `drfgate serve` (exported configs, or
+  hand-written ones with --hand-written);
 - tests/apache/e2e.py imports it for mod_drfgate, adding its deployment's own routes.
 
-Standard library only: e2e.py runs under Debian's python3, without the venv.
+Standard library only: e2e.py runs under Debian's python3, without the venv (the exports run
+the venv's python in a subprocess).
 
 What the table means, decided here once:
 
@@ -27,7 +31,7 @@ What the table means, decided here once:
   A None inside a dict or list message is what DRF's force_str makes of it, "None", and is
   written as that string. A None anywhere else has no drfgate spelling and is refused.
 
-Usage: gate_configs.py --db DB --out DIR [--cases PATH]
+Usage: gate_configs.py --db DB --out DIR [--cases PATH] [--python VENV_PYTHON]
 """
 import argparse
 import hashlib
@@ -296,20 +300,23 @@ def exported_configs(cases, cases_path, db, python, views=None):
     secret_key_file.write_text(SECRET_KEY + "\n", "utf-8")
     for key, members in groups(cases, views).items():
         backends, simple_jwt = split_key(key)
-        if simple_jwt is not None:
-            # drfgate_export does not know simplejwt's and knox's settings yet: their views'
-            # configs are the hand-written ones.
-            out[key] = (config_text(cases, db, members, backends, simple_jwt=simple_jwt), members)
-            continue
+        # A group's own SIMPLE_JWT becomes the project's (refproj.settings reads it), as a
+        # project with those settings would export them.
+        simple_jwt = dict(simple_jwt or {})
+        arguments = []
+        if "SIGNING_KEY_FILE" in simple_jwt:
+            arguments += ["--jwt-signing-key-file", str(JWT_DIR / simple_jwt["SIGNING_KEY_FILE"])]
         django_backends = next(
             (cases["views"][v]["backends"] for v in members if "backends" in cases["views"][v]),
             list(backends),
         )
         env = dict(os.environ, DRFGATE_CASES=str(cases_path), DRFGATE_DJANGO_DB=str(db),
-                   DRFGATE_DJANGO_BACKENDS=",".join(django_backends))
+                   DRFGATE_DJANGO_BACKENDS=",".join(django_backends),
+                   DRFGATE_DJANGO_SIMPLE_JWT=json.dumps(simple_jwt))
         done = subprocess.run(
             [str(python), str(MANAGE_PY), "drfgate_export", "--unmatched", "deny",
-             "--database", "sqlite://" + str(db), "--secret-key-file", str(secret_key_file)],
+             "--database", "sqlite://" + str(db), "--secret-key-file", str(secret_key_file),
+             *arguments],
             env=env, capture_output=True, text=True, cwd=str(MANAGE_PY.parent),
         )
         if done.returncode != 0:
@@ -326,17 +333,19 @@ def sha256_of(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def write(cases_path, db, out):
+def write(cases_path, db, out, python=None):
     """Writes out/<n>.toml per config and out/index.json, which says which config has which
     view, which views are left out and why, and the hashes of the table and of this generator
-    (so that a reader can tell a stale directory)."""
+    (so that a reader can tell a stale directory). With `python`, the configs are exports."""
     cases = json.loads(Path(cases_path).read_text("utf-8"), object_pairs_hook=OrderedDict)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.toml"):
         old.unlink()
     entries = []
-    for number, (key, (text, members)) in enumerate(configs(cases, db).items()):
+    written = (exported_configs(cases, Path(cases_path).resolve(), db, python) if python
+               else configs(cases, db))
+    for number, (key, (text, members)) in enumerate(written.items()):
         name = f"{number}.toml"
         (out / name).write_text(text, "utf-8")
         backends, simple_jwt = split_key(key)
@@ -359,9 +368,11 @@ def main():
     parser.add_argument("--cases", default=str(CASES))
     parser.add_argument("--db", required=True, help="the fixture database the configs name")
     parser.add_argument("--out", required=True, help="the directory to write")
+    parser.add_argument("--python", help="the venv's python: write drfgate_export's configs")
     arguments = parser.parse_args()
     try:
-        write(Path(arguments.cases), Path(arguments.db).resolve(), Path(arguments.out))
+        write(Path(arguments.cases), Path(arguments.db).resolve(), Path(arguments.out),
+              Path(arguments.python).absolute() if arguments.python else None)
     except ConfigError as error:
         print(f"gate_configs: {error}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ DJANGO_MK_THROTTLE_CASES := $(DJANGO_MK_ROOT)/tests/conformance/throttle_cases.j
 DJANGO_MK_GATE_CONFIGS := $(DJANGO_MK_ROOT)/build/conformance/configs/index.json
 DJANGO_MK_GATE_CONFIGS_PY := $(DJANGO_MK_ROOT)/tests/conformance/gate_configs.py
 DJANGO_MK_PROJECT_SOURCES := $(shell find $(DJANGO_MK_ROOT)/tests/django -name '*.py' -not -path '*/__pycache__/*')
+DJANGO_MK_PACKAGE_SOURCES := $(shell find $(DJANGO_MK_ROOT)/python/drfgate-django/src -name '*.py' -not -path '*/__pycache__/*')
 
 .PHONY: python-env fixture-db oracle gate-configs
 
@@ -50,9 +51,11 @@ $(DJANGO_MK_ORACLE_JSON): $(DJANGO_MK_FIXTURE_DB) $(DJANGO_MK_CASES) $(DJANGO_MK
 
 gate-configs: $(DJANGO_MK_GATE_CONFIGS)
 
-# One config per AUTHENTICATION_BACKENDS and an index of their views, for the Rust and C
-# conformance tests (the differential and Apache suites import the same generator). Standard
-# library only: no venv needed.
-$(DJANGO_MK_GATE_CONFIGS): $(DJANGO_MK_CASES) $(DJANGO_MK_GATE_CONFIGS_PY)
-	python3 $(DJANGO_MK_GATE_CONFIGS_PY) --cases $(DJANGO_MK_CASES) --db $(DJANGO_MK_FIXTURE_DB) \
-		--out $(dir $@)
+# One config per AUTHENTICATION_BACKENDS (and SIMPLE_JWT) and an index of their views, for the
+# Rust and C conformance tests (the differential and Apache suites import the same generator).
+# Each is what `manage.py drfgate_export` writes for the reference project, as the differential's:
+# the export is what the tests judge, not a second hand-written table.
+$(DJANGO_MK_GATE_CONFIGS): $(DJANGO_MK_CASES) $(DJANGO_MK_GATE_CONFIGS_PY) $(DJANGO_MK_FIXTURE_DB) \
+		$(DJANGO_MK_PROJECT_SOURCES) $(DJANGO_MK_PACKAGE_SOURCES)
+	$(DJANGO_MK_PYTHON) $(DJANGO_MK_GATE_CONFIGS_PY) --cases $(DJANGO_MK_CASES) --db $(DJANGO_MK_FIXTURE_DB) \
+		--out $(dir $@) --python $(DJANGO_MK_PYTHON)

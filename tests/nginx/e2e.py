@@ -8,12 +8,16 @@ the ports and paths swapped in).
   conformance  the conformance cases (tests/conformance) through nginx give DRF's exact
                answers (real DRF's, build/conformance/oracle.json); refusals never reach
                gunicorn, allowed requests reach it once
-  identity     the app gets the user in X-Drfgate-User and reads it with the documented class
-               (examples/nginx/drfgate_headers.py); a client's spoofed X-Drfgate-* never
-               reaches it; the client's Host reaches it unchanged
+  identity     the app gets the identity in X-Drfgate-* signed by the module ([handoff]) and
+               reads it with GateAuthentication (drfgate_django) with zero queries; a client's
+               spoofed X-Drfgate-* never reaches it; a forged, unsigned, stale or replayed
+               identity sent around nginx is refused; the client's Host reaches it unchanged
   threads      a decision that needs the database runs in the thread pool and the request
                resumes; the uWSGI example passes `nginx -t`
-  reload       `nginx -s reload` (SIGHUP) 30 times under light load: no request lost, and the
+  prefix       drfgate_strip_prefix: an application mounted below / (proxy_pass with a URI part)
+               is judged by its routes without the mount point, and its signed identity holds;
+               without the directive no route matches
+  reload       `nginx -s reload` (SIGHUP) 50 times under light load: no request lost, and the
                master's and the workers' anonymous memory flat over the second half
   badreload    a reload with a broken drfgate config: nginx logs why (the file and line), keeps
                its workers and the policy loaded before; the fixed config reloads
@@ -51,7 +55,12 @@ EXAMPLE = ROOT / "examples" / "nginx" / "drfgate-module.conf"
 EXAMPLE_UWSGI = ROOT / "examples" / "nginx" / "drfgate-module-uwsgi.conf"
 NGINX = "/usr/sbin/nginx"
 PYTHON_PATH = [ROOT / "tests" / "nginx" / "app", ROOT / "tests" / "apache" / "app",
-               ROOT / "tests" / "django", ROOT / "examples" / "nginx"]
+               ROOT / "tests" / "django", ROOT / "python" / "drfgate-django" / "src"]
+sys.path.insert(0, str(ROOT / "python" / "drfgate-django" / "src"))
+from drfgate_django import handoff  # noqa: E402  (to forge and replay signatures)
+
+# [handoff] SECRET_FILE: the key the module signs with and GateAuthentication checks.
+HANDOFF_KEY = b"nginx-e2e-handoff-key-0123456789abcdef"
 # Fixture tokens (tests/django/make_fixture_db.py): john is a plain user, admin is staff.
 JOHN = b"Token abcd1234"
 ADMIN = b"Token admin123"
@@ -123,6 +132,7 @@ class Gunicorn:
         self.log = RUN / "gunicorn.log"
         env = dict(os.environ, DRFGATE_DJANGO_DB=str(RUN / "db.sqlite3"),
                    DRFGATE_E2E_REACHED_LOG=str(reached),
+                   DRFGATE_HANDOFF_SECRET_FILE=str(RUN / "handoff.key"),
                    DJANGO_SETTINGS_MODULE="nginx_settings",
                    PYTHONPATH=os.pathsep.join(str(p) for p in PYTHON_PATH))
         self.process = subprocess.Popen(
@@ -134,9 +144,33 @@ class Gunicorn:
         wait_listening(self.port, self.process, self.log)
 
 
-def site_config(app_port, port, config, example=EXAMPLE):
+# Appended to the example's server (site_config(mounts=True)): the app mounted below /mounted/,
+# with the prefix stripped before matching, and the same without the directive.
+MOUNTS = """
+    location /mounted/ {
+        drfgate_strip_prefix /mounted;
+        proxy_set_header X-Drfgate-Signature  $drfgate_signature;
+        proxy_set_header X-Drfgate-User       $drfgate_user;
+        proxy_set_header X-Drfgate-User-Id    $drfgate_user_id;
+        proxy_set_header X-Drfgate-Auth       $drfgate_auth;
+        proxy_set_header X-Drfgate-User-Flags $drfgate_user_flags;
+        proxy_set_header X-Drfgate-Route      $drfgate_route;
+        proxy_set_header Host                 $http_host;
+        proxy_pass http://django_app/;
+    }
+
+    location /unstripped/ {
+        proxy_pass http://django_app/;
+    }
+"""
+
+
+def site_config(app_port, port, config, example=EXAMPLE, mounts=False):
     """The example as written, with this run's ports and config file swapped in."""
     text = example.read_text()
+    if mounts:
+        check("    location / {" in text, f"{example.name} has no `location /`")
+        text = text.replace("    location / {", MOUNTS.lstrip("\n") + "\n    location / {", 1)
     upstream = "127.0.0.1:8000" if example == EXAMPLE else "127.0.0.1:8001"
     for old, new in ((upstream, f"127.0.0.1:{app_port}"),
                      ("listen 80;", f"listen 127.0.0.1:{port};"),
@@ -349,20 +383,24 @@ def test_conformance(port, reached):
     check(not failures, f"{len(failures)} differences from DRF:\n" + "\n".join(failures[:40]))
 
 
-def test_identity(port, reached):
-    # john by his token: the app's view (DrfgateHeaderAuthentication) sees john, whatever the
-    # client claims in X-Drfgate-* headers.
+def test_identity(port, app_port, reached):
+    # john by his token: the app's view (GateAuthentication) sees john, whatever the client
+    # claims in X-Drfgate-* headers, and builds him without a query.
     spoof = [("X-Drfgate-User", "admin"), ("X-Drfgate-User-Id", "2"),
              ("X-Drfgate-Auth", "basic"), ("X-Drfgate-Is-Staff", "1"),
-             ("X-Drfgate-Route", "spoofed")]
+             ("X-Drfgate-User-Flags", "staff,superuser"),
+             ("X-Drfgate-Signature", "t=1,v1=" + "0" * 64), ("X-Drfgate-Route", "spoofed")]
     a = request(port, "GET", "/api/whoami/", [("Authorization", JOHN)] + spoof,
                 host="API.Example.TEST:8443")
     check(a.status == 200, f"john: {a}")
     who = a.json()
-    check(who["user"] == "john", f"john's request seen as {who['user']!r}")
+    check(who["user"] == "john" and who["staff"] is False, f"john's request seen as {who}")
+    check(a.header("X-Queries") == "0", f"john's request cost {a.header('X-Queries')} queries")
     gate = who["gate"]
     check(gate.get("HTTP_X_DRFGATE_USER") == "john" and gate.get("HTTP_X_DRFGATE_AUTH") == "token"
           and gate.get("HTTP_X_DRFGATE_IS_STAFF") == "0"
+          and "HTTP_X_DRFGATE_USER_FLAGS" not in gate  # empty: not sent
+          and gate.get("HTTP_X_DRFGATE_SIGNATURE", "").startswith("t=")
           and gate.get("HTTP_X_DRFGATE_ROUTE") == "whoami", f"identity headers: {gate}")
     check(who["host"] == "API.Example.TEST:8443", f"Host reached the app as {who['host']!r}")
     # Anonymous (allowed at the gate) claiming to be admin: the view sees nobody.
@@ -376,13 +414,40 @@ def test_identity(port, reached):
     a = request(port, "GET", "/api/whoami/", [("Authorization", b"Token nope")] + spoof)
     check(a.status == 401 and a.json() == {"detail": "Invalid token."}, f"bad token: {a}")
     check(not reached.since(mark), "a refused request reached gunicorn")
-    # A username that needs encoding arrives percent-encoded and is decoded by the class.
-    admin = request(port, "GET", "/api/whoami/", [("Authorization", ADMIN)]).json()
-    check(admin["user"] == "admin" and admin["gate"].get("HTTP_X_DRFGATE_IS_STAFF") == "1",
-          f"admin: {admin}")
-    print("  identity: the app reads the user nginx sets (X-Drfgate-User, the documented "
-          "class); spoofed X-Drfgate-* ignored; the client's Host unchanged; refusals never "
-          "reach gunicorn")
+    # admin is staff: signed as such (X-Drfgate-User-Flags), still no query.
+    a = request(port, "GET", "/api/whoami/", [("Authorization", ADMIN)])
+    admin = a.json()
+    check(admin["user"] == "admin" and admin["staff"] is True
+          and admin["gate"].get("HTTP_X_DRFGATE_USER_FLAGS") == "staff"
+          and a.header("X-Queries") == "0", f"admin: {a}")
+    # Around nginx, straight to gunicorn: an identity nobody signed, one signed with another
+    # key, an old one, and one signed for another path, all refused.
+    john = [("X-Drfgate-User", "john"), ("X-Drfgate-User-Id", gate["HTTP_X_DRFGATE_USER_ID"]),
+            ("X-Drfgate-Auth", "token")]
+    now = int(time.time())
+
+    def signed(key, at, path="/api/whoami/"):
+        return handoff.sign(key, at, "GET", path, "token", gate["HTTP_X_DRFGATE_USER_ID"], "john", "")
+
+    attempts = {
+        "unsigned": [],
+        "forged": [("X-Drfgate-Signature", signed(b"x" * 32, now))],
+        "stale": [("X-Drfgate-Signature", signed(HANDOFF_KEY, now - 300))],
+        "replayed from another path": [("X-Drfgate-Signature", signed(HANDOFF_KEY, now, "/api/other/"))],
+    }
+    # 403, not 401: GateAuthentication alone gives no challenge (it defers to the next class's).
+    for what, extra in attempts.items():
+        a = request(app_port, "GET", "/api/whoami/", john + extra)
+        wanted = "Unsigned drfgate identity." if what == "unsigned" else "Invalid drfgate identity signature."
+        check(a.status == 403 and a.json() == {"detail": wanted}, f"{what} identity around nginx: {a}")
+    # The control: a fresh signature with the right key is accepted, so the refusals above
+    # were for the signature alone.
+    a = request(app_port, "GET", "/api/whoami/",
+                john + [("X-Drfgate-Signature", signed(HANDOFF_KEY, now))])
+    check(a.status == 200 and a.json()["user"] == "john", f"a good signature around nginx: {a}")
+    print("  identity: the app reads the identity nginx signs (GateAuthentication, zero queries); "
+          "spoofed X-Drfgate-* ignored; unsigned, forged, stale and replayed identities refused; "
+          "the client's Host unchanged; refusals never reach gunicorn")
 
 
 def test_threads(nginx, port, app_port):
@@ -439,6 +504,27 @@ def test_threads(nginx, port, app_port):
     print("  threads: decisions that need the database go to the pool and their request resumes; "
           "cached and credential-less ones are answered inline (nginx's debug log); without a "
           "pool nginx -t warns; the uWSGI example passes nginx -t")
+
+
+def test_prefix(port, reached):
+    """drfgate_strip_prefix /mounted: /mounted/api/whoami/ is judged as api/whoami/ (the route
+    whose view it reaches once proxy_pass drops the prefix), and the signature covers that path."""
+    a = request(port, "GET", "/mounted/api/whoami/", [("Authorization", JOHN)])
+    check(a.status == 200 and a.json()["user"] == "john" and a.header("X-Queries") == "0"
+          and a.json()["gate"].get("HTTP_X_DRFGATE_ROUTE") == "whoami", f"mounted, john: {a}")
+    mark = reached.mark()
+    a = request(port, "GET", "/mounted/api/whoami/", [("Authorization", b"Token nope")])
+    check(a.status == 401 and a.json() == {"detail": "Invalid token."}, f"mounted, bad token: {a}")
+    check(not reached.since(mark), "a request refused below the mount point reached gunicorn")
+    # Another route's policy below the mount point: token_ia needs a valid token.
+    a = request(port, "GET", "/mounted/api/token-ia/")
+    check(a.status == 401 and a.json() == {"detail": "Authentication credentials were not provided."},
+          f"mounted, token_ia without credentials: {a}")
+    # Without the directive the mount point is part of the path: no route matches (deny).
+    a = request(port, "GET", "/unstripped/api/whoami/", [("Authorization", JOHN)])
+    check(a.status == 404 and a.header("Content-Type") == "application/json", f"unstripped: {a}")
+    print("  prefix: below drfgate_strip_prefix the app's routes judge, the signed identity holds "
+          "(zero queries), refusals never reach gunicorn; without it no route matches")
 
 
 def rss_kib(pid, field="VmRSS"):
@@ -635,6 +721,8 @@ def prepare():
     hosts = gate_configs.toml_value(gate_configs.ALLOWED_HOSTS + ["api.example.test"], "hosts")
     text = text.replace(f"ALLOWED_HOSTS = {gate_configs.toml_value(gate_configs.ALLOWED_HOSTS, 'hosts')}",
                         f"ALLOWED_HOSTS = {hosts}", 1)
+    (RUN / "handoff.key").write_bytes(HANDOFF_KEY + b"\n")
+    text += f'[handoff]\nSECRET_FILE = "{RUN / "handoff.key"}"\n'
     (RUN / "drfgate.toml").write_text(text)
     reached = RUN / "reached.jsonl"
     reached.touch()
@@ -644,8 +732,8 @@ def prepare():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only",
-                        default="conformance,identity,threads,reload,badreload,throttle,valgrind")
-    parser.add_argument("--reloads", type=int, default=30)
+                        default="conformance,identity,prefix,threads,reload,badreload,throttle,valgrind")
+    parser.add_argument("--reloads", type=int, default=50)
     args = parser.parse_args()
     skip = os.environ.get("DRFGATE_SKIP", "").split(",")
     for name in ("nginx", "django"):
@@ -662,13 +750,15 @@ def main():
         reached = prepare()
         gunicorn = Gunicorn(reached.path)
         port = free_port()
-        nginx = Nginx("main", site_config(gunicorn.port, port, RUN / "drfgate.toml"))
+        nginx = Nginx("main", site_config(gunicorn.port, port, RUN / "drfgate.toml", mounts=True))
         nginx.wait(port)
         for name in only:
             if name == "conformance":
                 test_conformance(port, reached)
             elif name == "identity":
-                test_identity(port, reached)
+                test_identity(port, gunicorn.port, reached)
+            elif name == "prefix":
+                test_prefix(port, reached)
             elif name == "threads":
                 test_threads(nginx, port, gunicorn.port)
             elif name == "reload":

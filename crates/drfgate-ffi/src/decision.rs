@@ -7,7 +7,8 @@ use std::ffi::c_char;
 
 use std::sync::Arc;
 
-use drfgate::{Decision, Deny, Identity, Judgement, UserPk};
+use drfgate::handoff::Handoff;
+use drfgate::{Decision, Deny, Gate, Identity, Judgement, Request, UserPk};
 
 use crate::boundary::{ffi_boundary, try_nonnull, try_out, try_ref, try_result, Fallback};
 use crate::gate::{drfgate_gate, try_gate};
@@ -46,9 +47,21 @@ pub struct drfgate_decision {
     /// A throttled deny's `Retry-After` seconds as text, so it can be lent.
     retry_after: [u8; 20],
     retry_after_len: u8,
+    /// `[handoff]`: an allow's identity signed for the application; `None` without a key.
+    handoff: Option<Handoff>,
 }
 
 impl drfgate_decision {
+    /// The decision, signed for the application when the config has a `[handoff]` key (the
+    /// signature covers this request's method and path, so it is made while both are here).
+    fn signed(gate: &Gate, request: &Request<'_>, judgement: Judgement<'_>) -> drfgate_decision {
+        let handoff = gate.handoff(request, &judgement.decision);
+        drfgate_decision {
+            handoff,
+            ..drfgate_decision::new(judgement)
+        }
+    }
+
     fn new(judgement: Judgement<'_>) -> drfgate_decision {
         let route = judgement.route.map(|route| route.shared_label());
         let decision = judgement.decision;
@@ -76,6 +89,7 @@ impl drfgate_decision {
             int_pk_len,
             retry_after,
             retry_after_len,
+            handoff: None,
         }
     }
 
@@ -140,11 +154,12 @@ pub unsafe extern "C" fn drfgate_gate_decide(
         let request = try_result!(unsafe { REQUEST_LAYOUT.read(F, "request", request) });
         // SAFETY: the caller's promise about the request's pointers.
         let view = try_result!(unsafe { RequestView::new(F, &request) });
-        let judgement = gate.judge(&view.request());
+        let request = view.request();
+        let judgement = gate.judge(&request);
         if let Some(fault) = view.callback_fault() {
             return fail(drfgate_result::InvalidArgument, format!("{F}: {fault}"));
         }
-        let handle = Box::new(drfgate_decision::new(judgement));
+        let handle = Box::new(drfgate_decision::signed(gate, &request, judgement));
         // SAFETY: the caller promises it is writable.
         unsafe { out_decision.write(Box::into_raw(handle)) };
         drfgate_result::Ok
@@ -179,14 +194,15 @@ pub unsafe extern "C" fn drfgate_gate_decide_cached(
         let request = try_result!(unsafe { REQUEST_LAYOUT.read(F, "request", request) });
         // SAFETY: the caller's promise about the request's pointers.
         let view = try_result!(unsafe { RequestView::new(F, &request) });
-        let judgement = gate.judge_cached(&view.request());
+        let request = view.request();
+        let judgement = gate.judge_cached(&request);
         if let Some(fault) = view.callback_fault() {
             return fail(drfgate_result::InvalidArgument, format!("{F}: {fault}"));
         }
         let Some(judgement) = judgement else {
             return drfgate_result::Absent;
         };
-        let handle = Box::new(drfgate_decision::new(judgement));
+        let handle = Box::new(drfgate_decision::signed(gate, &request, judgement));
         // SAFETY: the caller promises it is writable.
         unsafe { out_decision.write(Box::into_raw(handle)) };
         drfgate_result::Ok
@@ -536,6 +552,45 @@ pub unsafe extern "C" fn drfgate_decision_route(
             |d| d.route.as_deref().map(drfgate_str::of),
         )
     }
+}
+
+/// The identity hand-off of an allowed request, signed for the application
+/// (python/drfgate-django's `GateAuthentication`), as `drfgate serve` sends it:
+/// - `*out_signature`: the value of `X-Drfgate-Signature` (`t=<unix seconds>,v1=<hex>`),
+///   an HMAC-SHA256 with the config's `[handoff] SECRET_FILE` over the time, the method, the
+///   path as Django's `path_info` will be, and the identity (scheme, pk, username, flags);
+/// - `*out_flags`: the value of `X-Drfgate-User-Flags` (`staff`, `superuser`,
+///   comma-separated; empty for a user with neither, and for an anonymous request).
+///
+/// The application must see the other identity fields exactly as this decision gives them
+/// (`drfgate_decision_scheme`, `_user_pk`, `_username`; `anonymous` when not authenticated)
+/// and the same method and path, or it refuses the signature. `DRFGATE_RESULT_ABSENT` when
+/// the config has no `[handoff]`, and for a deny (nothing is written then).
+///
+/// # Safety
+/// `decision` is NULL or a live decision; `out_signature` and `out_flags` are NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn drfgate_decision_handoff(
+    decision: *const drfgate_decision,
+    out_signature: *mut drfgate_str,
+    out_flags: *mut drfgate_str,
+) -> drfgate_result {
+    ffi_boundary!({
+        const F: &str = "drfgate_decision_handoff";
+        let d = try_ref!(F, decision);
+        let out_signature = try_out!(F, out_signature);
+        let out_flags = try_out!(F, out_flags);
+        let Some(handoff) = d.handoff.as_ref() else {
+            return drfgate_result::Absent;
+        };
+        // SAFETY: the caller promises both are writable.
+        unsafe {
+            out_signature.write(drfgate_str::of(&handoff.signature));
+            out_flags.write(drfgate_str::of(handoff.flags));
+        }
+        drfgate_result::Ok
+    })
 }
 
 #[cfg(test)]

@@ -117,6 +117,49 @@ class GateAuthenticationTests(HandoffTestCase):
         anonymous = meta(handoff.sign(KEY, int(time.time()), "GET", "/whoami/", "anonymous"), auth="anonymous")
         self.assertEqual(self.client.get("/whoami/", **anonymous).status_code, 401)
 
+    def test_nginx_drops_empty_headers_an_anonymous_signature_still_holds(self):
+        # nginx sends no X-Drfgate-Auth for an anonymous request ($drfgate_auth is empty).
+        anonymous = {"HTTP_X_DRFGATE_SIGNATURE":
+                     handoff.sign(KEY, int(time.time()), "GET", "/whoami/", "anonymous")}
+        response = self.client.get("/whoami/", **anonymous)
+        self.assertEqual((response.status_code, response["WWW-Authenticate"]), (401, "Token"))
+
+
+class ApacheEnvironTests(HandoffTestCase):
+    """mod_drfgate under mod_wsgi: DRFGATE_* environ variables, the username as WSGI text."""
+
+    def environ(self, at=None, user=None, flags="staff", path="/whoami/"):
+        user = user or self.user
+        signature = handoff.sign(KEY, int(time.time()) if at is None else at, "GET", path, "token",
+                                 str(user.pk), user.username, flags)
+        return {"DRFGATE_SIGNATURE": signature, "DRFGATE_AUTH": "token", "DRFGATE_USER_ID": str(user.pk),
+                # mod_wsgi hands Python the UTF-8 bytes as latin-1 text (PEP 3333).
+                "DRFGATE_USERNAME": user.username.encode("utf-8").decode("latin-1"),
+                "DRFGATE_USER_FLAGS": flags, "REMOTE_USER": user.username}
+
+    def test_a_signed_environ_runs_the_view_without_a_query(self):
+        with CaptureQueriesContext(connection) as queries:
+            response = self.client.get("/whoami/", **self.environ())
+        self.assertEqual(response.status_code, 200, response.content)
+        self.assertEqual(response.json()["user"], "walterwhité")
+        self.assertEqual(len(queries), 0, [q["sql"] for q in queries])
+
+    def test_a_stale_or_altered_environ_is_refused(self):
+        stale = self.environ(at=int(time.time()) - 120)
+        self.assertEqual(self.client.get("/whoami/", **stale).status_code, 401)
+        escalated = self.environ(flags="")
+        escalated["DRFGATE_USER_FLAGS"] = "superuser"
+        self.assertEqual(self.client.get("/whoami/", **escalated).status_code, 401)
+
+    def test_client_headers_never_replace_apaches_identity(self):
+        environ = self.environ()
+        other = get_user_model().objects.create_user("mallory", password="x")
+        environ.update(HTTP_X_DRFGATE_USER="mallory", HTTP_X_DRFGATE_USER_ID=str(other.pk),
+                       HTTP_X_DRFGATE_SIGNATURE="t=1,v1=00")
+        response = self.client.get("/whoami/", **environ)
+        self.assertEqual(response.status_code, 200, response.content)
+        self.assertEqual(response.json()["user"], "walterwhité")
+
 
 def free_port():
     with socket.socket() as probe:

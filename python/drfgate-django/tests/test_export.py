@@ -1,6 +1,7 @@
 """drfgate_export on the sample project: every URLconf shape, the classes, the settings."""
 import tempfile
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -176,3 +177,95 @@ class RoutesTests(SimpleTestCase):
             status, output = drfgate_check(target)
             self.assertEqual(status, 0, output)
             self.assertIn("edited since it was exported", output)
+
+
+SIMPLE_JWT = {
+    "ALGORITHM": "HS512",
+    "SIGNING_KEY": "a-jwt-key-that-is-not-the-secret-key-0123456789",
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
+    "LEEWAY": 2.5,
+    "AUDIENCE": "api",
+    "ISSUER": None,
+    "AUTH_HEADER_TYPES": ("Bearer", "JWT"),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "uid",
+    "JTI_CLAIM": None,
+    "AUTH_TOKEN_CLASSES": ("rest_framework_simplejwt.tokens.AccessToken",),
+    "CHECK_REVOKE_TOKEN": True,
+    "TOKEN_OBTAIN_SERIALIZER": "rest_framework_simplejwt.serializers.TokenObtainPairSerializer",
+    "MADE_UP": 1,
+}
+REST_KNOX = {
+    "AUTH_HEADER_PREFIX": "Knox",
+    "TOKEN_TTL": timedelta(hours=10),
+    "AUTO_REFRESH": False,
+    "TOKEN_LIMIT_PER_USER": None,
+    "TOKEN_PREFIX": "kx_",
+}
+
+
+class PackageSettingsTests(SimpleTestCase):
+    """[simple_jwt] and [rest_knox]: SIMPLE_JWT's and REST_KNOX's keys as the project sets them,
+    the signing key referred to, never written."""
+
+    @override_settings(SIMPLE_JWT=SIMPLE_JWT, REST_KNOX=REST_KNOX)
+    def test_simple_jwt_and_rest_knox_keys_verbatim_and_no_signing_key(self):
+        text, config, warnings = exported()
+        self.assertEqual(config["simple_jwt"], {
+            "ALGORITHM": "HS512", "AUDIENCE": "api", "LEEWAY": 2.5,
+            "AUTH_HEADER_TYPES": ["Bearer", "JWT"], "USER_ID_FIELD": "id", "USER_ID_CLAIM": "uid",
+            "JTI_CLAIM": False, "AUTH_TOKEN_CLASSES": ["rest_framework_simplejwt.tokens.AccessToken"],
+            "CHECK_REVOKE_TOKEN": True, "ACCESS_TOKEN_LIFETIME": {"seconds": 300},
+            "REFRESH_TOKEN_LIFETIME": {"seconds": 86400},
+        })
+        self.assertNotIn(SIMPLE_JWT["SIGNING_KEY"], text)
+        self.assertIn("SIGNING_KEY is never written here", text)
+        self.assertTrue(any("SIGNING_KEY" in w and "--jwt-signing-key-file" in w for w in warnings), warnings)
+        self.assertTrue(any("MADE_UP" in w for w in warnings), warnings)
+        self.assertFalse(any("TOKEN_OBTAIN_SERIALIZER" in w for w in warnings), warnings)
+        self.assertEqual(config["rest_knox"], {
+            "AUTH_HEADER_PREFIX": "Knox", "TOKEN_TTL": {"seconds": 36000}, "AUTO_REFRESH": False,
+            "TOKEN_PREFIX": "kx_"})
+        _, config, warnings = exported("--jwt-signing-key-file", "/etc/drfgate/jwt.key")
+        self.assertEqual(config["simple_jwt"]["SIGNING_KEY_FILE"], "/etc/drfgate/jwt.key")
+        self.assertFalse(any("SIGNING_KEY:" in w for w in warnings), warnings)
+
+    @override_settings(SIMPLE_JWT={"SIGNING_KEY": settings.SECRET_KEY, "AUTH_HEADER_TYPES": ("JWT",)})
+    def test_the_default_signing_key_is_secret_keys_and_left_to_secret_key_file(self):
+        text, config, warnings = exported()
+        self.assertEqual(config["simple_jwt"], {"AUTH_HEADER_TYPES": ["JWT"]})
+        self.assertNotIn("SIGNING_KEY", text)
+        self.assertEqual(warnings, [w for w in warnings if "SIGNING_KEY" not in w])
+
+    @override_settings(SIMPLE_JWT={"JWK_URL": "https://example.test/jwks", "ALGORITHM": "RS256"},
+                       REST_KNOX={"AUTO_REFRESH": True})
+    def test_what_the_gate_refuses_is_left_out_with_a_warning(self):
+        _, config, warnings = exported()
+        self.assertEqual(config["simple_jwt"], {"ALGORITHM": "RS256"})
+        self.assertEqual(config["rest_knox"], {})
+        self.assertTrue(any("JWK_URL" in w for w in warnings), warnings)
+        self.assertTrue(any("AUTO_REFRESH" in w for w in warnings), warnings)
+
+    def test_without_the_settings_no_section(self):
+        _, config, _ = exported()
+        self.assertNotIn("simple_jwt", config)
+        self.assertNotIn("rest_knox", config)
+
+    @override_settings(SIMPLE_JWT=SIMPLE_JWT, REST_KNOX=REST_KNOX)
+    def test_the_sections_load_in_drfgate_check(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            for name, text in (("secret_key.txt", "not-a-real-secret-key\n"),
+                               ("jwt.key", SIMPLE_JWT["SIGNING_KEY"] + "\n")):
+                (Path(scratch) / name).write_text(text)
+            target = Path(scratch) / "drfgate.toml"
+            status, _, err = run("--database", "sqlite://" + check_database(), "--output", str(target),
+                                 "--secret-key-file", str(Path(scratch) / "secret_key.txt"),
+                                 "--jwt-signing-key-file", str(Path(scratch) / "jwt.key"))
+            self.assertEqual(status, 0, err)
+            checked = drfgate_check(target)
+            if checked is None:
+                return
+            status, output = checked
+            self.assertEqual(status, 0, output)
+            self.assertIn("config: ok", output)

@@ -1,16 +1,27 @@
-"""refproj's conformance views, and /api/whoami/: a DRF view that trusts REMOTE_USER only."""
+"""refproj's conformance views, and /api/whoami/: a DRF view that trusts the identity the gate
+signed (GateAuthentication, from mod_drfgate's DRFGATE_* environ) or else REMOTE_USER, and
+says how many queries the request cost."""
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import path
 from rest_framework.authentication import RemoteUserAuthentication
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from drfgate_django.authentication import GateAuthentication
 from refproj.urls import urlpatterns as conformance_patterns
 
 
 class WhoAmI(APIView):
-    authentication_classes = [RemoteUserAuthentication]
+    authentication_classes = [GateAuthentication, RemoteUserAuthentication]
     permission_classes = [IsAuthenticated]
+
+    def dispatch(self, request, *args, **kwargs):
+        with CaptureQueriesContext(connection) as queries:
+            response = super().dispatch(request, *args, **kwargs)
+        response["X-Queries"] = str(len(queries))
+        return response
 
     def get(self, request):
         meta = request.META
@@ -18,6 +29,8 @@ class WhoAmI(APIView):
             {
                 "user": request.user.get_username(),
                 "pk": request.user.pk,
+                "staff": request.user.is_staff,
+                "authenticator": type(request.successful_authenticator).__name__,
                 "gate": {k: v for k, v in meta.items() if k.startswith("DRFGATE_")},
                 "header_remote_user": meta.get("HTTP_REMOTE_USER"),
             }

@@ -9,6 +9,7 @@ Environment:
   DRFGATE_CASES            conformance table whose views refproj.urls serves
                            (default <repo>/tests/conformance/cases.json)
 """
+import json
 import os
 import sys
 from pathlib import Path
@@ -122,6 +123,13 @@ REST_FRAMEWORK = {}
 SIMPLE_JWT = {"AUTH_HEADER_TYPES": ("Bearer", "JWT")}
 # Where make_fixture_db.py writes the JWT keys and the tokens it minted.
 JWT_FIXTURE_DIR = Path(os.environ.get("DRFGATE_JWT_DIR", str(REPO_ROOT / "build" / "django" / "jwt")))
+# DRFGATE_DJANGO_SIMPLE_JWT (JSON): a table group's own SIMPLE_JWT, made this project's global one
+# for drfgate_export (tests/conformance/gate_configs.py, exported_configs), as a project with those
+# settings would have them: a `*_FILE` key of JWT_FIXTURE_DIR becomes the key's text.
+for _key, _value in json.loads(os.environ.get("DRFGATE_DJANGO_SIMPLE_JWT") or "{}").items():
+    if _key.endswith("_FILE"):
+        _key, _value = _key[: -len("_FILE")], (JWT_FIXTURE_DIR / _value).read_text("utf-8")
+    SIMPLE_JWT[_key] = _value
 
 LOGGING = {
     "version": 1,

@@ -1,16 +1,25 @@
-"""refproj's conformance views, and /api/whoami/: a DRF view that trusts X-Drfgate-User only."""
+"""refproj's conformance views, and /api/whoami/: a DRF view that trusts only the identity
+nginx signed (GateAuthentication), and says how many queries the request cost."""
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import path
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from drfgate_headers import DrfgateHeaderAuthentication
+from drfgate_django.authentication import GateAuthentication
 from refproj.urls import urlpatterns as conformance_patterns
 
 
 class WhoAmI(APIView):
-    authentication_classes = [DrfgateHeaderAuthentication]
+    authentication_classes = [GateAuthentication]
     permission_classes = [IsAuthenticated]
+
+    def dispatch(self, request, *args, **kwargs):
+        with CaptureQueriesContext(connection) as queries:
+            response = super().dispatch(request, *args, **kwargs)
+        response["X-Queries"] = str(len(queries))
+        return response
 
     def get(self, request):
         meta = request.META
@@ -18,6 +27,7 @@ class WhoAmI(APIView):
             {
                 "user": request.user.get_username(),
                 "pk": request.user.pk,
+                "staff": request.user.is_staff,
                 "gate": {k: v for k, v in meta.items() if k.startswith("HTTP_X_DRFGATE_")},
                 "host": meta.get("HTTP_HOST"),
             }

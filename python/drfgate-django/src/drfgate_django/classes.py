@@ -5,7 +5,7 @@ classes: a class the gate implements, with the attributes a subclass may change 
 config key of the same name). A project class is modelled when its nearest ancestor is in a table
 and nothing between them defines anything but those attributes; anything else (a Python
 `authenticate()`, `has_permission()`, another attribute) cannot be modelled and raises
-`Unmodelable`. Adding a class the gate learns (JWT, knox, …) is one row here.
+`Unmodelable`. Adding a class the gate learns is one row here.
 """
 from rest_framework import permissions
 
@@ -15,6 +15,12 @@ AUTHENTICATION = {
     "rest_framework.authentication.BasicAuthentication": ("www_authenticate_realm",),
     "rest_framework.authentication.TokenAuthentication": ("keyword",),
     "rest_framework.authentication.RemoteUserAuthentication": ("header",),
+    # djangorestframework-simplejwt and django-rest-knox: their settings are [simple_jwt] and
+    # [rest_knox] (packages.py), not class attributes.
+    "rest_framework_simplejwt.authentication.JWTAuthentication": (),
+    "rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication": (),
+    "rest_framework_simplejwt.authentication.JWTTokenUserAuthentication": (),
+    "knox.auth.TokenAuthentication": (),
 }
 
 # Classes the exporter leaves out of authentication lists: the application's side of the gate's

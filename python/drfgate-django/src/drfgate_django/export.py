@@ -20,7 +20,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from . import __version__, tomlwrite
+from . import __version__, packages, tomlwrite
 from .classes import TRANSPARENT, ClassTables, Unmodelable, dotted_name
 from .urlwalk import Skipped, walk
 
@@ -57,10 +57,15 @@ class Options:
     unmatched: str = "pass"  # what the gate does with a path no route matches
     database: str = None  # DATABASE as the gate should open it; default: DATABASES["default"]
     secret_key_file: str = None  # written as SECRET_KEY_FILE; the key itself never is
+    # [simple_jwt] SIGNING_KEY_FILE, for a SIGNING_KEY other than SECRET_KEY (never written)
+    jwt_signing_key_file: str = None
 
     def recorded(self):
-        return {"unmatched": self.unmatched, "database": self.database,
-                "secret_key_file": self.secret_key_file, "urlconf": self.urlconf}
+        recorded = {"unmatched": self.unmatched, "database": self.database,
+                    "secret_key_file": self.secret_key_file, "urlconf": self.urlconf}
+        if self.jwt_signing_key_file is not None:
+            recorded["jwt_signing_key_file"] = self.jwt_signing_key_file
+        return recorded
 
 
 @dataclass
@@ -79,6 +84,8 @@ def export(options):
     body += _rest_framework_section(tables, renderers, warnings)
     body += ["", "[gate]", f"unmatched = {tomlwrite.string(options.unmatched)}"]
     body += _handoff_section()
+    body += packages.simple_jwt_section(options, warnings)
+    body += packages.rest_knox_section(warnings)
     for kind, classes in (("authentication", tables.authentication), ("permission", tables.permission)):
         for name, table in sorted(classes.items()):
             body += ["", f"[{kind}_classes.{tomlwrite.string(name)}]"]

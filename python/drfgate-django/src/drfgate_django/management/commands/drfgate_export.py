@@ -26,6 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("--database", help='DATABASE as the gate opens it (default: '
                                                 'DATABASES["default"] NAME)')
         parser.add_argument("--secret-key-file", help="SECRET_KEY_FILE to write (the key itself never is)")
+        parser.add_argument("--jwt-signing-key-file",
+                            help="[simple_jwt] SIGNING_KEY_FILE to write, for a SIMPLE_JWT "
+                                 "SIGNING_KEY other than SECRET_KEY (the key itself never is)")
 
     def handle(self, *args, **opts):
         if opts["check"] and opts["output"]:
@@ -39,7 +42,8 @@ class Command(BaseCommand):
                 sys.exit(1)
         recorded = (recorded_options(previous) if previous else None) or {}
         chosen = {key: opts[key] if opts[key] is not None else recorded.get(key)
-                  for key in ("urlconf", "unmatched", "database", "secret_key_file")}
+                  for key in ("urlconf", "unmatched", "database", "secret_key_file",
+                              "jwt_signing_key_file")}
         options = Options(**{k: v for k, v in chosen.items() if v is not None})
         result = export(options)
         for warning in result.warnings:
