@@ -12,7 +12,7 @@ mod forwarded;
 #[path = "../../crates/drfgate-cli/src/serve/settings.rs"]
 mod settings;
 
-use forwarded::{is_forwarded, original_request};
+use forwarded::{is_forwarded, original_request, remote_addr};
 use settings::ForwardedHeaders;
 use ForwardedHeaders::{XForwarded, XOriginal};
 
@@ -44,6 +44,15 @@ fuzz_target!(|data: &[u8]| {
         match original_request(request, trusted) {
             Ok(original) => assert!(original.uri().path().starts_with('/')),
             Err(bad) => assert!(!bad.detail.is_empty() && !bad.log.is_empty()),
+        }
+    }
+    // `[serve] remote_addr_header`: the client's address for throttling, never the peer's
+    // when a header is trusted.
+    let peer = std::net::IpAddr::from([127, 0, 0, 1]);
+    assert_eq!(remote_addr(&headers, None, peer).unwrap(), "127.0.0.1");
+    for name in ["x-real-ip", "x-forwarded-for"] {
+        if let Ok(address) = remote_addr(&headers, Some(name), peer) {
+            assert!(address.trim_ascii() == &address[..]);
         }
     }
 });
