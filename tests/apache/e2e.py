@@ -6,7 +6,7 @@ Run by tests/apache/run.sh (`make test-apache`), which installs the Debian packa
 the module first. Standard library only: this runs with Debian's python3 as root and starts
 Apache as root with User/Group www-data.
 
-Usage: e2e.py [--only a,b,c,e,f,configtest,restarts,paths]
+Usage: e2e.py [--only a,b,c,e,f,configtest,restarts,paths,throttle]
 """
 import argparse
 import base64
@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "conformance"))
 import gate_configs  # noqa: E402  (the conformance table's gate configs, as every suite writes them)
 import module_bodies  # noqa: E402  (session POST bodies read for the gate, shared with tests/nginx)
+import throttle_e2e  # noqa: E402  (AnonRateThrottle through the module, histories in Redis)
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "build" / "apache" / "run"
@@ -848,6 +849,17 @@ def test_bad_reload():
           "the fixed file reloaded")
 
 
+def test_throttle():
+    """AnonRateThrottle at 3/min through the module, histories in Redis shared by Apache's
+    processes: the fourth request gets DRF's 429 and Retry-After from the gate."""
+    config = RUN / "throttle.toml"
+    config.write_text(throttle_e2e.config_text(RUN / "data" / "db.sqlite3"))
+    with Apache("throttle", config_path=config) as apache:
+        throttle_e2e.check_throttled(request, apache.port, check, "(throttle)")
+        for bad in ("exit signal", "Segmentation", "panic"):
+            check(bad not in apache.error_log(), f"(throttle) '{bad}' in the error log")
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
@@ -978,7 +990,7 @@ def test_paths():
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="a,b,c,e,f,configtest,badreload,restarts,paths")
+    parser.add_argument("--only", default="a,b,c,e,f,configtest,badreload,restarts,paths,throttle")
     args = parser.parse_args()
     only = set(args.only.split(","))
     for needed in (MODULE, FIXTURE_DB, FIXTURE_JSON, ORACLE, VENV / "bin" / "python"):
@@ -997,6 +1009,8 @@ def main():
         ("badreload", "(badreload) restarts with a broken drfgate config keep the old policy",
          test_bad_reload),
         ("restarts", "restarts: no growth of the parent per restart", test_restart_memory),
+        ("throttle", "(throttle) AnonRateThrottle 3/min: the fourth request gets DRF's 429",
+         test_throttle),
         ("paths", "(paths) path spellings: the route judged is the route Django resolves",
          test_paths),
     ]

@@ -65,7 +65,8 @@ VENV_BIN = REPO_ROOT / ".venv" / "bin"
 HOST = b"127.0.0.1"
 DEFAULT_BACKENDS = gate_configs.DEFAULT_BACKENDS
 # Session engines besides the default db, each with its own gunicorn and drfgate serve.
-OTHER_ENGINES = ("django.contrib.sessions.backends.signed_cookies", "django.contrib.sessions.backends.cached_db")
+OTHER_ENGINES = ("django.contrib.sessions.backends.signed_cookies", "django.contrib.sessions.backends.cached_db",
+                 "django.contrib.sessions.backends.cache")
 
 
 class SetupError(RuntimeError):
@@ -178,7 +179,7 @@ class Servers:
         port = free_port()
         env = dict(os.environ, DRFGATE_DJANGO_DB=str(self.db), DRFGATE_CASES=str(self.cases_path))
         if engine:
-            env["DRFGATE_SESSION_ENGINE"] = engine
+            env.update(session_variants.engine_env(engine))
         # Sync workers run one request at a time, as the views' per-request settings override needs.
         gunicorn, log = self.spawn(
             name,
@@ -209,8 +210,8 @@ class Servers:
         for number, engine in enumerate(self.engines):
             port, process, engine_log = self.start_gunicorn(f"gunicorn-engine-{number}", engine)
             waiting.append((port, process, engine_log))
-            text = self.configs[DEFAULT_BACKENDS][0].replace(
-                "[django]\n", f"[django]\nSESSION_ENGINE = {gate_configs.toml_string(engine)}\n", 1)
+            text = session_variants.engine_config(self.configs[DEFAULT_BACKENDS][0], engine,
+                                                  gate_configs.toml_string)
             self.engine_ports[engine] = (port, self.start_serve(f"drfgate-serve-engine-{number}", text))
         for port, process, process_log in waiting:
             wait_until_serving(port, process, "gunicorn", process_log)
@@ -471,6 +472,9 @@ def main():
         except SetupError as error:
             print(f"differential: {error}", file=sys.stderr)
             return 2
+        finally:
+            if engines:
+                session_variants.forget_cached_sessions(VENV_BIN / "python")
         results = list(zip(generator.requests, outcomes))
         differences = report(results, excluded, time.monotonic() - started, arguments.verbose)
     return 1 if differences else 0

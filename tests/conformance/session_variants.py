@@ -124,6 +124,42 @@ def add_session_requests(generator):
                           session + header + extra)
 
 
+# The engines that keep sessions in Django's cache run with a RedisCache on the local Redis, under a
+# key prefix of this run's own (removed at the end by forget_cached_sessions).
+CACHE_ENGINES = ("django.contrib.sessions.backends.cache", "django.contrib.sessions.backends.cached_db")
+REDIS_CACHE = "redis://127.0.0.1:6379/0"
+CACHE_KEY_PREFIX = f"drfgate-differential-{os.getpid()}"
+
+
+def engine_env(engine):
+    """The environment refproj's settings read for `engine` (its CACHES)."""
+    env = {"DRFGATE_SESSION_ENGINE": engine}
+    if engine in CACHE_ENGINES:
+        env.update(DRFGATE_REDIS_CACHE=REDIS_CACHE, DRFGATE_CACHE_KEY_PREFIX=CACHE_KEY_PREFIX)
+    return env
+
+
+def engine_config(text, engine, toml_string):
+    """The gate's config for `engine`: SESSION_ENGINE and, for a cache engine, the same CACHES."""
+    text = text.replace("[django]\n", f"[django]\nSESSION_ENGINE = {toml_string(engine)}\n", 1)
+    if engine in CACHE_ENGINES:
+        text += ("\n[django.CACHES.default]\n"
+                 f"BACKEND = {toml_string('django.core.cache.backends.redis.RedisCache')}\n"
+                 f"LOCATION = {toml_string(REDIS_CACHE)}\n"
+                 f"KEY_PREFIX = {toml_string(CACHE_KEY_PREFIX)}\n")
+    return text
+
+
+def forget_cached_sessions(python):
+    """Deletes this run's keys from Redis."""
+    script = ("import redis, sys\n"
+              "r = redis.Redis.from_url(sys.argv[1])\n"
+              "keys = list(r.scan_iter(match=sys.argv[2] + ':*'))\n"
+              "if keys:\n    r.delete(*keys)\n")
+    subprocess.run([str(python), "-c", script, REDIS_CACHE, CACHE_KEY_PREFIX], check=False,
+                   capture_output=True)
+
+
 def engine_cookies(python, django_dir, db, engine):
     """Cookies made by Django itself for `engine`: {label: Cookie header value}. Runs in the test
     venv with refproj's settings, so the signing keys are the ones gunicorn uses."""
@@ -147,8 +183,8 @@ for label, username in (("john", "john"), ("admin", "admin"), ("inactive", "ina"
     out[label] = settings.SESSION_COOKIE_NAME + "=" + request.session.session_key
 print(json.dumps(out))
 """
-    env = dict(os.environ, DRFGATE_DJANGO_DB=str(db), DRFGATE_SESSION_ENGINE=engine,
-               DJANGO_SETTINGS_MODULE="refproj.settings")
+    env = dict(os.environ, DRFGATE_DJANGO_DB=str(db), DJANGO_SETTINGS_MODULE="refproj.settings",
+               **engine_env(engine))
     done = subprocess.run([str(python), "-c", script], cwd=str(django_dir), env=env,
                           capture_output=True, check=True)
     return json.loads(done.stdout)

@@ -25,6 +25,8 @@ the ports and paths swapped in).
                DRF's answers (compared with gunicorn's own), the body reaches gunicorn
                unchanged, a body over client_body_buffer_size is deferred, a client that goes
                away mid-body leaves the worker up
+  throttle     AnonRateThrottle 3/min on a view, histories in Redis shared by the workers: the
+               fourth request gets DRF's 429 and Retry-After from the gate
   valgrind     nginx with `master_process off` under Valgrind memcheck: no error (body
                requests included)
 
@@ -47,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "conformance"))
 import gate_configs  # noqa: E402  (the conformance table's gate configs, as every suite writes them)
 import module_bodies  # noqa: E402  (session POST bodies read for the gate, shared with tests/apache)
+import throttle_e2e  # noqa: E402  (AnonRateThrottle through the module, histories in Redis)
 
 RUN = ROOT / "build" / "nginx" / "run"
 MODULE = ROOT / "build" / "nginx" / "src" / "objs" / "ngx_http_drfgate_module.so"
@@ -619,6 +622,20 @@ def test_reload(nginx, port, reloads):
 EXPECTED_ERRORS = []
 
 
+def test_throttle(gunicorn):
+    """AnonRateThrottle at 3/min through the module, histories in Redis shared by nginx's two
+    workers: the fourth request gets DRF's 429 and Retry-After from the gate."""
+    config = RUN / "throttle.toml"
+    config.write_text(throttle_e2e.config_text(RUN / "db.sqlite3"))
+    port = free_port()
+    nginx = Nginx("throttle", site_config(gunicorn.port, port, config))
+    try:
+        nginx.wait(port)
+        throttle_e2e.check_throttled(request, port, check, "throttle")
+    finally:
+        nginx.stop()
+
+
 def test_bad_reload(nginx, port):
     """SIGHUP with a drfgate config that does not load: nginx refuses the new configuration
     (the module loads the config at `drfgate_config`), says why in its error log, and its
@@ -750,7 +767,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only",
                         default="conformance,identity,prefix,threads,bodies,reload,badreload,"
-                                "valgrind")
+                                "throttle,valgrind")
     parser.add_argument("--reloads", type=int, default=50)
     args = parser.parse_args()
     skip = os.environ.get("DRFGATE_SKIP", "").split(",")
@@ -787,6 +804,8 @@ def main():
                 test_bad_reload(nginx, port)
             elif name == "valgrind":
                 test_valgrind(gunicorn.port)
+            elif name == "throttle":
+                test_throttle(gunicorn)
             else:
                 raise Failure(f"no part {name!r}")
         errors = [line for line in nginx.error_log().splitlines()

@@ -39,8 +39,8 @@ enum Command {
     Check(CheckArgs),
     /// Print the decision DRF would make for one request, and how it got there
     #[command(
-        after_help = "Header values, the method, the remote user and TARGET are taken as \
-                            raw bytes.\nExit status 0 whatever the decision; 2 when the config \
+        after_help = "Header values, the method, the remote user, the remote address and TARGET are \
+                            taken as raw bytes.\nExit status 0 whatever the decision; 2 when the config \
                             or the database cannot be used."
     )]
     Explain(ExplainArgs),
@@ -85,6 +85,9 @@ struct ExplainArgs {
     /// REMOTE_USER as the web server would set it
     #[arg(long, value_name = "NAME")]
     remote_user: Option<OsString>,
+    /// REMOTE_ADDR, the client address throttles identify anonymous clients by
+    #[arg(long, value_name = "ADDR")]
+    remote_addr: Option<OsString>,
     /// The request came over HTTPS (request.is_secure())
     #[arg(long)]
     secure: bool,
@@ -221,6 +224,7 @@ fn explain(args: ExplainArgs) -> Result<ExitCode, String> {
     let request = Request::new(args.method.as_bytes(), args.target.as_bytes())
         .with_headers(&args.headers)
         .with_remote_user(args.remote_user.as_ref().map(|u| u.as_bytes()))
+        .with_remote_addr(args.remote_addr.as_ref().map(|a| a.as_bytes()))
         .with_secure(args.secure);
     let (decision, trace) = gate.explain(&request);
     if args.json {

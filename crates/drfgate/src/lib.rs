@@ -26,7 +26,8 @@ pub mod gate;
 pub mod handoff;
 pub mod host;
 mod incident;
-mod redis;
+/// The RESP client shared by throttling and Django's cached sessions.
+pub mod redis;
 pub mod request;
 pub mod revocation;
 pub mod store;
@@ -63,6 +64,9 @@ internal_modules! {
     negotiation;
     /// DRF's permission classes and their operators.
     permissions;
+    /// A restricted pickle reader: plain values only, never executes anything (Django's
+    /// `RedisCache` values).
+    pickle;
     /// Routes like `urlpatterns`: `path()` converters, `re_path()` regexes, `path_info`.
     routes;
     /// Django's `salted_hmac` and the reading half of `django.core.signing` (sessions).

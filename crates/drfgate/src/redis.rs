@@ -1,11 +1,14 @@
-//! A small RESP2 client of our own, shared by the throttle histories (`throttle/redis.rs`) and
-//! the revocation listener (`revocation/redis.rs`): the gate sends a handful of commands
-//! (`EVAL`, `SUBSCRIBE`, `PING`), and the `redis` crate's current releases need a newer Rust
+//! A small RESP2 client of our own, shared by the throttle histories (`throttle/redis.rs`), the
+//! revocation listener (`revocation/redis.rs`) and Django's cached sessions
+//! (`auth/session/cached.rs`): the gate sends a handful of commands (`EVAL`, `SUBSCRIBE`, `PING`,
+//! `GET`), and the `redis` crate's current releases need a newer Rust
 //! than the workspace's and pull `url`/ICU in.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 /// Where the Redis server is, as `redis://[[user]:password@]host[:port][/db]` gives it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +95,64 @@ impl RedisTarget {
             connection.call(&[b"SELECT", self.db.to_string().as_bytes()])?;
         }
         Ok(connection)
+    }
+}
+
+/// Pooled connections to one Redis server, for request/reply commands (not `SUBSCRIBE`).
+pub struct Client {
+    target: RedisTarget,
+    timeout: Duration,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// Idle connections kept for reuse; more in flight at once are opened and closed.
+const POOL: usize = 16;
+
+impl Client {
+    pub fn new(target: RedisTarget, timeout: Duration) -> Client {
+        Client {
+            target,
+            timeout,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The server this client talks to.
+    pub fn target(&self) -> &RedisTarget {
+        &self.target
+    }
+
+    /// `GET key`: the value, or `None` when the key does not exist.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        match self.call(&[b"GET", key])? {
+            Reply::Nil => Ok(None),
+            Reply::Bulk(value) => Ok(Some(value)),
+            other => Err(format!("Redis answered GET with {other:?}")),
+        }
+    }
+
+    /// Runs one command on a pooled connection, or a new one. A pooled connection that fails
+    /// (Redis restarted, or closed it while idle) gets one retry on a fresh connection; a
+    /// connection that failed is never reused.
+    pub fn call(&self, args: &[&[u8]]) -> Result<Reply, String> {
+        let pooled = self.idle.lock().pop();
+        if let Some(mut connection) = pooled {
+            if let Ok(reply) = connection.call(args) {
+                self.put_back(connection);
+                return Ok(reply);
+            }
+        }
+        let mut connection = self.target.connect(self.timeout)?;
+        let reply = connection.call(args)?;
+        self.put_back(connection);
+        Ok(reply)
+    }
+
+    fn put_back(&self, connection: Connection) {
+        let mut idle = self.idle.lock();
+        if idle.len() < POOL {
+            idle.push(connection);
+        }
     }
 }
 

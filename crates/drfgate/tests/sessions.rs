@@ -181,7 +181,7 @@ fn bad_session_settings_name_the_key() {
         (
             "SESSION_ENGINE = \"django.contrib.sessions.backends.cache\"",
             "django.SESSION_ENGINE",
-            "pickles",
+            "CACHES",
         ),
         (
             "SESSION_ENGINE = \"django.contrib.sessions.backends.signed_cookie\"",

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import path
 from rest_framework.authentication import RemoteUserAuthentication
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -37,7 +37,17 @@ class WhoAmI(APIView):
         )
 
 
+class Throttled(APIView):
+    """Open to everyone: the gate in front throttles it (tests/conformance/throttle_e2e.py)."""
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        return Response({"ok": True})
+
+
 urlpatterns = conformance_patterns + [
+    path("api/throttled/", Throttled.as_view()),
     path("api/whoami/", WhoAmI.as_view()),
     # Behind Apache's own authentication (mod_auth_basic): the same view, REMOTE_USER from Apache.
     path("api/apache-user/", WhoAmI.as_view()),

@@ -50,6 +50,17 @@ MIDDLEWARE = [
 # The session engine: db unless the differential suite runs another engine's gunicorn.
 SESSION_ENGINE = os.environ.get("DRFGATE_SESSION_ENGINE", "django.contrib.sessions.backends.db")
 
+# The cache session engine's runs keep sessions in Django's RedisCache on the local Redis, under a
+# key prefix of the run's own (the gate's config names the same LOCATION and KEY_PREFIX).
+if os.environ.get("DRFGATE_REDIS_CACHE"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["DRFGATE_REDIS_CACHE"],
+            "KEY_PREFIX": os.environ.get("DRFGATE_CACHE_KEY_PREFIX", ""),
+        }
+    }
+
 # The CSRF settings the session cases exercise (tests/conformance/gate_configs.py gives the gate the
 # same values): trusted origins, exact and wildcard, and a TLS proxy's header.
 CSRF_TRUSTED_ORIGINS = ["https://trusted.example", "https://*.wild.example"]

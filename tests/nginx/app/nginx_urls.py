@@ -3,7 +3,7 @@ nginx signed (GateAuthentication), and says how many queries the request cost.""
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import path
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -34,4 +34,16 @@ class WhoAmI(APIView):
         )
 
 
-urlpatterns = conformance_patterns + [path("api/whoami/", WhoAmI.as_view())]
+class Throttled(APIView):
+    """Open to everyone: the gate in front throttles it (tests/conformance/throttle_e2e.py)."""
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        return Response({"ok": True})
+
+
+urlpatterns = conformance_patterns + [
+    path("api/throttled/", Throttled.as_view()),
+    path("api/whoami/", WhoAmI.as_view()),
+]

@@ -49,7 +49,7 @@ impl Loader<'_> {
             ));
         };
         let hosts = self.hosts(&mut raw)?;
-        let mut sessions = self.sessions(&mut raw)?;
+        let mut sessions = self.sessions(&mut raw, warnings)?;
         sessions.hosts = hosts.clone();
         let database = match (raw.DATABASE, raw.DATABASES) {
             (Some(_), Some(databases)) => {

@@ -14,6 +14,7 @@
 mod auth_classes;
 mod bodies;
 mod cache;
+mod caches;
 mod databases;
 mod django;
 mod handoff;
@@ -41,6 +42,7 @@ use crate::permissions::Permission;
 
 pub use auth_classes::{AuthClass, AuthKind};
 pub use bodies::{BodySettings, ParserClass, DJANGO_MAX_MEMORY_SIZE};
+pub use caches::SessionCache;
 pub use django::{DjangoSettings, SecretKey};
 pub use rest_knox::KnoxSettings;
 pub use routes::Route;

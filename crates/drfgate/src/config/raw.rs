@@ -68,6 +68,9 @@ pub(super) struct RawDjango {
     // Request bodies (config/bodies.rs reads them): a number, or false for None.
     pub(super) DATA_UPLOAD_MAX_MEMORY_SIZE: Option<Spanned<toml::Value>>,
     pub(super) DATA_UPLOAD_MAX_NUMBER_FIELDS: Option<Spanned<toml::Value>>,
+    /// Django's `CACHES` (config/caches.rs reads the session engine's alias).
+    pub(super) CACHES: Option<Spanned<BTreeMap<String, Spanned<super::caches::RawCacheAlias>>>>,
+    pub(super) SESSION_CACHE_ALIAS: Option<Spanned<String>>,
     // Hosts (config/hosts.rs reads them).
     pub(super) ALLOWED_HOSTS: Option<Vec<String>>,
     pub(super) DEBUG: Option<bool>,

@@ -20,6 +20,9 @@ pub enum SessionEngine {
     CachedDb,
     /// `django.contrib.sessions.backends.signed_cookies`: the cookie holds the signed session.
     SignedCookies,
+    /// `django.contrib.sessions.backends.cache`: the session dict pickled in Django's
+    /// `RedisCache` (read by `crate::pickle`, which builds plain values only).
+    Cache,
 }
 
 impl SessionEngine {
@@ -28,6 +31,7 @@ impl SessionEngine {
             SessionEngine::Db => "django.contrib.sessions.backends.db",
             SessionEngine::CachedDb => "django.contrib.sessions.backends.cached_db",
             SessionEngine::SignedCookies => "django.contrib.sessions.backends.signed_cookies",
+            SessionEngine::Cache => "django.contrib.sessions.backends.cache",
         }
     }
 }
@@ -50,6 +54,9 @@ pub struct SessionSettings {
     pub hosts: crate::host::HostSettings,
     /// What `request.POST` needs when the CSRF check reads it.
     pub body: super::BodySettings,
+    /// `CACHES[SESSION_CACHE_ALIAS]` when the engine reads a cache the gate can read: always
+    /// for `cache`, for `cached_db` when it is a `RedisCache`.
+    pub cache: Option<super::SessionCache>,
 }
 
 #[derive(Clone, Debug)]
@@ -84,6 +91,7 @@ impl Default for SessionSettings {
             secure_proxy_ssl_header: None,
             hosts: crate::host::HostSettings::default(),
             body: super::BodySettings::default(),
+            cache: None,
         }
     }
 }
@@ -108,20 +116,19 @@ fn http_header_of(meta: &str) -> Option<String> {
 
 impl Loader<'_> {
     /// Takes the session and CSRF keys out of `[django]`.
-    pub(super) fn sessions(&self, raw: &mut RawDjango) -> Result<SessionSettings, ConfigError> {
+    pub(super) fn sessions(
+        &self,
+        raw: &mut RawDjango,
+        warnings: &mut Vec<String>,
+    ) -> Result<SessionSettings, ConfigError> {
         let mut settings = SessionSettings::default();
+        let engine_span = raw.SESSION_ENGINE.as_ref().map(Spanned::span);
         if let Some(engine) = raw.SESSION_ENGINE.take() {
             settings.engine = match engine.get_ref().as_str() {
                 "django.contrib.sessions.backends.db" => SessionEngine::Db,
                 "django.contrib.sessions.backends.cached_db" => SessionEngine::CachedDb,
                 "django.contrib.sessions.backends.signed_cookies" => SessionEngine::SignedCookies,
-                "django.contrib.sessions.backends.cache" => return Err(self.at(
-                    &engine,
-                    "django.SESSION_ENGINE",
-                    "the cache engine keeps sessions as Python pickles in the cache, unsigned; \
-                         drfgate does not read them (docs/differences.md); use cached_db, db or \
-                         signed_cookies",
-                )),
+                "django.contrib.sessions.backends.cache" => SessionEngine::Cache,
                 "django.contrib.sessions.backends.file" => {
                     return Err(self.at(
                         &engine,
@@ -141,6 +148,13 @@ impl Loader<'_> {
                 }
             };
         }
+        settings.cache = self.session_cache(
+            settings.engine,
+            engine_span,
+            raw.CACHES.take(),
+            raw.SESSION_CACHE_ALIAS.take(),
+            warnings,
+        )?;
         if let Some(name) = raw.SESSION_COOKIE_NAME.take() {
             settings.cookie_name = self.cookie_name(name, "django.SESSION_COOKIE_NAME")?;
         }

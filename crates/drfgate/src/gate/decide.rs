@@ -460,6 +460,14 @@ impl Gate {
             if self.throttling.store().blocking() && matches!(lookup, Lookup::CachesOnly { .. }) {
                 return deny(lookup.miss(), trace);
             }
+            if trace.enabled() {
+                for (class, line) in
+                    self.throttling
+                        .describe(&policy.throttles, identity.as_ref(), request)
+                {
+                    trace.step(Stage::Throttle, || class.to_string(), || line);
+                }
+            }
             match self
                 .throttling
                 // `drfgate explain` tells what would happen without spending a request.

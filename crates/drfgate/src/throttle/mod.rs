@@ -126,6 +126,75 @@ impl Throttling {
     }
 }
 
+impl Throttling {
+    /// For `drfgate explain`: what each throttle of the view sees for this request (its
+    /// client identity, cache key and history, looked at without recording), one line each.
+    pub fn describe(
+        &self,
+        throttles: &[ViewThrottle],
+        identity: Option<&Identity>,
+        request: &Request<'_>,
+    ) -> Vec<(Arc<str>, String)> {
+        let now = self.clock.now();
+        throttles
+            .iter()
+            .map(|throttle| {
+                let line = match (throttle.rate, throttle.kind, identity) {
+                    (None, _, _) => "rate None: allows everything, records nothing".to_string(),
+                    (Some(_), ThrottleKind::Anon, Some(_)) => {
+                        "skipped: the request is authenticated".to_string()
+                    }
+                    (Some(rate), kind, identity) => {
+                        let who = match (kind, identity) {
+                            (ThrottleKind::User | ThrottleKind::Scoped, Some(identity)) => {
+                                format!("user pk {}", identity.user.pk)
+                            }
+                            _ => {
+                                let ident = self.ident(request);
+                                format!(
+                                    "client {ident:?} (get_ident: REMOTE_ADDR{})",
+                                    match self.num_proxies {
+                                        Some(n) =>
+                                            format!(", NUM_PROXIES {n} with X-Forwarded-For"),
+                                        None => ", X-Forwarded-For when sent".into(),
+                                    }
+                                )
+                            }
+                        };
+                        let ident = match (kind, identity) {
+                            (ThrottleKind::User | ThrottleKind::Scoped, Some(identity)) => {
+                                identity.user.pk.to_string()
+                            }
+                            _ => self.ident(request),
+                        };
+                        let key = cache_key(&throttle.scope, &ident);
+                        match self.store.apply(key.as_bytes(), now, rate, Op::Peek) {
+                            Ok(window) => format!(
+                                "{who}, key {key:?}: {} of {} requests in the last {} s in {}{}",
+                                window.len,
+                                rate.num,
+                                rate.duration,
+                                self.store.describe(),
+                                match (window.allowed, window.wait(now, rate)) {
+                                    (true, _) => String::new(),
+                                    (false, Some(wait)) => {
+                                        format!("; full, next allowed in {} s", wait.ceil())
+                                    }
+                                    (false, None) => "; full".to_string(),
+                                }
+                            ),
+                            Err(error) => {
+                                format!("{who}, key {key:?}: history unavailable: {error}")
+                            }
+                        }
+                    }
+                };
+                (throttle.class.clone(), line)
+            })
+            .collect()
+    }
+}
+
 /// DRF's `cache_format`: `throttle_%(scope)s_%(ident)s`.
 pub fn cache_key(scope: &str, ident: &str) -> String {
     format!("throttle_{scope}_{ident}")

@@ -6,18 +6,15 @@
 //! `drfgate:throttle_anon_203.0.113.7`), a Redis list of request times as decimal UNIX
 //! seconds, newest first, with a TTL of the window's duration as DRF's `cache.set` gives.
 //!
-//! Over the crate's own small RESP2 client (`crate::redis`); connections are kept in a small
-//! pool; a failure closes the connection and fails closed.
+//! Over the shared RESP client (`crate::redis`); connections are pooled there and a failure
+//! fails closed.
 
 use std::time::Duration;
 
-use parking_lot::Mutex;
-
-use crate::redis::Connection;
-pub use crate::redis::{RedisTarget, Reply};
-
 use super::rate::Rate;
 use super::window::{Op, Window, WindowStore};
+// Kept here too: the config names `throttle::redis::RedisTarget`.
+pub use crate::redis::{RedisTarget, Reply};
 
 /// The window operation, atomically: drop the times that left the window, decide, record.
 /// Returns `{allowed, len, oldest}`, `oldest` as the stored text (a Lua number would be
@@ -50,47 +47,21 @@ return {allowed, len, oldest}
 
 /// Histories in Redis.
 pub struct RedisWindows {
-    target: RedisTarget,
+    client: crate::redis::Client,
     prefix: String,
-    timeout: Duration,
-    idle: Mutex<Vec<Connection>>,
 }
-
-/// Idle connections kept for reuse; more in flight at once are opened and closed.
-const POOL: usize = 16;
 
 impl RedisWindows {
     pub fn new(target: RedisTarget, prefix: String, timeout: Duration) -> RedisWindows {
         RedisWindows {
-            target,
+            client: crate::redis::Client::new(target, timeout),
             prefix,
-            timeout,
-            idle: Mutex::new(Vec::new()),
         }
     }
 
-    /// Runs one command on a pooled connection, or a new one. A pooled connection that fails
-    /// (Redis restarted, or closed it while idle) gets one retry on a fresh connection; a
-    /// connection that failed is never reused.
+    /// Runs one command (see [`crate::redis::Client::call`]).
     pub fn call(&self, args: &[&[u8]]) -> Result<Reply, String> {
-        let pooled = self.idle.lock().pop();
-        if let Some(mut connection) = pooled {
-            if let Ok(reply) = connection.call(args) {
-                self.put_back(connection);
-                return Ok(reply);
-            }
-        }
-        let mut connection = self.target.connect(self.timeout)?;
-        let reply = connection.call(args)?;
-        self.put_back(connection);
-        Ok(reply)
-    }
-
-    fn put_back(&self, connection: Connection) {
-        let mut idle = self.idle.lock();
-        if idle.len() < POOL {
-            idle.push(connection);
-        }
+        self.client.call(args)
     }
 }
 
@@ -145,7 +116,10 @@ impl WindowStore for RedisWindows {
     fn describe(&self) -> String {
         format!(
             "Redis at {}:{} db {} (keys {}…)",
-            self.target.host, self.target.port, self.target.db, self.prefix
+            self.client.target().host,
+            self.client.target().port,
+            self.client.target().db,
+            self.prefix
         )
     }
 }

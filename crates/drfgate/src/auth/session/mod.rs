@@ -9,6 +9,7 @@
 //! A resolved session (cookie → user, auth hash verified) is cached under a keyed hash of the
 //! cookie for `ttl_seconds`; an anonymous one for `negative_ttl_seconds`.
 
+mod cached;
 mod csrf;
 mod post;
 mod resolve;
@@ -47,6 +48,9 @@ pub struct Sessions {
     keys: Vec<String>,
     /// Shared with the revocation listener, which drops a user's sessions.
     pub(crate) cache: Arc<CredentialCache<Arc<SessionUser>>>,
+    /// Django's session cache (`CACHES[SESSION_CACHE_ALIAS]`), when the engine reads one the
+    /// gate can read.
+    django_cache: Option<cached::DjangoCache>,
 }
 
 impl Sessions {
@@ -61,10 +65,12 @@ impl Sessions {
                 .collect(),
             None => Vec::new(),
         };
+        let django_cache = settings.cache.clone().map(cached::DjangoCache::new);
         Sessions {
             settings,
             keys,
             cache: Arc::new(cache),
+            django_cache,
         }
     }
 
@@ -279,6 +285,7 @@ impl Authenticator for SessionAuthentication {
                 keys: &keys,
                 backends: cx.backends,
                 store: cx.store,
+                django_cache: sessions.django_cache.as_ref(),
             };
             match resolver.resolve(&cookie)? {
                 Resolved::User(user) => Ok(Cached::Found(user)),

@@ -7,10 +7,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
+use super::cached::{CacheRead, DjangoCache};
 use super::SessionUser;
 use crate::auth::{Backend, Backends};
 use crate::config::SessionEngine;
 use crate::decision::{User, UserPk};
+use crate::pickle::Refusal;
 use crate::signing::{self, BadSignature};
 use crate::store::{Store, StoreError};
 
@@ -28,6 +30,10 @@ pub(crate) enum Anonymous {
     Expired,
     Undecodable,
     NotLoggedIn,
+    /// The cache engine: no value under the session's cache key.
+    NoCacheEntry,
+    /// A cached value the restricted pickle reader refused (the reason).
+    Unreadable(String),
     UnknownBackend(String),
     NoSuchUser,
     Inactive(Arc<str>),
@@ -56,6 +62,15 @@ impl Anonymous {
                 "the signed session cookie is older than SESSION_COOKIE_AGE".into()
             }
             Anonymous::Undecodable => "the session data does not decode (base64/zlib/JSON)".into(),
+            Anonymous::NoCacheEntry => "no session under this key in Django's session cache \
+                                        (logged out, expired, or another KEY_PREFIX, VERSION or \
+                                        Redis database)"
+                .into(),
+            Anonymous::Unreadable(why) => format!(
+                "the cached session was not read: {why}; the gate never executes a pickle, so \
+                 a session holding anything but plain values is anonymous here (Django would \
+                 unpickle it)"
+            ),
             Anonymous::NotLoggedIn => {
                 "the session has no _auth_user_id/_auth_user_backend: not logged in".into()
             }
@@ -90,6 +105,16 @@ pub(crate) enum Unresolved {
     Defer(&'static str),
 }
 
+/// A session read from Django's cache.
+enum FromCache {
+    Miss,
+    Hit(Map<String, Value>),
+    /// An object the gate will not build (why).
+    Refused(String),
+    /// Not a pickle CPython loads either (why).
+    Malformed(#[allow(dead_code)] String),
+}
+
 /// What resolution needs: the engine's settings and the keys.
 pub(crate) struct Resolver<'a> {
     pub(crate) engine: SessionEngine,
@@ -98,6 +123,8 @@ pub(crate) struct Resolver<'a> {
     pub(crate) keys: &'a [&'a str],
     pub(crate) backends: &'a Backends,
     pub(crate) store: &'a dyn Store,
+    /// Django's session cache, for the `cache` engine (and `cached_db` on Redis).
+    pub(crate) django_cache: Option<&'a DjangoCache>,
 }
 
 /// Seconds since the epoch as a float, as Python's `time.time()`.
@@ -150,7 +177,33 @@ impl Resolver<'_> {
             return anonymous(Anonymous::ShortKey);
         }
         let loaded = match self.engine {
+            SessionEngine::Cache => {
+                let Some(cache) = self.django_cache else {
+                    return Err(Unresolved::Defer("no session cache is configured"));
+                };
+                return match self.read_cache(cache, cookie)? {
+                    FromCache::Hit(session) => self.user_of(&session),
+                    FromCache::Miss | FromCache::Malformed(_) => anonymous(Anonymous::NoCacheEntry),
+                    FromCache::Refused(why) => anonymous(Anonymous::Unreadable(why)),
+                };
+            }
             SessionEngine::Db | SessionEngine::CachedDb => {
+                // cached_db: the cache first, the database on a miss, as its load() does.
+                // A value that is no pickle at all, or a cache that does not answer, raises in
+                // Django's cache.get, which load() takes as a miss: the database decides.
+                if let Some(cache) = self.django_cache {
+                    match self.read_cache(cache, cookie) {
+                        Ok(FromCache::Hit(session)) => return self.user_of(&session),
+                        Ok(FromCache::Refused(why)) => {
+                            return anonymous(Anonymous::Unreadable(why))
+                        }
+                        Ok(FromCache::Miss | FromCache::Malformed(_)) => {}
+                        Err(Unresolved::Store(error)) => {
+                            log::debug!("cached_db: session cache unavailable, reading the database: {error}");
+                        }
+                        Err(other) => return Err(other),
+                    }
+                }
                 let data = self
                     .store
                     .session_data(cookie, &sqlite_now())
@@ -177,6 +230,25 @@ impl Resolver<'_> {
             Err(_) => return anonymous(Anonymous::BadSignature),
         };
         self.user_of(&session)
+    }
+
+    /// The session dict in Django's cache. A value the reader refuses is the caller's to
+    /// judge: Django's `load()` takes any failure of `cache.get` as no session (the `cache`
+    /// engine) or a miss (`cached_db`), but where Django would unpickle an object the gate
+    /// refuses (docs/differences.md).
+    fn read_cache(&self, cache: &DjangoCache, cookie: &str) -> Result<FromCache, Unresolved> {
+        match cache.load(self.engine, cookie) {
+            Ok(CacheRead::Missing) => Ok(FromCache::Miss),
+            Ok(CacheRead::Session(map)) => Ok(FromCache::Hit(map)),
+            Ok(CacheRead::NotADict) => Err(Unresolved::Defer(
+                "the cached session is not a dict (Django's session lookups would raise)",
+            )),
+            Ok(CacheRead::Unreadable(refusal @ Refusal::Opcode(_))) => {
+                Ok(FromCache::Refused(refusal.to_string()))
+            }
+            Ok(CacheRead::Unreadable(refusal)) => Ok(FromCache::Malformed(refusal.to_string())),
+            Err(e) => Err(Unresolved::Store(Arc::new(StoreError::new(e)))),
+        }
     }
 
     /// `django.contrib.auth.get_user` on a loaded session.
