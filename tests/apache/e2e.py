@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "conformance"))
 import gate_configs  # noqa: E402  (the conformance table's gate configs, as every suite writes them)
+import module_bodies  # noqa: E402  (session POST bodies read for the gate, shared with tests/nginx)
 import throttle_e2e  # noqa: E402  (AnonRateThrottle through the module, histories in Redis)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -677,6 +678,23 @@ def check_config_warnings(apache):
     check(not unexpected, "unexpected drfgate messages in the error log:\n" + "\n".join(unexpected))
 
 
+def check_bodies(apache, log):
+    """Session POSTs whose CSRF check needs the body: the module reads it in the fixups hook for
+    the gate and replays it to mod_wsgi (DRFGATE_KEPT_BODY), which must hand Django the very
+    bytes sent; refusals are DRF's, what the gate does not reproduce is deferred, nothing hangs,
+    and a client that goes away mid-body leaves the server up."""
+    checked, failures, statuses = module_bodies.run(
+        apache.port, log, lambda record: record["gate"].get("DRFGATE_USERNAME"),
+        big_form_outcome=module_bodies.ANSWERED)
+    crashes = [line for line in apache.error_log().splitlines()
+               if "exit signal" in line or "AH00052" in line]
+    check(not crashes, "an Apache child crashed:\n" + "\n".join(crashes))
+    check(not failures, f"{len(failures)} of {checked} body cases wrong:\n" + "\n".join(failures))
+    print(f"  bodies: {checked} session POST body cases as DRF answers them (a chunked body: "
+          f"{statuses['chunked']} from mod_wsgi, no identity; a body cut short: "
+          f"{statuses['cut short']}, not passed on)")
+
+
 def test_b_to_e(log, mpms):
     for mpm in mpms:
         with Apache(f"gated-{mpm}", mpm=mpm) as apache:
@@ -685,6 +703,7 @@ def test_b_to_e(log, mpms):
             check_rewrites(apache, log)
             check_apache_authentication(apache, log)
             check_conformance(apache, log, mpm)
+            check_bodies(apache, log)
             check_config_warnings(apache)
             print(f"  [{mpm}] identity, refusals, conformance: ok ({time.monotonic() - started:.1f}s)")
 

@@ -21,9 +21,14 @@ the ports and paths swapped in).
                master's and the workers' anonymous memory flat over the second half
   badreload    a reload with a broken drfgate config: nginx logs why (the file and line), keeps
                its workers and the policy loaded before; the fixed config reloads
+  bodies       session POSTs whose CSRF check needs the body (tests/conformance/module_bodies.py):
+               DRF's answers (compared with gunicorn's own), the body reaches gunicorn
+               unchanged, a body over client_body_buffer_size is deferred, a client that goes
+               away mid-body leaves the worker up
   throttle     AnonRateThrottle 3/min on a view, histories in Redis shared by the workers: the
                fourth request gets DRF's 429 and Retry-After from the gate
-  valgrind     nginx with `master_process off` under Valgrind memcheck: no error
+  valgrind     nginx with `master_process off` under Valgrind memcheck: no error (body
+               requests included)
 
 Run by `make test-nginx-module` (in `make test`). Usage: e2e.py [--only a,b] [--reloads N]
 """
@@ -43,6 +48,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "conformance"))
 import gate_configs  # noqa: E402  (the conformance table's gate configs, as every suite writes them)
+import module_bodies  # noqa: E402  (session POST bodies read for the gate, shared with tests/apache)
 import throttle_e2e  # noqa: E402  (AnonRateThrottle through the module, histories in Redis)
 
 RUN = ROOT / "build" / "nginx" / "run"
@@ -194,6 +200,9 @@ thread_pool drfgate threads=4;
 events {{ worker_connections 256; }}
 http {{
     access_log {prefix}/access.log;
+    # Above DATA_UPLOAD_MAX_MEMORY_SIZE, so that the gate (not nginx's 413) answers an
+    # oversized form (tests/conformance/module_bodies.py).
+    client_max_body_size 4m;
     client_body_temp_path {prefix}/temp/body;
     proxy_temp_path {prefix}/temp/proxy;
     fastcgi_temp_path {prefix}/temp/fastcgi;
@@ -676,6 +685,22 @@ def test_bad_reload(nginx, port):
           "[emerg] line naming the file; the old workers kept answering; the fix reloaded")
 
 
+def session_user(record):
+    return record.get("x_drfgate_user")
+
+
+def test_bodies(nginx, port, app_port, reached):
+    checked, failures, statuses = module_bodies.run(
+        port, reached, session_user, big_form_outcome=module_bodies.DEFERRED,
+        oracle_port=app_port)
+    crashes = [line for line in nginx.error_log().splitlines() if "exited on signal" in line]
+    check(not crashes, "an nginx worker crashed:\n" + "\n".join(crashes))
+    check(not failures, f"{len(failures)} of {checked} body cases wrong:\n" + "\n".join(failures))
+    print(f"  bodies: {checked} session POST body cases as DRF answers them (a chunked body: "
+          f"{statuses['chunked']} from gunicorn, no identity; a body cut short: "
+          f"{statuses['cut short']}, not passed on)")
+
+
 def test_valgrind(app_port):
     """One nginx process (`master_process off`) under memcheck: allowed (cached and through
     the pool), refused and HEAD requests, then a graceful stop; no error."""
@@ -696,6 +721,15 @@ def test_valgrind(app_port):
             a = request(port, "GET", "/api/whoami/", headers, timeout=120)
             check(a.status == status, f"under valgrind: {a}")
         request(port, "HEAD", "/api/whoami/", [("Authorization", b"Token nope")], timeout=120)
+        # Bodies: read for the gate (resumed from the body callback), refused with the body
+        # unread, over client_body_buffer_size, and a client gone mid-body.
+        by_name = {case.name: case for case in module_bodies.cases(module_bodies.DEFERRED)}
+        for name in ("slow_form", "form_token", "form_wrong_token", "text_plain", "big_form"):
+            a = module_bodies.send(port, by_name[name], timeout=120)
+            check(a.status == by_name[name].status, f"under valgrind, {name}: {a}")
+        module_bodies.send_cut_short(port)
+        a = module_bodies.send(port, by_name["form_token"], timeout=120)
+        check(a.status == 200, f"under valgrind, after a client went away mid-body: {a}")
     finally:
         nginx.stop()
     summary = [line for line in vlog.read_text().splitlines() if "ERROR SUMMARY" in line]
@@ -732,7 +766,8 @@ def prepare():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only",
-                        default="conformance,identity,prefix,threads,reload,badreload,throttle,valgrind")
+                        default="conformance,identity,prefix,threads,bodies,reload,badreload,"
+                                "throttle,valgrind")
     parser.add_argument("--reloads", type=int, default=50)
     args = parser.parse_args()
     skip = os.environ.get("DRFGATE_SKIP", "").split(",")
@@ -761,6 +796,8 @@ def main():
                 test_prefix(port, reached)
             elif name == "threads":
                 test_threads(nginx, port, gunicorn.port)
+            elif name == "bodies":
+                test_bodies(nginx, port, gunicorn.port, reached)
             elif name == "reload":
                 test_reload(nginx, port, args.reloads)
             elif name == "badreload":
