@@ -290,3 +290,57 @@ fn parser_classes_and_limits_are_configured_with_drf_names() {
         "{error}"
     );
 }
+
+#[test]
+fn a_routes_parser_classes_replace_the_defaults_for_its_view() {
+    let Some(db) = common::fixture_db() else {
+        return;
+    };
+    let route =
+        |parsers: &str| format!("[[routes]]\npath = \"api/x/\"\nparser_classes = {parsers}\n");
+    let form = post(Some(FORM), &format!("csrfmiddlewaretoken={SECRET}"), None);
+    // The defaults (JSON, form, multipart) would read the form; the view's JSONParser refuses it.
+    let json_view = gate_with(&db, "", &route(r#"["rest_framework.parsers.JSONParser"]"#));
+    let (wanted, refused) = decide(&json_view, &form, None);
+    assert_eq!(wanted, None);
+    assert_eq!(
+        detail(&refused),
+        (
+            415,
+            Some(format!("Unsupported media type \"{FORM}\" in request."))
+        )
+    );
+    // The view's FormParser reads the form the JSON-only defaults would refuse.
+    let form_view = gate_with(
+        &db,
+        "",
+        &format!(
+            "DEFAULT_PARSER_CLASSES = [\"rest_framework.parsers.JSONParser\"]\n{}",
+            route(r#"["rest_framework.parsers.FormParser"]"#)
+        ),
+    );
+    assert_eq!(
+        user(&decide_read(&form_view, &form)).as_deref(),
+        Some("john")
+    );
+    let json = post(Some("application/json"), "{}", Some(SECRET));
+    let (wanted, refused) = decide(&form_view, &json, None);
+    assert_eq!(wanted, None);
+    assert_eq!(refused.status(), 415);
+    // A parser class the gate does not know, first: DRF's answer is the application's.
+    let unknown_view = gate_with(&db, "", &route(r#"["myapp.parsers.YamlParser"]"#));
+    assert_eq!(decide(&unknown_view, &form, None), (None, Decision::Pass));
+    // A pass route is not judged: parser classes on it are refused.
+    let pass = format!(
+        "[django]\nDATABASE = \"sqlite://{}\"\n[[routes]]\npath = \"a/\"\npass = true\n\
+         parser_classes = [\"rest_framework.parsers.JSONParser\"]\n",
+        db.display()
+    );
+    let error = Config::from_str_with_origin(&pass, "test.toml", None)
+        .err()
+        .unwrap();
+    assert!(
+        error.to_string().contains("routes[0].parser_classes"),
+        "{error}"
+    );
+}

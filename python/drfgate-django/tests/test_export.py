@@ -87,6 +87,16 @@ class RoutesTests(SimpleTestCase):
         root = self.routes["api/"]
         self.assertEqual((root["methods"], root["permission_classes"]), (["GET"], [IA]))
 
+    def test_parser_classes_are_written_where_the_view_has_its_own(self):
+        self.assertEqual(self.routes["api/v1/orders/<int:pk>/"]["parser_classes"],
+                         ["rest_framework.parsers.JSONParser"])
+        judged = [r for r in self.config["routes"] if not r.get("pass")]
+        with_parsers = [r.get("path") or r["regex"] for r in judged if "parser_classes" in r]
+        self.assertEqual(with_parsers, [
+            "api/v1/orders/<int:pk>/",
+            r"^api/v1/orders/(?P<pk>[0-9]+)(?P<format>\.[a-z0-9]+/?)$",
+        ])
+
     def test_subclasses_are_tables_with_their_attributes(self):
         self.assertEqual(self.config["authentication_classes"], {
             "sampleapp.auth.BearerAuthentication": {"base": TOKEN, "keyword": "Bearer"},

@@ -158,6 +158,7 @@ pub(super) struct RawRoute {
     pub(super) throttle_classes: Option<Vec<Spanned<String>>>,
     pub(super) throttle_scope: Option<Spanned<String>>,
     pub(super) renderer_classes: Option<Vec<Spanned<String>>>,
+    pub(super) parser_classes: Option<Vec<Spanned<String>>>,
     /// `pass = true`: the view is the application's to judge (a Python class the gate cannot
     /// model); requests matching it are passed on without an identity.
     pub(super) r#pass: Option<Spanned<bool>>,

@@ -7,7 +7,7 @@ use super::auth_classes::{AuthClass, AuthRegistry};
 use super::permission_classes::{needs_model, PermissionRegistry};
 use super::raw::{Loader, RawRoute};
 use super::renderer_classes::RendererRegistry;
-use super::ConfigError;
+use super::{ConfigError, ParserClass};
 use crate::permissions::{ModelLabel, Permission};
 use crate::routes::RoutePattern;
 use crate::throttle::ViewThrottle;
@@ -27,6 +27,9 @@ pub struct Route {
     pub throttles: Vec<ViewThrottle>,
     /// The view's `renderer_classes`; `None`: `DEFAULT_RENDERER_CLASSES`.
     pub renderers: Option<Vec<std::sync::Arc<crate::negotiation::Renderer>>>,
+    /// The view's `parser_classes` (what its CSRF check parses a POST body with); `None`:
+    /// `DEFAULT_PARSER_CLASSES`.
+    pub parsers: Option<Vec<ParserClass>>,
     /// `pass = true`: matched requests go to the application unjudged, as `[gate] unmatched =
     /// "pass"` does for paths no route matches.
     pub pass: bool,
@@ -101,6 +104,7 @@ impl Loader<'_> {
                     "renderer_classes",
                     route.renderer_classes.as_ref().map(|_| ()),
                 ),
+                ("parser_classes", route.parser_classes.as_ref().map(|_| ())),
             ];
             if let Some((name, _)) = judged.iter().find(|(_, set)| set.is_some()) {
                 return Err(self.at(
@@ -173,8 +177,13 @@ impl Loader<'_> {
             .as_ref()
             .map(|list| renderers.resolve_list(self, list, &key("renderer_classes")))
             .transpose()?;
+        let parsers = route
+            .parser_classes
+            .as_ref()
+            .map(|list| self.parser_classes(Some(list.clone())));
         Ok(Route {
             renderers,
+            parsers,
             pattern,
             name: route.name.clone(),
             methods,

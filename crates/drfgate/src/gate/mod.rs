@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::cache::{CacheConfig, CacheStats, CredentialCache, KeyDomain};
-use crate::config::{Config, ConfigError, Route, Unmatched};
+use crate::config::{Config, ConfigError, ParserClass, Route, Unmatched};
 use crate::decision::{Decision, User, UserPk};
 use crate::hashers::PasswordHashers;
 use crate::request::Request;
@@ -28,7 +28,7 @@ use crate::trace::{Trace, Tracer};
 pub use policy::{GateRoute, Policy};
 
 use decide::Lookup;
-use policy::{build_policy, SharedAuth};
+use policy::{build_policy, SharedAuth, ViewMedia};
 
 /// The cache domain of a user's Django permissions (by user pk).
 const PERMISSION_KEYS: KeyDomain = KeyDomain::new("user-permissions");
@@ -178,6 +178,8 @@ impl Gate {
         for warning in &config.warnings {
             log::warn!("{warning}");
         }
+        let default_parsers: Arc<[ParserClass]> =
+            config.django.sessions.body.parsers.clone().into();
         let mut routes = Vec::with_capacity(config.routes.len());
         for route in config.routes {
             let Route {
@@ -189,9 +191,14 @@ impl Gate {
                 model,
                 throttles,
                 renderers,
+                parsers,
                 pass,
                 line,
             } = route;
+            let parsers: Arc<[ParserClass]> = match parsers {
+                Some(own) => own.into(),
+                None => default_parsers.clone(),
+            };
             let renderers = renderers.unwrap_or_else(|| config.default_renderers.clone());
             let classes = authentication.unwrap_or_else(|| config.default_authentication.clone());
             let permissions = permissions.unwrap_or_else(|| config.default_permissions.clone());
@@ -208,7 +215,7 @@ impl Gate {
                     model,
                     methods.as_deref(),
                     throttles,
-                    renderers,
+                    ViewMedia { renderers, parsers },
                 ),
                 pass,
             });
@@ -220,7 +227,10 @@ impl Gate {
             None,
             None,
             config.default_throttles.clone(),
-            config.default_renderers.clone(),
+            ViewMedia {
+                renderers: config.default_renderers.clone(),
+                parsers: default_parsers,
+            },
         );
         let summary = store.summary()?;
         if uses_tokens && summary.tokens.is_none() {
@@ -322,7 +332,7 @@ impl Gate {
         if !policy.uses_session {
             return None;
         }
-        self.sessions.body_wanted(request)
+        self.sessions.body_wanted(request, &policy.parsers)
     }
 
     pub fn decide(&self, request: &Request<'_>) -> Decision {

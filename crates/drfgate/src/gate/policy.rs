@@ -8,7 +8,7 @@ use crate::auth::{
     Authenticator, BasicAuthentication, JwtAuthentication, JwtShared, KnoxAuthentication,
     KnoxShared, RemoteUserAuthentication, SessionAuthentication, TokenAuthentication,
 };
-use crate::config::{AuthClass, AuthKind};
+use crate::config::{AuthClass, AuthKind, ParserClass};
 use crate::permissions::{ModelLabel, Permission};
 use crate::routes::RoutePattern;
 use crate::throttle::ViewThrottle;
@@ -28,6 +28,8 @@ pub struct Policy {
     pub(crate) throttles: Vec<ViewThrottle>,
     /// The view's renderer classes, for content negotiation.
     pub(crate) renderers: Vec<Arc<crate::negotiation::Renderer>>,
+    /// The view's parser classes, which its CSRF check parses a POST body with.
+    pub(super) parsers: Arc<[ParserClass]>,
     /// Whether SessionAuthentication is among the authenticators (its CSRF check may read
     /// the body).
     pub(super) uses_session: bool,
@@ -66,6 +68,11 @@ impl Policy {
     /// The renderer classes negotiation chooses from, in order.
     pub fn renderer_classes(&self) -> impl Iterator<Item = &str> {
         self.renderers.iter().map(|r| &*r.name)
+    }
+
+    /// The parser classes a session POST's body is parsed with, in order.
+    pub fn parser_classes(&self) -> &[ParserClass] {
+        &self.parsers
     }
 }
 
@@ -123,7 +130,11 @@ pub(crate) struct SharedAuth {
     pub(crate) knox: Arc<KnoxShared>,
 }
 
-fn build_authenticator(class: &AuthClass, shared: &SharedAuth) -> Arc<dyn Authenticator> {
+fn build_authenticator(
+    class: &AuthClass,
+    shared: &SharedAuth,
+    parsers: &Arc<[ParserClass]>,
+) -> Arc<dyn Authenticator> {
     match &class.kind {
         AuthKind::Jwt { stateless } => match &shared.jwt {
             Some(jwt) => Arc::new(JwtAuthentication::new(
@@ -132,7 +143,10 @@ fn build_authenticator(class: &AuthClass, shared: &SharedAuth) -> Arc<dyn Authen
                 jwt.clone(),
             )),
             // Unreachable: the config refuses a JWT class without a key.
-            None => Arc::new(SessionAuthentication::new(class.name.clone())),
+            None => Arc::new(SessionAuthentication::new(
+                class.name.clone(),
+                parsers.clone(),
+            )),
         },
         AuthKind::Knox => Arc::new(KnoxAuthentication::new(
             class.name.clone(),
@@ -142,12 +156,21 @@ fn build_authenticator(class: &AuthClass, shared: &SharedAuth) -> Arc<dyn Authen
             Arc::new(TokenAuthentication::new(class.name.clone(), keyword))
         }
         AuthKind::Basic { realm } => Arc::new(BasicAuthentication::new(class.name.clone(), realm)),
-        AuthKind::Session => Arc::new(SessionAuthentication::new(class.name.clone())),
+        AuthKind::Session => Arc::new(SessionAuthentication::new(
+            class.name.clone(),
+            parsers.clone(),
+        )),
         AuthKind::RemoteUser { source } => Arc::new(RemoteUserAuthentication::new(
             class.name.clone(),
             source.clone(),
         )),
     }
+}
+
+/// The media types a view speaks: what it renders answers with and parses bodies with.
+pub(super) struct ViewMedia {
+    pub(super) renderers: Vec<Arc<crate::negotiation::Renderer>>,
+    pub(super) parsers: Arc<[ParserClass]>,
 }
 
 pub(super) fn build_policy(
@@ -157,11 +180,12 @@ pub(super) fn build_policy(
     model: Option<ModelLabel>,
     methods: Option<&[String]>,
     throttles: Vec<ViewThrottle>,
-    renderers: Vec<Arc<crate::negotiation::Renderer>>,
+    media: ViewMedia,
 ) -> Policy {
+    let ViewMedia { renderers, parsers } = media;
     let authenticators: Vec<Arc<dyn Authenticator>> = classes
         .iter()
-        .map(|c| build_authenticator(c, shared))
+        .map(|c| build_authenticator(c, shared, &parsers))
         .collect();
     let challenge = authenticators
         .first()
@@ -182,6 +206,7 @@ pub(super) fn build_policy(
         allow,
         throttles,
         renderers,
+        parsers,
         uses_session,
     }
 }

@@ -176,6 +176,11 @@ def _view_keys(callback, tables, renderers):
     lines.append(f"authentication_classes = {tomlwrite.array(authentication)}")
     lines.append(f"permission_classes = {tomlwrite.array(permissions)}")
     lines.append(f"renderer_classes = {tomlwrite.array(renderers.names(attribute('renderer_classes')))}")
+    # A session POST's CSRF check parses the body with the view's parsers; the defaults are
+    # the config's DEFAULT_PARSER_CLASSES, so only a view with its own is written.
+    parsers = [dotted_name(p) for p in attribute("parser_classes")]
+    if parsers != [dotted_name(p) for p in api_settings.DEFAULT_PARSER_CLASSES]:
+        lines.append(f"parser_classes = {tomlwrite.array(parsers)}")
     if not ignore_model and any(tables.needs_model(p) for p in permission_classes):
         lines.append(f"model = {tomlwrite.string(_model_label(cls, attribute, view))}")
     return lines

@@ -1,6 +1,6 @@
 from django.http import HttpResponse
 from drfgate_django.defaults import gate_first
-from rest_framework import permissions, renderers, viewsets
+from rest_framework import parsers, permissions, renderers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.authentication import TokenAuthentication
@@ -38,6 +38,7 @@ class NoteViewSet(viewsets.ViewSet):
 
 class OrderDetail(APIView):
     permission_classes = [permissions.IsAdminUser | permissions.IsAuthenticatedOrReadOnly]
+    parser_classes = [parsers.JSONParser]
 
     def get(self, request, pk):
         return Response({})

@@ -9,7 +9,7 @@
 
 use super::post::{csrf_field, PostToken};
 use super::url::urlsplit;
-use crate::config::SessionSettings;
+use crate::config::{ParserClass, SessionSettings};
 use crate::exceptions::ApiError;
 use crate::host::{host_port, is_same_domain, Host};
 use crate::request::{Method, Request};
@@ -106,6 +106,8 @@ fn header_title(meta_name: &str) -> String {
 
 pub(crate) struct Check<'a> {
     pub(crate) settings: &'a SessionSettings,
+    /// The view's parser classes, for the POST body.
+    pub(crate) parsers: &'a [ParserClass],
     /// The session's `_csrftoken` (with `CSRF_USE_SESSIONS`); `Some(Err)` when not text.
     pub(crate) session_secret: Option<&'a Result<String, ()>>,
 }
@@ -156,7 +158,12 @@ impl Check<'_> {
         };
         // request.POST is read for a POST only; an empty field falls back to the header.
         let field = if method.as_bytes() == b"POST" {
-            match csrf_field(request, &self.settings.body, !self.settings.hosts.debug) {
+            match csrf_field(
+                request,
+                &self.settings.body,
+                self.parsers,
+                !self.settings.hosts.debug,
+            ) {
                 PostToken::Header => None,
                 PostToken::Field(token) => Some(token),
                 PostToken::Refuse(error) => return Csrf::Raise(error),

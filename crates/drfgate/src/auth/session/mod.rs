@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use super::{succeed, Authenticator, Context, Outcome};
 use crate::cache::{CacheKey, Cached, CredentialCache, KeyDomain};
-use crate::config::SessionSettings;
+use crate::config::{ParserClass, SessionSettings};
 use crate::decision::{AuthObject, Scheme, User};
 use crate::exceptions::ApiError;
 use crate::request::{Method, Request};
@@ -87,14 +87,18 @@ impl Sessions {
 
     /// How many body bytes the CSRF check of this request would read, when the request is a
     /// POST carrying a session cookie whose answer depends on its body (see `post`).
-    pub(crate) fn body_wanted(&self, request: &Request<'_>) -> Option<u64> {
+    pub(crate) fn body_wanted(
+        &self,
+        request: &Request<'_>,
+        parsers: &[ParserClass],
+    ) -> Option<u64> {
         if self.keys.is_empty()
             || Method::new(request.method).as_bytes() != b"POST"
             || request.cookie(&self.settings.cookie_name).is_none()
         {
             return None;
         }
-        post::body_needed(request, &self.settings.body)
+        post::body_needed(request, &self.settings.body, parsers)
     }
 
     fn cache_key(&self, cookie: &str) -> CacheKey {
@@ -106,11 +110,13 @@ impl Sessions {
 
 pub struct SessionAuthentication {
     name: Arc<str>,
+    /// The view's parser classes: its CSRF check parses a POST body with them.
+    parsers: Arc<[ParserClass]>,
 }
 
 impl SessionAuthentication {
-    pub fn new(name: Arc<str>) -> SessionAuthentication {
-        SessionAuthentication { name }
+    pub fn new(name: Arc<str>, parsers: Arc<[ParserClass]>) -> SessionAuthentication {
+        SessionAuthentication { name, parsers }
     }
 
     fn step(&self, trace: &mut Tracer<'_>, outcome: impl FnOnce() -> String) {
@@ -167,6 +173,7 @@ impl SessionAuthentication {
         let method = Method::new(request.method);
         let check = csrf::Check {
             settings: &sessions.settings,
+            parsers: &self.parsers,
             session_secret: session.csrf_secret.as_ref(),
         };
         match check.run(request, &method) {

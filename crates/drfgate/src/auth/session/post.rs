@@ -1,6 +1,7 @@
 //! DRF's `request.POST` as Django's CSRF check reads it (`csrfmiddlewaretoken`), for a
-//! session-authenticated POST: DRF parses the whole body there with the first of
-//! `DEFAULT_PARSER_CLASSES` whose media type matches `Content-Type`, so its errors are the
+//! session-authenticated POST: DRF parses the whole body there with the first of the view's
+//! parser classes (a route's `parser_classes`, else `DEFAULT_PARSER_CLASSES`) whose media
+//! type matches `Content-Type`, so its errors are the
 //! answer (415 when no parser matches; Django's 400 page when the body is over
 //! `DATA_UPLOAD_MAX_MEMORY_SIZE` or has too many fields). Only a form body gives a field; any
 //! other body leaves the token to the header.
@@ -123,7 +124,7 @@ enum Selected {
 
 fn select(
     request: &Request<'_>,
-    settings: &BodySettings,
+    parsers: &[ParserClass],
 ) -> Result<(Selected, MediaType), &'static str> {
     let raw = request.header("Content-Type");
     // gunicorn keeps the last of repeated headers in CONTENT_TYPE, Django's ASGI joins them.
@@ -147,7 +148,7 @@ fn select(
     if content_type.len() > MAX_MEDIA_TYPE_LENGTH {
         return Ok((Selected::None(content_type), parsed));
     }
-    for parser in &settings.parsers {
+    for parser in parsers {
         let Some(media) = parser.media_type() else {
             return Err("a parser class the gate does not know comes first");
         };
@@ -163,9 +164,11 @@ fn select(
 pub(crate) fn csrf_field(
     request: &Request<'_>,
     settings: &BodySettings,
+    parsers: &[ParserClass],
     bad_request_is_ours: bool,
 ) -> PostToken {
-    let (length, parser, media) = match before_body(request, settings, bad_request_is_ours) {
+    let (length, parser, media) = match before_body(request, settings, parsers, bad_request_is_ours)
+    {
         Ok(parse) => parse,
         Err(answer) => return answer,
     };
@@ -192,8 +195,12 @@ const BODY_NOT_READ: &str = "the body, which this front end did not read";
 
 /// How many bytes of the body the answer needs, when it needs them: a front end reads that
 /// much (never more than `DATA_UPLOAD_MAX_MEMORY_SIZE`) and decides again with it.
-pub(crate) fn body_needed(request: &Request<'_>, settings: &BodySettings) -> Option<u64> {
-    match before_body(request, settings, true) {
+pub(crate) fn body_needed(
+    request: &Request<'_>,
+    settings: &BodySettings,
+    parsers: &[ParserClass],
+) -> Option<u64> {
+    match before_body(request, settings, parsers, true) {
         Ok((length, _, _)) => Some(length),
         Err(_) => None,
     }
@@ -204,6 +211,7 @@ pub(crate) fn body_needed(request: &Request<'_>, settings: &BodySettings) -> Opt
 fn before_body(
     request: &Request<'_>,
     settings: &BodySettings,
+    parsers: &[ParserClass],
     bad_request_is_ours: bool,
 ) -> Result<(u64, ParserClass, MediaType), PostToken> {
     let length = content_length(request).map_err(PostToken::Defer)?;
@@ -211,7 +219,7 @@ fn before_body(
     if length == 0 {
         return Err(PostToken::Header);
     }
-    let (parser, media) = select(request, settings).map_err(PostToken::Defer)?;
+    let (parser, media) = select(request, parsers).map_err(PostToken::Defer)?;
     let parser = match parser {
         Selected::None(content_type) => {
             return Err(PostToken::Refuse(ApiError::UnsupportedMediaType(
