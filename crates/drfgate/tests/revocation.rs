@@ -131,11 +131,12 @@ fn without_its_listener_a_gate_trusts_its_cache_briefly() {
     );
     assert!(john(&gate).is_allow());
     let first = queries.load(Ordering::SeqCst);
+    // A drop that lands while a lookup is in flight only stops that lookup's result being
+    // cached (nothing to remove yet): wait for one that removed a cached entry.
     eventually("the cached token dropped while disconnected", || {
         assert!(john(&gate).is_allow());
-        queries.load(Ordering::SeqCst) > first
+        queries.load(Ordering::SeqCst) > first && gate.stats().tokens.invalidations > 0
     });
-    assert!(gate.stats().tokens.invalidations > 0);
     assert!(!gate.stats().revocation_listening);
 }
 
