@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use super::explain::{describe_route, hint_permission};
 use super::{Gate, Judgement, Policy, PERMISSION_KEYS};
-use crate::auth::{Context, Outcome};
 use crate::cache::Cached;
 use crate::config::Unmatched;
 use crate::decision::{Decision, Identity, UserPk};
@@ -32,7 +31,7 @@ pub(super) enum Lookup<'a> {
 }
 
 impl Lookup<'_> {
-    fn miss(self) -> ApiError {
+    pub(super) fn miss(self) -> ApiError {
         if let Lookup::CachesOnly { missed } = self {
             missed.set(true);
         }
@@ -41,7 +40,7 @@ impl Lookup<'_> {
 }
 
 /// Why the authentication loop stopped without an identity.
-enum Stop {
+pub(super) enum Stop {
     /// DRF's error (a failed authenticator, or a store failure).
     Error(ApiError),
     /// An authenticator could not finish DRF's answer: the application decides.
@@ -49,16 +48,6 @@ enum Stop {
     /// The failed-login limiter refused before any authenticator ran: DRF's 429 with this
     /// wait.
     Locked(Option<f64>),
-}
-
-/// A failure that a guessed credential produces (what the failed-login limiter counts).
-fn is_a_guess(error: &ApiError) -> bool {
-    matches!(
-        error,
-        ApiError::AuthenticationFailed(detail)
-            if *detail == crate::exceptions::INVALID_USERNAME_PASSWORD
-                || *detail == crate::exceptions::INVALID_TOKEN
-    )
 }
 
 fn throttle_names(policy: &Policy) -> String {
@@ -542,86 +531,6 @@ impl Gate {
             },
         );
         Decision::Allow(identity)
-    }
-
-    /// DRF's authentication loop: first success wins, a failure stops the chain.
-    fn authenticate(
-        &self,
-        policy: &Policy,
-        request: &Request<'_>,
-        trace: &mut Tracer<'_>,
-        lookup: Lookup<'_>,
-    ) -> Result<Option<Identity>, Stop> {
-        let cx = Context {
-            sessions: &self.sessions,
-            store: &self.store,
-            tokens: &self.tokens,
-            passwords: &self.passwords,
-            hashers: &self.hashers,
-            backends: &self.backends,
-        };
-        let limiter_keys = if self.failed_logins.enabled() && !policy.authenticators.is_empty() {
-            if self.throttling.store().blocking() && matches!(lookup, Lookup::CachesOnly { .. }) {
-                return Err(Stop::Error(lookup.miss()));
-            }
-            let username = crate::auth::basic_username(request);
-            let keys = crate::throttle::login::keys(
-                &self.failed_logins,
-                &self.throttling.ident(request),
-                username.as_deref(),
-            );
-            match crate::throttle::login::locked(
-                self.throttling.store(),
-                &keys,
-                self.throttling.now(),
-            ) {
-                Ok(None) => {}
-                Ok(Some(wait)) => {
-                    trace.step(
-                        Stage::Throttle,
-                        || "[failed_logins]".into(),
-                        || "locked: too many failed logins within the window".into(),
-                    );
-                    return Err(Stop::Locked(wait));
-                }
-                Err(error) => {
-                    log::debug!("failed-login history unavailable, refusing the request: {error}");
-                    return Err(Stop::Error(ApiError::Unavailable));
-                }
-            }
-            keys
-        } else {
-            Vec::new()
-        };
-        for authenticator in &policy.authenticators {
-            let outcome = match lookup {
-                Lookup::Full => authenticator.authenticate(request, &cx, trace),
-                Lookup::CachesOnly { .. } => {
-                    match authenticator.authenticate_cached(request, &cx, trace) {
-                        Some(outcome) => outcome,
-                        None => return Err(Stop::Error(lookup.miss())),
-                    }
-                }
-            };
-            match outcome {
-                Outcome::Decline => continue,
-                Outcome::Success(identity) => return Ok(Some(identity)),
-                Outcome::Fail(error) => {
-                    if !limiter_keys.is_empty() && is_a_guess(&error) && !trace.enabled() {
-                        if let Err(e) = crate::throttle::login::record(
-                            self.throttling.store(),
-                            &limiter_keys,
-                            self.throttling.now(),
-                        ) {
-                            log::debug!("cannot record a failed login: {e}");
-                        }
-                    }
-                    return Err(Stop::Error(error));
-                }
-                Outcome::Defer => return Err(Stop::Defer),
-            }
-        }
-        Ok(None)
     }
 
     fn user_permissions(&self, pk: &UserPk) -> Result<Arc<HashSet<String>>, ApiError> {

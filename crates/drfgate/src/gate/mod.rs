@@ -8,6 +8,7 @@
 //! decision pipeline (route, authenticate, permissions, method); `explain` writes the steps and
 //! hints `drfgate explain` shows.
 
+mod authenticate;
 mod decide;
 mod explain;
 mod policy;
