@@ -179,3 +179,35 @@ fn null_and_garbage_arguments_under_asan_and_ubsan() {
 fn null_and_garbage_arguments_under_valgrind() {
     abuse(Variant::Plain, Runner::Valgrind, "1000");
 }
+
+/// A gate loaded, used and freed 200 times, as a reloading server's parent does: the heap in
+/// use comes back to where it was (mallinfo2, which fragmentation does not move).
+#[test]
+fn reloading_gates_leaves_nothing_behind() {
+    let Some(config) = known_requests_config() else {
+        return;
+    };
+    let Some(binary) = program("reloads", Variant::Plain, Runner::Direct) else {
+        return;
+    };
+    run(
+        &binary,
+        Runner::Direct,
+        &[config.to_str().unwrap(), "200", "1"],
+    );
+}
+
+#[test]
+fn reloading_gates_under_valgrind() {
+    let Some(config) = known_requests_config() else {
+        return;
+    };
+    let Some(binary) = program("reloads", Variant::Plain, Runner::Valgrind) else {
+        return;
+    };
+    run(
+        &binary,
+        Runner::Valgrind,
+        &[config.to_str().unwrap(), "8", "0"],
+    );
+}
