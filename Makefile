@@ -143,7 +143,10 @@ bench-stores: fixture-db fixture-engines
 # Requests/s of `drfgate serve` against a minimal hyper server answering a fixed 200 and against
 # DRF under gunicorn, with wrk (installed from Debian).
 bench-serve: build-deps fixture-db
-	$(CARGO) build --release -p drfgate-cli --bin drfgate --example fixed_200
+	@# Two builds: the example's dev-dependencies change features, and the drfgate binary must be
+	@# the one bench-nginx builds (else each target rebuilds the other's).
+	$(CARGO) build --release -p drfgate-cli --bin drfgate
+	$(CARGO) build --release -p drfgate-cli --example fixed_200
 	BENCH_RESULTS=$(BENCH_RESULTS) bench/serve.sh
 
 clean:

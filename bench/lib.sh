@@ -84,38 +84,75 @@ bench_wait() {
     done
 }
 
-# bench_rps PORT PATH AUTH EXPECTED_STATUS: requests/s of one wrk run, after checking that one
-# request gets the expected status (AUTH empty: no Authorization header). The command goes to
-# stderr as run.
+# The pids whose CPU time counts for a port's server: set by the script once they run
+# (bench_port_pids[PORT]="PID..."; their child processes count too, e.g. nginx's workers).
+declare -A bench_port_pids=()
+
+# bench_cpu_ticks PID...: user + system CPU time of those processes and their children, in
+# clock ticks (the kernel's per-process accounting: load-robust where throughput is not, since
+# time spent waiting for a core is not in it).
+bench_cpu_ticks() {
+    local pids=("$@") pid child total=0
+    for pid in "$@"; do
+        for child in $(pgrep -P "$pid" 2>/dev/null || true); do pids+=("$child"); done
+    done
+    for pid in "${pids[@]}"; do
+        [[ -r /proc/$pid/stat ]] || continue
+        # Fields 14 and 15, counted after the command name (which may contain spaces).
+        total=$((total + $(sed 's/^.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }')))
+    done
+    echo "$total"
+}
+
+# bench_rps PORT PATH AUTH EXPECTED_STATUS: one wrk run, after checking that one request gets
+# the expected status (AUTH empty: no Authorization header); prints "REQUESTS_PER_S
+# SERVER_CPU_US_PER_REQUEST" (the second "-" without bench_port_pids for the port). The
+# command goes to stderr as run.
 bench_rps() {
-    local port=$1 path=$2 auth=$3 expected=$4 status
+    local port=$1 path=$2 auth=$3 expected=$4 status before after
     local header=()
     [[ -n $auth ]] && header=(-H "Authorization: $auth")
     status="$(curl -s -o /dev/null -w '%{http_code}' "${header[@]}" "http://127.0.0.1:$port$path")"
     [[ $status == "$expected" ]] || { echo "bench: port $port $path answered $status, wanted $expected" >&2; exit 1; }
     local command=(wrk -t2 -c"$bench_connections" -d"${bench_seconds}s" "${header[@]}" "http://127.0.0.1:$port$path")
     echo "\$ ${command[*]}" >&2
-    "${command[@]}" | awk '/^Requests\/sec:/ { printf "%.0f", $2 }'
+    local pids="${bench_port_pids[$port]:-}"
+    # shellcheck disable=SC2086 # a list of pids
+    [[ -n $pids ]] && before="$(bench_cpu_ticks $pids)"
+    "${command[@]}" >"$run/wrk.out"
+    # shellcheck disable=SC2086
+    [[ -n $pids ]] && after="$(bench_cpu_ticks $pids)"
+    awk -v before="${before:-}" -v after="${after:-}" -v hz="$(getconf CLK_TCK)" '
+        / requests in / { requests = $1 }
+        /^Requests\/sec:/ { rps = $2 }
+        END {
+            cpu = before == "" ? "-" : sprintf("%.2f", (after - before) * 1e6 / hz / requests)
+            printf "%.0f %s\n", rps, cpu
+        }' "$run/wrk.out"
 }
 
+# The median of numbers ("-" when they are "-": not measured).
 bench_median() {
-    printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
 # bench_alternate PORT_A PATH_A AUTH_A STATUS_A PORT_B PATH_B AUTH_B STATUS_B: bench_rps for two
-# sides, BENCH_ROUNDS times each, A then B then A…; prints "median_a median_b" (every run goes
-# to stderr).
+# sides, BENCH_ROUNDS times each, A then B then A…; prints "rps_a rps_b cpu_a cpu_b", medians of
+# requests/s and of server CPU µs per request (every run goes to stderr).
 bench_alternate() {
-    local a=() b=() rps
+    local rps_a=() rps_b=() cpu_a=() cpu_b=() measured rps cpu
     for _ in $(seq "$bench_rounds"); do
-        rps="$(bench_rps "$1" "$2" "$3" "$4")"
-        echo "  a: $rps requests/s" >&2
-        a+=("$rps")
-        rps="$(bench_rps "$5" "$6" "$7" "$8")"
-        echo "  b: $rps requests/s" >&2
-        b+=("$rps")
+        # Assigned first: a failed run stops the script (set -e), where a here-string would not.
+        measured="$(bench_rps "$1" "$2" "$3" "$4")"
+        read -r rps cpu <<<"$measured"
+        echo "  a: $rps requests/s, server CPU $cpu µs/request" >&2
+        rps_a+=("$rps"); cpu_a+=("$cpu")
+        measured="$(bench_rps "$5" "$6" "$7" "$8")"
+        read -r rps cpu <<<"$measured"
+        echo "  b: $rps requests/s, server CPU $cpu µs/request" >&2
+        rps_b+=("$rps"); cpu_b+=("$cpu")
     done
-    echo "$(bench_median "${a[@]}") $(bench_median "${b[@]}")"
+    echo "$(bench_median "${rps_a[@]}") $(bench_median "${rps_b[@]}") $(bench_median "${cpu_a[@]}") $(bench_median "${cpu_b[@]}")"
 }
 
 bench_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }

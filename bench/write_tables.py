@@ -64,6 +64,9 @@ def main():
     args = parser.parse_args()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip() or "unknown"
+    if subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                      capture_output=True, text=True).stdout.strip():
+        commit += " with uncommitted changes"
     ratios_file = args.results / "ratios.tsv"
     ratios = ratios_file.read_text().splitlines() if ratios_file.exists() else []
     today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -72,9 +75,12 @@ def main():
         f"## Front ends and scale: issue 16's ratios, one run ({today}, commit {commit})",
         "",
         "Written by `make bench` (the front-end and scale part alone: `make bench-frontends`); every ratio is",
-        "measured in the same run on the same machine, each side of it in alternating runs where both are wrk",
-        f"figures. Machine: {os.cpu_count()} × {cpu_model()}, shared with other builds and test runs",
-        "(the load average beside each figure says how much); wrk runs on the same cores as the servers.",
+        "measured in the same run on the same machine, the two sides of a wrk ratio in alternating runs.",
+        f"Machine: {os.cpu_count()} × {cpu_model()}, shared with other builds and test runs (the load average",
+        "beside each figure says how much); wrk runs on the same cores as the servers. Requests/s on a loaded",
+        "machine say as much about the scheduler as about the server, so the wrk ratios are given twice: in",
+        "requests/s, and in the server processes' own CPU time per request (user + system, from `/proc`; for",
+        "these the ratio is baseline ÷ gate, so above 1 the gate costs less).",
         "",
         *summary(ratios),
         "",
