@@ -15,7 +15,7 @@ include fuzz/fuzz.mk
 # The included files define targets of their own: `make` alone still means `make all`.
 .DEFAULT_GOAL := all
 
-.PHONY: build-deps all build lint test test-rust differential differential-paths test-nginx docs-check demo demo-db bench bench-check bench-baseline bench-tools bench-stores bench-serve clean
+.PHONY: build-deps all build lint test test-rust differential differential-paths test-nginx docs-check demo demo-db bench bench-check bench-baseline bench-tools bench-stores bench-serve bench-frontends bench-layer bench-scale clean
 
 all: build
 
@@ -84,13 +84,40 @@ $(DEMO_DB): $(DJANGO_MK_VENV_STAMP) examples/demo/make_demo_db.py
 demo: build demo-db
 	./scripts/demo.sh
 
-# Criterion benches, then DRF's own figures for the same operations (same machine, same run),
-# then the instruction counts of the hot paths (BENCHMARKS.md's table).
+# Every benchmark, and every table of BENCHMARKS.md it can write: criterion benches of the core,
+# then DRF's own figures for the same operations (same machine, same run), the instruction counts
+# of the hot paths, then the front ends and scale (bench-frontends), which writes its part of
+# BENCHMARKS.md with the load average of the run. Timings only: nothing here is in `make test`.
+# The core's benches are named (not `cargo bench -p drfgate`) so that `scaling` runs once, in
+# bench-scale.
+CORE_BENCHES := decisions cache jwt cache_compare cache_compare_footprint
 bench: fixture-db bench-tools
-	$(CARGO) bench -p drfgate
+	$(CARGO) bench -p drfgate $(addprefix --bench ,$(CORE_BENCHES))
 	$(DJANGO_MK_PYTHON) bench/drf_baseline.py
-	$(CARGO) bench -p drfgate-tower --bench layer
 	CARGO=$(CARGO) bench/instructions.sh table
+	$(MAKE) --no-print-directory bench-frontends
+
+# Issue 16's ratios, each in one run on this machine (BENCHMARKS.md, "Front ends and scale"):
+# Apache's module vs mod_auth_basic and static with/without it, `serve` vs a minimal hyper server
+# (and vs DRF under gunicorn), nginx's module vs `return 401`, the tower Layer vs the core, two
+# threads vs one and bytes per entry. A front end in DRFGATE_SKIP (apache, nginx) is left out
+# and its table says so. BENCH_SECONDS / BENCH_ROUNDS / BENCH_CONNECTIONS: bench/lib.sh.
+BENCH_RESULTS := $(CURDIR)/build/bench
+BENCH_SKIP := $(subst $(comma), ,$(DRFGATE_SKIP))
+bench-frontends: fixture-db
+	rm -rf $(BENCH_RESULTS)
+	$(if $(filter apache,$(BENCH_SKIP)),,$(MAKE) --no-print-directory bench-apache)
+	$(MAKE) --no-print-directory bench-serve
+	$(if $(filter nginx,$(BENCH_SKIP)),,$(MAKE) --no-print-directory bench-nginx)
+	$(MAKE) --no-print-directory bench-layer bench-scale
+	python3 bench/write_tables.py --results $(BENCH_RESULTS)
+
+bench-layer:
+	$(CARGO) bench -p drfgate-tower --bench layer
+	python3 bench/layer_overhead.py --results $(BENCH_RESULTS)
+
+bench-scale:
+	CARGO=$(CARGO) python3 bench/scale.py --results $(BENCH_RESULTS)
 
 # Instructions per decision on the hot paths (cached Token and Basic allows, no credentials, an
 # unknown token, the C ABI's decide), counted by callgrind and compared with
@@ -113,9 +140,14 @@ bench-stores: fixture-db fixture-engines
 	$(CARGO) build -p drfgate --features postgres,mysql --example store_lookup
 	$(DJANGO_MK_PYTHON) bench/store_lookup.py --store-lookup $(TARGET_DIR)/debug/examples/store_lookup
 
-# Requests/s of `drfgate serve` and of DRF under gunicorn, with wrk (installed from Debian).
-bench-serve: build fixture-db
-	bench/serve.sh
+# Requests/s of `drfgate serve` against a minimal hyper server answering a fixed 200 and against
+# DRF under gunicorn, with wrk (installed from Debian).
+bench-serve: build-deps fixture-db
+	@# Two builds: the example's dev-dependencies change features, and the drfgate binary must be
+	@# the one bench-nginx builds (else each target rebuilds the other's).
+	$(CARGO) build --release -p drfgate-cli --bin drfgate
+	$(CARGO) build --release -p drfgate-cli --example fixed_200
+	BENCH_RESULTS=$(BENCH_RESULTS) bench/serve.sh
 
 clean:
 	$(CARGO) clean

@@ -1,69 +1,34 @@
 #!/usr/bin/env bash
 # Requests/s through Debian's nginx in front of DRF under gunicorn, three ways: the decision in
 # nginx (ngx_http_drfgate_module), auth_request to `drfgate serve`, and no gate (gunicorn + DRF
-# refuse); for a bad token (401) and for a cached allowed token (200, reaching gunicorn). Plus
-# the module's refusal against nginx answering the same 401 itself (`return 401`). One wrk run
-# of each, on one machine; prints a Markdown table for BENCHMARKS.md.
-#   BENCH_SECONDS      duration of each wrk run (default 10)
-#   BENCH_CONNECTIONS  wrk connections (default 32)
-#   NGINX_PROFILE      which libdrfgate the module and serve come from (default debug: what
-#                      `make test` builds; release for `make nginx-module build`)
+# refuse); for a bad token (401) and for a cached allowed token (200, reaching gunicorn). And
+# issue 16's ratio: the module's refusal against nginx answering the same 401 itself (`return
+# 401`, same body and WWW-Authenticate), target ≥ 90 %, measured in alternating rounds.
+# Writes $BENCH_RESULTS/nginx.md and a line of ratios.tsv (bench/lib.sh has the settings).
+#   NGINX_PROFILE  which libdrfgate the module and serve come from (default release, what
+#                  `make bench-nginx` builds; debug for the builds `make test` makes)
 # Needs `make fixture-db nginx-module` (and the drfgate binary of the same profile).
 set -euo pipefail
+shopt -s inherit_errexit
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-profile="${NGINX_PROFILE:-debug}"
-target="${CARGO_TARGET_DIR:-$root/target}/$profile"
-drfgate="$target/drfgate"
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+profile="${NGINX_PROFILE:-release}"
+drfgate="${CARGO_TARGET_DIR:-$root/target}/$profile/drfgate"
 module="$root/build/nginx/src/objs/ngx_http_drfgate_module.so"
-seconds="${BENCH_SECONDS:-10}"
-connections="${BENCH_CONNECTIONS:-32}"
-db="$root/build/django/db.sqlite3"
-
-if ! command -v wrk >/dev/null; then
-    echo "bench: installing wrk" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y --no-install-recommends wrk >/dev/null 2>&1 || {
-        apt-get update >/dev/null && apt-get install -y --no-install-recommends wrk >/dev/null
-    }
-fi
-for f in "$drfgate" "$module" "$db"; do
-    [[ -e $f ]] || { echo "bench: missing $f (make fixture-db nginx-module, cargo build -p drfgate-cli)" >&2; exit 2; }
+for f in "$drfgate" "$module"; do
+    [[ -e $f ]] || { echo "bench: missing $f (make bench-nginx builds it)" >&2; exit 2; }
 done
 
-run="$(mktemp -d /tmp/drfgate-bench-nginx.XXXXXX)"
-pids=()
-cleanup() {
-    [[ -f $run/nginx.pid ]] && kill -QUIT "$(cat "$run/nginx.pid")" 2>/dev/null
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$run"
-}
-trap cleanup EXIT
-
-cp "$db" "$run/db.sqlite3"
-cat >"$run/drfgate.toml" <<EOF
-[django]
-DATABASE = "sqlite://$run/db.sqlite3"
-[serve]
-trusted_forwarded = ["x-original"]
-[[routes]]
-path = "api/token-ia/"
-methods = ["GET", "POST", "PUT", "DELETE"]
-authentication_classes = ["TokenAuthentication"]
-permission_classes = ["IsAuthenticated"]
-EOF
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-serve_port="$(free_port)"; gunicorn_port="$(free_port)"
-module_port="$(free_port)"; authreq_port="$(free_port)"; plain_port="$(free_port)"; return_port="$(free_port)"
-
-DRFGATE_LOG=error "$drfgate" serve --config "$run/drfgate.toml" --listen "127.0.0.1:$serve_port" >/dev/null 2>&1 &
-pids+=($!)
-(cd "$root/tests/django" && DRFGATE_DJANGO_DB="$run/db.sqlite3" exec "$root/.venv/bin/gunicorn" \
-    refproj.wsgi:application --bind "127.0.0.1:$gunicorn_port" --workers 2 --log-level warning) &
-pids+=($!)
+bench_start nginx
+bench_gate_config '[serve]
+trusted_forwarded = ["x-original"]'
+serve_port="$(bench_free_port)"; gunicorn_port="$(bench_free_port)"
+module_port="$(bench_free_port)"; authreq_port="$(bench_free_port)"
+plain_port="$(bench_free_port)"; return_port="$(bench_free_port)"
+load_before="$(bench_load)"
+DRFGATE_LOG=error bench_spawn "$drfgate" serve --config "$run/drfgate.toml" --listen "127.0.0.1:$serve_port" >/dev/null 2>&1
+bench_gunicorn "$gunicorn_port"
 
 mkdir -p "$run/temp"
 cat >"$run/nginx.conf" <<EOF
@@ -151,34 +116,44 @@ http {
 EOF
 /usr/sbin/nginx -t -q -p "$run" -c "$run/nginx.conf"
 /usr/sbin/nginx -p "$run" -c "$run/nginx.conf"
-for port in "$serve_port" "$gunicorn_port" "$module_port"; do
-    for _ in $(seq 200); do
-        curl -s -o /dev/null "http://127.0.0.1:$port/api/token-ia/" && break
-        sleep 0.1
-    done
-done
+bench_wait "$serve_port" "$gunicorn_port" "$module_port" "$return_port"
+# One nginx serves both sides of the ratio, one after the other: its master and workers' CPU.
+bench_port_pids[$module_port]="$(cat "$run/nginx.pid")"
+bench_port_pids[$return_port]="$(cat "$run/nginx.pid")"
 
-# rps PORT AUTH EXPECTED_STATUS: requests/s of one wrk run (after checking the answer).
-rps() {
-    local status
-    status="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $2" "http://127.0.0.1:$1/api/token-ia/")"
-    [[ $status == "$3" ]] || { echo "bench: port $1 answered $status, wanted $3" >&2; exit 1; }
-    wrk -t2 -c"$connections" -d"${seconds}s" -H "Authorization: $2" "http://127.0.0.1:$1/api/token-ia/" |
-        awk '/Requests\/sec/ {printf "%.0f", $2}'
-}
+path=/api/token-ia/
 bad="Token nope"
 good="Token abcd1234"
-m_bad="$(rps "$module_port" "$bad" 401)"
-a_bad="$(rps "$authreq_port" "$bad" 401)"
-p_bad="$(rps "$plain_port" "$bad" 401)"
-r_bad="$(rps "$return_port" "$bad" 401)"
-m_good="$(rps "$module_port" "$good" 200)"
-a_good="$(rps "$authreq_port" "$good" 200)"
-p_good="$(rps "$plain_port" "$good" 200)"
+echo "module refusing vs nginx's own return 401" >&2
+read -r m_bad r_bad m_bad_cpu r_bad_cpu < <(bench_alternate "$module_port" $path "$bad" 401 "$return_port" $path "$bad" 401)
+measured="$(bench_rps "$authreq_port" $path "$bad" 401)"
+a_bad="${measured%% *}"
+measured="$(bench_rps "$plain_port" $path "$bad" 401)"
+p_bad="${measured%% *}"
+measured="$(bench_rps "$module_port" $path "$good" 200)"
+m_good="${measured%% *}"
+measured="$(bench_rps "$authreq_port" $path "$good" 200)"
+a_good="${measured%% *}"
+measured="$(bench_rps "$plain_port" $path "$good" 200)"
+p_good="${measured%% *}"
+load_after="$(bench_load)"
+bench_record "nginx module refusing vs nginx return 401, requests/s" "$m_bad" "$r_bad" "$(bench_ratio "$m_bad" "$r_bad")" "≥ 0.90"
+bench_record "nginx module refusing vs nginx return 401, nginx CPU µs per request (baseline ÷ module)" "$m_bad_cpu" "$r_bad_cpu" "$(bench_ratio "$r_bad_cpu" "$m_bad_cpu")" "≥ 0.90"
 
-echo "| Request (wrk -t2 -c$connections, ${seconds} s each; $profile libdrfgate) | nginx + module | nginx auth_request → drfgate serve | nginx → gunicorn + DRF refusing/allowing |"
-echo "|---|---:|---:|---:|"
-echo "| \`Token nope\` → 401 \`Invalid token.\` | $m_bad | $a_bad | $p_bad |"
-echo "| \`Token abcd1234\` (cached) → 200, through to gunicorn | $m_good | $a_good | $p_good |"
-echo
-echo "Module refusal vs nginx's own \`return 401\` (same JSON body and WWW-Authenticate): $m_bad vs $r_bad requests/s, ratio $(awk "BEGIN {printf \"%.2f\", $m_bad / $r_bad}")."
+cat >"$bench_results/nginx.md" <<EOF
+Debian's nginx $(/usr/sbin/nginx -v 2>&1 | sed 's|.*nginx/||') (2 workers) in front of the reference project under gunicorn (2 sync
+workers), the route \`api/token-ia/\` (\`TokenAuthentication\`, \`IsAuthenticated\`); the module and \`serve\` from the
+$profile libdrfgate. \`wrk -t2 -c$bench_connections -d${bench_seconds}s\`, requests/s; the module's refusal and nginx's own
+\`return 401 '{"detail":"Invalid token."}'\` (same \`WWW-Authenticate\`) in $bench_rounds alternating runs each (medians),
+the other cells one run each. Load average (1/5/15 min) $load_before before, $load_after after.
+
+| Request | nginx + module | nginx \`auth_request\` → \`drfgate serve\` | nginx → gunicorn + DRF | nginx \`return 401\` |
+|---|---:|---:|---:|---:|
+| \`Token nope\` → 401 \`Invalid token.\` | $m_bad | $a_bad | $p_bad | $r_bad |
+| \`Token abcd1234\` (cached) → 200, through to gunicorn | $m_good | $a_good | $p_good | |
+
+Module refusal / nginx's own \`return 401\`: **$(bench_ratio "$m_bad" "$r_bad")** in requests/s (target ≥ 0.90); nginx's CPU
+time (master and workers, user + system) per request: $m_bad_cpu µs refusing in the module, $r_bad_cpu µs for \`return 401\`
+(ratio $(bench_ratio "$r_bad_cpu" "$m_bad_cpu")).
+EOF
+cat "$bench_results/nginx.md"

@@ -1,93 +1,66 @@
 #!/usr/bin/env bash
-# Requests/s of `drfgate serve` for a cached allow and a deny, measured with wrk (installed
-# from Debian if missing), next to real DRF under gunicorn answering the same requests over the
-# same database. One run of each; prints a Markdown table for BENCHMARKS.md.
-#   DRFGATE_BIN    the drfgate binary (default target/release/drfgate)
-#   BENCH_SECONDS  duration of each wrk run (default 10)
-#   BENCH_CONNECTIONS  wrk connections (default 32)
-# Needs `make fixture-db` (the Django-made database and its .venv with gunicorn).
+# Requests/s of `drfgate serve` (release build) with wrk, against two baselines on the same
+# machine in the same run:
+#   1. real DRF under gunicorn answering the same requests over the same database (a cached
+#      allow and a refusal without credentials);
+#   2. a minimal hyper server answering a fixed 200 (crates/drfgate-cli/examples/fixed_200.rs)
+#      to the same allowed request: issue 16's target is serve ≥ 90 % of it.
+# Writes $BENCH_RESULTS/serve.md and a line of ratios.tsv (bench/lib.sh has the settings).
+#   DRFGATE_BIN  the drfgate binary (default $CARGO_TARGET_DIR/release/drfgate)
+# Needs `make fixture-db` (the Django-made database and the .venv with gunicorn) and
+# the release drfgate binary and the fixed_200 example (make bench-serve builds both).
 set -euo pipefail
+shopt -s inherit_errexit
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-drfgate="${DRFGATE_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/drfgate}"
-seconds="${BENCH_SECONDS:-10}"
-connections="${BENCH_CONNECTIONS:-32}"
-db="$root/build/django/db.sqlite3"
-
-if ! command -v wrk >/dev/null; then
-    echo "bench: installing wrk" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y --no-install-recommends wrk >/dev/null 2>&1 || {
-        apt-get update >/dev/null && apt-get install -y --no-install-recommends wrk >/dev/null
-    }
-fi
-[[ -x $drfgate ]] || { echo "bench: no drfgate binary at $drfgate (make build)" >&2; exit 2; }
-[[ -f $db ]] || { echo "bench: no fixture database (make fixture-db)" >&2; exit 2; }
-
-run="$(mktemp -d /tmp/drfgate-bench.XXXXXX)"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$run"
-}
-trap cleanup EXIT
-
-cp "$db" "$run/db.sqlite3"
-cat >"$run/drfgate.toml" <<EOF
-[django]
-DATABASE = "sqlite://$run/db.sqlite3"
-[[routes]]
-path = "api/token-ia/"
-methods = ["GET", "POST", "PUT", "DELETE"]
-authentication_classes = ["TokenAuthentication"]
-permission_classes = ["IsAuthenticated"]
-EOF
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-serve_port="$(free_port)"
-gunicorn_port="$(free_port)"
-DRFGATE_LOG=error "$drfgate" serve --config "$run/drfgate.toml" --listen "127.0.0.1:$serve_port" >/dev/null 2>&1 &
-pids+=($!)
-(cd "$root/tests/django" && DRFGATE_DJANGO_DB="$run/db.sqlite3" exec "$root/.venv/bin/gunicorn" \
-    refproj.wsgi:application --bind "127.0.0.1:$gunicorn_port" --workers 2 --log-level warning) &
-pids+=($!)
-for port in "$serve_port" "$gunicorn_port"; do
-    for _ in $(seq 200); do
-        curl -s -o /dev/null "http://127.0.0.1:$port/api/token-ia/" && break
-        sleep 0.1
-    done
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+target="${CARGO_TARGET_DIR:-$root/target}/release"
+drfgate="${DRFGATE_BIN:-$target/drfgate}"
+fixed_200="$target/examples/fixed_200"
+for f in "$drfgate" "$fixed_200"; do
+    [[ -x $f ]] || { echo "bench: no $f (make bench-serve builds it)" >&2; exit 2; }
 done
 
-# wrk's requests/s for one run; the command is printed as run.
-measure() {
-    local port=$1
-    shift
-    local command=(wrk -t2 -c"$connections" -d"${seconds}s" "$@" "http://127.0.0.1:$port/api/token-ia/")
-    printf '$' >&2
-    printf ' %q' "${command[@]}" >&2
-    echo >&2
-    "${command[@]}" >"$run/wrk.out"
-    sed 's/^/    /' "$run/wrk.out" >&2
-    awk '/^Requests\/sec:/ { print $2 }' "$run/wrk.out"
-}
-token=(-H "Authorization: Token abcd1234")
-# The first request looks the token up; every later one is a cache hit.
-curl -s -o /dev/null "${token[@]}" "http://127.0.0.1:$serve_port/api/token-ia/"
+bench_start serve
+bench_gate_config ""
+serve_port="$(bench_free_port)"
+gunicorn_port="$(bench_free_port)"
+hyper_port="$(bench_free_port)"
+load_before="$(bench_load)"
+DRFGATE_LOG=error bench_spawn "$drfgate" serve --config "$run/drfgate.toml" --listen "127.0.0.1:$serve_port" >/dev/null 2>&1
+bench_port_pids[$serve_port]="${bench_pids[-1]}"
+bench_spawn "$fixed_200" "127.0.0.1:$hyper_port" >/dev/null
+bench_port_pids[$hyper_port]="${bench_pids[-1]}"
+bench_gunicorn "$gunicorn_port"
+bench_port_pids[$gunicorn_port]="${bench_pids[-1]}"
+bench_wait "$serve_port" "$hyper_port" "$gunicorn_port"
 
-serve_allow="$(measure "$serve_port" "${token[@]}")"
-serve_deny="$(measure "$serve_port")"
-drf_allow="$(measure "$gunicorn_port" "${token[@]}")"
-drf_deny="$(measure "$gunicorn_port")"
+path=/api/token-ia/
+token="Token abcd1234"
+echo "serve (cached allow) vs DRF under gunicorn" >&2
+read -r serve_allow drf_allow serve_allow_cpu drf_allow_cpu < <(bench_alternate "$serve_port" $path "$token" 200 "$gunicorn_port" $path "$token" 200)
+echo "serve (401, no credentials) vs DRF under gunicorn" >&2
+read -r serve_deny drf_deny serve_deny_cpu drf_deny_cpu < <(bench_alternate "$serve_port" $path "" 401 "$gunicorn_port" $path "" 401)
+echo "serve (cached allow) vs a minimal hyper server answering a fixed 200" >&2
+read -r serve_hyper hyper serve_hyper_cpu hyper_cpu < <(bench_alternate "$serve_port" $path "$token" 200 "$hyper_port" $path "$token" 200)
+load_after="$(bench_load)"
+bench_record "serve vs minimal hyper (fixed 200), requests/s" "$serve_hyper" "$hyper" "$(bench_ratio "$serve_hyper" "$hyper")" "≥ 0.90"
+bench_record "serve vs minimal hyper (fixed 200), server CPU µs per request (baseline ÷ serve)" "$serve_hyper_cpu" "$hyper_cpu" "$(bench_ratio "$hyper_cpu" "$serve_hyper_cpu")" "≥ 0.90"
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
-cat <<EOF
+cat >"$bench_results/serve.md" <<EOF
+\`GET /api/token-ia/\` (TokenAuthentication, IsAuthenticated) from \`drfgate serve\` (release build, its cache
+warmed by the first request), from the reference project under gunicorn (2 sync workers) over the same
+database copy, and from \`fixed_200\` (\`crates/drfgate-cli/examples/fixed_200.rs\`: tokio's multi-threaded
+runtime and hyper's HTTP/1.1 as \`serve\` uses them, answering an empty 200 without reading the request).
+\`wrk -t2 -c$bench_connections -d${bench_seconds}s\`, $bench_rounds runs per side alternating with the other side, medians
+in requests/s, and the server processes' own CPU time (user + system, from \`/proc\`; gunicorn's workers included) per
+request, which waiting for a core on a loaded machine does not inflate. Load average (1/5/15 min) $load_before before,
+$load_after after.
 
-| request (GET /api/token-ia/, TokenAuthentication + IsAuthenticated) | drfgate serve req/s | DRF under gunicorn req/s | drfgate / DRF |
-|---|---|---|---|
-| allowed, \`Authorization: Token abcd1234\` (cached) | $serve_allow | $drf_allow | $(ratio "$serve_allow" "$drf_allow")× |
-| denied, no credentials (401) | $serve_deny | $drf_deny | $(ratio "$serve_deny" "$drf_deny")× |
-
-deny / allow for drfgate serve: $(ratio "$serve_deny" "$serve_allow")×
+| request | drfgate serve req/s | baseline | baseline req/s | serve / baseline | serve CPU µs/req | baseline CPU µs/req |
+|---|---:|---|---:|---:|---:|---:|
+| allowed, \`Authorization: Token abcd1234\` (cached) | $serve_allow | DRF under gunicorn | $drf_allow | $(bench_ratio "$serve_allow" "$drf_allow")× | $serve_allow_cpu | $drf_allow_cpu |
+| denied, no credentials (401) | $serve_deny | DRF under gunicorn | $drf_deny | $(bench_ratio "$serve_deny" "$drf_deny")× | $serve_deny_cpu | $drf_deny_cpu |
+| allowed, \`Authorization: Token abcd1234\` (cached) | $serve_hyper | minimal hyper, fixed 200 | $hyper | **$(bench_ratio "$serve_hyper" "$hyper")** | $serve_hyper_cpu | $hyper_cpu |
 EOF
+cat "$bench_results/serve.md"

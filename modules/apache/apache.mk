@@ -20,7 +20,7 @@ DRFGATE_STATICLIB := $(DRFGATE_TARGET_DIR)/$(APACHE_PROFILE)/libdrfgate.a
 # (`cargo rustc --print native-static-libs`).
 DRFGATE_NATIVE_LIBS := -lssl -lcrypto -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
-.PHONY: apache-module apache-deps install-apache test-apache test-apache-quick
+.PHONY: apache-module apache-deps install-apache test-apache test-apache-quick bench-apache
 
 apache-module: $(APACHE_MODULE)
 
@@ -82,3 +82,10 @@ endif
 
 .PHONY: FORCE
 FORCE:
+
+# Requests/s (tests/apache/bench.py, as root; part of `make bench`): the module refusing vs Apache's
+# own mod_auth_basic refusing, and a static file with and without the module, in one server.
+# Release library; -B relinks the module, which may have been linked with the debug one.
+bench-apache: apache-deps fixture-db
+	$(MAKE) -C $(APACHE_MK_ROOT) -B apache-module APACHE_PROFILE=release
+	/usr/bin/python3 $(APACHE_MK_ROOT)/tests/apache/bench.py --results $(APACHE_MK_ROOT)/build/bench

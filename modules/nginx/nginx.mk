@@ -80,8 +80,9 @@ endif
 test: test-nginx-module
 
 # Requests/s: the module vs auth_request → drfgate serve vs DRF refusing, and the module's
-# refusal vs nginx's own `return 401` (bench/nginx.sh; BENCHMARKS.md).
+# refusal vs nginx's own `return 401` (bench/nginx.sh; BENCHMARKS.md). Release builds: what a
+# deployment runs (the nginx build dir is reconfigured when the profile changes).
 bench-nginx: fixture-db nginx-deps
-	$(MAKE) -C $(NGINX_MK_ROOT) nginx-module NGINX_PROFILE=debug
-	$(CARGO) build -p drfgate-cli
-	NGINX_PROFILE=debug $(NGINX_MK_ROOT)/bench/nginx.sh
+	$(MAKE) -C $(NGINX_MK_ROOT) nginx-module NGINX_PROFILE=release
+	$(CARGO) build --release -p drfgate-cli --bin drfgate
+	NGINX_PROFILE=release BENCH_RESULTS=$(NGINX_MK_ROOT)/build/bench $(NGINX_MK_ROOT)/bench/nginx.sh

@@ -1,5 +1,8 @@
 //! The tower Layer's cost on an allowed request whose token is cached, against the same
-//! service without the Layer. Both build the same request and await the same response.
+//! service without the Layer. Both build the same request and await the same response. A third
+//! measure is the core decision alone on the same request head (`Gate::decide_cached`, what the
+//! Layer asks): issue 16's target is that the Layer adds at most that plus 100 ns
+//! (`bench/frontends/layer.sh` reads the three medians from criterion's estimates).
 //!
 //! `cargo bench -p drfgate-tower --bench layer`
 
@@ -11,7 +14,7 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
 use drfgate::store::{Store, StoreError, StoreSummary, UserWithPassword};
 use drfgate::{Config, Gate, Identity, User, UserPk};
-use drfgate_tower::DrfGateLayer;
+use drfgate_tower::{DrfGateLayer, HttpHeaders};
 use http::{Request, Response};
 use http_body_util::Full;
 use tower::{service_fn, Layer, ServiceExt};
@@ -87,7 +90,8 @@ fn layer_overhead(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let bare = service_fn(orders);
-    let gated = DrfGateLayer::new(gate()).layer(service_fn(orders));
+    let gate = gate();
+    let gated = DrfGateLayer::new(gate.clone()).layer(service_fn(orders));
     // Warm the cache: the first request looks the token up.
     let first = runtime.block_on(gated.clone().oneshot(request()));
     assert_eq!(first.expect("infallible").status(), 200);
@@ -104,6 +108,19 @@ fn layer_overhead(c: &mut Criterion) {
             let service = gated.clone();
             service.oneshot(request())
         })
+    });
+    // The same head, decided by the core without the Layer's request and response handling.
+    let (head, _) = request().into_parts();
+    let headers = HttpHeaders(&head.headers);
+    let core_request = drfgate::Request::new(b"GET", head.uri.path().as_bytes())
+        .with_headers(&headers)
+        .with_query(Some(b""));
+    assert!(matches!(
+        gate.decide_cached(&core_request),
+        Some(drfgate::Decision::Allow(Some(_)))
+    ));
+    group.bench_function("core_decide_cached_token_allow", |b| {
+        b.iter(|| gate.decide_cached(std::hint::black_box(&core_request)))
     });
     group.finish();
 }
