@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
-use super::names::{enter_class, ClassName, ClassNames};
+use super::names::{enter_subclass, ClassName, ClassNames, Classes, Subclass};
 use super::raw::{Loader, RawAuthClass};
 use super::ConfigError;
 use crate::auth::RemoteUserSource;
@@ -58,9 +58,13 @@ const PACKAGE_AUTH: [&str; 4] = [
 
 pub(super) struct AuthRegistry<'l> {
     loader: &'l Loader<'l>,
-    names: ClassNames<&'static str>,
-    /// The config's own subclasses, resolved, by their full names.
-    custom: Vec<(String, AuthClass)>,
+    classes: Classes<&'static str, AuthClass>,
+}
+
+impl Subclass for RawAuthClass {
+    fn base(&self) -> &Spanned<String> {
+        &self.base
+    }
 }
 
 fn builtin_auth(short: &str) -> AuthClass {
@@ -106,32 +110,17 @@ impl<'l> AuthRegistry<'l> {
                 .collect(),
             raw.keys().map(|k| k.get_ref().clone()).collect(),
         );
-        let mut custom = Vec::new();
+        let mut classes = Classes::new(names);
         for key in raw.keys() {
-            let class = resolve_custom_auth(loader, &names, raw, key.get_ref(), &mut Vec::new())?;
-            custom.push((key.get_ref().clone(), class));
+            let class =
+                resolve_custom_auth(loader, classes.names(), raw, key.get_ref(), &mut Vec::new())?;
+            classes.add(key.get_ref().clone(), class);
         }
-        Ok(AuthRegistry {
-            loader,
-            names,
-            custom,
-        })
+        Ok(AuthRegistry { loader, classes })
     }
 
     pub(super) fn builtin(&self, short: &str) -> AuthClass {
         builtin_auth(short)
-    }
-
-    fn find(&self, name: &str) -> Result<AuthClass, String> {
-        match self.names.resolve(name)? {
-            ClassName::Builtin(short) => Ok(builtin_auth(short)),
-            ClassName::Custom(full) => self
-                .custom
-                .iter()
-                .find(|(k, _)| k == full)
-                .map(|(_, c)| c.clone())
-                .ok_or_else(|| format!("class {full:?} is not defined")),
-        }
     }
 
     pub(super) fn resolve_list(
@@ -139,13 +128,8 @@ impl<'l> AuthRegistry<'l> {
         list: &[Spanned<String>],
         key: &str,
     ) -> Result<Vec<AuthClass>, ConfigError> {
-        list.iter()
-            .enumerate()
-            .map(|(i, entry)| {
-                self.find(entry.get_ref())
-                    .map_err(|m| self.loader.at(entry, format!("{key}[{i}]"), m))
-            })
-            .collect()
+        self.classes
+            .resolve_list(self.loader, list, key, builtin_auth)
     }
 }
 
@@ -158,16 +142,7 @@ fn resolve_custom_auth(
     name: &str,
     seen: &mut Vec<String>,
 ) -> Result<AuthClass, ConfigError> {
-    let Some((key_name, def)) = raw.get_key_value(name) else {
-        return Err(loader.error(
-            None,
-            "authentication_classes",
-            format!("class {name:?} is not defined"),
-        ));
-    };
-    let key_name = key_name.get_ref().as_str();
-    let key = format!("authentication_classes.\"{key_name}\"");
-    enter_class(loader, seen, key_name, &def.base, &key)?;
+    let (key_name, def, key) = enter_subclass(loader, raw, "authentication_classes", name, seen)?;
     let mut kind = match names.resolve(def.base.get_ref()) {
         Ok(ClassName::Builtin(short)) => builtin_auth(short).kind,
         Ok(ClassName::Custom(full)) => resolve_custom_auth(loader, names, raw, full, seen)?.kind,

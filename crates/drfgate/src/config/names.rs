@@ -4,7 +4,10 @@
 //! own subclasses by their full name or, when exactly one subclass has it, by their last
 //! component. A short name that several subclasses share is refused, naming every candidate.
 //!
-//! Also the cycle check of subclasses that base themselves on each other.
+//! Also the subclasses resolved so far, and the cycle check of subclasses that base
+//! themselves on each other.
+
+use std::collections::BTreeMap;
 
 use toml::Spanned;
 
@@ -115,15 +118,29 @@ fn one_of(names: &[&str]) -> String {
     }
 }
 
-/// Marks a custom class as being resolved, refusing one that (indirectly) bases itself on itself.
-pub(super) fn enter_class(
+/// A `[<table>."<name>"]` subclass definition: what the cycle check needs of it.
+pub(super) trait Subclass {
+    /// The class it is based on, as written.
+    fn base(&self) -> &Spanned<String>;
+}
+
+/// The subclass `name` declared in `[<table>."…"]`, marked as being resolved: its name as
+/// declared, its definition and its config key (`table."name"`). Refuses one that is not
+/// declared, and one that (indirectly) bases itself on itself or inherits too deep.
+pub(super) fn enter_subclass<'r, R: Subclass>(
     loader: &Loader<'_>,
-    seen: &mut Vec<String>,
+    raw: &'r BTreeMap<Spanned<String>, R>,
+    table: &str,
     name: &str,
-    base: &Spanned<String>,
-    key: &str,
-) -> Result<(), ConfigError> {
-    if seen.iter().any(|s| s == name) {
+    seen: &mut Vec<String>,
+) -> Result<(&'r str, &'r R, String), ConfigError> {
+    let Some((declared, def)) = raw.get_key_value(name) else {
+        return Err(loader.error(None, table, format!("class {name:?} is not defined")));
+    };
+    let declared = declared.get_ref().as_str();
+    let key = format!("{table}.\"{declared}\"");
+    let base = def.base();
+    if seen.iter().any(|s| s == declared) {
         return Err(loader.at(
             base,
             format!("{key}.base"),
@@ -140,8 +157,68 @@ pub(super) fn enter_class(
             ),
         ));
     }
-    seen.push(name.to_string());
-    Ok(())
+    seen.push(declared.to_string());
+    Ok((declared, def, key))
+}
+
+/// The classes of one kind resolved to what they do: DRF's built-ins made on demand by the
+/// kind's own constructor, the config's subclasses resolved once at load.
+pub(super) struct Classes<B, T> {
+    names: ClassNames<B>,
+    /// The config's own subclasses resolved so far, by their full names.
+    custom: Vec<(String, T)>,
+}
+
+impl<B: Copy, T: Clone> Classes<B, T> {
+    pub(super) fn new(names: ClassNames<B>) -> Classes<B, T> {
+        Classes {
+            names,
+            custom: Vec::new(),
+        }
+    }
+
+    pub(super) fn names(&self) -> &ClassNames<B> {
+        &self.names
+    }
+
+    pub(super) fn add(&mut self, full: String, class: T) {
+        self.custom.push((full, class));
+    }
+
+    /// A subclass already resolved, by its full name.
+    pub(super) fn custom(&self, full: &str) -> Option<T> {
+        self.custom
+            .iter()
+            .find(|(k, _)| k == full)
+            .map(|(_, class)| class.clone())
+    }
+
+    /// The class `name` means: a built-in made by `builtin`, or a resolved subclass.
+    pub(super) fn find(&self, name: &str, builtin: impl Fn(B) -> T) -> Result<T, String> {
+        match self.names.resolve(name)? {
+            ClassName::Builtin(b) => Ok(builtin(b)),
+            ClassName::Custom(full) => self
+                .custom(full)
+                .ok_or_else(|| format!("class {full:?} is not defined")),
+        }
+    }
+
+    /// A list of class names, each resolved; `key` names the list in errors.
+    pub(super) fn resolve_list(
+        &self,
+        loader: &Loader<'_>,
+        list: &[Spanned<String>],
+        key: &str,
+        builtin: impl Fn(B) -> T,
+    ) -> Result<Vec<T>, ConfigError> {
+        list.iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                self.find(entry.get_ref(), &builtin)
+                    .map_err(|m| loader.at(entry, format!("{key}[{i}]"), m))
+            })
+            .collect()
+    }
 }
 
 /// How deep custom classes may inherit from one another (`base` naming another custom class).

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
-use super::names::{enter_class, ClassName, ClassNames};
+use super::names::{enter_subclass, ClassName, ClassNames, Classes, Subclass};
 use super::raw::{Loader, RawPermissionClass};
 use super::ConfigError;
 use crate::decision::Body;
@@ -18,9 +18,13 @@ const PERMISSION_PREFIX: &str = "rest_framework.permissions.";
 
 pub(super) struct PermissionRegistry<'l> {
     loader: &'l Loader<'l>,
-    names: ClassNames<PermissionClass>,
-    /// The config's own subclasses resolved so far, by their full names.
-    resolved: Vec<(String, Permission)>,
+    classes: Classes<PermissionClass, Permission>,
+}
+
+impl Subclass for RawPermissionClass {
+    fn base(&self) -> &Spanned<String> {
+        &self.base
+    }
 }
 
 impl<'l> PermissionRegistry<'l> {
@@ -30,7 +34,7 @@ impl<'l> PermissionRegistry<'l> {
     ) -> Result<PermissionRegistry<'l>, ConfigError> {
         let mut registry = PermissionRegistry {
             loader,
-            names: ClassNames::new(
+            classes: Classes::new(ClassNames::new(
                 "permission class",
                 PERMISSION_PREFIX,
                 PermissionClass::ALL
@@ -38,21 +42,13 @@ impl<'l> PermissionRegistry<'l> {
                     .map(|&class| (class.short_name(), class))
                     .collect(),
                 raw.keys().map(|k| k.get_ref().clone()).collect(),
-            ),
-            resolved: Vec::new(),
+            )),
         };
         for key in raw.keys() {
             let perm = registry.resolve_custom(raw, key.get_ref(), &mut Vec::new())?;
-            registry.resolved.push((key.get_ref().clone(), perm));
+            registry.classes.add(key.get_ref().clone(), perm);
         }
         Ok(registry)
-    }
-
-    fn resolved(&self, full: &str) -> Option<Permission> {
-        self.resolved
-            .iter()
-            .find(|(k, _)| k == full)
-            .map(|(_, p)| p.clone())
     }
 
     /// Resolves the subclass declared as `[permission_classes."<name>"]`, and the subclasses
@@ -64,16 +60,7 @@ impl<'l> PermissionRegistry<'l> {
         seen: &mut Vec<String>,
     ) -> Result<Permission, ConfigError> {
         let loader = self.loader;
-        let Some((key_name, def)) = raw.get_key_value(name) else {
-            return Err(loader.error(
-                None,
-                "permission_classes",
-                format!("class {name:?} is not defined"),
-            ));
-        };
-        let key_name = key_name.get_ref().as_str();
-        let key = format!("permission_classes.\"{key_name}\"");
-        enter_class(loader, seen, key_name, &def.base, &key)?;
+        let (key_name, def, key) = enter_subclass(loader, raw, "permission_classes", name, seen)?;
         let base_text = def.base.get_ref();
         let base_span = def.base.span();
         let mut nested_error: Option<ConfigError> = None;
@@ -82,10 +69,10 @@ impl<'l> PermissionRegistry<'l> {
                 offset: at,
                 message,
             };
-            match self.names.resolve(n).map_err(failed)? {
+            match self.classes.names().resolve(n).map_err(failed)? {
                 ClassName::Builtin(class) => Ok(Permission::Class(class)),
                 ClassName::Custom(full) => {
-                    if let Some(p) = self.resolved(full) {
+                    if let Some(p) = self.classes.custom(full) {
                         return Ok(p);
                     }
                     self.resolve_custom(raw, full, seen).map_err(|e| {
@@ -127,10 +114,11 @@ impl<'l> PermissionRegistry<'l> {
                 offset: at,
                 message,
             };
-            match self.names.resolve(n).map_err(failed)? {
+            match self.classes.names().resolve(n).map_err(failed)? {
                 ClassName::Builtin(class) => Ok(Permission::Class(class)),
                 ClassName::Custom(full) => self
-                    .resolved(full)
+                    .classes
+                    .custom(full)
                     .ok_or_else(|| failed(format!("class {full:?} is not defined"))),
             }
         })

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::names::{enter_class, ClassName, ClassNames};
+use super::names::{enter_subclass, ClassName, ClassNames, Classes, Subclass};
 use super::raw::Loader;
 use super::ConfigError;
 use crate::throttle::login::FailedLoginLimits;
@@ -97,11 +97,16 @@ pub const DEFAULT_MAX_KEYS: usize = 100_000;
 /// The throttle classes a config can name, and `THROTTLE_RATES`.
 pub(super) struct ThrottleRegistry<'l> {
     loader: &'l Loader<'l>,
-    names: ClassNames<ThrottleKind>,
-    custom: Vec<(String, ThrottleClass)>,
+    classes: Classes<ThrottleKind, ThrottleClass>,
     /// `DEFAULT_THROTTLE_RATES`: scope → rate (`None` for Python's `None`).
     rates: BTreeMap<String, Option<Rate>>,
     rates_key_line: Option<usize>,
+}
+
+impl Subclass for RawThrottleClass {
+    fn base(&self) -> &Spanned<String> {
+        &self.base
+    }
 }
 
 fn builtin_class(kind: ThrottleKind) -> ThrottleClass {
@@ -168,14 +173,13 @@ impl<'l> ThrottleRegistry<'l> {
         };
         let mut registry = ThrottleRegistry {
             loader,
-            names,
-            custom: Vec::new(),
+            classes: Classes::new(names),
             rates,
             rates_key_line: loader.key_line("DEFAULT_THROTTLE_RATES"),
         };
         for key in raw.keys() {
             let class = registry.resolve_custom(raw, key.get_ref(), &mut Vec::new())?;
-            registry.custom.push((key.get_ref().clone(), class));
+            registry.classes.add(key.get_ref().clone(), class);
         }
         Ok(registry)
     }
@@ -187,17 +191,8 @@ impl<'l> ThrottleRegistry<'l> {
         seen: &mut Vec<String>,
     ) -> Result<ThrottleClass, ConfigError> {
         let loader = self.loader;
-        let Some((key_name, def)) = raw.get_key_value(name) else {
-            return Err(loader.error(
-                None,
-                "throttle_classes",
-                format!("class {name:?} is not defined"),
-            ));
-        };
-        let key_name = key_name.get_ref().as_str();
-        let key = format!("throttle_classes.\"{key_name}\"");
-        enter_class(loader, seen, key_name, &def.base, &key)?;
-        let mut class = match self.names.resolve(def.base.get_ref()) {
+        let (key_name, def, key) = enter_subclass(loader, raw, "throttle_classes", name, seen)?;
+        let mut class = match self.classes.names().resolve(def.base.get_ref()) {
             Ok(ClassName::Builtin(kind)) => builtin_class(kind),
             Ok(ClassName::Custom(full)) => self.resolve_custom(raw, full, seen)?,
             Err(m) => return Err(loader.at(&def.base, format!("{key}.base"), m)),
@@ -213,30 +208,13 @@ impl<'l> ThrottleRegistry<'l> {
         Ok(class)
     }
 
-    fn find(&self, name: &str) -> Result<ThrottleClass, String> {
-        match self.names.resolve(name)? {
-            ClassName::Builtin(kind) => Ok(builtin_class(kind)),
-            ClassName::Custom(full) => self
-                .custom
-                .iter()
-                .find(|(k, _)| k == full)
-                .map(|(_, c)| c.clone())
-                .ok_or_else(|| format!("class {full:?} is not defined")),
-        }
-    }
-
     pub(super) fn resolve_list(
         &self,
         list: &[Spanned<String>],
         key: &str,
     ) -> Result<Vec<ThrottleClass>, ConfigError> {
-        list.iter()
-            .enumerate()
-            .map(|(i, entry)| {
-                self.find(entry.get_ref())
-                    .map_err(|m| self.loader.at(entry, format!("{key}[{i}]"), m))
-            })
-            .collect()
+        self.classes
+            .resolve_list(self.loader, list, key, builtin_class)
     }
 
     /// A view's throttles as DRF instantiates them: each class's rate (its own, else
