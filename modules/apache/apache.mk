@@ -75,7 +75,7 @@ test: test-apache-quick
 test-apache-quick: $(if $(APACHE_SKIPPED),,apache-deps fixture-db oracle)
 ifeq ($(APACHE_SKIPPED),)
 	$(MAKE) -C $(APACHE_MK_ROOT) apache-module APACHE_PROFILE=debug
-	$(APACHE_MK_ROOT)/tests/apache/run.sh --only configtest,a,b,c,badreload,paths,throttle
+	$(APACHE_MK_ROOT)/tests/apache/run.sh --only configtest,a,b,c,badreload,paths,throttle,jwt
 else
 	@echo "test-apache-quick: skipped (DRFGATE_SKIP=apache)"
 endif
