@@ -68,14 +68,16 @@ else
 endif
 
 # `make test` (CI, as root) runs the quick part: configtest, (a)-(d) under mpm_event, the
-# path differential (tests/paths, ≈ 8 s) and a throttled view (≈ 2 s), ≈ 45 s; `make test-apache` adds prefork, graceful
+# path differential (tests/paths, ≈ 8 s), a throttled view (≈ 2 s) and the minted simplejwt and
+# knox tokens against DRF behind Apache without the module (tests/conformance/jwt_e2e.py, ≈ 900
+# requests, ≈ 20 s on a loaded machine), ≈ 70 s; `make test-apache` adds prefork, graceful
 # restarts under load and restart memory (≈ 100 s).
 test: test-apache-quick
 
 test-apache-quick: $(if $(APACHE_SKIPPED),,apache-deps fixture-db oracle)
 ifeq ($(APACHE_SKIPPED),)
 	$(MAKE) -C $(APACHE_MK_ROOT) apache-module APACHE_PROFILE=debug
-	$(APACHE_MK_ROOT)/tests/apache/run.sh --only configtest,a,b,c,badreload,paths,throttle
+	$(APACHE_MK_ROOT)/tests/apache/run.sh --only configtest,a,b,c,badreload,paths,throttle,jwt
 else
 	@echo "test-apache-quick: skipped (DRFGATE_SKIP=apache)"
 endif

@@ -6,7 +6,7 @@ Run by tests/apache/run.sh (`make test-apache`), which installs the Debian packa
 the module first. Standard library only: this runs with Debian's python3 as root and starts
 Apache as root with User/Group www-data.
 
-Usage: e2e.py [--only a,b,c,e,f,configtest,restarts,paths,throttle]
+Usage: e2e.py [--only a,b,c,e,f,configtest,restarts,paths,throttle,jwt]
 """
 import argparse
 import base64
@@ -21,10 +21,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "conformance"))
 import gate_configs  # noqa: E402  (the conformance table's gate configs, as every suite writes them)
+import jwt_e2e  # noqa: E402  (the minted JWT and knox requests, through the module and without)
 import module_bodies  # noqa: E402  (session POST bodies read for the gate, shared with tests/nginx)
 import throttle_e2e  # noqa: E402  (AnonRateThrottle through the module, histories in Redis)
 
@@ -155,8 +157,9 @@ class Apache:
     """One private Apache: `apache2 -f <conf> -DFOREGROUND`, its own port, pid and logs."""
 
     def __init__(self, name, mpm="event", with_module=True, pass_authorization=True,
-                 config_path=None):
+                 config_path=None, wsgi_daemon="processes=2 threads=10"):
         self.name = name
+        self.wsgi_daemon = wsgi_daemon
         self.mpm = mpm
         self.with_module = with_module
         self.pass_authorization = pass_authorization
@@ -232,7 +235,7 @@ TypesConfig /etc/mime.types
     Require all granted
 </Directory>
 WSGISocketPrefix "{self.dir}/wsgi"
-WSGIDaemonProcess refproj processes=2 threads=10 python-home="{VENV}" python-path="{ROOT}/tests/apache/app:{ROOT}/tests/django:{ROOT}/examples/apache:{ROOT}/python/drfgate-django/src"
+WSGIDaemonProcess refproj {self.wsgi_daemon} python-home="{VENV}" python-path="{ROOT}/tests/apache/app:{ROOT}/tests/django:{ROOT}/examples/apache:{ROOT}/python/drfgate-django/src"
 WSGIProcessGroup refproj
 WSGIApplicationGroup %{{GLOBAL}}
 WSGIPassAuthorization {"On" if self.pass_authorization else "Off"}
@@ -791,6 +794,59 @@ def test_f_graceful_under_load(log, mpm="event", seconds=6.0, restarts=3):
               "503 or 500 while its daemon restarted; SIGHUP restart: ok")
 
 
+class JwtApache(Apache):
+    """The gated Apache with a virtual host (its own port) per drfgate config of the JWT and
+    knox views (jwt_e2e.configs: SIMPLE_JWT is global in a config, DrfgateConfig is per server),
+    each inheriting the main server's locations and mod_wsgi daemon. One request per daemon
+    process at a time: the reference project swaps simplejwt's settings per request."""
+
+    def __init__(self, name, configs, with_module=True):
+        super().__init__(name, with_module=with_module, wsgi_daemon="processes=4 threads=1")
+        self.vhosts = [(free_port(), config) for config in configs]
+
+    def conf_text(self):
+        text = super().conf_text()
+        for port, config in self.vhosts if self.with_module else ():
+            text += (f"Listen 127.0.0.1:{port}\n<VirtualHost 127.0.0.1:{port}>\n"
+                     f'    DrfgateConfig "{config}"\n</VirtualHost>\n')
+        return text
+
+
+def test_jwt(log):
+    """(jwt) The tokens simplejwt and knox minted (tests/django/jwt_fixtures.py), every algorithm
+    family, expired and future, blacklisted, alg confusion, knox expiry, on every JWT and knox
+    view: the module answers what DRF + simplejwt / knox answer behind Apache without it."""
+    cases = json.loads(CASES.read_text())
+    paths = []
+    port_of_view = {}
+    for number, (text, members) in enumerate(jwt_e2e.configs(cases, RUN / "data" / "db.sqlite3")):
+        path = RUN / f"jwt-{number}.toml"
+        path.write_text(text)
+        paths.append((path, members))
+    with JwtApache("jwt-gated", [p for p, _ in paths]) as gated, \
+            JwtApache("jwt-reference", [], with_module=False) as reference:
+        for (port, _), (_, members) in zip(gated.vhosts, paths):
+            port_of_view.update(dict.fromkeys(members, port))
+
+        def reached_cases():
+            return Counter(r.get("case") for r in log.since(0) if r.get("case"))
+
+        counts, failures = jwt_e2e.run(
+            cases,
+            lambda view, path, headers: request(port_of_view[view], "GET", path, headers),
+            lambda path, headers: request(reference.port, "GET", path, headers),
+            reached_cases)
+        errors = gated.error_log()
+    for bad in ("exit signal", "Segmentation", "panic"):
+        check(bad not in errors, f"(jwt) '{bad}' in the error log:\n{errors[-3000:]}")
+    check(counts["simplejwt"] + counts["knox"] >= 500 and counts["allowed"] >= 50,
+          f"(jwt) too few requests: {dict(counts)}")
+    check(not failures, f"(jwt) {len(failures)} differences from DRF:\n" + "\n".join(failures[:40]))
+    print(f"  jwt: {counts['simplejwt']} simplejwt and {counts['knox']} knox requests "
+          f"({counts['allowed']} allowed) on "
+          f"{len(port_of_view)} views ({len(paths)} configs) give DRF's answers through Apache")
+
+
 def test_bad_reload():
     """A graceful restart (SIGUSR1) and a restart (SIGHUP) with a drfgate config that no longer
     loads: Apache keeps running, the module logs once per restart why the file was refused,
@@ -990,7 +1046,7 @@ def test_paths():
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="a,b,c,e,f,configtest,badreload,restarts,paths,throttle")
+    parser.add_argument("--only", default="a,b,c,e,f,configtest,badreload,restarts,paths,throttle,jwt")
     args = parser.parse_args()
     only = set(args.only.split(","))
     for needed in (MODULE, FIXTURE_DB, FIXTURE_JSON, ORACLE, VENV / "bin" / "python"):
@@ -1013,6 +1069,8 @@ def main():
          test_throttle),
         ("paths", "(paths) path spellings: the route judged is the route Django resolves",
          test_paths),
+        ("jwt", "(jwt) minted simplejwt and knox tokens: DRF's answers through the module",
+         lambda: test_jwt(log)),
     ]
     failed = 0
     for key, title, step in steps:

@@ -72,6 +72,54 @@ def jwt_tokens():
     return json.loads(JWT_TOKENS.read_text("utf-8"))
 
 
+def jwt_feature(document, view):
+    """"simplejwt" or "knox" for a view authenticating with those packages' classes, else None."""
+    classes = document["views"][view]["authentication_classes"]
+    if any(c in JWT_CLASSES for c in classes):
+        return "simplejwt"
+    if KNOX_CLASS in classes:
+        return "knox"
+    return None
+
+
+def jwt_requests(document, views):
+    """[(id, feature, view, Authorization value or None, compare)]: every minted JWT and knox
+    token (tests/django/jwt_fixtures.py) on every JWT and knox view of `views`, and the header
+    shapes of spec §8.3 step 2 and §9.3 step 1, each a GET. The differential sends them to
+    `drfgate serve` and the Layer, the Apache and nginx suites through their modules."""
+    tokens = jwt_tokens()
+    john = tokens["access_john"].encode()
+    knox_john = tokens["knox_john"].encode()
+    requests = []
+    for view in views:
+        feature = jwt_feature(document, view)
+        if feature == "simplejwt":
+            shapes = [
+                ("no header", None), ("empty", b""), ("type only", b"Bearer"),
+                ("three parts", b"Bearer a b"), ("lower-case type", b"bearer " + john),
+                ("second type", b"JWT " + john), ("DRF keyword", b"Token " + john),
+                ("padded", b"  Bearer   " + john + b"  "), ("tab", b"Bearer\t" + john),
+                ("NBSP", b"Bearer\xa0" + john), ("extra word", b"Bearer " + john + b" x"),
+                ("garbage", b"Bearer garbage"), ("two dots", b"Bearer a.b"),
+                ("invalid UTF-8", b"Bearer " + john + b"\xb8"),
+            ]
+            shapes += [(name, b"Bearer " + t.encode()) for name, t in tokens.items()]
+        elif feature == "knox":
+            shapes = [
+                ("no header", None), ("keyword only", b"Token"), ("lower-case", b"token " + knox_john),
+                ("three parts", b"Token " + knox_john + b" x"), ("Bearer", b"Bearer " + knox_john),
+                ("short", b"Token abc"),
+            ]
+            shapes += [(name, b"Token " + t.encode()) for name, t in tokens.items()
+                       if name.startswith("knox_")]
+        else:
+            continue
+        for label, value in shapes:
+            compare = "status" if label in SERVER_ERROR_TOKENS else "full"
+            requests.append((f"{feature}:{view}:{label}", feature, view, value, compare))
+    return requests
+
+
 def b64(raw):
     return base64.b64encode(raw)
 
@@ -251,38 +299,9 @@ class Generator:
                     )
 
     def jwt_headers(self):
-        """Every minted JWT and knox token (tests/django/jwt_fixtures.py) on every JWT and knox
-        view, and the header shapes of spec §8.3 step 2 and §9.3 step 1."""
-        tokens = jwt_tokens()
-        john = tokens["access_john"].encode()
-        knox_john = tokens["knox_john"].encode()
-        for view in self.views:
-            classes = self.document["views"][view]["authentication_classes"]
-            if any(c in JWT_CLASSES for c in classes):
-                feature, shapes = "simplejwt", [
-                    ("no header", None), ("empty", b""), ("type only", b"Bearer"),
-                    ("three parts", b"Bearer a b"), ("lower-case type", b"bearer " + john),
-                    ("second type", b"JWT " + john), ("DRF keyword", b"Token " + john),
-                    ("padded", b"  Bearer   " + john + b"  "), ("tab", b"Bearer\t" + john),
-                    ("NBSP", b"Bearer\xa0" + john), ("extra word", b"Bearer " + john + b" x"),
-                    ("garbage", b"Bearer garbage"), ("two dots", b"Bearer a.b"),
-                    ("invalid UTF-8", b"Bearer " + john + b"\xb8"),
-                ]
-                shapes += [(name, b"Bearer " + t.encode()) for name, t in tokens.items()]
-            elif KNOX_CLASS in classes:
-                feature, shapes = "knox", [
-                    ("no header", None), ("keyword only", b"Token"), ("lower-case", b"token " + knox_john),
-                    ("three parts", b"Token " + knox_john + b" x"), ("Bearer", b"Bearer " + knox_john),
-                    ("short", b"Token abc"),
-                ]
-                shapes += [(name, b"Token " + t.encode()) for name, t in tokens.items()
-                           if name.startswith("knox_")]
-            else:
-                continue
-            for label, value in shapes:
-                compare = "status" if label in SERVER_ERROR_TOKENS else "full"
-                self.add(f"{feature}:{view}:{label}", feature, view, b"GET", authorization(value),
-                         compare=compare)
+        """Every minted JWT and knox token on every JWT and knox view (`jwt_requests`)."""
+        for id_, feature, view, value, compare in jwt_requests(self.document, self.views):
+            self.add(id_, feature, view, b"GET", authorization(value), compare=compare)
 
     def header_spellings(self):
         """Header names in any case, repeated headers (joined with ',' by both servers)."""

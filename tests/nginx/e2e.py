@@ -29,6 +29,9 @@ the ports and paths swapped in).
                fourth request gets DRF's 429 and Retry-After from the gate
   valgrind     nginx with `master_process off` under Valgrind memcheck: no error (body
                requests included)
+  jwt          the tokens simplejwt and knox minted (tests/django/jwt_fixtures.py) on every JWT
+               and knox view, through an nginx per SIMPLE_JWT config: DRF's answers (gunicorn's
+               own), refusals never reach gunicorn (tests/conformance/jwt_e2e.py)
 
 Run by `make test-nginx-module` (in `make test`). Usage: e2e.py [--only a,b] [--reloads N]
 """
@@ -43,11 +46,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "conformance"))
 import gate_configs  # noqa: E402  (the conformance table's gate configs, as every suite writes them)
+import jwt_e2e  # noqa: E402  (the minted JWT and knox requests, through the module and without)
 import module_bodies  # noqa: E402  (session POST bodies read for the gate, shared with tests/apache)
 import throttle_e2e  # noqa: E402  (AnonRateThrottle through the module, histories in Redis)
 
@@ -710,6 +715,58 @@ def test_bodies(nginx, port, app_port, reached):
           f"{statuses['cut short']}, not passed on)")
 
 
+def jwt_site(config, port, app_port):
+    """A bare site for one JWT config: everything gated, then proxied to gunicorn."""
+    return f"""drfgate_config {config};
+drfgate_thread_pool drfgate;
+server {{
+    listen 127.0.0.1:{port};
+    drfgate on;
+    location / {{
+        proxy_set_header Host $http_host;
+        proxy_pass http://127.0.0.1:{app_port};
+    }}
+}}"""
+
+
+def test_jwt(app_port, reached):
+    """One nginx (one worker) per drfgate config of the JWT and knox views, as drfgate_config is
+    per http block and SIMPLE_JWT global in a config. One request at a time: the reference
+    project swaps simplejwt's settings per request, which gunicorn's threads would race on."""
+    cases = json.loads(CASES.read_text())
+    instances, port_of_view = [], {}
+    try:
+        for number, (text, members) in enumerate(jwt_e2e.configs(cases, RUN / "db.sqlite3")):
+            config = RUN / f"jwt-{number}.toml"
+            config.write_text(text)
+            port = free_port()
+            instances.append((Nginx(f"jwt-{number}", jwt_site(config, port, app_port), workers=1), port))
+            port_of_view.update(dict.fromkeys(members, port))
+        for instance, port in instances:
+            instance.wait(port)
+
+        def reached_cases():
+            return Counter(r.get("case") for r in reached.since(0) if r.get("case"))
+
+        counts, failures = jwt_e2e.run(
+            cases,
+            lambda view, path, headers: request(port_of_view[view], "GET", path, headers),
+            lambda path, headers: request(app_port, "GET", path, headers),
+            reached_cases, workers=1)
+        crashes = [line for instance, _ in instances for line in instance.error_log().splitlines()
+                   if "exited on signal" in line or "[alert]" in line or "[emerg]" in line]
+    finally:
+        for instance, _ in instances:
+            instance.stop()
+    check(not crashes, "(jwt) nginx's error log:\n" + "\n".join(crashes[:10]))
+    check(counts["simplejwt"] + counts["knox"] >= 500 and counts["allowed"] >= 50,
+          f"(jwt) too few requests: {dict(counts)}")
+    check(not failures, f"(jwt) {len(failures)} differences from DRF:\n" + "\n".join(failures[:40]))
+    print(f"  jwt: {counts['simplejwt']} simplejwt and {counts['knox']} knox requests "
+          f"({counts['allowed']} allowed) on "
+          f"{len(port_of_view)} views ({len(instances)} configs) give DRF's answers through nginx")
+
+
 def test_valgrind(app_port):
     """One nginx process (`master_process off`) under memcheck: allowed (cached and through
     the pool), refused and HEAD requests, then a graceful stop; no error."""
@@ -776,7 +833,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only",
                         default="conformance,identity,prefix,threads,bodies,reload,badreload,"
-                                "throttle,valgrind")
+                                "throttle,jwt,valgrind")
     parser.add_argument("--reloads", type=int, default=50)
     args = parser.parse_args()
     skip = os.environ.get("DRFGATE_SKIP", "").split(",")
@@ -815,6 +872,8 @@ def main():
                 test_valgrind(gunicorn.port)
             elif name == "throttle":
                 test_throttle(gunicorn)
+            elif name == "jwt":
+                test_jwt(gunicorn.port, reached)
             else:
                 raise Failure(f"no part {name!r}")
         errors = [line for line in nginx.error_log().splitlines()

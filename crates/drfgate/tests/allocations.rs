@@ -3,13 +3,14 @@
 //!
 //! The hot paths are the ones `make bench-check` counts instructions for (the example
 //! `hot_loop`): a cached Token, Basic or session allow, a refusal without credentials and a
-//! cached unknown token. An allocation there costs as much as the rest of the decision.
+//! cached unknown token; and a cached simplejwt allow. An allocation there costs as much as
+//! the rest of the decision.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use drfgate::{Decision, Gate, Request};
-use drfgate_test_support::fixture_db;
+use drfgate_test_support::{fixture_db, repo_root};
 
 struct CountingAllocator;
 
@@ -71,6 +72,11 @@ methods = ["GET", "PUT"]
 [[routes]]
 path = "api/session-orders/<int:pk>/"
 authentication_classes = ["SessionAuthentication"]
+[simple_jwt]
+SIGNING_KEY = "drfgate-test-secret-key-not-for-production-0123456789abcdef"
+[[routes]]
+path = "api/jwt-orders/<int:pk>/"
+authentication_classes = ["JWTAuthentication"]
 "#,
         db.display()
     );
@@ -153,6 +159,29 @@ fn cached_decisions_do_not_allocate() {
             "{what}: {allocations} allocations in 10 decisions"
         );
     }
+}
+
+/// A cached simplejwt allow: john's HS256 access token minted by simplejwt
+/// (tests/django/jwt_fixtures.py), its signature and its user from the caches, its claims
+/// judged against the clock on every decision.
+#[test]
+fn cached_jwt_allow_does_not_allocate() {
+    let Some(db) = fixture_db() else { return };
+    let tokens = repo_root().join("build/django/jwt/tokens.json");
+    let tokens: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tokens).expect("make fixture-db")).unwrap();
+    let header = format!("Bearer {}", tokens["access_john"].as_str().unwrap());
+    let gate = gate(&db);
+    let allocations = allocations_per_cached_decision(
+        &gate,
+        b"/api/jwt-orders/42/",
+        (b"Authorization", header.as_bytes()),
+        allowed,
+    );
+    assert_eq!(
+        allocations, 0,
+        "cached JWT allow: {allocations} allocations in 10 decisions"
+    );
 }
 
 /// The counter sees allocations at all (else the test above proves nothing).

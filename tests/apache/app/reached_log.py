@@ -38,6 +38,8 @@ def application(environ, start_response):
         "gate": {k: v for k, v in environ.items() if k.startswith("DRFGATE_")},
         # nginx hands the identity on in request headers (X-Drfgate-User).
         "x_drfgate_user": environ.get("HTTP_X_DRFGATE_USER"),
+        # Which request of a batch sent in parallel (tests/conformance/jwt_e2e.py).
+        "case": environ.get("HTTP_X_E2E_CASE"),
         "body_len": None if body is None else len(body),
         "body_sha256": None if body is None else hashlib.sha256(body).hexdigest(),
     }

@@ -36,7 +36,7 @@ mod tests;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use clock::{Clock, MonotonicClock};
 #[cfg(any(test, feature = "internals"))]
@@ -197,8 +197,18 @@ impl<V: Clone + Send + Sync> CredentialCache<V> {
 
     /// Answers from the cache alone.
     pub fn get(&self, key: &CacheKey) -> Option<Cached<V>> {
+        self.get_at(key, self.clock.now())
+    }
+
+    /// The time of this cache's clock, for [`CredentialCache::get_at`].
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// [`CredentialCache::get`] at `now` (this cache's [`CredentialCache::now`]): a decision
+    /// that looks in several caches reads the clock once for all of them.
+    pub fn get_at(&self, key: &CacheKey, now: Instant) -> Option<Cached<V>> {
         let key = *key;
-        let now = self.clock.now();
         match self.positive.lookup(key, now) {
             Lookup::Hit(value) => return Some(Cached::Found(value)),
             Lookup::Expired => self.positive.drop_if_expired(key, now),

@@ -63,19 +63,27 @@ impl ClaimRules {
             }
         }
         if let Some(audience) = &self.audience {
-            let claimed: Vec<&str> = match claims.get("aud") {
+            // The claimed audiences as a slice of JSON values, all strings (checked before
+            // any is compared, as PyJWT does); no list is built, so a cached decision does
+            // not allocate.
+            let claimed: &[Value] = match claims.get("aud") {
                 None => return Err(invalid("no \"aud\" claim (AUDIENCE is set)")),
                 Some(aud) if !super::python_truthy(aud) => {
                     return Err(invalid("empty \"aud\" claim (AUDIENCE is set)"))
                 }
-                Some(Value::String(one)) => vec![one.as_str()],
+                Some(one @ Value::String(_)) => std::slice::from_ref(one),
                 Some(Value::Array(many)) => {
-                    let strings: Option<Vec<&str>> = many.iter().map(Value::as_str).collect();
-                    strings.ok_or_else(|| invalid("\"aud\" holds a non-string"))?
+                    if !many.iter().all(Value::is_string) {
+                        return Err(invalid("\"aud\" holds a non-string"));
+                    }
+                    many
                 }
                 Some(_) => return Err(invalid("\"aud\" is neither a string nor a list")),
             };
-            if audience.iter().all(|a| !claimed.contains(&a.as_str())) {
+            if audience
+                .iter()
+                .all(|a| !claimed.iter().any(|c| c.as_str() == Some(a.as_str())))
+            {
                 return Err(invalid("\"aud\" does not name AUDIENCE"));
             }
         }

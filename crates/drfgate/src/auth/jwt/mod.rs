@@ -17,6 +17,7 @@ mod token_classes;
 mod user;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -114,24 +115,29 @@ impl JwtAuthentication {
         self.fail(trace, ApiError::ServerError, || why)
     }
 
-    /// `get_raw_token`: the token, or the outcome that ends this class's turn.
-    fn raw_token(&self, request: &Request<'_>, trace: &mut Tracer<'_>) -> Result<Vec<u8>, Outcome> {
+    /// `get_raw_token`: the token (borrowed from `header`), or the outcome that ends this
+    /// class's turn.
+    fn raw_token<'h>(
+        &self,
+        header: Option<&'h [u8]>,
+        trace: &mut Tracer<'_>,
+    ) -> Result<&'h [u8], Outcome> {
         let settings = &self.shared.settings;
-        let Some(header) = request.header(&settings.auth_header) else {
+        let Some(header) = header else {
             self.step(trace, || {
                 format!("declined: no {} header", settings.auth_header)
             });
             return Err(Outcome::Decline);
         };
-        let parts: Vec<&[u8]> = split_ascii_whitespace(&header).collect();
-        let Some(first) = parts.first() else {
+        let mut parts = split_ascii_whitespace(header);
+        let Some(first) = parts.next() else {
             self.step(trace, || "declined: the header is empty".into());
             return Err(Outcome::Decline);
         };
         if !settings
             .auth_header_types
             .iter()
-            .any(|t| t.as_bytes() == *first)
+            .any(|t| t.as_bytes() == first)
         {
             self.step(trace, || {
                 format!(
@@ -142,18 +148,27 @@ impl JwtAuthentication {
             });
             return Err(Outcome::Decline);
         }
-        if parts.len() != 2 {
-            return Err(self.fail(
-                trace,
-                body::detail_code(body::BAD_HEADER, "bad_authorization_header"),
-                || format!("{} (it has {} parts)", body::BAD_HEADER, parts.len()),
-            ));
+        // Exactly two parts, counted without collecting them (no allocation per request).
+        match (parts.next(), parts.next()) {
+            (Some(token), None) => Ok(token),
+            (second, third) => {
+                let count = 1 + usize::from(second.is_some()) + usize::from(third.is_some());
+                let count = count + parts.count();
+                Err(self.fail(
+                    trace,
+                    body::detail_code(body::BAD_HEADER, "bad_authorization_header"),
+                    || format!("{} (it has {count} parts)", body::BAD_HEADER),
+                ))
+            }
         }
-        Ok(parts[1].to_vec())
     }
 
-    fn verified(&self, token: &[u8]) -> Result<Arc<SignedPayload>, Arc<DecodeError>> {
+    /// The verified token: from the cache at `now` (the caches' clock), else verified here.
+    fn verified(&self, token: &[u8], now: Instant) -> Result<Arc<SignedPayload>, Arc<DecodeError>> {
         let key = self.shared.tokens.key(TOKEN_KEYS, &[token]);
+        if let Some(Cached::Found(payload)) = self.shared.tokens.get_at(&key, now) {
+            return Ok(payload);
+        }
         match self.shared.tokens.get_or_load(key, || {
             verify_signature(token, &self.shared.settings.verifier)
                 .map(|p| Cached::Found(Arc::new(p)))
@@ -165,11 +180,14 @@ impl JwtAuthentication {
         }
     }
 
-    /// Everything after the header: the token classes, then the user.
+    /// Everything after the header: the token classes, then the user. `cache_now`: the
+    /// caches' clock, read once per decision; `cached_only`: answer from the caches alone (`None`
+    /// when they cannot), never asking the store.
     fn judge(
         &self,
         signed: Result<Arc<SignedPayload>, Arc<DecodeError>>,
         cx: &Context<'_>,
+        cache_now: Instant,
         cached_only: bool,
         trace: &mut Tracer<'_>,
     ) -> Option<Outcome> {
@@ -248,7 +266,7 @@ impl JwtAuthentication {
                 AuthObject::Token,
             ));
         }
-        let found = self.user(user_id, cx, cached_only)?;
+        let found = self.user(user_id, cx, cache_now, cached_only)?;
         Some(self.check_user(found, claims, user_id, trace))
     }
 
@@ -256,16 +274,29 @@ impl JwtAuthentication {
         &self,
         user_id: &Value,
         cx: &Context<'_>,
+        now: Instant,
         cached_only: bool,
     ) -> Option<Result<Cached<Arc<JwtUser>>, Arc<crate::store::StoreError>>> {
         let field = &self.shared.settings.user_id_field;
-        let id_text = user_id.to_string();
+        // The claim's JSON text keys the user (`5` and `"5"` apart), written on the stack: a
+        // claim too long for the buffer falls back to a String.
+        let mut buffer = [0u8; 80];
+        let mut cursor = std::io::Cursor::new(&mut buffer[..]);
+        let long_id;
+        let id_text: &[u8] = if serde_json::to_writer(&mut cursor, user_id).is_ok() {
+            let written = usize::try_from(cursor.position()).unwrap_or(0);
+            &cursor.into_inner()[..written]
+        } else {
+            long_id = user_id.to_string();
+            long_id.as_bytes()
+        };
         let key = self
             .shared
             .users
-            .key(USER_KEYS, &[field.as_bytes(), id_text.as_bytes()]);
-        if cached_only {
-            return self.shared.users.get(&key).map(Ok);
+            .key(USER_KEYS, &[field.as_bytes(), id_text]);
+        let cached = self.shared.users.get_at(&key, now);
+        if cached.is_some() || cached_only {
+            return cached.map(Ok);
         }
         Some(
             self.shared
@@ -347,12 +378,16 @@ impl Authenticator for JwtAuthentication {
         cx: &Context<'_>,
         trace: &mut Tracer<'_>,
     ) -> Outcome {
-        let token = match self.raw_token(request, trace) {
+        let header = request.header(&self.shared.settings.auth_header);
+        let token = match self.raw_token(header.as_deref(), trace) {
             Ok(token) => token,
             Err(outcome) => return outcome,
         };
-        let signed = self.verified(&token);
-        self.judge(signed, cx, false, trace)
+        // One reading of the caches' clock for the token and the user (both caches keep the
+        // monotonic clock); the claims are judged against the wall clock, read once too.
+        let now = self.shared.tokens.now();
+        let signed = self.verified(token, now);
+        self.judge(signed, cx, now, false, trace)
             .unwrap_or(Outcome::Fail(ApiError::ServerError))
     }
 
@@ -362,16 +397,20 @@ impl Authenticator for JwtAuthentication {
         cx: &Context<'_>,
         trace: &mut Tracer<'_>,
     ) -> Option<Outcome> {
-        let token = match self.raw_token(request, trace) {
+        let header = request.header(&self.shared.settings.auth_header);
+        let token = match self.raw_token(header.as_deref(), trace) {
             Ok(token) => token,
             Err(outcome) => return Some(outcome),
         };
-        let key = self.shared.tokens.key(TOKEN_KEYS, &[&token]);
-        let signed = match self.shared.tokens.get(&key)? {
+        let key = self.shared.tokens.key(TOKEN_KEYS, &[token]);
+        // One reading of the caches' clock for the token and the user (both caches keep
+        // the monotonic clock); the claims are judged against the wall clock, read once too.
+        let now = self.shared.tokens.now();
+        let signed = match self.shared.tokens.get_at(&key, now)? {
             Cached::Found(payload) => Ok(payload),
             Cached::Unknown => return None,
         };
-        self.judge(signed, cx, true, trace)
+        self.judge(signed, cx, now, true, trace)
     }
 
     fn authenticate_header(&self) -> Option<&Arc<str>> {
