@@ -9,6 +9,7 @@ comma := ,
 include tests/django/django.mk
 include tests/django/engines.mk
 include crates/drfgate-ffi/c-abi.mk
+include crates/drfgate-ffi/tsan.mk
 include python/drfgate-django/django-pkg.mk
 include fuzz/fuzz.mk
 

@@ -1,13 +1,14 @@
 //! The C programs of `tests/c/`, compiled with gcc against the libdrfgate.so cargo built and
 //! run three ways: plainly, under AddressSanitizer + UndefinedBehaviorSanitizer (leaks
-//! included), and under Valgrind memcheck (zero errors, zero definite or indirect leaks).
+//! included), and under Valgrind memcheck (zero errors, zero definite or indirect leaks); the
+//! thread test also under ThreadSanitizer, by hand (`make test-tsan`).
 //! Valgrind runs are kept small: it is ~50 times slower. A missing compiler, Valgrind or
 //! fixture fails a test unless `DRFGATE_SKIP` names it (`cc`, `valgrind`, `django`).
 
 mod support;
 
-use support::fixtures::{known_requests_config, Conformance};
-use support::toolchain::{program, run, Runner, Variant};
+use support::fixtures::{known_requests_config, known_requests_config_in, Conformance};
+use support::toolchain::{program, run, tools_for, Runner, ThreadSanitizedLibrary, Variant};
 
 fn conformance(variant: Variant, runner: Runner) {
     let Some(table) = Conformance::load() else {
@@ -103,6 +104,27 @@ fn many_threads_under_valgrind() {
         &binary,
         Runner::Valgrind,
         &[config.to_str().unwrap(), "4", "500"],
+    );
+}
+
+/// The thread test with the whole library (its standard library too) instrumented by
+/// ThreadSanitizer, so its locks, atomics and `Once`s are seen and a race inside it is
+/// reported. Needs nightly with `rust-src`: `make test-tsan` builds that library and runs this.
+#[test]
+#[ignore = "needs the library built with ThreadSanitizer by nightly: run `make test-tsan`"]
+fn many_threads_under_thread_sanitizer() {
+    let library = ThreadSanitizedLibrary::from_env();
+    let Some(config) = known_requests_config_in(&library.stage()) else {
+        return;
+    };
+    if !tools_for(Runner::Direct) {
+        return;
+    }
+    let binary = library.compile("threads");
+    run(
+        &binary,
+        Runner::Direct,
+        &[config.to_str().unwrap(), "8", "20000"],
     );
 }
 

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use drfgate_test_support::bytes::{hex, unhex};
 use drfgate_test_support::conformance::{self, Answer, Table};
@@ -18,8 +18,14 @@ use super::toolchain::stage;
 
 /// The config `tests/c/requests.h` is written against.
 pub fn known_requests_config() -> Option<PathBuf> {
+    known_requests_config_in(stage())
+}
+
+/// [`known_requests_config`] written into `dir`: the ThreadSanitizer run keeps its files
+/// next to its own library, apart from the normal build's stage.
+pub fn known_requests_config_in(dir: &Path) -> Option<PathBuf> {
     let db = fixture_db()?;
-    let path = stage().join("known-requests.toml");
+    let path = dir.join("known-requests.toml");
     let text = format!(
         r#"[django]
 DATABASE = {db}

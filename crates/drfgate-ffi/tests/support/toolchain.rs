@@ -1,5 +1,6 @@
 //! Building and running the C test programs of `tests/c/` against the library cargo built:
-//! plainly, under AddressSanitizer + UndefinedBehaviorSanitizer, and under Valgrind memcheck.
+//! plainly, under AddressSanitizer + UndefinedBehaviorSanitizer, and under Valgrind memcheck;
+//! and, against the library nightly built with ThreadSanitizer (`make test-tsan`), under TSan.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -146,6 +147,91 @@ pub fn compile(program: &str, variant: Variant) -> PathBuf {
     binary
 }
 
+/// The library built with ThreadSanitizer instrumentation, standard library included
+/// (`make test-tsan`, crates/drfgate-ffi/tsan.mk): its static archive, and the TSan runtime
+/// of the nightly rustc that built it.
+pub struct ThreadSanitizedLibrary {
+    archive: PathBuf,
+    runtime: PathBuf,
+}
+
+impl ThreadSanitizedLibrary {
+    /// From `DRFGATE_TSAN_ARCHIVE` and `DRFGATE_TSAN_RUNTIME`, which `make test-tsan` sets;
+    /// fails the test, naming the command, when they are missing.
+    pub fn from_env() -> Self {
+        let path = |name: &str| {
+            let path = PathBuf::from(std::env::var_os(name).unwrap_or_else(|| {
+                panic!("{name} is not set: this test needs the library built with ThreadSanitizer, run it with `make test-tsan`")
+            }));
+            assert!(path.is_file(), "{name}: {} is missing", path.display());
+            path
+        };
+        Self {
+            archive: path("DRFGATE_TSAN_ARCHIVE"),
+            runtime: path("DRFGATE_TSAN_RUNTIME"),
+        }
+    }
+
+    /// Where the TSan programs and their files go: beside the TSan build, not in the normal
+    /// build's stage.
+    pub fn stage(&self) -> PathBuf {
+        let stage = self.archive.parent().unwrap().join("c-tests-tsan");
+        std::fs::create_dir_all(&stage).unwrap();
+        stage
+    }
+
+    /// `tests/c/<program>.c` compiled by gcc with `-fsanitize=thread` and linked statically
+    /// with the instrumented library. The runtime is rustc's (LLVM's compiler-rt), not gcc's
+    /// libtsan: LLVM's instrumentation calls entry points gcc 12's runtime does not have
+    /// (`__tsan_memcpy`), and gcc's instrumentation only needs the ones both have. So gcc
+    /// compiles with `-fsanitize=thread` but links without it, the runtime given whole.
+    pub fn compile(&self, program: &str) -> PathBuf {
+        let stage = self.stage();
+        let root = repo_root();
+        let object = stage.join(format!("{program}-tsan.o"));
+        let binary = stage.join(format!("{program}-tsan"));
+        let mut compile = Command::new(c_compiler());
+        compile
+            .args(["-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror"])
+            .args(["-g", "-O1", "-fsanitize=thread", "-c"])
+            .arg("-I")
+            .arg(root.join("include"))
+            .arg(root.join(format!("tests/c/{program}.c")))
+            .arg("-o")
+            .arg(&object);
+        checked(compile, program);
+        let mut link = Command::new(c_compiler());
+        link.arg(&object)
+            .arg(&self.archive)
+            .arg("-Wl,--whole-archive")
+            .arg(&self.runtime)
+            .arg("-Wl,--no-whole-archive")
+            // What the static archive needs from the system (cargo's native-static-libs).
+            .args([
+                "-lgcc_s",
+                "-lutil",
+                "-lrt",
+                "-lpthread",
+                "-lm",
+                "-ldl",
+                "-lc",
+            ])
+            .arg("-o")
+            .arg(&binary);
+        checked(link, program);
+        binary
+    }
+}
+
+fn checked(mut command: Command, program: &str) {
+    let output = command.output().expect("gcc runs");
+    assert!(
+        output.status.success(),
+        "building {program} (tsan) failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Runner {
     Direct,
@@ -177,7 +263,9 @@ pub fn run(binary: &Path, runner: Runner, args: &[&str]) -> Output {
             "ASAN_OPTIONS",
             "detect_leaks=1:abort_on_error=0:halt_on_error=1",
         )
-        .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");
+        .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        // Every race reported, then exit code 66 (TSan's default): the test fails.
+        .env("TSAN_OPTIONS", "second_deadlock_stack=1");
     let output = command.output().expect("the test program runs");
     let name = binary.file_name().unwrap().to_string_lossy();
     eprintln!(
