@@ -179,3 +179,29 @@ fn null_and_garbage_arguments_under_asan_and_ubsan() {
 fn null_and_garbage_arguments_under_valgrind() {
     abuse(Variant::Plain, Runner::Valgrind, "1000");
 }
+
+/// A decision the caller owns, refilled by `drfgate_gate_decide_into` (tests/c/reuse.c).
+fn reuse(variant: Variant, runner: Runner) {
+    let Some(config) = known_requests_config() else {
+        return;
+    };
+    let Some(binary) = program("reuse", variant, runner) else {
+        return;
+    };
+    run(&binary, runner, &[config.to_str().unwrap()]);
+}
+
+#[test]
+fn a_reused_decision_answers_as_a_new_one() {
+    reuse(Variant::Plain, Runner::Direct);
+}
+
+#[test]
+fn a_reused_decision_under_asan_and_ubsan() {
+    reuse(Variant::Sanitized, Runner::Direct);
+}
+
+#[test]
+fn a_reused_decision_under_valgrind() {
+    reuse(Variant::Plain, Runner::Valgrind);
+}
