@@ -10,8 +10,9 @@
 # Each path runs the release example `hot_loop` (crates/drfgate/examples/hot_loop.rs) twice,
 # with 2,000 and 4,000 decisions: the difference ÷ 2,000 is one decision, start-up and the
 # first (uncached) decision cancelling out. `c_abi` is the same as `token` decided by a C
-# program through libdrfgate.so (crates/drfgate-ffi/benches/decide_loop.c, which also frees
-# each decision); the table shows what it adds. More than 10 % growth on a checked path
+# program through libdrfgate.so (crates/drfgate-ffi/benches/decide_loop.c): a new decision
+# per request, freed (`drfgate_gate_decide`); `c_abi_into` refills one decision the program
+# made once (`drfgate_gate_decide_into`). The table shows what each adds. More than 10 % growth on a checked path
 # fails; a baseline recorded with another rustc is not compared (a warning), as the
 # compiler alone moves the counts.
 set -euo pipefail
@@ -22,8 +23,8 @@ baseline="${root}/bench/instructions-baseline.toml"
 target="${CARGO_TARGET_DIR:-${root}/target}/release"
 db="${root}/build/django/db.sqlite3"
 cargo="${CARGO:-cargo}"
-checked_paths="token basic none unknown c_abi"
-all_paths="token basic session jwt none unknown c_abi"
+checked_paths="token basic none unknown c_abi c_abi_into"
+all_paths="token basic session jwt none unknown c_abi c_abi_into"
 small=2000
 large=4000
 # More growth than this, in percent, fails a check.
@@ -84,7 +85,9 @@ per_decision() { # per_decision PATH: instructions per decision
     local path="$1" run
     for rounds in "${small}" "${large}"; do
         if [ "${path}" = c_abi ]; then
-            run=("${work}/decide_loop" "${work}/gate.toml" "${rounds}")
+            run=("${work}/decide_loop" "${work}/gate.toml" "${rounds}" new)
+        elif [ "${path}" = c_abi_into ]; then
+            run=("${work}/decide_loop" "${work}/gate.toml" "${rounds}" into)
         else
             run=("${target}/examples/hot_loop" "${db}" "${rounds}" "${path}")
         fi
@@ -122,7 +125,8 @@ table)
     for path in ${paths}; do
         echo "| ${path} | ${measured[${path}]} |"
     done
-    echo "| C ABI adds to \`token\` | $((measured[c_abi] - measured[token])) |"
+    echo "| C ABI adds to \`token\` (\`drfgate_gate_decide\`, free) | $((measured[c_abi] - measured[token])) |"
+    echo "| C ABI adds to \`token\` (\`drfgate_gate_decide_into\`) | $((measured[c_abi_into] - measured[token])) |"
     echo
     echo "(${rustc_version}, $(valgrind --version))"
     ;;

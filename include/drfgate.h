@@ -7,7 +7,9 @@
  * Usage: create one gate per config with drfgate_gate_new_from_path() and share it by all
  * threads; for each request fill a drfgate_request, call drfgate_gate_decide(), read the
  * decision (drfgate_decision_is_allow(), _status(), _body(), _www_authenticate(), ...) and
- * release it with drfgate_decision_free().
+ * release it with drfgate_decision_free(). Or, without an allocation per request: make one
+ * decision per thread with drfgate_decision_new() and refill it for each request with
+ * drfgate_gate_decide_into().
  *
  * Conventions: every fallible call returns a drfgate_result (stable numbers); outputs go
  * through out-pointers written only on DRFGATE_RESULT_OK; no call lets a Rust panic reach C
@@ -197,9 +199,11 @@ typedef uint32_t drfgate_log_level;
 
 /**
  * The gate's answer for one request: allow (as a user, or anonymous) or deny (with DRF's
- * exact status, JSON body and headers). Made by `drfgate_gate_decide`, released with
- * `drfgate_decision_free`. A decision may be read from any thread, but is not shared by
- * design: one per request.
+ * exact status, JSON body and headers). Made by `drfgate_gate_decide` (a new one per
+ * request), or made once by `drfgate_decision_new` and refilled by `drfgate_gate_decide_into`
+ * for each request (no allocation per request); released with `drfgate_decision_free`. A
+ * decision may be read from any thread, but is not shared by design: one per request (or
+ * per thread, refilled).
  */
 typedef struct drfgate_decision drfgate_decision;
 
@@ -468,23 +472,6 @@ const char *drfgate_version(void);
 drfgate_result drfgate_gate_decide(const struct drfgate_gate *gate, const struct drfgate_request *request, struct drfgate_decision **out_decision);
 
 /**
- * Whether the decision needs the request body, and how much of it: a session-authenticated
- * POST whose CSRF check DRF runs on the parsed body (a form's `csrfmiddlewaretoken`, a JSON
- * body that must parse). Writes the number of body bytes to read to `*out_len` (the
- * request's `Content-Length`, never more than `DATA_UPLOAD_MAX_MEMORY_SIZE`) and returns
- * `DRFGATE_RESULT_OK`; returns `DRFGATE_RESULT_ABSENT` when the decision does not need the
- * body (decide without reading it). A front end that can, reads that many bytes, keeps them
- * for the application, sets `request->body` and `request->body_complete`, then decides;
- * one that cannot decides without it, and the gate defers such a request to the
- * application (passes it on without an identity). Cheap (headers only, no database): call
- * it before every decision. Other results as for `drfgate_gate_decide`.
- *
- * # Safety
- * As `drfgate_gate_decide`; `out_len` is NULL or writable.
- */
-drfgate_result drfgate_gate_body_wanted(const struct drfgate_gate *gate, const struct drfgate_request *request, size_t *out_len);
-
-/**
  * As `drfgate_gate_decide`, but only when the answer needs neither the database nor a
  * password hasher: from the gate's caches (a token or a verified password seen within the
  * TTL, a user's permissions) or from the request alone (no credentials, a malformed
@@ -502,15 +489,73 @@ drfgate_result drfgate_gate_body_wanted(const struct drfgate_gate *gate, const s
 drfgate_result drfgate_gate_decide_cached(const struct drfgate_gate *gate, const struct drfgate_request *request, struct drfgate_decision **out_decision);
 
 /**
+ * Makes an empty decision for `drfgate_gate_decide_into` to fill, request after request:
+ * one per thread (or per connection) instead of one per request, so that deciding
+ * allocates nothing. Release it with `drfgate_decision_free`. Until a decision has been
+ * made into it, and after a `_into` call that returned anything but `DRFGATE_RESULT_OK`, it
+ * is **empty**: `drfgate_decision_is_allow` is false, `drfgate_decision_status` is 0 and
+ * every value is `DRFGATE_RESULT_ABSENT`.
+ *
+ * # Safety
+ * `out_decision` is NULL or writable.
+ */
+drfgate_result drfgate_decision_new(struct drfgate_decision **out_decision);
+
+/**
+ * As `drfgate_gate_decide`, but into a decision the caller owns (from
+ * `drfgate_decision_new`, or one an earlier `drfgate_gate_decide` returned), replacing what
+ * it held: no allocation per request. The strings read from its previous answer become
+ * invalid. Any result other than `DRFGATE_RESULT_OK` leaves it **empty** (never the previous
+ * request's answer), and the caller must **fail closed** as for `drfgate_gate_decide`.
+ *
+ * A decision is refilled by one thread at a time, and not read while it is refilled: keep
+ * one per thread (or per connection). Any number of threads may decide on the same gate.
+ *
+ * # Safety
+ * `gate` is NULL or a live gate; `request` as for `drfgate_gate_decide`; `decision` is NULL
+ * or a live decision that no other thread uses during the call.
+ */
+drfgate_result drfgate_gate_decide_into(const struct drfgate_gate *gate, const struct drfgate_request *request, struct drfgate_decision *decision);
+
+/**
+ * As `drfgate_gate_decide_cached`, into a decision the caller owns (see
+ * `drfgate_gate_decide_into`). `DRFGATE_RESULT_ABSENT` (the caches cannot answer) leaves it
+ * empty, like every result other than `DRFGATE_RESULT_OK`.
+ *
+ * # Safety
+ * As `drfgate_gate_decide_into`.
+ */
+drfgate_result drfgate_gate_decide_cached_into(const struct drfgate_gate *gate, const struct drfgate_request *request, struct drfgate_decision *decision);
+
+/**
+ * Whether the decision needs the request body, and how much of it: a session-authenticated
+ * POST whose CSRF check DRF runs on the parsed body (a form's `csrfmiddlewaretoken`, a JSON
+ * body that must parse). Writes the number of body bytes to read to `*out_len` (the
+ * request's `Content-Length`, never more than `DATA_UPLOAD_MAX_MEMORY_SIZE`) and returns
+ * `DRFGATE_RESULT_OK`; returns `DRFGATE_RESULT_ABSENT` when the decision does not need the
+ * body (decide without reading it). A front end that can, reads that many bytes, keeps them
+ * for the application, sets `request->body` and `request->body_complete`, then decides;
+ * one that cannot decides without it, and the gate defers such a request to the
+ * application (passes it on without an identity). Cheap (headers only, no database): call
+ * it before every decision. Other results as for `drfgate_gate_decide`.
+ *
+ * # Safety
+ * As `drfgate_gate_decide`; `out_len` is NULL or writable.
+ */
+drfgate_result drfgate_gate_body_wanted(const struct drfgate_gate *gate, const struct drfgate_request *request, size_t *out_len);
+
+/**
  * Releases a decision; the strings read from it become invalid. NULL is ignored.
  *
  * # Safety
- * `decision` is NULL or a decision from `drfgate_gate_decide` (or `_cached`) not yet freed.
+ * `decision` is NULL or a decision from `drfgate_gate_decide` (or `_cached`) or
+ * `drfgate_decision_new`, not yet freed.
  */
 void drfgate_decision_free(struct drfgate_decision *decision);
 
 /**
- * True when the request may go on (to the application). False for a deny, and for NULL.
+ * True when the request may go on (to the application). False for a deny, for an empty
+ * decision (see `drfgate_decision_new`), and for NULL.
  *
  * # Safety
  * `decision` is NULL or a live decision.
@@ -519,7 +564,7 @@ bool drfgate_decision_is_allow(const struct drfgate_decision *decision);
 
 /**
  * The HTTP status: 200 for an allow, DRF's status for a deny (401, 403, 404, 405, 500).
- * 0 for NULL.
+ * 0 for an empty decision (see `drfgate_decision_new`) and for NULL.
  *
  * # Safety
  * `decision` is NULL or a live decision.

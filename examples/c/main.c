@@ -1,5 +1,6 @@
 /* drfgate-example: asks libdrfgate what DRF would answer for one request, the way a
- * web-server module does: one gate for the process, one decision per request, fail closed.
+ * web-server module does: one gate for the process, one decision per thread refilled for
+ * each request (no allocation per request), fail closed.
  *
  *   drfgate-example CONFIG METHOD PATH [AUTHORIZATION]
  *
@@ -62,11 +63,21 @@ int main(int argc, char **argv) {
     request.headers = &authorization;
     request.headers_len = argc == 5 ? 1 : 0;
 
+    /* Once per thread (or per connection), refilled for each request: deciding into it
+     * allocates nothing. drfgate_gate_decide() would make a new one per request instead. */
     drfgate_decision *decision = NULL;
-    result = drfgate_gate_decide(gate, &request, &decision);
+    result = drfgate_decision_new(&decision);
     if (result != DRFGATE_RESULT_OK) {
-        /* Fail closed: a server answers 500 and does not pass the request on. */
         print_error("no decision", result);
+        drfgate_gate_free(gate);
+        return 2;
+    }
+    result = drfgate_gate_decide_into(gate, &request, decision);
+    if (result != DRFGATE_RESULT_OK) {
+        /* Fail closed: a server answers 500 and does not pass the request on. (The decision
+         * is empty now: it never keeps a previous request's answer.) */
+        print_error("no decision", result);
+        drfgate_decision_free(decision);
         drfgate_gate_free(gate);
         return 1;
     }

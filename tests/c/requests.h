@@ -45,9 +45,10 @@ static inline bool one_header_lookup(void *userdata, const char *name, size_t na
     return true;
 }
 
-/* Decides KNOWN[i], through the header array or the callback, and checks the answer.
- * Returns 1 when it matched. */
-static inline int decide_known(const drfgate_gate *gate, size_t i, int use_callback) {
+/* Decides KNOWN[i], through the header array or the callback, and checks the answer: into
+ * a new decision (drfgate_gate_decide, freed after), or into `reused` when it is not NULL
+ * (drfgate_gate_decide_into, kept). Returns 1 when it matched. */
+static inline int decide_known_into(const drfgate_gate *gate, size_t i, int use_callback, drfgate_decision *reused) {
     const struct known_request *k = &KNOWN[i];
     drfgate_header header = {bytes_of("Authorization"), bytes_of(k->authorization)};
     struct one_header lookup_data = {"Authorization", k->authorization};
@@ -62,8 +63,8 @@ static inline int decide_known(const drfgate_gate *gate, size_t i, int use_callb
         req.headers = &header;
         req.headers_len = 1;
     }
-    drfgate_decision *d = NULL;
-    drfgate_result r = drfgate_gate_decide(gate, &req, &d);
+    drfgate_decision *d = reused;
+    drfgate_result r = reused ? drfgate_gate_decide_into(gate, &req, reused) : drfgate_gate_decide(gate, &req, &d);
     if (r != DRFGATE_RESULT_OK) {
         fprintf(stderr, "KNOWN[%zu]: decide returned %s: %s\n", i, drfgate_result_text(r), last_error());
         return 0;
@@ -83,8 +84,12 @@ static inline int decide_known(const drfgate_gate *gate, size_t i, int use_callb
                 has_name == DRFGATE_RESULT_OK ? name.data : "-", has_body == DRFGATE_RESULT_OK ? (int)body.len : 1,
                 has_body == DRFGATE_RESULT_OK ? (const char *)body.data : "-");
     }
-    drfgate_decision_free(d);
+    if (!reused) drfgate_decision_free(d);
     return ok;
+}
+
+static inline int decide_known(const drfgate_gate *gate, size_t i, int use_callback) {
+    return decide_known_into(gate, i, use_callback, NULL);
 }
 
 #endif

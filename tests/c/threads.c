@@ -1,5 +1,6 @@
 /* Many threads deciding at once on one shared gate, while another invalidates cache
- * entries and reads the counters: every answer must stay what DRF says.
+ * entries and reads the counters: every answer must stay what DRF says. Each thread makes
+ * every other decision into a decision of its own, refilled (drfgate_gate_decide_into).
  * Usage: threads CONFIG THREADS ITERATIONS_PER_THREAD */
 #include <pthread.h>
 #include <strings.h>
@@ -18,10 +19,14 @@ struct worker {
 
 static void *decide_loop(void *arg) {
     struct worker *w = arg;
+    drfgate_decision *own = NULL;
+    if (drfgate_decision_new(&own) != DRFGATE_RESULT_OK) die("drfgate_decision_new: %s", last_error());
     for (long i = 0; i < iterations; i++) {
         size_t which = (size_t)(i + (long)w->id) % KNOWN_COUNT;
-        if (!decide_known(shared_gate, which, (int)((i / KNOWN_COUNT + w->id) % 2))) w->mismatches++;
+        drfgate_decision *reused = i % 2 ? own : NULL;
+        if (!decide_known_into(shared_gate, which, (int)((i / KNOWN_COUNT + w->id) % 2), reused)) w->mismatches++;
     }
+    drfgate_decision_free(own);
     return NULL;
 }
 

@@ -1,6 +1,8 @@
 /* The C side of the c_abi bench: times N cached decisions through the C ABI, the way a
- * server module makes them (fill a drfgate_request, decide, read allow/deny, free).
- * Usage: decide_loop CONFIG ITERATIONS; prints the elapsed nanoseconds of the timed loop. */
+ * server module makes them (fill a drfgate_request, decide, read allow/deny).
+ * Usage: decide_loop CONFIG ITERATIONS [new|into]; prints the elapsed nanoseconds of the
+ * timed loop. `new` (the default): drfgate_gate_decide and drfgate_decision_free per
+ * decision; `into`: drfgate_gate_decide_into one decision made once, refilled each time. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +10,14 @@
 
 #include "drfgate.h"
 
+/* NULL: a new decision per call; else this one, refilled. */
+static drfgate_decision *reused;
+
 static int decide_once(const drfgate_gate *gate, const drfgate_request *request) {
+    if (reused) {
+        if (drfgate_gate_decide_into(gate, request, reused) != DRFGATE_RESULT_OK) return -1;
+        return drfgate_decision_is_allow(reused);
+    }
     drfgate_decision *decision = NULL;
     if (drfgate_gate_decide(gate, request, &decision) != DRFGATE_RESULT_OK) return -1;
     int allowed = drfgate_decision_is_allow(decision);
@@ -17,8 +26,12 @@ static int decide_once(const drfgate_gate *gate, const drfgate_request *request)
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s CONFIG ITERATIONS\n", argv[0]);
+    if (argc != 3 && !(argc == 4 && (strcmp(argv[3], "new") == 0 || strcmp(argv[3], "into") == 0))) {
+        fprintf(stderr, "usage: %s CONFIG ITERATIONS [new|into]\n", argv[0]);
+        return 2;
+    }
+    if (argc == 4 && strcmp(argv[3], "into") == 0 && drfgate_decision_new(&reused) != DRFGATE_RESULT_OK) {
+        fprintf(stderr, "decide_loop: cannot make a decision\n");
         return 2;
     }
     long iterations = atol(argv[2]);
@@ -52,6 +65,7 @@ int main(int argc, char **argv) {
     }
     long long ns = (long long)(end.tv_sec - start.tv_sec) * 1000000000LL + (end.tv_nsec - start.tv_nsec);
     printf("%lld\n", ns);
+    drfgate_decision_free(reused);
     drfgate_gate_free(gate);
     return 0;
 }

@@ -1,7 +1,10 @@
 //! Asking the gate about a request, and reading its answer.
 //!
+//! Reading the gate's answer (asking for it is `decide.rs`).
+//!
 //! A decision owns everything it points to: the strings its accessors hand out stay valid
-//! until `drfgate_decision_free`, even after the gate is freed.
+//! until `drfgate_decision_free`, or until the decision is refilled by a `_into` call, even
+//! after the gate is freed.
 
 use std::ffi::c_char;
 
@@ -10,10 +13,9 @@ use std::sync::Arc;
 use drfgate::handoff::Handoff;
 use drfgate::{Decision, Deny, Gate, Identity, Judgement, Request, UserPk};
 
-use crate::boundary::{ffi_boundary, try_nonnull, try_out, try_ref, try_result, Fallback};
-use crate::gate::{drfgate_gate, try_gate};
-use crate::request::{drfgate_bytes, drfgate_request, RequestView, REQUEST_LAYOUT};
-use crate::result::{drfgate_result, fail};
+use crate::boundary::{ffi_boundary, try_out, try_ref, Fallback};
+use crate::request::drfgate_bytes;
+use crate::result::drfgate_result;
 
 /// UTF-8 text owned by a decision: `len` bytes at `data`, **not** NUL-terminated
 /// (copy it with e.g. `apr_pstrmemdup`, or use it as an `ngx_str_t`).
@@ -34,11 +36,15 @@ impl drfgate_str {
 }
 
 /// The gate's answer for one request: allow (as a user, or anonymous) or deny (with DRF's
-/// exact status, JSON body and headers). Made by `drfgate_gate_decide`, released with
-/// `drfgate_decision_free`. A decision may be read from any thread, but is not shared by
-/// design: one per request.
+/// exact status, JSON body and headers). Made by `drfgate_gate_decide` (a new one per
+/// request), or made once by `drfgate_decision_new` and refilled by `drfgate_gate_decide_into`
+/// for each request (no allocation per request); released with `drfgate_decision_free`. A
+/// decision may be read from any thread, but is not shared by design: one per request (or
+/// per thread, refilled).
 pub struct drfgate_decision {
-    decision: Decision,
+    /// `None` while empty: made by `drfgate_decision_new`, or cleared by a `_into` call that
+    /// made no decision, so that a stale answer can never be read as this request's.
+    decision: Option<Decision>,
     /// The label of the route that decided; shared with the gate's route table.
     route: Option<Arc<str>>,
     /// An integer primary key as text, so `drfgate_decision_user_pk` can lend it.
@@ -52,55 +58,64 @@ pub struct drfgate_decision {
 }
 
 impl drfgate_decision {
-    /// The decision, signed for the application when the config has a `[handoff]` key (the
-    /// signature covers this request's method and path, so it is made while both are here).
-    fn signed(gate: &Gate, request: &Request<'_>, judgement: Judgement<'_>) -> drfgate_decision {
-        let handoff = gate.handoff(request, &judgement.decision);
+    /// A decision that holds no answer: not allowed, status 0, every value absent.
+    pub(crate) fn empty() -> drfgate_decision {
         drfgate_decision {
-            handoff,
-            ..drfgate_decision::new(judgement)
+            decision: None,
+            route: None,
+            int_pk: [0; 20],
+            int_pk_len: 0,
+            retry_after: [0; 20],
+            retry_after_len: 0,
+            handoff: None,
         }
     }
 
-    fn new(judgement: Judgement<'_>) -> drfgate_decision {
-        let route = judgement.route.map(|route| route.shared_label());
+    /// Empties it (see [`drfgate_decision::empty`]), releasing what it held.
+    pub(crate) fn clear(&mut self) {
+        self.decision = None;
+        self.route = None;
+        self.int_pk_len = 0;
+        self.retry_after_len = 0;
+        self.handoff = None;
+    }
+
+    /// Fills an empty decision with the judgement, in place (a decision is a few hundred
+    /// bytes: building it elsewhere and moving it cost more than the rest of the C ABI),
+    /// signed for the application when the config has a `[handoff]` key (the signature
+    /// covers this request's method and path, so it is made while both are here). What may
+    /// panic runs before anything is written, and the decimal texts are read only through
+    /// the decision written last, so a panic leaves it empty.
+    pub(crate) fn fill(&mut self, gate: &Gate, request: &Request<'_>, judgement: Judgement<'_>) {
         let decision = judgement.decision;
-        let mut int_pk = [0u8; 20];
-        let mut int_pk_len = 0;
+        let handoff = gate.handoff(request, &decision);
+        let route = judgement.route.map(|route| route.shared_label());
         if let Some(UserPk::Int(n)) = decision.identity().map(|i| &i.user.pk) {
-            int_pk_len = decimal(*n, &mut int_pk);
+            self.int_pk_len = decimal(*n, &mut self.int_pk);
         }
-        let mut retry_after = [0u8; 20];
-        let mut retry_after_len = 0;
         if let Decision::Deny(Deny {
             retry_after: Some(seconds),
             ..
         }) = &decision
         {
-            retry_after_len = decimal(
+            self.retry_after_len = decimal(
                 i64::try_from(*seconds).unwrap_or(i64::MAX),
-                &mut retry_after,
+                &mut self.retry_after,
             );
         }
-        drfgate_decision {
-            decision,
-            route,
-            int_pk,
-            int_pk_len,
-            retry_after,
-            retry_after_len,
-            handoff: None,
-        }
+        self.handoff = handoff;
+        self.route = route;
+        self.decision = Some(decision);
     }
 
     fn identity(&self) -> Option<&Identity> {
-        self.decision.identity()
+        self.decision.as_ref()?.identity()
     }
 
     fn deny(&self) -> Option<&Deny> {
         match &self.decision {
-            Decision::Deny(deny) => Some(deny),
-            Decision::Allow(_) | Decision::Pass => None,
+            Some(Decision::Deny(deny)) => Some(deny),
+            Some(Decision::Allow(_) | Decision::Pass) | None => None,
         }
     }
 
@@ -122,143 +137,16 @@ fn decimal(n: i64, out: &mut [u8; 20]) -> u8 {
     text.len() as u8
 }
 
-/// Decides one request: who it is (DRF's authentication classes) and whether it may go on
-/// (permission classes, then the view's methods), exactly as DRF would answer it.
-///
-/// On success writes a new decision to `*out_decision` (release it with
-/// `drfgate_decision_free`). Any other result means no decision was made: the caller must
-/// **fail closed** (answer 500, do not pass the request on). `DRFGATE_RESULT_DATABASE` does
-/// not occur here: a database failure during a decision is a deny with status 500, as
-/// Django would answer. `DRFGATE_RESULT_INVALID_ARGUMENT` names what is malformed in the
-/// request, e.g. a `struct_size` below `DRFGATE_REQUEST_MIN_SIZE` (declare requests with
-/// `DRFGATE_REQUEST_INIT`).
-///
-/// Thread-safe: any number of threads may decide on the same gate at once.
-///
-/// # Safety
-/// `gate` is NULL or a live gate; `request` is NULL or a request of `struct_size` readable
-/// bytes whose pointers are valid as its documentation says for the duration of the call;
-/// `out_decision` is NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn drfgate_gate_decide(
-    gate: *const drfgate_gate,
-    request: *const drfgate_request,
-    out_decision: *mut *mut drfgate_decision,
-) -> drfgate_result {
-    ffi_boundary!({
-        const F: &str = "drfgate_gate_decide";
-        let gate = try_gate!(F, gate);
-        let request = try_nonnull!(F, request);
-        let out_decision = try_out!(F, out_decision);
-        // SAFETY: the caller promises a request of `struct_size` readable bytes.
-        let request = try_result!(unsafe { REQUEST_LAYOUT.read(F, "request", request) });
-        // SAFETY: the caller's promise about the request's pointers.
-        let view = try_result!(unsafe { RequestView::new(F, &request) });
-        let request = view.request();
-        let judgement = gate.judge(&request);
-        if let Some(fault) = view.callback_fault() {
-            return fail(drfgate_result::InvalidArgument, format!("{F}: {fault}"));
-        }
-        let handle = Box::new(drfgate_decision::signed(gate, &request, judgement));
-        // SAFETY: the caller promises it is writable.
-        unsafe { out_decision.write(Box::into_raw(handle)) };
-        drfgate_result::Ok
-    })
-}
-
-/// Whether the decision needs the request body, and how much of it: a session-authenticated
-/// POST whose CSRF check DRF runs on the parsed body (a form's `csrfmiddlewaretoken`, a JSON
-/// body that must parse). Writes the number of body bytes to read to `*out_len` (the
-/// request's `Content-Length`, never more than `DATA_UPLOAD_MAX_MEMORY_SIZE`) and returns
-/// `DRFGATE_RESULT_OK`; returns `DRFGATE_RESULT_ABSENT` when the decision does not need the
-/// body (decide without reading it). A front end that can, reads that many bytes, keeps them
-/// for the application, sets `request->body` and `request->body_complete`, then decides;
-/// one that cannot decides without it, and the gate defers such a request to the
-/// application (passes it on without an identity). Cheap (headers only, no database): call
-/// it before every decision. Other results as for `drfgate_gate_decide`.
-///
-/// # Safety
-/// As `drfgate_gate_decide`; `out_len` is NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn drfgate_gate_body_wanted(
-    gate: *const drfgate_gate,
-    request: *const drfgate_request,
-    out_len: *mut usize,
-) -> drfgate_result {
-    ffi_boundary!({
-        const F: &str = "drfgate_gate_body_wanted";
-        let gate = try_gate!(F, gate);
-        let request = try_nonnull!(F, request);
-        let out_len = try_out!(F, out_len);
-        // SAFETY: the caller promises a request of `struct_size` readable bytes.
-        let request = try_result!(unsafe { REQUEST_LAYOUT.read(F, "request", request) });
-        // SAFETY: the caller's promise about the request's pointers.
-        let view = try_result!(unsafe { RequestView::new(F, &request) });
-        let wanted = gate.body_wanted(&view.request());
-        if let Some(fault) = view.callback_fault() {
-            return fail(drfgate_result::InvalidArgument, format!("{F}: {fault}"));
-        }
-        let Some(length) = wanted.and_then(|l| usize::try_from(l).ok()) else {
-            return drfgate_result::Absent;
-        };
-        // SAFETY: the caller promises it is writable.
-        unsafe { out_len.write(length) };
-        drfgate_result::Ok
-    })
-}
-
-/// As `drfgate_gate_decide`, but only when the answer needs neither the database nor a
-/// password hasher: from the gate's caches (a token or a verified password seen within the
-/// TTL, a user's permissions) or from the request alone (no credentials, a malformed
-/// header, a route that needs no authentication). Then it writes the decision
-/// `drfgate_gate_decide` would make at that moment and returns `DRFGATE_RESULT_OK`; otherwise
-/// it returns `DRFGATE_RESULT_ABSENT`, writes nothing, and the caller asks
-/// `drfgate_gate_decide` where blocking is allowed (a thread pool).
-///
-/// It never blocks on I/O or runs a hasher: for an event loop (nginx's workers) to answer
-/// the common cases inline. Other results as for `drfgate_gate_decide`.
-///
-/// # Safety
-/// As `drfgate_gate_decide`.
-#[no_mangle]
-pub unsafe extern "C" fn drfgate_gate_decide_cached(
-    gate: *const drfgate_gate,
-    request: *const drfgate_request,
-    out_decision: *mut *mut drfgate_decision,
-) -> drfgate_result {
-    ffi_boundary!({
-        const F: &str = "drfgate_gate_decide_cached";
-        let gate = try_gate!(F, gate);
-        let request = try_nonnull!(F, request);
-        let out_decision = try_out!(F, out_decision);
-        // SAFETY: the caller promises a request of `struct_size` readable bytes.
-        let request = try_result!(unsafe { REQUEST_LAYOUT.read(F, "request", request) });
-        // SAFETY: the caller's promise about the request's pointers.
-        let view = try_result!(unsafe { RequestView::new(F, &request) });
-        let request = view.request();
-        let judgement = gate.judge_cached(&request);
-        if let Some(fault) = view.callback_fault() {
-            return fail(drfgate_result::InvalidArgument, format!("{F}: {fault}"));
-        }
-        let Some(judgement) = judgement else {
-            return drfgate_result::Absent;
-        };
-        let handle = Box::new(drfgate_decision::signed(gate, &request, judgement));
-        // SAFETY: the caller promises it is writable.
-        unsafe { out_decision.write(Box::into_raw(handle)) };
-        drfgate_result::Ok
-    })
-}
-
 /// Releases a decision; the strings read from it become invalid. NULL is ignored.
 ///
 /// # Safety
-/// `decision` is NULL or a decision from `drfgate_gate_decide` (or `_cached`) not yet freed.
+/// `decision` is NULL or a decision from `drfgate_gate_decide` (or `_cached`) or
+/// `drfgate_decision_new`, not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn drfgate_decision_free(decision: *mut drfgate_decision) {
     ffi_boundary!({
         if !decision.is_null() {
-            // SAFETY: made by Box::into_raw in drfgate_gate_decide, given back once.
+            // SAFETY: made by Box::into_raw (decide.rs), given back once.
             drop(unsafe { Box::from_raw(decision) });
         }
     })
@@ -301,7 +189,8 @@ unsafe fn lend<T>(
     })
 }
 
-/// True when the request may go on (to the application). False for a deny, and for NULL.
+/// True when the request may go on (to the application). False for a deny, for an empty
+/// decision (see `drfgate_decision_new`), and for NULL.
 ///
 /// # Safety
 /// `decision` is NULL or a live decision.
@@ -310,20 +199,24 @@ pub unsafe extern "C" fn drfgate_decision_is_allow(decision: *const drfgate_deci
     // SAFETY: the caller's promise.
     unsafe {
         read("drfgate_decision_is_allow", decision, |d| {
-            d.decision.is_allow()
+            d.decision.as_ref().is_some_and(Decision::is_allow)
         })
     }
 }
 
 /// The HTTP status: 200 for an allow, DRF's status for a deny (401, 403, 404, 405, 500).
-/// 0 for NULL.
+/// 0 for an empty decision (see `drfgate_decision_new`) and for NULL.
 ///
 /// # Safety
 /// `decision` is NULL or a live decision.
 #[no_mangle]
 pub unsafe extern "C" fn drfgate_decision_status(decision: *const drfgate_decision) -> u16 {
     // SAFETY: the caller's promise.
-    unsafe { read("drfgate_decision_status", decision, |d| d.decision.status()) }
+    unsafe {
+        read("drfgate_decision_status", decision, |d| {
+            d.decision.as_ref().map_or(0, Decision::status)
+        })
+    }
 }
 
 /// A deny's response body, byte for byte: DRF's JSON, or Django's HTML 400 page for a host
@@ -413,7 +306,7 @@ pub unsafe extern "C" fn drfgate_decision_retry_after(
             decision,
             (out_value, "out_value"),
             |d| {
-                (d.retry_after_len > 0).then(|| drfgate_str {
+                (d.deny().is_some() && d.retry_after_len > 0).then(|| drfgate_str {
                     data: d.retry_after.as_ptr().cast(),
                     len: usize::from(d.retry_after_len),
                 })

@@ -17,6 +17,7 @@
 #![allow(non_camel_case_types)]
 
 mod boundary;
+mod decide;
 mod decision;
 mod fork;
 mod gate;
@@ -27,6 +28,7 @@ mod sized;
 
 use std::ffi::c_char;
 
+pub use decide::*;
 pub use decision::*;
 pub use gate::*;
 pub use logger::*;

@@ -262,10 +262,12 @@ pub(crate) struct RequestView<'a> {
 
 impl<'a> RequestView<'a> {
     /// Checks every pointer and length once, so the lookups during the decision cannot fail.
+    /// Inlined: returned through a `Result`, the view would be copied on the way out.
     ///
     /// # Safety
     /// Every non-NULL pointer in `request` points to as many readable bytes (or header pairs)
     /// as its length says, valid for `'a`.
+    #[inline(always)]
     pub(crate) unsafe fn new(
         function: &str,
         request: &'a drfgate_request,

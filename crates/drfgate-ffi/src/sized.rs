@@ -97,29 +97,12 @@ impl Layout {
         argument: &str,
         ptr: *const T,
     ) -> Result<T, drfgate_result> {
+        // SAFETY: the caller's promise.
+        if let Some(value) = unsafe { self.view(function, argument, ptr) }? {
+            return Ok(*value);
+        }
         // SAFETY: the caller's promise: the leading size_t is readable.
         let struct_size = unsafe { ptr.cast::<usize>().read() };
-        self.check_size(function, argument, struct_size)?;
-        let ours = size_of::<T>();
-        if struct_size >= ours {
-            // SAFETY: the caller promises struct_size >= ours readable bytes.
-            let newer = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), struct_size) };
-            if let Some(at) = newer[ours..].iter().position(|&b| b != 0) {
-                return Err(fail(
-                    drfgate_result::InvalidArgument,
-                    format!(
-                        "{function}: {argument} sets byte {} of a {struct_size}-byte {name}, past \
-                         the {ours} bytes this libdrfgate ({version}) knows: the program was \
-                         built against a newer drfgate.h; use a libdrfgate at least that new",
-                        ours + at,
-                        name = self.name,
-                        version = env!("CARGO_PKG_VERSION"),
-                    ),
-                ));
-            }
-            // SAFETY: as above.
-            return Ok(unsafe { ptr.read() });
-        }
         let known = self.known_prefix(struct_size);
         let mut value = MaybeUninit::<T>::zeroed();
         // SAFETY: known <= struct_size readable bytes, into a T-sized buffer (known < ours).
@@ -130,6 +113,44 @@ impl Layout {
         // lengths, false, 0, a NULL callback), and the copied fields are the caller's valid
         // values of the same types.
         Ok(unsafe { value.assume_init() })
+    }
+
+    /// The caller's struct where it is, without a copy, when it is at least this library's
+    /// layout (the usual case: the same header); `None` for an older, smaller layout, which
+    /// [`Layout::read`] completes with zeros. Checked as `read` checks.
+    ///
+    /// # Safety
+    /// As [`Layout::read`], and the struct stays unchanged for `'a`.
+    pub(crate) unsafe fn view<'a, T: Copy>(
+        &self,
+        function: &str,
+        argument: &str,
+        ptr: *const T,
+    ) -> Result<Option<&'a T>, drfgate_result> {
+        // SAFETY: the caller's promise: the leading size_t is readable.
+        let struct_size = unsafe { ptr.cast::<usize>().read() };
+        self.check_size(function, argument, struct_size)?;
+        let ours = size_of::<T>();
+        if struct_size < ours {
+            return Ok(None);
+        }
+        // SAFETY: the caller promises struct_size >= ours readable bytes.
+        let newer = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), struct_size) };
+        if let Some(at) = newer[ours..].iter().position(|&b| b != 0) {
+            return Err(fail(
+                drfgate_result::InvalidArgument,
+                format!(
+                    "{function}: {argument} sets byte {} of a {struct_size}-byte {name}, past \
+                     the {ours} bytes this libdrfgate ({version}) knows: the program was \
+                     built against a newer drfgate.h; use a libdrfgate at least that new",
+                    ours + at,
+                    name = self.name,
+                    version = env!("CARGO_PKG_VERSION"),
+                ),
+            ));
+        }
+        // SAFETY: as above, aligned and unchanged for 'a by the caller's promise.
+        Ok(Some(unsafe { &*ptr }))
     }
 
     /// Writes `value` into the caller's struct, as far as its `struct_size` goes (see the

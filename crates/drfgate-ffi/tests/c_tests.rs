@@ -233,3 +233,29 @@ fn reloading_gates_under_valgrind() {
         &[config.to_str().unwrap(), "8", "0"],
     );
 }
+
+/// A decision the caller owns, refilled by `drfgate_gate_decide_into` (tests/c/reuse.c).
+fn reuse(variant: Variant, runner: Runner) {
+    let Some(config) = known_requests_config() else {
+        return;
+    };
+    let Some(binary) = program("reuse", variant, runner) else {
+        return;
+    };
+    run(&binary, runner, &[config.to_str().unwrap()]);
+}
+
+#[test]
+fn a_reused_decision_answers_as_a_new_one() {
+    reuse(Variant::Plain, Runner::Direct);
+}
+
+#[test]
+fn a_reused_decision_under_asan_and_ubsan() {
+    reuse(Variant::Sanitized, Runner::Direct);
+}
+
+#[test]
+fn a_reused_decision_under_valgrind() {
+    reuse(Variant::Plain, Runner::Valgrind);
+}

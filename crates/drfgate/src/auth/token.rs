@@ -47,7 +47,7 @@ impl TokenAuthentication {
             SchemeCredentials::TooManyParts => return Err(fail(&self.name, trace, TOKEN_SPACES)),
             SchemeCredentials::Credentials(c) => c,
         };
-        std::str::from_utf8(credentials)
+        crate::header::utf8(credentials)
             .map_err(|_| fail(&self.name, trace, TOKEN_INVALID_CHARACTERS))
     }
 

@@ -146,6 +146,8 @@ pub struct CacheStats {
 pub struct CredentialCache<V> {
     config: CacheConfig,
     hash_keys: (u64, u64),
+    /// The hash state after the tag of the first domain asked for: a cache serves one.
+    tagged: std::sync::OnceLock<key::Tagged>,
     clock: Arc<dyn Clock>,
     positive: Space<V>,
     negative: Space<()>,
@@ -175,6 +177,7 @@ impl<V: Clone + Send + Sync> CredentialCache<V> {
         Self {
             config,
             hash_keys: random_hash_keys(),
+            tagged: std::sync::OnceLock::new(),
             clock,
             positive,
             negative,
@@ -192,7 +195,10 @@ impl<V: Clone + Send + Sync> CredentialCache<V> {
     /// Derives the key for a credential made of `parts` (e.g. `[token]`, or `[user, password]`).
     /// Every part is framed by its length, so `["ab", "c"]` and `["a", "bc"]` differ.
     pub fn key(&self, domain: KeyDomain, parts: &[&[u8]]) -> CacheKey {
-        key::derive(self.hash_keys, domain, parts)
+        let tagged = self
+            .tagged
+            .get_or_init(|| key::Tagged::new(self.hash_keys, domain));
+        key::derive(self.hash_keys, tagged, domain, parts)
     }
 
     /// Answers from the cache alone.

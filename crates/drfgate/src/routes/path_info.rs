@@ -20,9 +20,9 @@ pub fn django_path_info(raw_target: &[u8]) -> Cow<'_, str> {
     if raw_target.first() == Some(&b'/') {
         // The usual origin-form target: its path ends at the first `?` or `#`, and without a
         // `%` nothing is decoded (what the general steps below conclude, found in one pass).
-        let (end, percent) = scan_origin_path(raw_target);
-        if !percent {
-            return wsgi_path_info(&raw_target[..end]);
+        let scanned = scan_origin_path(raw_target);
+        if !scanned.percent {
+            return checked_path_info(&raw_target[..scanned.end], scanned.ascii);
         }
     }
     let path = target_path(raw_target);
@@ -39,13 +39,14 @@ pub fn django_path_info(raw_target: &[u8]) -> Cow<'_, str> {
 /// target gives in one pass.
 pub(crate) fn django_path_info_and_query(raw_target: &[u8]) -> (Cow<'_, str>, &[u8]) {
     if raw_target.first() == Some(&b'/') {
-        let (end, percent) = scan_origin_path(raw_target);
-        let query = match raw_target[end..].strip_prefix(b"?") {
+        let scanned = scan_origin_path(raw_target);
+        let query = match raw_target[scanned.end..].strip_prefix(b"?") {
             Some(query) => &query[..query.iter().position(|&b| b == b'#').unwrap_or(query.len())],
             None => b"",
         };
-        if !percent {
-            return (wsgi_path_info(&raw_target[..end]), query);
+        if !scanned.percent {
+            let path = checked_path_info(&raw_target[..scanned.end], scanned.ascii);
+            return (path, query);
         }
         return (django_path_info(raw_target), query);
     }
@@ -64,6 +65,17 @@ pub fn wsgi_path_info(path_info: &[u8]) -> Cow<'_, str> {
         Ok(text) => Cow::Borrowed(text),
         Err(_) => Cow::Owned(repercent_broken_unicode(path_info)),
     }
+}
+
+/// [`wsgi_path_info`] of a path the scan found all ASCII, or not known to be: an ASCII path
+/// (nearly every one) is UTF-8 already, without validating it a second time.
+fn checked_path_info(path: &[u8], ascii: bool) -> Cow<'_, str> {
+    if ascii && !path.is_empty() {
+        debug_assert!(path.is_ascii());
+        // SAFETY: ASCII is UTF-8 (the scan saw no byte with its high bit set).
+        return Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(path) });
+    }
+    wsgi_path_info(path)
 }
 
 /// The path of a request target, still percent-encoded, as gunicorn splits it with
@@ -94,7 +106,7 @@ pub fn target_path(target: &[u8]) -> &[u8] {
 /// The query of a request target as gunicorn splits it: from the first `?` after the path
 /// (see [`target_path`]) to the fragment's `#`; empty when there is none.
 pub fn target_query(target: &[u8]) -> &[u8] {
-    if target.first() == Some(&b'/') && scan_origin_path(target).0 == target.len() {
+    if target.first() == Some(&b'/') && scan_origin_path(target).end == target.len() {
         return b"";
     }
     let path = target_path(target);
@@ -110,10 +122,19 @@ pub fn target_query(target: &[u8]) -> &[u8] {
     }
 }
 
-/// For a target starting with `/`: where its path ends (the first `?` or `#`, else the
-/// end) and whether a `%` comes before that. Eight bytes at a time: this runs on every
-/// request.
-fn scan_origin_path(target: &[u8]) -> (usize, bool) {
+/// What one pass over an origin-form target (starting with `/`) found.
+struct OriginPath {
+    /// Where the path ends: the first `?` or `#`, else the end.
+    end: usize,
+    /// Whether a `%` comes before `end`.
+    percent: bool,
+    /// Whether every byte before `end` is ASCII (then it is UTF-8 without checking again).
+    /// Only ever false where a byte before `end` may be non-ASCII.
+    ascii: bool,
+}
+
+/// Scans an origin-form target eight bytes at a time: this runs on every request.
+fn scan_origin_path(target: &[u8]) -> OriginPath {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     // The high bit of every byte of `word` that equals `byte` (and perhaps of bytes after
@@ -122,31 +143,61 @@ fn scan_origin_path(target: &[u8]) -> (usize, bool) {
         let diff = word ^ (ONES * u64::from(byte));
         diff.wrapping_sub(ONES) & !diff & HIGHS
     };
+    // Where a word's path ends (`None`: not in it), and whether a `%` comes before that.
+    let scan = |word: u64| {
+        let ends = equal(word, b'?') | equal(word, b'#');
+        let percents = equal(word, b'%');
+        let end = (ends != 0).then(|| (ends.trailing_zeros() / 8) as usize);
+        // Only a `%` before the end counts; the lowest flagged byte is exact.
+        let percent = percents != 0 && end.is_none_or(|end| (percents.trailing_zeros() / 8) < end as u32);
+        (end, percent)
+    };
     let mut percent = false;
+    // Bytes at and after the end count towards `ascii` too: at worst a needless check later.
+    let mut high_bits = 0u64;
     let mut chunks = target.chunks_exact(8);
     for (index, chunk) in chunks.by_ref().enumerate() {
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(chunk);
         let word = u64::from_le_bytes(bytes);
-        let ends = equal(word, b'?') | equal(word, b'#');
-        let percents = equal(word, b'%');
-        if ends != 0 {
-            let end = (ends.trailing_zeros() / 8) as usize;
-            // Only a `%` before the end counts; the lowest flagged byte is exact.
-            let before_end = percents != 0 && (percents.trailing_zeros() / 8) < end as u32;
-            return (index * 8 + end, percent || before_end);
+        let (end, percent_in_word) = scan(word);
+        percent |= percent_in_word;
+        high_bits |= word;
+        if let Some(end) = end {
+            return OriginPath {
+                end: index * 8 + end,
+                percent,
+                ascii: high_bits & HIGHS == 0,
+            };
         }
-        percent |= percents != 0;
     }
     let done = target.len() - chunks.remainder().len();
-    for (offset, &byte) in chunks.remainder().iter().enumerate() {
-        match byte {
-            b'?' | b'#' => return (done + offset, percent),
-            b'%' => percent = true,
-            _ => {}
-        }
+    let rest = chunks.remainder().len();
+    if rest == 0 {
+        return OriginPath {
+            end: done,
+            percent,
+            ascii: high_bits & HIGHS == 0,
+        };
     }
-    (target.len(), percent)
+    // The bytes left over as one word: the last eight bytes of the target shifted so that
+    // only those not yet seen remain, or, for a target shorter than eight bytes, its bytes
+    // copied. Either way the high bytes are zeros, which match nothing and are ASCII.
+    let word = if done > 0 {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&target[target.len() - 8..]);
+        u64::from_le_bytes(bytes) >> ((8 - rest) * 8)
+    } else {
+        let mut bytes = [0u8; 8];
+        bytes[..rest].copy_from_slice(target);
+        u64::from_le_bytes(bytes)
+    };
+    let (end, percent_in_word) = scan(word);
+    OriginPath {
+        end: done + end.unwrap_or(rest),
+        percent: percent || percent_in_word,
+        ascii: (high_bits | word) & HIGHS == 0,
+    }
 }
 
 /// What follows `scheme:` when the target starts with a URL scheme (`urlsplit`: an ASCII
@@ -259,7 +310,11 @@ mod tests {
             target.extend_from_slice(&rest);
             let end = target.iter().position(|&b| b == b'?' || b == b'#').unwrap_or(target.len());
             let percent = target[..end].contains(&b'%');
-            proptest::prop_assert_eq!(scan_origin_path(&target), (end, percent));
+            let scanned = scan_origin_path(&target);
+            proptest::prop_assert_eq!((scanned.end, scanned.percent), (end, percent));
+            // Never ASCII when a byte before the end is not (after it, it may say either).
+            proptest::prop_assert!(!scanned.ascii || target[..end].is_ascii());
+            proptest::prop_assert!(scanned.ascii || !target.is_ascii());
             let query = &target[end.min(target.len())..];
             let expected_query = match query.strip_prefix(b"?") {
                 Some(q) => &q[..q.iter().position(|&b| b == b'#').unwrap_or(q.len())],
