@@ -113,14 +113,8 @@ impl<T: Clone> Space<T> {
                 let share = capacity / shard_count + usize::from(index < capacity % shard_count);
                 // `shard_count <= capacity`, so every share is at least one.
                 let share = NonZeroUsize::new(share).unwrap_or(NonZeroUsize::MIN);
-                // The table grows as entries come (never past `share`) rather than being
-                // allocated whole here: a gate loaded only to check a config (nginx's master at
-                // every reload, Apache's parent) or a cache its config never uses (JWT, knox,
-                // sessions) then costs nothing, instead of ≈ 0.5 MiB per cache.
-                let mut entries = LruCache::unbounded_with_hasher(KeyHashBuilder);
-                entries.resize(share);
                 Shard {
-                    entries: RwLock::new(entries),
+                    entries: RwLock::new(LruCache::with_hasher(share, KeyHashBuilder)),
                     hits: AtomicU64::new(0),
                     evictions: AtomicU64::new(0),
                     expirations: AtomicU64::new(0),
