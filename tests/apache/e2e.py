@@ -274,9 +274,13 @@ WSGIScriptAlias / "{RUN}/site/app.wsgi"
         self.stdout = open(self.dir / "stdout.log", "wb")
         # Its own session: on restart Apache signals its whole process group, which would
         # otherwise include this test.
+        # glibc's tcache off, as for nginx (tests/nginx/e2e.py, NO_TCACHE): the parent loads a
+        # gate at every restart, and the allocator's per-thread cache alone grows its RSS.
         self.process = subprocess.Popen([APACHE_BIN, "-f", str(self.conf), "-DFOREGROUND"],
                                         stdout=self.stdout, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+                                        start_new_session=True,
+                                        env=dict(os.environ,
+                                                 GLIBC_TUNABLES="glibc.malloc.tcache_count=0"))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             check(self.process.poll() is None,
