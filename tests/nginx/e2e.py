@@ -533,7 +533,7 @@ def test_threads(nginx, port, app_port):
           f"pool/inline decisions: {len(posted)} posted, {len(back)} back, {len(inline)} inline:"
           + "\n" + "\n".join(lines))
     check("no drfgate_thread_pool" not in nginx.error_log(),
-          "warned about a missing thread pool, with one configured")
+          "fell back to the \"default\" thread pool, with drfgate_thread_pool configured")
     # Without drfgate_thread_pool: nginx's "default" pool, never the event loop. A Basic
     # request (a PBKDF2 hash) and a token never seen are posted to it (nginx's own debug line
     # names the pool); nginx -t has nothing to warn about.
