@@ -3,7 +3,8 @@
 # `load_module` accepts it) and linked with libdrfgate's static library, Rust's symbols hidden.
 #   make nginx-module     build/nginx/src/objs/ngx_http_drfgate_module.so
 #   make install-nginx    into /usr/lib/nginx/modules, plus a mod-available .conf that loads it
-#   make test-nginx-module  end-to-end tests with real nginx, gunicorn, Django and DRF (tests/nginx/)
+#   make test-nginx-module  end-to-end tests with real nginx, gunicorn, uWSGI, Django and DRF (tests/nginx/)
+#   make nginx-uwsgi      build/nginx/uwsgi-venv: uWSGI from PyPI, for the uWSGI example's test
 
 NGINX_MK_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/../..)
 NGINX_SRC ?= /usr/share/nginx/src
@@ -64,10 +65,26 @@ install-nginx: nginx-module
 		> $(DESTDIR)$(NGINX_MODULES_CONF_DIR)/mod-http-drfgate.conf
 	@echo "installed; enable with: ln -s $(NGINX_MODULES_CONF_DIR)/mod-http-drfgate.conf /etc/nginx/modules-enabled/50-mod-http-drfgate.conf"
 
+# uWSGI for the uWSGI example's end-to-end test: from PyPI, in a venv of its own (it compiles
+# at install, ≈ 30 s of CPU, which every `make python-env` would otherwise pay); its embedded
+# Python runs with the project's venv (uwsgi --home).
+NGINX_UWSGI_VERSION := 2.0.31
+NGINX_UWSGI_VENV := $(NGINX_BUILD_DIR)/uwsgi-venv
+NGINX_UWSGI := $(NGINX_UWSGI_VENV)/bin/uwsgi
+
+.PHONY: nginx-uwsgi
+nginx-uwsgi: $(NGINX_UWSGI)
+
+$(NGINX_UWSGI): $(NGINX_MK_ROOT)/modules/nginx/nginx.mk | python-env nginx-deps
+	rm -rf $(NGINX_UWSGI_VENV)
+	$(DJANGO_MK_PYTHON) -m venv $(NGINX_UWSGI_VENV)
+	$(NGINX_UWSGI_VENV)/bin/python -m pip install --quiet --disable-pip-version-check uwsgi==$(NGINX_UWSGI_VERSION)
+	touch $@
+
 NGINX_MK_COMMA := ,
 NGINX_SKIPPED := $(filter nginx,$(subst $(NGINX_MK_COMMA), ,$(DRFGATE_SKIP)))
 
-test-nginx-module: $(if $(NGINX_SKIPPED),,nginx-deps fixture-db oracle gate-configs python-env)
+test-nginx-module: $(if $(NGINX_SKIPPED),,nginx-deps fixture-db oracle gate-configs python-env nginx-uwsgi)
 ifeq ($(NGINX_SKIPPED),)
 	$(MAKE) -C $(NGINX_MK_ROOT) nginx-module NGINX_PROFILE=debug
 	$(CARGO) build -p drfgate-cli

@@ -25,8 +25,8 @@
  * The event loop never waits: a decision the gate can make from its caches or from the
  * request alone (drfgate_gate_decide_cached) is made inline; any other (a database lookup, a
  * password hash) runs in the thread pool named by drfgate_thread_pool, and the request
- * resumes in the access phase when it is done. Without a pool those run inline, and a
- * warning says so at startup.
+ * resumes in the access phase when it is done. Without drfgate_thread_pool they run in
+ * nginx's "default" pool; nginx built without threads refuses drfgate_config.
  *
  * Gates are created in each worker (init_process) after the fork and freed at its exit; the
  * config is loaded once at drfgate_config already, so a broken one stops `nginx -t`.
@@ -49,7 +49,7 @@
 typedef struct {
     ngx_str_t                config;        /* empty: no drfgate_config */
 #if (NGX_THREADS)
-    ngx_thread_pool_t       *thread_pool;   /* NULL: blocking decisions run inline */
+    ngx_thread_pool_t       *thread_pool;   /* drfgate_thread_pool's, else "default" */
 #endif
     drfgate_gate            *gate;          /* this worker's gate (init_process) */
 } ngx_http_drfgate_main_conf_t;
@@ -271,12 +271,25 @@ ngx_http_drfgate_init_main_conf(ngx_conf_t *cf, void *conf)
     if (mcf->thread_pool != NULL) {
         return NGX_CONF_OK;
     }
-#endif
-    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+    /* No drfgate_thread_pool: nginx's "default" pool (a `thread_pool default ...;` if the
+     * configuration has one, else 32 threads, as `aio threads` without a name gets), so
+     * that a database lookup or a password hash never runs on the event loop. */
+    mcf->thread_pool = ngx_thread_pool_add(cf, NULL);
+    if (mcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+    ngx_conf_log_error(NGX_LOG_INFO, cf, 0,
                        "drfgate: no drfgate_thread_pool: decisions that need the database or "
-                       "a password hash run on the event loop and stall this worker's other "
-                       "requests while they do");
+                       "a password hash run in the thread pool \"default\"");
     return NGX_CONF_OK;
+#else
+    /* Without threads they would run on the event loop and stall every other request of
+     * the worker while a password is hashed (PBKDF2, ≈ 0.5 s of CPU): refused instead. */
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "drfgate_config needs nginx built with --with-threads: decisions that "
+                       "need the database or a password hash run in a thread pool");
+    return NGX_CONF_ERROR;
+#endif
 }
 
 /*
@@ -1094,19 +1107,17 @@ ngx_http_drfgate_handler(ngx_http_request_t *r)
         return ngx_http_drfgate_apply(r, ctx, result, decision);
     }
 #if (NGX_THREADS)
-    if (mcf->thread_pool != NULL) {
-        if (ngx_http_drfgate_post(r, ctx, mcf->thread_pool, mcf->gate, &request) != NGX_OK) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "drfgate: cannot queue the decision for %V in the thread pool",
-                          &r->uri);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-        return NGX_AGAIN;
+    /* Always a pool: drfgate_thread_pool's, or "default" (init_main_conf). */
+    if (ngx_http_drfgate_post(r, ctx, mcf->thread_pool, mcf->gate, &request) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "drfgate: cannot queue the decision for %V in the thread pool", &r->uri);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+    return NGX_AGAIN;
+#else
+    /* Unreachable: drfgate_config is refused without threads (init_main_conf). */
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
 #endif
-    /* No thread pool (warned about at startup): the database or the hasher, inline. */
-    result = drfgate_gate_decide(mcf->gate, &request, &decision);
-    return ngx_http_drfgate_apply(r, ctx, result, decision);
 }
 
 static ngx_int_t

@@ -189,7 +189,8 @@ NOT_RUN = [
      "a release build of libdrfgate (minutes); make test builds the same module from the debug "
      "library (NGINX_PROFILE=debug)"),
     ("docs/nginx.md", "sh", "make install-nginx",
-     "writes into the system's nginx; make test runs the module from build/nginx"),
+     "writes into the system's nginx; make test runs it with DESTDIR and into directories of "
+     "its own, then nginx -t loads what it installed (tests/nginx/e2e.py, install)"),
     ("docs/nginx.md", "sh", "make test-nginx-module",
      "root, ≈ 30 s; make test runs it"),
     ("docs/nginx.md", "text", "load_module modules/ngx_http_drfgate_module.so;",

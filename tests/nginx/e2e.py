@@ -12,8 +12,21 @@ the ports and paths swapped in).
                reads it with GateAuthentication (drfgate_django) with zero queries; a client's
                spoofed X-Drfgate-* never reaches it; a forged, unsigned, stale or replayed
                identity sent around nginx is refused; the client's Host reaches it unchanged
+  host         the issue's Host case: a session POST with `Host: API.EXAMPLE.TEST:8443` and a
+               lowercase Origin is DRF's 403 through the module and through auth_request →
+               `drfgate serve` (examples/nginx/drfgate.conf), as gunicorn's own; lowercase, allowed
   threads      a decision that needs the database runs in the thread pool and the request
-               resumes; the uWSGI example passes `nginx -t`
+               resumes; without drfgate_thread_pool, in nginx's "default" pool (a Basic
+               request's hash too); the uWSGI example passes `nginx -t`
+  off          `drfgate off` in a location under the server's `drfgate on`: unjudged, and no
+               identity reaches gunicorn
+  logs         libdrfgate's messages at their level in nginx's error log: a config warning at
+               [warn], an unreadable SQLite file at [error]
+  install      `make install-nginx` with DESTDIR, and into directories of our own: nginx -t loads
+               the installed module through the generated load_module conf
+  uwsgi        examples/nginx/drfgate-module-uwsgi.conf as written in front of uWSGI (from PyPI,
+               `make nginx-uwsgi`) serving the reference project: signed identity, spoofs
+               ignored, refusals never reach the app, Host unchanged
   prefix       drfgate_strip_prefix: an application mounted below / (proxy_pass with a URI part)
                is judged by its routes without the mount point, and its signed identity holds;
                without the directive no route matches
@@ -36,6 +49,7 @@ the ports and paths swapped in).
 Run by `make test-nginx-module` (in `make test`). Usage: e2e.py [--only a,b] [--reloads N]
 """
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -64,6 +78,9 @@ ORACLE = ROOT / "build" / "conformance" / "oracle.json"
 CASES = ROOT / "tests" / "conformance" / "cases.json"
 EXAMPLE = ROOT / "examples" / "nginx" / "drfgate-module.conf"
 EXAMPLE_UWSGI = ROOT / "examples" / "nginx" / "drfgate-module-uwsgi.conf"
+AUTH_REQUEST_EXAMPLE = ROOT / "examples" / "nginx" / "drfgate.conf"
+# uWSGI from PyPI in a venv of its own (`make nginx-uwsgi`): it compiles at install.
+UWSGI = ROOT / "build" / "nginx" / "uwsgi-venv" / "bin" / "uwsgi"
 NGINX = "/usr/sbin/nginx"
 PYTHON_PATH = [ROOT / "tests" / "nginx" / "app", ROOT / "tests" / "apache" / "app",
                ROOT / "tests" / "django", ROOT / "python" / "drfgate-django" / "src"]
@@ -156,7 +173,9 @@ class Gunicorn:
 
 
 # Appended to the example's server (site_config(mounts=True)): the app mounted below /mounted/,
-# with the prefix stripped before matching, and the same without the directive.
+# with the prefix stripped before matching, the same without the directive, and the app below
+# /ungated/ with `drfgate off` under the server's `drfgate on` (the identity headers set as in
+# the example, so that what reaches gunicorn is the module's empty identity, not a client's).
 MOUNTS = """
     location /mounted/ {
         drfgate_strip_prefix /mounted;
@@ -171,6 +190,17 @@ MOUNTS = """
     }
 
     location /unstripped/ {
+        proxy_pass http://django_app/;
+    }
+
+    location /ungated/ {
+        drfgate off;
+        proxy_set_header X-Drfgate-Signature  $drfgate_signature;
+        proxy_set_header X-Drfgate-User       $drfgate_user;
+        proxy_set_header X-Drfgate-User-Id    $drfgate_user_id;
+        proxy_set_header X-Drfgate-Auth       $drfgate_auth;
+        proxy_set_header X-Drfgate-User-Flags $drfgate_user_flags;
+        proxy_set_header Host                 $http_host;
         proxy_pass http://django_app/;
     }
 """
@@ -191,8 +221,9 @@ def site_config(app_port, port, config, example=EXAMPLE, mounts=False):
     return text
 
 
-def nginx_conf(name, site, master_process=True, log_level="info", workers=2):
-    """A private nginx: its own prefix folder, pid, logs and temp folders."""
+def nginx_conf(name, site, master_process=True, log_level="info", workers=2, module=True):
+    """A private nginx: its own prefix folder, pid, logs and temp folders; with the module
+    loaded unless `module` is false (the auth_request example sets $drfgate_* itself)."""
     prefix = RUN / name
     (prefix / "temp").mkdir(parents=True, exist_ok=True)
     user = "user root;\n" if os.getuid() == 0 else ""
@@ -200,7 +231,7 @@ def nginx_conf(name, site, master_process=True, log_level="info", workers=2):
     return f"""{user}{main}worker_processes {workers};
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log {log_level};
-load_module {MODULE};
+{f"load_module {MODULE};" if module else ""}
 thread_pool drfgate threads=4;
 events {{ worker_connections 256; }}
 http {{
@@ -227,12 +258,13 @@ NO_TCACHE = "glibc.malloc.tcache_count=0"
 
 
 class Nginx:
-    def __init__(self, name, site, master_process=True, wrapper=(), log_level="info", workers=2):
+    def __init__(self, name, site, master_process=True, wrapper=(), log_level="info", workers=2,
+                 module=True):
         self.name = name
         self.prefix = RUN / name
         self.prefix.mkdir(parents=True, exist_ok=True)
         self.conf = self.prefix / "nginx.conf"
-        self.conf.write_text(nginx_conf(name, site, master_process, log_level, workers))
+        self.conf.write_text(nginx_conf(name, site, master_process, log_level, workers, module))
         self.log = self.prefix / "stderr.log"
         test = subprocess.run([NGINX, "-t", "-q", "-p", str(self.prefix), "-c", str(self.conf)],
                               capture_output=True, text=True)
@@ -501,19 +533,41 @@ def test_threads(nginx, port, app_port):
           f"pool/inline decisions: {len(posted)} posted, {len(back)} back, {len(inline)} inline:"
           + "\n" + "\n".join(lines))
     check("no drfgate_thread_pool" not in nginx.error_log(),
-          "warned about a missing thread pool, with one configured")
-    # Without drfgate_thread_pool the blocking decisions run inline: nginx says so at startup.
-    nopool = RUN / "nopool"
-    nopool.mkdir(exist_ok=True)
-    site = site_config(free_port(), free_port(), RUN / "drfgate.toml")
+          "fell back to the \"default\" thread pool, with drfgate_thread_pool configured")
+    # Without drfgate_thread_pool: nginx's "default" pool, never the event loop. A Basic
+    # request (a PBKDF2 hash) and a token never seen are posted to it (nginx's own debug line
+    # names the pool); nginx -t has nothing to warn about.
+    nopool_port = free_port()
+    site = site_config(app_port, nopool_port, RUN / "drfgate.toml")
     check("drfgate_thread_pool drfgate;" in site, "the example has no drfgate_thread_pool")
-    (nopool / "nginx.conf").write_text(
-        nginx_conf("nopool", site.replace("drfgate_thread_pool drfgate;", "")))
-    test = subprocess.run([NGINX, "-t", "-p", str(nopool), "-c", str(nopool / "nginx.conf")],
+    site = site.replace("drfgate_thread_pool drfgate;", "")
+    nopool = Nginx("nopool", site, log_level="debug", workers=1)
+    test = subprocess.run([NGINX, "-t", "-p", str(nopool.prefix), "-c", str(nopool.conf)],
                           capture_output=True, text=True)
-    check(test.returncode == 0 and "[warn]" in test.stderr
-          and "no drfgate_thread_pool" in test.stderr,
-          f"nginx -t without a thread pool: no warning: {test.stderr}")
+    check(test.returncode == 0 and "[warn]" not in test.stderr,
+          f"nginx -t without drfgate_thread_pool: {test.stderr}")
+    basic = b"Basic " + base64.b64encode(b"john:password")
+    try:
+        nopool.wait(nopool_port)
+        for path, headers, status in (("/api/basic-ia/", [("Authorization", basic)], 200),
+                                      ("/api/whoami/", [("Authorization", ADMIN)], 200)):
+            a = request(nopool_port, "GET", path, headers)
+            check(a.status == status, f"without drfgate_thread_pool, {path}: {a}")
+    finally:
+        nopool.stop()
+    log = nopool.error_log().splitlines()
+    for path in ("/api/basic-ia/", "/api/whoami/"):
+        posted = [line for line in log if f"drfgate: {path}: decision posted to the thread pool" in line]
+        back = [line for line in log if f"drfgate: {path}: decision back from the thread pool" in line]
+        check(len(posted) == 1 and len(back) == 1,
+              f"without drfgate_thread_pool, {path}: {len(posted)} posted, {len(back)} back")
+    # nginx logs the task it queued just before the module says it posted it.
+    posted = [i for i, line in enumerate(log) if "decision posted to the thread pool" in line]
+    check(posted and all(i > 0 and 'added to thread pool "default"' in log[i - 1] for i in posted),
+          "without drfgate_thread_pool, not nginx's default pool:\n"
+          + "\n".join(log[i - 1] for i in posted if i > 0))
+    check(not any("drfgate: /api/" in line and "decided inline" in line for line in log),
+          "without drfgate_thread_pool, a decision was made on the event loop:\n" + "\n".join(log))
     uwsgi = RUN / "uwsgi-check"
     uwsgi.mkdir(exist_ok=True)
     site = site_config(free_port(), free_port(), RUN / "drfgate.toml", EXAMPLE_UWSGI)
@@ -524,8 +578,76 @@ def test_threads(nginx, port, app_port):
                           capture_output=True, text=True)
     check(test.returncode == 0, f"nginx -t with the uWSGI example: {test.stderr}")
     print("  threads: decisions that need the database go to the pool and their request resumes; "
-          "cached and credential-less ones are answered inline (nginx's debug log); without a "
-          "pool nginx -t warns; the uWSGI example passes nginx -t")
+          "cached and credential-less ones are answered inline (nginx's debug log); without "
+          "drfgate_thread_pool a Basic request and a new token go to nginx's \"default\" pool; "
+          "the uWSGI example passes nginx -t")
+
+
+def test_uwsgi(reached):
+    """examples/nginx/drfgate-module-uwsgi.conf as written (ports and paths swapped in) in front
+    of the reference project under uWSGI (build/nginx/uwsgi-venv, `make nginx-uwsgi`): an allowed
+    request's identity arrives signed and GateAuthentication reads it without a query, a client's
+    X-Drfgate-* never reaches the app, a refusal never reaches it, the client's Host unchanged."""
+    check(UWSGI.exists(), f"missing {UWSGI}: make nginx-uwsgi")
+    app_port, port = free_port(), free_port()
+    log = RUN / "uwsgi.log"
+    env = dict(os.environ, DRFGATE_DJANGO_DB=str(RUN / "db.sqlite3"),
+               DRFGATE_E2E_REACHED_LOG=str(reached.path),
+               DRFGATE_HANDOFF_SECRET_FILE=str(RUN / "handoff.key"),
+               DJANGO_SETTINGS_MODULE="nginx_settings",
+               PYTHONPATH=os.pathsep.join(str(p) for p in PYTHON_PATH))
+    # uWSGI's embedded Python runs with the project's venv (Django, DRF), not uWSGI's own.
+    app = subprocess.Popen(
+        [str(UWSGI), "--socket", f"127.0.0.1:{app_port}", "--home", str(VENV_BIN.parent),
+         "--module", "reached_log:application", "--master", "--processes", "1",
+         "--threads", "4", "--die-on-term", "--need-app", "--disable-logging"],
+        stdout=open(log, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env=env, start_new_session=True)
+    nginx = None
+    try:
+        wait_listening(app_port, app, log)
+        site = site_config(app_port, port, RUN / "drfgate.toml", EXAMPLE_UWSGI)
+        # The example's `include uwsgi_params;`: Debian's, beside the config.
+        (RUN / "uwsgi").mkdir(parents=True, exist_ok=True)
+        (RUN / "uwsgi" / "uwsgi_params").write_text(Path("/etc/nginx/uwsgi_params").read_text())
+        nginx = Nginx("uwsgi", site)
+        nginx.wait(port)
+        spoof = [("X-Drfgate-User", "admin"), ("X-Drfgate-User-Id", "2"),
+                 ("X-Drfgate-Auth", "basic"), ("X-Drfgate-User-Flags", "staff,superuser"),
+                 ("X-Drfgate-Signature", "t=1,v1=" + "0" * 64)]
+        a = request(port, "GET", "/api/whoami/", [("Authorization", JOHN)] + spoof,
+                    host="API.Example.TEST:8443")
+        check(a.status == 200, f"uWSGI, john: {a}")
+        who = a.json()
+        gate = who["gate"]
+        check(who["user"] == "john" and who["staff"] is False and a.header("X-Queries") == "0"
+              and gate.get("HTTP_X_DRFGATE_USER") == "john"
+              and gate.get("HTTP_X_DRFGATE_AUTH") == "token"
+              and gate.get("HTTP_X_DRFGATE_SIGNATURE", "").startswith("t=")
+              and not gate.get("HTTP_X_DRFGATE_USER_FLAGS"),
+              f"uWSGI, john's identity: {who}")
+        check(who["host"] == "API.Example.TEST:8443", f"uWSGI: Host reached the app as {who['host']!r}")
+        a = request(port, "GET", "/api/whoami/", [("Authorization", ADMIN)])
+        check(a.status == 200 and a.json()["user"] == "admin" and a.json()["staff"] is True,
+              f"uWSGI, admin: {a}")
+        # Anonymous, allowed at the gate, claiming to be admin: the view sees nobody.
+        mark = reached.mark()
+        a = request(port, "GET", "/api/whoami/", spoof)
+        seen = reached.since(mark)
+        # uwsgi_param sends its variable even when empty: no user is an empty one.
+        check(a.status in (401, 403) and len(seen) == 1 and not seen[0]["x_drfgate_user"],
+              f"uWSGI, a spoofed anonymous request: {a}, reached the app as {seen}")
+        mark = reached.mark()
+        a = request(port, "GET", "/api/whoami/", [("Authorization", b"Token nope")] + spoof)
+        check(a.status == 401 and a.json() == {"detail": "Invalid token."}, f"uWSGI, bad token: {a}")
+        check(not reached.since(mark), "uWSGI: a refused request reached the app")
+    finally:
+        if nginx is not None:
+            nginx.stop()
+        stop(app, signal.SIGINT)
+    print("  uwsgi: the uWSGI example in front of uWSGI: the identity arrives signed "
+          "(GateAuthentication, zero queries), spoofed X-Drfgate-* ignored, refusals never reach "
+          "the app, the client's Host unchanged")
 
 
 def test_prefix(port, reached):
@@ -547,6 +669,199 @@ def test_prefix(port, reached):
     check(a.status == 404 and a.header("Content-Type") == "application/json", f"unstripped: {a}")
     print("  prefix: below drfgate_strip_prefix the app's routes judge, the signed identity holds "
           "(zero queries), refusals never reach gunicorn; without it no route matches")
+
+
+def test_off(port, reached):
+    """`drfgate off` in a location under the server's `drfgate on`: nothing judged there (a bad
+    token reaches gunicorn, whose DRF answers it), and no identity goes with the request, even
+    a client's own X-Drfgate-* (the location sets them from the module's empty variables)."""
+    mark = reached.mark()
+    a = request(port, "GET", "/ungated/api/token-ia/", [("Authorization", b"Token nope")])
+    seen = reached.since(mark)
+    check(a.status == 401 and a.json() == {"detail": "Invalid token."} and len(seen) == 1
+          and seen[0]["path"] == "/api/token-ia/" and seen[0]["x_drfgate_user"] is None,
+          f"drfgate off, a bad token: {a}, reached gunicorn as {seen}")
+    mark = reached.mark()
+    a = request(port, "GET", "/ungated/api/whoami/",
+                [("Authorization", JOHN), ("X-Drfgate-User", "admin"), ("X-Drfgate-Auth", "token")])
+    seen = reached.since(mark)
+    # GateAuthentication finds no identity: DRF's own refusal, from gunicorn.
+    check(a.status == 403 and len(seen) == 1 and seen[0]["x_drfgate_user"] is None,
+          f"drfgate off, john's token and a spoofed identity: {a}, reached gunicorn as {seen}")
+    # The same request where the server's `drfgate on` holds: judged, john signed.
+    a = request(port, "GET", "/api/whoami/", [("Authorization", JOHN)])
+    check(a.status == 200 and a.json()["user"] == "john", f"drfgate on, john: {a}")
+    print("  off: under the server's `drfgate on`, a `drfgate off` location passes requests to "
+          "gunicorn unjudged (its DRF answers a bad token) and without any identity")
+
+
+def drfgate_binary():
+    return Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug" / "drfgate"
+
+
+def auth_request_site(config, port, serve_port, app_port):
+    """examples/nginx/drfgate.conf (auth_request to `drfgate serve`) as written, with this
+    run's ports swapped in."""
+    text = AUTH_REQUEST_EXAMPLE.read_text()
+    for old, new in (("127.0.0.1:9180", f"127.0.0.1:{serve_port}"),
+                     ("127.0.0.1:8000", f"127.0.0.1:{app_port}"),
+                     ("listen 80;", f"listen 127.0.0.1:{port};")):
+        check(old in text, f"{AUTH_REQUEST_EXAMPLE.name} no longer has {old!r}")
+        text = text.replace(old, new)
+    return text
+
+
+def test_host(port, app_port, reached):
+    """The issue's Host case: a session POST (john's session made by Django's login(), its CSRF
+    token in X-CSRFToken) with `Host: API.EXAMPLE.TEST:8443` and a lowercase Origin. Django
+    compares the Origin with the Host as sent, so DRF refuses it (403, Origin checking failed);
+    the module and auth_request → `drfgate serve` (examples/nginx/drfgate.conf, which passes
+    $http_host) refuse it the same, and neither lets it reach gunicorn. With the Host in lower
+    case all three let john in: the refusal is for the Host alone."""
+    serve_port, auth_port = free_port(), free_port()
+    config = RUN / "serve.toml"
+    config.write_text((RUN / "drfgate.toml").read_text()
+                      + '\n[serve]\ntrusted_forwarded = ["x-original"]\n')
+    binary = drfgate_binary()
+    check(binary.exists(), f"missing {binary}: cargo build -p drfgate-cli")
+    serve_log = RUN / "serve.log"
+    serve = subprocess.Popen(
+        [str(binary), "serve", "--config", str(config), "--listen", f"127.0.0.1:{serve_port}"],
+        stdout=open(serve_log, "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True, env=dict(os.environ, DRFGATE_LOG="error"))
+    auth = None
+    try:
+        wait_listening(serve_port, serve, serve_log)
+        auth = Nginx("auth-request", auth_request_site(config, auth_port, serve_port, app_port),
+                     workers=1, module=False)
+        auth.wait(auth_port)
+        fronts = {"gunicorn": app_port, "the module": port, "auth_request": auth_port}
+        for host, wanted in (("API.EXAMPLE.TEST:8443", 403), ("api.example.test:8443", 200)):
+            headers = [("Host", host), ("Origin", "http://api.example.test:8443"),
+                       ("Cookie", module_bodies.COOKIE),
+                       ("X-CSRFToken", module_bodies.CSRF_SECRET), ("Content-Length", "0")]
+            answers = {}
+            for name, front in fronts.items():
+                mark = reached.mark()
+                answers[name] = request(front, "POST", module_bodies.SESSION_PATH, headers)
+                seen = reached.since(mark)
+                if wanted == 403 and name != "gunicorn":
+                    check(not seen, f"Host {host}: refused by {name}, but reached gunicorn")
+                else:
+                    check(len(seen) == 1, f"Host {host} through {name}: reached gunicorn "
+                                          f"{len(seen)} times")
+            drf = answers["gunicorn"]
+            check(drf.status == wanted, f"Host {host}: DRF answered {drf}")
+            if wanted == 403:
+                check(drf.json() == {"detail": "CSRF Failed: Origin checking failed - "
+                                               "http://api.example.test:8443 does not match any "
+                                               "trusted origins."}, f"DRF's refusal: {drf}")
+            for name in ("the module", "auth_request"):
+                a = answers[name]
+                check((a.status, a.body, a.header("Content-Type"))
+                      == (drf.status, drf.body, drf.header("Content-Type")),
+                      f"Host {host} through {name}: {a}, DRF: {drf}")
+    finally:
+        if auth is not None:
+            auth.stop()
+        stop(serve)
+    print("  host: a session POST with Host API.EXAMPLE.TEST:8443 and a lowercase Origin is DRF's "
+          "403 (Origin checking failed) through the module and through auth_request → drfgate "
+          "serve, never reaching gunicorn; lowercase, all three let john in")
+
+
+def test_install():
+    """`make install-nginx`: with DESTDIR (as a package build runs it) the module and its
+    load_module line land under it; into directories of our own, nginx -t loads the installed
+    module through the generated conf, with the example site."""
+    base = RUN / "install"
+    shutil.rmtree(base, ignore_errors=True)
+    destdir = base / "destdir"
+
+    def install(*assignments):
+        done = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "install-nginx",
+                               "NGINX_PROFILE=debug", *assignments],
+                              capture_output=True, text=True)
+        check(done.returncode == 0, f"make install-nginx {' '.join(assignments)}:\n"
+                                    f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+    install(f"DESTDIR={destdir}")
+    so = destdir / "usr/lib/nginx/modules/ngx_http_drfgate_module.so"
+    load = destdir / "usr/share/nginx/modules-available/mod-http-drfgate.conf"
+    check(so.is_file() and load.is_file(), f"make install-nginx DESTDIR: {sorted(destdir.rglob('*'))}")
+    check(load.read_text() == "load_module /usr/lib/nginx/modules/ngx_http_drfgate_module.so;\n",
+          f"the installed load conf: {load.read_text()!r}")
+    sections = subprocess.run(["readelf", "-S", str(so)], capture_output=True, text=True).stdout
+    check(".debug_info" not in sections, "the installed module keeps its debug sections")
+    modules, available = base / "modules", base / "modules-available"
+    install(f"NGINX_MODULES_DIR={modules}", f"NGINX_MODULES_CONF_DIR={available}")
+    conf = base / "nginx.conf"
+    text = nginx_conf("install", site_config(free_port(), free_port(), RUN / "drfgate.toml"))
+    check(f"load_module {MODULE};" in text, "nginx_conf no longer loads the module")
+    conf.write_text(text.replace(f"load_module {MODULE};",
+                                 f"include {available / 'mod-http-drfgate.conf'};"))
+    test = subprocess.run([NGINX, "-t", "-p", str(base), "-c", str(conf)],
+                          capture_output=True, text=True)
+    check(test.returncode == 0, f"nginx -t with the installed module: {test.stderr}")
+    print("  install: make install-nginx puts the stripped module and its load_module conf under "
+          "DESTDIR; installed, nginx -t loads it through that conf with the example site")
+
+
+def test_logs(gunicorn_port):
+    """libdrfgate's messages reach nginx's error log at their own level: a config warning at
+    [warn] (from nginx -t, and in the error log at a reload), a database SQLite cannot read
+    at [error] (from the worker that needed it)."""
+    good = (RUN / "drfgate.toml").read_text()
+    lines = [line for line in good.splitlines() if line.startswith("AUTHENTICATION_BACKENDS = ")]
+    check(len(lines) == 1, "drfgate.toml: no AUTHENTICATION_BACKENDS line")
+    warned = RUN / "warned.toml"
+    warned.write_text(good.replace(lines[0], "AUTHENTICATION_BACKENDS = []", 1))
+    warning = "drfgate: django.AUTHENTICATION_BACKENDS is empty"
+    port = free_port()
+    nginx = Nginx("logs", site_config(gunicorn_port, port, warned), log_level="info")
+    try:
+        test = subprocess.run([NGINX, "-t", "-p", str(nginx.prefix), "-c", str(nginx.conf)],
+                              capture_output=True, text=True)
+        told = [line for line in test.stderr.splitlines() if warning in line]
+        check(test.returncode == 0 and len(told) == 1 and "[warn]" in told[0],
+              f"nginx -t with a config warning: {test.stderr}")
+        nginx.wait(port)
+        before = set(nginx.workers())
+        os.kill(nginx.process.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while not (set(nginx.workers()) and not set(nginx.workers()) & before):
+            check(time.monotonic() < deadline, "logs: no new workers after the reload")
+            time.sleep(0.05)
+        told = [line for line in nginx.error_log().splitlines() if warning in line]
+        check(len(told) == 1 and " [warn] " in told[0],
+              f"the reload's config warning in the error log: {told}")
+    finally:
+        nginx.stop()
+    # The SQLite file turned unreadable under running workers (one that is unreadable or
+    # missing already stops nginx -t): the token lookup fails in the pool, the request gets a
+    # 503, and libdrfgate's error is nginx's [error].
+    lines = [line for line in good.splitlines() if line.startswith("DATABASE = ")]
+    check(len(lines) == 1, "drfgate.toml: no DATABASE line")
+    spoiled = RUN / "spoiled.sqlite3"
+    shutil.copy(RUN / "db.sqlite3", spoiled)
+    missing = RUN / "spoiled.toml"
+    missing.write_text(good.replace(lines[0], f'DATABASE = "sqlite://{spoiled}"', 1))
+    port = free_port()
+    nginx = Nginx("logs-spoiled", site_config(gunicorn_port, port, missing), log_level="info")
+    try:
+        nginx.wait(port)
+        with open(spoiled, "r+b") as f:
+            f.write(b"not a database\n" * 512)
+        a = request(port, "GET", "/api/whoami/", [("Authorization", JOHN)])
+        check(a.status == 503, f"a token with the database missing: {a}")
+    finally:
+        nginx.stop()
+    told = [line for line in nginx.error_log().splitlines()
+            if "drfgate: database" in line and "failing" in line]
+    check(len(told) == 1 and " [error] " in told[0],
+          f"the database failure in the error log: {told}\n{nginx.error_log()[-2000:]}")
+    print("  logs: a config warning is nginx's [warn] (nginx -t, and the error log at a reload); "
+          "an unreadable SQLite file is [error] in the error log")
 
 
 def rss_kib(pid, field="VmRSS"):
@@ -832,8 +1147,8 @@ def prepare():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only",
-                        default="conformance,identity,prefix,threads,bodies,reload,badreload,"
-                                "throttle,jwt,valgrind")
+                        default="conformance,identity,host,prefix,off,threads,logs,install,"
+                                "uwsgi,bodies,reload,badreload,throttle,jwt,valgrind")
     parser.add_argument("--reloads", type=int, default=50)
     args = parser.parse_args()
     skip = os.environ.get("DRFGATE_SKIP", "").split(",")
@@ -858,8 +1173,18 @@ def main():
                 test_conformance(port, reached)
             elif name == "identity":
                 test_identity(port, gunicorn.port, reached)
+            elif name == "host":
+                test_host(port, gunicorn.port, reached)
             elif name == "prefix":
                 test_prefix(port, reached)
+            elif name == "off":
+                test_off(port, reached)
+            elif name == "logs":
+                test_logs(gunicorn.port)
+            elif name == "install":
+                test_install()
+            elif name == "uwsgi":
+                test_uwsgi(reached)
             elif name == "threads":
                 test_threads(nginx, port, gunicorn.port)
             elif name == "bodies":
