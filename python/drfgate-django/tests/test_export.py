@@ -379,3 +379,65 @@ class PackageSettingsTests(SimpleTestCase):
             self.assertEqual(status, 0, output)
             self.assertIn("config: ok", output)
 
+
+THROTTLED_SETTINGS = dict(
+    settings.REST_FRAMEWORK,
+    DEFAULT_THROTTLE_CLASSES=["rest_framework.throttling.AnonRateThrottle"],
+    DEFAULT_THROTTLE_RATES={"anon": "100/day", "user": None, "uploads": "20/hour", "burst": "60/min"},
+    NUM_PROXIES=1,
+)
+
+
+@override_settings(REST_FRAMEWORK=THROTTLED_SETTINGS)
+class ThrottleTests(SimpleTestCase):
+    """DRF's throttle settings and each view's throttle_classes / throttle_scope, as the gate
+    reads them ([rest_framework], [[routes]], [throttle_classes."…"])."""
+
+    def setUp(self):
+        self.text, self.config, self.warnings = exported("--urlconf", "sampleproj.urls_throttled")
+        self.routes = routes_by_pattern(self.config)
+
+    def test_the_settings(self):
+        rest_framework = self.config["rest_framework"]
+        self.assertEqual(rest_framework["DEFAULT_THROTTLE_CLASSES"], ["rest_framework.throttling.AnonRateThrottle"])
+        self.assertEqual(rest_framework["DEFAULT_THROTTLE_RATES"],
+                         {"anon": "100/day", "user": False, "uploads": "20/hour", "burst": "60/min"})
+        self.assertEqual(rest_framework["NUM_PROXIES"], 1)
+
+    def test_a_views_own_throttles_scope_and_subclasses(self):
+        uploads = self.routes["uploads/"]
+        self.assertEqual(uploads["throttle_classes"], [
+            "rest_framework.throttling.ScopedRateThrottle", "sampleapp.views.BurstThrottle",
+            "sampleapp.views.PinnedRateThrottle"])
+        self.assertEqual(uploads["throttle_scope"], "uploads")
+        self.assertEqual(self.config["throttle_classes"], {
+            "sampleapp.views.BurstThrottle": {"base": "rest_framework.throttling.UserRateThrottle", "scope": "burst"},
+            "sampleapp.views.PinnedRateThrottle": {"base": "rest_framework.throttling.AnonRateThrottle", "rate": "5/min"},
+        })
+        # A view on DRF's defaults as they were at import (none): not the settings' now, so
+        # written out, as DRF runs it.
+        self.assertEqual(self.routes["ops/"]["throttle_classes"], [])
+
+    def test_a_python_throttle_passes_the_view_unjudged(self):
+        route = self.routes["python-throttled/"]
+        self.assertTrue(route["pass"])
+        self.assertTrue(any("python-throttled" in w and "PythonThrottle" in w for w in self.warnings), self.warnings)
+
+    def test_django_model_permissions_over_get_queryset_only_passes_with_a_warning(self):
+        route = self.routes["books-by-owner/"]
+        self.assertTrue(route["pass"])
+        self.assertNotIn("model", route)
+        self.assertTrue(any("books-by-owner" in w and "static queryset" in w for w in self.warnings), self.warnings)
+
+    def test_the_export_loads_in_drfgate_check(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            target = Path(scratch) / "drfgate.toml"
+            status, _, err = run("--urlconf", "sampleproj.urls_throttled", "--database",
+                                 "sqlite://" + check_database(), "--output", str(target))
+            self.assertEqual(status, 0, err)
+            checked = drfgate_check(target)
+            if checked is None:
+                return
+            status, output = checked
+            self.assertEqual(status, 0, output)
+            self.assertIn("config: ok", output)

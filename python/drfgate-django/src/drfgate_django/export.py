@@ -91,7 +91,8 @@ def export(options):
     body += _handoff_section()
     body += packages.simple_jwt_section(options, warnings)
     body += packages.rest_knox_section(warnings)
-    for kind, classes in (("authentication", tables.authentication), ("permission", tables.permission)):
+    for kind, classes in (("authentication", tables.authentication), ("permission", tables.permission),
+                          ("throttle", tables.throttle)):
         for name, table in sorted(classes.items()):
             body += ["", f"[{kind}_classes.{tomlwrite.string(name)}]"]
             body += [f"{key} = {tomlwrite.value(value)}" for key, value in table.items()]
@@ -186,8 +187,22 @@ def _view_keys(callback, tables, renderers):
     parsers = [dotted_name(p) for p in attribute("parser_classes")]
     if parsers != [dotted_name(p) for p in api_settings.DEFAULT_PARSER_CLASSES]:
         lines.append(f"parser_classes = {tomlwrite.array(parsers)}")
+    lines += _throttle_keys(cls, attribute, tables)
     if not ignore_model and any(tables.needs_model(p) for p in permission_classes):
         lines.append(f"model = {tomlwrite.string(_model_label(cls, attribute, view))}")
+    return lines
+
+
+def _throttle_keys(cls, attribute, tables):
+    """The view's throttles where they are not the defaults (the config's
+    DEFAULT_THROTTLE_CLASSES), and its throttle_scope (what ScopedRateThrottle reads)."""
+    lines = []
+    throttles = [tables.throttle_name(t) for t in attribute("throttle_classes")]
+    if throttles != [dotted_name(t) for t in api_settings.DEFAULT_THROTTLE_CLASSES]:
+        lines.append(f"throttle_classes = {tomlwrite.array(throttles)}")
+    scope = attribute("throttle_scope") if hasattr(cls, "throttle_scope") else None
+    if scope:
+        lines.append(f"throttle_scope = {tomlwrite.string(scope)}")
     return lines
 
 
@@ -455,11 +470,21 @@ def _rest_framework_section(tables, renderers, warnings):
     for key, getter in (
         ("DEFAULT_AUTHENTICATION_CLASSES", lambda: _authentication(api_settings.DEFAULT_AUTHENTICATION_CLASSES, tables)),
         ("DEFAULT_PERMISSION_CLASSES", lambda: [tables.permission_expression(p) for p in api_settings.DEFAULT_PERMISSION_CLASSES]),
+        ("DEFAULT_THROTTLE_CLASSES", lambda: [tables.throttle_name(t) for t in api_settings.DEFAULT_THROTTLE_CLASSES]),
     ):
+        if key == "DEFAULT_THROTTLE_CLASSES" and not api_settings.DEFAULT_THROTTLE_CLASSES:
+            continue  # DRF's default, none: the gate's too
         try:
             lines.append(f"{key} = {tomlwrite.array(getter())}")
         except Unmodelable as why:
             # Every route names its own classes: the defaults only judge unmatched paths under
             # [gate] unmatched = "defaults", which the export does not write.
             warnings.append(f"REST_FRAMEWORK {key}: left out: {why}")
+    rates = dict(api_settings.DEFAULT_THROTTLE_RATES)
+    if rates != {"user": None, "anon": None}:
+        # Python's None (that scope never throttles) is false in the config.
+        table = {str(scope): False if rate is None else str(rate) for scope, rate in rates.items()}
+        lines.append(f"DEFAULT_THROTTLE_RATES = {tomlwrite.value(table)}")
+    if api_settings.NUM_PROXIES is not None:
+        lines.append(f"NUM_PROXIES = {int(api_settings.NUM_PROXIES)}")
     return lines
