@@ -250,6 +250,12 @@ class ServerDatabaseTests(SimpleTestCase):
             drfgate={"DATABASE_PASSWORD_FILE": "/run/secrets/db_password"})
         self.assertEqual(config["django"]["DATABASES"]["default"]["PASSWORD_FILE"], "db_password.txt")
         self.assertIn('"database_password_file": "db_password.txt"', text)
+        _, config, warns = exported_with_database(
+            POSTGRES, "--database-password-env", "SHOP_DB_PASSWORD",
+            drfgate={"DATABASE_PASSWORD_FILE": "/run/secrets/db_password"})
+        default = config["django"]["DATABASES"]["default"]
+        self.assertEqual((default.get("PASSWORD_ENV"), default.get("PASSWORD_FILE")), ("SHOP_DB_PASSWORD", None))
+        self.assertFalse(any("PASSWORD" in w for w in warns), warns)
 
     def test_mysql_socket_options_and_no_password_no_warning(self):
         _, config, warns = exported_with_database(MYSQL)

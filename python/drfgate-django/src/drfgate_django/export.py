@@ -387,8 +387,12 @@ def _server_database(options, warnings):
         # The gate accepts UTC only; anything else is written for it to refuse, loudly.
         table["TIME_ZONE"] = str(zone)
     drfgate = getattr(settings, "DRFGATE", {}) or {}
-    password_env = options.database_password_env or drfgate.get("DATABASE_PASSWORD_ENV")
-    password_file = options.database_password_file or drfgate.get("DATABASE_PASSWORD_FILE")
+    # The command line, when it names either, wins over the settings as a whole.
+    if options.database_password_env or options.database_password_file:
+        password_env, password_file = options.database_password_env, options.database_password_file
+    else:
+        password_env = drfgate.get("DATABASE_PASSWORD_ENV")
+        password_file = drfgate.get("DATABASE_PASSWORD_FILE")
     if password_env and password_file:
         warnings.append("DATABASES['default'] PASSWORD: both an environment variable and a file "
                         "are named; the file is written (the gate takes one)")
