@@ -18,12 +18,18 @@ $(DJANGO42_STAMP): $(DJANGO42_REQUIREMENTS)
 	$(DJANGO42_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
 	touch $@
 
-# `drfgate check` loads every export the tests write (DRFGATE_BIN), over the fixture database.
-test-django-pkg: python-env fixture-db django42-env
+# `drfgate check` loads every export the tests write (DRFGATE_BIN), over the fixture database
+# (and the server fixtures, for a PostgreSQL or MariaDB project's export; DRFGATE_SKIP=postgres
+# or mysql leaves one out). `drfgate serve` and the Layer (examples/path_proxy,
+# DRFGATE_PATH_PROXY) sign hand-offs over the demo database for GateAuthentication.
+test-django-pkg: python-env fixture-db fixture-engines demo-db django42-env
 	$(CARGO) build -p drfgate-cli
+	$(CARGO) build -p drfgate-tower --example path_proxy
 	cd $(DJANGO_PKG_DIR) && PYTHONPATH=src DRFGATE_BIN=$(TARGET_DIR)/debug/drfgate \
+		DRFGATE_PATH_PROXY=$(TARGET_DIR)/debug/examples/path_proxy \
 		$(DJANGO_MK_PYTHON) tests/runtests.py
 	$(DJANGO42_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps \
 		--no-build-isolation --force-reinstall $(DJANGO_PKG_DIR)
 	cd $(DJANGO_PKG_DIR) && DRFGATE_BIN=$(TARGET_DIR)/debug/drfgate \
+		DRFGATE_PATH_PROXY=$(TARGET_DIR)/debug/examples/path_proxy \
 		$(DJANGO42_VENV)/bin/python tests/runtests.py

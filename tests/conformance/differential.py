@@ -6,7 +6,8 @@ Usage: differential.py --drfgate BIN [--cases PATH] [--db PATH|URL] [--hand-writ
                        [--layer-proxy BIN] [--verbose]
 
 --db URL (postgres://… or mysql://…, tests/django/server_db.py): Django and drfgate both read a
-copy of that server database (<name>_differential), with the table's hand-written configs.
+copy of that server database (<name>_differential); the export writes the project's DATABASES
+into the configs as [django.DATABASES.default] (with --hand-written, DATABASE = URL).
 --table-only: the conformance table's requests alone, without the generated variants and the
 other session engines (the bounded run `make differential-engines` makes on each server).
 --layer-proxy BIN (crates/drfgate-tower/examples/path_proxy): the session body requests
@@ -389,8 +390,6 @@ def main():
     import server_db
 
     on_server = server_db.is_server(arguments.db)
-    if on_server:
-        arguments.hand_written = True
 
     # A missing fixture or venv fails the run, unless DRFGATE_SKIP names them (README, "How it
     # is tested").
@@ -451,8 +450,9 @@ def main():
             if arguments.hand_written:
                 configs = gate_configs.configs(document, db, drivable)
             else:
+                # On a server, the export writes the project's DATABASES ([django.DATABASES.default]).
                 configs = gate_configs.exported_configs(
-                    document, Path(arguments.cases).resolve(), db, VENV_BIN / "python", drivable)
+                    document, Path(arguments.cases).resolve(), db, VENV_BIN / "python", drivable, scratch)
         except gate_configs.ConfigError as error:
             print(f"differential: {error}", file=sys.stderr)
             return 2

@@ -288,16 +288,20 @@ def configs(cases, db, views=None):
     )
 
 
-def exported_configs(cases, cases_path, db, python, views=None):
+def exported_configs(cases, cases_path, db, python, views=None, scratch=None):
     """Like `configs`, but each config is the one `manage.py drfgate_export` (python/drfgate-django)
     writes for the reference project (tests/django) serving `cases_path`, with the group's
     AUTHENTICATION_BACKENDS as Django names them (the export maps the test project's backend
-    itself). Needs the venv's `python`; unmatched paths are denied, as in `config_text`."""
+    itself). Needs the venv's `python`; unmatched paths are denied, as in `config_text`.
+    On a server database (a URL) the export writes the project's DATABASES itself, as
+    [django.DATABASES.default]; `scratch` is then the folder for the SECRET_KEY file."""
     out = OrderedDict()
+    on_server = "://" in str(db)
     # The reference project's SECRET_KEY, in a file as a deployment would give it (the export
     # never writes the key itself).
-    secret_key_file = Path(db).parent / "secret_key"
+    secret_key_file = Path(scratch if on_server else Path(db).parent) / "secret_key"
     secret_key_file.write_text(SECRET_KEY + "\n", "utf-8")
+    database = [] if on_server else ["--database", "sqlite://" + str(db)]
     for key, members in groups(cases, views).items():
         backends, simple_jwt = split_key(key)
         # A group's own SIMPLE_JWT becomes the project's (refproj.settings reads it), as a
@@ -314,9 +318,8 @@ def exported_configs(cases, cases_path, db, python, views=None):
                    DRFGATE_DJANGO_BACKENDS=",".join(django_backends),
                    DRFGATE_DJANGO_SIMPLE_JWT=json.dumps(simple_jwt))
         done = subprocess.run(
-            [str(python), str(MANAGE_PY), "drfgate_export", "--unmatched", "deny",
-             "--database", "sqlite://" + str(db), "--secret-key-file", str(secret_key_file),
-             *arguments],
+            [str(python), str(MANAGE_PY), "drfgate_export", "--unmatched", "deny", *database,
+             "--secret-key-file", str(secret_key_file), *arguments],
             env=env, capture_output=True, text=True, cwd=str(MANAGE_PY.parent),
         )
         if done.returncode != 0:

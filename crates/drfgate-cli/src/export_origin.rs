@@ -2,7 +2,12 @@
 //! config came from and the SHA-256 of every byte after the fingerprint's line. `check` prints
 //! the origin and warns when the body no longer has that hash: the file was edited by hand, and
 //! the next export (or `drfgate_export --check` in CI) will undo or flag the edit. Whether the
-//! URLconf itself changed only Django can tell: that is `drfgate_export --check`.
+//! URLconf itself changed only Django can tell: that is `drfgate_export --check`, which `check
+//! --manage-py` runs ([`ask_django`]).
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
@@ -37,6 +42,68 @@ pub fn report(text: &str) -> String {
         }
     }
     String::new()
+}
+
+/// The diff lines `check` shows of a stale export at most: enough to see what changed, and
+/// `drfgate_export --check` shows all.
+const DIFF_LINES: usize = 40;
+
+/// Asks the project whether `config` is still what `manage.py drfgate_export` writes from its
+/// URLconf and settings now (`PYTHON manage.py drfgate_export --check CONFIG`, in manage.py's
+/// folder): a line when it is, a warning and the start of the diff when it is not, a warning
+/// when Django could not be asked. Never fails `check`: the config itself loaded.
+pub fn ask_django(config: &Path, manage_py: &Path, python: &OsStr) -> String {
+    let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path));
+    let (config, manage_py) = (absolute(config), absolute(manage_py));
+    let folder = manage_py.parent().unwrap_or(Path::new("/"));
+    let asked = Command::new(python)
+        .arg(&manage_py)
+        .arg("drfgate_export")
+        .arg("--check")
+        .arg(&config)
+        .current_dir(folder)
+        .output();
+    let shown = format!(
+        "{} {} drfgate_export --check {}",
+        python.to_string_lossy(),
+        manage_py.display(),
+        config.display()
+    );
+    let output = match asked {
+        Ok(output) => output,
+        Err(error) => return format!("warning: could not run `{shown}`: {error}\n"),
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if output.status.success() {
+        return format!(
+            "the URLconf and settings of {} still export this file\n",
+            manage_py.display()
+        );
+    }
+    if output.status.code() == Some(1) && stderr.contains(" is stale: ") {
+        let mut out = format!(
+            "warning: this file was exported from another URLconf or other settings than {} \
+             has now: the gate judges by stale rules; export again with `manage.py \
+             drfgate_export --output {}` (`{shown}` shows the difference):\n",
+            manage_py.display(),
+            config.display()
+        );
+        let lines: Vec<&str> = stdout.lines().collect();
+        for line in lines.iter().take(DIFF_LINES) {
+            out.push_str(&format!("    {line}\n"));
+        }
+        if lines.len() > DIFF_LINES {
+            out.push_str(&format!("    … {} more lines\n", lines.len() - DIFF_LINES));
+        }
+        return out;
+    }
+    let why = stderr
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("no message");
+    format!("warning: `{shown}` failed ({}): {why}\n", output.status)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -64,6 +64,18 @@ struct CheckArgs {
     /// The drfgate TOML config
     #[arg(short, long, value_name = "FILE")]
     config: PathBuf,
+    /// The Django project's manage.py: warn when the config is not what `manage.py
+    /// drfgate_export` writes from its URLconf and settings now (runs `drfgate_export --check`)
+    #[arg(long, value_name = "PATH")]
+    manage_py: Option<PathBuf>,
+    /// The Python that runs manage.py (the project's virtualenv's)
+    #[arg(
+        long,
+        value_name = "PYTHON",
+        default_value = "python3",
+        requires = "manage_py"
+    )]
+    python: OsString,
 }
 
 #[derive(Args)]
@@ -209,6 +221,12 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
     // Read again as text: the header is comments, which the config loader does not keep.
     if let Ok(text) = std::fs::read_to_string(&args.config) {
         print!("{}", export_origin::report(&text));
+    }
+    if let Some(manage_py) = &args.manage_py {
+        print!(
+            "{}",
+            export_origin::ask_django(&args.config, manage_py, &args.python)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,8 +11,13 @@
 //! any client-sent `X-Drfgate-*`. With CONFIG (a drfgate config file) the DrfGate Layer sits
 //! in front: refusals are its answers, and an allowed request carries the route the gate
 //! judged in `X-Drfgate-Route` (percent-encoded UTF-8; absent when no configured route
-//! matched). Without CONFIG it is the same proxy without the Layer: the differential's
-//! reference, so both sides see hyper's own HTTP parsing. One line on stdout once listening.
+//! matched) and the identity as `drfgate serve` hands it on: `X-Drfgate-Auth` (the scheme, or
+//! `anonymous`), `X-Drfgate-User` and `X-Drfgate-User-Id` (percent-encoded), and with
+//! `[handoff]` in CONFIG the signed `X-Drfgate-Signature` and `X-Drfgate-User-Flags` that
+//! python/drfgate-django's `GateAuthentication` trusts (nothing of it for a request the Layer
+//! passed on without an opinion). Without CONFIG it is the same proxy without the Layer: the
+//! differential's reference, so both sides see hyper's own HTTP parsing. One line on stdout
+//! once listening.
 //!
 //! The Layer reads bodies where the decision needs them ([`DrfGateLayer::reading_bodies`]),
 //! and the answer of a request it let through says how, for the conformance differential's
@@ -25,7 +30,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use drfgate_tower::{DrfGateLayer, Identity, JudgedRoute, Passed};
+use drfgate_tower::{DrfGateLayer, Handoff, Identity, JudgedRoute, Passed};
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -146,6 +151,14 @@ async fn forward(
     if let Some(JudgedRoute(route)) = parts.extensions.get::<JudgedRoute>() {
         raw.extend_from_slice(format!("x-drfgate-route: {}\r\n", percent_encode(route)).as_bytes());
     }
+    let identity = if gated {
+        identity_headers(&parts)
+    } else {
+        Vec::new()
+    };
+    for (name, value) in identity {
+        raw.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
     raw.extend_from_slice(
         format!(
             "content-length: {}\r\nconnection: close\r\n\r\n",
@@ -170,6 +183,34 @@ async fn forward(
             Ok(status_only(StatusCode::BAD_GATEWAY))
         }
     }
+}
+
+/// The identity the Layer decided, for the upstream request, under `drfgate serve`'s header
+/// names (crates/drfgate-cli/src/serve/answer.rs): the client's own `X-Drfgate-*` headers are
+/// never passed on (the Layer removes them, and so does `forward`), so these are the gate's.
+fn identity_headers(parts: &http::request::Parts) -> Vec<(&'static str, String)> {
+    if parts.extensions.get::<Passed>().is_some() {
+        return Vec::new(); // no identity: the application's own classes judge it
+    }
+    let identity = parts.extensions.get::<Identity>();
+    let mut headers = match identity {
+        Some(identity) => vec![
+            ("x-drfgate-auth", identity.scheme.as_str().to_string()),
+            ("x-drfgate-user", percent_encode(&identity.user.username)),
+            (
+                "x-drfgate-user-id",
+                percent_encode(&identity.user.pk.to_string()),
+            ),
+        ],
+        None => vec![("x-drfgate-auth", "anonymous".to_string())],
+    };
+    if let Some(handoff) = parts.extensions.get::<Handoff>() {
+        headers.push(("x-drfgate-signature", handoff.signature.clone()));
+        if identity.is_some() {
+            headers.push(("x-drfgate-user-flags", handoff.flags.to_string()));
+        }
+    }
+    headers
 }
 
 /// How the Layer let the request through, for the response (nothing without the Layer).

@@ -6,7 +6,10 @@
 //!
 //! - **allowed**: the request goes to the inner service with the user in its extensions
 //!   (a [`drfgate::Identity`]: pk, username, flags, scheme); an anonymous request that
-//!   DRF lets through carries no `Identity`;
+//!   DRF lets through carries no `Identity`. With `[handoff]` in the config it also carries
+//!   a signed [`Handoff`] for an application behind a proxy (python/drfgate-django's
+//!   `GateAuthentication`: examples/path_proxy.rs sends it on as `drfgate serve`'s
+//!   `X-Drfgate-*` headers). Any `X-Drfgate-*` header the client sent is removed;
 //! - **denied**: the inner service is not called; the answer is DRF's status, its JSON body
 //!   (`Content-Type: application/json`), `WWW-Authenticate` on a 401, and `Allow` when
 //!   the route lists its methods.
@@ -222,4 +225,5 @@ pub use request::{ConnectionInfo, HttpHeaders};
 pub use response::deny_response;
 pub use service::{DrfGate, DrfGateLayer, JudgedRoute, Passed, ResponseFuture};
 
+pub use drfgate::handoff::Handoff;
 pub use drfgate::{Decision, Deny, Gate, Identity};

@@ -272,6 +272,7 @@ fn allowed_request<B>(
     parts.extensions.remove::<Passed>();
     parts.extensions.remove::<Handoff>();
     parts.extensions.remove::<crate::bodies::ReadBody>();
+    remove_gate_headers(&mut parts.headers);
     if let Some(handoff) = handoff {
         parts.extensions.insert(handoff);
     }
@@ -282,6 +283,21 @@ fn allowed_request<B>(
         parts.extensions.insert(JudgedRoute(route));
     }
     Request::from_parts(parts, body)
+}
+
+/// A client's own `X-Drfgate-*` headers (`X-Drfgate-User`, `-Signature`, …) never reach the
+/// inner service: the names the gate's hand-off uses downstream (`drfgate serve`, nginx,
+/// examples/path_proxy.rs) must carry only what the gate decided, taken from the extensions.
+fn remove_gate_headers(headers: &mut http::HeaderMap) {
+    // Nothing is allocated when there are none (the usual request).
+    let sent: Vec<http::HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("x-drfgate-"))
+        .cloned()
+        .collect();
+    for name in sent {
+        headers.remove(name);
+    }
 }
 
 pin_project! {

@@ -207,3 +207,88 @@ class ThroughDrfgateServeTests(HandoffTestCase):
         self.assertEqual(len(queries), 0)
         # The same headers on another path are worth nothing.
         self.assertEqual(self.client.get("/elsewhere/", **headers).status_code, 401)
+
+
+class CapturingUpstream:
+    """An HTTP server standing in for the application behind a proxy: answers 200 and keeps
+    each request's path and headers."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        seen = self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                seen.append((self.path, dict(self.headers.items())))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class ThroughTheLayerTests(HandoffTestCase):
+    """The tower Layer's signed hand-off (crates/drfgate-tower/examples/path_proxy.rs forwards it
+    as `drfgate serve`'s X-Drfgate-* headers) accepted by GateAuthentication, and a client's own
+    copy of those headers never reaching the application."""
+
+    def test_the_layer_signs_what_gate_authentication_accepts(self):
+        import os
+
+        proxy = os.environ.get("DRFGATE_PATH_PROXY")
+        if not proxy:
+            if "drfgate-bin" in os.environ.get("DRFGATE_SKIP", "").split(","):
+                return
+            self.fail("DRFGATE_PATH_PROXY is not set (crates/drfgate-tower's example path_proxy; "
+                      "or DRFGATE_SKIP=drfgate-bin)")
+        demo_db = REPO_ROOT / ".demo" / "db.sqlite3"
+        boss_token = re.search(r'BOSS_TOKEN = "([0-9a-f]+)"',
+                               (REPO_ROOT / "examples" / "demo" / "make_demo_db.py").read_text()).group(1)
+        config = self.key_file.parent / "drfgate.toml"
+        status, _, err = run("--urlconf", "sampleproj.urls_handoff", "--database", f"sqlite://{demo_db}",
+                             "--output", str(config))
+        self.assertEqual(status, 0, err)
+        upstream = CapturingUpstream()
+        self.addCleanup(upstream.close)
+        port = free_port()
+        server = subprocess.Popen([proxy, f"127.0.0.1:{port}", upstream.address, str(config)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.addCleanup(server.wait)
+        self.addCleanup(server.terminate)
+        self.assertIn("listening", server.stdout.readline())
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/whoami/", headers={
+            "Authorization": f"Token {boss_token}",
+            # A client's own claim: never passed on.
+            "X-Drfgate-User": "mallory", "X-Drfgate-User-Flags": "staff,superuser",
+            "X-Drfgate-Signature": "t=1,v1=00"})
+        with urllib.request.urlopen(request) as answer:
+            self.assertEqual(answer.status, 200)
+        [(path, sent)] = upstream.seen
+        self.assertEqual(path, "/whoami/")
+        headers = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in sent.items()
+                   if k.lower().startswith("x-drfgate-")}
+        self.assertEqual(headers["HTTP_X_DRFGATE_USER"], "boss")
+        self.assertEqual(headers["HTTP_X_DRFGATE_USER_FLAGS"], "staff")
+        self.assertEqual(headers["HTTP_X_DRFGATE_AUTH"], "token")
+        self.assertNotIn("mallory", str(sent))
+        get_user_model().objects.create_user("boss", is_staff=True, id=int(headers["HTTP_X_DRFGATE_USER_ID"]))
+        with CaptureQueriesContext(connection) as queries:
+            response = self.client.get("/whoami/", **headers)
+        self.assertEqual(response.status_code, 200, response.content)
+        self.assertEqual(response.json()["user"], "boss")
+        self.assertEqual(response.json()["staff"], True)
+        self.assertEqual(len(queries), 0)
+        # The same headers on another path are worth nothing.
+        self.assertEqual(self.client.get("/elsewhere/", **headers).status_code, 401)

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 from django.test import SimpleTestCase, override_settings
 
-from exports import check_database, drfgate_check, exported, run
+from exports import SERVER_DATABASES, check_database, drfgate_check, exported, run, skipped
 
 IA = "rest_framework.permissions.IsAuthenticated"
 TOKEN = "rest_framework.authentication.TokenAuthentication"
@@ -189,6 +189,111 @@ class RoutesTests(SimpleTestCase):
             self.assertIn("edited since it was exported", output)
 
 
+POSTGRES = {
+    "ENGINE": "django.db.backends.postgresql", "NAME": "shop", "USER": "shop_app",
+    "PASSWORD": "a-database-password-never-exported", "HOST": "db.internal", "PORT": "6432",
+    "CONN_MAX_AGE": 60, "ATOMIC_REQUESTS": True,
+    "OPTIONS": {"sslmode": "verify-full", "sslrootcert": "/etc/ssl/db-ca.pem",
+                "isolation_level": 2, "sslcert": "/etc/ssl/client.pem"},
+}
+MYSQL = {
+    "ENGINE": "django.db.backends.mysql", "NAME": "shop", "USER": "shop_app", "PASSWORD": "",
+    "HOST": "/run/mysqld/mysqld.sock", "PORT": "",
+    "OPTIONS": {"charset": "utf8mb4", "ssl": {"ca": "/etc/ssl/db-ca.pem"},
+                "init_command": "SET sql_mode='STRICT_TRANS_TABLES'"},
+}
+
+
+def exported_with_database(database, *arguments, drfgate=None):
+    """The export of the sample project on `database` (DATABASES["default"])."""
+    overrides = {"DATABASES": {"default": database}}
+    if drfgate is not None:
+        overrides["DRFGATE"] = drfgate
+    # The test runner's database stands in for settings.DATABASES while tests run.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with override_settings(**overrides):
+            return exported(*arguments)
+
+
+class ServerDatabaseTests(SimpleTestCase):
+    """A PostgreSQL or MySQL project's DATABASES["default"] becomes [django.DATABASES.default], with
+    the password referred to (PASSWORD_ENV or PASSWORD_FILE), never written."""
+
+    def test_postgresql_keys_the_gate_reads_and_no_password(self):
+        text, config, warns = exported_with_database(POSTGRES)
+        django = config["django"]
+        self.assertNotIn("DATABASE", django)
+        self.assertEqual(django["DATABASES"], {"default": {
+            "ENGINE": "django.db.backends.postgresql", "NAME": "shop", "USER": "shop_app",
+            "HOST": "db.internal", "PORT": 6432,
+            "OPTIONS": {"sslmode": "verify-full", "sslrootcert": "/etc/ssl/db-ca.pem"},
+        }})
+        self.assertNotIn(POSTGRES["PASSWORD"], text)
+        self.assertTrue(any("PASSWORD is never written" in w and "--database-password-env" in w
+                            for w in warns), warns)
+        self.assertTrue(any("OPTIONS sslcert" in w for w in warns), warns)
+        self.assertFalse(any("isolation_level" in w or "opens SQLite" in w for w in warns), warns)
+
+    def test_the_password_is_referred_to_by_option_or_setting(self):
+        _, config, warns = exported_with_database(POSTGRES, "--database-password-env", "SHOP_DB_PASSWORD")
+        self.assertEqual(config["django"]["DATABASES"]["default"]["PASSWORD_ENV"], "SHOP_DB_PASSWORD")
+        self.assertFalse(any("PASSWORD is never written" in w for w in warns), warns)
+        _, config, _ = exported_with_database(
+            POSTGRES, drfgate={"DATABASE_PASSWORD_FILE": "/run/secrets/db_password"})
+        default = config["django"]["DATABASES"]["default"]
+        self.assertEqual(default["PASSWORD_FILE"], "/run/secrets/db_password")
+        self.assertNotIn("PASSWORD_ENV", default)
+        # The command line wins over the setting, and both options are recorded for --check.
+        text, config, _ = exported_with_database(
+            POSTGRES, "--database-password-file", "db_password.txt",
+            drfgate={"DATABASE_PASSWORD_FILE": "/run/secrets/db_password"})
+        self.assertEqual(config["django"]["DATABASES"]["default"]["PASSWORD_FILE"], "db_password.txt")
+        self.assertIn('"database_password_file": "db_password.txt"', text)
+        _, config, warns = exported_with_database(
+            POSTGRES, "--database-password-env", "SHOP_DB_PASSWORD",
+            drfgate={"DATABASE_PASSWORD_FILE": "/run/secrets/db_password"})
+        default = config["django"]["DATABASES"]["default"]
+        self.assertEqual((default.get("PASSWORD_ENV"), default.get("PASSWORD_FILE")), ("SHOP_DB_PASSWORD", None))
+        self.assertFalse(any("PASSWORD" in w for w in warns), warns)
+
+    def test_mysql_socket_options_and_no_password_no_warning(self):
+        _, config, warns = exported_with_database(MYSQL)
+        self.assertEqual(config["django"]["DATABASES"]["default"], {
+            "ENGINE": "django.db.backends.mysql", "NAME": "shop", "USER": "shop_app",
+            "HOST": "/run/mysqld/mysqld.sock",
+            "OPTIONS": {"charset": "utf8mb4", "ssl": {"ca": "/etc/ssl/db-ca.pem"}},
+        })
+        self.assertFalse(any("DATABASES" in w for w in warns), warns)
+
+    def test_database_given_on_the_command_line_wins(self):
+        _, config, _ = exported_with_database(POSTGRES, "--database", "postgres://gate@db.internal/shop")
+        self.assertEqual(config["django"]["DATABASE"], "postgres://gate@db.internal/shop")
+        self.assertNotIn("DATABASES", config["django"])
+
+    def test_the_export_loads_in_drfgate_check_on_each_server(self):
+        for engine, database in SERVER_DATABASES.items():
+            if skipped(engine):
+                print(f"drfgate check on {engine}: skipped (DRFGATE_SKIP={engine})")
+                continue
+            with self.subTest(engine=engine), tempfile.TemporaryDirectory() as scratch:
+                # PostgreSQL's fixture server trusts 127.0.0.1, so any password does; MariaDB's
+                # root has none, so none is named.
+                arguments = ["--database-password-env", "DRFGATE_TEST_DB_PASSWORD"] if engine == "postgres" else []
+                password = "unused-by-trust" if engine == "postgres" else ""
+                text, config, _ = exported_with_database(dict(database, PASSWORD=password), *arguments)
+                target = Path(scratch) / "drfgate.toml"
+                target.write_text(text)
+                checked = drfgate_check(target, env={"DRFGATE_TEST_DB_PASSWORD": password})
+                if checked is None:
+                    return
+                status, output = checked
+                self.assertEqual(status, 0, output)
+                self.assertIn("config: ok", output)
+                self.assertIn(f"database: {engine} {engine}://{database['USER']}@127.0.0.1:", output)
+                self.assertNotIn("edited since it was exported", output)
+
+
 SIMPLE_JWT = {
     "ALGORITHM": "HS512",
     "SIGNING_KEY": "a-jwt-key-that-is-not-the-secret-key-0123456789",
@@ -272,6 +377,69 @@ class PackageSettingsTests(SimpleTestCase):
             status, _, err = run("--database", "sqlite://" + check_database(), "--output", str(target),
                                  "--secret-key-file", str(Path(scratch) / "secret_key.txt"),
                                  "--jwt-signing-key-file", str(Path(scratch) / "jwt.key"))
+            self.assertEqual(status, 0, err)
+            checked = drfgate_check(target)
+            if checked is None:
+                return
+            status, output = checked
+            self.assertEqual(status, 0, output)
+            self.assertIn("config: ok", output)
+
+
+THROTTLED_SETTINGS = dict(
+    settings.REST_FRAMEWORK,
+    DEFAULT_THROTTLE_CLASSES=["rest_framework.throttling.AnonRateThrottle"],
+    DEFAULT_THROTTLE_RATES={"anon": "100/day", "user": None, "uploads": "20/hour", "burst": "60/min"},
+    NUM_PROXIES=1,
+)
+
+
+@override_settings(REST_FRAMEWORK=THROTTLED_SETTINGS)
+class ThrottleTests(SimpleTestCase):
+    """DRF's throttle settings and each view's throttle_classes / throttle_scope, as the gate
+    reads them ([rest_framework], [[routes]], [throttle_classes."…"])."""
+
+    def setUp(self):
+        self.text, self.config, self.warnings = exported("--urlconf", "sampleproj.urls_throttled")
+        self.routes = routes_by_pattern(self.config)
+
+    def test_the_settings(self):
+        rest_framework = self.config["rest_framework"]
+        self.assertEqual(rest_framework["DEFAULT_THROTTLE_CLASSES"], ["rest_framework.throttling.AnonRateThrottle"])
+        self.assertEqual(rest_framework["DEFAULT_THROTTLE_RATES"],
+                         {"anon": "100/day", "user": False, "uploads": "20/hour", "burst": "60/min"})
+        self.assertEqual(rest_framework["NUM_PROXIES"], 1)
+
+    def test_a_views_own_throttles_scope_and_subclasses(self):
+        uploads = self.routes["uploads/"]
+        self.assertEqual(uploads["throttle_classes"], [
+            "rest_framework.throttling.ScopedRateThrottle", "sampleapp.views.BurstThrottle",
+            "sampleapp.views.PinnedRateThrottle"])
+        self.assertEqual(uploads["throttle_scope"], "uploads")
+        self.assertEqual(self.config["throttle_classes"], {
+            "sampleapp.views.BurstThrottle": {"base": "rest_framework.throttling.UserRateThrottle", "scope": "burst"},
+            "sampleapp.views.PinnedRateThrottle": {"base": "rest_framework.throttling.AnonRateThrottle", "rate": "5/min"},
+        })
+        # A view on DRF's defaults as they were at import (none): not the settings' now, so
+        # written out, as DRF runs it.
+        self.assertEqual(self.routes["ops/"]["throttle_classes"], [])
+
+    def test_a_python_throttle_passes_the_view_unjudged(self):
+        route = self.routes["python-throttled/"]
+        self.assertTrue(route["pass"])
+        self.assertTrue(any("python-throttled" in w and "PythonThrottle" in w for w in self.warnings), self.warnings)
+
+    def test_django_model_permissions_over_get_queryset_only_passes_with_a_warning(self):
+        route = self.routes["books-by-owner/"]
+        self.assertTrue(route["pass"])
+        self.assertNotIn("model", route)
+        self.assertTrue(any("books-by-owner" in w and "static queryset" in w for w in self.warnings), self.warnings)
+
+    def test_the_export_loads_in_drfgate_check(self):
+        with tempfile.TemporaryDirectory() as scratch:
+            target = Path(scratch) / "drfgate.toml"
+            status, _, err = run("--urlconf", "sampleproj.urls_throttled", "--database",
+                                 "sqlite://" + check_database(), "--output", str(target))
             self.assertEqual(status, 0, err)
             checked = drfgate_check(target)
             if checked is None:

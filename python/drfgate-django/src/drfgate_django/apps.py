@@ -8,7 +8,7 @@ class DrfgateConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from . import revocation
+        from . import checks, revocation  # noqa: F401 (checks registers the deploy check)
 
         revocation.connect_signals()
         post_migrate.connect(

@@ -1,6 +1,6 @@
 """GateAuthentication: DRF's request.user from the gate's signed identity, without a query.
 
-Put it first in DEFAULT_AUTHENTICATION_CLASSES (`drfgate_django.settings.gate_first`), the
+Put it first in DEFAULT_AUTHENTICATION_CLASSES (`drfgate_django.defaults.gate_first`), the
 project's own classes after it. A request the gate allowed arrives signed: its user is built from
 the signed fields (pk, username, is_active, is_staff, is_superuser), every other field deferred,
 loaded by Django on first access. A request without the gate's headers (a route the gate passes

@@ -41,6 +41,16 @@ PERMISSIONS = {
 # exception's code, which DRF does not render in the body.
 PERMISSION_ATTRIBUTES = ("message", "code")
 
+# DRF's throttles the gate runs ([throttle_classes], docs/configuration.md#throttling): a subclass
+# may set its `scope` and `rate` (None written as false). Anything else (its own
+# get_cache_key(), allow_request(), THROTTLE_RATES, cache, scope_attr, …) is Python.
+THROTTLES = {
+    "rest_framework.throttling.AnonRateThrottle",
+    "rest_framework.throttling.UserRateThrottle",
+    "rest_framework.throttling.ScopedRateThrottle",
+}
+THROTTLE_ATTRIBUTES = ("scope", "rate")
+
 # A permission class whose has_permission is Python may declare the expression it is equal to,
 # as a composed permission (IsAuthenticated & IsAdminUser) or a string in the config's syntax.
 DECLARED_BASE = "drfgate_base"
@@ -83,6 +93,7 @@ class ClassTables:
     def __init__(self):
         self.authentication = {}  # dotted name -> {key: value}
         self.permission = {}
+        self.throttle = {}
 
     # -- authentication ------------------------------------------------------------------
 
@@ -102,6 +113,29 @@ class ClassTables:
             for key in sorted(_own_names(layer) & allowed):
                 table[key] = getattr(cls, key)
         self.authentication[name] = table
+        return name
+
+    # -- throttles -----------------------------------------------------------------------
+
+    def throttle_name(self, cls):
+        name = dotted_name(cls)
+        if name in THROTTLES:
+            return name
+        ancestor = _modelled_ancestor(cls, THROTTLES)
+        if ancestor is None:
+            raise Unmodelable(f"{name} is not a throttle the gate runs (its allow_request() is Python)")
+        table = {"base": dotted_name(ancestor)}
+        for layer in reversed(_chain(cls, ancestor)):
+            extra = sorted(_own_names(layer) - set(THROTTLE_ATTRIBUTES))
+            if extra:
+                raise Unmodelable(f"{name}: {dotted_name(layer)} defines {', '.join(extra)} in Python")
+        for key in THROTTLE_ATTRIBUTES:
+            if any(key in vars(layer) for layer in _chain(cls, ancestor)):
+                value = getattr(cls, key)
+                if value is not None and not isinstance(value, str):
+                    raise Unmodelable(f"{name}: {key} = {value!r} is not a string")
+                table[key] = False if value is None else value
+        self.throttle[name] = table
         return name
 
     # -- permissions ---------------------------------------------------------------------

@@ -56,6 +56,10 @@ class Options:
     urlconf: str = None  # default: ROOT_URLCONF
     unmatched: str = "pass"  # what the gate does with a path no route matches
     database: str = None  # DATABASE as the gate should open it; default: DATABASES["default"]
+    # Where the gate reads a server database's password (never written itself): the name of an
+    # environment variable, or a file; default: DRFGATE["DATABASE_PASSWORD_ENV" / "_FILE"].
+    database_password_env: str = None
+    database_password_file: str = None
     secret_key_file: str = None  # written as SECRET_KEY_FILE; the key itself never is
     # [simple_jwt] SIGNING_KEY_FILE, for a SIGNING_KEY other than SECRET_KEY (never written)
     jwt_signing_key_file: str = None
@@ -63,8 +67,9 @@ class Options:
     def recorded(self):
         recorded = {"unmatched": self.unmatched, "database": self.database,
                     "secret_key_file": self.secret_key_file, "urlconf": self.urlconf}
-        if self.jwt_signing_key_file is not None:
-            recorded["jwt_signing_key_file"] = self.jwt_signing_key_file
+        for name in ("jwt_signing_key_file", "database_password_env", "database_password_file"):
+            if getattr(self, name) is not None:
+                recorded[name] = getattr(self, name)
         return recorded
 
 
@@ -86,7 +91,8 @@ def export(options):
     body += _handoff_section()
     body += packages.simple_jwt_section(options, warnings)
     body += packages.rest_knox_section(warnings)
-    for kind, classes in (("authentication", tables.authentication), ("permission", tables.permission)):
+    for kind, classes in (("authentication", tables.authentication), ("permission", tables.permission),
+                          ("throttle", tables.throttle)):
         for name, table in sorted(classes.items()):
             body += ["", f"[{kind}_classes.{tomlwrite.string(name)}]"]
             body += [f"{key} = {tomlwrite.value(value)}" for key, value in table.items()]
@@ -181,8 +187,22 @@ def _view_keys(callback, tables, renderers):
     parsers = [dotted_name(p) for p in attribute("parser_classes")]
     if parsers != [dotted_name(p) for p in api_settings.DEFAULT_PARSER_CLASSES]:
         lines.append(f"parser_classes = {tomlwrite.array(parsers)}")
+    lines += _throttle_keys(cls, attribute, tables)
     if not ignore_model and any(tables.needs_model(p) for p in permission_classes):
         lines.append(f"model = {tomlwrite.string(_model_label(cls, attribute, view))}")
+    return lines
+
+
+def _throttle_keys(cls, attribute, tables):
+    """The view's throttles where they are not the defaults (the config's
+    DEFAULT_THROTTLE_CLASSES), and its throttle_scope (what ScopedRateThrottle reads)."""
+    lines = []
+    throttles = [tables.throttle_name(t) for t in attribute("throttle_classes")]
+    if throttles != [dotted_name(t) for t in api_settings.DEFAULT_THROTTLE_CLASSES]:
+        lines.append(f"throttle_classes = {tomlwrite.array(throttles)}")
+    scope = attribute("throttle_scope") if hasattr(cls, "throttle_scope") else None
+    if scope:
+        lines.append(f"throttle_scope = {tomlwrite.string(scope)}")
     return lines
 
 
@@ -218,7 +238,10 @@ def _model_label(cls, attribute, view):
 
 def _django_section(options, warnings):
     user = get_user_model()
-    lines = ["[django]", f"DATABASE = {tomlwrite.string(_database(options, warnings))}"]
+    database_table = _server_database(options, warnings)
+    lines = ["[django]"]
+    if database_table is None:
+        lines.append(f"DATABASE = {tomlwrite.string(_database(options, warnings))}")
     if options.secret_key_file:
         lines.append(f"SECRET_KEY_FILE = {tomlwrite.string(options.secret_key_file)}")
     else:
@@ -242,6 +265,10 @@ def _django_section(options, warnings):
         lines.append(f"PASSWORD_HASHERS = {tomlwrite.array(hashers)}")
     lines += _session_lines(warnings)
     lines += _host_lines()
+    # A sub-table closes [django]: it comes after every key of it.
+    if database_table is not None:
+        lines += ["", "[django.DATABASES.default]"]
+        lines += [f"{key} = {tomlwrite.value(value)}" for key, value in database_table.items()]
     return lines
 
 
@@ -314,9 +341,84 @@ def _database(options, warnings):
     if options.database:
         return options.database
     default = settings.DATABASES.get("default", {})
-    if default.get("ENGINE") != "django.db.backends.sqlite3":
-        warnings.append(f"DATABASES['default'] is {default.get('ENGINE')}: the gate opens SQLite only (--database)")
+    if default.get("ENGINE") not in SQLITE_ENGINES:
+        warnings.append(f"DATABASES['default'] is {default.get('ENGINE')}: the gate opens SQLite, "
+                        "PostgreSQL and MySQL/MariaDB only (--database)")
     return f"sqlite://{default.get('NAME')}" if str(default.get("NAME", "")).startswith("/") else str(default.get("NAME"))
+
+
+# Django's engines the gate reads as a server database ([django.DATABASES.default]), by the
+# OPTIONS keys it takes from them (docs/configuration.md, Server databases).
+SQLITE_ENGINES = {"django.db.backends.sqlite3", "django.contrib.gis.db.backends.spatialite"}
+SERVER_ENGINES = {
+    "django.db.backends.postgresql": "postgres",
+    "django.contrib.gis.db.backends.postgis": "postgres",
+    "django.db.backends.mysql": "mysql",
+    "django.contrib.gis.db.backends.mysql": "mysql",
+}
+SERVER_OPTIONS = {
+    "postgres": {"sslmode", "sslrootcert", "connect_timeout"},
+    "mysql": {"ssl_mode", "ssl", "unix_socket", "connect_timeout", "charset"},
+}
+# OPTIONS the gate refuses (it would connect otherwise than Django does): left out, with a warning.
+REFUSED_OPTIONS = {"postgres": {"sslcert", "sslkey", "passfile", "service"}, "mysql": set()}
+
+
+def _server_database(options, warnings):
+    """DATABASES["default"] of a PostgreSQL or MySQL project as the gate's
+    [django.DATABASES.default], or None (SQLite, or --database given). The password is never
+    written: the table names where the gate reads it (PASSWORD_ENV or PASSWORD_FILE)."""
+    default = settings.DATABASES.get("default", {})
+    engine = SERVER_ENGINES.get(default.get("ENGINE"))
+    if options.database or engine is None:
+        return None
+    table = {"ENGINE": default["ENGINE"]}
+    for key in ("NAME", "USER", "HOST"):
+        if default.get(key):
+            table[key] = str(default[key])
+    if default.get("PORT"):
+        port = str(default["PORT"])
+        table["PORT"] = int(port) if port.isdigit() else port
+    chosen = _chosen_options(default, engine, warnings)
+    if chosen:
+        table["OPTIONS"] = chosen
+    zone = default.get("TIME_ZONE")
+    if zone:
+        # The gate accepts UTC only; anything else is written for it to refuse, loudly.
+        table["TIME_ZONE"] = str(zone)
+    drfgate = getattr(settings, "DRFGATE", {}) or {}
+    # The command line, when it names either, wins over the settings as a whole.
+    if options.database_password_env or options.database_password_file:
+        password_env, password_file = options.database_password_env, options.database_password_file
+    else:
+        password_env = drfgate.get("DATABASE_PASSWORD_ENV")
+        password_file = drfgate.get("DATABASE_PASSWORD_FILE")
+    if password_env and password_file:
+        warnings.append("DATABASES['default'] PASSWORD: both an environment variable and a file "
+                        "are named; the file is written (the gate takes one)")
+        password_env = None
+    if password_file:
+        table["PASSWORD_FILE"] = str(password_file)
+    elif password_env:
+        table["PASSWORD_ENV"] = str(password_env)
+    elif default.get("PASSWORD"):
+        warnings.append("DATABASES['default'] PASSWORD is never written here: name where the gate "
+                        "reads it (--database-password-env NAME or --database-password-file FILE, "
+                        "or DRFGATE['DATABASE_PASSWORD_ENV' / 'DATABASE_PASSWORD_FILE'])")
+    return table
+
+
+def _chosen_options(default, engine, warnings):
+    chosen = {}
+    for name, value in (default.get("OPTIONS") or {}).items():
+        if name in REFUSED_OPTIONS[engine] or (
+                name == "ssl" and (not isinstance(value, dict) or set(value) - {"ca"})):
+            warnings.append(f"DATABASES['default'] OPTIONS {name}: the gate does not support it; left out")
+        elif name in SERVER_OPTIONS[engine]:
+            chosen[name] = {k: str(v) for k, v in value.items()} if name == "ssl" else (
+                value if isinstance(value, (int, str)) and not isinstance(value, bool) else str(value))
+        # Other keys (init_command, isolation_level, pool, …) tune Django's own connection.
+    return chosen
 
 
 def _handoff_section():
@@ -372,11 +474,21 @@ def _rest_framework_section(tables, renderers, warnings):
     for key, getter in (
         ("DEFAULT_AUTHENTICATION_CLASSES", lambda: _authentication(api_settings.DEFAULT_AUTHENTICATION_CLASSES, tables)),
         ("DEFAULT_PERMISSION_CLASSES", lambda: [tables.permission_expression(p) for p in api_settings.DEFAULT_PERMISSION_CLASSES]),
+        ("DEFAULT_THROTTLE_CLASSES", lambda: [tables.throttle_name(t) for t in api_settings.DEFAULT_THROTTLE_CLASSES]),
     ):
+        if key == "DEFAULT_THROTTLE_CLASSES" and not api_settings.DEFAULT_THROTTLE_CLASSES:
+            continue  # DRF's default, none: the gate's too
         try:
             lines.append(f"{key} = {tomlwrite.array(getter())}")
         except Unmodelable as why:
             # Every route names its own classes: the defaults only judge unmatched paths under
             # [gate] unmatched = "defaults", which the export does not write.
             warnings.append(f"REST_FRAMEWORK {key}: left out: {why}")
+    rates = dict(api_settings.DEFAULT_THROTTLE_RATES)
+    if rates != {"user": None, "anon": None}:
+        # Python's None (that scope never throttles) is false in the config.
+        table = {str(scope): False if rate is None else str(rate) for scope, rate in rates.items()}
+        lines.append(f"DEFAULT_THROTTLE_RATES = {tomlwrite.value(table)}")
+    if api_settings.NUM_PROXIES is not None:
+        lines.append(f"NUM_PROXIES = {int(api_settings.NUM_PROXIES)}")
     return lines

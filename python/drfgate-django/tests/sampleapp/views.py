@@ -1,6 +1,6 @@
 from django.http import HttpResponse
 from drfgate_django.defaults import gate_first
-from rest_framework import parsers, permissions, renderers, viewsets
+from rest_framework import parsers, permissions, renderers, throttling, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.authentication import TokenAuthentication
@@ -100,3 +100,44 @@ class WhoAmI(APIView):
 
     def post(self, request):
         return self.get(request)
+
+
+class BurstThrottle(throttling.UserRateThrottle):
+    scope = "burst"
+
+
+class PinnedRateThrottle(throttling.AnonRateThrottle):
+    rate = "5/min"
+
+
+class PythonThrottle(throttling.BaseThrottle):
+    def allow_request(self, request, view):
+        return True
+
+
+class UploadView(APIView):
+    """Throttled by its own classes and scope (exported as the route's throttle_classes and
+    throttle_scope)."""
+    throttle_classes = [throttling.ScopedRateThrottle, BurstThrottle, PinnedRateThrottle]
+    throttle_scope = "uploads"
+
+    def post(self, request):
+        return Response({})
+
+
+class PythonThrottledView(APIView):
+    throttle_classes = [PythonThrottle]
+
+    def get(self, request):
+        return Response({})
+
+
+class BooksByOwner(APIView):
+    """DjangoModelPermissions with get_queryset() only: no static model for the gate."""
+    permission_classes = [permissions.DjangoModelPermissions]
+
+    def get_queryset(self):
+        return Book.objects.filter(title__startswith=self.request.user.username)
+
+    def get(self, request):
+        return Response([])

@@ -13,7 +13,8 @@ INSTALLED_APPS = [
     "sampleapp",
 ]
 MIDDLEWARE = []
-ROOT_URLCONF = "sampleproj.urls"
+# SAMPLEPROJ_URLCONF: another URLconf for tests that run manage.py (test_check).
+ROOT_URLCONF = os.environ.get("SAMPLEPROJ_URLCONF", "sampleproj.urls")
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",

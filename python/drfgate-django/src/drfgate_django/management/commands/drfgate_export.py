@@ -23,8 +23,16 @@ class Command(BaseCommand):
         parser.add_argument("--unmatched", choices=("pass", "deny"),
                             help='[gate] unmatched: "pass" (default: Django answers paths no route '
                                  'matches) or "deny" (DRF\'s 404)')
-        parser.add_argument("--database", help='DATABASE as the gate opens it (default: '
-                                                'DATABASES["default"] NAME)')
+        parser.add_argument("--database", help='DATABASE as the gate opens it, a URL (default: '
+                                                'DATABASES["default"]: a SQLite NAME, or a PostgreSQL/'
+                                                'MySQL database as [django.DATABASES.default])')
+        parser.add_argument("--database-password-env", metavar="NAME",
+                            help="a PostgreSQL/MySQL database's PASSWORD_ENV: the environment "
+                                 "variable the gate reads the password from (default: "
+                                 "DRFGATE['DATABASE_PASSWORD_ENV']; the password is never written)")
+        parser.add_argument("--database-password-file", metavar="FILE",
+                            help="a PostgreSQL/MySQL database's PASSWORD_FILE: the file the gate "
+                                 "reads the password from (default: DRFGATE['DATABASE_PASSWORD_FILE'])")
         parser.add_argument("--secret-key-file", help="SECRET_KEY_FILE to write (the key itself never is)")
         parser.add_argument("--jwt-signing-key-file",
                             help="[simple_jwt] SIGNING_KEY_FILE to write, for a SIMPLE_JWT "
@@ -43,7 +51,8 @@ class Command(BaseCommand):
         recorded = (recorded_options(previous) if previous else None) or {}
         chosen = {key: opts[key] if opts[key] is not None else recorded.get(key)
                   for key in ("urlconf", "unmatched", "database", "secret_key_file",
-                              "jwt_signing_key_file")}
+                              "jwt_signing_key_file", "database_password_env",
+                              "database_password_file")}
         options = Options(**{k: v for k, v in chosen.items() if v is not None})
         result = export(options)
         for warning in result.warnings:
