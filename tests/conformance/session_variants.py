@@ -235,6 +235,10 @@ SETTINGS_VARIANTS = {
             "CSRF_COOKIE_NAME": "xsrf",
             "CSRF_HEADER_NAME": "HTTP_X_XSRF_TOKEN",
             "SECRET_KEY": ROTATED_SECRET_KEY,
+            "ALLOWED_HOSTS": None,  # None: gate_configs.ALLOWED_HOSTS + [".example.test"]
+            "SESSION_COOKIE_DOMAIN": ".example.test",
+            "CSRF_COOKIE_DOMAIN": ".other.test",
+            "USE_X_FORWARDED_PORT": True,
         },
         # The old key, in the _FILE form a deployment would use for secrets.
         "fallbacks": [None],  # None: refproj's SECRET_KEY (gate_configs.SECRET_KEY)
@@ -385,6 +389,17 @@ def add_csrf_sessions_requests(generator, cookies):
         ("https, no Referer", session(john) + header(john["secret"]) + [(b"X-Forwarded-Proto", b"https")]),
         ("bad Origin", session(john) + header(john["secret"]) + [(b"Origin", b"https://evil.example")]),
     ]
+    # The HTTPS Referer against SESSION_COOKIE_DOMAIN (CSRF_COOKIE_DOMAIN is not used), on a host
+    # of that domain: (label, Referer, X-Forwarded-Port or None, whether the gate may defer).
+    https = [(b"X-Forwarded-Proto", b"https")]
+    referers = [
+        ("sibling subdomain", b"https://www.example.test/", b"443", False),
+        ("CSRF_COOKIE_DOMAIN's subdomain", b"https://www.other.test/", b"443", False),
+        ("another domain", b"https://evil.test/", b"443", False),
+        ("port 8443, Referer with it", b"https://www.example.test:8443/", b"8443", False),
+        ("unknown port, sibling subdomain", b"https://www.example.test/", None, True),
+        ("unknown port, CSRF_COOKIE_DOMAIN's subdomain", b"https://www.other.test/", None, False),
+    ]
     for view in ("session_ia", "token_session_ia"):
         if view not in generator.views:
             continue
@@ -393,6 +408,15 @@ def add_csrf_sessions_requests(generator, cookies):
                 generator.add(f"{feature}: {view}: {label}: {method.decode()}", feature, view,
                               method, headers)
                 generator.requests[-1]["settings_variant"] = variant
+        for label, referer, port, may_defer in referers:
+            headers = session(john) + header(john["secret"]) + https + [(b"Referer", referer)]
+            if port is not None:
+                headers.append((b"X-Forwarded-Port", port))
+            for method in (b"POST", b"DELETE"):
+                generator.add(f"{feature}: {view}: Referer, {label}: {method.decode()}", feature, view,
+                              method, headers)
+                generator.requests[-1].update(settings_variant=variant, host=b"api.example.test",
+                                              may_defer=may_defer, layer_may_defer=may_defer)
         # The POST form field before the header: serve defers (no body), the Layer reads it.
         body_cases = [
             ("form field", session(john), b"csrfmiddlewaretoken=" + john["secret"].encode()),
