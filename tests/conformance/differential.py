@@ -3,16 +3,20 @@
 Django database, answer the same raw requests; every answer is compared.
 
 Usage: differential.py --drfgate BIN [--cases PATH] [--db PATH|URL] [--hand-written] [--table-only]
-                       [--layer-proxy BIN] [--verbose]
+                       [--only-variants NAME,...] [--layer-proxy BIN] [--verbose]
 
 --db URL (postgres://… or mysql://…, tests/django/server_db.py): Django and drfgate both read a
 copy of that server database (<name>_differential); the export writes the project's DATABASES
 into the configs as [django.DATABASES.default] (with --hand-written, DATABASE = URL).
 --table-only: the conformance table's requests alone, without the generated variants and the
 other session engines (the bounded run `make differential-engines` makes on each server).
+--only-variants NAME,...: only the requests of these other session engines (signed_cookies,
+cached_db, cache) and settings variants (session_variants.SETTINGS_VARIANTS: csrf_sessions,
+csrf_domain), each served by its own gunicorn, serve and (with --layer-proxy) Layer.
 --layer-proxy BIN (crates/drfgate-tower/examples/path_proxy): the session body requests
 (session_variants.py) also go through the tower Layer, which reads bodies, as a reverse proxy
-in front of the same gunicorn. It must answer what DRF answers, defer only what
+in front of the same gunicorn, and so do all requests of the other engines and settings variants
+(a Layer in front of each one's gunicorn). It must answer what DRF answers, defer only what
 "layer_may_defer" allows (whose answer then comes from DRF behind it), and hand DRF the body
 intact (an allowed form POST is checked again by DRF behind it, from the replayed body). The
 requests to JWT and knox views (the minted tokens of variants.jwt_requests, the methods) go
@@ -145,9 +149,12 @@ def wait_until_serving(port, process, name, log):
 
 
 class Servers:
-    def __init__(self, scratch, drfgate, cases_path, db, configs, engines=(), layer_proxy=None):
+    def __init__(self, scratch, drfgate, cases_path, db, configs, engines=(), layer_proxy=None,
+                 settings_variants=()):
         self.engines = engines
-        self.engine_ports = {}  # engine -> (gunicorn port, serve port)
+        self.settings_variants = settings_variants
+        # engine or settings variant -> (gunicorn port, serve port, Layer port or None)
+        self.variant_ports = {}
         self.processes = []
         self.scratch = scratch
         self.drfgate = drfgate
@@ -178,11 +185,13 @@ class Servers:
         self.processes.append(process)
         return process, log
 
-    def start_gunicorn(self, name, engine=None):
+    def start_gunicorn(self, name, engine=None, settings_variant=None):
         port = free_port()
         env = dict(os.environ, DRFGATE_DJANGO_DB=str(self.db), DRFGATE_CASES=str(self.cases_path))
         if engine:
             env.update(session_variants.engine_env(engine))
+        if settings_variant:
+            env.update(session_variants.settings_env(settings_variant))
         # Sync workers run one request at a time, as the views' per-request settings override needs.
         gunicorn, log = self.spawn(
             name,
@@ -210,27 +219,46 @@ class Servers:
         waiting = [(self.gunicorn_port, gunicorn, log)]
         for backends, (text, _) in self.configs.items():
             self.serve_ports[backends] = self.start_serve(f"drfgate-serve-{len(self.serve_ports)}", text)
-        for number, engine in enumerate(self.engines):
-            port, process, engine_log = self.start_gunicorn(f"gunicorn-engine-{number}", engine)
-            waiting.append((port, process, engine_log))
-            text = session_variants.engine_config(self.configs[DEFAULT_BACKENDS][0], engine,
-                                                  gate_configs.toml_string)
-            self.engine_ports[engine] = (port, self.start_serve(f"drfgate-serve-engine-{number}", text))
+        # Each other engine and settings variant: its own gunicorn, serve and (with
+        # --layer-proxy) Layer, over the default backends' config.
+        default_text = self.configs[DEFAULT_BACKENDS][0]
+        variants = [(f"engine-{number}", engine, None,
+                     session_variants.engine_config(default_text, engine, gate_configs.toml_string))
+                    for number, engine in enumerate(self.engines)]
+        variants += [(f"settings-{variant}", None, variant,
+                      session_variants.settings_config(default_text, variant, self.scratch,
+                                                       gate_configs.SECRET_KEY,
+                                                       gate_configs.ALLOWED_HOSTS, gate_configs.toml_string))
+                     for variant in self.settings_variants]
+        variant_texts = {}
+        for name, engine, settings_variant, text in variants:
+            port, process, variant_log = self.start_gunicorn(f"gunicorn-{name}", engine, settings_variant)
+            waiting.append((port, process, variant_log))
+            variant_texts[engine or settings_variant] = (name, port, text)
+            self.variant_ports[engine or settings_variant] = (
+                port, self.start_serve(f"drfgate-serve-{name}", text), None)
         for port, process, process_log in waiting:
             wait_until_serving(port, process, "gunicorn", process_log)
         if self.layer_proxy:
             for backends, (text, _) in self.configs.items():
-                port = free_port()
-                name = f"layer-{len(self.layer_ports)}"
-                config = self.scratch / f"{name}.toml"
-                config.write_text(text, "utf-8")
-                proxy, proxy_log = self.spawn(
-                    name,
-                    [self.layer_proxy, f"127.0.0.1:{port}", f"127.0.0.1:{self.gunicorn_port}", str(config)],
-                    env=dict(os.environ, DRFGATE_LOG="error"),
-                )
-                wait_until_serving(port, proxy, "path_proxy (the Layer)", proxy_log)
-                self.layer_ports[backends] = port
+                self.layer_ports[backends] = self.start_layer(f"layer-{len(self.layer_ports)}", text,
+                                                              self.gunicorn_port)
+            for key, (name, port, text) in variant_texts.items():
+                serve_port = self.variant_ports[key][1]
+                self.variant_ports[key] = (port, serve_port, self.start_layer(f"layer-{name}", text, port))
+
+    def start_layer(self, name, text, upstream_port):
+        """path_proxy (the Layer, reading bodies) with config `text`, in front of `upstream_port`."""
+        port = free_port()
+        config = self.scratch / f"{name}.toml"
+        config.write_text(text, "utf-8")
+        proxy, proxy_log = self.spawn(
+            name,
+            [self.layer_proxy, f"127.0.0.1:{port}", f"127.0.0.1:{upstream_port}", str(config)],
+            env=dict(os.environ, DRFGATE_LOG="error"),
+        )
+        wait_until_serving(port, proxy, "path_proxy (the Layer)", proxy_log)
+        return port
 
     def stop(self):
         for process in self.processes:
@@ -321,8 +349,10 @@ def run_one(request, servers, backends_of_view, drf_answers):
     raw = rawhttp.request_bytes(request["method"], request["target"], headers, host)
     raw += request.get("body", b"")
     is_head = request["method"].upper() == b"HEAD"
-    if request.get("engine"):
-        drf_port, port = servers.engine_ports[request["engine"]]
+    variant = request.get("engine") or request.get("settings_variant")
+    if variant:
+        drf_port, serve_port, layer_port = servers.variant_ports[variant]
+        port = layer_port if request.get("via_proxy") else serve_port
     elif request.get("via_proxy"):
         drf_port = servers.gunicorn_port
         port = servers.layer_ports[backends_of_view.get(request["view"], DEFAULT_BACKENDS)]
@@ -385,7 +415,15 @@ def main():
                         help="the table's configs (gate_configs.config_text) instead of drfgate_export's")
     parser.add_argument("--table-only", action="store_true",
                         help="the table's requests only, no generated variants")
+    parser.add_argument("--only-variants", metavar="NAME,...",
+                        help="only the requests of these session engines and settings variants ("
+                             + ", ".join([e.rsplit(".", 1)[-1] for e in OTHER_ENGINES]
+                                         + list(session_variants.SETTINGS_VARIANTS)) + ")")
     arguments = parser.parse_args()
+    only = set(arguments.only_variants.split(",")) if arguments.only_variants else set()
+    known = {e.rsplit(".", 1)[-1] for e in OTHER_ENGINES} | set(session_variants.SETTINGS_VARIANTS)
+    if only - known:
+        parser.error(f"--only-variants: unknown {', '.join(sorted(only - known))}")
     sys.path.insert(0, str(DJANGO_DIR))
     import server_db
 
@@ -457,21 +495,37 @@ def main():
             print(f"differential: {error}", file=sys.stderr)
             return 2
         backends_of_view = {v: b for b, (_, members) in configs.items() for v in members}
-        # Sessions made by Django itself for the other engines, over this copy.
-        engines = [e for e in OTHER_ENGINES if "session_ia" in drivable and not arguments.table_only]
+        # Sessions made by Django itself for the other engines and settings variants, over this copy.
+        with_variants = "session_ia" in drivable and not arguments.table_only
+        engines = [e for e in OTHER_ENGINES if with_variants]
+        settings_variants = [v for v in session_variants.SETTINGS_VARIANTS if with_variants]
+        if only:
+            engines = [e for e in engines if e.rsplit(".", 1)[-1] in only]
+            settings_variants = [v for v in settings_variants if v in only]
         try:
             for engine in engines:
+                made = engine
                 cookies = session_variants.engine_cookies(VENV_BIN / "python", DJANGO_DIR, db, engine)
                 session_variants.add_engine_requests(generator, engine, cookies)
+            for variant in settings_variants:
+                made = variant
+                cookies = session_variants.settings_cookies(VENV_BIN / "python", DJANGO_DIR, db, variant)
+                session_variants.add_settings_requests(generator, variant, cookies)
         except subprocess.CalledProcessError as error:
-            print(f"differential: making {engine} sessions failed:\n{error.stderr.decode(errors='replace')}",
+            print(f"differential: making {made} sessions failed:\n{error.stderr.decode(errors='replace')}",
                   file=sys.stderr)
             return 2
+        if only:
+            generator.requests = [r for r in generator.requests
+                                  if r.get("engine") or r.get("settings_variant")]
         if arguments.layer_proxy:
+            # The body requests, and every request of another engine or settings variant, through
+            # the Layer in front of the same gunicorn.
             generator.requests += [
                 dict(r, feature=r["feature"] + " (Layer)", id=r["id"] + " (Layer)",
-                     may_defer=r["layer_may_defer"], via_proxy=True)
-                for r in generator.requests if "layer_may_defer" in r
+                     may_defer=r.get("layer_may_defer", False), via_proxy=True)
+                for r in generator.requests
+                if "layer_may_defer" in r or r.get("engine") or r.get("settings_variant")
             ]
             # Every request to a JWT or knox view too (the minted tokens, and the methods): no
             # body involved, so the Layer decides them all itself (never defers), as `drfgate
@@ -491,7 +545,7 @@ def main():
         started = time.monotonic()
         try:
             with Servers(scratch, arguments.drfgate, Path(arguments.cases).resolve(), db, configs,
-                         engines, arguments.layer_proxy) as servers:
+                         engines, arguments.layer_proxy, settings_variants) as servers:
                 # Requests that reuse another's DRF answer go second, once every answer is in.
                 drf_answers = {}
                 first = [r for r in generator.requests if "drf_of" not in r]

@@ -99,6 +99,10 @@ def add_session_requests(generator):
             # With Token first, a Token header decides before the session is looked at.
             body_request(generator, f"session body: {view}: {label}", view, method, headers,
                          content_type, body, may_defer, layer_may_defer)
+        # Spec rows 80 and 81: a bad Token next to a session; which class comes first decides.
+        for method in (b"GET", b"POST"):
+            generator.add(f"session origin: {view}: session and bad token: {method.decode()}", FEATURE,
+                          view, method, session + header + [(b"Authorization", b"Token bad")])
         body_request(generator, f"session body: {view}: token and form", view, b"POST",
                      session + [(b"Authorization", b"Token admin123")], FORM, b"a=1",
                      view == "session_token_ia" or view == "session_ia", False)
@@ -211,3 +215,306 @@ def add_engine_requests(generator, engine, cookies):
                 generator.add(f"{feature}: {view}: {label}: {method.decode()}", feature, view,
                               method, headers)
                 generator.requests[-1]["engine"] = engine
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings variants: refproj with non-default session and CSRF settings (its own settings module,
+# gunicorn and serve), so that what those settings change is compared with real DRF too.
+
+# refproj/settings_csrf_sessions.py's rotated SECRET_KEY; the old one (refproj's) is its fallback.
+ROTATED_SECRET_KEY = "drfgate-test-rotated-secret-key-not-for-production-fedcba9876543210"
+
+SETTINGS_VARIANTS = {
+    # The CSRF secret in the session, other names, signed-cookie sessions, a rotated key.
+    "csrf_sessions": {
+        "module": "refproj.settings_csrf_sessions",
+        "gate": {
+            "SESSION_ENGINE": "django.contrib.sessions.backends.signed_cookies",
+            "SESSION_COOKIE_NAME": "appsession",
+            "CSRF_USE_SESSIONS": True,
+            "CSRF_COOKIE_NAME": "xsrf",
+            "CSRF_HEADER_NAME": "HTTP_X_XSRF_TOKEN",
+            "SECRET_KEY": ROTATED_SECRET_KEY,
+            "ALLOWED_HOSTS": None,  # None: gate_configs.ALLOWED_HOSTS + [".example.test"]
+            "SESSION_COOKIE_DOMAIN": ".example.test",
+            "CSRF_COOKIE_DOMAIN": ".other.test",
+            "USE_X_FORWARDED_PORT": True,
+        },
+        # The old key, in the _FILE form a deployment would use for secrets.
+        "fallbacks": [None],  # None: refproj's SECRET_KEY (gate_configs.SECRET_KEY)
+    },
+    # The HTTPS Referer checked against CSRF_COOKIE_DOMAIN instead of the request's host.
+    "csrf_domain": {
+        "module": "refproj.settings_csrf_domain",
+        "gate": {
+            "ALLOWED_HOSTS": None,  # None: gate_configs.ALLOWED_HOSTS + [".example.test"]
+            "CSRF_COOKIE_DOMAIN": ".example.test",
+            "USE_X_FORWARDED_PORT": True,
+            "CSRF_COOKIE_NAME": "xsrf",
+            "SESSION_COOKIE_NAME": "appsession",
+        },
+        "fallbacks": [],
+    },
+}
+
+
+def settings_env(variant):
+    """The environment of refproj under `variant`'s settings module."""
+    return {"DJANGO_SETTINGS_MODULE": SETTINGS_VARIANTS[variant]["module"]}
+
+
+def toml_value(value, toml_string):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_string(v) for v in value) + "]"
+    return toml_string(value)
+
+
+def settings_config(text, variant, scratch, secret_key, allowed_hosts, toml_string):
+    """The gate's config for `variant`: `text` (a config of the default backends, hand-written
+    or exported) with the variant's [django] keys in place of its own (a SECRET_KEY replaces
+    SECRET_KEY_FILE too); fallback keys go to a SECRET_KEY_FALLBACKS_FILE in `scratch`."""
+    spec = SETTINGS_VARIANTS[variant]
+    values = dict(spec["gate"])
+    if "ALLOWED_HOSTS" in values:
+        values["ALLOWED_HOSTS"] = list(allowed_hosts) + [".example.test"]
+    if spec["fallbacks"]:
+        path = scratch / f"{variant}-secret-key-fallbacks"
+        path.write_text("".join((k or secret_key) + "\n" for k in spec["fallbacks"]), "utf-8")
+        values["SECRET_KEY_FALLBACKS_FILE"] = str(path)
+    replaced = set(values) | ({"SECRET_KEY_FILE"} if "SECRET_KEY" in values else set())
+    out, in_django = [], False
+    for line in text.splitlines():
+        if line.startswith("["):
+            in_django = line.strip() == "[django]"
+            out.append(line)
+            if in_django:
+                out += [f"{key} = {toml_value(value, toml_string)}" for key, value in values.items()]
+            continue
+        if in_django and line.split("=", 1)[0].strip() in replaced:
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def settings_cookies(python, django_dir, db, variant):
+    """Sessions made by Django itself under `variant`'s settings: {label: {"cookie": the session
+    cookie, "secret": the session's _csrftoken or None, "token": get_token()'s masked token}}.
+    "john" and "admin" keep the CSRF secret in the session when CSRF_USE_SESSIONS is on (Django's
+    login() and get_token(), then CsrfViewMiddleware.process_response, as a login view's answer
+    would); "john, no CSRF secret" never had one; "john, old key" is signed with the key that is
+    now a fallback."""
+    script = r"""
+import json, os, sys
+import django
+django.setup()
+from importlib import import_module
+from django.conf import settings
+from django.contrib.auth import login
+from django.contrib.auth.models import User
+from django.http import HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware, get_token
+from django.test import RequestFactory
+store = import_module(settings.SESSION_ENGINE).SessionStore
+middleware = CsrfViewMiddleware(lambda request: HttpResponse())
+out = {}
+for label, username, with_secret in json.loads(sys.argv[1]):
+    request = RequestFactory().get("/")
+    request.session = store()
+    middleware.process_request(request)
+    login(request, User.objects.get(username=username),
+          backend="django.contrib.auth.backends.ModelBackend")
+    token = get_token(request)
+    if with_secret:
+        middleware.process_response(request, HttpResponse())
+    request.session.save()
+    secret = request.session.get("_csrftoken") if settings.CSRF_USE_SESSIONS else None
+    out[label] = {"cookie": settings.SESSION_COOKIE_NAME + "=" + request.session.session_key,
+                  "secret": secret, "token": token}
+print(json.dumps(out))
+"""
+    env = dict(os.environ, DRFGATE_DJANGO_DB=str(db), **settings_env(variant))
+    made = {}
+    batches = [([("john", "john", True), ("admin", "admin", True), ("inactive", "ina", True),
+                 ("john, no CSRF secret", "john", False)], {})]
+    if SETTINGS_VARIANTS[variant]["fallbacks"]:
+        batches.append(([("john, old key", "john", True)], {"DRFGATE_SIGN_WITH_OLD_KEY": "1"}))
+    for users, extra in batches:
+        done = subprocess.run([str(python), "-c", script, json.dumps(users)], cwd=str(django_dir),
+                              env=dict(env, **extra), capture_output=True, check=True)
+        made.update(json.loads(done.stdout))
+    return made
+
+
+def add_csrf_sessions_requests(generator, cookies):
+    """CSRF_USE_SESSIONS, CSRF_HEADER_NAME, SESSION_COOKIE_NAME and SECRET_KEY_FALLBACKS."""
+    variant, feature = "csrf_sessions", "settings: CSRF_USE_SESSIONS, names, fallback key"
+    john, old = cookies["john"], cookies["john, old key"]
+
+    def session(entry, extra=b""):
+        return [(b"Cookie", entry["cookie"].encode() + extra)]
+
+    def header(value, name=b"X-XSRF-Token"):
+        return [(name, value.encode() if isinstance(value, str) else value)]
+
+    states = [
+        ("john, secret in the header", session(john) + header(john["secret"])),
+        ("john, masked token in the header", session(john) + header(john["token"])),
+        ("john, header missing", session(john)),
+        ("john, header wrong", session(john) + header(b"B" * 32)),
+        ("john, header masked wrong", session(john) + header(MASKED)),
+        ("john, header short", session(john) + header(b"abc")),
+        ("john, header invalid characters", session(john) + header(b"!" * 64)),
+        ("john, header empty", session(john) + header(b"")),
+        ("john, X-CSRFToken (not the configured header)",
+         session(john) + header(john["secret"], b"X-CSRFToken")),
+        ("john, both headers, configured one wrong",
+         session(john) + header(b"B" * 32) + header(john["secret"], b"X-CSRFToken")),
+        ("john, another session's secret", session(john) + header(cookies["admin"]["secret"])),
+        ("john, a CSRF cookie (unused) and its token",
+         session(john, b"; xsrf=" + SECRET + b"; csrftoken=" + SECRET) + header(SECRET)),
+        ("john, no secret in the session, CSRF cookie",
+         session(cookies["john, no CSRF secret"], b"; xsrf=" + SECRET) + header(SECRET)),
+        ("admin, masked token", session(cookies["admin"]) + header(cookies["admin"]["token"])),
+        ("inactive", session(cookies["inactive"]) + header(cookies["inactive"]["secret"])),
+        ("old key, its secret", session(old) + header(old["secret"])),
+        ("old key, masked token", session(old) + header(old["token"])),
+        ("old key, header missing", session(old)),
+        ("old key, tampered", [(b"Cookie", old["cookie"].encode()[:-2] + b"xx")] + header(old["secret"])),
+        ("default session cookie name",
+         [(b"Cookie", b"sessionid=" + john["cookie"].split("=", 1)[1].encode())] + header(john["secret"])),
+        ("fixture db session under another name",
+         [(b"Cookie", b"appsession=" + JOHN.split(b"=", 1)[1])] + header(SECRET)),
+        ("https, no Referer", session(john) + header(john["secret"]) + [(b"X-Forwarded-Proto", b"https")]),
+        ("bad Origin", session(john) + header(john["secret"]) + [(b"Origin", b"https://evil.example")]),
+    ]
+    # The HTTPS Referer against SESSION_COOKIE_DOMAIN (CSRF_COOKIE_DOMAIN is not used), on a host
+    # of that domain: (label, Referer, X-Forwarded-Port or None, whether the gate may defer).
+    https = [(b"X-Forwarded-Proto", b"https")]
+    referers = [
+        ("sibling subdomain", b"https://www.example.test/", b"443", False),
+        ("CSRF_COOKIE_DOMAIN's subdomain", b"https://www.other.test/", b"443", False),
+        ("another domain", b"https://evil.test/", b"443", False),
+        ("port 8443, Referer with it", b"https://www.example.test:8443/", b"8443", False),
+        ("unknown port, sibling subdomain", b"https://www.example.test/", None, True),
+        ("unknown port, CSRF_COOKIE_DOMAIN's subdomain", b"https://www.other.test/", None, False),
+    ]
+    for view in ("session_ia", "token_session_ia"):
+        if view not in generator.views:
+            continue
+        for label, headers in states:
+            for method in (b"GET", b"POST", b"DELETE"):
+                generator.add(f"{feature}: {view}: {label}: {method.decode()}", feature, view,
+                              method, headers)
+                generator.requests[-1]["settings_variant"] = variant
+        for label, referer, port, may_defer in referers:
+            headers = session(john) + header(john["secret"]) + https + [(b"Referer", referer)]
+            if port is not None:
+                headers.append((b"X-Forwarded-Port", port))
+            for method in (b"POST", b"DELETE"):
+                generator.add(f"{feature}: {view}: Referer, {label}: {method.decode()}", feature, view,
+                              method, headers)
+                generator.requests[-1].update(settings_variant=variant, host=b"api.example.test",
+                                              may_defer=may_defer, layer_may_defer=may_defer)
+        # The POST form field before the header: serve defers (no body), the Layer reads it.
+        body_cases = [
+            ("form field", session(john), b"csrfmiddlewaretoken=" + john["secret"].encode()),
+            ("masked form field", session(john), b"csrfmiddlewaretoken=" + john["token"].encode()),
+            ("wrong form field, right header", session(john) + header(john["secret"]),
+             b"csrfmiddlewaretoken=" + b"B" * 32),
+            ("form without field, header", session(john) + header(john["token"]), b"a=1"),
+            ("form without field", session(john), b"a=1"),
+        ]
+        for label, headers, body in body_cases:
+            body_request(generator, f"{feature}: {view}: {label}", view, b"POST", headers, FORM, body,
+                         True, False)
+            generator.requests[-1]["feature"] = feature
+            generator.requests[-1]["settings_variant"] = variant
+
+
+def add_csrf_domain_requests(generator, cookies):
+    """CSRF_COOKIE_DOMAIN (and other cookie names): the HTTPS Referer against the cookie's
+    domain and request.get_port(). With a proxy's X-Forwarded-Port (USE_X_FORWARDED_PORT) the
+    port is known and the gate decides; without it the port is SERVER_PORT, the application
+    server's own (here gunicorn's listening port), and the gate defers what depends on it."""
+    variant, feature = "csrf_domain", "settings: CSRF_COOKIE_DOMAIN, names"
+    john = cookies["john"]["cookie"].encode()
+    fixture_john = b"appsession=" + JOHN.split(b"=", 1)[1]
+    csrf = [(b"X-CSRFToken", SECRET)]
+    https = [(b"X-Forwarded-Proto", b"https")]
+    port_443 = https + [(b"X-Forwarded-Port", b"443")]
+    api = b"api.example.test"
+    cases = [
+        # (label, Host, Referer or None, more headers, whether the gate may defer)
+        ("sibling subdomain", api, b"https://www.example.test/page", port_443, False),
+        ("the domain itself", api, b"https://example.test/", port_443, False),
+        ("the request's own host", api, b"https://api.example.test/", port_443, False),
+        ("deeper subdomain", api, b"https://a.b.example.test/", port_443, False),
+        ("upper case", api, b"https://WWW.Example.Test/", port_443, False),
+        ("another domain", api, b"https://evil.test/", port_443, False),
+        ("suffix lookalike", api, b"https://www.example.test.evil/", port_443, False),
+        ("prefix lookalike", api, b"https://notexample.test/", port_443, False),
+        ("a trusted origin", api, b"https://trusted.example/x", port_443, False),
+        ("a wildcard trusted origin", api, b"https://a.wild.example/", port_443, False),
+        ("Referer with a port, port 443", api, b"https://www.example.test:8443/", port_443, False),
+        ("Referer with port 443, port 443", api, b"https://www.example.test:443/", port_443, False),
+        ("port 80", api, b"https://www.example.test/", https + [(b"X-Forwarded-Port", b"80")], False),
+        ("port 8443, Referer with it", api, b"https://www.example.test:8443/",
+         https + [(b"X-Forwarded-Port", b"8443")], False),
+        ("port 8443, Referer without", api, b"https://www.example.test/",
+         https + [(b"X-Forwarded-Port", b"8443")], False),
+        ("port 8443, Referer with another", api, b"https://www.example.test:9443/",
+         https + [(b"X-Forwarded-Port", b"8443")], False),
+        ("port in Host, not the port", b"api.example.test:8443", b"https://www.example.test:8443/",
+         port_443, False),
+        ("insecure Referer", api, b"http://www.example.test/", port_443, False),
+        ("no Referer", api, None, port_443, False),
+        ("malformed Referer", api, b"https:///nohost", port_443, False),
+        ("other host, sibling Referer", b"127.0.0.1", b"https://www.example.test/", port_443, False),
+        ("other host, its own Referer", b"127.0.0.1", b"https://127.0.0.1/", port_443, False),
+        ("plain http, foreign Referer", api, b"https://evil.test/", [], False),
+        ("Origin of a sibling", api, None, port_443 + [(b"Origin", b"https://www.example.test")], False),
+        ("Origin of the host", api, None, port_443 + [(b"Origin", b"https://api.example.test")], False),
+        # SERVER_PORT unknown: refused when no port could make the Referer match, else deferred.
+        ("unknown port, sibling subdomain", api, b"https://www.example.test/", https, True),
+        ("unknown port, the domain itself", api, b"https://example.test/", https, True),
+        ("unknown port, Referer with a port", api, b"https://www.example.test:8443/", https, True),
+        ("unknown port, another domain", api, b"https://evil.test/", https, False),
+        ("unknown port, another domain with a port", api, b"https://evil.test:8443/", https, False),
+        ("unknown port, Referer with port 443", api, b"https://www.example.test:443/", https, False),
+        ("unknown port, upper case", api, b"https://WWW.Example.Test/", https, False),
+        ("unknown port, a trusted origin", api, b"https://trusted.example/x", https, False),
+        ("unknown port, insecure Referer", api, b"http://www.example.test/", https, False),
+    ]
+    for view in ("session_ia", "token_session_ia"):
+        if view not in generator.views:
+            continue
+        for label, host, referer, extra, may_defer in cases:
+            headers = [(b"Cookie", john + b"; xsrf=" + SECRET)] + csrf + list(extra)
+            if referer is not None:
+                headers.append((b"Referer", referer))
+            for method in (b"POST", b"DELETE"):
+                generator.add(f"{feature}: {view}: {label}: {method.decode()}", feature, view,
+                              method, headers)
+                generator.requests[-1].update(settings_variant=variant, host=host,
+                                              may_defer=may_defer, layer_may_defer=may_defer)
+        cookie_cases = [
+            ("fixture db session", [(b"Cookie", fixture_john + b"; xsrf=" + SECRET)] + csrf),
+            ("default CSRF cookie name", [(b"Cookie", john + b"; csrftoken=" + SECRET)] + csrf),
+            ("both CSRF cookies, configured one short",
+             [(b"Cookie", john + b"; xsrf=short; csrftoken=" + SECRET)] + csrf),
+            ("masked CSRF cookie", [(b"Cookie", john + b"; xsrf=" + MASKED)] + csrf),
+            ("default session cookie name", [(b"Cookie", JOHN + b"; xsrf=" + SECRET)] + csrf),
+            ("no CSRF token", [(b"Cookie", john + b"; xsrf=" + SECRET)]),
+        ]
+        for label, headers in cookie_cases:
+            for method in (b"GET", b"POST"):
+                generator.add(f"{feature}: {view}: {label}: {method.decode()}", feature, view,
+                              method, headers)
+                generator.requests[-1].update(settings_variant=variant, host=b"api.example.test")
+
+
+def add_settings_requests(generator, variant, cookies):
+    {"csrf_sessions": add_csrf_sessions_requests,
+     "csrf_domain": add_csrf_domain_requests}[variant](generator, cookies)

@@ -190,3 +190,95 @@ async fn reading_bodies_decides_on_the_form_field_and_hands_on_the_same_body() {
     let text = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(String::from_utf8_lossy(&text), format!("passed {broken}"));
 }
+
+/// A gate over the fixture's sessions, with `extra` in `[django]`.
+fn fixture_gate(extra: &str) -> Option<Arc<Gate>> {
+    let db = drfgate_test_support::fixture_db()?;
+    let text = format!(
+        "[django]\nDATABASE = \"sqlite://{}\"\n\
+         SECRET_KEY = \"drfgate-test-secret-key-not-for-production-0123456789abcdef\"\n\
+         ALLOWED_HOSTS = [\"testserver\"]\n{extra}\n\
+         [rest_framework]\nDEFAULT_AUTHENTICATION_CLASSES = [\"SessionAuthentication\"]\n\
+         DEFAULT_PERMISSION_CLASSES = [\"IsAuthenticated\"]\n",
+        db.display()
+    );
+    Some(Arc::new(Gate::from_config_str(&text, None).unwrap()))
+}
+
+/// A session POST with a valid CSRF token, `headers` added, over a connection that is HTTPS
+/// when `secure` (the front end's own flag, `ConnectionInfo`): (status, body).
+async fn session_post(gate: &Arc<Gate>, secure: bool, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut builder = Request::post("/api/x/")
+        .header("Host", "testserver")
+        .header(
+            "Cookie",
+            "sessionid=johnsessionkey000000000000000001; csrftoken=Zx8kq2LmN4pR7sTvW1yB3dF5gH6jK9cE",
+        )
+        .header("X-CSRFToken", "Zx8kq2LmN4pR7sTvW1yB3dF5gH6jK9cE");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let mut request = builder.body(Full::default()).unwrap();
+    request
+        .extensions_mut()
+        .insert(drfgate_tower::ConnectionInfo {
+            secure,
+            ..Default::default()
+        });
+    let service = DrfGateLayer::new(gate.clone()).layer(service_fn(inner));
+    let response = service.oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_from_the_front_ends_own_flag_makes_csrf_check_the_referer() {
+    // The answers are DRF's: refproj's view through Django's test client with secure=True
+    // (wsgi.url_scheme https) and the same headers and settings answers each of them so.
+    // No SECURE_PROXY_SSL_HEADER: only the connection says HTTPS.
+    let Some(gate) = fixture_gate("") else { return };
+    let no_referer = r#"{"detail":"CSRF Failed: Referer checking failed - no Referer."}"#;
+    assert_eq!(
+        session_post(&gate, true, &[]).await,
+        (403, no_referer.into())
+    );
+    assert_eq!(
+        session_post(&gate, true, &[("Referer", "https://testserver/page")]).await,
+        (200, r#"{"user":"john"}"#.into())
+    );
+    assert_eq!(
+        session_post(&gate, true, &[("Referer", "http://testserver/page")]).await,
+        (
+            403,
+            r#"{"detail":"CSRF Failed: Referer checking failed - Referer is insecure while host is secure."}"#
+                .into()
+        )
+    );
+    // Plain HTTP: no Referer check; a client's X-Forwarded-Proto counts for nothing without
+    // SECURE_PROXY_SSL_HEADER.
+    assert_eq!(
+        session_post(&gate, false, &[("X-Forwarded-Proto", "https")]).await,
+        (200, r#"{"user":"john"}"#.into())
+    );
+
+    // With SECURE_PROXY_SSL_HEADER, Django's is_secure() reads the header when it is there
+    // (even against the connection) and the connection only when it is not.
+    let Some(gate) =
+        fixture_gate("SECURE_PROXY_SSL_HEADER = [\"HTTP_X_FORWARDED_PROTO\", \"https\"]")
+    else {
+        return;
+    };
+    assert_eq!(
+        session_post(&gate, true, &[]).await,
+        (403, no_referer.into())
+    );
+    assert_eq!(
+        session_post(&gate, true, &[("X-Forwarded-Proto", "http")]).await,
+        (200, r#"{"user":"john"}"#.into())
+    );
+    assert_eq!(
+        session_post(&gate, false, &[("X-Forwarded-Proto", "https")]).await,
+        (403, no_referer.into())
+    );
+}

@@ -143,15 +143,6 @@ fn split_domain_port(host: &str) -> Option<(String, String)> {
     Some((domain.to_string(), port.to_string()))
 }
 
-/// The port part of a host value, if it names one.
-pub(crate) fn host_port(raw: &str) -> Option<&str> {
-    let after = match raw.rfind(']') {
-        Some(end) => &raw[end + 1..],
-        None => raw,
-    };
-    after.rsplit_once(':').map(|(_, port)| port)
-}
-
 /// Django's built-in 400 page (`django.views.defaults.bad_request` with no `400.html`), what
 /// `DisallowedHost` becomes with `DEBUG = False`.
 pub(crate) const BAD_REQUEST_PAGE: &[u8] = b"\n<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Bad Request (400)</title>\n</head>\n<body>\n  <h1>Bad Request (400)</h1><p></p>\n</body>\n</html>\n";

@@ -129,13 +129,11 @@ impl Loader<'_> {
                 "django.contrib.sessions.backends.cached_db" => SessionEngine::CachedDb,
                 "django.contrib.sessions.backends.signed_cookies" => SessionEngine::SignedCookies,
                 "django.contrib.sessions.backends.cache" => SessionEngine::Cache,
-                "django.contrib.sessions.backends.file" => {
-                    return Err(self.at(
-                        &engine,
-                        "django.SESSION_ENGINE",
-                        "the file engine is not supported; use db, cached_db or signed_cookies",
-                    ))
-                }
+                "django.contrib.sessions.backends.file" => return Err(self.at(
+                    &engine,
+                    "django.SESSION_ENGINE",
+                    "the file engine is not supported; use db, cached_db, signed_cookies or cache",
+                )),
                 other => {
                     return Err(self.at(
                         &engine,

@@ -157,6 +157,32 @@ impl Gate {
         store: Box<dyn Store>,
         clock: Arc<dyn crate::throttle::WallClock>,
     ) -> Result<Gate, GateError> {
+        Gate::with_clocks(config, store, clock, Arc::new(crate::cache::MonotonicClock))
+    }
+
+    /// [`Gate::with_store`] with the clock the credential caches (tokens, passwords,
+    /// permissions, sessions) read their TTLs by: tests move a manual one to see what a
+    /// cached answer becomes once its TTL is over, without sleeping.
+    #[cfg(feature = "internals")]
+    pub fn with_store_and_cache_clock(
+        config: Config,
+        store: Box<dyn Store>,
+        cache_clock: Arc<dyn crate::cache::Clock>,
+    ) -> Result<Gate, GateError> {
+        Gate::with_clocks(
+            config,
+            store,
+            Arc::new(crate::throttle::SystemClock),
+            cache_clock,
+        )
+    }
+
+    fn with_clocks(
+        config: Config,
+        store: Box<dyn Store>,
+        clock: Arc<dyn crate::throttle::WallClock>,
+        cache_clock: Arc<dyn crate::cache::Clock>,
+    ) -> Result<Gate, GateError> {
         let throttling = crate::throttle::Throttling::new(
             crate::throttle::open_store(&config.throttling.store),
             clock,
@@ -271,11 +297,17 @@ impl Gate {
         let sessions = crate::auth::Sessions::new(
             config.django.sessions,
             config.django.secret_key.as_ref().map(|k| k.0.as_str()),
-            CredentialCache::new(config.cache.clone()),
+            CredentialCache::with_clock(config.cache.clone(), cache_clock.clone()),
         );
-        let tokens = Arc::new(CredentialCache::new(config.cache.clone()));
-        let passwords = Arc::new(CredentialCache::new(negative_off));
-        let permissions = Arc::new(CredentialCache::new(permissions_cache));
+        let tokens = Arc::new(CredentialCache::with_clock(
+            config.cache.clone(),
+            cache_clock.clone(),
+        ));
+        let passwords = Arc::new(CredentialCache::with_clock(
+            negative_off,
+            cache_clock.clone(),
+        ));
+        let permissions = Arc::new(CredentialCache::with_clock(permissions_cache, cache_clock));
         let revocable = Arc::new(CachedCredentials {
             tokens: tokens.clone(),
             passwords: passwords.clone(),

@@ -11,7 +11,7 @@ use super::post::{csrf_field, PostToken};
 use super::url::urlsplit;
 use crate::config::{ParserClass, SessionSettings};
 use crate::exceptions::ApiError;
-use crate::host::{host_port, is_same_domain, Host};
+use crate::host::{is_same_domain, Host};
 use crate::request::{Method, Request};
 
 const ALPHABET: &[u8; 62] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -305,26 +305,22 @@ impl Check<'_> {
                 Host::Disallowed => return Err(no_match()),
             },
             Some(domain) => {
-                // get_port(): X-Forwarded-Port with USE_X_FORWARDED_PORT, else SERVER_PORT,
-                // which WSGI servers take from the Host header.
+                // get_port(): X-Forwarded-Port with USE_X_FORWARDED_PORT, else SERVER_PORT:
+                // the application server's own port (gunicorn over TCP: the port it listens
+                // on, whatever the Host header says), which the gate does not know.
                 let forwarded = self
                     .settings
                     .hosts
                     .use_x_forwarded_port
                     .then(|| meta(request, "X-Forwarded-Port"))
                     .flatten();
-                let raw_host = meta(request, "Host");
-                let port = match forwarded
-                    .or_else(|| raw_host.as_deref().and_then(host_port).map(str::to_owned))
-                {
-                    Some(port) => port,
-                    None if is_secure(request, self.settings) => "443".into(),
-                    None => "80".into(),
-                };
-                if port == "443" || port == "80" {
-                    domain.clone()
-                } else {
-                    format!("{domain}:{port}")
+                match forwarded {
+                    Some(port) if port == "443" || port == "80" => domain.clone(),
+                    Some(port) => format!("{domain}:{port}"),
+                    None => {
+                        return Err(referer_against_unknown_port(&parsed.netloc, domain)
+                            .map_or_else(no_match, Csrf::Defer))
+                    }
                 }
             }
         };
@@ -334,6 +330,28 @@ impl Check<'_> {
             Err(no_match())
         }
     }
+}
+
+/// The Referer check against the cookie domain when `SERVER_PORT` is unknown: Django's
+/// `good_referer` is the domain when that port is 80 or 443, else `domain:port`. `None` when
+/// no port would make `netloc` match (refused, whatever the port), else why the answer
+/// depends on the port (deferred).
+fn referer_against_unknown_port(netloc: &str, domain: &str) -> Option<&'static str> {
+    if is_same_domain(netloc, domain) {
+        return Some(
+            "CSRF_COOKIE_DOMAIN: the Referer matches the domain only if the application \
+             server's own port (SERVER_PORT) is 80 or 443, which the gate does not know",
+        );
+    }
+    // `domain:port` matches only a netloc ending in `:port`, that port being SERVER_PORT.
+    let (host, port) = netloc.rsplit_once(':')?;
+    // (An empty SERVER_PORT is gunicorn's on a Unix socket without a Host header.)
+    let could_be_server_port =
+        port.bytes().all(|b| b.is_ascii_digit()) && port != "80" && port != "443";
+    (could_be_server_port && is_same_domain(host, domain)).then_some(
+        "CSRF_COOKIE_DOMAIN: a Referer with a port matches the domain only if that port is the \
+         application server's own (SERVER_PORT), which the gate does not know",
+    )
 }
 
 #[cfg(test)]
@@ -352,6 +370,40 @@ mod tests {
         assert_eq!(header_title("HTTP_X_CSRFTOKEN"), "X-Csrftoken");
         assert_eq!(header_title("HTTP_X_XSRF_TOKEN"), "X-Xsrf-Token");
         assert_eq!(header_title("HTTP_X2CSRF"), "X2Csrf");
+    }
+
+    #[test]
+    fn a_referer_no_server_port_could_match_is_refused_the_others_deferred() {
+        let domain = ".example.test";
+        for refused in [
+            "evil.test",
+            "www.example.test.evil",
+            "notexample.test",
+            "WWW.Example.Test",
+            "www.example.test:443",
+            "www.example.test:80",
+            "www.example.test:8x",
+            "evil.test:8443",
+        ] {
+            assert_eq!(
+                referer_against_unknown_port(refused, domain),
+                None,
+                "{refused}"
+            );
+        }
+        for deferred in [
+            "www.example.test",
+            "example.test",
+            "a.b.example.test",
+            "www.example.test:8443",
+            "example.test:8000",
+            "www.example.test:",
+        ] {
+            assert!(
+                referer_against_unknown_port(deferred, domain).is_some(),
+                "{deferred}"
+            );
+        }
     }
 
     #[test]
