@@ -22,6 +22,9 @@ OPTIONS, POST, PUT, PATCH, DELETE × no credentials, each user's token (with the
 route's token class: Bearer on the books), Basic for one user, an unknown token, and on routes
 with a RemoteUserAuthentication subclass reading a header, that header naming a user. Raw
 bytes over real sockets, one connection each, Host: testserver (the project's ALLOWED_HOSTS).
+Then near misses of each sample path (the trailing slash dropped or added, a segment more), a GET
+without credentials and with a token each: judged by the first exported pattern that matches
+them, as Django's resolver would, or passed on unmatched (`[gate] unmatched = "pass"`).
 
 Compared:
 - a route exported `pass = true`: drfgate passes it on (200, X-Drfgate-Decision: pass) without an
@@ -30,7 +33,8 @@ Compared:
 - an allow by drfgate: DRF did not refuse it with 401, 403 or 405, drfgate names the user DRF
   authenticated (or says anonymous where DRF's user was AnonymousUser), and X-Drfgate-Route is the
   route asked (its name, or its pattern when it has none).
-A request drfgate passes on from a route it judges is a difference.
+A request drfgate passes on from a route it judges is a difference, and so is an unmatched near
+miss that reached a DRF view (DRF authenticated it): a path the gate lets through unjudged.
 
 Exit status: 0 when every request agrees, 1 on any difference, 2 on a setup failure.
 """
@@ -165,6 +169,28 @@ def path_for_route(route):
     return "/" + CONVERTER.sub(fill, route["path"])
 
 
+# Django's path() converters as regexes (django.urls.converters).
+CONVERTER_REGEXES = {"int": "[0-9]+", "str": "[^/]+", "slug": "[-a-zA-Z0-9_]+", "path": ".+",
+                     "uuid": "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"}
+
+
+def route_regex(route):
+    """The exported route's pattern as a regex over the path without its leading /."""
+    if "regex" in route:
+        return route["regex"]
+    parts, last = ["^"], 0
+    for match in CONVERTER.finditer(route["path"]):
+        parts += [re.escape(route["path"][last:match.start()]),
+                  f"(?P<{match.group('name')}>{CONVERTER_REGEXES[match.group('converter') or 'str']})"]
+        last = match.end()
+    return "".join(parts + [re.escape(route["path"][last:]), r"\Z"])
+
+
+def first_route(config, path):
+    """The first exported route whose pattern matches `path`, or None."""
+    return next((r for r in config["routes"] if re.search(route_regex(r), path[1:])), None)
+
+
 # ---------------------------------------------------------------------------------------------
 # Credentials per route
 
@@ -204,11 +230,33 @@ def requests_for(config, users, basic_user):
     for number, route in enumerate(config["routes"]):
         pattern = route.get("path") or route["regex"]
         path = path_for_route(route)
+        if first_route(config, path) is not route:
+            raise ValueError(f"the sample path {path} of {pattern} is matched by an earlier route first")
         for label, headers in credentials_for(config, route, users, basic_user):
             for method in METHODS:
                 requests.append({
                     "route": route, "route_number": number, "pattern": pattern, "credentials": label,
                     "method": method, "target": path.encode(),
+                    "headers": [(n.encode(), v.encode()) for n, v in headers],
+                })
+    # Near misses of every sample path: what the gate matches there (or passes on, unmatched) must
+    # be what Django resolves, so no route's pattern reaches further than Django's.
+    seen = set()
+    for number, route in enumerate(config["routes"]):
+        path = path_for_route(route)
+        for near in (path.rstrip("/") if path.endswith("/") else path + "/", path + "x/", path + "/x"):
+            if near in seen or near.rstrip("/") == "":
+                continue
+            seen.add(near)
+            # Judged as the first exported pattern that matches it, as Django's resolver would.
+            matched = first_route(config, near)
+            pattern = "near miss" + (f" of {matched.get('path') or matched['regex']}" if matched else ", unmatched")
+            # No credentials, and the first user's token (john's) with the keyword of the route
+            # that judges it.
+            for label, headers in credentials_for(config, matched or route, users, basic_user)[:2]:
+                requests.append({
+                    "route": matched, "route_number": number, "pattern": pattern, "credentials": label,
+                    "method": b"GET", "target": near.encode(),
                     "headers": [(n.encode(), v.encode()) for n, v in headers],
                 })
     return requests
@@ -305,6 +353,15 @@ def compare(request, drf, gate):
     """("passed on" | "allowed" | "refused" | "differ", details)."""
     route = request["route"]
     decision = gate.header("x-drfgate-decision")
+    if route is None:
+        # A near miss no exported pattern matches: passed on, and Django's resolver did not
+        # reach a DRF view either (DRF never authenticated).
+        if decision != "pass":
+            return "differ", (f"no exported route matches, yet drfgate answered {gate.status} {gate.body!r} "
+                              f"as route {gate.header('x-drfgate-route')!r}")
+        if drf.header(USER_HEADER) is not None:
+            return "differ", f"drfgate found no route, but a DRF view answered {drf.status} {drf.body!r}"
+        return "passed on", f"unmatched; the application answered {drf.status}"
     if route.get("pass"):
         if gate.status == 200 and decision == "pass" and gate.header("x-drfgate-user") is None:
             return "passed on", f"the application's DRF answered {drf.status}"
@@ -324,7 +381,7 @@ def compare(request, drf, gate):
             if not drf_user and gate.header("x-drfgate-auth") != "anonymous":
                 problems.append(f"DRF anonymous, drfgate X-Drfgate-Auth {gate.header('x-drfgate-auth')!r}")
         judged_by = gate.header("x-drfgate-route")
-        if judged_by != route.get("name", request["pattern"]):
+        if judged_by != route.get("name", route.get("path") or route.get("regex")):
             problems.append(f"judged by route {judged_by!r}, not this one")
         outcome = "allowed"
         detail = f"DRF {drf.status}, user {drf.header(USER_HEADER)!r}"
@@ -355,7 +412,10 @@ def report(results, fixture, elapsed, verbose):
     outcomes = ("allowed", "refused", "passed on", "differ")
     table = OrderedDict()
     for request, (outcome, _) in results:
-        key = (request["route_number"], request["route"].get("name", ""), request["target"].decode())
+        name = (request["route"] or {}).get("name", "")
+        if request["pattern"].startswith("near miss"):
+            name = f"(near miss) {name}".rstrip()
+        key = (request["route_number"], name, request["target"].decode())
         table.setdefault(key, dict.fromkeys(outcomes, 0))[outcome] += 1
     width = max(len(f"{name} {target}") for _, name, target in table) + 2
     print(f"{'route (sample path)':<{width}}{'requests':>9}{'allowed':>9}{'refused':>9}{'passed on':>11}{'differ':>8}")
