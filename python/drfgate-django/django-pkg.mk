@@ -8,7 +8,7 @@ DJANGO42_VENV := $(DJANGO_MK_ROOT)/build/venv-django42
 DJANGO42_REQUIREMENTS := $(DJANGO_PKG_DIR)/tests/requirements-django42.txt
 DJANGO42_STAMP := $(DJANGO42_VENV)/.drfgate-requirements
 
-.PHONY: test-django-pkg django42-env
+.PHONY: test-django-pkg django42-env differential-sampleproj
 
 django42-env: $(DJANGO42_STAMP)
 
@@ -33,3 +33,12 @@ test-django-pkg: python-env fixture-db fixture-engines demo-db django42-env
 	cd $(DJANGO_PKG_DIR) && DRFGATE_BIN=$(TARGET_DIR)/debug/drfgate \
 		DRFGATE_PATH_PROXY=$(TARGET_DIR)/debug/examples/path_proxy \
 		$(DJANGO42_VENV)/bin/python tests/runtests.py
+	$(MAKE) --no-print-directory differential-sampleproj
+
+# The sample project's own export drives `drfgate serve`, and every exported route × method ×
+# credential is asked of it and of the project under DRF (gunicorn, Django 5.2 in the main
+# venv), over one database made by migrate (build/sampleproj-differential): zero differences.
+differential-sampleproj: python-env
+	$(CARGO) build -p drfgate-cli
+	$(DJANGO_MK_PYTHON) $(DJANGO_MK_ROOT)/tests/conformance/sampleproj_differential.py \
+		--drfgate $(TARGET_DIR)/debug/drfgate

@@ -1,6 +1,6 @@
 from django.http import HttpResponse
 from drfgate_django.defaults import gate_first
-from rest_framework import parsers, permissions, renderers, throttling, viewsets
+from rest_framework import parsers, permissions, renderers, serializers, throttling, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.authentication import TokenAuthentication
@@ -11,17 +11,26 @@ from .auth import (BearerAuthentication, BookPermissions, HeaderKeyAuthenticatio
 from .models import Book
 
 
+class BookSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Book
+        fields = ["id", "title"]
+
+
+# The handlers take the URL's keyword arguments (format among them, from the format suffixes):
+# the differential (tests/conformance/sampleproj_differential.py) serves this project under DRF.
 class BookViewSet(viewsets.ModelViewSet):
     queryset = Book.objects.all()
+    serializer_class = BookSerializer
     authentication_classes = [BearerAuthentication, ShopBasicAuthentication]
     permission_classes = [BookPermissions]
 
     @action(detail=True, methods=["post"], permission_classes=[StaffOnly])
-    def publish(self, request, pk=None):
+    def publish(self, request, pk=None, **kwargs):
         return Response({})
 
     @action(detail=False)
-    def recent(self, request):
+    def recent(self, request, **kwargs):
         return Response([])
 
 
@@ -29,10 +38,10 @@ class NoteViewSet(viewsets.ViewSet):
     authentication_classes = [ProxyRemoteUserAuthentication]
     permission_classes = [permissions.IsAuthenticated & (permissions.IsAdminUser | ~permissions.IsAuthenticatedOrReadOnly)]
 
-    def list(self, request):
+    def list(self, request, **kwargs):
         return Response([])
 
-    def retrieve(self, request, pk=None):
+    def retrieve(self, request, pk=None, **kwargs):
         return Response({})
 
 
@@ -40,10 +49,10 @@ class OrderDetail(APIView):
     permission_classes = [permissions.IsAdminUser | permissions.IsAuthenticatedOrReadOnly]
     parser_classes = [parsers.JSONParser]
 
-    def get(self, request, pk):
+    def get(self, request, pk, format=None):
         return Response({})
 
-    def put(self, request, pk):
+    def put(self, request, pk, format=None):
         return Response({})
 
 
@@ -62,24 +71,24 @@ class ReportView(APIView):
     permission_classes = [StaffOnly]
     renderer_classes = [renderers.JSONRenderer, CSVRenderer, VendorJSONRenderer]
 
-    def get(self, request, year):
+    def get(self, request, year, format=None):
         return Response({})
 
 
 class CustomAuthView(APIView):
     authentication_classes = [HeaderKeyAuthentication]
 
-    def get(self, request):
+    def get(self, request, **kwargs):
         return Response({})
 
 
 class OpsView(APIView):
     permission_classes = [permissions.AllowAny]
 
-    def get(self, request):
+    def get(self, request, **kwargs):
         return Response({})
 
-    def post(self, request):
+    def post(self, request, **kwargs):
         return Response({})
 
 
