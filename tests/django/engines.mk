@@ -48,7 +48,8 @@ differential-engines: fixture-engines python-env
 
 # Revocation across three `drfgate serve` processes reading one database (tests/revocation/):
 # PostgreSQL's LISTEN/NOTIFY, and MariaDB with Redis pub/sub; then a database restart under load
-# on a private PostgreSQL started by the test (tests/outage/db_restart.py). In `make test`.
+# on a private PostgreSQL and a private MariaDB started by the test (tests/outage/db_restart.py).
+# In `make test`.
 REVOCATION_ENGINES := $(filter-out $(if $(filter redis,$(subst $(comma), ,$(DRFGATE_SKIP))),mysql),$(ENGINES))
 .PHONY: test-revocation bench-revocation
 test-revocation: python-env
@@ -56,8 +57,8 @@ test-revocation: python-env
 	$(CARGO) build -p drfgate-cli
 	$(foreach e,$(REVOCATION_ENGINES),$(DJANGO_MK_PYTHON) $(DJANGO_MK_ROOT)/tests/revocation/revocation.py \
 		--drfgate $(TARGET_DIR)/debug/drfgate --engine $(e) &&) true
-	$(if $(filter postgres,$(ENGINES)),$(DJANGO_MK_PYTHON) $(DJANGO_MK_ROOT)/tests/outage/db_restart.py \
-		--drfgate $(TARGET_DIR)/debug/drfgate)
+	$(foreach e,$(ENGINES),$(DJANGO_MK_PYTHON) $(DJANGO_MK_ROOT)/tests/outage/db_restart.py \
+		--drfgate $(TARGET_DIR)/debug/drfgate --engine $(e) &&) true
 
 # BENCHMARKS.md: the time from Django's token.delete() to the first refusal by another gate
 # process, 100 tries on each engine. Not in `make test`. The dev profile, as bench-stores: the

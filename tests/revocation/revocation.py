@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Revocation across gate processes (issue 12 part 4), against the real servers: three
 `drfgate serve` processes with a 300 s cache read one database; a change made through Django
-(token.delete(), set_password, is_active=False, user.delete()) must reach all three within one
-second, through PostgreSQL's LISTEN/NOTIFY (the triggers of drfgate_django's migration) or
+(token.delete(), a token replaced by a new one, set_password, is_active=False, user.delete())
+must reach all three within one second, through PostgreSQL's LISTEN/NOTIFY (the triggers of drfgate_django's migration) or
 through Redis pub/sub (drfgate_django's signal handlers, for MariaDB). Then the listeners'
 connections are killed on the server (pg_terminate_backend, CLIENT KILL) and revocation must
 work again once they are back.
@@ -293,6 +293,20 @@ def run_test(engine, gates, channel):
         changed_at = time.monotonic()
         change()
         figures[name] = time_to_refusal(gates, header, changed_at)
+
+    # A token replaced (DRF's way to rotate one: the key deleted, a new one made for the same
+    # user): the old key is refused within the second, and the new one is allowed everywhere.
+    from rest_framework.authtoken.models import Token
+
+    user, token = make_user("replaced_token")
+    old = token_header(token.key)
+    expect_allowed(gates, old)
+    expect_allowed(gates, old)  # now from the cache
+    changed_at = time.monotonic()
+    token.delete()
+    replacement = Token.objects.create(user=user)
+    figures["token replaced"] = time_to_refusal(gates, old, changed_at)
+    expect_allowed(gates, token_header(replacement.key))
 
     # The listeners' connections killed on the server: each gate reconnects by itself.
     before = [listening_count(g) for g in gates]

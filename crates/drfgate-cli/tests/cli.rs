@@ -395,3 +395,157 @@ fn explain_says_when_a_path_is_passed_through_rather_than_allowed() {
     assert!(stdout.contains("decision: pass"), "{stdout}");
     assert!(!stdout.contains("AnonymousUser"), "{stdout}");
 }
+
+/// A server database's password, given inline (`PASSWORD`, or in the URL), in a file
+/// (`PASSWORD_FILE`) or in the environment (`PASSWORD_ENV`), never appears in what `check`
+/// and `explain` print nor in the log — when the server accepts the login (PostgreSQL here
+/// trusts loopback, whatever the password), and when connecting fails (MariaDB's root has no
+/// password, so one given is refused; a port with nothing listening).
+#[test]
+fn a_database_password_is_never_printed_nor_logged() {
+    use drfgate_test_support::conformance::server_database;
+    use drfgate_test_support::skip;
+
+    let dir = tempfile::tempdir().unwrap();
+    let secret = |how: &str| format!("s3cret-{how}-Pa55word");
+    let file = dir.path().join("db.password");
+    std::fs::write(&file, format!("{}\n", secret("file"))).unwrap();
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+
+    // (engine the case needs, how, the [django] lines, whether the server answers)
+    let mut cases: Vec<(&str, String, String, bool)> = Vec::new();
+    let table = |engine: &str, url: &str, password_line: &str| {
+        let url = url.split('?').next().unwrap().to_string();
+        let (_, rest) = url.split_once("://").unwrap();
+        let (user, rest) = rest.split_once('@').unwrap();
+        let (host_port, name) = rest.split_once('/').unwrap();
+        let (host, port) = host_port.rsplit_once(':').unwrap();
+        let django_engine = match engine {
+            "postgres" => "django.db.backends.postgresql",
+            _ => "django.db.backends.mysql",
+        };
+        format!(
+            "[django.DATABASES.default]\nENGINE = \"{django_engine}\"\nNAME = \"{name}\"\n\
+             USER = \"{user}\"\nHOST = \"{host}\"\nPORT = \"{port}\"\n{password_line}\n\
+             CONNECT_TIMEOUT = 1\nSTATEMENT_TIMEOUT = 2\n"
+        )
+    };
+    for engine in ["postgres", "mysql"] {
+        let url = server_database(engine);
+        // PostgreSQL over loopback trusts any password: the lookups answer.
+        let answers = engine == "postgres";
+        cases.push((
+            engine,
+            secret("inline"),
+            table(
+                engine,
+                &url,
+                &format!("PASSWORD = \"{}\"", secret("inline")),
+            ),
+            answers,
+        ));
+        cases.push((
+            engine,
+            secret("file"),
+            table(
+                engine,
+                &url,
+                &format!("PASSWORD_FILE = \"{}\"", file.display()),
+            ),
+            answers,
+        ));
+        cases.push((
+            engine,
+            secret("env"),
+            table(engine, &url, "PASSWORD_ENV = \"DRFGATE_TEST_DB_PASSWORD\""),
+            answers,
+        ));
+        let (scheme, rest) = url.split_once("://").unwrap();
+        let (user, rest) = rest.split_once('@').unwrap();
+        let name = rest.split_once('/').unwrap().1;
+        cases.push((
+            engine,
+            secret("url"),
+            format!(
+                "[django]\nDATABASE = \"{scheme}://{user}:{}@127.0.0.1:{closed_port}/{name}\
+                 ?connect_timeout=1\"\n",
+                secret("url")
+            ),
+            false,
+        ));
+    }
+
+    let mut ran = 0;
+    for (engine, password, django, answers) in cases {
+        if skip::requested_for(engine) {
+            continue;
+        }
+        let config = dir.path().join("drfgate.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "{django}[rest_framework]\n\
+                 DEFAULT_AUTHENTICATION_CLASSES = [\"TokenAuthentication\", \"BasicAuthentication\"]\n\
+                 DEFAULT_PERMISSION_CLASSES = [\"IsAuthenticated\"]\n\
+                 [[routes]]\npath = \"api/orders/\"\n"
+            ),
+        )
+        .unwrap();
+        let run = |args: &[&str]| -> Output {
+            Command::new(env!("CARGO_BIN_EXE_drfgate"))
+                .args(args)
+                .arg("--config")
+                .arg(&config)
+                .env("DRFGATE_LOG", "debug")
+                .env("DRFGATE_TEST_DB_PASSWORD", secret("env"))
+                .output()
+                .unwrap()
+        };
+        let basic = "Authorization: Basic am9objp3cm9uZw=="; // john:wrong
+        for (args, expect_success) in [
+            (vec!["check"], answers),
+            (
+                vec![
+                    "explain",
+                    "/api/orders/",
+                    "-H",
+                    "Authorization: Token abcd1234",
+                ],
+                true,
+            ),
+            (vec!["explain", "/api/orders/", "-H", basic, "--json"], true),
+        ] {
+            let out = run(&args);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let what = format!("{engine} {password:?}: drfgate {args:?}");
+            assert_eq!(
+                out.status.success(),
+                expect_success,
+                "{what}\n{stdout}\n{stderr}"
+            );
+            if !answers {
+                // The failure is said (refused, and logged), without the password.
+                if args[0] == "explain" {
+                    assert!(stdout.contains("503"), "{what}: not refused\n{stdout}");
+                }
+                assert!(
+                    stderr.contains("does not answer now"),
+                    "{what}: the outage is not logged\n{stderr}"
+                );
+            }
+            for (stream, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+                assert!(
+                    !text.contains(&password),
+                    "{what}: the password is in {stream}:\n{text}"
+                );
+            }
+        }
+        ran += 1;
+    }
+    eprintln!("{ran} configurations checked");
+}

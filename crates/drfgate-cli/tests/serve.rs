@@ -782,3 +782,83 @@ fn sighup_reloads_and_a_bad_config_keeps_the_old_policy() {
     assert_eq!(log.matches("answered again").count(), 1, "{log}");
     assert!(server.stop().success());
 }
+
+/// Started while its PostgreSQL server is unreachable (nothing listens on the configured
+/// port yet), `serve` starts anyway, answers 503 for what needs the database and logs the
+/// outage once; once the server is reachable the same process answers as DRF does.
+#[test]
+fn starts_while_its_database_is_down_and_recovers() {
+    use drfgate_test_support::conformance::server_database;
+    use drfgate_test_support::{skip, LateRelay};
+    if skip::requested_for("postgres") {
+        eprintln!("skipped (DRFGATE_SKIP=postgres)");
+        return;
+    }
+    let url = server_database("postgres");
+    let (upstream_host, upstream_port) = {
+        let authority = url
+            .split('@')
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_else(|| panic!("{url}: no host:port"));
+        let (host, port) = authority
+            .rsplit_once(':')
+            .unwrap_or_else(|| panic!("{url}: no port"));
+        (host.to_string(), port.parse::<u16>().unwrap())
+    };
+    let relay = LateRelay::reserve();
+    let relayed = url.replace(
+        &format!("{upstream_host}:{upstream_port}"),
+        &format!("127.0.0.1:{}", relay.port()),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("drfgate.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[django]
+DATABASE = "{relayed}?connect_timeout=1&statement_timeout=2"
+[rest_framework]
+DEFAULT_AUTHENTICATION_CLASSES = ["TokenAuthentication"]
+DEFAULT_PERMISSION_CLASSES = ["IsAuthenticated"]
+[[routes]]
+path = "api/orders/"
+"#
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&path);
+    for _ in 0..3 {
+        let (status, _, body) = server.get("/api/orders/", "Authorization: Token abcd1234\r\n");
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(
+            body,
+            r#"{"detail":"Service temporarily unavailable, try again later."}"#
+        );
+    }
+    let (status, _, _) = server.get("/.drfgate/health", "");
+    assert_eq!(status, 200, "the process is up, only its database is not");
+    // Read after answering: the stderr line follows the stdout one, before the first request.
+    let log = server.log();
+    assert!(log.contains("not answering yet"), "{log}");
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("token lookups") && l.contains("are failing"))
+            .count(),
+        1,
+        "one error line for the outage:\n{log}"
+    );
+
+    relay.start((upstream_host, upstream_port));
+    let (status, headers, _) = server.get("/api/orders/", "Authorization: Token abcd1234\r\n");
+    assert_eq!(status, 200, "{}", server.log());
+    assert_eq!(header(&headers, "x-drfgate-user"), Some("john"));
+    let (status, _, body) = server.get("/api/orders/", "Authorization: Token nope\r\n");
+    assert_eq!(
+        (status, body.as_str()),
+        (401, r#"{"detail":"Invalid token."}"#)
+    );
+    assert!(server.log().contains("answered again"), "{}", server.log());
+    let exit = server.stop();
+    assert!(exit.success(), "{exit:?}");
+}

@@ -9,16 +9,19 @@
 //! - [`store`]: the real SQLite store, counting its queries, with lookups a test can pause;
 //!   any store failing or panicking on demand ([`Faulty`]);
 //! - [`logs`]: the warnings and errors a test binary logged, to count them;
-//! - [`bytes`]: the table's `\xNN` byte notation and hex.
+//! - [`bytes`]: the table's `\xNN` byte notation and hex;
+//! - [`relay`]: a loopback port where a database server appears late ([`LateRelay`]).
 
 pub mod bytes;
 pub mod conformance;
 pub mod fixtures;
 pub mod logs;
+pub mod relay;
 pub mod skip;
 pub mod store;
 
 pub use fixtures::{demo_db, fixture_copy, fixture_db, scratch_db};
+pub use relay::LateRelay;
 pub use store::{Counting, Fault, FaultSwitch, Faulty, Pause, Paused, Pauses};
 
 use std::path::{Path, PathBuf};

@@ -81,9 +81,9 @@ impl Policy {
 pub fn run(config_path: &Path, listen: &str) -> Result<(), String> {
     let (policy, settings, gate) =
         Policy::load(config_path).map_err(|e| format!("cannot start: {e}"))?;
-    let summary = gate
-        .store_summary()
-        .map_err(|e| format!("cannot start: {e}"))?;
+    // A database server that does not answer yet is an outage, not a reason to stay down:
+    // the gate refuses what needs it (503) and recovers by itself (docs/configuration.md).
+    let summary = gate.loaded_summary().cloned();
     let listener = bind(listen)?;
     let address = listener
         .local_addr()
@@ -93,6 +93,17 @@ pub fn run(config_path: &Path, listen: &str) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let database = match &summary {
+        Some(summary) => format!(
+            "{} database {} ({} users)",
+            summary.backend, summary.location, summary.users
+        ),
+        None => format!(
+            "database {} (not answering yet: requests that need it are refused with 503 until \
+             it does)",
+            gate.database_location()
+        ),
+    };
     drop(gate);
     let shared = Arc::new(Shared {
         policy: reload::Current::new(policy, settings.clone()),
@@ -107,7 +118,7 @@ pub fn run(config_path: &Path, listen: &str) -> Result<(), String> {
             .map_err(|e| format!("cannot start: listening on {address}: {e}"))?;
         let shutdown = shutdown_signal()?;
         reload::on_sighup(config_path.to_path_buf(), shared.clone())?;
-        announce(address, config_path, &summary, &settings);
+        announce(address, config_path, &database, &settings);
         serve(listener, shared, shutdown).await;
         Ok(())
     })
@@ -130,12 +141,7 @@ fn bind(listen: &str) -> Result<StdTcpListener, String> {
     Ok(listener)
 }
 
-fn announce(
-    address: SocketAddr,
-    config: &Path,
-    summary: &drfgate::store::StoreSummary,
-    settings: &ServeSettings,
-) {
+fn announce(address: SocketAddr, config: &Path, database: &str, settings: &ServeSettings) {
     let trusted = &settings.trusted_forwarded;
     let trusted = if trusted.is_empty() {
         "none (the request itself is decided)".to_string()
@@ -150,13 +156,10 @@ fn announce(
     println!("drfgate serve: listening on http://{address}");
     let _ = std::io::stdout().flush();
     eprintln!(
-        "drfgate serve: config {}; {} database {} ({} users); trusted forwarded headers: {trusted}; \
+        "drfgate serve: config {}; {database}; trusted forwarded headers: {trusted}; \
          health: http://{address}{}; limits: header read {}s, keep-alive {}s, {} connections, \
          {} blocking decisions",
         config.display(),
-        summary.backend,
-        summary.location,
-        summary.users,
         answer::HEALTH_PATH,
         settings.header_read_timeout.as_secs(),
         settings.keep_alive_timeout.as_secs(),

@@ -84,6 +84,8 @@ pub struct Gate {
     unmatched: Unmatched,
     /// The store, its failures told to the log once per incident.
     store: Watched,
+    /// What the store said when the gate was built; `None` when the server did not answer.
+    loaded_summary: Option<StoreSummary>,
     tokens: Arc<CredentialCache<Arc<User>>>,
     passwords: Arc<CredentialCache<Arc<User>>>,
     permissions: Arc<CredentialCache<Arc<HashSet<String>>>>,
@@ -189,9 +191,29 @@ impl Gate {
             config.throttling.num_proxies,
         );
         let failed_logins = config.throttling.failed_logins;
-        let uses_tokens = config.uses_token_authentication();
-        let uses_knox = config.uses_knox();
-        let uses_blacklist = config.uses_jwt_blacklist();
+        let loaded_summary = match store.summary() {
+            Ok(summary) => {
+                check_tables(&config, &*store, &summary)?;
+                Some(summary)
+            }
+            // A database server that is down now is an outage like any later one: the gate
+            // starts and refuses (503) what needs it until the server answers (the table
+            // checks are then left to the lookups, which fail closed on a missing table).
+            Err(err) if err.is_unreachable() => {
+                log::warn!(
+                    "database {} does not answer now; requests that need it are refused (503) \
+                     until it does: {err}",
+                    config.django.database.location()
+                );
+                None
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let location = match &loaded_summary {
+            Some(summary) => summary.location.clone(),
+            None => config.django.database.location(),
+        };
+        let store = Watched::new(store, location, config.credential_lookups_per_second);
         let shared = SharedAuth {
             jwt: config
                 .simple_jwt
@@ -259,33 +281,6 @@ impl Gate {
                 parsers: default_parsers,
             },
         );
-        let summary = store.summary()?;
-        if uses_tokens && summary.tokens.is_none() {
-            return Err(GateError::Store(StoreError::new(format!(
-                "{}: TokenAuthentication is configured but the database has no table {:?} (TOKEN_TABLE); \
-                 is rest_framework.authtoken in INSTALLED_APPS and migrated?",
-                summary.location, config.django.schema.token_table
-            ))));
-        }
-        if uses_knox && !store.has_knox_table() {
-            return Err(GateError::Store(StoreError::new(format!(
-                "{}: knox.auth.TokenAuthentication is configured but the database has no table {:?}; \
-                 is knox in INSTALLED_APPS and migrated?",
-                summary.location, config.django.schema.knox_table
-            ))));
-        }
-        if uses_blacklist && !store.has_jwt_blacklist() {
-            return Err(GateError::Store(StoreError::new(format!(
-                "{}: simple_jwt.token_blacklist_installed is set but the database has no \
-                 token_blacklist tables; is rest_framework_simplejwt.token_blacklist migrated?",
-                summary.location
-            ))));
-        }
-        let store = Watched::new(
-            store,
-            summary.location.clone(),
-            config.credential_lookups_per_second,
-        );
         let negative_off = CacheConfig {
             negative_max_entries: 0,
             ..config.cache.clone()
@@ -330,6 +325,7 @@ impl Gate {
             defaults,
             unmatched: config.unmatched,
             store,
+            loaded_summary,
             tokens,
             passwords,
             permissions,
@@ -499,9 +495,51 @@ impl Gate {
         self.store.summary()
     }
 
+    /// The store's summary as read when the gate was built, without asking again; `None`
+    /// when the database server did not answer then (the gate started during an outage).
+    pub fn loaded_summary(&self) -> Option<&StoreSummary> {
+        self.loaded_summary.as_ref()
+    }
+
+    /// Where the database is, without its password: a path, or a server's URL.
+    pub fn database_location(&self) -> &str {
+        self.store.location()
+    }
+
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
+}
+
+/// The tables the configured classes need, checked when the database answers at load: a
+/// config naming a class whose table was never migrated is refused then, with what to do.
+fn check_tables(
+    config: &Config,
+    store: &dyn Store,
+    summary: &StoreSummary,
+) -> Result<(), GateError> {
+    if config.uses_token_authentication() && summary.tokens.is_none() {
+        return Err(GateError::Store(StoreError::new(format!(
+            "{}: TokenAuthentication is configured but the database has no table {:?} (TOKEN_TABLE); \
+             is rest_framework.authtoken in INSTALLED_APPS and migrated?",
+            summary.location, config.django.schema.token_table
+        ))));
+    }
+    if config.uses_knox() && !store.has_knox_table() {
+        return Err(GateError::Store(StoreError::new(format!(
+            "{}: knox.auth.TokenAuthentication is configured but the database has no table {:?}; \
+             is knox in INSTALLED_APPS and migrated?",
+            summary.location, config.django.schema.knox_table
+        ))));
+    }
+    if config.uses_jwt_blacklist() && !store.has_jwt_blacklist() {
+        return Err(GateError::Store(StoreError::new(format!(
+            "{}: simple_jwt.token_blacklist_installed is set but the database has no \
+             token_blacklist tables; is rest_framework_simplejwt.token_blacklist migrated?",
+            summary.location
+        ))));
+    }
+    Ok(())
 }
 
 /// The caches that hold what a user's credentials resolved to, shared with the revocation

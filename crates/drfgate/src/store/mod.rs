@@ -120,6 +120,7 @@ pub struct StoreSummary {
 pub struct StoreError {
     message: String,
     raised: bool,
+    unreachable: bool,
 }
 
 impl StoreError {
@@ -128,6 +129,17 @@ impl StoreError {
         StoreError {
             message: message.into(),
             raised: false,
+            unreachable: false,
+        }
+    }
+
+    /// The database server could not be reached, or did not answer in time: an outage, which
+    /// a gate may start (or reload) during, refusing what needs it until the server answers.
+    pub fn unreachable(message: impl Into<String>) -> StoreError {
+        StoreError {
+            message: message.into(),
+            raised: false,
+            unreachable: true,
         }
     }
 
@@ -137,12 +149,19 @@ impl StoreError {
         StoreError {
             message: message.into(),
             raised: true,
+            unreachable: false,
         }
     }
 
     /// Whether Django would raise here (500) rather than the database failing (503).
     pub fn is_raised(&self) -> bool {
         self.raised
+    }
+
+    /// Whether the server could not be reached ([`StoreError::unreachable`]) rather than
+    /// answering something wrong (a table missing, a value it refused).
+    pub fn is_unreachable(&self) -> bool {
+        self.unreachable
     }
 }
 
@@ -303,6 +322,9 @@ impl DatabaseUrl {
         }
     }
 
+    /// The store for this database. A SQLite file is opened now; a server is not asked until
+    /// the first lookup (its settings were checked when the config loaded), so a gate starts
+    /// while its database is down.
     pub fn open(&self, schema: &Schema) -> Result<Box<dyn Store>, StoreError> {
         let _ = schema;
         match self {

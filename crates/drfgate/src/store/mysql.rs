@@ -24,8 +24,9 @@ pub(super) type MysqlStore = ServerStore<Mysql>;
 pub(super) struct Mysql;
 
 impl MysqlStore {
+    /// The store; the server is first asked by a lookup.
     pub(super) fn connect(db: &NetworkDatabase, schema: &Schema) -> Result<MysqlStore, StoreError> {
-        ServerStore::open(db.clone(), schema, Mysql)
+        Ok(ServerStore::open(db.clone(), schema, Mysql))
     }
 }
 

@@ -81,6 +81,11 @@ impl Watched {
         }
     }
 
+    /// Where the database is (the store's summary, or the config's when it did not answer).
+    pub(crate) fn location(&self) -> &str {
+        &self.location
+    }
+
     /// Lookups refused by `credential_lookups_per_second` since the gate was built.
     pub(crate) fn over_budget(&self) -> u64 {
         self.budget.as_ref().map_or(0, LookupBudget::refused)

@@ -30,6 +30,8 @@ struct State<C> {
 pub(super) struct Lease<'a, C> {
     pool: &'a Pool<C>,
     conn: Option<C>,
+    /// Opened for this lookup rather than taken from the idle ones.
+    new: bool,
 }
 
 impl<C> Lease<'_, C> {
@@ -37,6 +39,12 @@ impl<C> Lease<'_, C> {
         self.conn
             .as_mut()
             .expect("a lease holds its connection until dropped")
+    }
+
+    /// Whether the connection was opened for this lookup (so not one that may have gone stale
+    /// while idle).
+    pub(super) fn is_new(&self) -> bool {
+        self.new
     }
 
     /// The lookup went well: the connection goes back to the pool for the next one.
@@ -73,13 +81,12 @@ impl<C> Drop for Reservation<'_, C> {
 }
 
 impl<C> Pool<C> {
-    pub(super) fn new(size: usize, first: Option<C>) -> Pool<C> {
-        let idle: Vec<C> = first.into_iter().collect();
+    pub(super) fn new(size: usize) -> Pool<C> {
         Pool {
             size: size.max(1),
             state: Mutex::new(State {
-                open: idle.len(),
-                idle,
+                open: 0,
+                idle: Vec::new(),
             }),
             freed: Condvar::new(),
         }
@@ -98,6 +105,7 @@ impl<C> Pool<C> {
                 return Ok(Lease {
                     pool: self,
                     conn: Some(conn),
+                    new: false,
                 });
             }
             if state.open < self.size {
@@ -105,7 +113,7 @@ impl<C> Pool<C> {
                 break;
             }
             if self.freed.wait_until(&mut state, deadline).timed_out() {
-                return Err(StoreError::new(format!(
+                return Err(StoreError::unreachable(format!(
                     "all {} database connections stayed busy for the whole statement timeout",
                     self.size
                 )));
@@ -118,7 +126,7 @@ impl<C> Pool<C> {
         };
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(StoreError::new(
+            return Err(StoreError::unreachable(
                 "the statement timeout passed before a connection could be opened",
             ));
         }
@@ -127,7 +135,20 @@ impl<C> Pool<C> {
         Ok(Lease {
             pool: self,
             conn: Some(conn),
+            new: true,
         })
+    }
+
+    /// Closes every idle connection: one of them turned out to be gone, so the server
+    /// probably restarted and took the others too. The next lookups open fresh ones rather
+    /// than each failing once more on a dead one.
+    pub(super) fn discard_idle(&self) {
+        let mut state = self.state.lock();
+        let idle = std::mem::take(&mut state.idle);
+        state.open -= idle.len();
+        drop(state);
+        drop(idle);
+        self.freed.notify_all();
     }
 
     /// Connections open now (idle, lent, or being opened): never more than the pool's size.
@@ -144,7 +165,7 @@ mod tests {
 
     #[test]
     fn never_more_than_its_size_and_failed_connections_free_their_place() {
-        let pool: Pool<u32> = Pool::new(2, None);
+        let pool: Pool<u32> = Pool::new(2);
         let opened = AtomicUsize::new(0);
         let connect = |_: Duration| {
             opened.fetch_add(1, Ordering::SeqCst);
@@ -169,5 +190,27 @@ mod tests {
         let failing = pool.get(soon(), |_| Err(StoreError::new("refused")));
         assert!(failing.is_err());
         assert_eq!(pool.open_connections(), 0, "a failed open frees its place");
+    }
+
+    #[test]
+    fn discarding_the_idle_ones_frees_their_places_and_keeps_the_lent_ones() {
+        let pool: Pool<u32> = Pool::new(3);
+        let soon = || Instant::now() + Duration::from_millis(50);
+        let a = pool.get(soon(), |_| Ok(1)).unwrap();
+        let b = pool.get(soon(), |_| Ok(2)).unwrap();
+        let lent = pool.get(soon(), |_| Ok(3)).unwrap();
+        a.keep();
+        b.keep();
+        assert_eq!(pool.open_connections(), 3);
+        pool.discard_idle();
+        assert_eq!(pool.open_connections(), 1, "only the lent one is left");
+        let fresh = pool.get(soon(), |_| Ok(4)).unwrap();
+        assert!(
+            fresh.is_new(),
+            "no idle connection is handed out after a discard"
+        );
+        drop(fresh);
+        lent.keep();
+        assert_eq!(pool.open_connections(), 1);
     }
 }

@@ -35,13 +35,14 @@ pub(super) struct PgConn {
 }
 
 impl PostgresStore {
+    /// The store, its TLS settings checked now; the server is first asked by a lookup.
     pub(super) fn connect(
         db: &NetworkDatabase,
         schema: &Schema,
     ) -> Result<PostgresStore, StoreError> {
         let engine =
             Postgres::new(db).map_err(|m| StoreError::new(format!("{}: {m}", db.location())))?;
-        ServerStore::open(db.clone(), schema, engine)
+        Ok(ServerStore::open(db.clone(), schema, engine))
     }
 }
 

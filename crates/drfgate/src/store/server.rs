@@ -8,10 +8,13 @@
 //! trailing spaces ignored), exactly as `Token.objects.get(key=…)` does on that database.
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
+
 use super::network::NetworkDatabase;
-use super::pool::Pool;
+use super::pool::{Lease, Pool};
 use super::sql::{Cell, Dialect, Kind, Param, Queries, Sql, Tables};
 use super::{FieldLookup, KnoxRow, Schema, Store, StoreError, StoreSummary, UserWithPassword};
 use crate::decision::{User, UserPk};
@@ -46,28 +49,63 @@ pub(super) trait Engine: Send + Sync + 'static {
 pub(super) struct ServerStore<E: Engine> {
     db: NetworkDatabase,
     engine: E,
-    queries: Queries,
+    schema: Schema,
+    /// Built from the tables the database has, by the first lookup the server answers: a
+    /// gate starts (and reloads) while its database is down, refusing what needs it (503)
+    /// until then, and recovers by itself like any outage.
+    queries: OnceLock<Queries>,
+    /// Held by the one lookup reading the schema, so a burst of first requests reads it once.
+    reading_schema: Mutex<()>,
     pool: Pool<E::Conn>,
 }
 
 impl<E: Engine> ServerStore<E> {
-    /// Connects, reads which tables and columns the database has and builds the queries for
-    /// them. The server must answer now: a gate does not start on a database it cannot read.
-    pub(super) fn open(
-        db: NetworkDatabase,
-        schema: &Schema,
-        engine: E,
-    ) -> Result<ServerStore<E>, StoreError> {
-        let deadline = Instant::now() + db.pool.connect_timeout + db.pool.statement_timeout;
-        let mut conn = engine
-            .connect(&db, db.pool.connect_timeout)
-            .map_err(|m| StoreError::new(format!("{}: {m}", db.location())))?;
-        let tables = read_tables::<E>(&mut conn, schema, deadline)
-            .map_err(|e| StoreError::new(format!("{}: {}", db.location(), e.message)))?;
+    /// A store for `db`, without connecting: the settings were checked when the config
+    /// loaded, and the server is first asked by the first lookup.
+    pub(super) fn open(db: NetworkDatabase, schema: &Schema, engine: E) -> ServerStore<E> {
+        ServerStore {
+            pool: Pool::new(db.pool.pool_size),
+            db,
+            engine,
+            schema: schema.clone(),
+            queries: OnceLock::new(),
+            reading_schema: Mutex::new(()),
+        }
+    }
+
+    /// The queries for this database's tables, reading its schema first if no lookup has
+    /// yet. Within the lookup's `deadline`, like the statement it precedes.
+    fn queries(&self, deadline: Instant) -> Result<&Queries, StoreError> {
+        if let Some(queries) = self.queries.get() {
+            return Ok(queries);
+        }
+        let Some(_reading) = self.reading_schema.try_lock_until(deadline) else {
+            return Err(self.unreachable(
+                "another lookup was still reading the schema when the statement timeout passed",
+            ));
+        };
+        if let Some(queries) = self.queries.get() {
+            return Ok(queries);
+        }
+        let queries = self.read_schema(deadline)?;
+        Ok(self.queries.get_or_init(|| queries))
+    }
+
+    /// Reads which tables and columns the database has and builds the queries for them.
+    fn read_schema(&self, deadline: Instant) -> Result<Queries, StoreError> {
+        let schema = &self.schema;
+        let mut lease = self.lease(deadline)?;
+        let tables = read_tables::<E>(lease.conn(), schema, deadline).map_err(|e| {
+            if e.connection_lost {
+                self.unreachable(&e.message)
+            } else {
+                self.error(&e.message)
+            }
+        })?;
+        lease.keep();
         if tables.user_columns.is_empty() {
-            return Err(StoreError::new(format!(
-                "{}: no table {:?} (AUTH_USER_TABLE); has `manage.py migrate` run?",
-                db.location(),
+            return Err(self.error(&format!(
+                "no table {:?} (AUTH_USER_TABLE); has `manage.py migrate` run?",
                 schema.user_table
             )));
         }
@@ -76,20 +114,26 @@ impl<E: Engine> ServerStore<E> {
             .iter()
             .any(|(c, _)| *c == schema.username_field)
         {
-            return Err(StoreError::new(format!(
-                "{}: table {:?} has no column {:?} (USERNAME_FIELD)",
-                db.location(),
-                schema.user_table,
-                schema.username_field
+            return Err(self.error(&format!(
+                "table {:?} has no column {:?} (USERNAME_FIELD)",
+                schema.user_table, schema.username_field
             )));
         }
-        let queries = Queries::build(E::DIALECT, schema, &tables);
-        Ok(ServerStore {
-            pool: Pool::new(db.pool.pool_size, Some(conn)),
-            db,
-            engine,
-            queries,
+        Ok(Queries::build(E::DIALECT, schema, &tables))
+    }
+
+    /// A pooled connection, or a new one, within `deadline`.
+    fn lease(&self, deadline: Instant) -> Result<Lease<'_, E::Conn>, StoreError> {
+        self.pool.get(deadline, |left| {
+            self.engine
+                .connect(&self.db, left.min(self.db.pool.connect_timeout))
+                .map_err(|m| self.unreachable(&m))
         })
+    }
+
+    /// When a lookup started now must be answered by.
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.db.pool.statement_timeout
     }
 
     /// Connections this gate holds open now (at most `pool_size`).
@@ -98,26 +142,29 @@ impl<E: Engine> ServerStore<E> {
         self.pool.open_connections()
     }
 
-    /// Runs `sql` within the statement timeout; a connection that had been idle and turns
-    /// out to be gone (the server restarted) is replaced once.
-    fn run(&self, sql: &Sql, arguments: &[Param]) -> Result<Vec<Vec<Cell>>, StoreError> {
-        let deadline = Instant::now() + self.db.pool.statement_timeout;
+    /// Runs `sql` by `deadline`; a connection that had been idle and turns out to be gone
+    /// (the server restarted) is replaced once, on a new connection: the other idle ones are
+    /// closed too, as likely gone the same way.
+    fn run(
+        &self,
+        deadline: Instant,
+        sql: &Sql,
+        arguments: &[Param],
+    ) -> Result<Vec<Vec<Cell>>, StoreError> {
         let params = sql.bind(arguments);
         for attempt in 0..2 {
-            let mut fresh = false;
-            let mut lease = self.pool.get(deadline, |left| {
-                fresh = true;
-                self.engine
-                    .connect(&self.db, left.min(self.db.pool.connect_timeout))
-                    .map_err(|m| self.error(&m))
-            })?;
+            let mut lease = self.lease(deadline)?;
+            let reused = !lease.is_new();
             match E::query(lease.conn(), &sql.text, &params, deadline) {
                 Ok(rows) => {
                     lease.keep();
                     return Ok(rows);
                 }
                 // The lease is dropped: the connection is closed.
-                Err(e) if e.connection_lost && !fresh && attempt == 0 => continue,
+                Err(e) if e.connection_lost && reused && attempt == 0 => {
+                    self.pool.discard_idle();
+                    continue;
+                }
                 Err(e) if e.raised => {
                     return Err(StoreError::raised(format!(
                         "{}: {}",
@@ -125,6 +172,7 @@ impl<E: Engine> ServerStore<E> {
                         e.message
                     )))
                 }
+                Err(e) if e.connection_lost => return Err(self.unreachable(&e.message)),
                 Err(e) => return Err(self.error(&e.message)),
             }
         }
@@ -133,6 +181,11 @@ impl<E: Engine> ServerStore<E> {
 
     fn error(&self, message: &str) -> StoreError {
         StoreError::new(format!("{}: {message}", self.db.location()))
+    }
+
+    /// The server could not be reached or answered nothing in time.
+    fn unreachable(&self, message: &str) -> StoreError {
+        StoreError::unreachable(format!("{}: {message}", self.db.location()))
     }
 
     fn decode_error(&self, what: &str) -> StoreError {
@@ -179,17 +232,18 @@ impl<E: Engine> ServerStore<E> {
 
     fn one_user_with_password(
         &self,
+        deadline: Instant,
         sql: &Sql,
         arguments: &[Param],
     ) -> Result<Option<UserWithPassword>, StoreError> {
-        let rows = self.run(sql, arguments)?;
+        let rows = self.run(deadline, sql, arguments)?;
         rows.first()
             .map(|row| self.user_with_password(row))
             .transpose()
     }
 
-    fn pk_param(&self, pk: &UserPk) -> Param {
-        match (pk, self.queries.pk_kind) {
+    fn pk_param(queries: &Queries, pk: &UserPk) -> Param {
+        match (pk, queries.pk_kind) {
             (UserPk::Int(n), _) => Param::Int(*n),
             (UserPk::Text(t), Kind::Text) => Param::Text(t.to_string()),
             // A text pk against an integer column: Django's int() of it, or no match.
@@ -253,19 +307,30 @@ fn read_tables<E: Engine>(
 
 impl<E: Engine> Store for ServerStore<E> {
     fn user_by_token(&self, key: &str) -> Result<Option<User>, StoreError> {
-        let rows = self.run(&self.queries.token_user, &[Param::Text(key.into())])?;
+        let deadline = self.deadline();
+        let queries = self.queries(deadline)?;
+        let rows = self.run(deadline, &queries.token_user, &[Param::Text(key.into())])?;
         rows.first().map(|row| self.user_of(row)).transpose()
     }
 
     fn user_by_username(&self, username: &str) -> Result<Option<UserWithPassword>, StoreError> {
+        let deadline = self.deadline();
+        let queries = self.queries(deadline)?;
         self.one_user_with_password(
-            &self.queries.user_by_username,
+            deadline,
+            &queries.user_by_username,
             &[Param::Text(username.into())],
         )
     }
 
     fn user_permissions(&self, pk: &UserPk) -> Result<HashSet<String>, StoreError> {
-        let rows = self.run(&self.queries.permissions, &[self.pk_param(pk)])?;
+        let deadline = self.deadline();
+        let queries = self.queries(deadline)?;
+        let rows = self.run(
+            deadline,
+            &queries.permissions,
+            &[Self::pk_param(queries, pk)],
+        )?;
         rows.into_iter()
             .map(|row| match row.into_iter().next() {
                 Some(Cell::Text(t)) => Ok(t),
@@ -275,8 +340,14 @@ impl<E: Engine> Store for ServerStore<E> {
     }
 
     fn summary(&self) -> Result<StoreSummary, StoreError> {
+        let deadline = self.deadline();
+        let queries = self.queries(deadline)?;
         let count = |sql: &Sql| -> Result<i64, StoreError> {
-            match self.run(sql, &[])?.first().and_then(|r| r.first()) {
+            match self
+                .run(deadline, sql, &[])?
+                .first()
+                .and_then(|r| r.first())
+            {
                 Some(Cell::Int(n)) => Ok(*n),
                 _ => Err(self.decode_error("a count")),
             }
@@ -284,18 +355,20 @@ impl<E: Engine> Store for ServerStore<E> {
         Ok(StoreSummary {
             backend: E::DIALECT.backend_name(),
             location: self.db.location(),
-            users: count(&self.queries.count_users)?,
-            tokens: self.queries.count_tokens.as_ref().map(count).transpose()?,
+            users: count(&queries.count_users)?,
+            tokens: queries.count_tokens.as_ref().map(count).transpose()?,
         })
     }
 
     fn session_data(&self, session_key: &str, now: &str) -> Result<Option<String>, StoreError> {
-        let Some(sql) = &self.queries.session_data else {
+        let deadline = self.deadline();
+        let Some(sql) = &self.queries(deadline)?.session_data else {
             return Err(self.error(
                 "no table django_session (is django.contrib.sessions installed and migrated?)",
             ));
         };
         let rows = self.run(
+            deadline,
             sql,
             &[Param::Text(session_key.into()), Param::Text(now.into())],
         )?;
@@ -307,7 +380,13 @@ impl<E: Engine> Store for ServerStore<E> {
     }
 
     fn user_by_pk(&self, pk: &UserPk) -> Result<Option<UserWithPassword>, StoreError> {
-        self.one_user_with_password(&self.queries.user_by_pk, &[self.pk_param(pk)])
+        let deadline = self.deadline();
+        let queries = self.queries(deadline)?;
+        self.one_user_with_password(
+            deadline,
+            &queries.user_by_pk,
+            &[Self::pk_param(queries, pk)],
+        )
     }
 
     fn user_by_field(
@@ -315,7 +394,9 @@ impl<E: Engine> Store for ServerStore<E> {
         field: &str,
         value: &serde_json::Value,
     ) -> Result<FieldLookup, StoreError> {
-        let Some(column) = self.queries.user_columns.iter().find(|c| c.name == field) else {
+        let deadline = self.deadline();
+        let queries = self.queries(deadline)?;
+        let Some(column) = queries.user_columns.iter().find(|c| c.name == field) else {
             return Err(self.error(&format!(
                 "USER_ID_FIELD {field:?} is not a column of the user table"
             )));
@@ -340,26 +421,35 @@ impl<E: Engine> Store for ServerStore<E> {
                 None => return Ok(FieldLookup::NotFound),
             },
         };
-        let found = self.one_user_with_password(&self.queries.user_by_field(column), &[param])?;
+        let found =
+            self.one_user_with_password(deadline, &queries.user_by_field(column), &[param])?;
         Ok(found.map_or(FieldLookup::NotFound, FieldLookup::Found))
     }
 
     fn jti_blacklisted(&self, jti: &str) -> Result<bool, StoreError> {
-        let Some(sql) = &self.queries.blacklisted else {
+        let deadline = self.deadline();
+        let Some(sql) = &self.queries(deadline)?.blacklisted else {
             return Err(self.error("no simplejwt blacklist tables"));
         };
-        Ok(!self.run(sql, &[Param::Text(jti.into())])?.is_empty())
+        Ok(!self
+            .run(deadline, sql, &[Param::Text(jti.into())])?
+            .is_empty())
     }
 
+    /// Unknown (`false`) until the schema has been read: then a gate loading meanwhile does
+    /// not check for the tables, and a lookup on them fails (503) if they are missing.
     fn has_jwt_blacklist(&self) -> bool {
-        self.queries.blacklisted.is_some()
+        self.queries
+            .get()
+            .is_some_and(|queries| queries.blacklisted.is_some())
     }
 
     fn knox_tokens(&self, token_key: &str) -> Result<Vec<KnoxRow>, StoreError> {
-        let Some(sql) = &self.queries.knox else {
+        let deadline = self.deadline();
+        let Some(sql) = &self.queries(deadline)?.knox else {
             return Err(self.error("no knox token table"));
         };
-        let rows = self.run(sql, &[Param::Text(token_key.into())])?;
+        let rows = self.run(deadline, sql, &[Param::Text(token_key.into())])?;
         rows.iter()
             .map(|row| {
                 let digest = match row.get(5) {
@@ -381,8 +471,11 @@ impl<E: Engine> Store for ServerStore<E> {
             .collect()
     }
 
+    /// Unknown (`false`) until the schema has been read, as [`Store::has_jwt_blacklist`].
     fn has_knox_table(&self) -> bool {
-        self.queries.knox.is_some()
+        self.queries
+            .get()
+            .is_some_and(|queries| queries.knox.is_some())
     }
 }
 
