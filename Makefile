@@ -55,10 +55,10 @@ differential: fixture-db python-env
 differential-paths: fixture-db python-env
 	$(CARGO) build -p drfgate-cli
 	$(CARGO) build -p drfgate-tower --example path_proxy
-	$(DJANGO_MK_PYTHON) tests/paths/differential.py layer --proxy $(TARGET_DIR)/debug/examples/path_proxy
-	$(DJANGO_MK_PYTHON) tests/paths/differential.py nginx --drfgate $(TARGET_DIR)/debug/drfgate
+	$(DJANGO_MK_PYTHON) tests/paths/differential.py --python $(DJANGO_MK_PYTHON) layer --proxy $(TARGET_DIR)/debug/examples/path_proxy
+	$(DJANGO_MK_PYTHON) tests/paths/differential.py --python $(DJANGO_MK_PYTHON) nginx --drfgate $(TARGET_DIR)/debug/drfgate
 	$(if $(NGINX_SKIPPED),,$(MAKE) --no-print-directory nginx-deps nginx-module NGINX_PROFILE=debug)
-	$(DJANGO_MK_PYTHON) tests/paths/differential.py module --module $(NGINX_MODULE)
+	$(DJANGO_MK_PYTHON) tests/paths/differential.py --python $(DJANGO_MK_PYTHON) module --module $(NGINX_MODULE)
 
 # Debian's nginx in front of `drfgate serve` with examples/nginx/drfgate.conf.
 test-nginx: demo-db

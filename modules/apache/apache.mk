@@ -59,10 +59,10 @@ APACHE_MK_COMMA := ,
 APACHE_SKIPPED := $(filter apache,$(subst $(APACHE_MK_COMMA), ,$(DRFGATE_SKIP)))
 
 # apxs comes with the packages, so the module is built after they are installed.
-test-apache: $(if $(APACHE_SKIPPED),,apache-deps fixture-db oracle)
+test-apache: $(if $(APACHE_SKIPPED),,apache-deps fixture-db oracle python-env)
 ifeq ($(APACHE_SKIPPED),)
 	$(MAKE) -C $(APACHE_MK_ROOT) apache-module APACHE_PROFILE=debug
-	$(APACHE_MK_ROOT)/tests/apache/run.sh $(APACHE_TEST_ARGS)
+	$(APACHE_MK_ROOT)/tests/apache/run.sh --python $(DJANGO_MK_PYTHON) $(APACHE_TEST_ARGS)
 else
 	@echo "test-apache: skipped (DRFGATE_SKIP=apache)"
 endif
@@ -74,10 +74,10 @@ endif
 # restarts under load and restart memory (≈ 100 s).
 test: test-apache-quick
 
-test-apache-quick: $(if $(APACHE_SKIPPED),,apache-deps fixture-db oracle)
+test-apache-quick: $(if $(APACHE_SKIPPED),,apache-deps fixture-db oracle python-env)
 ifeq ($(APACHE_SKIPPED),)
 	$(MAKE) -C $(APACHE_MK_ROOT) apache-module APACHE_PROFILE=debug
-	$(APACHE_MK_ROOT)/tests/apache/run.sh --only configtest,a,b,c,badreload,paths,throttle,jwt
+	$(APACHE_MK_ROOT)/tests/apache/run.sh --python $(DJANGO_MK_PYTHON) --only configtest,a,b,c,badreload,paths,throttle,jwt
 else
 	@echo "test-apache-quick: skipped (DRFGATE_SKIP=apache)"
 endif

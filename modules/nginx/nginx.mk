@@ -88,7 +88,7 @@ test-nginx-module: $(if $(NGINX_SKIPPED),,nginx-deps fixture-db oracle gate-conf
 ifeq ($(NGINX_SKIPPED),)
 	$(MAKE) -C $(NGINX_MK_ROOT) nginx-module NGINX_PROFILE=debug
 	$(CARGO) build -p drfgate-cli
-	$(DJANGO_MK_PYTHON) $(NGINX_MK_ROOT)/tests/nginx/e2e.py $(NGINX_TEST_ARGS)
+	$(DJANGO_MK_PYTHON) $(NGINX_MK_ROOT)/tests/nginx/e2e.py --python $(DJANGO_MK_PYTHON) $(NGINX_TEST_ARGS)
 else
 	@echo "test-nginx-module: skipped (DRFGATE_SKIP=nginx)"
 endif

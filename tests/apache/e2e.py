@@ -6,7 +6,7 @@ Run by tests/apache/run.sh (`make test-apache`), which installs the Debian packa
 the module first. Standard library only: this runs with Debian's python3 as root and starts
 Apache as root with User/Group www-data.
 
-Usage: e2e.py [--only a,b,c,e,f,configtest,restarts,paths,throttle,jwt]
+Usage: e2e.py [--only a,b,c,e,f,configtest,restarts,paths,throttle,jwt] [--python VENV_PYTHON]
 """
 import argparse
 import base64
@@ -45,6 +45,8 @@ APACHE_BIN = "/usr/sbin/apache2"
 APACHE_PASSWORD = "apache-only-pw"
 # [handoff] SECRET_FILE: the key the module signs with and GateAuthentication checks.
 HANDOFF_KEY = b"apache-e2e-handoff-key-0123456789abcdef"
+# The venv's python, for `manage.py drfgate_export` (--python); None: hand-written configs.
+EXPORT_PYTHON = None
 sys.path.insert(0, str(ROOT / "python" / "drfgate-django" / "src"))
 from drfgate_django import handoff  # noqa: E402  (to forge signatures a client might send)
 
@@ -70,7 +72,7 @@ def apache_views(cases):
     }
 
 
-# The deployment's own routes, before the table's.
+# The deployment's own routes (after the export's; before the table's in the hand-written config).
 # A DRF setting drfgate ignores, with a warning: check_config_warnings finds it in Apache's
 # error log.
 DEPLOYMENT_SETTINGS = [
@@ -105,16 +107,23 @@ DEPLOYMENT_ROUTES = [
 ]
 
 
-def gate_config(db, cases):
-    """The table's config for its default-backend views (tests/conformance/gate_configs.py, as
-    every suite writes it), with the deployment's routes, and RemoteUserBackend added to the
-    backends: it accepts no username/password, so Basic logins are unchanged, and it lets the
-    gate trust r->user set by Apache's own authentication (api/apache-user/)."""
-    return gate_configs.config_text(
-        cases, db, list(apache_views(cases)),
-        backends=[gate_configs.MODEL_BACKEND, gate_configs.REMOTE_USER_BACKEND],
-        extra_routes=DEPLOYMENT_SETTINGS + DEPLOYMENT_ROUTES
-    ) + f'[handoff]\nSECRET_FILE = "{RUN / "data" / "handoff.key"}"\n'
+def gate_config(db, cases, python=None):
+    """The reference project's config as `manage.py drfgate_export` writes it, run by `python`
+    (the venv's: tests/conformance/gate_configs.py, as every suite gets it), with the deployment's
+    settings and routes after the table's, and RemoteUserBackend added to the backends: it
+    accepts no username/password, so Basic logins are unchanged, and it lets the gate trust
+    r->user set by Apache's own authentication (api/apache-user/). Without `python` (a run by
+    hand without the venv), the table's hand-written config for its default-backend views."""
+    backends = [gate_configs.MODEL_BACKEND, gate_configs.REMOTE_USER_BACKEND]
+    if python is None:
+        text = gate_configs.config_text(
+            cases, db, list(apache_views(cases)), backends=backends,
+            extra_routes=DEPLOYMENT_SETTINGS + DEPLOYMENT_ROUTES)
+    else:
+        text = gate_configs.exported_config(CASES, db, python, backends)
+        text = gate_configs.add_to_section(text, "rest_framework", DEPLOYMENT_SETTINGS[1:])
+        text += "\n".join(DEPLOYMENT_ROUTES) + "\n"
+    return text + f'[handoff]\nSECRET_FILE = "{RUN / "data" / "handoff.key"}"\n'
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,7 +158,7 @@ def prepare_run_dir():
     (RUN / "htpasswd").write_text(f"john:{{SHA}}{sha1}\n")
     cases = json.loads(CASES.read_text())
     (RUN / "data" / "handoff.key").write_bytes(HANDOFF_KEY + b"\n")
-    (RUN / "drfgate.toml").write_text(gate_config(RUN / "data" / "db.sqlite3", cases))
+    (RUN / "drfgate.toml").write_text(gate_config(RUN / "data" / "db.sqlite3", cases, EXPORT_PYTHON))
     subprocess.run(["chown", "-R", "www-data:www-data", str(RUN / "data")], check=True)
 
 
@@ -823,7 +832,8 @@ def test_jwt(log):
     cases = json.loads(CASES.read_text())
     paths = []
     port_of_view = {}
-    for number, (text, members) in enumerate(jwt_e2e.configs(cases, RUN / "data" / "db.sqlite3")):
+    for number, (text, members) in enumerate(
+            jwt_e2e.configs(cases, RUN / "data" / "db.sqlite3", EXPORT_PYTHON)):
         path = RUN / f"jwt-{number}.toml"
         path.write_text(text)
         paths.append((path, members))
@@ -1030,7 +1040,7 @@ def test_paths():
     import differential as paths
 
     config = RUN / "paths.toml"
-    config.write_text(paths.gate_config(RUN / "data" / "db.sqlite3"), "utf-8")
+    config.write_text(paths.gate_config(RUN / "data" / "db.sqlite3", python=EXPORT_PYTHON), "utf-8")
     with ProbeApache("paths-gated", trusting=True, config_path=config) as gated, \
             ProbeApache("paths-reference", trusting=False, config_path=config) as reference:
         rewritten = [("mod_rewrite [PT] /legacy/ → /api/", "GET", target) for target in (
@@ -1051,12 +1061,18 @@ def test_paths():
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default="a,b,c,e,f,configtest,badreload,restarts,paths,throttle,jwt")
+    parser.add_argument("--python", type=Path,
+                        help="the venv's python: the gate configs are drfgate_export's (make passes it)")
     args = parser.parse_args()
+    global EXPORT_PYTHON
+    EXPORT_PYTHON = args.python.absolute() if args.python else None
     only = set(args.only.split(","))
     for needed in (MODULE, FIXTURE_DB, FIXTURE_JSON, ORACLE, VENV / "bin" / "python"):
         check(needed.exists(), f"missing {needed}: run `make test-apache`")
     started = time.monotonic()
     prepare_run_dir()
+    if "jwt" in only:
+        jwt_e2e.prefetch(RUN / "data" / "db.sqlite3", EXPORT_PYTHON)  # while (a)-(paths) run
     log = ReachedLog()
     steps = [
         ("configtest", "configtest", test_configtest),

@@ -8,10 +8,12 @@ place for every suite that puts the table through the gate:
   reference project (`exported_configs`), else the hand-written one (`configs`);
 - tests/conformance/differential.py imports it for `drfgate serve` (exported configs, or
   hand-written ones with --hand-written);
-- tests/apache/e2e.py imports it for mod_drfgate, adding its deployment's own routes.
+- tests/apache/e2e.py and tests/nginx/e2e.py import it for the modules (`exported_config`, run by
+  the venv's python that make passes them as --python), adding their deployment's own routes,
+  and tests/conformance/jwt_e2e.py for their JWT and knox configs.
 
-Standard library only: e2e.py runs under Debian's python3, without the venv (the exports run
-the venv's python in a subprocess).
+Standard library only: tests/apache/e2e.py runs under Debian's python3, without the venv (the
+exports run the venv's python in a subprocess).
 
 What the table means, decided here once:
 
@@ -34,12 +36,14 @@ What the table means, decided here once:
 Usage: gate_configs.py --db DB --out DIR [--cases PATH] [--python VENV_PYTHON]
 """
 import argparse
+import concurrent.futures
 import hashlib
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
 from collections import OrderedDict
 from pathlib import Path
 
@@ -288,44 +292,95 @@ def configs(cases, db, views=None):
     )
 
 
-def exported_configs(cases, cases_path, db, python, views=None, scratch=None):
-    """Like `configs`, but each config is the one `manage.py drfgate_export` (python/drfgate-django)
-    writes for the reference project (tests/django) serving `cases_path`, with the group's
-    AUTHENTICATION_BACKENDS as Django names them (the export maps the test project's backend
-    itself). Needs the venv's `python`; unmatched paths are denied, as in `config_text`.
-    On a server database (a URL) the export writes the project's DATABASES itself, as
-    [django.DATABASES.default]; `scratch` is then the folder for the SECRET_KEY file."""
-    out = OrderedDict()
+# One export per set of arguments and process: a suite asks for the same config (the same
+# database, backends and SIMPLE_JWT) once per virtual host or server instance, and each export
+# starts Django, about a second.
+_EXPORTS = {}
+_EXPORTS_LOCK = threading.Lock()
+# Exports run side by side: each is a process of its own, mostly waiting on Python's start-up.
+EXPORT_WORKERS = 4
+
+
+def exported_config(cases_path, db, python, django_backends, simple_jwt=None, scratch=None):
+    """The config `manage.py drfgate_export` (python/drfgate-django) writes for the reference
+    project (tests/django) serving `cases_path`, with AUTHENTICATION_BACKENDS `django_backends`
+    as Django names them (the export maps the test project's backend itself) and `simple_jwt` as
+    the project's own SIMPLE_JWT. Unmatched paths are denied, as in `config_text`. On a server
+    database (a URL) the export writes the project's DATABASES itself, as
+    [django.DATABASES.default]; `scratch` is then the folder for the SECRET_KEY file.
+    Computed once per process for the same arguments."""
+    simple_jwt = dict(simple_jwt or {})
+    memo_key = (str(cases_path), str(db), str(python), tuple(django_backends),
+                json.dumps(simple_jwt, sort_keys=True), str(scratch))
+    with _EXPORTS_LOCK:
+        done = _EXPORTS.get(memo_key)
+        first = done is None
+        if first:
+            done = _EXPORTS[memo_key] = concurrent.futures.Future()
+    if first:
+        # The thread that asked first exports; any other waits for its answer.
+        try:
+            done.set_result(_export(cases_path, db, python, django_backends, simple_jwt, scratch))
+        except Exception as error:  # noqa: BLE001  (given to every waiter, raised below)
+            done.set_exception(error)
+    return done.result()
+
+
+def _export(cases_path, db, python, django_backends, simple_jwt, scratch):
     on_server = "://" in str(db)
     # The reference project's SECRET_KEY, in a file as a deployment would give it (the export
     # never writes the key itself).
     secret_key_file = Path(scratch if on_server else Path(db).parent) / "secret_key"
-    secret_key_file.write_text(SECRET_KEY + "\n", "utf-8")
+    # Replaced, not rewritten in place: exports running side by side may be reading it.
+    written = secret_key_file.with_name(f".secret_key.{threading.get_ident()}")
+    written.write_text(SECRET_KEY + "\n", "utf-8")
+    written.replace(secret_key_file)
     database = [] if on_server else ["--database", "sqlite://" + str(db)]
+    arguments = []
+    if "SIGNING_KEY_FILE" in simple_jwt:
+        arguments += ["--jwt-signing-key-file", str(JWT_DIR / simple_jwt["SIGNING_KEY_FILE"])]
+    env = dict(os.environ, DRFGATE_CASES=str(cases_path), DRFGATE_DJANGO_DB=str(db),
+               DRFGATE_DJANGO_BACKENDS=",".join(django_backends),
+               DRFGATE_DJANGO_SIMPLE_JWT=json.dumps(simple_jwt))
+    done = subprocess.run(
+        [str(python), str(MANAGE_PY), "drfgate_export", "--unmatched", "deny", *database,
+         "--secret-key-file", str(secret_key_file), *arguments],
+        env=env, capture_output=True, text=True, cwd=str(MANAGE_PY.parent),
+    )
+    if done.returncode != 0:
+        raise ConfigError(f"drfgate_export failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def exported_configs(cases, cases_path, db, python, views=None, scratch=None):
+    """Like `configs`, but each config is `exported_config`'s for its group: the group's
+    AUTHENTICATION_BACKENDS as Django names them, and its own SIMPLE_JWT as the project's
+    (refproj.settings reads it), as a project with those settings would export them."""
+    jobs = OrderedDict()
     for key, members in groups(cases, views).items():
         backends, simple_jwt = split_key(key)
-        # A group's own SIMPLE_JWT becomes the project's (refproj.settings reads it), as a
-        # project with those settings would export them.
-        simple_jwt = dict(simple_jwt or {})
-        arguments = []
-        if "SIGNING_KEY_FILE" in simple_jwt:
-            arguments += ["--jwt-signing-key-file", str(JWT_DIR / simple_jwt["SIGNING_KEY_FILE"])]
         django_backends = next(
             (cases["views"][v]["backends"] for v in members if "backends" in cases["views"][v]),
             list(backends),
         )
-        env = dict(os.environ, DRFGATE_CASES=str(cases_path), DRFGATE_DJANGO_DB=str(db),
-                   DRFGATE_DJANGO_BACKENDS=",".join(django_backends),
-                   DRFGATE_DJANGO_SIMPLE_JWT=json.dumps(simple_jwt))
-        done = subprocess.run(
-            [str(python), str(MANAGE_PY), "drfgate_export", "--unmatched", "deny", *database,
-             "--secret-key-file", str(secret_key_file), *arguments],
-            env=env, capture_output=True, text=True, cwd=str(MANAGE_PY.parent),
-        )
-        if done.returncode != 0:
-            raise ConfigError(f"drfgate_export failed: {done.stderr.strip()}")
-        out[key] = (done.stdout, members)
-    return out
+        jobs[key] = (django_backends, simple_jwt, members)
+    with concurrent.futures.ThreadPoolExecutor(EXPORT_WORKERS) as pool:
+        texts = {key: pool.submit(exported_config, cases_path, db, python, backends, simple_jwt,
+                                  scratch)
+                 for key, (backends, simple_jwt, _) in jobs.items()}
+        return OrderedDict((key, (texts[key].result(), members))
+                           for key, (_, _, members) in jobs.items())
+
+
+def add_to_section(text, section, lines):
+    """`text` (a config) with `lines` added at the top of its `[section]` table: a suite's own
+    settings in a table an export already has (TOML refuses a table defined twice)."""
+    header = f"[{section}]\n"
+    at = text.find(header)
+    if at != 0 and (at < 0 or text[at - 1] != "\n"):
+        raise ConfigError(f"the config has no [{section}] table")
+    at += len(header)
+    return text[:at] + "".join(line + "\n" for line in lines) + text[at:]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,7 +16,10 @@ DRF behind the module), and it must reach the application exactly once. simplejw
 Standard library only: the Apache suite runs under Debian's python3, without the venv.
 """
 import concurrent.futures
+import json
+import threading
 from collections import Counter
+from pathlib import Path
 
 import gate_configs
 from variants import jwt_feature, jwt_requests
@@ -31,8 +34,13 @@ def views(cases):
     return [v for v in gate_configs.expressible_views(cases) if jwt_feature(cases, v)]
 
 
-def configs(cases, db):
-    """[(config text, [view, ...])]: one drfgate config per SIMPLE_JWT group of the views."""
+def configs(cases, db, python=None, cases_path=gate_configs.CASES):
+    """[(config text, [view, ...])]: one drfgate config per SIMPLE_JWT group of the views, the
+    reference project's export (gate_configs.exported_configs) when given the venv's `python`,
+    else the hand-written one."""
+    if python is not None:
+        written = gate_configs.exported_configs(cases, cases_path, db, python, views(cases))
+        return [(text, members) for text, members in written.values() if members]
     out = []
     for key, members in gate_configs.groups(cases, views(cases)).items():
         if members:
@@ -40,6 +48,22 @@ def configs(cases, db):
             out.append((gate_configs.config_text(cases, db, members, backends, simple_jwt=simple_jwt),
                         members))
     return out
+
+
+def prefetch(db, python, cases_path=gate_configs.CASES):
+    """Starts exporting `configs`' configs in the background (a daemon thread), so that the
+    dozen exports overlap a suite's earlier parts; `configs` then waits for them (the exports
+    are computed once per process). Nothing without `python`."""
+    if python is None:
+        return
+
+    def export():
+        try:
+            configs(json.loads(Path(cases_path).read_text("utf-8")), db, python, cases_path)
+        except Exception:  # noqa: BLE001  (the suite's own call to `configs` raises it again)
+            pass
+
+    threading.Thread(target=export, name="jwt-exports", daemon=True).start()
 
 
 def has_control_octet(value):

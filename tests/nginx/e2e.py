@@ -46,7 +46,7 @@ the ports and paths swapped in).
                and knox view, through an nginx per SIMPLE_JWT config: DRF's answers (gunicorn's
                own), refusals never reach gunicorn (tests/conformance/jwt_e2e.py)
 
-Run by `make test-nginx-module` (in `make test`). Usage: e2e.py [--only a,b] [--reloads N]
+Run by `make test-nginx-module` (in `make test`). Usage: e2e.py [--only a,b] [--reloads N] [--python VENV_PYTHON]
 """
 import argparse
 import base64
@@ -93,7 +93,11 @@ HANDOFF_KEY = b"nginx-e2e-handoff-key-0123456789abcdef"
 JOHN = b"Token abcd1234"
 ADMIN = b"Token admin123"
 
-# The deployment's own route, before the table's: the identity view, open to anyone at the
+# The venv's python, for `manage.py drfgate_export` (--python); None: hand-written configs.
+EXPORT_PYTHON = None
+
+# The deployment's own route (after the export's; before the table's in the hand-written
+# config): the identity view, open to anyone at the
 # gate (its view then requires the user nginx names).
 EXTRA_ROUTES = [
     "[[routes]]",
@@ -1051,7 +1055,8 @@ def test_jwt(app_port, reached):
     cases = json.loads(CASES.read_text())
     instances, port_of_view = [], {}
     try:
-        for number, (text, members) in enumerate(jwt_e2e.configs(cases, RUN / "db.sqlite3")):
+        for number, (text, members) in enumerate(
+                jwt_e2e.configs(cases, RUN / "db.sqlite3", EXPORT_PYTHON)):
             config = RUN / f"jwt-{number}.toml"
             config.write_text(text)
             port = free_port()
@@ -1129,13 +1134,21 @@ def prepare():
         check(path.exists(), f"missing {path}: {what}")
     shutil.copy(FIXTURE_DB, RUN / "db.sqlite3")
     cases = json.loads(CASES.read_text())
-    text = gate_configs.config_text(
-        cases, RUN / "db.sqlite3", module_views(cases), backends=gate_configs.DEFAULT_BACKENDS,
-        extra_routes=EXTRA_ROUTES)
+    if EXPORT_PYTHON is None:
+        # By hand without --python: the table's hand-written config for its default-backend views.
+        text = gate_configs.config_text(
+            cases, RUN / "db.sqlite3", module_views(cases), backends=gate_configs.DEFAULT_BACKENDS,
+            extra_routes=EXTRA_ROUTES)
+    else:
+        # The reference project's export (as every suite gets it), then the deployment's route.
+        text = gate_configs.exported_config(CASES, RUN / "db.sqlite3", EXPORT_PYTHON,
+                                            gate_configs.DEFAULT_BACKENDS)
+        text += "\n".join(EXTRA_ROUTES) + "\n"
     # nginx_settings.py's ALLOWED_HOSTS: the reference project's and the identity test's host.
     hosts = gate_configs.toml_value(gate_configs.ALLOWED_HOSTS + ["api.example.test"], "hosts")
-    text = text.replace(f"ALLOWED_HOSTS = {gate_configs.toml_value(gate_configs.ALLOWED_HOSTS, 'hosts')}",
-                        f"ALLOWED_HOSTS = {hosts}", 1)
+    allowed = f"ALLOWED_HOSTS = {gate_configs.toml_value(gate_configs.ALLOWED_HOSTS, 'hosts')}\n"
+    check(allowed in text, f"the gate config has no line {allowed!r}")
+    text = text.replace(allowed, f"ALLOWED_HOSTS = {hosts}\n", 1)
     (RUN / "handoff.key").write_bytes(HANDOFF_KEY + b"\n")
     text += f'[handoff]\nSECRET_FILE = "{RUN / "handoff.key"}"\n'
     (RUN / "drfgate.toml").write_text(text)
@@ -1150,7 +1163,11 @@ def main():
                         default="conformance,identity,host,prefix,off,threads,logs,install,"
                                 "uwsgi,bodies,reload,badreload,throttle,jwt,valgrind")
     parser.add_argument("--reloads", type=int, default=50)
+    parser.add_argument("--python", type=Path,
+                        help="the venv's python: the gate configs are drfgate_export's (make passes it)")
     args = parser.parse_args()
+    global EXPORT_PYTHON
+    EXPORT_PYTHON = args.python.absolute() if args.python else None
     skip = os.environ.get("DRFGATE_SKIP", "").split(",")
     for name in ("nginx", "django"):
         if name in skip:
@@ -1164,6 +1181,8 @@ def main():
     gunicorn = nginx = None
     try:
         reached = prepare()
+        if "jwt" in only:
+            jwt_e2e.prefetch(RUN / "db.sqlite3", EXPORT_PYTHON)  # while the parts before run
         gunicorn = Gunicorn(reached.path)
         port = free_port()
         nginx = Nginx("main", site_config(gunicorn.port, port, RUN / "drfgate.toml", mounts=True))

@@ -10,6 +10,9 @@ route Django resolved, and no request DRF refuses reaches a view. One runner per
   layer   hyper + the tower Layer as a         differential.py layer --proxy BIN
           reverse proxy → gunicorn             (BIN: cargo build -p drfgate-tower --example path_proxy)
 
+make passes --python (the venv's python, before the front end) so that the gate's config is the
+probe's own `manage.py drfgate_export`; without it, the routes of pathprobe/routes.py by hand.
+
 Each front end runs twice over the same Django project (tests/paths/pathprobe), on loopback
 high ports: the GATED deployment (the gate in front; the app trusts it: its views authenticate
 nobody and allow everything, PATHPROBE_TRUST_GATE=1), and the REFERENCE (the same front end
@@ -28,8 +31,9 @@ Checked for every request (a failure names the check):
   allowed     REFERENCE: a view ran: GATED ran the same view (the gate did not refuse).
   no view     REFERENCE: no view ran (the server's own 400/404, Django's 404 or APPEND_SLASH
               301): GATED ran no view, with the same status, or the gate refused it (counted
-              as "stricter": the gate applies DRF's defaults to paths no route matches, and
-              cannot know that Django would 404).
+              as "stricter": the gate cannot know that Django would 404, e.g. an encoded
+              slash a route matches on the raw target; with the hand-written config, the gate
+              also applies DRF's defaults to paths no route matches).
   same path   both reached Django: Django resolved the same url_name behind both (the gate
               does not change what the application sees).
 
@@ -59,6 +63,8 @@ PYTHON_PATH = [HERE, ROOT / "tests" / "django"]
 
 sys.path.insert(0, str(HERE))
 from pathprobe.routes import ROUTES  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests" / "conformance"))
+import gate_configs  # noqa: E402  (refproj's SECRET_KEY, for the export's SECRET_KEY_FILE)
 
 # Fixture users (tests/django/make_fixture_db.py): john is a plain user, admin is staff.
 CREDENTIALS = [
@@ -75,14 +81,44 @@ class SetupError(RuntimeError):
 
 
 # ---------------------------------------------------------------------------------------------
-# The gate's config: the probe's routes by the same names, DRF's defaults as in its settings
+# The gate's config: the probe's own export, or its routes by the same names written by hand
 
 
 def toml_string(text):
     return json.dumps(text, ensure_ascii=False)
 
 
-def gate_config(db, trusted_forwarded=()):
+def gate_config(db, trusted_forwarded=(), python=None):
+    """The probe's config as `drfgate_export` writes it for pathprobe.settings, run by `python`
+    (the venv's; make passes it), or, without, as written by hand from pathprobe/routes.py.
+    Either names each route as Django does (the url_name), for the `route` check.
+    `trusted_forwarded`: the [serve] headers `drfgate serve` takes the original request from."""
+    text = exported_config(db, python) if python is not None else hand_written_config(db)
+    if trusted_forwarded:
+        text += f"\n[serve]\ntrusted_forwarded = {json.dumps(list(trusted_forwarded))}\n"
+    return text
+
+
+def exported_config(db, python):
+    """`drfgate_export` of the guarded probe (PATHPROBE_TRUST_GATE unset: each view with its real
+    classes), the database being `db`. Unmatched paths pass, the export's default: a path the
+    gate matches to no route while Django resolves it then fails the `route` check."""
+    # refproj's SECRET_KEY (simplejwt's default SIGNING_KEY), in a file as a deployment gives it.
+    secret_key_file = Path(db).parent / "secret_key"
+    secret_key_file.write_text(gate_configs.SECRET_KEY + "\n", "utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PATHPROBE_TRUST_GATE"}
+    env.update(DJANGO_SETTINGS_MODULE="pathprobe.settings", DRFGATE_DJANGO_DB=str(db),
+               PYTHONPATH=os.pathsep.join(map(str, PYTHON_PATH)))
+    done = subprocess.run([str(python), "-m", "django", "drfgate_export",
+                           "--database", "sqlite://" + str(db),
+                           "--secret-key-file", str(secret_key_file)],
+                          env=env, capture_output=True, text=True, cwd=str(HERE))
+    if done.returncode != 0:
+        raise SetupError(f"drfgate_export of the probe failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def hand_written_config(db):
     lines = [
         "[django]",
         f"DATABASE = {toml_string('sqlite://' + str(db))}",
@@ -92,8 +128,6 @@ def gate_config(db, trusted_forwarded=()):
         'DEFAULT_AUTHENTICATION_CLASSES = ["rest_framework.authentication.TokenAuthentication"]',
         'DEFAULT_PERMISSION_CLASSES = ["rest_framework.permissions.AllowAny"]',
     ]
-    if trusted_forwarded:
-        lines += ["[serve]", f"trusted_forwarded = {json.dumps(list(trusted_forwarded))}"]
     for name, kind, pattern, permission, methods in ROUTES:
         lines += [
             "[[routes]]",
@@ -620,7 +654,7 @@ def run_nginx(args):
     (scratch / "temp").mkdir()
     db = scratch / "db.sqlite3"
     config = scratch / "drfgate.toml"
-    config.write_text(gate_config(db, trusted_forwarded=["x-original"]), "utf-8")
+    config.write_text(gate_config(db, trusted_forwarded=["x-original"], python=args.python), "utf-8")
     with Processes(scratch) as processes:
         trusting = gunicorn(processes, "gunicorn-trusting", db, trust_gate=True)
         guarded = gunicorn(processes, "gunicorn-guarded", db, trust_gate=False)
@@ -695,7 +729,7 @@ def run_module(args):
     (scratch / "temp").mkdir()
     db = scratch / "db.sqlite3"
     config = scratch / "drfgate.toml"
-    config.write_text(gate_config(db), "utf-8")
+    config.write_text(gate_config(db, python=args.python), "utf-8")
     with Processes(scratch) as processes:
         trusting = gunicorn(processes, "gunicorn-trusting", db, trust_gate=True)
         guarded = gunicorn(processes, "gunicorn-guarded", db, trust_gate=False)
@@ -720,7 +754,7 @@ def run_layer(args):
     scratch = scratch_dir("layer")
     db = scratch / "db.sqlite3"
     config = scratch / "drfgate.toml"
-    config.write_text(gate_config(db), "utf-8")
+    config.write_text(gate_config(db, python=args.python), "utf-8")
     with Processes(scratch) as processes:
         trusting = gunicorn(processes, "gunicorn-trusting", db, trust_gate=True)
         guarded = gunicorn(processes, "gunicorn-guarded", db, trust_gate=False)
@@ -735,6 +769,9 @@ def run_layer(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--python", type=Path,
+                        help="the venv's python: the gate config is the probe's drfgate_export "
+                             "(make passes it; without, the hand-written one)")
     sub = parser.add_subparsers(dest="front_end", required=True)
     nginx = sub.add_parser("nginx", help="nginx auth_request → drfgate serve; nginx → gunicorn")
     nginx.add_argument("--drfgate", required=True, help="the drfgate binary")
