@@ -13,9 +13,10 @@ without the module (DRF's reference answer) and with the module and that config.
 
 Compared: status, body, and for a refusal WWW-Authenticate, Allow and Content-Type. A refusal
 must not reach the application; an allowed request must reach it once, with the identity DRF
-found. The module reads bodies, like the Layer, so a request may be deferred (reach the
-application without an identity, which then gives DRF's answer) only where the differential
-lets the Layer defer ("layer_may_defer").
+found. A module reads bodies, like the Layer, so a request may be deferred (reach the
+application without an identity, which then gives DRF's answer) at most where the differential
+lets the Layer defer ("layer_may_defer"); the Apache module, which gives the gate Apache's
+SERVER_PORT, nowhere (its caller says so).
 
 Standard library only: the Apache suite runs under Debian's python3, without the venv.
 """
@@ -92,7 +93,11 @@ def drf_user(answer):
         return None
 
 
-def differences(request, theirs, ours, reached):
+def layer_may_defer(request):
+    return request.get("layer_may_defer", False)
+
+
+def differences(request, theirs, ours, reached, may_defer=layer_may_defer):
     """What differs between the module's answer (`ours`) and DRF's (`theirs`), given the
     application's records of the gated request (`reached`); and whether it was deferred."""
     problems = []
@@ -106,8 +111,7 @@ def differences(request, theirs, ours, reached):
             problems.append(f"{what} {mine!r} != DRF's {drf!r}")
     identities = [r["gate"].get("DRFGATE_USERNAME") for r in reached]
     deferred = len(reached) == 1 and identities == [None]
-    may_defer = request.get("layer_may_defer", False)
-    if deferred and not may_defer:
+    if deferred and not may_defer(request):
         problems.append(f"deferred to the application (DRF answered {theirs.status})")
     if allowed and not deferred and identities != [drf_user(theirs)]:
         problems.append(f"allowed as {drf_user(theirs)!r} by DRF, reached the application "
@@ -117,11 +121,12 @@ def differences(request, theirs, ours, reached):
     return problems, deferred
 
 
-def run(all_requests, gated_port, reference_port, reached_cases, workers=4):
+def run(all_requests, gated_port, reference_port, reached_cases, may_defer=layer_may_defer,
+        workers=4):
     """Sends each request to DRF alone (`reference_port(variant)`) and through the module
     (`gated_port(variant)`), `workers` at a time; `reached_cases()` is {case: [record, ...]}
-    of what the application saw. Returns (Counter by variant, and of "allowed" and
-    "deferred"; [difference, ...])."""
+    of what the application saw; `may_defer(request)`: whether the module may defer it.
+    Returns (Counter by variant, and of "allowed" and "deferred"; [difference, ...])."""
 
     def one(numbered):
         number, request = numbered
@@ -138,7 +143,8 @@ def run(all_requests, gated_port, reference_port, reached_cases, workers=4):
     reached = reached_cases()
     counts, failures = Counter(), []
     for number, (request, (theirs, ours)) in enumerate(zip(all_requests, answers)):
-        problems, deferred = differences(request, theirs, ours, reached.get(f"session-{number}", []))
+        problems, deferred = differences(request, theirs, ours, reached.get(f"session-{number}", []),
+                                         may_defer)
         counts[request["variant"]] += 1
         counts["allowed"] += 200 <= theirs.status < 300
         counts["deferred"] += deferred
