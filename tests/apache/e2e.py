@@ -934,13 +934,26 @@ def test_sessions(log):
     names = session_e2e.variant_names()
     default_views = [v for v in gate_configs.expressible_views(cases)
                      if gate_configs.group_key(cases, v) == gate_configs.DEFAULT_BACKENDS]
+    try:
+        return sessions_through_apache(log, cases, db, scratch, python, names, default_views)
+    finally:
+        # The cache engines' sessions, under this run's key prefix.
+        session_variants.forget_cached_sessions(python)
+
+
+def sessions_through_apache(log, cases, db, scratch, python, names, default_views):
     # Django runs for the exported config and for each variant's sessions, three at a time.
     with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
         exported = pool.submit(gate_configs.exported_configs, cases, CASES, db, python, default_views)
         made = {name: pool.submit(session_e2e.make_sessions, name, python, ROOT / "tests" / "django", db)
                 for name in names}
-        default_text = exported.result()[gate_configs.DEFAULT_BACKENDS][0]
-        sessions = {name: future.result() for name, future in made.items()}
+        try:
+            default_text = exported.result()[gate_configs.DEFAULT_BACKENDS][0]
+            sessions = {name: future.result() for name, future in made.items()}
+        except gate_configs.ConfigError as error:
+            raise Failure(f"(sessions) {error}")
+        except subprocess.CalledProcessError as error:
+            raise Failure(f"(sessions) making sessions failed:\n{error.stderr.decode(errors='replace')}")
     variants = []
     for name in names:
         config = scratch / f"{name}.toml"
@@ -956,25 +969,22 @@ def test_sessions(log):
     # Sessions written by root (rows, a journal): the daemons run as www-data.
     subprocess.run(["chown", "-R", "www-data:www-data", str(RUN / "data"), str(scratch)], check=True)
     all_requests = session_e2e.requests(cases, sessions)
-    try:
-        with SessionApache("sessions", variants) as apache:
-            mark = log.mark()
+    with SessionApache("sessions", variants) as apache:
+        mark = log.mark()
 
-            def reached_cases():
-                out = {}
-                for record in log.since(mark):
-                    if record.get("case"):
-                        out.setdefault(record["case"], []).append(record)
-                return out
+        def reached_cases():
+            out = {}
+            for record in log.since(mark):
+                if record.get("case"):
+                    out.setdefault(record["case"], []).append(record)
+            return out
 
-            # Nothing deferred: the module gives the gate Apache's SERVER_PORT (what mod_wsgi
-            # hands Django), so even the CSRF_COOKIE_DOMAIN Referers the Layer defers are decided.
-            counts, failures = session_e2e.run(
-                all_requests, lambda name: apache.variants[name][1],
-                lambda name: apache.variants[name][0], reached_cases, may_defer=lambda request: False)
-            errors = apache.error_log()
-    finally:
-        session_variants.forget_cached_sessions(python)
+        # Nothing deferred: the module gives the gate Apache's SERVER_PORT (what mod_wsgi hands
+        # Django), so even the CSRF_COOKIE_DOMAIN Referers the Layer defers are decided.
+        counts, failures = session_e2e.run(
+            all_requests, lambda name: apache.variants[name][1],
+            lambda name: apache.variants[name][0], reached_cases, may_defer=lambda request: False)
+        errors = apache.error_log()
     for bad in ("exit signal", "Segmentation", "panic"):
         check(bad not in errors, f"(sessions) '{bad}' in the error log:\n{errors[-3000:]}")
     check(all(counts[name] >= 40 for name in names) and counts["allowed"] >= 50,
