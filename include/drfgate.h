@@ -335,6 +335,13 @@ typedef struct drfgate_request {
    * gate then defers what depends on it).
    */
   bool body_complete;
+  /**
+   * WSGI's `SERVER_PORT` as the application sees it, as text (Apache:
+   * `ap_get_server_port(r)`, what mod_wsgi hands Django): the port Django's CSRF Referer
+   * check appends to `CSRF_COOKIE_DOMAIN` without `X-Forwarded-Port`. `data` NULL: not
+   * known (a proxy in front of another server), and the gate defers what depends on it.
+   */
+  struct drfgate_bytes server_port;
 } drfgate_request;
 
 /**

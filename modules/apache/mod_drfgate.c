@@ -782,6 +782,12 @@ static int decide(request_rec *r, const judged_path *path)
         request.remote_user = bytes_of(r->user);
     }
     request.secure = strcmp(ap_http_scheme(r), "https") == 0;
+    /* The SERVER_PORT mod_wsgi hands Django, which its CSRF Referer check reads with
+     * CSRF_COOKIE_DOMAIN. Only under mod_wsgi: behind ProxyPass the application's server has
+     * its own port, unknown here (the gate then defers what depends on it). */
+    if (is_wsgi_script(r)) {
+        request.server_port = bytes_of(apr_psprintf(r->pool, "%u", ap_get_server_port(r)));
+    }
 
     rc = drfgate_gate_body_wanted(server->gate, &request, &wanted);
     if (rc == DRFGATE_RESULT_OK && r->main == NULL && r->prev == NULL) {

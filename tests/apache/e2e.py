@@ -6,10 +6,11 @@ Run by tests/apache/run.sh (`make test-apache`), which installs the Debian packa
 the module first. Standard library only: this runs with Debian's python3 as root and starts
 Apache as root with User/Group www-data.
 
-Usage: e2e.py [--only a,b,c,e,f,configtest,restarts,paths,throttle,jwt] [--python VENV_PYTHON]
+Usage: e2e.py [--only a,b,c,e,f,configtest,restarts,paths,throttle,jwt,sessions] [--python VENV_PYTHON]
 """
 import argparse
 import base64
+import concurrent.futures
 import hashlib
 import http.client
 import json
@@ -28,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "conformance"))
 import gate_configs  # noqa: E402  (the conformance table's gate configs, as every suite writes them)
 import jwt_e2e  # noqa: E402  (the minted JWT and knox requests, through the module and without)
 import module_bodies  # noqa: E402  (session POST bodies read for the gate, shared with tests/nginx)
+import session_e2e  # noqa: E402  (the other session engines and settings variants, through the module)
+import session_variants  # noqa: E402  (the Redis keys of the cache engines' sessions)
 import throttle_e2e  # noqa: E402  (AnonRateThrottle through the module, histories in Redis)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -861,6 +864,149 @@ def test_jwt(log):
           f"{len(port_of_view)} views ({len(paths)} configs) give DRF's answers through Apache")
 
 
+class SessionApache(Apache):
+    """One Apache serving each session variant (session_e2e: an engine or a settings module of
+    refproj) on two virtual hosts over the same mod_wsgi daemon: one without the module (DRF's
+    reference answer), one with the module and the variant's drfgate config. One request per
+    daemon process at a time, as in JwtApache."""
+
+    def __init__(self, name, variants):
+        super().__init__(name, wsgi_daemon="processes=2 threads=1")
+        # name -> (reference port, gated port, WSGI script, drfgate config)
+        self.variants = {v: (free_port(), free_port(), script, config)
+                         for v, script, config in variants}
+
+    def conf_text(self):
+        mods = APACHE_MODULES
+        text = f"""{self.preamble()}LoadModule wsgi_module "{mods}/mod_wsgi.so"
+LoadModule drfgate_module "{MODULE}"
+StartServers 2
+ThreadsPerChild 25
+MaxRequestWorkers 100
+# The main server answers 404 from the site's files: Apache is up (start()).
+DocumentRoot "{RUN}/site"
+<Directory />
+    Require all denied
+</Directory>
+<Directory "{RUN}/site">
+    Require all granted
+</Directory>
+WSGISocketPrefix "{self.dir}/wsgi"
+WSGIApplicationGroup %{{GLOBAL}}
+WSGIPassAuthorization On
+"""
+        for name, (reference, gated, script, config) in self.variants.items():
+            text += f"""WSGIDaemonProcess session-{name} {self.wsgi_daemon} python-home="{VENV}" python-path="{ROOT}/tests/apache/app:{ROOT}/tests/django:{ROOT}/python/drfgate-django/src"
+Listen 127.0.0.1:{reference}
+<VirtualHost 127.0.0.1:{reference}>
+    WSGIProcessGroup session-{name}
+    WSGIScriptAlias / "{script}"
+</VirtualHost>
+Listen 127.0.0.1:{gated}
+<VirtualHost 127.0.0.1:{gated}>
+    DrfgateConfig "{config}"
+    WSGIProcessGroup session-{name}
+    WSGIScriptAlias / "{script}"
+    <Location /api/>
+        Drfgate On
+    </Location>
+</VirtualHost>
+"""
+        return text
+
+    def start(self, timeout=60):
+        super().start(timeout)
+        # Each variant's daemon: Django's own 404 means it has loaded the project.
+        deadline = time.monotonic() + timeout
+        for name, (reference, *_) in self.variants.items():
+            while True:
+                try:
+                    if request(reference, "GET", "/ready/", timeout=30).status == 404:
+                        break
+                except OSError:
+                    pass
+                check(time.monotonic() < deadline,
+                      f"{self.name}: {name}'s daemon not ready\n{self.error_log()[-2000:]}")
+                time.sleep(0.2)
+        return self
+
+
+def test_sessions(log):
+    """(sessions) The differential's other session engines (signed_cookies, cached_db and cache
+    on Redis) and settings variants (csrf_sessions, csrf_domain), sessions made by Django for
+    each: the module, with each variant's config, answers what DRF answers behind Apache
+    without it (tests/conformance/session_e2e.py), and defers nothing."""
+    cases = json.loads(CASES.read_text())
+    db = RUN / "data" / "db.sqlite3"
+    scratch = RUN / "session-variants"
+    scratch.mkdir(exist_ok=True)
+    python = VENV / "bin" / "python"
+    names = session_e2e.variant_names()
+    default_views = [v for v in gate_configs.expressible_views(cases)
+                     if gate_configs.group_key(cases, v) == gate_configs.DEFAULT_BACKENDS]
+    try:
+        return sessions_through_apache(log, cases, db, scratch, python, names, default_views)
+    finally:
+        # The cache engines' sessions, under this run's key prefix.
+        session_variants.forget_cached_sessions(python)
+
+
+def sessions_through_apache(log, cases, db, scratch, python, names, default_views):
+    # Django runs for the exported config and for each variant's sessions, three at a time.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        exported = pool.submit(gate_configs.exported_configs, cases, CASES, db, python, default_views)
+        made = {name: pool.submit(session_e2e.make_sessions, name, python, ROOT / "tests" / "django", db)
+                for name in names}
+        try:
+            default_text = exported.result()[gate_configs.DEFAULT_BACKENDS][0]
+            sessions = {name: future.result() for name, future in made.items()}
+        except gate_configs.ConfigError as error:
+            raise Failure(f"(sessions) {error}")
+        except subprocess.CalledProcessError as error:
+            raise Failure(f"(sessions) making sessions failed:\n{error.stderr.decode(errors='replace')}")
+    variants = []
+    for name in names:
+        config = scratch / f"{name}.toml"
+        config.write_text(session_e2e.config_text(name, default_text, scratch))
+        script = RUN / "site" / f"session-{name}.wsgi"
+        script.write_text(
+            "import os\n"
+            f"os.environ['DRFGATE_DJANGO_DB'] = {str(db)!r}\n"
+            f"os.environ['DRFGATE_E2E_REACHED_LOG'] = {str(log.path)!r}\n"
+            + "".join(f"os.environ[{k!r}] = {v!r}\n" for k, v in session_e2e.environment(name).items())
+            + "from reached_log import application  # noqa: E402,F401\n")
+        variants.append((name, script, config))
+    # Sessions written by root (rows, a journal): the daemons run as www-data.
+    subprocess.run(["chown", "-R", "www-data:www-data", str(RUN / "data"), str(scratch)], check=True)
+    all_requests = session_e2e.requests(cases, sessions)
+    with SessionApache("sessions", variants) as apache:
+        mark = log.mark()
+
+        def reached_cases():
+            out = {}
+            for record in log.since(mark):
+                if record.get("case"):
+                    out.setdefault(record["case"], []).append(record)
+            return out
+
+        # Nothing deferred: the module gives the gate Apache's SERVER_PORT (what mod_wsgi hands
+        # Django), so even the CSRF_COOKIE_DOMAIN Referers the Layer defers are decided.
+        counts, failures = session_e2e.run(
+            all_requests, lambda name: apache.variants[name][1],
+            lambda name: apache.variants[name][0], reached_cases, may_defer=lambda request: False)
+        errors = apache.error_log()
+    for bad in ("exit signal", "Segmentation", "panic"):
+        check(bad not in errors, f"(sessions) '{bad}' in the error log:\n{errors[-3000:]}")
+    check(all(counts[name] >= 40 for name in names) and counts["allowed"] >= 50,
+          f"(sessions) too few requests: {dict(counts)}")
+    check(not failures, f"(sessions) {len(failures)} differences from DRF:\n" + "\n".join(failures[:40]))
+    layer_defers = sum(map(session_e2e.layer_may_defer, all_requests))
+    print(f"  sessions: {sum(counts[n] for n in names)} requests ("
+          + ", ".join(f"{n} {counts[n]}" for n in names)
+          + f"; {counts['allowed']} allowed by DRF; none deferred, {layer_defers} that the Layer "
+          "may defer) give DRF's answers through Apache")
+
+
 def test_bad_reload():
     """A graceful restart (SIGUSR1) and a restart (SIGHUP) with a drfgate config that no longer
     loads: Apache keeps running, the module logs once per restart why the file was refused,
@@ -1060,7 +1206,8 @@ def test_paths():
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="a,b,c,e,f,configtest,badreload,restarts,paths,throttle,jwt")
+    parser.add_argument("--only",
+                        default="a,b,c,e,f,configtest,badreload,restarts,paths,throttle,jwt,sessions")
     parser.add_argument("--python", type=Path,
                         help="the venv's python: the gate configs are drfgate_export's (make passes it)")
     args = parser.parse_args()
@@ -1091,6 +1238,8 @@ def main():
          test_paths),
         ("jwt", "(jwt) minted simplejwt and knox tokens: DRF's answers through the module",
          lambda: test_jwt(log)),
+        ("sessions", "(sessions) other session engines and settings variants: DRF's answers through "
+                     "the module", lambda: test_sessions(log)),
     ]
     failed = 0
     for key, title, step in steps:

@@ -113,10 +113,15 @@ pub struct drfgate_request {
     /// Whether `body` is the whole body (false: cut short, e.g. the client went away; the
     /// gate then defers what depends on it).
     pub body_complete: bool,
+    /// WSGI's `SERVER_PORT` as the application sees it, as text (Apache:
+    /// `ap_get_server_port(r)`, what mod_wsgi hands Django): the port Django's CSRF Referer
+    /// check appends to `CSRF_COOKIE_DOMAIN` without `X-Forwarded-Port`. `data` NULL: not
+    /// known (a proxy in front of another server), and the gate defers what depends on it.
+    pub server_port: drfgate_bytes,
     // New fields go here, at the end (see sized.rs), and into REQUEST_FIELD_ENDS.
 }
 
-const REQUEST_FIELD_ENDS: [usize; 14] = field_ends!(drfgate_request {
+const REQUEST_FIELD_ENDS: [usize; 15] = field_ends!(drfgate_request {
     struct_size,
     method,
     path,
@@ -131,6 +136,7 @@ const REQUEST_FIELD_ENDS: [usize; 14] = field_ends!(drfgate_request {
     path_form,
     body,
     body_complete,
+    server_port,
 });
 
 /// `drfgate_request`'s layouts: the oldest is every field before `path_form`
@@ -257,6 +263,7 @@ pub(crate) struct RequestView<'a> {
     query: Option<&'a [u8]>,
     secure: bool,
     body: Option<drfgate::RequestBody<'a>>,
+    server_port: Option<&'a [u8]>,
     pub(crate) headers: Headers<'a>,
 }
 
@@ -354,8 +361,20 @@ impl<'a> RequestView<'a> {
                 complete: request.body_complete,
             })
         };
+        // Optional: NULL data means not known.
+        let server_port = if request.server_port.data.is_null() {
+            None
+        } else {
+            Some(try_slice!(
+                function,
+                "request->server_port.data",
+                request.server_port.data,
+                request.server_port.len
+            ))
+        };
         Ok(RequestView {
             body,
+            server_port,
             method,
             path,
             path_form,
@@ -384,6 +403,7 @@ impl<'a> RequestView<'a> {
             .with_secure(self.secure)
             .with_query(self.query)
             .with_body(self.body)
+            .with_server_port(self.server_port)
     }
 
     /// Why the header callback's answers cannot be trusted, if they cannot.

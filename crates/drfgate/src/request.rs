@@ -146,6 +146,11 @@ pub struct Request<'a> {
     /// The request body, when the front end has read it (see [`RequestBody`]); `None`: not
     /// read, and the gate defers what depends on it.
     pub body: Option<RequestBody<'a>>,
+    /// WSGI's `SERVER_PORT` as the application will see it (Apache: `ap_get_server_port`,
+    /// what mod_wsgi hands Django), as text: Django's `request.get_port()` without
+    /// `X-Forwarded-Port`. `None`: not known (a proxy in front of another server), and the
+    /// gate defers what depends on it.
+    pub server_port: Option<&'a [u8]>,
 }
 
 /// The body a front end read for the gate: never more than `DATA_UPLOAD_MAX_MEMORY_SIZE`
@@ -171,6 +176,7 @@ impl<'a> Request<'a> {
             remote_addr: None,
             query: None,
             body: None,
+            server_port: None,
         }
     }
 
@@ -234,6 +240,12 @@ impl<'a> Request<'a> {
             PathForm::RawTarget => crate::routes::target_query(self.path),
             PathForm::PathInfo => b"",
         }
+    }
+
+    /// The application server's own port (see [`Request::server_port`]).
+    pub fn with_server_port(mut self, server_port: Option<&'a [u8]>) -> Self {
+        self.server_port = server_port;
+        self
     }
 
     /// The body the front end read (see [`RequestBody`]).

@@ -223,3 +223,54 @@ fn bad_session_settings_name_the_key() {
         assert!(err.message.contains(words), "{extra}: {err}");
     }
 }
+
+#[test]
+fn with_csrf_cookie_domain_the_referer_takes_the_server_port_a_front_end_gives() {
+    let Some(db) = common::fixture_db() else {
+        return;
+    };
+    let (gate, _) = gate(&db, "CSRF_COOKIE_DOMAIN = \".example.test\"");
+    let cookie = format!("{JOHN}; {CSRF}");
+    let decide_at = |referer: &str, server_port: Option<&str>| {
+        let pairs: Vec<(&[u8], &[u8])> = vec![
+            (b"Host", b"testserver"),
+            (b"Cookie", cookie.as_bytes()),
+            (b"X-CSRFToken", b"Zx8kq2LmN4pR7sTvW1yB3dF5gH6jK9cE"),
+            (b"Referer", referer.as_bytes()),
+        ];
+        let request = Request::new(b"POST", b"/api/x/")
+            .with_headers(&pairs)
+            .with_secure(true)
+            .with_server_port(server_port.map(str::as_bytes));
+        gate.decide(&request)
+    };
+    let sibling = "https://www.example.test/";
+    // Django appends SERVER_PORT to the domain unless it is 80 or 443; unknown, it may be.
+    assert_eq!(decide_at(sibling, None), Decision::Pass);
+    for port in ["443", "80"] {
+        assert_eq!(
+            user(&decide_at(sibling, Some(port))).as_deref(),
+            Some("john"),
+            "{port}"
+        );
+    }
+    let Decision::Deny(deny) = decide_at(sibling, Some("8443")) else {
+        panic!("a Referer without the server's port 8443 must be refused")
+    };
+    assert_eq!(
+        deny.detail().as_deref(),
+        Some(
+            "CSRF Failed: Referer checking failed - https://www.example.test/ does not match \
+             any trusted origins."
+        )
+    );
+    let with_port = "https://www.example.test:8443/";
+    assert_eq!(
+        user(&decide_at(with_port, Some("8443"))).as_deref(),
+        Some("john")
+    );
+    assert!(matches!(
+        decide_at(with_port, Some("443")),
+        Decision::Deny(_)
+    ));
+}

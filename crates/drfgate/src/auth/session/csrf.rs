@@ -307,14 +307,25 @@ impl Check<'_> {
             Some(domain) => {
                 // get_port(): X-Forwarded-Port with USE_X_FORWARDED_PORT, else SERVER_PORT:
                 // the application server's own port (gunicorn over TCP: the port it listens
-                // on, whatever the Host header says), which the gate does not know.
+                // on, whatever the Host header says), which only a front end that is that
+                // server (Apache under mod_wsgi) knows.
                 let forwarded = self
                     .settings
                     .hosts
                     .use_x_forwarded_port
                     .then(|| meta(request, "X-Forwarded-Port"))
                     .flatten();
-                match forwarded {
+                // (Latin-1 text, as WSGI's environ strings are.)
+                let server_port = || {
+                    Some(
+                        request
+                            .server_port?
+                            .iter()
+                            .map(|&b| char::from(b))
+                            .collect(),
+                    )
+                };
+                match forwarded.or_else(server_port) {
                     Some(port) if port == "443" || port == "80" => domain.clone(),
                     Some(port) => format!("{domain}:{port}"),
                     None => {
