@@ -80,6 +80,28 @@ fn gate_answers_every_case_like_drf_on_mariadb() {
         return;
     };
     compare_with_drf(&table, Some(&conformance::server_database("mysql")));
+    // The collation cases are only a test of the collation when DRF on this MariaDB let them
+    // in: a fixture whose columns compare in binary (where DRF refuses them, as on SQLite)
+    // would otherwise pass here without showing anything.
+    for (id, user) in [
+        ("r16", "john"),
+        ("collation_basic_trailing_space_username", "john"),
+        ("collation_basic_unaccented_username", "walterwhité"),
+        ("collation_session_upper_key", "john"),
+    ] {
+        let case = table
+            .cases()
+            .iter()
+            .find(|case| conformance::id(case) == id)
+            .unwrap_or_else(|| panic!("no case {id} in cases.json"));
+        let drf = table.expected(case);
+        assert_eq!(
+            (drf.status, drf.user.as_deref()),
+            (200, Some(user)),
+            "{id}: DRF on MariaDB did not let {user} in, so the fixture's columns do not use \
+             MariaDB's default case- and accent-insensitive collation"
+        );
+    }
 }
 
 /// Every case through the gate (its configs reading `database` when given) against DRF's
