@@ -8,8 +8,9 @@ Prints median microseconds per operation for:
   - the same dispatch with a wrong token (DRF refusing it);
   - Django's check_password for the fixture's pbkdf2_sha256 hash (1,000,000 iterations);
   - a full dispatch of a SessionAuthentication + IsAuthenticated view with the fixture's
-    logged-in session: GET, and PUT with Origin, the CSRF cookie and a masked X-CSRFToken
-    (SessionMiddleware, AuthenticationMiddleware and the CSRF checks included).
+    logged-in session: GET, and PUT and POST with Origin, the CSRF cookie and a masked
+    X-CSRFToken (SessionMiddleware, AuthenticationMiddleware and the CSRF checks included; the
+    POST has an empty JSON body, as a JavaScript client's, so request.POST holds no form field).
   - simplejwt's JWTAuthentication.authenticate() with an HS256 and an RS256 access token, and knox's
     TokenAuthentication.authenticate() (tokens of tests/django/jwt_fixtures.py).
 """
@@ -67,8 +68,13 @@ def main():
     session_put = lambda: browser.put(  # noqa: E731
         "/api/session-ia/", HTTP_ORIGIN="http://testserver", HTTP_X_CSRFTOKEN=token
     )
+    session_post = lambda: browser.generic(  # noqa: E731
+        "POST", "/api/session-ia/", b"", content_type="application/json",
+        HTTP_ORIGIN="http://testserver", HTTP_X_CSRFTOKEN=token,
+    )
     assert session_get().status_code == 200
     assert session_put().status_code == 200
+    assert session_post().status_code == 200
     from expapp.views import simple_jwt_settings
     from knox.auth import TokenAuthentication as KnoxAuthentication
     from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -94,6 +100,7 @@ def main():
         "drf_token_authenticate_us": median_us(authenticate),
         "drf_dispatch_session_get_us": median_us(session_get),
         "drf_dispatch_session_put_csrf_us": median_us(session_put),
+        "drf_dispatch_session_post_csrf_us": median_us(session_post),
         "django_check_password_pbkdf2_1M_us": median_us(
             lambda: check_password("password", encoded), rounds=3, per_round=2
         ),
