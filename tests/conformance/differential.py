@@ -3,13 +3,18 @@
 Django database, answer the same raw requests; every answer is compared.
 
 Usage: differential.py --drfgate BIN [--cases PATH] [--db PATH|URL] [--hand-written] [--table-only]
-                       [--only-variants NAME,...] [--layer-proxy BIN] [--verbose]
+                       [--with-jwt] [--only-variants NAME,...] [--layer-proxy BIN] [--verbose]
 
 --db URL (postgres://… or mysql://…, tests/django/server_db.py): Django and drfgate both read a
 copy of that server database (<name>_differential); the export writes the project's DATABASES
 into the configs as [django.DATABASES.default] (with --hand-written, DATABASE = URL).
 --table-only: the conformance table's requests alone, without the generated variants and the
 other session engines (the bounded run `make differential-engines` makes on each server).
+--with-jwt: with --table-only, the requests to JWT and knox views too (every minted token of
+variants.jwt_requests on each): on a server, the JWT blacklist, knox token and user-by-id
+lookups of its store. DRFGATE_JWT_DIR names the fixture's keys and tokens.json (the server
+fixture's own, build/engines/<engine>/jwt: its knox digests and blacklisted jtis are in that
+database).
 --only-variants NAME,...: only the requests of these other session engines (signed_cookies,
 cached_db, cache) and settings variants (session_variants.SETTINGS_VARIANTS: csrf_sessions,
 csrf_domain), each served by its own gunicorn, serve and (with --layer-proxy) Layer.
@@ -415,6 +420,8 @@ def main():
                         help="the table's configs (gate_configs.config_text) instead of drfgate_export's")
     parser.add_argument("--table-only", action="store_true",
                         help="the table's requests only, no generated variants")
+    parser.add_argument("--with-jwt", action="store_true",
+                        help="with --table-only, the JWT and knox requests (variants.jwt_requests) too")
     parser.add_argument("--only-variants", metavar="NAME,...",
                         help="only the requests of these session engines and settings variants ("
                              + ", ".join([e.rsplit(".", 1)[-1] for e in OTHER_ENGINES]
@@ -470,6 +477,8 @@ def main():
         generator.routing()
         session_variants.add_session_requests(generator)
         around_auth_variants.add_around_auth_requests(generator)
+    elif arguments.with_jwt:
+        generator.jwt_headers()
     for request in generator.requests:
         if request["id"].startswith("table:"):
             request["feature"] = "table: " + request["feature"]

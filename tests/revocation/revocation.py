@@ -5,7 +5,10 @@
 must reach all three within one second, through PostgreSQL's LISTEN/NOTIFY (the triggers of drfgate_django's migration) or
 through Redis pub/sub (drfgate_django's signal handlers, for MariaDB). Then the listeners'
 connections are killed on the server (pg_terminate_backend, CLIENT KILL) and revocation must
-work again once they are back.
+work again once they are back. Last, the connections the gates hold on the database server are
+counted (pg_stat_activity, information_schema.PROCESSLIST, matched to each gate's sockets) during
+a burst of concurrent first lookups: at most POOL_SIZE + the listener per process, as
+docs/configuration.md ("Connections per host") says.
 
 Usage: revocation.py --drfgate PATH --engine postgres|mysql [--bench N]
   --bench N  no test: N times, the time from token.delete() to the first refusal by another
@@ -36,6 +39,10 @@ REDIS = ("127.0.0.1", 6379)
 REQUIREMENT_SECONDS = 1.0
 GATES = 3
 PASSWORD = "s3cret-password"
+# The gates' pool (set in their DATABASE, the store's default), to which a PostgreSQL revocation
+# source adds one listener connection per process (a Redis source's goes to Redis instead).
+POOL_SIZE = 4
+BURST_TOKENS = 16
 
 
 class Failure(Exception):
@@ -74,7 +81,7 @@ def gate_config(engine, channel):
     source = '"database"' if engine == "postgres" else '"redis://%s:%d/0"' % REDIS
     return f"""
 [django]
-DATABASE = "{DATABASES[engine]}"
+DATABASE = "{DATABASES[engine]}?pool_size={POOL_SIZE}"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 [rest_framework]
@@ -332,6 +339,118 @@ def run_test(engine, gates, channel):
     return figures
 
 
+def process_socket_ports(pid):
+    """The local TCP ports of `pid`'s sockets (Linux /proc): how a server-side connection, seen
+    by its client port, is told to belong to one gate process."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def server_client_ports(engine):
+    """The client ports of every connection the database server has open from loopback."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if engine == "postgres":
+            cursor.execute("SELECT client_port FROM pg_stat_activity WHERE client_port > 0")
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute("SELECT host FROM information_schema.PROCESSLIST")
+        return [int(host.rsplit(":", 1)[1]) for (host,) in cursor.fetchall() if host and ":" in host]
+
+
+def count_gate_connections(engine, gates):
+    """Connections on the database server per gate process, now."""
+    server_ports = server_client_ports(engine)
+    counts = []
+    for gate in gates:
+        ports = process_socket_ports(gate.process.pid)
+        counts.append(sum(1 for port in server_ports if port in ports))
+    return counts
+
+
+def count_redis_connections(gates):
+    """Connections on Redis per gate process (the revocation listener's), now."""
+    redis_ports = []
+    for line in redis_call("CLIENT", "LIST").decode().splitlines():
+        fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
+        redis_ports.append(int(fields["addr"].rsplit(":", 1)[1]))
+    return [
+        sum(1 for port in redis_ports if port in process_socket_ports(gate.process.pid))
+        for gate in gates
+    ]
+
+
+def check_connections(engine, gates):
+    """A burst of concurrent first lookups (new tokens, so every gate asks the database) while
+    the server's connections are sampled: each process stays within POOL_SIZE + its listener."""
+    import threading
+    from django.db import connection
+
+    bound = POOL_SIZE + (1 if engine == "postgres" else 0)
+    peak = [0] * len(gates)
+    done = threading.Event()
+    failures = []
+
+    def sample():
+        try:
+            while not done.is_set():
+                for index, count in enumerate(count_gate_connections(engine, gates)):
+                    peak[index] = max(peak[index], count)
+        except Exception as error:  # reported by the main thread
+            failures.append(f"sampling: {error!r}")
+        finally:
+            connection.close()
+
+    def ask(gate, key):
+        try:
+            client = http.client.HTTPConnection("127.0.0.1", gate.port, timeout=30)
+            client.request("GET", "/api/thing/", headers={"Authorization": token_header(key)})
+            status = client.getresponse().status
+            client.close()
+            if status != 200:
+                failures.append(f"gate {gate.port} answered {status} to a fresh token")
+        except (OSError, http.client.HTTPException) as error:
+            failures.append(f"gate {gate.port}: {error!r}")
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    for round_number in range(2):  # two rounds of new tokens: more samples inside a burst
+        tokens = [make_user(f"burst_{round_number}_{n}")[1].key for n in range(BURST_TOKENS)]
+        askers = [threading.Thread(target=ask, args=(g, k)) for g in gates for k in tokens]
+        for asker in askers:
+            asker.start()
+        for asker in askers:
+            asker.join()
+    done.set()
+    sampler.join()
+    after = count_gate_connections(engine, gates)
+    for index, count in enumerate(after):
+        peak[index] = max(peak[index], count)
+    if failures:
+        raise Failure("; ".join(failures[:5]))
+    if max(peak) == 0:
+        raise Failure("no gate connection seen on the database server: the count is broken")
+    if any(count > bound for count in peak):
+        raise Failure(f"connections per gate process {peak} exceed POOL_SIZE + listener = {bound}")
+    redis = count_redis_connections(gates) if engine == "mysql" else None
+    if redis is not None and redis != [1] * len(gates):
+        raise Failure(f"Redis connections per gate process {redis}, expected one listener each")
+    return peak, after, bound, redis
+
+
 def run_bench(gates, tries):
     from django.contrib.auth.models import User
     from rest_framework.authtoken.models import Token
@@ -390,6 +509,7 @@ def main():
             )
             return 0
         figures = run_test(arguments.engine, gates, channel)
+        peak, after, bound, redis = check_connections(arguments.engine, gates)
     except Failure as failure:
         for gate in gates:
             print(f"--- gate {gate.port} log:\n{gate.log_text()}", file=sys.stderr)
@@ -400,6 +520,12 @@ def main():
             gate.stop()
     shown = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in figures.items())
     print(f"revocation ({arguments.engine}): {GATES} gates refused within: {shown}")
+    print(
+        f"connections ({arguments.engine}): two rounds of {GATES * BURST_TOKENS} concurrent first "
+        f"lookups; on the database server per gate process: peak {peak}, after {after} "
+        f"(bound POOL_SIZE + listener = {bound}; total peak {sum(peak)} <= {GATES * bound})"
+        + (f"; on Redis per gate process: {redis}" if redis is not None else "")
+    )
     return 0
 
 
