@@ -530,11 +530,14 @@ def main():
     setup_django(url, arguments.engine, channel)
     # Readable by Apache's children (www-data): the config, and the static file they serve.
     scratch = Path(tempfile.mkdtemp(prefix="drfgate-frontends-"))
-    scratch.chmod(0o755)
     (scratch / "site" / "api").mkdir(parents=True)
     (scratch / "site" / "api" / "thing.txt").write_text("allowed\n")
     config = scratch / "drfgate.toml"
     config.write_text(gate_config(url, arguments.engine, channel, POOL_SIZE))
+    for path in (scratch, scratch / "site", scratch / "site" / "api"):
+        path.chmod(0o755)
+    for path in (config, scratch / "site" / "api" / "thing.txt"):
+        path.chmod(0o644)
     source = "LISTEN/NOTIFY" if arguments.engine == "postgres" else "Redis pub/sub"
     try:
         for kind in kinds:
@@ -555,7 +558,8 @@ def main():
                 + (f"; on Redis per process: {c['redis'][1:]}" if c["redis"] else "")
             )
     except Failure as failure:
-        print(f"frontends ({arguments.engine}): FAILED: {failure}", file=sys.stderr)
+        print(f"frontends ({arguments.engine}): FAILED: {failure} (configs and logs kept in "
+              f"{scratch})", file=sys.stderr)
         return 1
     shutil.rmtree(scratch, ignore_errors=True)
     return 0
