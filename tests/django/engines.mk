@@ -51,9 +51,10 @@ differential-engines: fixture-engines python-env
 # Revocation across three `drfgate serve` processes reading one database (tests/revocation/):
 # PostgreSQL's LISTEN/NOTIFY, and MariaDB with Redis pub/sub; the same behind Apache prefork
 # (8 children) and nginx (2 workers) with their modules, with each process's connections on the
-# server counted (tests/revocation/frontends.py, as root; ≈ 45 s for both engines; DRFGATE_SKIP=apache or nginx
-# leaves that one out); then a database restart under load on a private PostgreSQL and a private
-# MariaDB started by the test (tests/outage/db_restart.py). In `make test`.
+# server counted (tests/revocation/frontends.py, as root; ≈ 45 s for both engines;
+# DRFGATE_SKIP=apache or nginx leaves that one out); then a database restart under load on a
+# private PostgreSQL and a private MariaDB started by the test (tests/outage/db_restart.py).
+# In `make test`.
 REVOCATION_ENGINES := $(filter-out $(if $(filter redis,$(subst $(comma), ,$(DRFGATE_SKIP))),mysql),$(ENGINES))
 REVOCATION_FRONTENDS := $(filter-out $(subst $(comma), ,$(DRFGATE_SKIP)),apache nginx)
 REVOCATION_NOTHING :=
