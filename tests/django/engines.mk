@@ -49,16 +49,28 @@ differential-engines: fixture-engines python-env
 		--drfgate $(TARGET_DIR)/debug/drfgate --db $(ENGINES_URL_$(e)) --table-only --with-jwt &&) true
 
 # Revocation across three `drfgate serve` processes reading one database (tests/revocation/):
-# PostgreSQL's LISTEN/NOTIFY, and MariaDB with Redis pub/sub; then a database restart under load
-# on a private PostgreSQL and a private MariaDB started by the test (tests/outage/db_restart.py).
+# PostgreSQL's LISTEN/NOTIFY, and MariaDB with Redis pub/sub; the same behind Apache prefork
+# (8 children) and nginx (2 workers) with their modules, with each process's connections on the
+# server counted (tests/revocation/frontends.py, as root; ≈ 45 s for both engines;
+# DRFGATE_SKIP=apache or nginx leaves that one out); then a database restart under load on a
+# private PostgreSQL and a private MariaDB started by the test (tests/outage/db_restart.py).
 # In `make test`.
 REVOCATION_ENGINES := $(filter-out $(if $(filter redis,$(subst $(comma), ,$(DRFGATE_SKIP))),mysql),$(ENGINES))
+REVOCATION_FRONTENDS := $(filter-out $(subst $(comma), ,$(DRFGATE_SKIP)),apache nginx)
+REVOCATION_NOTHING :=
+REVOCATION_FRONTENDS_LIST := $(subst $(REVOCATION_NOTHING) $(REVOCATION_NOTHING),$(comma),$(REVOCATION_FRONTENDS))
 .PHONY: test-revocation bench-revocation
 test-revocation: python-env
 	$(DJANGO_MK_ROOT)/scripts/services.sh
 	$(CARGO) build -p drfgate-cli
 	$(foreach e,$(REVOCATION_ENGINES),$(DJANGO_MK_PYTHON) $(DJANGO_MK_ROOT)/tests/revocation/revocation.py \
 		--drfgate $(TARGET_DIR)/debug/drfgate --engine $(e) &&) true
+	$(if $(filter apache,$(REVOCATION_FRONTENDS)),$(MAKE) --no-print-directory apache-deps apache-module APACHE_PROFILE=debug)
+	$(if $(filter nginx,$(REVOCATION_FRONTENDS)),$(MAKE) --no-print-directory nginx-deps nginx-module NGINX_PROFILE=debug)
+	$(if $(REVOCATION_FRONTENDS),$(foreach e,$(REVOCATION_ENGINES),$(DJANGO_MK_PYTHON) \
+		$(DJANGO_MK_ROOT)/tests/revocation/frontends.py --engine $(e) \
+		--only $(REVOCATION_FRONTENDS_LIST) \
+		--apache-module $(APACHE_MODULE) --nginx-module $(NGINX_MODULE) &&) true)
 	$(foreach e,$(ENGINES),$(DJANGO_MK_PYTHON) $(DJANGO_MK_ROOT)/tests/outage/db_restart.py \
 		--drfgate $(TARGET_DIR)/debug/drfgate --engine $(e) &&) true
 

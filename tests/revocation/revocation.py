@@ -29,76 +29,32 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-DJANGO_DIR = REPO / "tests" / "django"
-DATABASES = {
-    "postgres": "postgres://postgres@127.0.0.1:5432/drfgate_revocation",
-    "mysql": "mysql://root@127.0.0.1:3306/drfgate_revocation",
-}
-REDIS = ("127.0.0.1", 6379)
+from server_side import (
+    PASSWORD,
+    SERVERS,
+    Failure,
+    basic_header,
+    count_redis_connections,
+    count_server_connections,
+    database_url,
+    free_port,
+    gate_config,
+    make_user,
+    raw_delete_token,
+    redis_clients,
+    redis_call,
+    setup_django,
+    token_header,
+    wait_for,
+)
+
+DATABASE_NAME = "drfgate_revocation"
 REQUIREMENT_SECONDS = 1.0
 GATES = 3
-PASSWORD = "s3cret-password"
 # The gates' pool (set in their DATABASE, the store's default), to which a PostgreSQL revocation
 # source adds one listener connection per process (a Redis source's goes to Redis instead).
 POOL_SIZE = 4
 BURST_TOKENS = 16
-
-
-class Failure(Exception):
-    pass
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def setup_django(engine, channel):
-    os.environ["DRFGATE_DJANGO_DB"] = DATABASES[engine]
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "refproj.settings")
-    sys.path.insert(0, str(DJANGO_DIR))
-    import server_db
-
-    server_db.recreate(DATABASES[engine])
-    import django
-    from django.conf import settings
-
-    django.setup()
-    drfgate = {"REVOCATION_CHANNEL": channel}
-    if engine == "mysql":
-        drfgate["REVOCATION_REDIS_URL"] = "redis://%s:%d/0" % REDIS
-    settings.DRFGATE = drfgate
-    # Fast hashing: the test is about revocation, not PBKDF2's cost in a debug build.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
-
-
-def gate_config(engine, channel):
-    source = '"database"' if engine == "postgres" else '"redis://%s:%d/0"' % REDIS
-    return f"""
-[django]
-DATABASE = "{DATABASES[engine]}?pool_size={POOL_SIZE}"
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-[rest_framework]
-DEFAULT_AUTHENTICATION_CLASSES = [
-    "rest_framework.authentication.TokenAuthentication",
-    "rest_framework.authentication.BasicAuthentication",
-]
-DEFAULT_PERMISSION_CLASSES = ["rest_framework.permissions.IsAuthenticated"]
-
-[cache]
-ttl_seconds = 300
-permissions_ttl_seconds = 300
-
-[revocation]
-source = {source}
-channel = "{channel}"
-"""
 
 
 class Gate:
@@ -155,25 +111,6 @@ class Gate:
                 self.process.wait()
 
 
-def token_header(key):
-    return "Token " + key
-
-
-def basic_header(username, password):
-    import base64
-
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
-
-
-def wait_for(predicate, what, seconds=30.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise Failure(f"timed out waiting for {what}")
-
-
 def listening_count(gate):
     return len(re.findall(r"revocation: (LISTEN|SUBSCRIBE) |revocation: .* is back", gate.log_text()))
 
@@ -206,42 +143,6 @@ def time_to_refusal(gates, header, changed_at):
     return max(figures.values())
 
 
-def make_user(name, with_token=True):
-    from django.contrib.auth.models import User
-    from rest_framework.authtoken.models import Token
-
-    user = User.objects.create_user(name, password=PASSWORD)
-    token = Token.objects.create(user=user) if with_token else None
-    return user, token
-
-
-def raw_delete_token(engine, key):
-    """Deletes a token behind Django's back and without a notification: the control that shows
-    the gates do answer from their cache (so a refusal elsewhere is the revocation's doing)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        if engine == "postgres":
-            cursor.execute("SET session_replication_role = replica")
-        column = connection.ops.quote_name("key")  # a reserved word on MySQL
-        cursor.execute(f"DELETE FROM authtoken_token WHERE {column} = %s", [key])
-        if engine == "postgres":
-            cursor.execute("SET session_replication_role = DEFAULT")
-
-
-def redis_call(*args):
-    sys.path.insert(0, str(REPO / "python" / "drfgate-django" / "src"))
-    from drfgate_django.revocation import _command
-
-    with socket.create_connection(REDIS, timeout=5) as sock:
-        sock.sendall(_command(*args))
-        stream = sock.makefile("rb")
-        line = stream.readline()
-        if line.startswith(b"$"):
-            return stream.read(int(line[1:]) + 2)[:-2]
-        return line
-
-
 def kill_listeners(engine, channel):
     if engine == "postgres":
         from django.db import connection
@@ -254,22 +155,20 @@ def kill_listeners(engine, channel):
             return cursor.fetchone()[0]
     name = f"drfgate-revocation:{channel}"
     killed = 0
-    for line in redis_call("CLIENT", "LIST").decode().splitlines():
-        fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
+    for fields in redis_clients():
         if fields.get("name") == name:
             redis_call("CLIENT", "KILL", "ID", fields["id"])
             killed += 1
     return killed
 
 
-def run_test(engine, gates, channel):
+def run_test(engine, gates, channel, control):
     from django.contrib.auth.models import User
 
     figures = {}
     wait_listening(gates)
 
     # Control: a token deleted without a notification is still allowed from the cache.
-    _, control = make_user("control")
     expect_allowed(gates, token_header(control.key))
     raw_delete_token(engine, control.key)
     expect_allowed(gates, token_header(control.key))
@@ -339,60 +238,6 @@ def run_test(engine, gates, channel):
     return figures
 
 
-def process_socket_ports(pid):
-    """The local TCP ports of `pid`'s sockets (Linux /proc): how a server-side connection, seen
-    by its client port, is told to belong to one gate process."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue  # closed meanwhile
-        if target.startswith("socket:["):
-            inodes.add(target[len("socket:["):-1])
-    ports = set()
-    for table in ("tcp", "tcp6"):
-        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[9] in inodes:
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
-
-
-def server_client_ports(engine):
-    """The client ports of every connection the database server has open from loopback."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        if engine == "postgres":
-            cursor.execute("SELECT client_port FROM pg_stat_activity WHERE client_port > 0")
-            return [row[0] for row in cursor.fetchall()]
-        cursor.execute("SELECT host FROM information_schema.PROCESSLIST")
-        return [int(host.rsplit(":", 1)[1]) for (host,) in cursor.fetchall() if host and ":" in host]
-
-
-def count_gate_connections(engine, gates):
-    """Connections on the database server per gate process, now."""
-    server_ports = server_client_ports(engine)
-    counts = []
-    for gate in gates:
-        ports = process_socket_ports(gate.process.pid)
-        counts.append(sum(1 for port in server_ports if port in ports))
-    return counts
-
-
-def count_redis_connections(gates):
-    """Connections on Redis per gate process (the revocation listener's), now."""
-    redis_ports = []
-    for line in redis_call("CLIENT", "LIST").decode().splitlines():
-        fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
-        redis_ports.append(int(fields["addr"].rsplit(":", 1)[1]))
-    return [
-        sum(1 for port in redis_ports if port in process_socket_ports(gate.process.pid))
-        for gate in gates
-    ]
-
-
 def check_connections(engine, gates):
     """A burst of concurrent first lookups (new tokens, so every gate asks the database) while
     the server's connections are sampled: each process stays within POOL_SIZE + its listener."""
@@ -400,6 +245,7 @@ def check_connections(engine, gates):
     from django.db import connection
 
     bound = POOL_SIZE + (1 if engine == "postgres" else 0)
+    pids = [gate.process.pid for gate in gates]
     peak = [0] * len(gates)
     done = threading.Event()
     failures = []
@@ -407,7 +253,7 @@ def check_connections(engine, gates):
     def sample():
         try:
             while not done.is_set():
-                for index, count in enumerate(count_gate_connections(engine, gates)):
+                for index, count in enumerate(count_server_connections(engine, pids)):
                     peak[index] = max(peak[index], count)
         except Exception as error:  # reported by the main thread
             failures.append(f"sampling: {error!r}")
@@ -436,7 +282,7 @@ def check_connections(engine, gates):
             asker.join()
     done.set()
     sampler.join()
-    after = count_gate_connections(engine, gates)
+    after = count_server_connections(engine, pids)
     for index, count in enumerate(after):
         peak[index] = max(peak[index], count)
     if failures:
@@ -445,7 +291,7 @@ def check_connections(engine, gates):
         raise Failure("no gate connection seen on the database server: the count is broken")
     if any(count > bound for count in peak):
         raise Failure(f"connections per gate process {peak} exceed POOL_SIZE + listener = {bound}")
-    redis = count_redis_connections(gates) if engine == "mysql" else None
+    redis = count_redis_connections(pids) if engine == "mysql" else None
     if redis is not None and redis != [1] * len(gates):
         raise Failure(f"Redis connections per gate process {redis}, expected one listener each")
     return peak, after, bound, redis
@@ -479,14 +325,18 @@ def run_bench(gates, tries):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drfgate", required=True)
-    parser.add_argument("--engine", choices=sorted(DATABASES), required=True)
+    parser.add_argument("--engine", choices=sorted(SERVERS), required=True)
     parser.add_argument("--bench", type=int, default=0)
     arguments = parser.parse_args()
     channel = f"drfgate_revocation_test_{os.getpid()}"
-    setup_django(arguments.engine, channel)
+    url = database_url(arguments.engine, DATABASE_NAME)
+    setup_django(url, arguments.engine, channel)
     scratch = Path(tempfile.mkdtemp(prefix="drfgate-revocation-"))
     config = scratch / "drfgate.toml"
-    config.write_text(gate_config(arguments.engine, channel))
+    config.write_text(gate_config(url, arguments.engine, channel, POOL_SIZE))
+    # The control user is made before the gates listen: on MariaDB Django publishes every user
+    # saved, created too, and that revocation must not reach a gate after it cached the token.
+    control = make_user("control")[1]
     gates = [Gate(arguments.drfgate, config, scratch, n) for n in range(GATES)]
     try:
         for gate in gates:
@@ -508,7 +358,7 @@ def main():
                 f"gate median {ms(statistics.median(round_trips))}"
             )
             return 0
-        figures = run_test(arguments.engine, gates, channel)
+        figures = run_test(arguments.engine, gates, channel, control)
         peak, after, bound, redis = check_connections(arguments.engine, gates)
     except Failure as failure:
         for gate in gates:
