@@ -20,6 +20,10 @@
 //! parent builds gates only to check configs and forks its children afterwards, and a thread
 //! does not survive a fork. It ends by itself within a second of the gate being dropped.
 //!
+//! The same notifications keep the token filter (`store/token_filter.rs`, kept by
+//! `store/filter_keeper.rs`) true: loaded once subscribed, refreshed for each user named, and
+//! distrusted while the subscription is lost.
+//!
 //! One job per file: this file holds the settings and the listener loop (reconnecting with
 //! backoff, the incident log, the cache dropping); `postgres` and `redis` each hold one kind of
 //! subscription.
@@ -77,6 +81,17 @@ pub(crate) trait Revocable: Send + Sync {
     fn revoke_user(&self, pk: &UserPk) -> usize;
     /// Drops every cached credential.
     fn revoke_all(&self) -> usize;
+    /// The subscription is in place: what is kept fresh by notifications (the token filter)
+    /// may be loaded now without missing any.
+    fn subscribed(&self) {}
+    /// The subscription is lost: notifications may be missed until the next `subscribed`.
+    fn unsubscribed(&self) {}
+    /// A notification named this user (its primary key as text), after `revoke_user`.
+    fn user_changed(&self, pk: &str) {
+        let _ = pk;
+    }
+    /// Called between notifications (at least every `TICK`) while subscribed.
+    fn tick(&self) {}
 }
 
 /// One subscription: a connection that yields payloads.
@@ -167,6 +182,9 @@ fn listen(settings: &RevocationSettings, target: &Weak<dyn Revocable>, listening
                 // notification.
                 drop_everything(target);
                 listening.store(true, Ordering::Release);
+                if let Some(gate) = target.upgrade() {
+                    gate.subscribed();
+                }
                 backoff = FIRST_BACKOFF;
                 if let Some(failures) = incident.answered() {
                     log::warn!(
@@ -179,6 +197,9 @@ fn listen(settings: &RevocationSettings, target: &Weak<dyn Revocable>, listening
                 ever_connected = true;
                 let lost = follow(subscription.as_mut(), target);
                 listening.store(false, Ordering::Release);
+                if let Some(gate) = target.upgrade() {
+                    gate.unsubscribed();
+                }
                 let Some(lost) = lost else { return };
                 drop_everything(target);
                 if incident.failed() {
@@ -212,9 +233,9 @@ fn follow(subscription: &mut dyn Subscription, target: &Weak<dyn Revocable>) -> 
             Ok(Some(payload)) => {
                 let gate = target.upgrade()?;
                 apply(gate.as_ref(), &payload);
+                gate.tick();
             }
-            Ok(None) if target.strong_count() == 0 => return None,
-            Ok(None) => {}
+            Ok(None) => target.upgrade()?.tick(),
             Err(e) => return Some(e),
         }
     }
@@ -259,6 +280,7 @@ fn apply(gate: &dyn Revocable, payload: &str) {
         gate.revoke_user(&UserPk::Int(n));
     }
     gate.revoke_user(&UserPk::Text(payload.into()));
+    gate.user_changed(payload);
 }
 
 #[cfg(test)]

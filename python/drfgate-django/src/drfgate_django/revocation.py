@@ -12,8 +12,9 @@ handlers publish on Redis when settings name a server:
 and the gates' configs say `[revocation] source = "redis://127.0.0.1:6379/0"`.
 
 What is published is a user's primary key (never a token key), after the transaction commits,
-on: a user saved (except a save of `last_login` alone) or deleted; a DRF token or knox token
-deleted; a user's groups or permissions changed; a logout (user_logged_out). A group's
+on: a user saved (except a save of `last_login` alone) or deleted; a DRF token saved (a new
+token revokes nothing, but tells the gates' token filters that its key exists) or deleted; a knox
+token deleted; a user's groups or permissions changed; a logout (user_logged_out). A group's
 permissions changing publishes `*` (every user). Changes that send no signal (QuerySet.update(),
 raw SQL) are not seen here; the PostgreSQL triggers see those too.
 
@@ -129,6 +130,12 @@ def token_deleted(sender, instance, using="default", **kwargs):
         publish(instance.user_id, using)
 
 
+def token_saved(sender, instance, using="default", **kwargs):
+    """A new DRF token: the gates' token filters read its user's keys again."""
+    if redis_url():
+        publish(instance.user_id, using)
+
+
 def user_links_changed(sender, instance, action, reverse, pk_set, using="default", **kwargs):
     """A user's groups or permissions (either side of the relation)."""
     if not redis_url() or action not in ("post_add", "post_remove", "post_clear", "pre_clear"):
@@ -174,6 +181,7 @@ def connect_signals():
         from rest_framework.authtoken.models import Token
 
         post_delete.connect(token_deleted, sender=Token, dispatch_uid=uid + ".token_deleted")
+        post_save.connect(token_saved, sender=Token, dispatch_uid=uid + ".token_saved")
     if apps.is_installed("knox"):
         from knox.models import get_token_model
 

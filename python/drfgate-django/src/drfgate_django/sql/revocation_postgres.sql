@@ -79,8 +79,11 @@ LANGUAGE plpgsql AS $$
 BEGIN
     -- A password changed, a user deactivated, made staff or not, deleted.
     PERFORM drfgate_revocation_trigger(user_table, 'UPDATE OR DELETE', user_pk, channel, 'user');
-    -- A token deleted (or moved to another user); a new token revokes nothing.
-    PERFORM drfgate_revocation_trigger(token_table, 'UPDATE OR DELETE', 'user_id', channel, 'row');
+    -- A token deleted (or moved to another user); a new token too: it revokes nothing, but the
+    -- gates' token filters learn that its key exists (a key they do not know, during a flood of
+    -- junk tokens, is refused without a query).
+    PERFORM drfgate_revocation_trigger(token_table, 'INSERT OR UPDATE OR DELETE', 'user_id',
+        channel, 'row');
     PERFORM drfgate_revocation_trigger(knox_table, 'UPDATE OR DELETE', 'user_id', channel, 'row');
     -- Permissions: a user's own, a user's groups, and a group's (every member: '*').
     PERFORM drfgate_revocation_trigger(user_table || '_user_permissions',
