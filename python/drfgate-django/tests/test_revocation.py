@@ -78,7 +78,7 @@ class RedisPublishingTests(TransactionTestCase):
         self.subscriber.payloads()
         token = Token.objects.create(user=user)
         payloads = self.subscriber.payloads()
-        self.assertEqual(payloads, [str(user.pk)])
+        self.assertEqual(payloads, ["+%d" % user.pk])
         self.assertNotIn(token.key, "".join(payloads))
 
     def test_user_changes_publish_and_last_login_alone_does_not(self):

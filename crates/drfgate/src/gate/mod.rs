@@ -644,10 +644,11 @@ impl crate::revocation::Revocable for CachedCredentials {
             return;
         };
         // A key new to the filter may have been refused by it before its notification came:
-        // that refusal, in the negative cache, must not outlive the notification.
+        // that refusal, in the negative cache, must not outlive the notification. (A key found
+        // meanwhile, within the budget, stays cached: a new token revokes nothing.)
         for key in keeper.user_changed(pk) {
             let key = self.tokens.key(crate::auth::TOKEN_KEYS, &[key.as_bytes()]);
-            self.tokens.invalidate(&key);
+            self.tokens.forget_unknown(&key);
         }
     }
 

@@ -7,8 +7,9 @@
 //! Notifications come from PostgreSQL (`LISTEN`, fed by the triggers of
 //! `python/drfgate-django/src/drfgate_django/sql/revocation_postgres.sql`) or from Redis
 //! (`SUBSCRIBE`, fed by `drfgate_django.revocation`'s signal handlers). A payload is a user's
-//! primary key as text, or `*` for "anything may have changed" (a group's permissions); raw
-//! token keys never travel.
+//! primary key as text, or `*` for "anything may have changed" (a group's permissions), or `+`
+//! and a primary key for "this user has a new token" (nothing to revoke; the token filter reads
+//! the user's keys); raw token keys never travel.
 //!
 //! While the listener is not connected, notifications are lost, so the gate cannot trust what it
 //! cached: the thread drops every cached credential when the connection is lost, again every
@@ -264,15 +265,24 @@ fn drop_everything(target: &Weak<dyn Revocable>) {
 /// Payloads longer than any primary key are ignored.
 const MAX_PAYLOAD: usize = 256;
 
-/// Applies one payload: a user's primary key, or `*`.
+/// Applies one payload: a user's primary key, `*`, or `+` and a user's primary key.
 fn apply(gate: &dyn Revocable, payload: &str) {
     let payload = payload.trim();
     if payload == "*" {
         gate.revoke_all();
         return;
     }
+    // A new token: nothing cached is wrong, only the token filter learns of its key.
+    let (payload, new_token) = match payload.strip_prefix('+') {
+        Some(pk) => (pk, true),
+        None => (payload, false),
+    };
     if payload.is_empty() || payload.len() > MAX_PAYLOAD {
         log::warn!("revocation: ignored a notification that names no user");
+        return;
+    }
+    if new_token {
+        gate.user_changed(payload);
         return;
     }
     // A numeric text key and an integer key print alike; the gate may hold either.
@@ -300,6 +310,9 @@ mod tests {
             self.0.lock().unwrap().push("all".into());
             1
         }
+        fn user_changed(&self, pk: &str) {
+            self.0.lock().unwrap().push(format!("changed {pk}"));
+        }
     }
 
     #[test]
@@ -310,9 +323,19 @@ mod tests {
         apply(&recorder, "3f2a-uuid");
         apply(&recorder, "");
         apply(&recorder, &"x".repeat(MAX_PAYLOAD + 1));
+        apply(&recorder, "+7");
+        apply(&recorder, "+");
         assert_eq!(
             *recorder.0.lock().unwrap(),
-            ["Int(42)", "Text(\"42\")", "all", "Text(\"3f2a-uuid\")"]
+            [
+                "Int(42)",
+                "Text(\"42\")",
+                "changed 42",
+                "all",
+                "Text(\"3f2a-uuid\")",
+                "changed 3f2a-uuid",
+                "changed 7"
+            ]
         );
     }
 }

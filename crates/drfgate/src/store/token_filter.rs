@@ -20,8 +20,9 @@
 //! changes, and a token created a moment ago whose notification is still on its way is found.
 //! Past the budget, such a key is answered `Invalid token.` without a query. The race this
 //! leaves: a brand-new token presented during a junk flood, before its notification arrives
-//! (milliseconds), is refused once; its notification then drops that refusal from the
-//! negative cache, so the next request finds it.
+//! (milliseconds), is refused; its notification then drops that refusal from the negative
+//! cache, so the next request finds it (unless a refusal decided just before the notification
+//! is stored just after it, a window of microseconds: then until `negative_ttl_seconds`).
 //!
 //! The filter only ever says "maybe there" for a key it holds: a deleted token's key stays in it
 //! (looked up, and refused, as before) until the next full load, which happens when the filter
