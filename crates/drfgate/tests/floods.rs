@@ -3,9 +3,12 @@
 //! against their bounds), and oversized requests and configs (work that grows no worse than
 //! linearly, counted as bytes allocated while deciding; no crash).
 //!
-//! `make test` runs short floods; `flood_of_a_million_junk_tokens` is the full 10^6 run,
-//! ignored by default (`cargo test -p drfgate --test floods -- --ignored --nocapture`, ≈ 40 s
-//! in a debug build; its figures are in docs/testing.md).
+//! Here the gate has no token filter (no `[revocation]` listener): each distinct junk token is
+//! one lookup. `make test` runs short floods here; `flood_of_a_million_junk_tokens` is the full
+//! 10^6 run without a filter, ignored by default (`cargo test -p drfgate --test floods --
+//! --ignored --nocapture`, ≈ 40 s in a debug build; its figures are in docs/testing.md). The
+//! 10^6 flood with the filter, on PostgreSQL with the listener connected, is
+//! `junk_flood_postgres.rs`, in `make test`.
 
 use drfgate_test_support as common;
 

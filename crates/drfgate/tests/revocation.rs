@@ -166,3 +166,67 @@ source = "database"
         );
     }
 }
+
+/// The token filter on SQLite with a Redis listener: a key the table lacks is refused without a
+/// query (no budget here), and a new token, once its `+pk` notification is published, is read
+/// from the table (`token_keys_of_user`) and allowed. The 10^6 flood is on PostgreSQL
+/// (`junk_flood_postgres.rs`).
+#[test]
+fn the_token_filter_on_sqlite_learns_a_new_token_published_on_redis() {
+    if !redis_up() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::scratch_db(
+        dir.path(),
+        "INSERT INTO auth_user (id, username, password, is_active) VALUES (1, 'ann', '!', 1);
+         INSERT INTO authtoken_token (key, user_id) VALUES ('ann-old-key', 1);",
+    );
+    let channel = format!("drfgate_filter_test_{}", std::process::id());
+    let text = format!(
+        r#"
+[django]
+DATABASE = "sqlite://{db}"
+[rest_framework]
+DEFAULT_AUTHENTICATION_CLASSES = ["TokenAuthentication"]
+DEFAULT_PERMISSION_CLASSES = ["IsAuthenticated"]
+[cache]
+unlisted_token_lookups_per_second = 0
+[revocation]
+source = "redis://127.0.0.1:6379/0"
+channel = "{channel}"
+"#,
+        db = db.display()
+    );
+    let gate =
+        Gate::from_config(Config::from_str_with_origin(&text, "test.toml", None).unwrap()).unwrap();
+    gate.start_revocation_listener();
+    eventually("the token filter loaded", || {
+        gate.stats().token_filter_authoritative
+    });
+    assert_eq!(gate.stats().token_filter_keys, 1);
+    let with_token = |key: &str| {
+        let header = format!("Token {key}");
+        let headers = [(&b"Authorization"[..], header.as_bytes())];
+        gate.decide(&Request::new(b"GET", b"/api/x/").with_headers(&headers))
+    };
+    assert!(with_token("ann-old-key").is_allow());
+    let Decision::Deny(deny) = with_token("ann-new-key") else {
+        panic!("a key the table lacks was allowed")
+    };
+    assert_eq!(&*deny.body, br#"{"detail":"Invalid token."}"#);
+    assert_eq!(gate.stats().token_lookups_filtered, 1);
+
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "DELETE FROM authtoken_token WHERE user_id = 1;
+             INSERT INTO authtoken_token (key, user_id) VALUES ('ann-new-key', 1);",
+        )
+        .unwrap();
+    redis(&["PUBLISH", &channel, "+1"]);
+    eventually("the new token allowed", || {
+        with_token("ann-new-key").is_allow()
+    });
+    assert_eq!(gate.stats().token_filter_keys, 2);
+}

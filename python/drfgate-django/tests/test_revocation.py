@@ -73,6 +73,14 @@ class RedisPublishingTests(TransactionTestCase):
         self.assertEqual(payloads, [str(user.pk)])
         self.assertNotIn(key, "".join(payloads))
 
+    def test_a_new_token_publishes_its_user_for_the_gates_token_filters(self):
+        user = User.objects.create_user("frank")
+        self.subscriber.payloads()
+        token = Token.objects.create(user=user)
+        payloads = self.subscriber.payloads()
+        self.assertEqual(payloads, ["+%d" % user.pk])
+        self.assertNotIn(token.key, "".join(payloads))
+
     def test_user_changes_publish_and_last_login_alone_does_not(self):
         user = User.objects.create_user("bob", password="x")
         self.assertEqual(self.subscriber.payloads(), [str(user.pk)])

@@ -274,6 +274,19 @@ impl<V: Clone + Send + Sync> CredentialCache<V> {
         removed > 0
     }
 
+    /// Forgets a credential remembered as unknown (one found stays cached, and loads in flight
+    /// still store what they find), and returns whether the cache held it so. Unlike
+    /// [`CredentialCache::invalidate`], it does not stop loads in flight from storing: it is
+    /// for news that a credential now exists, which makes no found answer stale. A load that
+    /// concluded "unknown" before the news and stores it just after this call is remembered
+    /// for `negative_ttl`.
+    pub fn forget_unknown(&self, key: &CacheKey) -> bool {
+        let key = *key;
+        let removed = usize::from(self.negative.remove(key));
+        self.count_invalidations(key, removed);
+        removed > 0
+    }
+
     /// Forgets every found credential whose value matches (e.g. all of one user's), and returns
     /// how many there were. Unknown credentials carry no value and stay until they expire.
     pub fn invalidate_where(&self, pred: impl Fn(&V) -> bool) -> usize {

@@ -193,6 +193,27 @@ fn invalidate_by_key_by_value_and_clear() {
 }
 
 #[test]
+fn forget_unknown_leaves_found_credentials_and_loads_in_flight_alone() {
+    let (cache, _clock) = cache_with_clock(config(100, 100, 4));
+    let found = token_key(&cache, 1);
+    let unknown = token_key(&cache, 2);
+    cache.insert(found, Cached::Found(1));
+    cache.insert(unknown, Cached::Unknown);
+    assert!(!cache.forget_unknown(&found));
+    assert_eq!(cache.get(&found), Some(Cached::Found(1)));
+    assert!(cache.forget_unknown(&unknown));
+    assert_eq!(cache.get(&unknown), None);
+    // A load overlapping it still stores what it found (a new credential revokes nothing).
+    let fresh = token_key(&cache, 3);
+    let outcome = cache.get_or_load(fresh, || {
+        cache.forget_unknown(&fresh);
+        Ok::<_, ()>(Cached::Found(3))
+    });
+    assert_eq!(outcome, Ok(Cached::Found(3)));
+    assert_eq!(cache.get(&fresh), Some(Cached::Found(3)));
+}
+
+#[test]
 fn load_overlapping_an_invalidation_is_returned_but_not_stored() {
     let (cache, _clock) = cache_with_clock(config(100, 100, 4));
     let key = token_key(&cache, 1);

@@ -8,14 +8,25 @@ use super::raw::{Loader, RawCache};
 use super::ConfigError;
 use crate::cache::CacheConfig;
 
+/// `[cache] unlisted_token_lookups_per_second` when absent: well above what clients with
+/// mistyped or deleted tokens cause (each distinct one is looked up once, then answered by the
+/// negative cache), well below what a network database minds.
+pub(crate) const DEFAULT_UNLISTED_TOKEN_LOOKUPS_PER_SECOND: u32 = 20;
+
+/// What `[cache]` sets.
+pub(super) struct CacheSection {
+    pub(super) cache: CacheConfig,
+    pub(super) permissions_ttl: Duration,
+    pub(super) credential_lookups_per_second: Option<NonZeroU32>,
+    pub(super) unlisted_token_lookups_per_second: u32,
+}
+
 impl Loader<'_> {
-    pub(super) fn cache(
-        &self,
-        raw: Option<RawCache>,
-    ) -> Result<(CacheConfig, Duration, Option<NonZeroU32>), ConfigError> {
+    pub(super) fn cache(&self, raw: Option<RawCache>) -> Result<CacheSection, ConfigError> {
         let mut cfg = CacheConfig::default();
         let mut permissions_ttl = cfg.ttl;
         let mut lookups_per_second = None;
+        let mut unlisted_token_lookups_per_second = DEFAULT_UNLISTED_TOKEN_LOOKUPS_PER_SECOND;
         if let Some(raw) = raw {
             if let Some(n) = raw.max_entries {
                 cfg.max_entries = n;
@@ -48,7 +59,15 @@ impl Loader<'_> {
                 // 0 is the default: no limit.
                 lookups_per_second = NonZeroU32::new(n);
             }
+            if let Some(n) = raw.unlisted_token_lookups_per_second {
+                unlisted_token_lookups_per_second = n;
+            }
         }
-        Ok((cfg, permissions_ttl, lookups_per_second))
+        Ok(CacheSection {
+            cache: cfg,
+            permissions_ttl,
+            credential_lookups_per_second: lookups_per_second,
+            unlisted_token_lookups_per_second,
+        })
     }
 }

@@ -51,6 +51,7 @@ pub use simple_jwt::{SimpleJwtSettings, TokenClass};
 pub use throttles::{ThrottleClass, ThrottleSettings, ThrottleStoreSetting, DEFAULT_MAX_KEYS};
 
 use auth_classes::AuthRegistry;
+use cache::CacheSection;
 use permission_classes::{needs_model, PermissionRegistry};
 use raw::{Loader, RawConfig};
 use renderer_classes::RendererRegistry;
@@ -114,6 +115,9 @@ pub struct Config {
     /// `[cache] credential_lookups_per_second`: at most this many store lookups per second
     /// for credentials the caches cannot answer; `None` (the default) is no limit.
     pub credential_lookups_per_second: Option<std::num::NonZeroU32>,
+    /// `[cache] unlisted_token_lookups_per_second`: with `[revocation]`, at most this many
+    /// lookups per second of token keys the token filter does not hold.
+    pub unlisted_token_lookups_per_second: u32,
     pub unmatched: Unmatched,
     pub routes: Vec<Route>,
     /// `[simple_jwt]`; `None` when neither it nor `SECRET_KEY` is there (then no view may use
@@ -241,7 +245,12 @@ impl Loader<'_> {
         )?;
         let default_authentication = rest_framework.default_authentication;
         let default_permissions = rest_framework.default_permissions;
-        let (cache, permissions_ttl, credential_lookups_per_second) = self.cache(raw.cache)?;
+        let CacheSection {
+            cache,
+            permissions_ttl,
+            credential_lookups_per_second,
+            unlisted_token_lookups_per_second,
+        } = self.cache(raw.cache)?;
         let simple_jwt = self.simple_jwt(raw.simple_jwt, django.secret_key.as_ref())?;
         let rest_knox = self.rest_knox(raw.rest_knox)?;
         django.schema.knox_table = rest_knox.token_table.clone();
@@ -326,6 +335,7 @@ impl Loader<'_> {
             cache,
             permissions_ttl,
             credential_lookups_per_second,
+            unlisted_token_lookups_per_second,
             unmatched,
             routes,
             simple_jwt,

@@ -130,6 +130,7 @@ pub(super) struct RawCache {
     pub(super) shards: Option<usize>,
     pub(super) stale_if_error_seconds: Option<u64>,
     pub(super) credential_lookups_per_second: Option<u32>,
+    pub(super) unlisted_token_lookups_per_second: Option<u32>,
 }
 
 #[derive(Deserialize)]

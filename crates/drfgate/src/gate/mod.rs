@@ -93,6 +93,8 @@ pub struct Gate {
     revocable: Arc<CachedCredentials>,
     /// `[revocation]`'s listener, started at the first decision.
     revocation: Option<crate::revocation::Listener>,
+    /// The keys of the token table, kept by the listener (`store/token_filter.rs`).
+    token_filter: Option<Arc<crate::store::token_filter::TokenFilter>>,
     hashers: PasswordHashers,
     backends: crate::auth::Backends,
     sessions: crate::auth::Sessions,
@@ -130,6 +132,16 @@ pub struct GateStats {
     /// `[revocation]`'s listener is connected and hearing revocations (always `false` without
     /// the section, and before the first decision starts it).
     pub revocation_listening: bool,
+    /// The token filter (kept by `[revocation]`'s listener) is loaded and trusted: keys it does
+    /// not hold are looked up only within `[cache] unlisted_token_lookups_per_second`.
+    pub token_filter_authoritative: bool,
+    /// Keys the token filter holds now.
+    pub token_filter_keys: usize,
+    /// Bytes of the token filter's table now.
+    pub token_filter_bytes: usize,
+    /// Token lookups answered `Invalid token.` without a query: the filter does not hold the
+    /// key and this second's `unlisted_token_lookups_per_second` was spent.
+    pub token_lookups_filtered: u64,
 }
 
 impl Gate {
@@ -213,7 +225,27 @@ impl Gate {
             Some(summary) => summary.location.clone(),
             None => config.django.database.location(),
         };
-        let store = Watched::new(store, location, config.credential_lookups_per_second);
+        // The token filter needs notifications to stay true (a listener), and a database that
+        // compares keys byte for byte.
+        let token_filter = (config.revocation.is_some()
+            && config.uses_token_authentication()
+            && store.token_keys_compare_exactly())
+        .then(|| {
+            Arc::new(crate::store::token_filter::TokenFilter::new(
+                config.unlisted_token_lookups_per_second,
+            ))
+        });
+        let mut store = Watched::new(store, location, config.credential_lookups_per_second);
+        if let Some(filter) = &token_filter {
+            store = store.with_token_filter(filter.clone());
+        }
+        let filter_keeper = token_filter.clone().map(|filter| {
+            crate::store::filter_keeper::FilterKeeper::new(
+                filter,
+                store.shared_inner(),
+                store.location().to_string(),
+            )
+        });
         let shared = SharedAuth {
             jwt: config
                 .simple_jwt
@@ -310,12 +342,14 @@ impl Gate {
             sessions: sessions.cache.clone(),
             jwt: shared.jwt.clone(),
             knox: shared.knox.clone(),
+            filter_keeper,
         });
         let revocation = config.revocation.map(|settings| {
             let target: Arc<dyn crate::revocation::Revocable> = revocable.clone();
             crate::revocation::Listener::new(settings, &target)
         });
         Ok(Gate {
+            token_filter,
             revocable,
             revocation,
             hosts: config.django.hosts,
@@ -455,6 +489,13 @@ impl Gate {
                 .revocation
                 .as_ref()
                 .is_some_and(crate::revocation::Listener::listening),
+            token_filter_authoritative: self
+                .token_filter
+                .as_ref()
+                .is_some_and(|f| f.is_authoritative()),
+            token_filter_keys: self.token_filter.as_ref().map_or(0, |f| f.len()),
+            token_filter_bytes: self.token_filter.as_ref().map_or(0, |f| f.table_bytes()),
+            token_lookups_filtered: self.token_filter.as_ref().map_or(0, |f| f.refused()),
         }
     }
 
@@ -551,6 +592,8 @@ struct CachedCredentials {
     sessions: Arc<CredentialCache<Arc<crate::auth::SessionUser>>>,
     jwt: Option<Arc<crate::auth::JwtShared>>,
     knox: Arc<crate::auth::KnoxShared>,
+    /// Keeps the token filter fresh from the listener's notifications.
+    filter_keeper: Option<crate::store::filter_keeper::FilterKeeper>,
 }
 
 impl CachedCredentials {
@@ -582,5 +625,36 @@ impl crate::revocation::Revocable for CachedCredentials {
             + self.passwords.invalidate_where(|_| true)
             + self.sessions.invalidate_where(|_| true)
             + self.permissions.invalidate_where(|_| true)
+    }
+
+    fn subscribed(&self) {
+        if let Some(keeper) = &self.filter_keeper {
+            keeper.subscribed();
+        }
+    }
+
+    fn unsubscribed(&self) {
+        if let Some(keeper) = &self.filter_keeper {
+            keeper.unsubscribed();
+        }
+    }
+
+    fn user_changed(&self, pk: &str) {
+        let Some(keeper) = &self.filter_keeper else {
+            return;
+        };
+        // A key new to the filter may have been refused by it before its notification came:
+        // that refusal, in the negative cache, must not outlive the notification. (A key found
+        // meanwhile, within the budget, stays cached: a new token revokes nothing.)
+        for key in keeper.user_changed(pk) {
+            let key = self.tokens.key(crate::auth::TOKEN_KEYS, &[key.as_bytes()]);
+            self.tokens.forget_unknown(&key);
+        }
+    }
+
+    fn tick(&self) {
+        if let Some(keeper) = &self.filter_keeper {
+            keeper.tick();
+        }
     }
 }

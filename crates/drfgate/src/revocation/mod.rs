@@ -7,8 +7,9 @@
 //! Notifications come from PostgreSQL (`LISTEN`, fed by the triggers of
 //! `python/drfgate-django/src/drfgate_django/sql/revocation_postgres.sql`) or from Redis
 //! (`SUBSCRIBE`, fed by `drfgate_django.revocation`'s signal handlers). A payload is a user's
-//! primary key as text, or `*` for "anything may have changed" (a group's permissions); raw
-//! token keys never travel.
+//! primary key as text, or `*` for "anything may have changed" (a group's permissions), or `+`
+//! and a primary key for "this user has a new token" (nothing to revoke; the token filter reads
+//! the user's keys); raw token keys never travel.
 //!
 //! While the listener is not connected, notifications are lost, so the gate cannot trust what it
 //! cached: the thread drops every cached credential when the connection is lost, again every
@@ -19,6 +20,10 @@
 //! The thread starts at the first decision the gate makes, not when it is built: Apache's
 //! parent builds gates only to check configs and forks its children afterwards, and a thread
 //! does not survive a fork. It ends by itself within a second of the gate being dropped.
+//!
+//! The same notifications keep the token filter (`store/token_filter.rs`, kept by
+//! `store/filter_keeper.rs`) true: loaded once subscribed, refreshed for each user named, and
+//! distrusted while the subscription is lost.
 //!
 //! One job per file: this file holds the settings and the listener loop (reconnecting with
 //! backoff, the incident log, the cache dropping); `postgres` and `redis` each hold one kind of
@@ -77,6 +82,17 @@ pub(crate) trait Revocable: Send + Sync {
     fn revoke_user(&self, pk: &UserPk) -> usize;
     /// Drops every cached credential.
     fn revoke_all(&self) -> usize;
+    /// The subscription is in place: what is kept fresh by notifications (the token filter)
+    /// may be loaded now without missing any.
+    fn subscribed(&self) {}
+    /// The subscription is lost: notifications may be missed until the next `subscribed`.
+    fn unsubscribed(&self) {}
+    /// A notification named this user (its primary key as text), after `revoke_user`.
+    fn user_changed(&self, pk: &str) {
+        let _ = pk;
+    }
+    /// Called between notifications (at least every `TICK`) while subscribed.
+    fn tick(&self) {}
 }
 
 /// One subscription: a connection that yields payloads.
@@ -167,6 +183,9 @@ fn listen(settings: &RevocationSettings, target: &Weak<dyn Revocable>, listening
                 // notification.
                 drop_everything(target);
                 listening.store(true, Ordering::Release);
+                if let Some(gate) = target.upgrade() {
+                    gate.subscribed();
+                }
                 backoff = FIRST_BACKOFF;
                 if let Some(failures) = incident.answered() {
                     log::warn!(
@@ -179,6 +198,9 @@ fn listen(settings: &RevocationSettings, target: &Weak<dyn Revocable>, listening
                 ever_connected = true;
                 let lost = follow(subscription.as_mut(), target);
                 listening.store(false, Ordering::Release);
+                if let Some(gate) = target.upgrade() {
+                    gate.unsubscribed();
+                }
                 let Some(lost) = lost else { return };
                 drop_everything(target);
                 if incident.failed() {
@@ -212,9 +234,9 @@ fn follow(subscription: &mut dyn Subscription, target: &Weak<dyn Revocable>) -> 
             Ok(Some(payload)) => {
                 let gate = target.upgrade()?;
                 apply(gate.as_ref(), &payload);
+                gate.tick();
             }
-            Ok(None) if target.strong_count() == 0 => return None,
-            Ok(None) => {}
+            Ok(None) => target.upgrade()?.tick(),
             Err(e) => return Some(e),
         }
     }
@@ -243,15 +265,24 @@ fn drop_everything(target: &Weak<dyn Revocable>) {
 /// Payloads longer than any primary key are ignored.
 const MAX_PAYLOAD: usize = 256;
 
-/// Applies one payload: a user's primary key, or `*`.
+/// Applies one payload: a user's primary key, `*`, or `+` and a user's primary key.
 fn apply(gate: &dyn Revocable, payload: &str) {
     let payload = payload.trim();
     if payload == "*" {
         gate.revoke_all();
         return;
     }
+    // A new token: nothing cached is wrong, only the token filter learns of its key.
+    let (payload, new_token) = match payload.strip_prefix('+') {
+        Some(pk) => (pk, true),
+        None => (payload, false),
+    };
     if payload.is_empty() || payload.len() > MAX_PAYLOAD {
         log::warn!("revocation: ignored a notification that names no user");
+        return;
+    }
+    if new_token {
+        gate.user_changed(payload);
         return;
     }
     // A numeric text key and an integer key print alike; the gate may hold either.
@@ -259,6 +290,7 @@ fn apply(gate: &dyn Revocable, payload: &str) {
         gate.revoke_user(&UserPk::Int(n));
     }
     gate.revoke_user(&UserPk::Text(payload.into()));
+    gate.user_changed(payload);
 }
 
 #[cfg(test)]
@@ -278,6 +310,9 @@ mod tests {
             self.0.lock().unwrap().push("all".into());
             1
         }
+        fn user_changed(&self, pk: &str) {
+            self.0.lock().unwrap().push(format!("changed {pk}"));
+        }
     }
 
     #[test]
@@ -288,9 +323,19 @@ mod tests {
         apply(&recorder, "3f2a-uuid");
         apply(&recorder, "");
         apply(&recorder, &"x".repeat(MAX_PAYLOAD + 1));
+        apply(&recorder, "+7");
+        apply(&recorder, "+");
         assert_eq!(
             *recorder.0.lock().unwrap(),
-            ["Int(42)", "Text(\"42\")", "all", "Text(\"3f2a-uuid\")"]
+            [
+                "Int(42)",
+                "Text(\"42\")",
+                "changed 42",
+                "all",
+                "Text(\"3f2a-uuid\")",
+                "changed 3f2a-uuid",
+                "changed 7"
+            ]
         );
     }
 }

@@ -1,5 +1,7 @@
-//! `[cache] credential_lookups_per_second`: an opt-in bound on the store lookups that
-//! credentials the caches cannot answer may cause.
+//! A number of store lookups allowed per second: `[cache] credential_lookups_per_second`, an
+//! opt-in bound on the lookups that credentials the caches cannot answer may cause (described
+//! below), and `[cache] unlisted_token_lookups_per_second`, the token filter's budget for keys
+//! it does not hold (`token_filter.rs`).
 //!
 //! Every distinct unknown token is one lookup (then cached as unknown for
 //! `negative_ttl_seconds`), so a flood of distinct junk credentials is as many queries: on a
@@ -16,6 +18,9 @@ use parking_lot::Mutex;
 
 pub(crate) struct LookupBudget {
     per_second: u32,
+    /// The setting, and what is refused past it, for the log.
+    setting: &'static str,
+    refusing: &'static str,
     start: Instant,
     /// The second (since `start`) being counted, and the lookups made in it.
     window: Mutex<(u64, u32)>,
@@ -28,9 +33,15 @@ pub(crate) struct LookupBudget {
 }
 
 impl LookupBudget {
-    pub(crate) fn new(per_second: u32) -> LookupBudget {
+    pub(crate) fn new(
+        per_second: u32,
+        setting: &'static str,
+        refusing: &'static str,
+    ) -> LookupBudget {
         LookupBudget {
             per_second,
+            setting,
+            refusing,
             start: Instant::now(),
             window: Mutex::new((0, 0)),
             over: AtomicBool::new(false),
@@ -57,8 +68,9 @@ impl LookupBudget {
             if self.over.load(Ordering::Relaxed) && self.over.swap(false, Ordering::AcqRel) {
                 let refused = self.refused_in_incident.swap(0, Ordering::AcqRel);
                 log::warn!(
-                    "database {location}: credential lookups are within \
-                     credential_lookups_per_second = {} again ({refused} refused meanwhile)",
+                    "database {location}: lookups are within {} = {} again ({refused} refused \
+                     meanwhile)",
+                    self.setting,
                     self.per_second
                 );
             }
@@ -67,10 +79,10 @@ impl LookupBudget {
             self.refused_in_incident.fetch_add(1, Ordering::Relaxed);
             if !self.over.swap(true, Ordering::AcqRel) {
                 log::warn!(
-                    "database {location}: more than credential_lookups_per_second = {} lookups \
-                     of credentials the caches do not know (a flood of unknown tokens?); such \
-                     requests are refused (503) for the rest of each second",
-                    self.per_second
+                    "database {location}: more than {} = {} {}",
+                    self.setting,
+                    self.per_second,
+                    self.refusing
                 );
             }
         }

@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 use crate::decision::{User, UserPk};
 
 mod budget;
+pub(crate) mod filter_keeper;
 mod outage;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+pub(crate) mod token_filter;
 
 pub(crate) use outage::Watched;
 
@@ -185,6 +187,28 @@ pub trait Store: Send + Sync {
     /// length in a `VARCHAR(40)`, and Django's `save()` does not check `max_length`.
     fn token_key_max_chars(&self) -> Option<usize> {
         None
+    }
+
+    /// Whether the database compares token keys byte for byte (PostgreSQL, SQLite), so that a
+    /// filter of the keys' hashes knows which keys can match a row (`token_filter.rs`). MySQL's
+    /// collations call other keys equal (case, trailing spaces): `false`, the default.
+    fn token_keys_compare_exactly(&self) -> bool {
+        false
+    }
+
+    /// Up to `limit` keys of the token table greater than `after`, in order: a page of the
+    /// token filter's full load. A store that cannot list keys refuses (the filter then stays
+    /// off).
+    fn token_keys_after(&self, after: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        let _ = (after, limit);
+        Err(StoreError::new("this store does not list token keys"))
+    }
+
+    /// The keys of one user's tokens (a notification named the user), the user's primary key
+    /// as text.
+    fn token_keys_of_user(&self, pk: &str) -> Result<Vec<String>, StoreError> {
+        let _ = pk;
+        Err(StoreError::new("this store does not list token keys"))
     }
 
     /// `UserModel._default_manager.get_by_natural_key(username)` with its password hash.

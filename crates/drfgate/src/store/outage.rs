@@ -13,8 +13,10 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::budget::LookupBudget;
+use super::token_filter::{Admission, TokenFilter};
 use super::{FieldLookup, KnoxRow, Store, StoreError, StoreSummary, UserWithPassword};
 use crate::decision::{User, UserPk};
 use crate::incident::Incident;
@@ -53,7 +55,8 @@ impl Kind {
 
 /// A store whose failures are logged once per incident; see the module documentation.
 pub(crate) struct Watched {
-    inner: Box<dyn Store>,
+    /// Shared with `[revocation]`'s listener, which reads token keys for the token filter.
+    inner: Arc<dyn Store>,
     /// Where the database is (the store's summary), to say which one failed.
     location: String,
     incidents: [Incident; KINDS],
@@ -63,6 +66,8 @@ pub(crate) struct Watched {
     budget: Option<LookupBudget>,
     /// Token lookups answered without a query: a key longer than the token column holds.
     skipped: AtomicU64,
+    /// The keys the token table holds, when `[revocation]` keeps such a filter.
+    token_filter: Option<Arc<TokenFilter>>,
 }
 
 impl Watched {
@@ -72,13 +77,32 @@ impl Watched {
         lookups_per_second: Option<std::num::NonZeroU32>,
     ) -> Watched {
         Watched {
-            inner,
+            inner: Arc::from(inner),
             location,
             incidents: Default::default(),
             total_failures: AtomicU64::new(0),
-            budget: lookups_per_second.map(|n| LookupBudget::new(n.get())),
+            budget: lookups_per_second.map(|n| {
+                LookupBudget::new(
+                    n.get(),
+                    "credential_lookups_per_second",
+                    "lookups of credentials the caches do not know (a flood of unknown \
+                     tokens?); such requests are refused (503) for the rest of each second",
+                )
+            }),
             skipped: AtomicU64::new(0),
+            token_filter: None,
         }
+    }
+
+    /// Consults `filter` before each token lookup.
+    pub(crate) fn with_token_filter(mut self, filter: Arc<TokenFilter>) -> Watched {
+        self.token_filter = Some(filter);
+        self
+    }
+
+    /// The store itself, for the listener keeping the token filter.
+    pub(crate) fn shared_inner(&self) -> Arc<dyn Store> {
+        self.inner.clone()
     }
 
     /// Where the database is (the store's summary, or the config's when it did not answer).
@@ -155,12 +179,31 @@ impl Store for Watched {
                 return Ok(None);
             }
         }
+        // A key the token table does not hold, past the filter's budget: no query, and none of
+        // credential_lookups_per_second spent (junk cannot starve real new tokens of it).
+        if let Some(filter) = &self.token_filter {
+            if filter.admit(key, &self.location) == Admission::Refuse {
+                return Ok(None);
+            }
+        }
         self.within_budget()?;
         self.observe(Kind::UserByToken, self.inner.user_by_token(key))
     }
 
     fn token_key_max_chars(&self) -> Option<usize> {
         self.inner.token_key_max_chars()
+    }
+
+    fn token_keys_compare_exactly(&self) -> bool {
+        self.inner.token_keys_compare_exactly()
+    }
+
+    fn token_keys_after(&self, after: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.inner.token_keys_after(after, limit)
+    }
+
+    fn token_keys_of_user(&self, pk: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.token_keys_of_user(pk)
     }
 
     fn user_by_username(&self, username: &str) -> Result<Option<UserWithPassword>, StoreError> {

@@ -242,6 +242,16 @@ impl<E: Engine> ServerStore<E> {
             .transpose()
     }
 
+    /// The first column of every row, as text.
+    fn texts(&self, rows: Vec<Vec<Cell>>, what: &str) -> Result<Vec<String>, StoreError> {
+        rows.into_iter()
+            .map(|row| match row.into_iter().next() {
+                Some(Cell::Text(t)) => Ok(t),
+                _ => Err(self.decode_error(what)),
+            })
+            .collect()
+    }
+
     fn pk_param(queries: &Queries, pk: &UserPk) -> Param {
         match (pk, queries.pk_kind) {
             (UserPk::Int(n), _) => Param::Int(*n),
@@ -311,6 +321,37 @@ impl<E: Engine> Store for ServerStore<E> {
         let queries = self.queries(deadline)?;
         let rows = self.run(deadline, &queries.token_user, &[Param::Text(key.into())])?;
         rows.first().map(|row| self.user_of(row)).transpose()
+    }
+
+    /// PostgreSQL compares `varchar` byte for byte (Django's columns use a deterministic
+    /// collation); MySQL's collations do not.
+    fn token_keys_compare_exactly(&self) -> bool {
+        E::DIALECT == Dialect::Postgres
+    }
+
+    fn token_keys_after(&self, after: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        let deadline = self.deadline();
+        let Some(sql) = &self.queries(deadline)?.token_keys_after else {
+            return Err(self.error("no token table"));
+        };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.run(
+            deadline,
+            sql,
+            &[Param::Text(after.into()), Param::Int(limit)],
+        )?;
+        self.texts(rows, "a token key")
+    }
+
+    fn token_keys_of_user(&self, pk: &str) -> Result<Vec<String>, StoreError> {
+        let deadline = self.deadline();
+        let queries = self.queries(deadline)?;
+        let Some(sql) = &queries.token_keys_of_user else {
+            return Err(self.error("no token table"));
+        };
+        let pk = Self::pk_param(queries, &UserPk::Text(pk.into()));
+        let rows = self.run(deadline, sql, &[pk])?;
+        self.texts(rows, "a token key")
     }
 
     fn user_by_username(&self, username: &str) -> Result<Option<UserWithPassword>, StoreError> {

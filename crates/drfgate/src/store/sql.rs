@@ -204,6 +204,11 @@ pub(super) struct Queries {
     pub(super) permissions: Sql,
     pub(super) count_users: Sql,
     pub(super) count_tokens: Option<Sql>,
+    /// A page of the token table's keys, for the token filter's full load (keyset
+    /// pagination on the primary key `key`).
+    pub(super) token_keys_after: Option<Sql>,
+    /// One user's token keys, for the token filter's refresh after a notification.
+    pub(super) token_keys_of_user: Option<Sql>,
     pub(super) session_data: Option<Sql>,
     pub(super) blacklisted: Option<Sql>,
     pub(super) knox: Option<Sql>,
@@ -342,9 +347,33 @@ impl Queries {
                 &text,
             )
         });
+        let token = q(&schema.token_table);
+        let token_keys_after = tables.has_tokens.then(|| {
+            dialect.render(
+                &format!(
+                    "SELECT {key} FROM {token} WHERE {key_col} > {{0}} ORDER BY {key_col} \
+                     LIMIT {{1}}",
+                    key = dialect.as_text(&q("key")),
+                    key_col = q("key"),
+                ),
+                &[Kind::Text, Kind::Int],
+            )
+        });
+        let token_keys_of_user = tables.has_tokens.then(|| {
+            dialect.render(
+                &format!(
+                    "SELECT {key} FROM {token} t WHERE {compare}",
+                    key = dialect.as_text(&format!("t.{}", q("key"))),
+                    compare = pk_compare(&format!("t.{}", q("user_id")), "{0}"),
+                ),
+                &[pk_kind],
+            )
+        });
         Queries {
             dialect,
             pk_kind,
+            token_keys_after,
+            token_keys_of_user,
             token_user,
             user_by_username,
             user_by_pk,

@@ -123,6 +123,9 @@ struct Queries {
     permissions: String,
     count_users: String,
     count_tokens: Option<String>,
+    /// The token filter's page of keys and one user's keys (`token_filter.rs`).
+    token_keys_after: String,
+    token_keys_of_user: String,
     user_by_pk: String,
     /// `None` when the database has no `django_session` table.
     session_data: Option<String>,
@@ -397,7 +400,12 @@ impl Queries {
         let packages =
             packages::PackageQueries::build(conn, schema, &user_fields, &pk, &user_columns)
                 .map_err(|e| db_error(path, e))?;
+        let token = quote(&schema.token_table);
         Ok(Queries {
+            token_keys_after: format!(
+                "SELECT \"key\" FROM {token} WHERE \"key\" > ?1 ORDER BY \"key\" LIMIT ?2"
+            ),
+            token_keys_of_user: format!("SELECT \"key\" FROM {token} WHERE \"user_id\" = ?1"),
             user_by_pk,
             session_data,
             packages,
@@ -462,6 +470,35 @@ impl Store for SqliteStore {
             conn.prepare_cached(&queries.token_user)?
                 .query_row([key], read_user)
                 .optional()
+        })
+    }
+
+    /// `=` on a text column is SQLite's BINARY collation: byte for byte.
+    fn token_keys_compare_exactly(&self) -> bool {
+        true
+    }
+
+    fn token_keys_after(&self, after: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_connection(|conn, queries| {
+            let mut stmt = conn.prepare_cached(&queries.token_keys_after)?;
+            let rows = stmt.query_map(rusqlite::params![after, limit], |row| {
+                row.get::<_, String>(0)
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn token_keys_of_user(&self, pk: &str) -> Result<Vec<String>, StoreError> {
+        // Django's integer pk column holds integers: compare as one when the text is one.
+        let pk = match pk.parse::<i64>() {
+            Ok(n) => rusqlite::types::Value::Integer(n),
+            Err(_) => rusqlite::types::Value::Text(pk.to_string()),
+        };
+        self.with_connection(|conn, queries| {
+            let mut stmt = conn.prepare_cached(&queries.token_keys_of_user)?;
+            let rows = stmt.query_map([pk], |row| row.get::<_, String>(0))?;
+            rows.collect()
         })
     }
 

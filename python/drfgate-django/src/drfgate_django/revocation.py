@@ -12,8 +12,9 @@ handlers publish on Redis when settings name a server:
 and the gates' configs say `[revocation] source = "redis://127.0.0.1:6379/0"`.
 
 What is published is a user's primary key (never a token key), after the transaction commits,
-on: a user saved (except a save of `last_login` alone) or deleted; a DRF token or knox token
-deleted; a user's groups or permissions changed; a logout (user_logged_out). A group's
+on: a user saved (except a save of `last_login` alone) or deleted; a DRF token saved or deleted (a
+new token publishes "+" and its user's pk: it revokes nothing, but tells the gates' token filters
+that its key exists); a knox token deleted; a user's groups or permissions changed; a logout (user_logged_out). A group's
 permissions changing publishes `*` (every user). Changes that send no signal (QuerySet.update(),
 raw SQL) are not seen here; the PostgreSQL triggers see those too.
 
@@ -32,6 +33,7 @@ logger = logging.getLogger("drfgate_django.revocation")
 DEFAULT_CHANNEL = "drfgate_revocation"
 TIMEOUT_SECONDS = 1.0
 EVERYONE = "*"
+NEW_TOKEN = "+"
 
 
 def _settings():
@@ -129,6 +131,13 @@ def token_deleted(sender, instance, using="default", **kwargs):
         publish(instance.user_id, using)
 
 
+def token_saved(sender, instance, created=False, using="default", **kwargs):
+    """A new DRF token ("+pk": nothing to revoke, the gates' token filters read the user's keys
+    again); a token changed in place is revoked like a deleted one."""
+    if redis_url():
+        publish(NEW_TOKEN + str(instance.user_id) if created else instance.user_id, using)
+
+
 def user_links_changed(sender, instance, action, reverse, pk_set, using="default", **kwargs):
     """A user's groups or permissions (either side of the relation)."""
     if not redis_url() or action not in ("post_add", "post_remove", "post_clear", "pre_clear"):
@@ -174,6 +183,7 @@ def connect_signals():
         from rest_framework.authtoken.models import Token
 
         post_delete.connect(token_deleted, sender=Token, dispatch_uid=uid + ".token_deleted")
+        post_save.connect(token_saved, sender=Token, dispatch_uid=uid + ".token_saved")
     if apps.is_installed("knox"):
         from knox.models import get_token_model
 

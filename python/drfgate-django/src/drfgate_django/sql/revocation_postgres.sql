@@ -3,7 +3,9 @@
 -- at once ([revocation] source = "database" in the gate's config; docs/configuration.md).
 --
 -- A notification's payload is the user's primary key as text, or '*' when any user may be
--- concerned (a group's permissions changed). Token keys never travel. NOTIFY is delivered at
+-- concerned (a group's permissions changed), or '+' and the pk when the user has a new DRF token
+-- (nothing to revoke: the gates' token filters read that user's keys again). Token keys never
+-- travel. NOTIFY is delivered at
 -- commit, so a gate never reloads the row before the change is visible.
 --
 -- drfgate_django's migration 0001_revocation installs this on PostgreSQL (and re-installs it after
@@ -16,6 +18,7 @@
 -- The trigger: TG_ARGV is (the column holding the user's pk, the channel, the kind):
 --   'user'  the user table: any change but last_login (Django writes it at every login)
 --   'row'   a table with a user column (tokens, permission links)
+--   'token' DRF's token table: as 'row', and an insert notifies '+' || the user's pk
 --   'all'   a change that may concern every user
 CREATE OR REPLACE FUNCTION drfgate_revocation_notify() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -28,6 +31,10 @@ DECLARE
 BEGIN
     IF kind = 'all' THEN
         PERFORM pg_notify(channel, '*');
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' AND kind = 'token' THEN
+        PERFORM pg_notify(channel, '+' || (to_jsonb(NEW) ->> user_column));
         RETURN NULL;
     END IF;
     IF TG_OP = 'UPDATE' AND kind = 'user'
@@ -79,8 +86,11 @@ LANGUAGE plpgsql AS $$
 BEGIN
     -- A password changed, a user deactivated, made staff or not, deleted.
     PERFORM drfgate_revocation_trigger(user_table, 'UPDATE OR DELETE', user_pk, channel, 'user');
-    -- A token deleted (or moved to another user); a new token revokes nothing.
-    PERFORM drfgate_revocation_trigger(token_table, 'UPDATE OR DELETE', 'user_id', channel, 'row');
+    -- A token deleted (or moved to another user); a new token too ('+' and the pk): it revokes
+    -- nothing, but the gates' token filters learn that its key exists (a key they do not know,
+    -- during a flood of junk tokens, is refused without a query).
+    PERFORM drfgate_revocation_trigger(token_table, 'INSERT OR UPDATE OR DELETE', 'user_id',
+        channel, 'token');
     PERFORM drfgate_revocation_trigger(knox_table, 'UPDATE OR DELETE', 'user_id', channel, 'row');
     -- Permissions: a user's own, a user's groups, and a group's (every member: '*').
     PERFORM drfgate_revocation_trigger(user_table || '_user_permissions',
