@@ -42,6 +42,10 @@ the ports and paths swapped in).
                fourth request gets DRF's 429 and Retry-After from the gate
   valgrind     nginx with `master_process off` under Valgrind memcheck: no error (body
                requests included)
+  aroundauth   the differential's requests around authentication (hosts, Accept, ?format=,
+               format suffixes, fragments, absolute form; X-Forwarded-Host under a settings
+               variant): DRF's answers behind nginx without the module, or passed on where DRF
+               answers with a page the gate does not write (tests/conformance/around_auth_e2e.py)
   jwt          the tokens simplejwt and knox minted (tests/django/jwt_fixtures.py) on every JWT
                and knox view, through an nginx per SIMPLE_JWT config: DRF's answers (gunicorn's
                own), refusals never reach gunicorn (tests/conformance/jwt_e2e.py)
@@ -65,9 +69,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "conformance"))
+import around_auth_e2e  # noqa: E402  (hosts, negotiation, request targets, through the module and without)
 import gate_configs  # noqa: E402  (the conformance table's gate configs, as every suite writes them)
 import jwt_e2e  # noqa: E402  (the minted JWT and knox requests, through the module and without)
 import module_bodies  # noqa: E402  (session POST bodies read for the gate, shared with tests/apache)
+import session_e2e  # noqa: E402  (the settings variants' gate configs)
+import session_variants  # noqa: E402  (the host settings variants: refproj's settings modules)
 import throttle_e2e  # noqa: E402  (AnonRateThrottle through the module, histories in Redis)
 
 RUN = ROOT / "build" / "nginx" / "run"
@@ -159,13 +166,13 @@ def stop(process, sig=signal.SIGTERM):
 
 
 class Gunicorn:
-    def __init__(self, reached):
+    def __init__(self, reached, settings="nginx_settings", name="gunicorn"):
         self.port = free_port()
-        self.log = RUN / "gunicorn.log"
+        self.log = RUN / f"{name}.log"
         env = dict(os.environ, DRFGATE_DJANGO_DB=str(RUN / "db.sqlite3"),
                    DRFGATE_E2E_REACHED_LOG=str(reached),
                    DRFGATE_HANDOFF_SECRET_FILE=str(RUN / "handoff.key"),
-                   DJANGO_SETTINGS_MODULE="nginx_settings",
+                   DJANGO_SETTINGS_MODULE=settings,
                    PYTHONPATH=os.pathsep.join(str(p) for p in PYTHON_PATH))
         self.process = subprocess.Popen(
             [str(VENV_BIN / "gunicorn"), "reached_log:application", "--bind",
@@ -1048,6 +1055,73 @@ server {{
 }}"""
 
 
+# DRF behind nginx without the module: the same proxying as the example's location, to the
+# same upstream (the reference of test_around_auth).
+REFERENCE_SERVER = """
+server {{
+    listen 127.0.0.1:{port};
+    location / {{
+        proxy_set_header Host $http_host;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_pass http://django_app;
+    }}
+}}
+"""
+
+
+def test_around_auth(gunicorn, reached):
+    """The differential's requests around authentication (hosts, Accept, ?format=, format
+    suffixes, fragments, absolute-form targets; and X-Forwarded-Host/-Port under refproj's
+    `forwarded_hosts` settings, on a gunicorn of its own): the module answers what DRF answers
+    behind nginx without it, or passes on only what may pass (tests/conformance/
+    around_auth_e2e.py). One nginx per variant (drfgate_config is per http block), each with
+    the example's gated server and a reference server without the module."""
+    cases = json.loads(CASES.read_text())
+    names = [around_auth_e2e.DEFAULT] + list(session_variants.HOST_SETTINGS_VARIANTS)
+    default_text = (RUN / "drfgate.toml").read_text()
+    started, ports = [], {}
+    try:
+        for name in names:
+            if name == around_auth_e2e.DEFAULT:
+                app, config = gunicorn, RUN / "drfgate.toml"
+            else:
+                app = Gunicorn(reached.path, session_variants.settings_spec(name)["module"],
+                               f"gunicorn-{name}")
+                started.append(app)
+                config = RUN / f"around-{name}.toml"
+                config.write_text(session_e2e.config_text(name, default_text, RUN))
+            gated, reference = free_port(), free_port()
+            site = site_config(app.port, gated, config) + REFERENCE_SERVER.format(port=reference)
+            nginx = Nginx(f"around-{name}", site)
+            started.append(nginx)
+            nginx.wait(gated)
+            nginx.wait(reference)
+            ports[name] = (gated, reference)
+        mark = reached.mark()
+
+        def reached_identities():
+            out = {}
+            for record in reached.since(mark):
+                if record.get("case"):
+                    out.setdefault(record["case"], []).append(record.get("x_drfgate_user"))
+            return out
+
+        counts, failures = around_auth_e2e.run(
+            around_auth_e2e.requests(cases, names[1:]), lambda name: ports[name][0],
+            lambda name: ports[name][1], reached_identities)
+        crashes = [line for server in started if isinstance(server, Nginx)
+                   for line in server.error_log().splitlines() if "exited on signal" in line]
+    finally:
+        for server in reversed(started):
+            server.stop() if isinstance(server, Nginx) else stop(server.process)
+    check(not crashes, "an nginx worker crashed:\n" + "\n".join(crashes))
+    check(counts["requests"] >= 300 and counts["answered"] >= 100 and counts["allowed"] >= 30,
+          f"too few requests: {dict(counts)}")
+    check(not failures, f"{len(failures)} differences from DRF:\n" + "\n".join(failures[:60]))
+    print(f"  around auth: {around_auth_e2e.summary(counts)}, through nginx")
+
+
 def test_jwt(app_port, reached):
     """One nginx (one worker) per drfgate config of the JWT and knox views, as drfgate_config is
     per http block and SIMPLE_JWT global in a config. One request at a time: the reference
@@ -1161,7 +1235,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only",
                         default="conformance,identity,host,prefix,off,threads,logs,install,"
-                                "uwsgi,bodies,reload,badreload,throttle,jwt,valgrind")
+                                "uwsgi,bodies,reload,badreload,throttle,jwt,aroundauth,valgrind")
     parser.add_argument("--reloads", type=int, default=50)
     parser.add_argument("--python", type=Path,
                         help="the venv's python: the gate configs are drfgate_export's (make passes it)")
@@ -1218,6 +1292,8 @@ def main():
                 test_throttle(gunicorn)
             elif name == "jwt":
                 test_jwt(gunicorn.port, reached)
+            elif name == "aroundauth":
+                test_around_auth(gunicorn, reached)
             else:
                 raise Failure(f"no part {name!r}")
         errors = [line for line in nginx.error_log().splitlines()
