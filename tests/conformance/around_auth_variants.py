@@ -136,6 +136,23 @@ def add_around_auth_requests(generator):
         for auth in (None, GOOD_TOKEN):
             add(f"targets:{label}:{auth and auth[:9]!r}", "request targets", "token_ia", b"GET",
                 credentials(auth), target=target)
+    # The authority of an absolute-form target against the Host header: gunicorn keeps the
+    # Host header, Apache replaces it with the authority (http only), nginx keeps it.
+    for label, target, host in (
+        ("absolute form, allowed authority, Host not", b"http://127.0.0.1" + path("token_ia"), b"evil.example"),
+        ("absolute form, authority with port, Host not", b"http://localhost:8000" + path("token_ia"),
+         b"evil.example"),
+        ("absolute form https, allowed authority, Host not", b"https://localhost" + path("token_ia"),
+         b"evil.example"),
+        ("absolute form, authority not allowed, Host allowed", b"http://evil.example:80" + path("token_ia"),
+         b"localhost"),
+        ("absolute form, no path", b"http://127.0.0.1", b"127.0.0.1"),
+    ):
+        routed = target.endswith(b"/")
+        # No route: the config's `unmatched` policy answers (Django's 404 is its HTML page).
+        add(f"targets:{label}", "request targets", "token_ia" if routed else None, b"GET",
+            credentials(GOOD_TOKEN), target=target, host=host, may_pass=not routed,
+            compare="full" if routed else "status")
     # An https:// absolute-form target over plain HTTP: the connection, not the target, makes
     # the request secure (is_secure(), and so CSRF's Origin and Referer checks): a session's
     # unsafe request without a Referer passes, an https Origin is another origin.
