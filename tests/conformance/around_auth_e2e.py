@@ -43,7 +43,7 @@ def requests(cases, variants=()):
     generator = Generator(cases, [v for v in VIEWS if v in cases["views"]], lambda view: None)
     around_auth_variants.add_around_auth_requests(generator)
     for variant in variants:
-        around_auth_variants.add_forwarded_host_requests(generator, variant)
+        around_auth_variants.add_host_variant_requests(generator, variant)
     for request in generator.requests:
         request["variant"] = request.get("settings_variant") or DEFAULT
     return generator.requests

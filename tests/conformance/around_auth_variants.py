@@ -195,10 +195,36 @@ FORWARDED = [
 ]
 
 
-def add_forwarded_host_requests(generator, variant):
-    """The forwarded-host requests of settings variant `variant`, on the Token view."""
-    for label, host, forwarded in FORWARDED:
+# The `debug_hosts` settings variant (refproj with DEBUG = True and ALLOWED_HOSTS = []): Django
+# then allows the local names only, and refuses any other host with its technical 400 page,
+# which the gate leaves to Django (passes on): (label, Host, refused by Django).
+DEBUG_HOSTS = [
+    ("localhost", b"localhost", False),
+    ("upper case", b"LOCALHOST", False),
+    ("subdomain", b"a.localhost", False),
+    ("port", b"localhost:8000", False),
+    ("trailing dot", b"localhost.", False),
+    ("127.0.0.1 with port", b"127.0.0.1:9", False),
+    ("ipv6 with port", b"[::1]:8000", False),
+    ("testserver", b"testserver", True),
+    ("not local", b"evil.example", True),
+    ("empty", b"", True),
+    ("badlocalhost", b"badlocalhost", True),
+]
+
+
+def add_host_variant_requests(generator, variant):
+    """The requests of host settings variant `variant` (session_variants.HOST_SETTINGS_VARIANTS),
+    on the Token view."""
+    if variant == "forwarded_hosts":
+        rows = [(label, host, forwarded, False) for label, host, forwarded in FORWARDED]
+    elif variant == "debug_hosts":
+        rows = [(label, host, [], refused) for label, host, refused in DEBUG_HOSTS]
+    else:
+        raise ValueError(f"no requests for host settings variant {variant!r}")
+    for label, host, headers, may_pass in rows:
         for auth in (None, GOOD_TOKEN, BAD_TOKEN):
+            # Django's technical 400 page shows the request itself: status only.
             generator.add(f"{variant}: {label}: {auth and auth[:9]!r}", f"hosts ({variant})", "token_ia",
-                          b"GET", forwarded + credentials(auth))
-            generator.requests[-1].update(host=host, may_pass=False, settings_variant=variant)
+                          b"GET", headers + credentials(auth), compare="status" if may_pass else "full")
+            generator.requests[-1].update(host=host, may_pass=may_pass, settings_variant=variant)

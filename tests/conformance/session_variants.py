@@ -271,6 +271,13 @@ HOST_SETTINGS_VARIANTS = {
         },
         "fallbacks": [],
     },
+    # DEBUG with an empty ALLOWED_HOSTS: the local names only.
+    "debug_hosts": {
+        "module": "refproj.settings_debug_hosts",
+        "gate": {"ALLOWED_HOSTS": [], "DEBUG": True},
+        "allowed_hosts_as_given": True,
+        "fallbacks": [],
+    },
 }
 
 
@@ -297,7 +304,7 @@ def settings_config(text, variant, scratch, secret_key, allowed_hosts, toml_stri
     SECRET_KEY_FILE too); fallback keys go to a SECRET_KEY_FALLBACKS_FILE in `scratch`."""
     spec = settings_spec(variant)
     values = dict(spec["gate"])
-    if "ALLOWED_HOSTS" in values:
+    if "ALLOWED_HOSTS" in values and not spec.get("allowed_hosts_as_given"):
         values["ALLOWED_HOSTS"] = list(allowed_hosts) + [".example.test"] + (values["ALLOWED_HOSTS"] or [])
     if spec["fallbacks"]:
         path = scratch / f"{variant}-secret-key-fallbacks"
