@@ -71,14 +71,16 @@ endif
 # path differential (tests/paths, ≈ 8 s), a throttled view (≈ 2 s) and the minted simplejwt and
 # knox tokens against DRF behind Apache without the module (tests/conformance/jwt_e2e.py, ≈ 900
 # requests, ≈ 20 s on a loaded machine), and the differential's other session engines and settings
-# variants the same way (tests/conformance/session_e2e.py, ≈ 460 requests, ≈ 20 s), ≈ 90 s;
+# variants the same way (tests/conformance/session_e2e.py, ≈ 460 requests, ≈ 20 s), and the
+# differential's requests around authentication (hosts, negotiation, request targets,
+# X-Forwarded-Host: tests/conformance/around_auth_e2e.py, 322 requests, ≈ 10 s), ≈ 100 s;
 # `make test-apache` adds prefork, graceful restarts under load and restart memory (≈ 100 s).
 test: test-apache-quick
 
 test-apache-quick: $(if $(APACHE_SKIPPED),,apache-deps fixture-db oracle python-env)
 ifeq ($(APACHE_SKIPPED),)
 	$(MAKE) -C $(APACHE_MK_ROOT) apache-module APACHE_PROFILE=debug
-	$(APACHE_MK_ROOT)/tests/apache/run.sh --python $(DJANGO_MK_PYTHON) --only configtest,a,b,c,badreload,paths,throttle,jwt,sessions
+	$(APACHE_MK_ROOT)/tests/apache/run.sh --python $(DJANGO_MK_PYTHON) --only configtest,a,b,c,badreload,paths,throttle,jwt,sessions,aroundauth
 else
 	@echo "test-apache-quick: skipped (DRFGATE_SKIP=apache)"
 endif

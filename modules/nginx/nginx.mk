@@ -93,7 +93,8 @@ else
 	@echo "test-nginx-module: skipped (DRFGATE_SKIP=nginx)"
 endif
 
-# `make test` runs the whole suite (≈ a minute, most of it Valgrind).
+# `make test` runs the whole suite (≈ a minute, most of it Valgrind; the differential's
+# around-auth requests and session settings variants through the module, ≈ 20 s of it).
 test: test-nginx-module
 
 # Requests/s: the module vs auth_request → drfgate serve vs DRF refusing, and the module's

@@ -6,7 +6,7 @@ Run by tests/apache/run.sh (`make test-apache`), which installs the Debian packa
 the module first. Standard library only: this runs with Debian's python3 as root and starts
 Apache as root with User/Group www-data.
 
-Usage: e2e.py [--only a,b,c,e,f,configtest,restarts,paths,throttle,jwt,sessions] [--python VENV_PYTHON]
+Usage: e2e.py [--only a,b,c,e,f,configtest,restarts,paths,throttle,jwt,sessions,aroundauth] [--python VENV_PYTHON]
 """
 import argparse
 import base64
@@ -26,6 +26,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "conformance"))
+import around_auth_e2e  # noqa: E402  (hosts, negotiation, request targets, through the module and without)
 import gate_configs  # noqa: E402  (the conformance table's gate configs, as every suite writes them)
 import jwt_e2e  # noqa: E402  (the minted JWT and knox requests, through the module and without)
 import module_bodies  # noqa: E402  (session POST bodies read for the gate, shared with tests/nginx)
@@ -1007,6 +1008,65 @@ def sessions_through_apache(log, cases, db, scratch, python, names, default_view
           "may defer) give DRF's answers through Apache")
 
 
+def test_around_auth(log):
+    """(aroundauth) The differential's requests around authentication (hosts, Accept, ?format=,
+    format suffixes, fragments, absolute-form targets; and X-Forwarded-Host/-Port under
+    refproj's `forwarded_hosts` settings): the module answers what DRF answers behind Apache
+    without it, or passes on only what may pass (tests/conformance/around_auth_e2e.py)."""
+    cases = json.loads(CASES.read_text())
+    db = RUN / "data" / "db.sqlite3"
+    scratch = RUN / "around-auth-configs"  # not the Apache instance's own folder, which it empties
+    scratch.mkdir(exist_ok=True)
+    python = VENV / "bin" / "python"
+    default_views = [v for v in gate_configs.expressible_views(cases)
+                     if gate_configs.group_key(cases, v) == gate_configs.DEFAULT_BACKENDS]
+    try:
+        default_text = gate_configs.exported_configs(
+            cases, CASES, db, python, default_views)[gate_configs.DEFAULT_BACKENDS][0]
+    except gate_configs.ConfigError as error:
+        raise Failure(f"(aroundauth) {error}")
+    names = [around_auth_e2e.DEFAULT] + list(session_variants.HOST_SETTINGS_VARIANTS)
+    variants = []
+    for name in names:
+        config = scratch / f"{name}.toml"
+        if name == around_auth_e2e.DEFAULT:
+            config.write_text(default_text)
+            environment = {"DJANGO_SETTINGS_MODULE": "refproj.settings"}
+        else:
+            config.write_text(session_e2e.config_text(name, default_text, scratch))
+            environment = session_variants.settings_env(name)
+        script = RUN / "site" / f"around-{name}.wsgi"
+        script.write_text(
+            "import os\n"
+            f"os.environ['DRFGATE_DJANGO_DB'] = {str(db)!r}\n"
+            f"os.environ['DRFGATE_E2E_REACHED_LOG'] = {str(log.path)!r}\n"
+            + "".join(f"os.environ[{k!r}] = {v!r}\n" for k, v in environment.items())
+            + "from reached_log import application  # noqa: E402,F401\n")
+        variants.append((name, script, config))
+    subprocess.run(["chown", "-R", "www-data:www-data", str(RUN / "data"), str(scratch)], check=True)
+    all_requests = around_auth_e2e.requests(cases, names[1:])
+    with SessionApache("around-auth", variants) as apache:
+        mark = log.mark()
+
+        def reached_identities():
+            out = {}
+            for record in log.since(mark):
+                if record.get("case"):
+                    out.setdefault(record["case"], []).append(record["gate"].get("DRFGATE_USERNAME"))
+            return out
+
+        counts, failures = around_auth_e2e.run(
+            all_requests, lambda name: apache.variants[name][1],
+            lambda name: apache.variants[name][0], reached_identities)
+        errors = apache.error_log()
+    for bad in ("exit signal", "Segmentation", "panic"):
+        check(bad not in errors, f"(aroundauth) '{bad}' in the error log:\n{errors[-3000:]}")
+    check(counts["requests"] >= 300 and counts["answered"] >= 100 and counts["allowed"] >= 30,
+          f"(aroundauth) too few requests: {dict(counts)}")
+    check(not failures, f"(aroundauth) {len(failures)} differences from DRF:\n" + "\n".join(failures[:60]))
+    print(f"  around auth: {around_auth_e2e.summary(counts)}, through Apache")
+
+
 def test_bad_reload():
     """A graceful restart (SIGUSR1) and a restart (SIGHUP) with a drfgate config that no longer
     loads: Apache keeps running, the module logs once per restart why the file was refused,
@@ -1207,7 +1267,7 @@ def test_paths():
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--only",
-                        default="a,b,c,e,f,configtest,badreload,restarts,paths,throttle,jwt,sessions")
+                        default="a,b,c,e,f,configtest,badreload,restarts,paths,throttle,jwt,sessions,aroundauth")
     parser.add_argument("--python", type=Path,
                         help="the venv's python: the gate configs are drfgate_export's (make passes it)")
     args = parser.parse_args()
@@ -1240,6 +1300,8 @@ def main():
          lambda: test_jwt(log)),
         ("sessions", "(sessions) other session engines and settings variants: DRF's answers through "
                      "the module", lambda: test_sessions(log)),
+        ("aroundauth", "(aroundauth) hosts, negotiation, request targets, X-Forwarded-Host: DRF's "
+                       "answers through the module", lambda: test_around_auth(log)),
     ]
     failed = 0
     for key, title, step in steps:

@@ -8,6 +8,9 @@ DRF renders its answer with a renderer the gate does not write (the browsable AP
 answered, and then must agree with DRF."""
 
 GOOD_TOKEN = b"Token abcd1234"
+# john's session in the fixture database (tests/django/make_fixture_db.py), and a CSRF secret.
+JOHN_SESSION = b"sessionid=johnsessionkey000000000000000001"
+CSRF_SECRET = b"Zx8kq2LmN4pR7sTvW1yB3dF5gH6jK9cE"
 BAD_TOKEN = b"Token nope-not-a-token"
 
 # (label, Host header value)
@@ -87,7 +90,9 @@ def add_around_auth_requests(generator):
     for accept in ACCEPTS:
         for auth in (None, GOOD_TOKEN, BAD_TOKEN):
             headers = credentials(auth) + ([(b"Accept", accept)] if accept is not None else [])
-            add(f"negotiation:accept {accept[:40] if accept else accept!r}:{auth and auth[:9]!r}",
+            # Ids are unique: the Layer's copies find DRF's answer by them.
+            shown = accept if accept is None or len(accept) <= 40 else accept[:40] + b"... (%d bytes)" % len(accept)
+            add(f"negotiation:accept {shown!r}:{auth and auth[:9]!r}",
                 "negotiation", "token_ia", b"GET", headers, may_pass=True)
     for query in QUERIES:
         for auth in (None, GOOD_TOKEN, BAD_TOKEN):
@@ -131,3 +136,95 @@ def add_around_auth_requests(generator):
         for auth in (None, GOOD_TOKEN):
             add(f"targets:{label}:{auth and auth[:9]!r}", "request targets", "token_ia", b"GET",
                 credentials(auth), target=target)
+    # The authority of an absolute-form target against the Host header: gunicorn keeps the
+    # Host header, Apache replaces it with the authority (http only), nginx keeps it.
+    for label, target, host in (
+        ("absolute form, allowed authority, Host not", b"http://127.0.0.1" + path("token_ia"), b"evil.example"),
+        ("absolute form, authority with port, Host not", b"http://localhost:8000" + path("token_ia"),
+         b"evil.example"),
+        ("absolute form https, allowed authority, Host not", b"https://localhost" + path("token_ia"),
+         b"evil.example"),
+        ("absolute form, authority not allowed, Host allowed", b"http://evil.example:80" + path("token_ia"),
+         b"localhost"),
+        ("absolute form, no path", b"http://127.0.0.1", b"127.0.0.1"),
+    ):
+        routed = target.endswith(b"/")
+        # No route: the config's `unmatched` policy answers (Django's 404 is its HTML page).
+        add(f"targets:{label}", "request targets", "token_ia" if routed else None, b"GET",
+            credentials(GOOD_TOKEN), target=target, host=host, may_pass=not routed,
+            compare="full" if routed else "status")
+    # An https:// absolute-form target over plain HTTP: the connection, not the target, makes
+    # the request secure (is_secure(), and so CSRF's Origin and Referer checks): a session's
+    # unsafe request without a Referer passes, an https Origin is another origin.
+    if "session_ia" in generator.views:
+        session = [(b"Cookie", JOHN_SESSION + b"; csrftoken=" + CSRF_SECRET), (b"X-CSRFToken", CSRF_SECRET)]
+        for label, extra in (("no Referer", []), ("https Origin", [(b"Origin", b"https://127.0.0.1")]),
+                             ("http Origin", [(b"Origin", b"http://127.0.0.1")]),
+                             ("https Referer", [(b"Referer", b"https://127.0.0.1/x")])):
+            for scheme in (b"https://127.0.0.1", b"http://127.0.0.1", b""):
+                add(f"targets:session DELETE {scheme.decode() or 'origin-form'}, {label}", "request targets",
+                    "session_ia", b"DELETE", session + extra, target=scheme + path("session_ia"))
+
+
+# The `forwarded_hosts` settings variant (session_variants.HOST_SETTINGS_VARIANTS: refproj with
+# USE_X_FORWARDED_HOST and USE_X_FORWARDED_PORT, ALLOWED_HOSTS adding .example.test and
+# public.example): (label, Host, [(name, value), ...] of forwarded headers).
+FORWARDED = [
+    ("allowed, Host not", b"evil.example", [(b"X-Forwarded-Host", b"public.example")]),
+    ("allowed, with port", b"evil.example", [(b"X-Forwarded-Host", b"public.example:8443")]),
+    ("allowed, upper case, trailing dot", b"evil.example", [(b"X-Forwarded-Host", b"PUBLIC.EXAMPLE.")]),
+    ("allowed subdomain", b"127.0.0.1", [(b"X-Forwarded-Host", b"a.b.example.test:99")]),
+    ("not allowed, Host allowed", b"127.0.0.1", [(b"X-Forwarded-Host", b"evil.example")]),
+    ("empty, Host allowed", b"127.0.0.1", [(b"X-Forwarded-Host", b"")]),
+    ("comma list", b"127.0.0.1", [(b"X-Forwarded-Host", b"public.example, evil.example")]),
+    ("comma list, no space", b"127.0.0.1", [(b"X-Forwarded-Host", b"public.example,127.0.0.1")]),
+    ("comma list, both allowed", b"127.0.0.1", [(b"X-Forwarded-Host", b"public.example,public.example")]),
+    ("two headers", b"127.0.0.1", [(b"X-Forwarded-Host", b"public.example"),
+                                   (b"X-Forwarded-Host", b"public.example")]),
+    ("lower-case name", b"evil.example", [(b"x-forwarded-host", b"public.example")]),
+    ("spaces around", b"evil.example", [(b"X-Forwarded-Host", b"  public.example  ")]),
+    ("underscore name (dropped by the server)", b"127.0.0.1", [(b"X_Forwarded_Host", b"evil.example")]),
+    ("empty port", b"127.0.0.1", [(b"X-Forwarded-Host", b"public.example:")]),
+    ("underscore", b"127.0.0.1", [(b"X-Forwarded-Host", b"a_b.example.test")]),
+    ("ipv6", b"evil.example", [(b"X-Forwarded-Host", b"[::1]:8000")]),
+    ("with port header", b"evil.example", [(b"X-Forwarded-Host", b"public.example"),
+                                           (b"X-Forwarded-Port", b"8443")]),
+    ("port header alone", b"127.0.0.1", [(b"X-Forwarded-Port", b"8443")]),
+    ("port header, Host not allowed", b"evil.example", [(b"X-Forwarded-Port", b"443")]),
+    ("port header junk", b"localhost", [(b"X-Forwarded-Port", b"abc, 1")]),
+]
+
+
+# The `debug_hosts` settings variant (refproj with DEBUG = True and ALLOWED_HOSTS = []): Django
+# then allows the local names only, and refuses any other host with its technical 400 page,
+# which the gate leaves to Django (passes on): (label, Host, refused by Django).
+DEBUG_HOSTS = [
+    ("localhost", b"localhost", False),
+    ("upper case", b"LOCALHOST", False),
+    ("subdomain", b"a.localhost", False),
+    ("port", b"localhost:8000", False),
+    ("trailing dot", b"localhost.", False),
+    ("127.0.0.1 with port", b"127.0.0.1:9", False),
+    ("ipv6 with port", b"[::1]:8000", False),
+    ("testserver", b"testserver", True),
+    ("not local", b"evil.example", True),
+    ("empty", b"", True),
+    ("badlocalhost", b"badlocalhost", True),
+]
+
+
+def add_host_variant_requests(generator, variant):
+    """The requests of host settings variant `variant` (session_variants.HOST_SETTINGS_VARIANTS),
+    on the Token view."""
+    if variant == "forwarded_hosts":
+        rows = [(label, host, forwarded, False) for label, host, forwarded in FORWARDED]
+    elif variant == "debug_hosts":
+        rows = [(label, host, [], refused) for label, host, refused in DEBUG_HOSTS]
+    else:
+        raise ValueError(f"no requests for host settings variant {variant!r}")
+    for label, host, headers, may_pass in rows:
+        for auth in (None, GOOD_TOKEN, BAD_TOKEN):
+            # Django's technical 400 page shows the request itself: status only.
+            generator.add(f"{variant}: {label}: {auth and auth[:9]!r}", f"hosts ({variant})", "token_ia",
+                          b"GET", headers + credentials(auth), compare="status" if may_pass else "full")
+            generator.requests[-1].update(host=host, may_pass=may_pass, settings_variant=variant)

@@ -53,6 +53,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -79,6 +80,10 @@ DEFAULT_BACKENDS = gate_configs.DEFAULT_BACKENDS
 # Session engines besides the default db, each with its own gunicorn and drfgate serve.
 OTHER_ENGINES = ("django.contrib.sessions.backends.signed_cookies", "django.contrib.sessions.backends.cached_db",
                  "django.contrib.sessions.backends.cache")
+
+
+# The features of around_auth_variants.add_around_auth_requests' requests.
+AROUND_AUTH_FEATURES = ("hosts", "negotiation", "request targets")
 
 
 class SetupError(RuntimeError):
@@ -293,6 +298,14 @@ def drf_user(response):
         return None
 
 
+def page_text(response):
+    """The body, with the CSRF tokens of a browsable API page (masked anew for every answer)
+    blanked out."""
+    if (response.header("content-type") or "").startswith("text/html"):
+        return re.sub(rb"\b[A-Za-z0-9]{64}\b", b"<csrf token>", response.body)
+    return response.body
+
+
 def compare(request, drf, gate):
     """("agree" | "parsers agree" | "deferred" | "not comparable" | "differ", details)."""
     via_proxy = request.get("via_proxy")
@@ -303,7 +316,9 @@ def compare(request, drf, gate):
             return "differ", f"drfgate deferred, DRF answered {drf.status} {drf.body!r}"
         if gate.header("x-drfgate-user") is not None:
             return "differ", "drfgate deferred but handed on a user"
-        if via_proxy and (gate.status, gate.body) != (drf.status, drf.body):
+        same = (gate.status == drf.status if request["compare"] == "status"
+                else (gate.status, page_text(gate)) == (drf.status, page_text(drf)))
+        if via_proxy and not same:
             return "differ", (f"deferred, but DRF behind the Layer answered {gate.status} {gate.body!r} "
                               f"where DRF answers {drf.status} {drf.body!r}")
         return "deferred", f"the application's DRF answered {drf.status}"
@@ -425,10 +440,16 @@ def main():
     parser.add_argument("--only-variants", metavar="NAME,...",
                         help="only the requests of these session engines and settings variants ("
                              + ", ".join([e.rsplit(".", 1)[-1] for e in OTHER_ENGINES]
-                                         + list(session_variants.SETTINGS_VARIANTS)) + ")")
+                                         + list(session_variants.SETTINGS_VARIANTS)
+                                         + list(session_variants.HOST_SETTINGS_VARIANTS)) + ")")
+    parser.add_argument("--only-features", metavar="PREFIX,...",
+                        help="only the requests whose feature starts with one of these (e.g. "
+                             "hosts,negotiation,request targets), besides --only-variants' ones")
     arguments = parser.parse_args()
     only = set(arguments.only_variants.split(",")) if arguments.only_variants else set()
-    known = {e.rsplit(".", 1)[-1] for e in OTHER_ENGINES} | set(session_variants.SETTINGS_VARIANTS)
+    known = ({e.rsplit(".", 1)[-1] for e in OTHER_ENGINES} | set(session_variants.SETTINGS_VARIANTS)
+             | set(session_variants.HOST_SETTINGS_VARIANTS))
+    features = tuple(arguments.only_features.split(",")) if arguments.only_features else ()
     if only - known:
         parser.error(f"--only-variants: unknown {', '.join(sorted(only - known))}")
     sys.path.insert(0, str(DJANGO_DIR))
@@ -508,9 +529,15 @@ def main():
         with_variants = "session_ia" in drivable and not arguments.table_only
         engines = [e for e in OTHER_ENGINES if with_variants]
         settings_variants = [v for v in session_variants.SETTINGS_VARIANTS if with_variants]
-        if only:
+        # Settings variants without sessions: refproj under other host settings.
+        host_variants = [v for v in session_variants.HOST_SETTINGS_VARIANTS
+                         if "token_ia" in drivable and not arguments.table_only]
+        if only or features:
             engines = [e for e in engines if e.rsplit(".", 1)[-1] in only]
             settings_variants = [v for v in settings_variants if v in only]
+            host_variants = [v for v in host_variants if v in only]
+        for variant in host_variants:
+            around_auth_variants.add_host_variant_requests(generator, variant)
         try:
             for engine in engines:
                 made = engine
@@ -524,9 +551,11 @@ def main():
             print(f"differential: making {made} sessions failed:\n{error.stderr.decode(errors='replace')}",
                   file=sys.stderr)
             return 2
-        if only:
+        settings_variants += host_variants
+        if only or features:
             generator.requests = [r for r in generator.requests
-                                  if r.get("engine") or r.get("settings_variant")]
+                                  if r.get("engine") or r.get("settings_variant")
+                                  or (features and r["feature"].startswith(features))]
         if arguments.layer_proxy:
             # The body requests, and every request of another engine or settings variant, through
             # the Layer in front of the same gunicorn.
@@ -549,6 +578,23 @@ def main():
                      may_defer=False, via_proxy=True, drf_of=r["id"])
                 for r in originals
             ]
+            # The requests around authentication (around_auth_variants: hosts, negotiation,
+            # request targets) too, under the same `may_pass` rule: passed on, DRF behind the
+            # Layer must answer what DRF answers. Each reuses DRF's answer to the same request.
+            around = [r for r in generator.requests
+                      if r["feature"].startswith(AROUND_AUTH_FEATURES) and not r.get("via_proxy")
+                      and not r.get("settings_variant")]
+            generator.requests += [
+                dict(r, feature=r["feature"] + " (Layer)", id=r["id"] + " (Layer)",
+                     may_defer=False, via_proxy=True, drf_of=r["id"])
+                for r in around
+            ]
+            originals += around
+            kept = [r["id"] for r in originals]
+            if len(set(kept)) != len(kept):
+                print("differential: two requests share an id, so a Layer copy would take another's "
+                      "DRF answer", file=sys.stderr)
+                return 2
             for request in originals:
                 request["keep_drf"] = True
         started = time.monotonic()
@@ -576,8 +622,9 @@ def main():
         results = list(zip(generator.requests, outcomes))
         differences = report(results, excluded, time.monotonic() - started, arguments.verbose)
         if second:
-            print(f"of which {len(second)} requests to JWT and knox views through the Layer, compared "
-                  f"with DRF's answer to the same request for serve, in {second_seconds:.1f} s")
+            print(f"of which {len(second)} requests through the Layer (to JWT and knox views, and around "
+                  f"authentication), compared with DRF's answer to the same request for serve, in "
+                  f"{second_seconds:.1f} s")
     return 1 if differences else 0
 
 

@@ -258,9 +258,36 @@ SETTINGS_VARIANTS = {
 }
 
 
+# Settings variants without sessions of their own: what Django answers before authentication
+# under other settings (tests/conformance/around_auth_variants.py sends their requests).
+HOST_SETTINGS_VARIANTS = {
+    # A proxy's X-Forwarded-Host and X-Forwarded-Port trusted.
+    "forwarded_hosts": {
+        "module": "refproj.settings_forwarded_hosts",
+        "gate": {
+            "ALLOWED_HOSTS": ["public.example"],  # after gate_configs.ALLOWED_HOSTS + [".example.test"]
+            "USE_X_FORWARDED_HOST": True,
+            "USE_X_FORWARDED_PORT": True,
+        },
+        "fallbacks": [],
+    },
+    # DEBUG with an empty ALLOWED_HOSTS: the local names only.
+    "debug_hosts": {
+        "module": "refproj.settings_debug_hosts",
+        "gate": {"ALLOWED_HOSTS": [], "DEBUG": True},
+        "allowed_hosts_as_given": True,
+        "fallbacks": [],
+    },
+}
+
+
+def settings_spec(variant):
+    return SETTINGS_VARIANTS.get(variant) or HOST_SETTINGS_VARIANTS[variant]
+
+
 def settings_env(variant):
     """The environment of refproj under `variant`'s settings module."""
-    return {"DJANGO_SETTINGS_MODULE": SETTINGS_VARIANTS[variant]["module"]}
+    return {"DJANGO_SETTINGS_MODULE": settings_spec(variant)["module"]}
 
 
 def toml_value(value, toml_string):
@@ -275,10 +302,10 @@ def settings_config(text, variant, scratch, secret_key, allowed_hosts, toml_stri
     """The gate's config for `variant`: `text` (a config of the default backends, hand-written
     or exported) with the variant's [django] keys in place of its own (a SECRET_KEY replaces
     SECRET_KEY_FILE too); fallback keys go to a SECRET_KEY_FALLBACKS_FILE in `scratch`."""
-    spec = SETTINGS_VARIANTS[variant]
+    spec = settings_spec(variant)
     values = dict(spec["gate"])
-    if "ALLOWED_HOSTS" in values:
-        values["ALLOWED_HOSTS"] = list(allowed_hosts) + [".example.test"]
+    if "ALLOWED_HOSTS" in values and not spec.get("allowed_hosts_as_given"):
+        values["ALLOWED_HOSTS"] = list(allowed_hosts) + [".example.test"] + (values["ALLOWED_HOSTS"] or [])
     if spec["fallbacks"]:
         path = scratch / f"{variant}-secret-key-fallbacks"
         path.write_text("".join((k or secret_key) + "\n" for k in spec["fallbacks"]), "utf-8")

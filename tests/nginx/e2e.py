@@ -42,6 +42,14 @@ the ports and paths swapped in).
                fourth request gets DRF's 429 and Retry-After from the gate
   valgrind     nginx with `master_process off` under Valgrind memcheck: no error (body
                requests included)
+  aroundauth   the differential's requests around authentication (hosts, Accept, ?format=,
+               format suffixes, fragments, absolute form; X-Forwarded-Host under a settings
+               variant): DRF's answers behind nginx without the module, or passed on where DRF
+               answers with a page the gate does not write (tests/conformance/around_auth_e2e.py)
+  sessions     the differential's settings variants with sessions (CSRF_USE_SESSIONS, other
+               names, a fallback key; CSRF_COOKIE_DOMAIN with X-Forwarded-Port): DRF's answers
+               behind nginx without the module, deferred only where the Layer may defer
+               (tests/conformance/session_e2e.py)
   jwt          the tokens simplejwt and knox minted (tests/django/jwt_fixtures.py) on every JWT
                and knox view, through an nginx per SIMPLE_JWT config: DRF's answers (gunicorn's
                own), refusals never reach gunicorn (tests/conformance/jwt_e2e.py)
@@ -65,9 +73,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "conformance"))
+import around_auth_e2e  # noqa: E402  (hosts, negotiation, request targets, through the module and without)
 import gate_configs  # noqa: E402  (the conformance table's gate configs, as every suite writes them)
 import jwt_e2e  # noqa: E402  (the minted JWT and knox requests, through the module and without)
 import module_bodies  # noqa: E402  (session POST bodies read for the gate, shared with tests/apache)
+import session_e2e  # noqa: E402  (the settings variants' gate configs)
+import session_variants  # noqa: E402  (the host settings variants: refproj's settings modules)
 import throttle_e2e  # noqa: E402  (AnonRateThrottle through the module, histories in Redis)
 
 RUN = ROOT / "build" / "nginx" / "run"
@@ -159,13 +170,13 @@ def stop(process, sig=signal.SIGTERM):
 
 
 class Gunicorn:
-    def __init__(self, reached):
+    def __init__(self, reached, settings="nginx_settings", name="gunicorn"):
         self.port = free_port()
-        self.log = RUN / "gunicorn.log"
+        self.log = RUN / f"{name}.log"
         env = dict(os.environ, DRFGATE_DJANGO_DB=str(RUN / "db.sqlite3"),
                    DRFGATE_E2E_REACHED_LOG=str(reached),
                    DRFGATE_HANDOFF_SECRET_FILE=str(RUN / "handoff.key"),
-                   DJANGO_SETTINGS_MODULE="nginx_settings",
+                   DJANGO_SETTINGS_MODULE=settings,
                    PYTHONPATH=os.pathsep.join(str(p) for p in PYTHON_PATH))
         self.process = subprocess.Popen(
             [str(VENV_BIN / "gunicorn"), "reached_log:application", "--bind",
@@ -1048,6 +1059,131 @@ server {{
 }}"""
 
 
+# DRF behind nginx without the module: the same proxying as the example's location, to the
+# same upstream (the reference of test_around_auth).
+REFERENCE_SERVER = """
+server {{
+    listen 127.0.0.1:{port};
+    location / {{
+        proxy_set_header Host $http_host;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_pass http://django_app;
+    }}
+}}
+"""
+
+
+class VariantServers:
+    """For each variant of refproj (a settings module), nginx with the example's gated server
+    (that variant's drfgate config) and a reference server without the module (REFERENCE_SERVER)
+    in front of a gunicorn of the variant's; one nginx each, as drfgate_config is per http block.
+    The variant "default" is the suite's own gunicorn and config. `ports[name]`: (gated,
+    reference)."""
+
+    def __init__(self, gunicorn, reached, names):
+        self.gunicorn, self.reached, self.names = gunicorn, reached, names
+        self.started, self.ports = [], {}
+
+    def __enter__(self):
+        default_text = (RUN / "drfgate.toml").read_text()
+        try:
+            for name in self.names:
+                if name == around_auth_e2e.DEFAULT:
+                    app, config = self.gunicorn, RUN / "drfgate.toml"
+                else:
+                    app = Gunicorn(self.reached.path, session_variants.settings_spec(name)["module"],
+                                   f"gunicorn-{name}")
+                    self.started.append(app)
+                    config = RUN / f"variant-{name}.toml"
+                    config.write_text(session_e2e.config_text(name, default_text, RUN))
+                gated, reference = free_port(), free_port()
+                site = site_config(app.port, gated, config) + REFERENCE_SERVER.format(port=reference)
+                nginx = Nginx(f"variant-{name}", site)
+                self.started.append(nginx)
+                nginx.wait(gated)
+                nginx.wait(reference)
+                self.ports[name] = (gated, reference)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def crashes(self):
+        return [line for server in self.started if isinstance(server, Nginx)
+                for line in server.error_log().splitlines() if "exited on signal" in line]
+
+    def __exit__(self, *exc):
+        for server in reversed(self.started):
+            server.stop() if isinstance(server, Nginx) else stop(server.process)
+
+
+def tagged_records(reached, mark):
+    """{case: [record, ...]} of the tagged requests that reached gunicorn since `mark`."""
+    out = {}
+    for record in reached.since(mark):
+        if record.get("case"):
+            out.setdefault(record["case"], []).append(record)
+    return out
+
+
+def test_around_auth(gunicorn, reached):
+    """The differential's requests around authentication (hosts, Accept, ?format=, format
+    suffixes, fragments, absolute-form targets; and X-Forwarded-Host/-Port under refproj's
+    `forwarded_hosts` settings, on a gunicorn of its own): the module answers what DRF answers
+    behind nginx without it, or passes on only what may pass (tests/conformance/
+    around_auth_e2e.py)."""
+    cases = json.loads(CASES.read_text())
+    names = [around_auth_e2e.DEFAULT] + list(session_variants.HOST_SETTINGS_VARIANTS)
+    with VariantServers(gunicorn, reached, names) as servers:
+        mark = reached.mark()
+        counts, failures = around_auth_e2e.run(
+            around_auth_e2e.requests(cases, names[1:]), lambda name: servers.ports[name][0],
+            lambda name: servers.ports[name][1],
+            lambda: {case: [r.get("x_drfgate_user") for r in records]
+                     for case, records in tagged_records(reached, mark).items()})
+        crashes = servers.crashes()
+    check(not crashes, "an nginx worker crashed:\n" + "\n".join(crashes))
+    check(counts["requests"] >= 300 and counts["answered"] >= 100 and counts["allowed"] >= 30,
+          f"too few requests: {dict(counts)}")
+    check(not failures, f"{len(failures)} differences from DRF:\n" + "\n".join(failures[:60]))
+    print(f"  around auth: {around_auth_e2e.summary(counts)}, through nginx")
+
+
+def test_session_settings(gunicorn, reached):
+    """The differential's settings variants with sessions (session_variants.SETTINGS_VARIANTS:
+    csrf_sessions, csrf_domain: CSRF_USE_SESSIONS, other names, a fallback key,
+    CSRF_COOKIE_DOMAIN with X-Forwarded-Port under USE_X_FORWARDED_PORT), sessions made by
+    Django for each: the module answers what DRF answers behind nginx without it, and defers
+    only what the Layer may defer (the port of a Referer without X-Forwarded-Port is the
+    application server's, which nginx does not know) (tests/conformance/session_e2e.py)."""
+    cases = json.loads(CASES.read_text())
+    names = list(session_variants.SETTINGS_VARIANTS)
+    python = EXPORT_PYTHON or VENV_BIN / "python"
+    try:
+        sessions = {name: session_e2e.make_sessions(name, python, ROOT / "tests" / "django",
+                                                    RUN / "db.sqlite3") for name in names}
+    except subprocess.CalledProcessError as error:
+        raise Failure(f"making sessions failed:\n{error.stderr.decode(errors='replace')}")
+    all_requests = session_e2e.requests(cases, sessions)
+    with VariantServers(gunicorn, reached, names) as servers:
+        mark = reached.mark()
+        # session_e2e reads the identity as Apache's DRFGATE_USERNAME; nginx's is a header.
+        counts, failures = session_e2e.run(
+            all_requests, lambda name: servers.ports[name][0], lambda name: servers.ports[name][1],
+            lambda: {case: [{"gate": {"DRFGATE_USERNAME": r.get("x_drfgate_user")}} for r in records]
+                     for case, records in tagged_records(reached, mark).items()})
+        crashes = servers.crashes()
+    check(not crashes, "an nginx worker crashed:\n" + "\n".join(crashes))
+    check(all(counts[name] >= 100 for name in names) and counts["allowed"] >= 50,
+          f"too few requests: {dict(counts)}")
+    check(not failures, f"{len(failures)} differences from DRF:\n" + "\n".join(failures[:60]))
+    print(f"  session settings: {sum(counts[n] for n in names)} requests ("
+          + ", ".join(f"{n} {counts[n]}" for n in names)
+          + f"; {counts['allowed']} allowed by DRF, {counts['deferred']} deferred where the Layer may "
+          "defer) give DRF's answers through nginx")
+
+
 def test_jwt(app_port, reached):
     """One nginx (one worker) per drfgate config of the JWT and knox views, as drfgate_config is
     per http block and SIMPLE_JWT global in a config. One request at a time: the reference
@@ -1161,7 +1297,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only",
                         default="conformance,identity,host,prefix,off,threads,logs,install,"
-                                "uwsgi,bodies,reload,badreload,throttle,jwt,valgrind")
+                                "uwsgi,bodies,reload,badreload,throttle,jwt,aroundauth,sessions,valgrind")
     parser.add_argument("--reloads", type=int, default=50)
     parser.add_argument("--python", type=Path,
                         help="the venv's python: the gate configs are drfgate_export's (make passes it)")
@@ -1218,6 +1354,10 @@ def main():
                 test_throttle(gunicorn)
             elif name == "jwt":
                 test_jwt(gunicorn.port, reached)
+            elif name == "aroundauth":
+                test_around_auth(gunicorn, reached)
+            elif name == "sessions":
+                test_session_settings(gunicorn, reached)
             else:
                 raise Failure(f"no part {name!r}")
         errors = [line for line in nginx.error_log().splitlines()

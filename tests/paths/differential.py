@@ -30,10 +30,11 @@ Checked for every request (a failure names the check):
               with DRF's status and body.
   allowed     REFERENCE: a view ran: GATED ran the same view (the gate did not refuse).
   no view     REFERENCE: no view ran (the server's own 400/404, Django's 404 or APPEND_SLASH
-              301): GATED ran no view, with the same status, or the gate refused it (counted
-              as "stricter": the gate cannot know that Django would 404, e.g. an encoded
-              slash a route matches on the raw target; with the hand-written config, the gate
-              also applies DRF's defaults to paths no route matches).
+              301): GATED ran no view, with the same status. Only where the server refused
+              the request before Django (gunicorn's 400 for raw octets in the target) may the
+              gate refuse it instead (counted as "stricter"), and then with DRF's answer to
+              the same path spelt with escapes (its reference answer in this run). A gate
+              refusal where Django answered (its 404, APPEND_SLASH's 301) is a failure.
   same path   both reached Django: Django resolved the same url_name behind both (the gate
               does not change what the application sees).
 
@@ -367,9 +368,19 @@ def parse(raw):
 DRF_REFUSALS = (401, 403, 405)
 
 
-def judge(reference, gated):
+def percent_encoded(template):
+    """The template with every octet above 0x7F as its %XX escape: the same path_info for
+    Django (WSGI decodes the escapes to the same octets), which servers that refuse raw
+    octets in a target (gunicorn) do let through."""
+    return "".join(f"%{ord(c):02X}" if ord(c) > 0x7F else c for c in template)
+
+
+def judge(reference, gated, equivalent=None):
     """(outcome, [failures]); outcome is what the reference did: "view", "refused", "no view",
-    and "stricter" when the gate refused a request on which DRF never ran."""
+    and "stricter" when the gate refused a request the server in front of Django refused
+    itself, so DRF never ran. `equivalent`: the reference's answer to the same path spelt
+    with escapes (percent_encoded), which is what DRF answers to it where the server lets
+    it through: the gate's refusal must be that one."""
     failures = []
     if gated.reached_django and gated.probe("judged") != gated.probe("resolved"):
         failures.append(("route", f"the gate judged {gated.probe('judged')!r}, Django resolved "
@@ -400,8 +411,20 @@ def judge(reference, gated):
         if gated.view_ran:
             failures.append(("no view", "no view ran without the gate, but one RAN behind it"))
         elif gated.status != reference.status:
-            if not gated.reached_django and gated.status in (401, 403):
+            if (not reference.reached_django and not gated.reached_django
+                    and gated.status in (401, 403)):
+                # The server refused it before Django (gunicorn's 400 for raw octets): the gate
+                # answers what DRF answers to the same path where a server passes it on.
                 outcome = "stricter"
+                if equivalent is None:
+                    failures.append(("no view", "the server refused it and the gate answered "
+                                                f"{gated.status}; no escaped spelling of this "
+                                                "path to know DRF's answer by"))
+                elif (equivalent.view_ran or (gated.status, gated.json())
+                        != (equivalent.status, equivalent.json())):
+                    failures.append(("no view", "the server refused it; the gate answered "
+                                                f"{gated.status} {gated.body!r}, DRF answers its "
+                                                f"escaped spelling {equivalent.summary()}"))
             else:
                 failures.append(("no view", f"status {reference.status} without the gate, "
                                             f"{gated.status} behind it"))
@@ -429,9 +452,12 @@ def run(front_end, gated_port, reference_port, results_file=None, extra_spelling
     table = OrderedDict()
     failures = OrderedDict()
     lines = []
+    references = {(p[2], p[3], p[4], p[6]): reference for p, (reference, _) in results}
     for probe, (reference, gated) in results:
-        _, group, method, template, credential, _, _ = probe
-        outcome, problems = judge(reference, gated)
+        _, group, method, template, credential, _, headers = probe
+        escaped = percent_encoded(template)
+        equivalent = references.get((method, escaped, credential, headers)) if escaped != template else None
+        outcome, problems = judge(reference, gated, equivalent)
         lines.append(json.dumps({
             "group": group, "method": method, "target": template, "credential": credential,
             "outcome": outcome, "failures": problems,

@@ -210,8 +210,9 @@
 //!
 //! WSGI servers hand Django facts that are not in the HTTP request: whether the connection
 //! is HTTPS, and `REMOTE_USER` (set by the web server after its own authentication). A
-//! front end that knows them puts a [`ConnectionInfo`] in the request's extensions; an
-//! absolute `https://` request URI also counts as secure.
+//! front end that knows them puts a [`ConnectionInfo`] in the request's extensions. An
+//! absolute-form `https://` request target does not make a request secure: WSGI servers take
+//! the scheme from the connection, not from what the client wrote.
 //!
 //! [tower]: https://docs.rs/tower
 

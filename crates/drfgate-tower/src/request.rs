@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use drfgate::HeaderSource;
 use http::request::Parts;
-use http::uri::Scheme;
 use http::HeaderMap;
 
 /// What a WSGI server would tell Django beyond the HTTP request itself. Put it in the
@@ -52,7 +51,10 @@ impl HeaderSource for HttpHeaders<'_> {
 pub(crate) fn with_gate_request<T>(parts: &Parts, f: impl FnOnce(&drfgate::Request<'_>) -> T) -> T {
     let headers = HttpHeaders(&parts.headers);
     let connection = parts.extensions.get::<ConnectionInfo>();
-    let secure = parts.uri.scheme() == Some(&Scheme::HTTPS) || connection.is_some_and(|c| c.secure);
+    // The connection's, never the target's: an absolute-form `https://` target sent over plain
+    // HTTP is not secure to any WSGI server (gunicorn and mod_wsgi take the scheme from the
+    // connection), so Django's CSRF Origin and Referer checks stay those of HTTP.
+    let secure = connection.is_some_and(|c| c.secure);
     let request = drfgate::Request::new(parts.method.as_str().as_bytes(), path_of(parts))
         .with_headers(&headers)
         .with_remote_user(connection.and_then(|c| c.remote_user.as_deref()))
@@ -123,7 +125,7 @@ mod tests {
             .unwrap()
             .into_parts();
         parts.extensions.insert(ConnectionInfo {
-            secure: false,
+            secure: true,
             remote_user: Some(Bytes::from_static(b"john")),
             remote_addr: Some(Bytes::from_static(b"203.0.113.7")),
         });
@@ -145,5 +147,26 @@ mod tests {
             assert!(!request.secure);
             assert_eq!(request.remote_user, None);
         });
+    }
+
+    #[test]
+    fn an_https_target_over_plain_http_is_not_secure() {
+        // gunicorn and mod_wsgi ignore the absolute form's scheme (wsgi.url_scheme is the
+        // connection's): the differential's "request targets" DELETEs with a session.
+        for connection in [None, Some(ConnectionInfo::default())] {
+            let (mut parts, ()) = http::Request::builder()
+                .method("DELETE")
+                .uri("https://127.0.0.1/api/session-ia/")
+                .body(())
+                .unwrap()
+                .into_parts();
+            if let Some(connection) = connection {
+                parts.extensions.insert(connection);
+            }
+            with_gate_request(&parts, |request| {
+                assert_eq!(request.path, b"/api/session-ia/");
+                assert!(!request.secure);
+            });
+        }
     }
 }
