@@ -114,3 +114,24 @@ fn mariadb_over_its_socket() {
     };
     assert_eq!(deny.status, 503);
 }
+
+/// A gate whose pool holds PostgreSQL connections dropped on an async thread, as `drfgate serve`
+/// drops its policy on SIGHUP and SIGTERM and a tower server drops its service: each connection
+/// owns a runtime, and dropping a tokio runtime there used to panic ("Cannot drop a runtime in
+/// a context where blocking is not allowed").
+#[cfg(feature = "postgres")]
+#[test]
+fn a_gate_holding_postgres_connections_drops_on_an_async_thread() {
+    if skip::requested_for("postgres") {
+        eprintln!("skipped (DRFGATE_SKIP=postgres)");
+        return;
+    }
+    let database = server_database("postgres");
+    let gate = gate_on(&database);
+    // A lookup, so the pool holds an open connection and its runtime.
+    assert!(matches!(get(&gate, "abcd1234"), Decision::Allow(Some(_))));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async move { drop(gate) });
+}

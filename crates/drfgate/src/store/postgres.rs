@@ -29,9 +29,36 @@ pub(super) struct Postgres {
 }
 
 pub(super) struct PgConn {
-    runtime: Runtime,
+    runtime: ConnRuntime,
     client: Client,
     statements: HashMap<String, Statement>,
+}
+
+/// A connection's runtime, shut down without waiting when the connection is dropped. A plain
+/// `Runtime` panics when dropped on an async thread ("Cannot drop a runtime in a context where
+/// blocking is not allowed"), and a gate may well be dropped there: `drfgate serve` replacing
+/// its policy on SIGHUP or stopping on SIGTERM, a tower service dropped by its server. Nothing
+/// is lost by not waiting: the runtime only drives this connection, whose client is dropped
+/// with it.
+struct ConnRuntime(Option<Runtime>);
+
+impl std::ops::Deref for ConnRuntime {
+    type Target = Runtime;
+
+    fn deref(&self) -> &Runtime {
+        // Taken only by `drop`.
+        self.0
+            .as_ref()
+            .expect("a connection's runtime lives as long as the connection")
+    }
+}
+
+impl Drop for ConnRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl PostgresStore {
@@ -134,7 +161,7 @@ impl Engine for Postgres {
         // Driven whenever the runtime runs, i.e. while a lookup waits on this connection.
         runtime.spawn(connection);
         Ok(PgConn {
-            runtime,
+            runtime: ConnRuntime(Some(runtime)),
             client,
             statements: HashMap::new(),
         })
