@@ -37,7 +37,7 @@ impl RoutePattern {
     /// The `regex` crate pattern `django_regex` compiles, before compiling it: what the
     /// `python_regex` fuzz target checks, since compiling is the `regex` crate's work and
     /// costs a thousand times more than translating.
-    #[cfg(any(test, feature = "internals"))]
+    #[cfg(feature = "internals")]
     pub fn django_regex_translation(regex: &str) -> Result<String, RouteError> {
         PythonRegexTranslator::new(regex, regex.ends_with('$')).translate()
     }
