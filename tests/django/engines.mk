@@ -43,8 +43,8 @@ $(DJANGO_MK_ROOT)/build/conformance/%/oracle.json: $(DJANGO_MK_ROOT)/build/engin
 # token (with that fixture's own keys and tokens), the session requests on the db engine and
 # the signed_cookies, cached_db and cache engines, the settings variants, and the requests
 # around authentication — about 6,100 an engine, so every store lookup is compared with DRF on
-# that server, collations included. The whole set, not a subset: about 1–1.5 min an engine on
-# an idle machine (docs/testing.md).
+# that server, collations included. The whole set, not a subset: 1–2 min an engine (3.3 min for
+# both with the machine's load at 8; docs/testing.md).
 .PHONY: differential-engines
 differential-engines: fixture-engines python-env
 	$(CARGO) build -p drfgate-cli
