@@ -8,13 +8,14 @@ Usage: differential.py --drfgate BIN [--cases PATH] [--db PATH|URL] [--hand-writ
 --db URL (postgres://… or mysql://…, tests/django/server_db.py): Django and drfgate both read a
 copy of that server database (<name>_differential); the export writes the project's DATABASES
 into the configs as [django.DATABASES.default] (with --hand-written, DATABASE = URL).
+`make differential-engines` sends every request but the Layer's this way on each server.
+DRFGATE_JWT_DIR names the fixture's keys and tokens.json (the server fixture's own,
+build/engines/<engine>/jwt: its knox digests and blacklisted jtis are in that database).
 --table-only: the conformance table's requests alone, without the generated variants and the
-other session engines (the bounded run `make differential-engines` makes on each server).
+other session engines (a quick run).
 --with-jwt: with --table-only, the requests to JWT and knox views too (every minted token of
 variants.jwt_requests on each): on a server, the JWT blacklist, knox token and user-by-id
-lookups of its store. DRFGATE_JWT_DIR names the fixture's keys and tokens.json (the server
-fixture's own, build/engines/<engine>/jwt: its knox digests and blacklisted jtis are in that
-database).
+lookups of its store.
 --only-variants NAME,...: only the requests of these other session engines (signed_cookies,
 cached_db, cache) and settings variants (session_variants.SETTINGS_VARIANTS: csrf_sessions,
 csrf_domain), each served by its own gunicorn, serve and (with --layer-proxy) Layer.
@@ -34,11 +35,16 @@ which the Rust and C conformance tests use.
 Requests: the conformance table's cases, plus generated variants of the spec §11 rows
 (variants.py): every method × credential state on every view, every Token, Bearer and Basic
 header variant, header-name spellings, repeated headers, path encodings and unmatched paths.
-They go over real sockets as raw bytes, one connection each.
+They go over real sockets as raw bytes, one connection each, to drfgate first and then to DRF:
+DRF may write what both read (knox deletes the expired tokens of the user it authenticates, a
+login with an old hasher rewrites the hash), and drfgate, which never writes, must judge the
+database DRF judged.
 
 Compared: for a refusal, status, body, WWW-Authenticate and Allow; for a request DRF lets
 through (2xx), drfgate must answer 200 with X-Drfgate-User naming the same user (or
-X-Drfgate-Auth: anonymous). Unmatched paths: status only (Django's 404 is its HTML page).
+X-Drfgate-Auth: anonymous). Unmatched paths: status only (Django's 404 is its HTML page); so is
+a 500 from DRF on a request marked "may_raise" (a value some database refuses, such as a NUL on
+PostgreSQL: Django's HTML 500 page against drfgate's JSON one, docs/differences.md).
 
 Not drivable over HTTP, and left out (listed at the end): views using REMOTE_USER (a server
 variable, not a header), views with a custom Python authenticate() (AlwaysFails), and table
@@ -330,7 +336,9 @@ def compare(request, drf, gate):
         return "not comparable", f"gunicorn's parser refused it; drfgate answered {gate.status}"
     is_head = request["method"].upper() == b"HEAD"
     problems = []
-    if request["compare"] == "status":
+    # Where Django raised on a value some database refuses ("may_raise"), its HTML 500 page
+    # against the gate's JSON 500 (docs/differences.md): the status must agree.
+    if request["compare"] == "status" or (request.get("may_raise") and drf.status == 500):
         if drf.status != gate.status:
             problems.append(f"status DRF {drf.status} drfgate {gate.status}")
     elif 200 <= drf.status < 300:
@@ -379,14 +387,16 @@ def run_one(request, servers, backends_of_view, drf_answers):
     else:
         drf_port = servers.gunicorn_port
         port = servers.serve_ports[backends_of_view.get(request["view"], DEFAULT_BACKENDS)]
+    # drfgate first, so that it judges the database DRF judges, not what DRF wrote (docstring).
+    gate = rawhttp.send(port, raw, is_head)
     if "drf_of" in request:
         drf = drf_answers[request["drf_of"]]
     else:
         drf = rawhttp.send(drf_port, raw, is_head)
         if request.get("keep_drf"):
             drf_answers[request["id"]] = drf
-    gate = rawhttp.send(port, raw, is_head)
-    return compare(request, drf, gate)
+    outcome, detail = compare(request, drf, gate)
+    return outcome, detail or f"DRF {drf.status}, drfgate {gate.status}"
 
 
 def report(results, excluded, elapsed, verbose):

@@ -126,6 +126,33 @@ def add_session_requests(generator):
         for label, extra in same_host:
             generator.add(f"session origin: {view}: {label}", FEATURE, view, b"POST",
                           session + header + extra)
+    add_session_key_requests(generator)
+
+
+# The fixture's john session key spelled as a database may compare it: upper case and accents
+# (equal to it under MariaDB's default collation, utf8mb4_general_ci), a trailing space (PAD
+# SPACE) and octal escapes in a quoted cookie value (Django's parse_cookie unquotes them), and a
+# NUL, which PostgreSQL refuses in text (Django raises; "may_raise").
+SESSION_KEY_SPELLINGS = [
+    ("upper-case key", b"sessionid=JOHNSESSIONKEY000000000000000001", False),
+    ("accented key", "sessionid=jöhnsessionkey000000000000000001".encode(), False),
+    ("quoted key, trailing space", b'sessionid="johnsessionkey000000000000000001 "', False),
+    ("quoted key, octal escape", b'sessionid="\\152ohnsessionkey000000000000000001"', False),
+    ("quoted key, escaped NUL", b'sessionid="johnsessionkey000000000000000001\\000"', True),
+]
+
+
+def add_session_key_requests(generator):
+    """The session key as the database compares it, on the db engine."""
+    feature = "session keys as the database compares them"
+    for view in ("session_ia", "token_session_ia"):
+        if view not in generator.views:
+            continue
+        for label, cookie, may_raise in SESSION_KEY_SPELLINGS:
+            for method in (b"GET", b"POST"):
+                generator.add(f"session key: {view}: {label}: {method.decode()}", feature, view, method,
+                              [(b"Cookie", cookie + b"; " + CSRF_COOKIE), (b"X-CSRFToken", SECRET)])
+                generator.requests[-1]["may_raise"] = may_raise
 
 
 # The engines that keep sessions in Django's cache run with a RedisCache on the local Redis, under a
@@ -208,6 +235,11 @@ def add_engine_requests(generator, engine, cookies):
         ("tampered", [(b"Cookie", john[:-len(csrf) - 2] + b"xx" + csrf), (b"X-CSRFToken", SECRET)]),
         ("fixture db session", [(b"Cookie", fixed), (b"X-CSRFToken", SECRET)]),
         ("short", [(b"Cookie", b"sessionid=abc" + csrf)]),
+        # As the database compares keys (SESSION_KEY_SPELLINGS): cached_db reads it on a miss.
+        ("upper-case key", [(b"Cookie", upper_key(cookies["john"]).encode() + csrf),
+                            (b"X-CSRFToken", SECRET)]),
+        ("quoted key, escaped NUL", [(b"Cookie", nul_key(cookies["john"]).encode() + csrf),
+                                     (b"X-CSRFToken", SECRET)]),
     ]
     for view in ("session_ia", "token_session_ia"):
         for label, headers in states:
@@ -215,6 +247,19 @@ def add_engine_requests(generator, engine, cookies):
                 generator.add(f"{feature}: {view}: {label}: {method.decode()}", feature, view,
                               method, headers)
                 generator.requests[-1]["engine"] = engine
+                generator.requests[-1]["may_raise"] = label == "quoted key, escaped NUL"
+
+
+def upper_key(cookie):
+    """`name=key` with the key in upper case."""
+    name, key = cookie.split("=", 1)
+    return f"{name}={key.upper()}"
+
+
+def nul_key(cookie):
+    """`name="key\\000"`: the key and a NUL, as Django's parse_cookie unquotes it."""
+    name, key = cookie.split("=", 1)
+    return f'{name}="{key}\\000"'
 
 
 # ---------------------------------------------------------------------------------------------

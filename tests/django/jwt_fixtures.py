@@ -10,7 +10,11 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+
+# The expiries of knox_expired_1969 and knox_john_2040 (crates/drfgate/tests/knox_expiry.rs).
+KNOX_EXPIRED_1969 = datetime(1969, 7, 20, 20, 17, 40, tzinfo=timezone.utc)
+KNOX_JOHN_2040 = datetime(2040, 1, 1, tzinfo=timezone.utc)
 
 # Keys, by file name: (kind, PEM of the private key written beside the public one).
 KEY_FILES = {
@@ -171,6 +175,16 @@ def mint(tokens, pems):
     _, tokens["knox_admin_never_expires"] = AuthToken.objects.create(user=admin, expiry=None)
     _, tokens["knox_ina"] = AuthToken.objects.create(user=ina, expiry=YEAR)
     _, tokens["knox_expired"] = AuthToken.objects.create(user=admin, expiry=-DAY)
+    # Expiries outside 1970-2038 (32-bit Unix time), which some databases' date functions do
+    # not reach: one long past (an admin disabling a token by backdating it), one after 2038.
+    # The first is super's only knox token: knox deletes a user's expired tokens whenever any
+    # token of that user is used, and john's are used first.
+    superuser = User.objects.get(username="super")
+    for name, user, expiry in (("knox_expired_1969", superuser, KNOX_EXPIRED_1969),
+                               ("knox_john_2040", john, KNOX_JOHN_2040)):
+        row, tokens[name] = AuthToken.objects.create(user=user, expiry=YEAR)
+        row.expiry = expiry
+        row.save(update_fields=["expiry"])
     tokens["knox_unknown"] = "0" * 64
     tokens["knox_wrong_digest"] = tokens["knox_john"][:15] + "0" * 49
 

@@ -10,8 +10,9 @@
 //! The server is also asked to stop statements past the statement timeout (MariaDB's
 //! `max_statement_time`, MySQL's `max_execution_time`).
 //!
-//! The session's time zone is UTC: Django stores UTC in DATETIME columns when `USE_TZ` is on
-//! (its default), and knox's expiry is turned into Unix seconds in the session's zone.
+//! The session's time zone is UTC, as Django's DATETIME columns hold UTC when `USE_TZ` is on
+//! (its default); knox's expiry is counted in seconds from 1970-01-01 by `TIMESTAMPDIFF`,
+//! which reads the DATETIME as it is, whatever its year (`sql.rs`).
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::mpsc;

@@ -330,11 +330,18 @@ impl Queries {
             )
         });
         // knox's expiry as Unix seconds: a timestamptz on PostgreSQL; on MySQL a DATETIME in
-        // UTC, read in the session's time zone, which the store sets to UTC.
+        // UTC, counted from the epoch by TIMESTAMPDIFF. Not UNIX_TIMESTAMP: MariaDB's is NULL
+        // for any date outside 1970–2038, which would read as knox's "never expires" (a token
+        // expired in 1969, or set to year 1 to disable it, accepted; one expiring in 2040
+        // accepted forever).
         let knox = tables.has_knox.then(|| {
             let expiry = match dialect {
                 Dialect::Postgres => "EXTRACT(EPOCH FROM k.expiry)::float8".to_string(),
-                Dialect::Mysql => "CAST(UNIX_TIMESTAMP(k.expiry) AS DOUBLE)".to_string(),
+                Dialect::Mysql => concat!(
+                    "CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', k.expiry) AS DOUBLE)",
+                    " / 1000000"
+                )
+                .to_string(),
             };
             dialect.render(
                 &format!(
