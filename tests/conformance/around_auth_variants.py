@@ -7,6 +7,8 @@ A request marked `may_pass` may be passed to the application (X-Drfgate-Decision
 DRF renders its answer with a renderer the gate does not write (the browsable API's HTML) — or
 answered, and then must agree with DRF."""
 
+import base64
+
 GOOD_TOKEN = b"Token abcd1234"
 # john's session in the fixture database (tests/django/make_fixture_db.py), and a CSRF secret.
 JOHN_SESSION = b"sessionid=johnsessionkey000000000000000001"
@@ -164,6 +166,27 @@ def add_around_auth_requests(generator):
             for scheme in (b"https://127.0.0.1", b"http://127.0.0.1", b""):
                 add(f"targets:session DELETE {scheme.decode() or 'origin-form'}, {label}", "request targets",
                     "session_ia", b"DELETE", session + extra, target=scheme + path("session_ia"))
+
+    # At the servers' limits (issue 15, part 5): a header line of 8,000 bytes, 90 more headers, a
+    # Cookie header of 800 cookies, a path of a thousand escapes. Every front end's server takes
+    # them (Apache and gunicorn: 8,190-byte fields and 100 of them, request lines of 8,190 and
+    # 4,094 bytes; nginx: 8 KiB header buffers; hyper: 100 headers), so each reaches the gate
+    # and must get DRF's answer, and the server must still answer afterwards.
+    padding = [(b"X-Pad-%02d" % i, b"v" * 40) for i in range(90)]
+    cookies = b"; ".join(b"c%d=%d" % (i, i) for i in range(800))
+    add("limits:8,000-byte junk token", "limits", "token_ia", b"GET",
+        [(b"Authorization", b"Token " + b"x" * 7980)])
+    add("limits:8,000-byte Basic credentials", "limits", "token_ia", b"GET",
+        [(b"Authorization", b"Basic " + base64.b64encode(b"john:" + b"p" * 5980))])
+    add("limits:90 more headers, good token", "limits", "token_ia", b"GET", padding + credentials(GOOD_TOKEN))
+    add("limits:90 more headers, bad token", "limits", "token_ia", b"GET", padding + credentials(BAD_TOKEN))
+    add("limits:800 cookies, good token", "limits", "token_ia", b"GET",
+        [(b"Cookie", cookies)] + credentials(GOOD_TOKEN))
+    add("limits:800 cookies, no credentials", "limits", "token_ia", b"GET", [(b"Cookie", cookies)])
+    add("limits:a thousand escapes, no route", "limits", None, b"GET", credentials(GOOD_TOKEN),
+        target=path("token_ia") + b"%41" * 1000, may_pass=True, compare="status")
+    add("limits:a thousand escaped slashes, no route", "limits", None, b"GET", credentials(BAD_TOKEN),
+        target=path("token_ia") + b"%2F" * 1000, may_pass=True, compare="status")
 
 
 # The `forwarded_hosts` settings variant (session_variants.HOST_SETTINGS_VARIANTS: refproj with
