@@ -744,13 +744,35 @@ static int read_body_for_gate(request_rec *r, apr_size_t wanted, drfgate_request
     return OK;
 }
 
+static apr_status_t free_decision(void *decision)
+{
+    drfgate_decision_free(decision);
+    return APR_SUCCESS;
+}
+
+/* The decision this connection's requests are decided into (drfgate_gate_decide_into): one
+ * per connection, refilled request after request, so that a decision costs no malloc/free
+ * of its own. A connection is served by one thread at a time (an HTTP/2 stream has its own
+ * secondary connection), and every answer is copied out of it before decide() returns, so
+ * the next request may refill it. NULL when it cannot be made (out of memory). */
+static drfgate_decision *connection_decision(conn_rec *c)
+{
+    drfgate_decision *decision = ap_get_module_config(c->conn_config, &drfgate_module);
+
+    if (decision == NULL && drfgate_decision_new(&decision) == DRFGATE_RESULT_OK) {
+        apr_pool_cleanup_register(c->pool, decision, free_decision, apr_pool_cleanup_null);
+        ap_set_module_config(c->conn_config, &drfgate_module, decision);
+    }
+    return decision;
+}
+
 /* Decides r for an enabled location on `path`: OK (allowed, identity set), DONE (refused and
  * answered), a status (a refused sub-request), or 500 (no decision: fail closed). */
 static int decide(request_rec *r, const judged_path *path)
 {
     drfgate_server_conf *server = ap_get_module_config(r->server->module_config, &drfgate_module);
     drfgate_request request = DRFGATE_REQUEST_INIT;
-    drfgate_decision *decision = NULL;
+    drfgate_decision *decision;
     const recorded_decision *earlier;
     recorded_decision *recorded;
     header_list headers;
@@ -801,22 +823,25 @@ static int decide(request_rec *r, const judged_path *path)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = drfgate_gate_decide(server->gate, &request, &decision);
+    decision = connection_decision(r->connection);
+    if (decision == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "drfgate: no decision for %s %s: %s",
+                      r->method, r->uri, last_error_text(r->pool));
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rc = drfgate_gate_decide_into(server->gate, &request, decision);
     if (rc != DRFGATE_RESULT_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "drfgate: no decision for %s %s: %s: %s",
                       r->method, r->uri, drfgate_result_text(rc), last_error_text(r->pool));
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (!drfgate_decision_is_allow(decision)) {
-        int status = send_refusal(r, decision);
-        drfgate_decision_free(decision);
-        return status;
+        return send_refusal(r, decision);
     }
     recorded = apr_pcalloc(r->pool, sizeof(*recorded));
     recorded->method = r->method;
     recorded->path = *path;
     recorded->allowed = *read_allowed(r, decision);
-    drfgate_decision_free(decision);
     ap_set_module_config(r->request_config, &drfgate_module, recorded);
     apply_allowed(r, &recorded->allowed);
     return OK;

@@ -52,6 +52,10 @@ typedef struct {
     ngx_thread_pool_t       *thread_pool;   /* drfgate_thread_pool's, else "default" */
 #endif
     drfgate_gate            *gate;          /* this worker's gate (init_process) */
+    /* What the event loop decides into (drfgate_gate_decide_cached_into), request after
+     * request: one per worker, whose event loop is one thread, and every answer is copied
+     * out of it before the next request is decided (init_process) */
+    drfgate_decision        *inline_decision;
 } ngx_http_drfgate_main_conf_t;
 
 typedef struct {
@@ -465,6 +469,14 @@ ngx_http_drfgate_init_process(ngx_cycle_t *cycle)
         ngx_log_error(NGX_LOG_CRIT, cycle->log, 0,
                       "drfgate: cannot load %s in this worker: %s: %s", mcf->config.data,
                       drfgate_result_text(rc), ngx_http_drfgate_last_error(cycle->pool));
+        return NGX_OK;
+    }
+    rc = drfgate_decision_new(&mcf->inline_decision);
+    if (rc != DRFGATE_RESULT_OK) {
+        /* Likewise: no decision to fill, every request of an enabled location is a 500. */
+        mcf->inline_decision = NULL;
+        ngx_log_error(NGX_LOG_CRIT, cycle->log, 0, "drfgate: cannot make a decision: %s",
+                      drfgate_result_text(rc));
     }
     return NGX_OK;
 }
@@ -479,6 +491,10 @@ ngx_http_drfgate_exit_process(ngx_cycle_t *cycle)
     if (mcf != NULL && mcf->gate != NULL) {
         drfgate_gate_free(mcf->gate);
         mcf->gate = NULL;
+    }
+    if (mcf != NULL) {
+        drfgate_decision_free(mcf->inline_decision);
+        mcf->inline_decision = NULL;
     }
 }
 
@@ -848,15 +864,20 @@ ngx_http_drfgate_refuse(ngx_http_request_t *r, const drfgate_decision *decision)
     return ngx_http_output_filter(r, &out);
 }
 
-/* What the access phase gets for a result of drfgate_gate_decide(_cached): NGX_OK (allowed,
- * variables set) or NGX_DONE (refused and answered); any failure to decide is a 500. */
+/* What the access phase gets for a result of drfgate_gate_decide or
+ * drfgate_gate_decide_cached_into: NGX_OK (allowed, variables set) or NGX_DONE (refused and
+ * answered); any failure to decide is a 500. The decision is read and copied from, then
+ * freed if `owned` (the pool's), else left for the next request to refill (the worker's). */
 static ngx_int_t
 ngx_http_drfgate_apply(ngx_http_request_t *r, ngx_http_drfgate_ctx_t *ctx,
-    drfgate_result result, drfgate_decision *decision)
+    drfgate_result result, drfgate_decision *decision, ngx_uint_t owned)
 {
     ngx_int_t  rc;
 
     if (result != DRFGATE_RESULT_OK) {
+        if (owned) {
+            drfgate_decision_free(decision);
+        }
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "drfgate: no decision for %V %V: %s: %s", &r->method_name, &r->uri,
                       drfgate_result_text(result), ngx_http_drfgate_last_error(r->pool));
@@ -864,11 +885,15 @@ ngx_http_drfgate_apply(ngx_http_request_t *r, ngx_http_drfgate_ctx_t *ctx,
     }
     if (drfgate_decision_is_allow(decision)) {
         rc = ngx_http_drfgate_allow(r, ctx, decision);
-        drfgate_decision_free(decision);
+        if (owned) {
+            drfgate_decision_free(decision);
+        }
         return rc == NGX_OK ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     rc = ngx_http_drfgate_refuse(r, decision);
-    drfgate_decision_free(decision);
+    if (owned) {
+        drfgate_decision_free(decision);
+    }
     ngx_http_finalize_request(r, rc);
     return NGX_DONE;
 }
@@ -1060,7 +1085,7 @@ ngx_http_drfgate_handler(ngx_http_request_t *r)
             decision = ctx->task->decision;
             ctx->task->decision = NULL;
             ctx->state = NGX_HTTP_DRFGATE_NEW;
-            return ngx_http_drfgate_apply(r, ctx, ctx->task->result, decision);
+            return ngx_http_drfgate_apply(r, ctx, ctx->task->result, decision, 1);
         default:
             break;
         }
@@ -1100,11 +1125,14 @@ ngx_http_drfgate_handler(ngx_http_request_t *r)
         break;
     }
 
-    result = drfgate_gate_decide_cached(mcf->gate, &request, &decision);
+    if (mcf->inline_decision == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    result = drfgate_gate_decide_cached_into(mcf->gate, &request, mcf->inline_decision);
     if (result != DRFGATE_RESULT_ABSENT) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "drfgate: %V: decided inline", &r->uri);
-        return ngx_http_drfgate_apply(r, ctx, result, decision);
+        return ngx_http_drfgate_apply(r, ctx, result, mcf->inline_decision, 0);
     }
 #if (NGX_THREADS)
     /* Always a pool: drfgate_thread_pool's, or "default" (init_main_conf). */

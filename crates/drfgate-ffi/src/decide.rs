@@ -279,10 +279,20 @@ pub unsafe extern "C" fn drfgate_gate_body_wanted(
         let gate = try_gate!(F, gate);
         let request = try_nonnull!(F, request);
         let out_len = try_out!(F, out_len);
+        // Read where it lies when this library's layout fits, as `decide` does: the front
+        // ends ask before every decision.
+        let completed;
         // SAFETY: the caller promises a request of `struct_size` readable bytes.
-        let request = try_result!(unsafe { REQUEST_LAYOUT.read(F, "request", request) });
+        let request = match try_result!(unsafe { REQUEST_LAYOUT.view(F, "request", request) }) {
+            Some(request) => request,
+            None => {
+                // SAFETY: as above.
+                completed = try_result!(unsafe { REQUEST_LAYOUT.read(F, "request", request) });
+                &completed
+            }
+        };
         // SAFETY: the caller's promise about the request's pointers.
-        let view = try_result!(unsafe { RequestView::new(F, &request) });
+        let view = try_result!(unsafe { RequestView::new(F, request) });
         let wanted = gate.body_wanted(&view.request());
         if let Some(fault) = view.callback_fault() {
             return fail(drfgate_result::InvalidArgument, format!("{F}: {fault}"));

@@ -54,6 +54,14 @@ pub enum SchemeCredentials<'a> {
 ///
 /// `keyword_lower` must already be lowercase; DRF lowercases the configured keyword once too.
 pub fn scheme_credentials<'a>(value: &'a [u8], keyword_lower: &[u8]) -> SchemeCredentials<'a> {
+    if let Some(credentials) = keyword_space_credentials(value, keyword_lower) {
+        return SchemeCredentials::Credentials(credentials);
+    }
+    split_scheme_credentials(value, keyword_lower)
+}
+
+/// [`scheme_credentials`] by the general split alone.
+fn split_scheme_credentials<'a>(value: &'a [u8], keyword_lower: &[u8]) -> SchemeCredentials<'a> {
     let mut fields = split_ascii_whitespace(value);
     let Some(scheme) = fields.next() else {
         return SchemeCredentials::NotThisScheme;
@@ -73,6 +81,37 @@ pub fn scheme_credentials<'a>(value: &'a [u8], keyword_lower: &[u8]) -> SchemeCr
         (Some(credentials), None) => SchemeCredentials::Credentials(credentials),
         (Some(_), Some(_)) => SchemeCredentials::TooManyParts,
     }
+}
+
+/// The usual header, `<keyword> <credentials>` with one space and no other byte at or below
+/// `b' '` (so no separator), is exactly two fields; checked a word at a time. `None`: any
+/// other value, which the general split judges (with the same answer for this shape).
+fn keyword_space_credentials<'a>(value: &'a [u8], keyword_lower: &[u8]) -> Option<&'a [u8]> {
+    let (scheme, rest) = value.split_at_checked(keyword_lower.len())?;
+    let credentials = rest.strip_prefix(b" ")?;
+    let scheme_matches = !keyword_lower.is_empty()
+        && scheme
+            .iter()
+            .zip(keyword_lower)
+            .all(|(&got, &want)| got > b' ' && got.to_ascii_lowercase() == want);
+    (scheme_matches && !credentials.is_empty() && !has_byte_at_most_space(credentials))
+        .then_some(credentials)
+}
+
+/// Whether any byte is `<= b' '` (every separator of [`split_ascii_whitespace`] is).
+fn has_byte_at_most_space(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let word = u64::from_ne_bytes(word.try_into().expect("eight bytes"));
+        // A byte below 0x21 borrows into its high bit, which the byte itself lacks; exact
+        // for "is there one" (a borrow only ever travels up from a byte that is one).
+        if word.wrapping_sub(ONES * 0x21) & !word & HIGHS != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&byte| byte <= b' ')
 }
 
 /// How the front end's server would have turned the `Cookie` header into text for Django.
@@ -196,6 +235,29 @@ fn octal_escape(after_backslash: &str) -> Option<char> {
 mod tests {
     use super::*;
     use SchemeCredentials::*;
+
+    proptest::proptest! {
+        /// The one-space shortcut answers as the general split does, on values near its shape.
+        #[test]
+        fn the_shortcut_agrees_with_the_split(
+            value in proptest::collection::vec(proptest::prop_oneof![
+                proptest::sample::select(b"tokenTOKEN \t\r\n\x0b\x0c\x00\x1f!~\xa0\x85ab09".to_vec()),
+                proptest::prelude::any::<u8>(),
+            ], 0..40),
+            keyword in proptest::sample::select(vec![&b"token"[..], b"", b"to ken", b"t\xc3\xa9"]),
+        ) {
+            proptest::prop_assert_eq!(
+                scheme_credentials(&value, keyword),
+                split_scheme_credentials(&value, keyword)
+            );
+            let mut usual = b"Token ".to_vec();
+            usual.extend_from_slice(&value);
+            proptest::prop_assert_eq!(
+                scheme_credentials(&usual, b"token"),
+                split_scheme_credentials(&usual, b"token")
+            );
+        }
+    }
 
     fn token(value: &[u8]) -> SchemeCredentials<'_> {
         scheme_credentials(value, b"token")

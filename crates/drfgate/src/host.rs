@@ -92,13 +92,82 @@ impl HostSettings {
 
 /// Django's `is_same_domain(host, pattern)`: the pattern is lower-cased, the host is not.
 pub(crate) fn is_same_domain(host: &str, pattern: &str) -> bool {
+    is_same_domain_lowered(host, &pattern.to_lowercase())
+}
+
+/// [`is_same_domain`] with the pattern already lower-cased.
+fn is_same_domain_lowered(host: &str, pattern: &str) -> bool {
     if pattern.is_empty() {
         return false;
     }
-    let pattern = pattern.to_lowercase();
     match pattern.strip_prefix('.') {
-        Some(bare) => host.ends_with(&pattern) || host == bare,
+        Some(bare) => host.ends_with(pattern) || host == bare,
         None => pattern == host,
+    }
+}
+
+/// The check `CommonMiddleware` makes on every request (`get_host()` succeeding or raising
+/// `DisallowedHost`), with what the settings fix worked out once: the effective list,
+/// lower-cased as `is_same_domain` lower-cases each pattern. A usual host (ASCII, short) is
+/// lower-cased on the stack; anything else takes [`HostSettings::validate`]'s own way.
+#[derive(Debug)]
+pub(crate) struct HostCheck {
+    patterns: Box<[String]>,
+    use_x_forwarded_host: bool,
+}
+
+/// Longer hosts are lower-cased on the heap.
+const HOST_ON_STACK: usize = 256;
+
+impl HostCheck {
+    pub(crate) fn new(settings: &HostSettings) -> HostCheck {
+        HostCheck {
+            patterns: settings
+                .effective_allowed()
+                .iter()
+                .map(|pattern| pattern.to_lowercase())
+                .collect(),
+            use_x_forwarded_host: settings.use_x_forwarded_host,
+        }
+    }
+
+    /// Whether `get_host()` returns (`Some(true)`) or raises (`Some(false)`); `None` when it
+    /// would read `SERVER_NAME` ([`Host::Unknown`]).
+    pub(crate) fn allows(&self, request: &Request<'_>) -> Option<bool> {
+        let raw = if self.use_x_forwarded_host {
+            request
+                .header("X-Forwarded-Host")
+                .or_else(|| request.header("Host"))
+        } else {
+            request.header("Host")
+        }?;
+        Some(self.validate_raw(&raw))
+    }
+
+    /// [`HostSettings::validate`] on the raw header bytes (WSGI's ISO-8859-1 text).
+    fn validate_raw(&self, raw: &[u8]) -> bool {
+        let mut stack = [0u8; HOST_ON_STACK];
+        if raw.is_ascii() && raw.len() <= stack.len() {
+            let lower = &mut stack[..raw.len()];
+            lower.copy_from_slice(raw);
+            lower.make_ascii_lowercase();
+            // SAFETY: ASCII is UTF-8.
+            let lower = unsafe { std::str::from_utf8_unchecked(lower) };
+            return self.validate_lowered(lower);
+        }
+        let text: String = raw.iter().map(|&b| b as char).collect();
+        self.validate_lowered(&text.to_lowercase())
+    }
+
+    fn validate_lowered(&self, lower: &str) -> bool {
+        let Some((domain, _)) = split_lowered_domain_port(lower) else {
+            return false;
+        };
+        !domain.is_empty()
+            && self
+                .patterns
+                .iter()
+                .any(|pattern| pattern == "*" || is_same_domain_lowered(domain, pattern))
     }
 }
 
@@ -106,6 +175,11 @@ pub(crate) fn is_same_domain(host: &str, pattern: &str) -> bool {
 /// `domain[:port]` or `[ipv6][:port]` (one trailing dot of the domain removed).
 fn split_domain_port(host: &str) -> Option<(String, String)> {
     let lower = host.to_lowercase();
+    split_lowered_domain_port(&lower).map(|(domain, port)| (domain.to_string(), port.to_string()))
+}
+
+/// [`split_domain_port`] on a host already lower-cased, borrowing from it.
+fn split_lowered_domain_port(lower: &str) -> Option<(&str, &str)> {
     let (domain, port) = if lower.starts_with('[') {
         let end = lower.find(']')?;
         let inside = &lower[1..end];
@@ -122,7 +196,7 @@ fn split_domain_port(host: &str) -> Option<(String, String)> {
     } else {
         match lower.find(':') {
             Some(i) => (&lower[..i], &lower[i..]),
-            None => (lower.as_str(), ""),
+            None => (lower, ""),
         }
     };
     if !domain.starts_with('[')
@@ -140,7 +214,7 @@ fn split_domain_port(host: &str) -> Option<(String, String)> {
         None => return None,
     };
     let domain = domain.strip_suffix('.').unwrap_or(domain);
-    Some((domain.to_string(), port.to_string()))
+    Some((domain, port))
 }
 
 /// Django's built-in 400 page (`django.views.defaults.bad_request` with no `400.html`), what
@@ -292,6 +366,35 @@ mod tests {
         assert_eq!(star.get_host(&request), Host::Disallowed);
         let none = Request::new(b"GET", b"/");
         assert_eq!(star.get_host(&none), Host::Unknown);
+    }
+
+    proptest::proptest! {
+        /// The per-request check answers as `validate` does, ASCII or not, short or long.
+        #[test]
+        fn the_precomputed_check_agrees_with_validate(
+            raw in proptest::collection::vec(proptest::prop_oneof![
+                proptest::sample::select(b"aZ.-:[]19fF_ \xc0\xe4".to_vec()),
+                proptest::prelude::any::<u8>(),
+            ], 0..24),
+            long in proptest::prelude::any::<bool>(),
+            debug in proptest::prelude::any::<bool>(),
+            list in proptest::sample::select(vec![
+                vec![], vec!["*"], vec!["Example.COM", ".B.example.com"], vec!["[::1]", "\u{c0}.com"],
+                vec![".localhost", "127.0.0.1"],
+            ]),
+        ) {
+            let mut raw = raw;
+            if long {
+                raw.splice(0..0, b"a.".repeat(HOST_ON_STACK / 2));
+            }
+            let mut settings = settings(&list);
+            settings.debug = debug;
+            let text: String = raw.iter().map(|&b| b as char).collect();
+            proptest::prop_assert_eq!(
+                HostCheck::new(&settings).validate_raw(&raw),
+                settings.validate(&text)
+            );
+        }
     }
 
     #[test]

@@ -250,12 +250,12 @@ impl BasicAuthentication {
 impl Authenticator for BasicAuthentication {
     fn authenticate(
         &self,
-        request: &Request<'_>,
+        _request: &Request<'_>,
         cx: &Context<'_>,
         trace: &mut Tracer<'_>,
     ) -> Outcome {
-        let header = request.header("Authorization").unwrap_or_default();
-        with_credentials(&header, |credentials| {
+        let header = cx.authorization;
+        with_credentials(header, |credentials| {
             let (username, password) = match self.judge(credentials, trace) {
                 Ok(credentials) => credentials,
                 Err(outcome) => return outcome,
@@ -272,12 +272,12 @@ impl Authenticator for BasicAuthentication {
 
     fn authenticate_cached(
         &self,
-        request: &Request<'_>,
+        _request: &Request<'_>,
         cx: &Context<'_>,
         trace: &mut Tracer<'_>,
     ) -> Option<Outcome> {
-        let header = request.header("Authorization").unwrap_or_default();
-        with_credentials(&header, |credentials| {
+        let header = cx.authorization;
+        with_credentials(header, |credentials| {
             let (username, password) = match self.judge(credentials, trace) {
                 Ok(credentials) => credentials,
                 Err(outcome) => return Some(outcome),

@@ -170,12 +170,12 @@ impl KnoxAuthentication {
 impl Authenticator for KnoxAuthentication {
     fn authenticate(
         &self,
-        request: &Request<'_>,
+        _request: &Request<'_>,
         cx: &Context<'_>,
         trace: &mut Tracer<'_>,
     ) -> Outcome {
-        let header = request.header("Authorization").unwrap_or_default();
-        let token = match self.token(&header, trace) {
+        let header = cx.authorization;
+        let token = match self.token(header, trace) {
             Ok(token) => token,
             Err(outcome) => return outcome,
         };
@@ -189,13 +189,13 @@ impl Authenticator for KnoxAuthentication {
 
     fn authenticate_cached(
         &self,
-        request: &Request<'_>,
+        _request: &Request<'_>,
         cx: &Context<'_>,
         trace: &mut Tracer<'_>,
     ) -> Option<Outcome> {
         let _ = cx;
-        let header = request.header("Authorization").unwrap_or_default();
-        let token = match self.token(&header, trace) {
+        let header = cx.authorization;
+        let token = match self.token(header, trace) {
             Ok(token) => token,
             Err(outcome) => return Some(outcome),
         };
@@ -239,6 +239,7 @@ mod tests {
             hashers: &hashers,
             backends: &backends,
             sessions: &crate::auth::Sessions::unused(),
+            authorization: header.as_bytes(),
         };
         let headers: Vec<(&[u8], &[u8])> = vec![(b"Authorization", header.as_bytes())];
         let request = Request::new(b"GET", b"/").with_headers(&headers);

@@ -60,6 +60,10 @@ pub(crate) struct Context<'g> {
     pub(crate) hashers: &'g PasswordHashers,
     pub(crate) backends: &'g Backends,
     pub(crate) sessions: &'g Sessions,
+    /// The request's `Authorization` value as DRF's `get_authorization_header` reads it
+    /// (empty when absent): looked up once for every class of the view that reads it
+    /// (Token, Basic and knox, which may each decline in turn).
+    pub(crate) authorization: &'g [u8],
 }
 
 pub(crate) trait Authenticator: Send + Sync {

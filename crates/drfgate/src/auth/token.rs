@@ -80,12 +80,12 @@ impl TokenAuthentication {
 impl Authenticator for TokenAuthentication {
     fn authenticate(
         &self,
-        request: &Request<'_>,
+        _request: &Request<'_>,
         cx: &Context<'_>,
         trace: &mut Tracer<'_>,
     ) -> Outcome {
-        let header = request.header("Authorization").unwrap_or_default();
-        let key = match self.key(&header, trace) {
+        let header = cx.authorization;
+        let key = match self.key(header, trace) {
             Ok(key) => key,
             Err(outcome) => return outcome,
         };
@@ -104,12 +104,12 @@ impl Authenticator for TokenAuthentication {
 
     fn authenticate_cached(
         &self,
-        request: &Request<'_>,
+        _request: &Request<'_>,
         cx: &Context<'_>,
         trace: &mut Tracer<'_>,
     ) -> Option<Outcome> {
-        let header = request.header("Authorization").unwrap_or_default();
-        let key = match self.key(&header, trace) {
+        let header = cx.authorization;
+        let key = match self.key(header, trace) {
             Ok(key) => key,
             Err(outcome) => return Some(outcome),
         };

@@ -19,7 +19,13 @@ impl Gate {
         trace: &mut Tracer<'_>,
         lookup: Lookup<'_>,
     ) -> Result<Option<Identity>, Stop> {
+        let authorization = if policy.reads_authorization {
+            request.header("Authorization").unwrap_or_default()
+        } else {
+            Default::default()
+        };
         let cx = Context {
+            authorization: &authorization,
             sessions: &self.sessions,
             store: &self.store,
             tokens: &self.tokens,

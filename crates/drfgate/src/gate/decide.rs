@@ -13,7 +13,6 @@ use crate::cache::Cached;
 use crate::config::Unmatched;
 use crate::decision::{Decision, Identity, UserPk};
 use crate::exceptions::ApiError;
-use crate::host::Host;
 use crate::negotiation::{Negotiated, Negotiation};
 use crate::permissions::PermissionContext;
 use crate::request::{Method, Request};
@@ -195,12 +194,12 @@ impl Gate {
         if !self.hosts.checked_before_views {
             return None;
         }
-        match self.hosts.get_host(request) {
+        match self.host_check.allows(request) {
             // A valid host goes on untold. Without a Host (HTTP/1.1 requires one) Django
             // validates SERVER_NAME and SERVER_PORT, which only the WSGI server knows
             // (docs/differences.md): the request is judged without the check.
-            Host::Valid(_) | Host::Unknown => None,
-            Host::Disallowed if self.hosts.debug => {
+            Some(true) | None => None,
+            Some(false) if self.hosts.debug => {
                 trace.step(
                     Stage::Host,
                     || "Host".into(),
@@ -208,7 +207,7 @@ impl Gate {
                 );
                 Some(Decision::Pass)
             }
-            Host::Disallowed => {
+            Some(false) => {
                 trace.step(
                     Stage::Host,
                     || "Host".into(),
@@ -232,6 +231,7 @@ impl Gate {
         let negotiation = Negotiation {
             renderers: &policy.renderers,
             url_format_override: self.url_format_override.as_deref(),
+            accept_json: Some(&policy.accept_json),
         };
         let accept = request.header("Accept");
         let negotiated = negotiation.select(accept.as_deref(), query, format_suffix);

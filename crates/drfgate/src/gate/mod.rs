@@ -104,6 +104,10 @@ pub struct Gate {
     warnings: Vec<String>,
     /// `get_host()`'s settings, for the `ALLOWED_HOSTS` check before any view.
     hosts: crate::host::HostSettings,
+    /// The same, worked out once for the check on every request.
+    host_check: crate::host::HostCheck,
+    /// Whether any policy a request can be judged by runs `SessionAuthentication`.
+    sessions_in_use: bool,
     /// `URL_FORMAT_OVERRIDE`.
     url_format_override: Option<String>,
     /// Decisions that panicked (each refused with 500).
@@ -348,10 +352,14 @@ impl Gate {
             let target: Arc<dyn crate::revocation::Revocable> = revocable.clone();
             crate::revocation::Listener::new(settings, &target)
         });
+        let sessions_in_use = routes.iter().any(|r| !r.pass && r.policy.uses_session)
+            || (config.unmatched == Unmatched::Defaults && defaults.uses_session);
         Ok(Gate {
             token_filter,
+            sessions_in_use,
             revocable,
             revocation,
+            host_check: crate::host::HostCheck::new(&config.django.hosts),
             hosts: config.django.hosts,
             url_format_override: config.url_format_override,
             sessions,
@@ -381,6 +389,11 @@ impl Gate {
     /// them for the application, and decides with [`Request::with_body`]; without them the
     /// gate defers such a request to the application. `None`: decide without the body.
     pub fn body_wanted(&self, request: &Request<'_>) -> Option<u64> {
+        // Only a session POST wants its body (`Sessions::body_wanted`): a front end asks
+        // before every decision, and most requests are answered here without the route.
+        if !self.sessions_in_use || !request.method.eq_ignore_ascii_case(b"POST") {
+            return None;
+        }
         let path_info = request.path_info();
         let policy = match self
             .routes

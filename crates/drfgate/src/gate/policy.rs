@@ -28,11 +28,16 @@ pub struct Policy {
     pub(crate) throttles: Vec<ViewThrottle>,
     /// The view's renderer classes, for content negotiation.
     pub(crate) renderers: Vec<Arc<crate::negotiation::Renderer>>,
+    /// Negotiation's answer for `Accept: application/json` without a format, worked out once.
+    pub(crate) accept_json: crate::negotiation::Negotiated,
     /// The view's parser classes, which its CSRF check parses a POST body with.
     pub(super) parsers: Arc<[ParserClass]>,
     /// Whether SessionAuthentication is among the authenticators (its CSRF check may read
     /// the body).
     pub(super) uses_session: bool,
+    /// Whether a class reads `Authorization` (Token, Basic, knox): the header is then looked
+    /// up once for all of them.
+    pub(super) reads_authorization: bool,
 }
 
 impl Policy {
@@ -191,9 +196,17 @@ pub(super) fn build_policy(
         .first()
         .and_then(|a| a.authenticate_header().cloned());
     let uses_session = classes.iter().any(|c| c.kind == AuthKind::Session);
+    let reads_authorization = classes.iter().any(|c| {
+        matches!(
+            c.kind,
+            AuthKind::Token { .. } | AuthKind::Basic { .. } | AuthKind::Knox
+        )
+    });
     let methods = methods.map(implemented_methods);
     let allow = methods.as_ref().map(|m| Arc::from(m.join(", ")));
+    let accept_json = crate::negotiation::Negotiation::select_json(&renderers);
     Policy {
+        accept_json,
         authenticators,
         challenge,
         permissions,
@@ -208,5 +221,6 @@ pub(super) fn build_policy(
         renderers,
         parsers,
         uses_session,
+        reads_authorization,
     }
 }

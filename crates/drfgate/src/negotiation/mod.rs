@@ -84,7 +84,14 @@ pub(crate) struct Negotiation<'a> {
     pub(crate) renderers: &'a [Arc<Renderer>],
     /// `URL_FORMAT_OVERRIDE`; `None` disables `?format=`.
     pub(crate) url_format_override: Option<&'a str>,
+    /// What this selection concludes for exactly `Accept: application/json` and no format
+    /// (what API clients usually send), worked out once with [`Negotiation::select_json`]
+    /// when the view's policy was built; `None`: worked out per request.
+    pub(crate) accept_json: Option<&'a Negotiated>,
 }
+
+/// The `Accept` value [`Negotiation::accept_json`] answers for.
+const APPLICATION_JSON: &[u8] = b"application/json";
 
 impl Negotiation<'_> {
     /// `select_renderer` for a request's `Accept` header, query string and format suffix.
@@ -110,8 +117,13 @@ impl Negotiation<'_> {
                 },
             },
         };
-        if format.is_none() && accepts_anything(accept) {
-            return self.select_for_any_media_type();
+        if format.is_none() {
+            if accepts_anything(accept) {
+                return self.select_for_any_media_type();
+            }
+            if let (Some(known), Some(APPLICATION_JSON)) = (self.accept_json, accept) {
+                return known.clone();
+            }
         }
         let candidates: Vec<&Arc<Renderer>> = match &format {
             Some(format) => {
@@ -174,6 +186,17 @@ impl Negotiation<'_> {
             }
         }
         Negotiated::NotAcceptable
+    }
+
+    /// What [`Negotiation::select`] concludes for `Accept: application/json` without a
+    /// format, for [`Negotiation::accept_json`].
+    pub(crate) fn select_json(renderers: &[Arc<Renderer>]) -> Negotiated {
+        Negotiation {
+            renderers,
+            url_format_override: None,
+            accept_json: None,
+        }
+        .select(Some(APPLICATION_JSON), b"", None)
     }
 
     /// What the general path selects for the single `Accept` token `*/*` and no format,

@@ -13,6 +13,7 @@ fn select(renderers: &[Arc<Renderer>], accept: Option<&str>, query: &str) -> Neg
     Negotiation {
         renderers,
         url_format_override: Some("format"),
+        accept_json: None,
     }
     .select(accept.map(str::as_bytes), query.as_bytes(), None)
 }
@@ -109,6 +110,7 @@ fn the_suffix_wins_over_the_query() {
     let n = Negotiation {
         renderers: &r,
         url_format_override: Some("format"),
+        accept_json: None,
     };
     assert_eq!(n.select(None, b"format=api", Some("json")), json(None));
     assert_eq!(
@@ -118,6 +120,7 @@ fn the_suffix_wins_over_the_query() {
     let off = Negotiation {
         renderers: &r,
         url_format_override: None,
+        accept_json: None,
     };
     assert_eq!(off.select(None, b"format=xml", None), json(None));
 }
@@ -150,6 +153,7 @@ fn json_only_and_html_first_views() {
     let n = Negotiation {
         renderers: &html_first,
         url_format_override: Some("format"),
+        accept_json: None,
     };
     assert!(!n.failures_render_as_json());
     assert_eq!(n.select(None, b"", None), html());
@@ -180,6 +184,17 @@ fn the_any_media_type_shortcut_agrees_with_the_parser() {
         ],
     ];
     for renderers in &lists {
+        // The answer for `application/json` worked out at load is the parser's.
+        let known = Negotiation::select_json(renderers);
+        for query in ["", "x=1", "format=json"] {
+            let with_known = Negotiation {
+                renderers,
+                url_format_override: Some("format"),
+                accept_json: Some(&known),
+            }
+            .select(Some(b"application/json"), query.as_bytes(), None);
+            assert_eq!(with_known, select(renderers, Some("application/json"), query));
+        }
         let parsed = select(renderers, Some(" */*"), "");
         assert_eq!(select(renderers, None, ""), parsed);
         assert_eq!(select(renderers, Some("*/*"), ""), parsed);

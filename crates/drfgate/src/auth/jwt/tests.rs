@@ -88,6 +88,7 @@ fn judge(f: &Fixture, class: &JwtAuthentication, header: &str) -> Result<String,
         hashers: &f.hashers,
         backends: &f.backends,
         sessions: &crate::auth::Sessions::unused(),
+        authorization: b"",
     };
     let headers: Vec<(&[u8], &[u8])> = vec![(b"Authorization", header.as_bytes())];
     let request = Request::new(b"GET", b"/").with_headers(&headers);
@@ -295,6 +296,7 @@ fn cached_answers_need_no_store_once_seen() {
         hashers: &f.hashers,
         backends: &f.backends,
         sessions: &crate::auth::Sessions::unused(),
+        authorization: b"",
     };
     let header = format!("Bearer {}", token(access(json!("1"))));
     let headers: Vec<(&[u8], &[u8])> = vec![(b"Authorization", header.as_bytes())];
