@@ -10,11 +10,13 @@
 //!   any store failing or panicking on demand ([`Faulty`]);
 //! - [`logs`]: the warnings and errors a test binary logged, to count them;
 //! - [`bytes`]: the table's `\xNN` byte notation and hex;
+//! - [`flood`]: the valid and junk token keys of the flood tests;
 //! - [`relay`]: a loopback port where a database server appears late ([`LateRelay`]).
 
 pub mod bytes;
 pub mod conformance;
 pub mod fixtures;
+pub mod flood;
 pub mod logs;
 pub mod relay;
 pub mod skip;

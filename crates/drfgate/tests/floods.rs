@@ -12,6 +12,8 @@
 
 use drfgate_test_support as common;
 
+use common::flood::{junk_token, valid_token};
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -67,18 +69,6 @@ fn allocated_by<T>(f: impl FnOnce() -> T) -> (T, u64) {
 // ---- a database with many users and tokens, and a store counting token lookups ----
 
 const VALID: usize = 1_000;
-
-fn valid_token(i: usize) -> String {
-    format!("v{i:039}")
-}
-
-fn junk_token(i: usize) -> String {
-    // 40 hex characters, like a real key: nothing about its shape gives it away.
-    format!(
-        "{:040x}",
-        (i as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
-    )
-}
 
 fn database(dir: &Path) -> std::path::PathBuf {
     common::scratch_db(

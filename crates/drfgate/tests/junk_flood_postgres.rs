@@ -20,23 +20,13 @@ use std::time::{Duration, Instant};
 
 use drfgate_test_support as common;
 
+use common::flood::{junk_token, valid_token};
+
 use drfgate::store::{Store, StoreError, StoreSummary, UserWithPassword};
 use drfgate::{Config, Decision, Gate, Request, User, UserPk};
 
 const VALID: usize = 1_000;
 const JUNK: usize = 1_000_000;
-
-fn valid_token(i: usize) -> String {
-    format!("v{i:039}")
-}
-
-fn junk_token(i: usize) -> String {
-    // 40 hex characters, like a real key.
-    format!(
-        "{:040x}",
-        (i as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
-    )
-}
 
 fn psql(database: &str, sql: &str) -> String {
     let out = Command::new("psql")

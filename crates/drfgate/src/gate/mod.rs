@@ -6,12 +6,13 @@
 //! One job per file: this file builds a [`Gate`] from a [`Config`] and holds its public
 //! methods; `policy` turns a view's configured classes into a [`Policy`]; `decide` is the
 //! decision pipeline (route, authenticate, permissions, method); `explain` writes the steps and
-//! hints `drfgate explain` shows.
+//! hints `drfgate explain` shows; `revocable` is what the revocation listener empties.
 
 mod authenticate;
 mod decide;
 mod explain;
 mod policy;
+mod revocable;
 
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -30,6 +31,7 @@ pub use policy::{GateRoute, Policy};
 
 use decide::Lookup;
 use policy::{build_policy, SharedAuth, ViewMedia};
+use revocable::CachedCredentials;
 
 /// The cache domain of a user's Django permissions (by user pk).
 const PERMISSION_KEYS: KeyDomain = KeyDomain::new("user-permissions");
@@ -594,80 +596,4 @@ fn check_tables(
         ))));
     }
     Ok(())
-}
-
-/// The caches that hold what a user's credentials resolved to, shared with the revocation
-/// listener's thread.
-struct CachedCredentials {
-    tokens: Arc<CredentialCache<Arc<User>>>,
-    passwords: Arc<CredentialCache<Arc<User>>>,
-    permissions: Arc<CredentialCache<Arc<HashSet<String>>>>,
-    sessions: Arc<CredentialCache<Arc<crate::auth::SessionUser>>>,
-    jwt: Option<Arc<crate::auth::JwtShared>>,
-    knox: Arc<crate::auth::KnoxShared>,
-    /// Keeps the token filter fresh from the listener's notifications.
-    filter_keeper: Option<crate::store::filter_keeper::FilterKeeper>,
-}
-
-impl CachedCredentials {
-    fn invalidate_user(&self, pk: &UserPk) -> usize {
-        let by_pk = |u: &Arc<User>| u.pk == *pk;
-        let key = self
-            .permissions
-            .key(PERMISSION_KEYS, &[pk.to_string().as_bytes()]);
-        let jwt = self.jwt.as_ref().map_or(0, |jwt| jwt.invalidate_user(pk));
-        self.tokens.invalidate_where(by_pk)
-            + jwt
-            + self.knox.invalidate_user(pk)
-            + self.passwords.invalidate_where(by_pk)
-            + self.sessions.invalidate_where(|s| s.user.pk == *pk)
-            + usize::from(self.permissions.invalidate(&key))
-    }
-}
-
-impl crate::revocation::Revocable for CachedCredentials {
-    fn revoke_user(&self, pk: &UserPk) -> usize {
-        self.invalidate_user(pk)
-    }
-
-    fn revoke_all(&self) -> usize {
-        let jwt = self.jwt.as_ref().map_or(0, |jwt| jwt.invalidate_all());
-        self.tokens.invalidate_where(|_| true)
-            + jwt
-            + self.knox.invalidate_all()
-            + self.passwords.invalidate_where(|_| true)
-            + self.sessions.invalidate_where(|_| true)
-            + self.permissions.invalidate_where(|_| true)
-    }
-
-    fn subscribed(&self) {
-        if let Some(keeper) = &self.filter_keeper {
-            keeper.subscribed();
-        }
-    }
-
-    fn unsubscribed(&self) {
-        if let Some(keeper) = &self.filter_keeper {
-            keeper.unsubscribed();
-        }
-    }
-
-    fn user_changed(&self, pk: &str) {
-        let Some(keeper) = &self.filter_keeper else {
-            return;
-        };
-        // A key new to the filter may have been refused by it before its notification came:
-        // that refusal, in the negative cache, must not outlive the notification. (A key found
-        // meanwhile, within the budget, stays cached: a new token revokes nothing.)
-        for key in keeper.user_changed(pk) {
-            let key = self.tokens.key(crate::auth::TOKEN_KEYS, &[key.as_bytes()]);
-            self.tokens.forget_unknown(&key);
-        }
-    }
-
-    fn tick(&self) {
-        if let Some(keeper) = &self.filter_keeper {
-            keeper.tick();
-        }
-    }
 }
