@@ -77,8 +77,33 @@ BURST_ROUNDS = 2
 PATH = "/api/thing.txt"
 
 
-class Apache:
+class Frontend:
+    """A web server started with its module: a parent holding no gate, and `processes` children
+    (Apache's) or workers (nginx's), each with its own gate, listener and pool."""
+    processes = 0
+    stop_signal = signal.SIGTERM
+
+    def gate_pids(self):
+        return children_of(self.process.pid)
+
+    def expected_processes(self):
+        return self.processes
+
+    def logs(self):
+        return read(self.error_log) + read(self.dir / "stdout.log")
+
+    def listener_pids(self):
+        """The processes whose listener logged that it is listening: after it dropped what the
+        process had cached before (a credential cached earlier may have missed a revocation)."""
+        return {int(pid) for pid in self.listener_line.findall(read(self.error_log))}
+
+    def stop(self):
+        stop_process(self.process, self.stop_signal)
+
+
+class Apache(Frontend):
     name = "apache"
+    processes = APACHE_CHILDREN
     # The listener's first message in a child's error log line: `[pid N:tid T] drfgate: ...`.
     listener_line = re.compile(r"\[pid (\d+)[^]]*\] drfgate: revocation: (?:LISTEN|SUBSCRIBE) ")
 
@@ -133,27 +158,12 @@ Alias /api/ "{site}/"
             stdout=open(self.dir / "stdout.log", "wb"), stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True)
 
-    def gate_pids(self):
-        """The children: each holds a gate (the parent only checks the config)."""
-        return children_of(self.process.pid)
 
-    def expected_processes(self):
-        return APACHE_CHILDREN
-
-    def logs(self):
-        return read(self.error_log) + read(self.dir / "stdout.log")
-
-    def listener_pids(self):
-        """The processes whose listener logged that it is listening: after it dropped what the
-        process had cached before (a credential cached earlier may have missed a revocation)."""
-        return {int(pid) for pid in self.listener_line.findall(read(self.error_log))}
-
-    def stop(self):
-        stop_process(self.process, signal.SIGTERM)
-
-
-class Nginx:
+class Nginx(Frontend):
     name = "nginx"
+    processes = NGINX_WORKERS
+    # nginx's graceful stop: workers finish their requests, as in production.
+    stop_signal = signal.SIGQUIT
     # The listener's first message in a worker's error log line: `PID#TID: drfgate: ...`.
     listener_line = re.compile(r" (\d+)#\d+: drfgate: revocation: (?:LISTEN|SUBSCRIBE) ")
 
@@ -204,24 +214,6 @@ http {{
             [NGINX_BIN, "-p", str(self.dir), "-c", str(self.conf), "-g", "daemon off;"],
             stdout=open(self.dir / "stdout.log", "wb"), stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True)
-
-    def gate_pids(self):
-        """The workers: each holds a gate (the master only checks the config)."""
-        return children_of(self.process.pid)
-
-    def expected_processes(self):
-        return NGINX_WORKERS
-
-    def logs(self):
-        return read(self.error_log) + read(self.dir / "stdout.log")
-
-    def listener_pids(self):
-        """The processes whose listener logged that it is listening: after it dropped what the
-        process had cached before (a credential cached earlier may have missed a revocation)."""
-        return {int(pid) for pid in self.listener_line.findall(read(self.error_log))}
-
-    def stop(self):
-        stop_process(self.process, signal.SIGQUIT)
 
 
 def read(path):
