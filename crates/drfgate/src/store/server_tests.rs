@@ -157,15 +157,35 @@ fn is_outage_error(message: &str) -> bool {
     .any(|needle| message.contains(needle))
 }
 
+/// The user of token `abcd1234` from the first of several attempts that answers. With the
+/// short timeouts of these tests, a loaded machine (CI builds and tests in parallel on two
+/// cores) can miss the deadline of a first connect, prepare and query through an unfaulted
+/// proxy; what these tests claim is about the faulted modes and about recovering by itself,
+/// not about one unfaulted lookup beating 400 ms.
+fn answered_within_attempts<S: Store + ?Sized>(store: &S) -> Option<String> {
+    for _ in 0..20 {
+        match store.user_by_token("abcd1234") {
+            Ok(found) => return found.map(|u| u.username.to_string()),
+            Err(e) => {
+                let message = e.to_string();
+                assert!(is_outage_error(&message), "unexpected error {message}");
+                thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    None
+}
+
 fn outage_and_recovery<E: Engine>(engine: &str, open: fn(&NetworkDatabase) -> ServerStore<E>) {
     let Some((db, proxy)) = through_proxy(engine) else {
         return;
     };
     let store = Arc::new(open(&db));
-    let john = store
-        .user_by_token("abcd1234")
-        .expect("a lookup through the proxy");
-    assert_eq!(john.map(|u| u.username.to_string()), Some("john".into()));
+    assert_eq!(
+        answered_within_attempts(&*store),
+        Some("john".into()),
+        "no lookup through the passing proxy succeeded"
+    );
 
     // Not a timing of drfgate's speed: a correctness bound on the deadline, twice the
     // statement timeout so that a loaded machine cannot fail it, which only a lookup given a
@@ -224,15 +244,8 @@ fn outage_and_recovery<E: Engine>(engine: &str, open: fn(&NetworkDatabase) -> Se
 
     // The server is back: the next lookups reconnect by themselves.
     proxy.set(PASS);
-    let mut recovered = None;
-    for _ in 0..3 {
-        if let Ok(found) = store.user_by_token("abcd1234") {
-            recovered = found;
-            break;
-        }
-    }
     assert_eq!(
-        recovered.map(|u| u.username.to_string()),
+        answered_within_attempts(&*store),
         Some("john".into()),
         "no recovery after the proxy passed traffic again"
     );
