@@ -29,12 +29,13 @@ pub const BASIC_NOT_BASE64: &str =
     "Invalid basic header. Credentials not correctly base64 encoded.";
 pub const INVALID_USERNAME_PASSWORD: &str = "Invalid username/password.";
 
+/// The body of the refusal a request without credentials gets: named, not looked up.
+const NOT_AUTHENTICATED_BODY: &[u8] =
+    br#"{"detail":"Authentication credentials were not provided."}"#;
+
 /// Every fixed detail with its pre-rendered body; `static_body` looks them up.
 const FIXED_BODIES: &[(&str, &[u8])] = &[
-    (
-        NOT_AUTHENTICATED,
-        br#"{"detail":"Authentication credentials were not provided."}"#,
-    ),
+    (NOT_AUTHENTICATED, NOT_AUTHENTICATED_BODY),
     (
         PERMISSION_DENIED,
         br#"{"detail":"You do not have permission to perform this action."}"#,
@@ -262,7 +263,7 @@ impl ApiError {
             },
         };
         match self {
-            ApiError::NotAuthenticated => unauthenticated(static_body(NOT_AUTHENTICATED)),
+            ApiError::NotAuthenticated => unauthenticated(Body::Static(NOT_AUTHENTICATED_BODY)),
             ApiError::AuthenticationFailed(detail) => unauthenticated(static_body(detail)),
             ApiError::AuthenticationFailedBody(body) => unauthenticated(body),
             ApiError::PermissionDenied(body) => Deny {

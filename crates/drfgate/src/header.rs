@@ -54,6 +54,10 @@ pub enum SchemeCredentials<'a> {
 ///
 /// `keyword_lower` must already be lowercase; DRF lowercases the configured keyword once too.
 pub fn scheme_credentials<'a>(value: &'a [u8], keyword_lower: &[u8]) -> SchemeCredentials<'a> {
+    if value.is_empty() {
+        // No header (what a request without credentials sends every class that reads it).
+        return SchemeCredentials::NotThisScheme;
+    }
     if let Some(credentials) = keyword_space_credentials(value, keyword_lower) {
         return SchemeCredentials::Credentials(credentials);
     }

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod auth;
+mod bytes;
 pub mod config;
 pub mod decision;
 pub mod exceptions;

@@ -120,7 +120,7 @@ pub type UserPermissions<'a> = &'a dyn Fn(&Identity) -> Result<Arc<HashSet<Strin
 /// What a permission check may need beyond the request: the model, and the user's Django
 /// permissions (looked up only when a check really needs them).
 pub struct PermissionContext<'a> {
-    pub method: &'a Method,
+    pub method: &'a Method<'a>,
     pub identity: Option<&'a Identity>,
     pub model: Option<&'a ModelLabel>,
     pub user_permissions: UserPermissions<'a>,

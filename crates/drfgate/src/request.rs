@@ -33,7 +33,7 @@ pub trait HeaderSource {
 /// Header names compare ASCII case-insensitively; most arrive spelt as asked for, which
 /// a plain comparison settles faster.
 fn same_name(got: &[u8], name: &str) -> bool {
-    got == name.as_bytes() || got.eq_ignore_ascii_case(name.as_bytes())
+    crate::bytes::same(got, name.as_bytes()) || got.eq_ignore_ascii_case(name.as_bytes())
 }
 
 fn pairs_for_each(pairs: &[(&[u8], &[u8])], name: &str, f: &mut dyn FnMut(&[u8])) {
@@ -274,33 +274,46 @@ impl<'a> Request<'a> {
     }
 }
 
-/// The method as Django's `request.method` has it: ASCII upper case. Short methods stay on the stack.
-pub struct Method {
-    buf: [u8; 16],
-    heap: Option<Box<[u8]>>,
-    len: usize,
+/// The method as Django's `request.method` has it: ASCII upper case. A method sent in upper
+/// case (nearly every one) is borrowed as it is; others are upper-cased on the stack, or on
+/// the heap when long.
+pub struct Method<'a> {
+    text: MethodText<'a>,
 }
 
-impl Method {
-    pub fn new(raw: &[u8]) -> Method {
-        let mut method = Method {
-            buf: [0; 16],
-            heap: None,
-            len: raw.len(),
-        };
-        if raw.len() <= method.buf.len() {
-            method.buf[..raw.len()].copy_from_slice(raw);
-            method.buf[..raw.len()].make_ascii_uppercase();
+enum MethodText<'a> {
+    /// Already upper case: the bytes as sent.
+    AsSent(&'a [u8]),
+    Short {
+        buf: [u8; 16],
+        len: u8,
+    },
+    Long(Box<[u8]>),
+}
+
+impl<'a> Method<'a> {
+    pub fn new(raw: &'a [u8]) -> Method<'a> {
+        let text = if !raw.iter().any(u8::is_ascii_lowercase) {
+            MethodText::AsSent(raw)
+        } else if raw.len() <= 16 {
+            let mut buf = [0; 16];
+            buf[..raw.len()].copy_from_slice(raw);
+            buf[..raw.len()].make_ascii_uppercase();
+            MethodText::Short {
+                buf,
+                len: raw.len() as u8,
+            }
         } else {
-            method.heap = Some(raw.to_ascii_uppercase().into_boxed_slice());
-        }
-        method
+            MethodText::Long(raw.to_ascii_uppercase().into_boxed_slice())
+        };
+        Method { text }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        match &self.heap {
-            Some(heap) => heap,
-            None => &self.buf[..self.len],
+        match &self.text {
+            MethodText::AsSent(raw) => raw,
+            MethodText::Short { buf, len } => &buf[..usize::from(*len)],
+            MethodText::Long(heap) => heap,
         }
     }
 
@@ -353,5 +366,9 @@ mod tests {
         let long = Method::new(b"a-very-long-method-name-indeed");
         assert_eq!(long.as_bytes(), b"A-VERY-LONG-METHOD-NAME-INDEED");
         assert_eq!(Method::new(b"\xe9t").to_text(), "\u{e9}T");
+        assert_eq!(Method::new(b"GET").as_bytes(), b"GET");
+        assert_eq!(Method::new(b"M-SEARCH").as_bytes(), b"M-SEARCH");
+        assert_eq!(Method::new(b"Get").as_bytes(), b"GET");
+        assert_eq!(Method::new(b"\xe9").as_bytes(), b"\xe9");
     }
 }

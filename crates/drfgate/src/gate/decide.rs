@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::explain::{describe_route, hint_permission};
-use super::{Gate, Judgement, Policy, PERMISSION_KEYS};
+use super::{Gate, GateRoute, Judgement, Policy, PERMISSION_KEYS};
 use crate::cache::Cached;
 use crate::config::Unmatched;
 use crate::decision::{Decision, Identity, UserPk};
@@ -49,6 +49,39 @@ pub(super) enum Stop {
     Locked(Option<f64>),
 }
 
+/// A refusal of the view's pipeline as DRF renders it: with the negotiated JSON renderer
+/// (`Some(indent)`, pretty-printed with an indent), or by another renderer, whose bytes are
+/// the application's to write (`None`: a pass). The gate's own failures (500, 503) stay
+/// refusals whatever was negotiated: fail closed.
+fn rendered(
+    deny: crate::decision::Deny,
+    refusals: Option<Option<usize>>,
+    trace: &mut Tracer<'_>,
+) -> Decision {
+    if deny.status >= 500 {
+        return Decision::Deny(deny);
+    }
+    match refusals {
+        Some(None) => Decision::Deny(deny),
+        Some(Some(indent)) => match crate::exceptions::render_indented(&deny.body, indent) {
+            Some(body) => Decision::Deny(crate::decision::Deny { body, ..deny }),
+            None => Decision::Pass,
+        },
+        None => {
+            trace.step(
+                Stage::Result,
+                || "decision".into(),
+                || {
+                    "pass: DRF renders this refusal with the negotiated renderer, not as the \
+                     gate's JSON"
+                        .into()
+                },
+            );
+            Decision::Pass
+        }
+    }
+}
+
 fn throttle_names(policy: &Policy) -> String {
     let names: Vec<String> = policy
         .throttles
@@ -62,30 +95,46 @@ fn throttle_names(policy: &Policy) -> String {
 }
 
 impl Gate {
+    /// [`Gate::judge_traced`]'s decision alone: the route is not asked for.
     pub(super) fn decide_traced(
         &self,
         request: &Request<'_>,
         trace: &mut Tracer<'_>,
         lookup: Lookup<'_>,
     ) -> Decision {
-        self.judge_traced(request, trace, lookup).decision
+        self.decide_guarded(request, trace, lookup, &mut None)
     }
 
-    /// The decision, behind a panic boundary: a bug that panics inside one decision (in an
-    /// authenticator, a store, a hasher) refuses that request with DRF's 500 and nothing
-    /// else. What a panicking decision leaves behind is safe to keep using: the caches' locks
-    /// do not poison, and a panicking load abandons its single flight, so waiters load again.
     pub(super) fn judge_traced(
         &self,
         request: &Request<'_>,
         trace: &mut Tracer<'_>,
         lookup: Lookup<'_>,
     ) -> Judgement<'_> {
+        let mut route = None;
+        let decision = self.decide_guarded(request, trace, lookup, &mut route);
+        Judgement { decision, route }
+    }
+
+    /// The decision, behind a panic boundary: a bug that panics inside one decision (in an
+    /// authenticator, a store, a hasher) refuses that request with DRF's 500 and nothing
+    /// else. What a panicking decision leaves behind is safe to keep using: the caches' locks
+    /// do not poison, and a panicking load abandons its single flight, so waiters load again.
+    /// The route that decided is written to `route` (left `None` when none matched, or on a
+    /// panic); the decision is returned, built once where the caller wants it.
+    fn decide_guarded<'g>(
+        &'g self,
+        request: &Request<'_>,
+        trace: &mut Tracer<'_>,
+        lookup: Lookup<'_>,
+        route: &mut Option<&'g GateRoute>,
+    ) -> Decision {
         self.start_revocation_listener();
-        let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.judge_unguarded(request, trace, lookup)
+        let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.decide_unguarded(request, trace, lookup, route)
         }));
-        judged.unwrap_or_else(|_| {
+        decided.unwrap_or_else(|_| {
+            *route = None;
             let panics = self
                 .panics
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -97,25 +146,24 @@ impl Gate {
                      was refused with 500, and so is any other that panics"
                 );
             }
-            Judgement {
-                decision: Decision::Deny(ApiError::ServerError.into_deny(None, None)),
-                route: None,
-            }
+            Decision::Deny(ApiError::ServerError.into_deny(None, None))
         })
     }
 
-    fn judge_unguarded(
-        &self,
+    fn decide_unguarded<'g>(
+        &'g self,
         request: &Request<'_>,
         trace: &mut Tracer<'_>,
         lookup: Lookup<'_>,
-    ) -> Judgement<'_> {
+        matched: &mut Option<&'g GateRoute>,
+    ) -> Decision {
         let (path_info, query) = request.path_info_and_query();
         let route = self
             .routes
             .iter()
             .find(|r| r.pattern.matches_path_info(&path_info));
-        let decision = match route {
+        *matched = route;
+        match route {
             Some(route) if route.pass => {
                 trace.step(
                     Stage::Route,
@@ -146,8 +194,7 @@ impl Gate {
                 }
             }
             None => self.decide_unmatched(&path_info, query, request, trace, lookup),
-        };
-        Judgement { decision, route }
+        }
     }
 
     fn decide_unmatched(
@@ -232,9 +279,18 @@ impl Gate {
             renderers: &policy.renderers,
             url_format_override: self.url_format_override.as_deref(),
             accept_json: Some(&policy.accept_json),
+            accept_any: Some(&policy.accept_any),
         };
         let accept = request.header("Accept");
-        let negotiated = negotiation.select(accept.as_deref(), query, format_suffix);
+        // The usual request's answer was worked out with the policy: borrowed, not selected.
+        let selected;
+        let negotiated = match negotiation.known(accept.as_deref(), query, format_suffix) {
+            Some(known) => known,
+            None => {
+                selected = negotiation.select(accept.as_deref(), query, format_suffix);
+                &selected
+            }
+        };
         // The usual request (no Accept, no format) gets the first renderer: not worth a line.
         let worth_telling = accept.is_some() || format_suffix.is_some() || !query.is_empty();
         let failure =
@@ -262,7 +318,10 @@ impl Gate {
                 }
             };
         let refusals = match negotiated {
-            Negotiated::Chosen { renderer, refusals } => {
+            &Negotiated::Chosen {
+                ref renderer,
+                refusals,
+            } => {
                 if worth_telling {
                     trace.step(
                         Stage::Negotiation,
@@ -295,38 +354,16 @@ impl Gate {
                 return Decision::Pass;
             }
         };
-        match self.decide_after_negotiation(policy, request, trace, lookup) {
-            // The gate's own failures (500, 503) stay refusals: fail closed.
-            Decision::Deny(deny) if deny.status < 500 => match refusals {
-                Some(None) => Decision::Deny(deny),
-                Some(Some(indent)) => {
-                    match crate::exceptions::render_indented(&deny.body, indent) {
-                        Some(body) => Decision::Deny(crate::decision::Deny { body, ..deny }),
-                        None => Decision::Pass,
-                    }
-                }
-                None => {
-                    trace.step(
-                        Stage::Result,
-                        || "decision".into(),
-                        || {
-                            "pass: DRF renders this refusal with the negotiated renderer, not as \
-                             the gate's JSON"
-                                .into()
-                        },
-                    );
-                    Decision::Pass
-                }
-            },
-            other => other,
-        }
+        self.decide_after_negotiation(policy, request, refusals, trace, lookup)
     }
 
-    /// Authenticate, check permissions, then the method.
+    /// Authenticate, check permissions, then the method. A refusal is rendered as
+    /// negotiation concluded (`refusals`, see [`rendered`]) where it is made.
     fn decide_after_negotiation(
         &self,
         policy: &Policy,
         request: &Request<'_>,
+        refusals: Option<Option<usize>>,
         trace: &mut Tracer<'_>,
         lookup: Lookup<'_>,
     ) -> Decision {
@@ -349,7 +386,7 @@ impl Gate {
                 };
                 format!("deny {} {}{why}", deny.status, String::from_utf8_lossy(&deny.body))
             });
-            Decision::Deny(deny)
+            rendered(deny, refusals, trace)
         };
 
         let identity = match self.authenticate(policy, request, trace, lookup) {
@@ -368,7 +405,7 @@ impl Gate {
                         )
                     },
                 );
-                return Decision::Deny(deny);
+                return rendered(deny, refusals, trace);
             }
             Err(Stop::Defer) => {
                 trace.step(
@@ -466,21 +503,21 @@ impl Gate {
                     request,
                     !trace.enabled(),
                 ) {
-                Ok(refusals) if refusals.is_empty() => {
+                Ok(throttled) if throttled.is_empty() => {
                     trace.step(
                         Stage::Throttle,
                         || throttle_names(policy),
                         || "allowed (a real request is recorded; explain records nothing)".into(),
                     );
                 }
-                Ok(refusals) => {
-                    let wait = crate::throttle::longest_wait(&refusals);
+                Ok(throttled) => {
+                    let wait = crate::throttle::longest_wait(&throttled);
                     let deny = crate::throttle::throttled(wait, policy.allow.as_ref());
                     trace.step(
                         Stage::Throttle,
                         || throttle_names(policy),
                         || {
-                            let names: Vec<&str> = refusals.iter().map(|r| &*r.class).collect();
+                            let names: Vec<&str> = throttled.iter().map(|r| &*r.class).collect();
                             format!("refused by {} (wait {wait:?} s)", names.join(", "))
                         },
                     );
@@ -489,7 +526,7 @@ impl Gate {
                         || "decision".into(),
                         || format!("deny 429 {}", String::from_utf8_lossy(&deny.body)),
                     );
-                    return Decision::Deny(deny);
+                    return rendered(deny, refusals, trace);
                 }
                 Err(error) => {
                     // Logged once per incident by the store (throttle/watched.rs).
@@ -505,7 +542,10 @@ impl Gate {
         }
 
         if let Some(methods) = &policy.methods {
-            if !methods.iter().any(|m| **m == *method.as_bytes()) {
+            if !methods
+                .iter()
+                .any(|m| crate::bytes::same(m, method.as_bytes()))
+            {
                 trace.step(
                     Stage::Method,
                     || method.to_text(),

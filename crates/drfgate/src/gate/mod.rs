@@ -524,6 +524,8 @@ impl Gate {
 
     /// `[handoff]`: the signature of an allowed request's identity for the application
     /// (`X-Drfgate-Signature`), when the config has a key; `None` for any other decision.
+    /// Inlined: front ends ask on every decision, and most configs have no key.
+    #[inline]
     pub fn handoff(
         &self,
         request: &Request<'_>,

@@ -30,6 +30,8 @@ pub struct Policy {
     pub(crate) renderers: Vec<Arc<crate::negotiation::Renderer>>,
     /// Negotiation's answer for `Accept: application/json` without a format, worked out once.
     pub(crate) accept_json: crate::negotiation::Negotiated,
+    /// Its answer without `Accept` (or with `*/*`) and without a format, worked out once.
+    pub(crate) accept_any: crate::negotiation::Negotiated,
     /// The view's parser classes, which its CSRF check parses a POST body with.
     pub(super) parsers: Arc<[ParserClass]>,
     /// Whether SessionAuthentication is among the authenticators (its CSRF check may read
@@ -205,8 +207,10 @@ pub(super) fn build_policy(
     let methods = methods.map(implemented_methods);
     let allow = methods.as_ref().map(|m| Arc::from(m.join(", ")));
     let accept_json = crate::negotiation::Negotiation::select_json(&renderers);
+    let accept_any = crate::negotiation::Negotiation::select_any(&renderers);
     Policy {
         accept_json,
+        accept_any,
         authenticators,
         challenge,
         permissions,

@@ -88,12 +88,38 @@ pub(crate) struct Negotiation<'a> {
     /// (what API clients usually send), worked out once with [`Negotiation::select_json`]
     /// when the view's policy was built; `None`: worked out per request.
     pub(crate) accept_json: Option<&'a Negotiated>,
+    /// The same for no `Accept` (or exactly `*/*`) and no format, worked out once with
+    /// [`Negotiation::select_any`]; `None`: worked out per request.
+    pub(crate) accept_any: Option<&'a Negotiated>,
 }
 
 /// The `Accept` value [`Negotiation::accept_json`] answers for.
 const APPLICATION_JSON: &[u8] = b"application/json";
 
 impl Negotiation<'_> {
+    /// What was worked out at load for this request, when it is one of the usual two: no
+    /// format (no suffix, and no query to hold `?format=`), and no `Accept`, `*/*` or
+    /// `application/json`. Borrowed: the usual request costs no selection and no copy.
+    pub(crate) fn known(
+        &self,
+        accept: Option<&[u8]>,
+        query: &[u8],
+        format_suffix: Option<&str>,
+    ) -> Option<&Negotiated> {
+        let no_format = format_suffix.is_none_or(str::is_empty)
+            && (query.is_empty() || self.url_format_override.is_none());
+        if !no_format {
+            return None;
+        }
+        if accepts_anything(accept) {
+            self.accept_any
+        } else if accept == Some(APPLICATION_JSON) {
+            self.accept_json
+        } else {
+            None
+        }
+    }
+
     /// `select_renderer` for a request's `Accept` header, query string and format suffix.
     pub(crate) fn select(
         &self,
@@ -101,6 +127,9 @@ impl Negotiation<'_> {
         query: &[u8],
         format_suffix: Option<&str>,
     ) -> Negotiated {
+        if let Some(known) = self.known(accept, query, format_suffix) {
+            return known.clone();
+        }
         let format = match format_suffix.filter(|f| !f.is_empty()) {
             Some(suffix) => Some(suffix.to_string()),
             None => match self.url_format_override {
@@ -195,8 +224,21 @@ impl Negotiation<'_> {
             renderers,
             url_format_override: None,
             accept_json: None,
+            accept_any: None,
         }
         .select(Some(APPLICATION_JSON), b"", None)
+    }
+
+    /// What [`Negotiation::select`] concludes without `Accept` and without a format, for
+    /// [`Negotiation::accept_any`].
+    pub(crate) fn select_any(renderers: &[Arc<Renderer>]) -> Negotiated {
+        Negotiation {
+            renderers,
+            url_format_override: None,
+            accept_json: None,
+            accept_any: None,
+        }
+        .select(None, b"", None)
     }
 
     /// What the general path selects for the single `Accept` token `*/*` and no format,

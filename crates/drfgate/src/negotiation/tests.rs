@@ -14,6 +14,7 @@ fn select(renderers: &[Arc<Renderer>], accept: Option<&str>, query: &str) -> Neg
         renderers,
         url_format_override: Some("format"),
         accept_json: None,
+        accept_any: None,
     }
     .select(accept.map(str::as_bytes), query.as_bytes(), None)
 }
@@ -111,6 +112,7 @@ fn the_suffix_wins_over_the_query() {
         renderers: &r,
         url_format_override: Some("format"),
         accept_json: None,
+        accept_any: None,
     };
     assert_eq!(n.select(None, b"format=api", Some("json")), json(None));
     assert_eq!(
@@ -121,6 +123,7 @@ fn the_suffix_wins_over_the_query() {
         renderers: &r,
         url_format_override: None,
         accept_json: None,
+        accept_any: None,
     };
     assert_eq!(off.select(None, b"format=xml", None), json(None));
 }
@@ -154,6 +157,7 @@ fn json_only_and_html_first_views() {
         renderers: &html_first,
         url_format_override: Some("format"),
         accept_json: None,
+        accept_any: None,
     };
     assert!(!n.failures_render_as_json());
     assert_eq!(n.select(None, b"", None), html());
@@ -191,6 +195,7 @@ fn the_any_media_type_shortcut_agrees_with_the_parser() {
                 renderers,
                 url_format_override: Some("format"),
                 accept_json: Some(&known),
+                accept_any: None,
             }
             .select(Some(b"application/json"), query.as_bytes(), None);
             assert_eq!(with_known, select(renderers, Some("application/json"), query));
@@ -199,5 +204,34 @@ fn the_any_media_type_shortcut_agrees_with_the_parser() {
         assert_eq!(select(renderers, None, ""), parsed);
         assert_eq!(select(renderers, Some("*/*"), ""), parsed);
         assert_eq!(select(renderers, Some("*/*"), "x=1"), parsed);
+        // Both answers worked out at load, borrowed or cloned, are what selecting gives,
+        // whatever the format, query and `URL_FORMAT_OVERRIDE`.
+        let any = Negotiation::select_any(renderers);
+        for url_format_override in [Some("format"), None] {
+            let loaded = Negotiation {
+                renderers,
+                url_format_override,
+                accept_json: Some(&known),
+                accept_any: Some(&any),
+            };
+            let general = Negotiation {
+                accept_json: None,
+                accept_any: None,
+                ..loaded
+            };
+            let accepts: [Option<&[u8]>; 5] =
+                [None, Some(b"*/*"), Some(b" */*"), Some(b"application/json"), Some(b"text/html")];
+            for accept in accepts {
+                for query in ["", "x=1", "format=json", "format=api"] {
+                    for suffix in [None, Some(""), Some("json"), Some("api")] {
+                        let expected = general.select(accept, query.as_bytes(), suffix);
+                        assert_eq!(loaded.select(accept, query.as_bytes(), suffix), expected);
+                        if let Some(known) = loaded.known(accept, query.as_bytes(), suffix) {
+                            assert_eq!(known, &expected, "{accept:?} {query:?} {suffix:?}");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

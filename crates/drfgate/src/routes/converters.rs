@@ -183,7 +183,7 @@ fn greedy_full_match(pieces: &[Piece], text: &str) -> bool {
     for piece in pieces {
         match piece {
             Piece::Literal(literal) => {
-                if !bytes[at..].starts_with(literal.as_bytes()) {
+                if !crate::bytes::starts_with(&bytes[at..], literal.as_bytes()) {
                     return false;
                 }
                 at += literal.len();

@@ -121,10 +121,11 @@ impl RoutePattern {
     /// `drf_format_suffix` converter exported as a group (`\.[a-z0-9]+/?`, whose `to_python`
     /// strips the dot and the slash).
     pub fn format_kwarg(&self, path_info: &str) -> Option<String> {
-        let unrooted = path_info.strip_prefix('/')?;
+        // Only a `re_path()` has groups: a `path()` route answers before looking at the path.
         let Matcher::Regex(regex) = &self.matcher else {
             return None;
         };
+        let unrooted = path_info.strip_prefix('/')?;
         let value = regex.captures(unrooted)?.name("format")?.as_str();
         Some(if value.starts_with('.') {
             value.trim_matches(['.', '/']).to_string()

@@ -114,7 +114,7 @@ pub(crate) struct Check<'a> {
 
 impl Check<'_> {
     /// `CsrfViewMiddleware.process_view` for DRF's `CSRFCheck`.
-    pub(crate) fn run(&self, request: &Request<'_>, method: &Method) -> Csrf {
+    pub(crate) fn run(&self, request: &Request<'_>, method: &Method<'_>) -> Csrf {
         if matches!(method.as_bytes(), b"GET" | b"HEAD" | b"OPTIONS" | b"TRACE") {
             return Csrf::Pass("a safe method for CSRF (GET, HEAD, OPTIONS, TRACE): not checked");
         }
