@@ -19,7 +19,7 @@ mod watch;
 
 use std::convert::Infallible;
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
 use std::path::Path;
 use std::pin::pin;
 use std::sync::Arc;
@@ -34,6 +34,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::{Layer, ServiceExt};
@@ -76,6 +77,42 @@ impl Policy {
     }
 }
 
+impl Shared {
+    fn new(policy: Policy, settings: &ServeSettings) -> Arc<Shared> {
+        Arc::new(Shared {
+            policy: reload::Current::new(policy, settings.clone()),
+            timeouts: watch::Timeouts {
+                header_read: settings.header_read_timeout,
+                keep_alive: settings.keep_alive_timeout,
+            },
+            max_connections: settings.max_connections,
+        })
+    }
+}
+
+/// `serve`'s answers over a stream the caller brings, without a listener or signals:
+/// examples/serve_loop.rs counts the instructions of its requests over an in-memory one.
+pub(crate) struct InProcess(Arc<Shared>);
+
+impl InProcess {
+    pub(crate) fn load(config_path: &Path) -> Result<InProcess, String> {
+        let (policy, settings, _gate) = Policy::load(config_path)?;
+        Ok(InProcess(Shared::new(policy, &settings)))
+    }
+
+    /// One connection from `peer`, answered as `serve` answers a connection it accepted.
+    pub(crate) fn connection<IO>(
+        &self,
+        io: IO,
+        peer: IpAddr,
+    ) -> impl std::future::Future<Output = Result<(), hyper::Error>> + Send
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        http_connection(io, peer, self.0.clone())
+    }
+}
+
 /// Loads the config and the database, binds, serves until SIGTERM or SIGINT. Any problem
 /// before the first request is an `Err` with a message for the operator.
 pub fn run(config_path: &Path, listen: &str) -> Result<(), String> {
@@ -105,14 +142,7 @@ pub fn run(config_path: &Path, listen: &str) -> Result<(), String> {
         ),
     };
     drop(gate);
-    let shared = Arc::new(Shared {
-        policy: reload::Current::new(policy, settings.clone()),
-        timeouts: watch::Timeouts {
-            header_read: settings.header_read_timeout,
-            keep_alive: settings.keep_alive_timeout,
-        },
-        max_connections: settings.max_connections,
-    });
+    let shared = Shared::new(policy, &settings);
     runtime.block_on(async move {
         let listener = TcpListener::from_std(listener)
             .map_err(|e| format!("cannot start: listening on {address}: {e}"))?;
@@ -218,20 +248,7 @@ async fn serve(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let shared = shared.clone();
-                    let activity = watch::Activity::new();
-                    let stream = watch::Watched::new(stream, activity.clone(), shared.timeouts);
-                    let service = hyper::service::service_fn(move |request| {
-                        let request_in_progress = activity.request();
-                        let answer = handle(request, shared.clone(), peer.ip());
-                        async move {
-                            let answer = answer.await;
-                            drop(request_in_progress);
-                            answer
-                        }
-                    });
-                    let connection = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service);
+                    let connection = http_connection(stream, peer.ip(), shared.clone());
                     let connection = graceful.watch(connection);
                     tokio::spawn(async move {
                         if let Err(error) = connection.await {
@@ -257,6 +274,38 @@ async fn serve(
             eprintln!("drfgate serve: stopped, closing connections still open after {DRAIN_TIMEOUT:?}")
         }
     }
+}
+
+/// hyper's HTTP/1.1 on one connection, its socket watched for the `[serve]` timeouts.
+fn http_connection<IO>(
+    io: IO,
+    peer: IpAddr,
+    shared: Arc<Shared>,
+) -> http1::Connection<
+    TokioIo<watch::Watched<IO>>,
+    impl hyper::service::Service<
+            Request<Incoming>,
+            Response = Response<Full<Bytes>>,
+            Error = Infallible,
+            Future = impl std::future::Future<Output = Result<Response<Full<Bytes>>, Infallible>>
+                         + Send,
+        > + Send,
+>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let activity = watch::Activity::new();
+    let stream = watch::Watched::new(io, activity.clone(), shared.timeouts);
+    let service = hyper::service::service_fn(move |request| {
+        let request_in_progress = activity.request();
+        let answer = handle(request, shared.clone(), peer);
+        async move {
+            let answer = answer.await;
+            drop(request_in_progress);
+            answer
+        }
+    });
+    http1::Builder::new().serve_connection(TokioIo::new(stream), service)
 }
 
 async fn handle(
