@@ -61,17 +61,18 @@ async fn client(mut stream: DuplexStream, rounds: usize, expect: &[u8]) -> usize
         assert_eq!(end + 4, buf.len(), "more than one head");
         let head = &buf[..end];
         ok += (head.starts_with(b"HTTP/1.1 200 ")
-            && head.windows(expect.len()).any(|w| w.eq_ignore_ascii_case(expect)))
-            as usize;
+            && head
+                .windows(expect.len())
+                .any(|w| w.eq_ignore_ascii_case(expect))) as usize;
     }
     ok
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let rounds: usize = args
-        .next()
-        .map_or(10_000, |n| n.parse().expect("usage: serve_loop [ROUNDS] [MODE]"));
+    let rounds: usize = args.next().map_or(10_000, |n| {
+        n.parse().expect("usage: serve_loop [ROUNDS] [MODE]")
+    });
     let mode = args.next().unwrap_or_else(|| "serve".into());
     let dir = tempfile::tempdir().expect("tempdir");
     let db = drfgate_test_support::scratch_db(

@@ -92,7 +92,10 @@ fn request(authorization: &http::HeaderValue) -> Request<Full<Bytes>> {
 }
 
 async fn orders(request: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let user = request.extensions().get::<Identity>().map(|i| i.user.pk.clone());
+    let user = request
+        .extensions()
+        .get::<Identity>()
+        .map(|i| i.user.pk.clone());
     std::hint::black_box(user);
     Ok(Response::new(Full::new(Bytes::from_static(b"[]"))))
 }
@@ -122,15 +125,18 @@ where
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let rounds: usize = args
-        .next()
-        .map_or(100_000, |n| n.parse().expect("usage: layer_loop [ROUNDS] [MODE]"));
+    let rounds: usize = args.next().map_or(100_000, |n| {
+        n.parse().expect("usage: layer_loop [ROUNDS] [MODE]")
+    });
     let mode = args.next().unwrap_or_else(|| "layer".into());
     let authorization = http::HeaderValue::from_str(&format!("Token {TOKEN}")).expect("token");
     let gate = gate();
     let mut gated = DrfGateLayer::new(gate.clone()).layer(service_fn(orders));
     // Warm the cache: the first request looks the token up (inline, no runtime).
-    assert!(call(&mut gated, &authorization), "the first request was refused");
+    assert!(
+        call(&mut gated, &authorization),
+        "the first request was refused"
+    );
     let mut as_expected = 0;
     match mode.as_str() {
         "bare" => {
@@ -152,12 +158,14 @@ fn main() {
                 .with_query(Some(b""));
             for _ in 0..rounds {
                 let decision = gate.decide_cached(std::hint::black_box(&view));
-                as_expected +=
-                    matches!(decision, Some(drfgate::Decision::Allow(Some(_)))) as usize;
+                as_expected += matches!(decision, Some(drfgate::Decision::Allow(Some(_)))) as usize;
             }
         }
         other => panic!("unknown mode {other:?}: bare, layer or core"),
     }
-    assert_eq!(as_expected, rounds, "{mode}: some requests were not allowed");
+    assert_eq!(
+        as_expected, rounds,
+        "{mode}: some requests were not allowed"
+    );
     println!("{mode}: {rounds} requests allowed");
 }
