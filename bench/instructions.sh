@@ -15,6 +15,14 @@
 # made once (`drfgate_gate_decide_into`). The table shows what each adds. More than 10 % growth on a checked path
 # fails; a baseline recorded with another rustc is not compared (a warning), as the
 # compiler alone moves the counts.
+#
+# `table` (and `frontends`, which counts only these) also counts the front ends per request, with
+# 2,000 and 4,000 requests the same way: the tower Layer (crates/drfgate-tower/examples/
+# layer_loop.rs: `layer` through the Layer, `layer_bare` the same request without it,
+# `layer_core` the core's `decide_cached` alone) and `drfgate serve`'s connection handling
+# in-process over an in-memory stream (crates/drfgate-cli/examples/serve_loop.rs: `serve`, and
+# `serve_fixed` the fixed_200 baseline on the same stream). Not checked: they count hyper's and
+# tokio's code as well, which moves with their versions.
 set -euo pipefail
 
 mode="${1:-check}"
@@ -30,17 +38,26 @@ large=4000
 # More growth than this, in percent, fails a check.
 tolerance=10
 
+frontend_paths="layer_bare layer layer_core serve_fixed serve"
+declare -A frontend_mode=([layer_bare]=bare [layer]=layer [layer_core]=core [serve_fixed]=fixed [serve]=serve)
 case "${mode}" in
 check | record) paths="${checked_paths}" ;;
-table) paths="${all_paths}" ;;
+table) paths="${all_paths} ${frontend_paths}" ;;
+frontends) paths="${frontend_paths}" ;;
 *)
-    echo "usage: $0 check|record|table" >&2
+    echo "usage: $0 check|record|table|frontends" >&2
     exit 2
     ;;
 esac
 
+if [ "${mode}" = frontends ]; then
+    # Their own users (in memory, or a scratch database): no fixture needed.
+    "${cargo}" build --release --quiet -p drfgate-tower --example layer_loop
+    "${cargo}" build --release --quiet -p drfgate-cli --example serve_loop
+fi
+
 skipped() { [[ ",${DRFGATE_SKIP:-}," == *",$1,"* ]]; }
-if [ ! -f "${db}" ]; then
+if [ "${mode}" != frontends ] && [ ! -f "${db}" ]; then
     if skipped django; then
         echo "bench-check: skipped, no fixture database (DRFGATE_SKIP=django)" >&2
         exit 0
@@ -57,20 +74,26 @@ if ! command -v valgrind >/dev/null; then
     exit 1
 fi
 
-"${cargo}" build --release --quiet -p drfgate -p drfgate-ffi --lib --example hot_loop
-
+if [ "${mode}" = table ]; then
+    # Separate builds: the examples' dev-dependencies change features.
+    "${cargo}" build --release --quiet -p drfgate-tower --example layer_loop
+    "${cargo}" build --release --quiet -p drfgate-cli --example serve_loop
+fi
 work="$(mktemp -d)"
 trap 'rm -rf "${work}"' EXIT
 
-# The C side links the release libdrfgate.so under its soname (build.rs: before 1.0 the
-# minor version is part of it).
-version="$(sed -n 's/^version = "\(.*\)"/\1/p' "${root}/Cargo.toml" | head -n 1)"
-minor="$(echo "${version}" | cut -d. -f2)"
-mkdir -p "${work}/lib"
-ln -s "${target}/libdrfgate.so" "${work}/lib/libdrfgate.so.0.${minor}"
-gcc -O2 -std=c11 -D_GNU_SOURCE -I "${root}/include" "${root}/crates/drfgate-ffi/benches/decide_loop.c" \
-    -o "${work}/decide_loop" -L"${target}" -ldrfgate -Wl,-rpath,"${work}/lib"
-"${target}/examples/hot_loop" "${db}" 0 config >"${work}/gate.toml"
+if [ "${mode}" != frontends ]; then
+    "${cargo}" build --release --quiet -p drfgate -p drfgate-ffi --lib --example hot_loop
+    # The C side links the release libdrfgate.so under its soname (build.rs: before 1.0 the
+    # minor version is part of it).
+    version="$(sed -n 's/^version = "\(.*\)"/\1/p' "${root}/Cargo.toml" | head -n 1)"
+    minor="$(echo "${version}" | cut -d. -f2)"
+    mkdir -p "${work}/lib"
+    ln -s "${target}/libdrfgate.so" "${work}/lib/libdrfgate.so.0.${minor}"
+    gcc -O2 -std=c11 -D_GNU_SOURCE -I "${root}/include" "${root}/crates/drfgate-ffi/benches/decide_loop.c" \
+        -o "${work}/decide_loop" -L"${target}" -ldrfgate -Wl,-rpath,"${work}/lib"
+    "${target}/examples/hot_loop" "${db}" 0 config >"${work}/gate.toml"
+fi
 
 collected() { # collected NAME COMMAND...: the instructions callgrind counted
     valgrind --tool=callgrind --callgrind-out-file="${work}/$1.out" "${@:2}" >"${work}/$1.stdout" 2>"${work}/$1.err" || {
@@ -88,6 +111,10 @@ per_decision() { # per_decision PATH: instructions per decision
             run=("${work}/decide_loop" "${work}/gate.toml" "${rounds}" new)
         elif [ "${path}" = c_abi_into ]; then
             run=("${work}/decide_loop" "${work}/gate.toml" "${rounds}" into)
+        elif [ "${path}" = layer ] || [ "${path}" = layer_bare ] || [ "${path}" = layer_core ]; then
+            run=("${target}/examples/layer_loop" "${rounds}" "${frontend_mode[${path}]}")
+        elif [ "${path}" = serve ] || [ "${path}" = serve_fixed ]; then
+            run=("${target}/examples/serve_loop" "${rounds}" "${frontend_mode[${path}]}")
         else
             run=("${target}/examples/hot_loop" "${db}" "${rounds}" "${path}")
         fi
@@ -95,6 +122,23 @@ per_decision() { # per_decision PATH: instructions per decision
     done
     wait
     echo $((($(cat "${work}/${path}-${large}.count") - $(cat "${work}/${path}-${small}.count")) / (large - small)))
+}
+
+frontends_table() {
+    local layer_added=$((measured[layer] - measured[layer_bare]))
+    local serve_added=$((measured[serve] - measured[serve_fixed]))
+    echo "| Front end (one request, cached Token allow) | instructions |"
+    echo "|---|---:|"
+    echo "| tower service without the Layer (\`layer_loop bare\`) | ${measured[layer_bare]} |"
+    echo "| the same through the Layer (\`layer_loop layer\`) | ${measured[layer]} |"
+    echo "| the Layer's added instructions | ${layer_added} |"
+    echo "| core decision alone (\`Gate::decide_cached\`, \`layer_loop core\`) | ${measured[layer_core]} |"
+    echo "| the Layer's added − core decision | $((layer_added - measured[layer_core])) |"
+    echo "| hyper answering a fixed 200 (\`serve_loop fixed\`) | ${measured[serve_fixed]} |"
+    echo "| \`drfgate serve\` (\`serve_loop serve\`) | ${measured[serve]} |"
+    echo "| serve's added instructions | ${serve_added} |"
+    echo "| fixed 200 ÷ serve | $(awk "BEGIN { printf \"%.2f\", ${measured[serve_fixed]} / ${measured[serve]} }") |"
+    echo
 }
 
 declare -A measured
@@ -128,6 +172,11 @@ table)
     echo "| C ABI adds to \`token\` (\`drfgate_gate_decide\`, free) | $((measured[c_abi] - measured[token])) |"
     echo "| C ABI adds to \`token\` (\`drfgate_gate_decide_into\`) | $((measured[c_abi_into] - measured[token])) |"
     echo
+    frontends_table
+    echo "(${rustc_version}, $(valgrind --version))"
+    ;;
+frontends)
+    frontends_table
     echo "(${rustc_version}, $(valgrind --version))"
     ;;
 check)

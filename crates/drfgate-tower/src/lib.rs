@@ -224,7 +224,9 @@ mod service;
 pub use bodies::{DrfGateBodies, DrfGateBodiesLayer};
 pub use request::{ConnectionInfo, HttpHeaders};
 pub use response::deny_response;
-pub use service::{DrfGate, DrfGateLayer, JudgedRoute, Passed, ResponseFuture};
+pub use service::{
+    Answer, Deciding, DrfGate, DrfGateLayer, Judged, JudgedRoute, Passed, ResponseFuture,
+};
 
 pub use drfgate::handoff::Handoff;
 pub use drfgate::{Decision, Deny, Gate, Identity};

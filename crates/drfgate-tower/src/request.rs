@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 use drfgate::HeaderSource;
+use http::header::{self, HeaderName};
 use http::request::Parts;
 use http::HeaderMap;
 
@@ -24,16 +25,42 @@ pub struct ConnectionInfo {
 /// `http`'s header map as the gate reads headers: raw value bytes, in arrival order.
 pub struct HttpHeaders<'a>(pub &'a HeaderMap);
 
+/// The names the gate asks for on every request (or on every request of a kind), already
+/// parsed: looking one up by text parses and lower-cases the text first.
+fn known(name: &str) -> Option<HeaderName> {
+    Some(match name {
+        "Authorization" => header::AUTHORIZATION,
+        "Accept" => header::ACCEPT,
+        "Cookie" => header::COOKIE,
+        "Host" => header::HOST,
+        "Content-Type" => header::CONTENT_TYPE,
+        "Content-Length" => header::CONTENT_LENGTH,
+        "Transfer-Encoding" => header::TRANSFER_ENCODING,
+        "Origin" => header::ORIGIN,
+        "Referer" => header::REFERER,
+        _ => return None,
+    })
+}
+
+impl HttpHeaders<'_> {
+    fn all(&self, name: &str) -> http::header::GetAll<'_, http::HeaderValue> {
+        match known(name) {
+            Some(name) => self.0.get_all(name),
+            None => self.0.get_all(name),
+        }
+    }
+}
+
 impl HeaderSource for HttpHeaders<'_> {
     fn for_each_value(&self, name: &str, f: &mut dyn FnMut(&[u8])) {
-        for value in self.0.get_all(name) {
+        for value in self.all(name) {
             f(value.as_bytes());
         }
     }
 
     /// Borrows the value when the header appears once, which is nearly always.
     fn get(&self, name: &str) -> Option<Cow<'_, [u8]>> {
-        let mut values = self.0.get_all(name).iter();
+        let mut values = self.all(name).iter();
         let first = values.next()?;
         let Some(second) = values.next() else {
             return Some(Cow::Borrowed(first.as_bytes()));
@@ -47,10 +74,19 @@ impl HeaderSource for HttpHeaders<'_> {
     }
 }
 
-/// Calls `f` with the gate's view of `parts`.
+/// Calls `f` with the gate's view of `parts`, its server variables from the [`ConnectionInfo`]
+/// in its extensions.
 pub(crate) fn with_gate_request<T>(parts: &Parts, f: impl FnOnce(&drfgate::Request<'_>) -> T) -> T {
+    with_gate_view(parts, parts.extensions.get::<ConnectionInfo>(), f)
+}
+
+/// Calls `f` with the gate's view of `parts`, its server variables from `connection`.
+pub(crate) fn with_gate_view<T>(
+    parts: &Parts,
+    connection: Option<&ConnectionInfo>,
+    f: impl FnOnce(&drfgate::Request<'_>) -> T,
+) -> T {
     let headers = HttpHeaders(&parts.headers);
-    let connection = parts.extensions.get::<ConnectionInfo>();
     // The connection's, never the target's: an absolute-form `https://` target sent over plain
     // HTTP is not secure to any WSGI server (gunicorn and mod_wsgi take the scheme from the
     // connection), so Django's CSRF Origin and Referer checks stay those of HTTP.
@@ -101,6 +137,18 @@ mod tests {
         assert_eq!(headers.get("missing"), None);
         // Not a valid header name: simply absent, never a panic.
         assert_eq!(headers.get("bad name\n"), None);
+        // A name parsed in advance finds what its text finds, in any case the client sent.
+        map.append("cookie", "a=1".parse().unwrap());
+        map.append("COOKIE", "b=2".parse().unwrap());
+        assert_eq!(headers_of(&map, "Cookie"), headers_of(&map, "cOOKIE"));
+        assert_eq!(headers_of(&map, "Cookie"), Some(b"a=1,b=2".to_vec()));
+        for name in ["Authorization", "Accept", "Cookie", "Host", "Content-Type"] {
+            assert_eq!(known(name).unwrap().as_str(), name.to_ascii_lowercase());
+        }
+    }
+
+    fn headers_of(map: &HeaderMap, name: &str) -> Option<Vec<u8>> {
+        HttpHeaders(map).get(name).map(Cow::into_owned)
     }
 
     #[test]

@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::request::with_gate_request;
+use crate::request::{with_gate_request, with_gate_view, ConnectionInfo};
 use crate::response::{busy, deny_response, server_error};
 
 /// Wraps services in [`DrfGate`], all sharing one [`Gate`] (its config, database and caches).
@@ -101,6 +101,128 @@ impl DrfGateLayer {
 
     pub fn gate(&self) -> &Arc<Gate> {
         &self.gate
+    }
+
+    /// Decides a request head as [`DrfGate`] does (from the caches inline, else on tokio's
+    /// blocking pool under [`DrfGateLayer::max_blocking_decisions`]'s cap, inline outside a
+    /// runtime) and answers it without an inner service: a refusal is [`deny_response`], the
+    /// cap's 503 and the 500 of a decision that did not complete are the Layer's own, and an
+    /// allowed or passed request is answered by `allowed` from the [`Judged`] (on the
+    /// blocking thread when the decision was made there).
+    ///
+    /// `connection` stands for the [`ConnectionInfo`] the Layer reads from the extensions,
+    /// which are not read here. For a front end that answers for itself, as `drfgate serve`
+    /// does: no request is rebuilt for an inner service, no extension is written, and a
+    /// decision the caches make is [`Answer::Ready`] at once, with no future to drive.
+    pub fn answer<B, F>(
+        &self,
+        parts: Parts,
+        connection: Option<ConnectionInfo>,
+        allowed: F,
+    ) -> Answer<B>
+    where
+        B: From<Bytes> + Send + 'static,
+        F: FnOnce(Judged<'_>) -> Response<B> + Send + 'static,
+    {
+        let cached = with_gate_view(&parts, connection.as_ref(), |view| {
+            self.gate
+                .judge_cached(view)
+                .map(|judgement| Judged::new(&self.gate, view, judgement))
+        });
+        if let Some(judged) = cached {
+            return Answer::Ready(judged.answer(allowed));
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime to lend a blocking thread: the caller blocks, as it chose.
+            return Answer::Ready(with_gate_view(&parts, connection.as_ref(), |view| {
+                Judged::new(&self.gate, view, self.gate.judge(view)).answer(allowed)
+            }));
+        };
+        let permit = match &self.blocking {
+            None => None,
+            Some(limit) => match limit.try_acquire() {
+                Some(permit) => Some(permit),
+                None => return Answer::Ready(busy()),
+            },
+        };
+        let gate = self.gate.clone();
+        Answer::Deciding(Deciding(runtime.spawn_blocking(move || {
+            // Held until the decision ends, whether or not anyone still waits.
+            let _permit = permit;
+            with_gate_view(&parts, connection.as_ref(), |view| {
+                Judged::new(&gate, view, gate.judge(view)).answer(allowed)
+            })
+        })))
+    }
+}
+
+/// [`DrfGateLayer::answer`]'s response: made already, or being decided on the blocking pool.
+pub enum Answer<B> {
+    Ready(Response<B>),
+    /// The decision needs the database or a password hasher: await the response.
+    Deciding(Deciding<B>),
+}
+
+/// A decision on tokio's blocking pool and the response made from it; a decision that did not
+/// complete (it panicked) is answered 500. Dropping it leaves the decision to finish.
+pub struct Deciding<B>(JoinHandle<Response<B>>);
+
+impl<B: From<Bytes>> Future for Deciding<B> {
+    type Output = Response<B>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response<B>> {
+        Poll::Ready(match ready!(Pin::new(&mut self.0).poll(cx)) {
+            Ok(response) => response,
+            Err(error) => {
+                log::error!("the gate's decision did not complete: {error}");
+                server_error()
+            }
+        })
+    }
+}
+
+/// What the gate decided for a request, for a front end that answers it itself
+/// ([`DrfGateLayer::answer`]): what [`DrfGate`] would put in the extensions of the request it
+/// passes on.
+#[derive(Debug)]
+pub struct Judged<'g> {
+    pub decision: Decision,
+    /// The label of the route that decided an allowed request (what [`JudgedRoute`] carries):
+    /// its `name` in the config, else its pattern. `None` when no route matched, and for a
+    /// request passed on without an opinion.
+    pub route: Option<&'g str>,
+    /// The signed hand-off of an allowed request (`[handoff]`), what [`Handoff`] in the
+    /// extensions carries; `None` without `[handoff]` and for a request passed on.
+    pub handoff: Option<Handoff>,
+}
+
+impl<'g> Judged<'g> {
+    fn new(
+        gate: &Gate,
+        request: &drfgate::Request<'_>,
+        judgement: drfgate::Judgement<'g>,
+    ) -> Judged<'g> {
+        // As [`DrfGate`]: the route goes on with an allowed request only.
+        let allowed = matches!(judgement.decision, Decision::Allow(_));
+        Judged {
+            route: judgement
+                .route
+                .filter(|_| allowed)
+                .map(|route| route.label()),
+            // `None` but for an allowed request.
+            handoff: gate.handoff(request, &judgement.decision),
+            decision: judgement.decision,
+        }
+    }
+
+    fn answer<B: From<Bytes>>(
+        self,
+        allowed: impl FnOnce(Judged<'_>) -> Response<B>,
+    ) -> Response<B> {
+        match &self.decision {
+            Decision::Deny(deny) => deny_response(deny),
+            Decision::Allow(_) | Decision::Pass => allowed(self),
+        }
     }
 }
 
@@ -251,8 +373,15 @@ struct Verdict {
 
 impl Verdict {
     fn new(gate: &Gate, request: &drfgate::Request<'_>, judgement: drfgate::Judgement<'_>) -> Self {
+        // Only an allowed request carries its route on: no label cloned for a refusal or a
+        // pass.
+        let allowed = matches!(judgement.decision, Decision::Allow(_));
         Verdict {
-            route: judgement.route.map(|route| route.shared_label()),
+            route: judgement
+                .route
+                .filter(|_| allowed)
+                .map(|route| route.shared_label()),
+            // `None` but for an allowed request.
             handoff: gate.handoff(request, &judgement.decision),
             decision: judgement.decision,
         }
@@ -267,11 +396,13 @@ fn allowed_request<B>(
     handoff: Option<Handoff>,
 ) -> Request<B> {
     // Whatever an outer layer may have put there, the gate's answer is the one that counts.
-    parts.extensions.remove::<drfgate::Identity>();
-    parts.extensions.remove::<JudgedRoute>();
-    parts.extensions.remove::<Passed>();
-    parts.extensions.remove::<Handoff>();
-    parts.extensions.remove::<crate::bodies::ReadBody>();
+    if !parts.extensions.is_empty() {
+        parts.extensions.remove::<drfgate::Identity>();
+        parts.extensions.remove::<JudgedRoute>();
+        parts.extensions.remove::<Passed>();
+        parts.extensions.remove::<Handoff>();
+        parts.extensions.remove::<crate::bodies::ReadBody>();
+    }
     remove_gate_headers(&mut parts.headers);
     if let Some(handoff) = handoff {
         parts.extensions.insert(handoff);
@@ -289,10 +420,14 @@ fn allowed_request<B>(
 /// inner service: the names the gate's hand-off uses downstream (`drfgate serve`, nginx,
 /// examples/path_proxy.rs) must carry only what the gate decided, taken from the extensions.
 fn remove_gate_headers(headers: &mut http::HeaderMap) {
-    // Nothing is allocated when there are none (the usual request).
+    let gate_header = |name: &http::HeaderName| name.as_str().starts_with("x-drfgate-");
+    // One look at the names, nothing collected, when there are none (the usual request).
+    if !headers.keys().any(gate_header) {
+        return;
+    }
     let sent: Vec<http::HeaderName> = headers
         .keys()
-        .filter(|name| name.as_str().starts_with("x-drfgate-"))
+        .filter(|name| gate_header(name))
         .cloned()
         .collect();
     for name in sent {

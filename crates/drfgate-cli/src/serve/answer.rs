@@ -1,13 +1,12 @@
 //! What `drfgate serve` answers for an allowed request, and for its health endpoint.
 
-use std::convert::Infallible;
+use std::sync::LazyLock;
 
 use bytes::Bytes;
-use drfgate::handoff::Handoff;
-use drfgate::Identity;
-use drfgate_tower::{JudgedRoute, Passed};
-use http::header::{HeaderValue, CONTENT_TYPE};
-use http::{Request, Response, StatusCode};
+use drfgate::{Decision, UserPk};
+use drfgate_tower::{deny_response, Judged};
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use http::{Response, StatusCode};
 use http_body_util::Full;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
 
@@ -20,53 +19,113 @@ pub const HEADER_SIGNATURE: &str = "x-drfgate-signature";
 pub const HEADER_USER_FLAGS: &str = "x-drfgate-user-flags";
 pub const HEALTH_PATH: &str = "/.drfgate/health";
 
+/// The names of the identity headers, parsed once.
+const USER: HeaderName = HeaderName::from_static(HEADER_USER);
+const USER_ID: HeaderName = HeaderName::from_static(HEADER_USER_ID);
+const AUTH: HeaderName = HeaderName::from_static(HEADER_AUTH);
+const ROUTE: HeaderName = HeaderName::from_static(HEADER_ROUTE);
+const DECISION: HeaderName = HeaderName::from_static(HEADER_DECISION);
+const SIGNATURE: HeaderName = HeaderName::from_static(HEADER_SIGNATURE);
+const USER_FLAGS: HeaderName = HeaderName::from_static(HEADER_USER_FLAGS);
+
 /// 200 with the identity in headers: `X-Drfgate-User` (percent-encoded UTF-8 username),
 /// `X-Drfgate-User-Id` (the pk) and `X-Drfgate-Auth` (`token`, `basic`, `remote_user`, or
 /// `anonymous` when DRF lets an unauthenticated request through), and `X-Drfgate-Route`
 /// (the route's `name`, else its pattern; visible ASCII other than `%` as it is, every other
 /// UTF-8 byte as `%XX`) when a configured route decided; `X-Drfgate-Decision: pass` when the
 /// gate passed the request on without an opinion (an unmatched path under `unmatched = "pass"`,
-/// or a session request it deferred to the application's own DRF).
-pub async fn allowed<B>(request: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
+/// or a session request it deferred to the application's own DRF). Written straight from the
+/// decision ([`drfgate_tower::DrfGateLayer::answer`]); a refusal never reaches here.
+pub fn allowed(judged: Judged<'_>) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::default());
+    let identity = match &judged.decision {
+        Decision::Allow(identity) => identity.as_ref(),
+        Decision::Pass => None,
+        // Answered by the Layer before; DRF's refusal all the same, never a 200.
+        Decision::Deny(deny) => return deny_response(deny),
+    };
     let headers = response.headers_mut();
-    match request.extensions().get::<Identity>() {
+    match identity {
         Some(identity) => {
-            headers.insert(
-                HEADER_USER,
-                ascii_value(percent_encode(&identity.user.username)),
-            );
-            headers.insert(
-                HEADER_USER_ID,
-                ascii_value(percent_encode(&identity.user.pk.to_string())),
-            );
-            headers.insert(
-                HEADER_AUTH,
+            let id = match &identity.user.pk {
+                // Digits and `-`: nothing to encode.
+                UserPk::Int(pk) => HeaderValue::from(*pk),
+                UserPk::Text(pk) => username_value(pk),
+            };
+            let values = [
+                username_value(&identity.user.username),
+                id,
                 HeaderValue::from_static(identity.scheme.as_str()),
-            );
+            ];
+            match judged.route {
+                Some(route) => {
+                    let [user, id, auth] = values;
+                    *headers = identity_headers(
+                        &IDENTITY_AND_ROUTE,
+                        [user, id, auth, visible_value(route)],
+                    );
+                }
+                None => *headers = identity_headers(&IDENTITY, values),
+            }
         }
         None => {
-            headers.insert(HEADER_AUTH, HeaderValue::from_static("anonymous"));
+            headers.insert(AUTH, HeaderValue::from_static("anonymous"));
+            if matches!(judged.decision, Decision::Pass) {
+                headers.insert(DECISION, HeaderValue::from_static("pass"));
+            }
+            if let Some(route) = judged.route {
+                headers.insert(ROUTE, visible_value(route));
+            }
         }
-    }
-    if request.extensions().get::<Passed>().is_some() {
-        headers.insert(HEADER_DECISION, HeaderValue::from_static("pass"));
-    }
-    if let Some(JudgedRoute(route)) = request.extensions().get::<JudgedRoute>() {
-        headers.insert(HEADER_ROUTE, ascii_value(percent_encode_visible(route)));
     }
     // `[handoff]`: the identity signed for the application (python/drfgate-django).
-    if let Some(handoff) = request.extensions().get::<Handoff>() {
-        headers.insert(HEADER_SIGNATURE, ascii_value(handoff.signature.clone()));
-        if request.extensions().get::<Identity>().is_some() {
-            headers.insert(HEADER_USER_FLAGS, ascii_value(handoff.flags.to_string()));
+    if let Some(handoff) = judged.handoff {
+        headers.insert(SIGNATURE, ascii_value(handoff.signature));
+        if identity.is_some() {
+            headers.insert(USER_FLAGS, ascii_value(handoff.flags.to_owned()));
         }
     }
-    Ok(response)
+    response
+}
+
+/// The headers of an answer with an identity, in the order they are sent, the names hashed
+/// and laid out once: a request's answer is a copy with its values written in place.
+static IDENTITY: LazyLock<HeaderMap> = LazyLock::new(|| layout(&[USER, USER_ID, AUTH]));
+static IDENTITY_AND_ROUTE: LazyLock<HeaderMap> =
+    LazyLock::new(|| layout(&[USER, USER_ID, AUTH, ROUTE]));
+
+fn layout(names: &[HeaderName]) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(names.len() + 2);
+    for name in names {
+        headers.insert(name.clone(), HeaderValue::from_static(""));
+    }
+    headers
+}
+
+/// `layout`'s names with `values`, in order.
+fn identity_headers<const N: usize>(layout: &HeaderMap, values: [HeaderValue; N]) -> HeaderMap {
+    let mut headers = layout.clone();
+    debug_assert_eq!(headers.len(), N);
+    for (slot, value) in headers.values_mut().zip(values) {
+        *slot = value;
+    }
+    headers
 }
 
 pub fn health() -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from_static(b"{\"status\":\"ok\"}")));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// DRF's 500, for an answer asked for twice (never, from hyper).
+pub fn server_error() -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(
+        b"{\"detail\":\"A server error occurred.\"}",
+    )));
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -112,7 +171,28 @@ pub fn percent_encode_visible(text: &str) -> String {
 
 fn ascii_value(text: String) -> HeaderValue {
     // Only ASCII letters, digits, `-._~@+` and `%XX` remain: always a valid value.
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+    HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// [`percent_encode`]d as a header value; copied as it is when nothing needs encoding (the
+/// usual username), without formatting.
+fn username_value(text: &str) -> HeaderValue {
+    if text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~@+".contains(&b))
+    {
+        return HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""));
+    }
+    ascii_value(percent_encode(text))
+}
+
+/// [`percent_encode_visible`]d as a header value; copied as it is when nothing needs
+/// encoding (the usual route label).
+fn visible_value(text: &str) -> HeaderValue {
+    if text.bytes().all(|b| b.is_ascii_graphic() && b != b'%') {
+        return HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""));
+    }
+    ascii_value(percent_encode_visible(text))
 }
 
 #[cfg(test)]
@@ -139,6 +219,73 @@ mod tests {
             percent_encode_visible("^caf\u{e9} 100%$"),
             "^caf%C3%A9%20100%25$"
         );
+    }
+
+    #[test]
+    fn identity_headers_are_the_names_in_order_with_their_values() {
+        let headers = identity_headers(
+            &IDENTITY_AND_ROUTE,
+            [
+                HeaderValue::from_static("john"),
+                HeaderValue::from(7i64),
+                HeaderValue::from_static("token"),
+                HeaderValue::from_static("api/x/"),
+            ],
+        );
+        let sent: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            sent,
+            [
+                (HEADER_USER, "john"),
+                (HEADER_USER_ID, "7"),
+                (HEADER_AUTH, "token"),
+                (HEADER_ROUTE, "api/x/"),
+            ]
+        );
+        assert_eq!(headers.get(HEADER_USER_ID).unwrap(), "7");
+        let headers = identity_headers(
+            &IDENTITY,
+            [
+                HeaderValue::from_static("a"),
+                HeaderValue::from_static("b"),
+                HeaderValue::from_static("c"),
+            ],
+        );
+        assert_eq!(headers.len(), 3);
+        assert_eq!(headers.get(HEADER_AUTH).unwrap(), "c");
+        assert!(headers.get(HEADER_ROUTE).is_none());
+    }
+
+    #[test]
+    fn the_unencoded_shortcuts_give_the_encoded_values() {
+        let texts = [
+            "john",
+            "john.doe+x@example-1_~",
+            "walterwhité",
+            "a b%\r\n",
+            "api/orders/<int:pk>/",
+            "^caf\u{e9} 100%$",
+            "\u{7f}",
+            "",
+        ];
+        for text in texts {
+            assert_eq!(
+                username_value(text),
+                HeaderValue::from_str(&percent_encode(text)).unwrap(),
+                "{text:?}"
+            );
+            assert_eq!(
+                visible_value(text),
+                HeaderValue::from_str(&percent_encode_visible(text)).unwrap(),
+                "{text:?}"
+            );
+        }
+        for pk in [0i64, 7, -3, i64::MAX, i64::MIN] {
+            assert_eq!(HeaderValue::from(pk), pk.to_string().as_str());
+        }
     }
 
     #[test]

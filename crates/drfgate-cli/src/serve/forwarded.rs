@@ -176,10 +176,10 @@ pub fn original_request<B>(
 pub fn remote_addr(
     headers: &HeaderMap,
     header: Option<&str>,
-    peer: std::net::IpAddr,
+    peer: &Bytes,
 ) -> Result<Bytes, BadForwarded> {
     let Some(name) = header else {
-        return Ok(Bytes::from(peer.to_string()));
+        return Ok(peer.clone());
     };
     match single(headers, name)? {
         Some(value) => Ok(Bytes::copy_from_slice(value.trim_ascii())),

@@ -1,5 +1,6 @@
 //! `drfgate serve`: a forward-auth server for reverse proxies (nginx `auth_request`, Caddy
-//! `forward_auth`, Traefik `ForwardAuth`), on hyper, deciding through the tower Layer.
+//! `forward_auth`, Traefik `ForwardAuth`), on hyper, deciding as the tower Layer decides
+//! ([`DrfGateLayer::answer`]: the same decision, answered without an inner service).
 //!
 //! Allowed: 200 with the identity in `X-Drfgate-*` headers. Denied: DRF's exact response.
 //!
@@ -19,7 +20,7 @@ mod watch;
 
 use std::convert::Infallible;
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpListener as StdTcpListener, ToSocketAddrs};
 use std::path::Path;
 use std::pin::pin;
 use std::sync::Arc;
@@ -27,16 +28,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use drfgate::{Config, Gate};
-use drfgate_tower::{ConnectionInfo, DrfGateLayer};
+use drfgate_tower::{Answer, ConnectionInfo, DrfGateLayer};
 use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tower::{Layer, ServiceExt};
 
 pub use settings::{ForwardedHeaders, ServeSettings};
 
@@ -76,6 +77,45 @@ impl Policy {
     }
 }
 
+impl Shared {
+    fn new(policy: Policy, settings: &ServeSettings) -> Arc<Shared> {
+        Arc::new(Shared {
+            policy: reload::Current::new(policy, settings.clone()),
+            timeouts: watch::Timeouts {
+                header_read: settings.header_read_timeout,
+                keep_alive: settings.keep_alive_timeout,
+            },
+            max_connections: settings.max_connections,
+        })
+    }
+}
+
+/// `serve`'s answers over a stream the caller brings, without a listener or signals:
+/// examples/serve_loop.rs counts the instructions of its requests over an in-memory one.
+/// (The `drfgate` binary itself never builds one.)
+#[allow(dead_code)]
+pub(crate) struct InProcess(Arc<Shared>);
+
+#[allow(dead_code)]
+impl InProcess {
+    pub(crate) fn load(config_path: &Path) -> Result<InProcess, String> {
+        let (policy, settings, _gate) = Policy::load(config_path)?;
+        Ok(InProcess(Shared::new(policy, &settings)))
+    }
+
+    /// One connection from `peer`, answered as `serve` answers a connection it accepted.
+    pub(crate) fn connection<IO>(
+        &self,
+        io: IO,
+        peer: IpAddr,
+    ) -> impl std::future::Future<Output = Result<(), hyper::Error>> + Send
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        http_connection(io, peer, self.0.clone())
+    }
+}
+
 /// Loads the config and the database, binds, serves until SIGTERM or SIGINT. Any problem
 /// before the first request is an `Err` with a message for the operator.
 pub fn run(config_path: &Path, listen: &str) -> Result<(), String> {
@@ -105,14 +145,7 @@ pub fn run(config_path: &Path, listen: &str) -> Result<(), String> {
         ),
     };
     drop(gate);
-    let shared = Arc::new(Shared {
-        policy: reload::Current::new(policy, settings.clone()),
-        timeouts: watch::Timeouts {
-            header_read: settings.header_read_timeout,
-            keep_alive: settings.keep_alive_timeout,
-        },
-        max_connections: settings.max_connections,
-    });
+    let shared = Shared::new(policy, &settings);
     runtime.block_on(async move {
         let listener = TcpListener::from_std(listener)
             .map_err(|e| format!("cannot start: listening on {address}: {e}"))?;
@@ -218,20 +251,7 @@ async fn serve(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let shared = shared.clone();
-                    let activity = watch::Activity::new();
-                    let stream = watch::Watched::new(stream, activity.clone(), shared.timeouts);
-                    let service = hyper::service::service_fn(move |request| {
-                        let request_in_progress = activity.request();
-                        let answer = handle(request, shared.clone(), peer.ip());
-                        async move {
-                            let answer = answer.await;
-                            drop(request_in_progress);
-                            answer
-                        }
-                    });
-                    let connection = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service);
+                    let connection = http_connection(stream, peer.ip(), shared.clone());
                     let connection = graceful.watch(connection);
                     tokio::spawn(async move {
                         if let Err(error) = connection.await {
@@ -259,49 +279,149 @@ async fn serve(
     }
 }
 
-async fn handle(
-    request: Request<Incoming>,
+/// hyper's HTTP/1.1 on one connection, its socket watched for the `[serve]` timeouts.
+fn http_connection<IO>(
+    io: IO,
+    peer: IpAddr,
     shared: Arc<Shared>,
-    peer: std::net::IpAddr,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> http1::Connection<TokioIo<watch::Watched<IO>>, Connection>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let activity = watch::Activity::new();
+    let stream = watch::Watched::new(io, activity.clone(), shared.timeouts);
+    let service = Connection {
+        shared,
+        // `REMOTE_ADDR` when no header names the client: formatted once per connection.
+        peer: Bytes::from(peer.to_string()),
+        activity,
+    };
+    http1::Builder::new().serve_connection(TokioIo::new(stream), service)
+}
+
+/// The service of one connection.
+pub(crate) struct Connection {
+    shared: Arc<Shared>,
+    peer: Bytes,
+    activity: Arc<watch::Activity>,
+}
+
+impl hyper::service::Service<Request<Incoming>> for Connection {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Handling;
+
+    fn call(&self, request: Request<Incoming>) -> Handling {
+        handle(request, &self.shared, &self.peer, self.activity.request())
+    }
+}
+
+/// The answer to one request: made while hyper handed the request over (the caches decided,
+/// or the request was refused before the gate), or awaited from the blocking pool. No
+/// timeout of the connection runs until it is made.
+pub(crate) enum Handling {
+    Ready(Option<Response<Full<Bytes>>>),
+    Deciding {
+        deciding: drfgate_tower::Deciding<Full<Bytes>>,
+        in_progress: Option<watch::Request>,
+        logged: Option<(http::Method, String)>,
+        /// Kept unread until the answer, as when the whole request was one future.
+        body: Option<Incoming>,
+    },
+}
+
+impl std::future::Future for Handling {
+    type Output = Result<Response<Full<Bytes>>, Infallible>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        match self.get_mut() {
+            // Polled again after completion (hyper's bug): a 500 rather than a panic.
+            Handling::Ready(response) => {
+                Poll::Ready(Ok(response.take().unwrap_or_else(answer::server_error)))
+            }
+            Handling::Deciding {
+                deciding,
+                in_progress,
+                logged,
+                body,
+            } => {
+                let response = std::task::ready!(std::pin::Pin::new(deciding).poll(cx));
+                in_progress.take();
+                body.take();
+                log_answer(logged.take(), &response);
+                Poll::Ready(Ok(response))
+            }
+        }
+    }
+}
+
+fn log_answer(logged: Option<(http::Method, String)>, response: &Response<Full<Bytes>>) {
+    if let Some((method, path)) = logged {
+        log::debug!("{method} {path} -> {}", response.status().as_u16());
+    }
+}
+
+fn handle(
+    request: Request<Incoming>,
+    shared: &Shared,
+    peer: &Bytes,
+    in_progress: watch::Request,
+) -> Handling {
     // A forward-auth request's body is never part of the decision.
-    let (parts, _body) = request.into_parts();
+    let (parts, body) = request.into_parts();
     let request = Request::from_parts(parts, ());
     let policy = shared.policy.get();
     if request.uri().path() == answer::HEALTH_PATH
         && !forwarded::is_forwarded(request.headers(), &policy.trusted)
     {
-        return Ok(answer::health());
+        return Handling::Ready(Some(answer::health()));
     }
     let remote_addr = forwarded::remote_addr(
         request.headers(),
         policy.remote_addr_header.as_deref(),
         peer,
     );
-    let request = match remote_addr.and_then(|remote_addr| {
-        let mut request = forwarded::original_request(request, &policy.trusted)?;
-        request
-            .extensions_mut()
-            .get_or_insert_with(ConnectionInfo::default)
-            .remote_addr = Some(remote_addr);
-        Ok(request)
+    let (parts, connection) = match remote_addr.and_then(|remote_addr| {
+        let (mut parts, ()) = forwarded::original_request(request, &policy.trusted)?.into_parts();
+        // `X-Forwarded-Proto` put the scheme there; the gate reads it from here.
+        let mut connection = parts
+            .extensions
+            .remove::<ConnectionInfo>()
+            .unwrap_or_default();
+        connection.remote_addr = Some(remote_addr);
+        Ok((parts, connection))
     }) {
-        Ok(request) => request,
+        Ok(judged) => judged,
         Err(bad) => {
             if bad.misconfigured {
                 log::error!("400 for a forward-auth request: {}", bad.log);
             } else {
                 log::warn!("400 for a forward-auth request: {}", bad.log);
             }
-            return Ok(answer::bad_request(&bad.detail));
+            return Handling::Ready(Some(answer::bad_request(&bad.detail)));
         }
     };
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let gated = policy.layer.layer(tower::service_fn(answer::allowed::<()>));
-    let response = gated.oneshot(request).await;
-    if let Ok(response) = &response {
-        log::debug!("{method} {path} -> {}", response.status().as_u16());
+    let logged = log::log_enabled!(log::Level::Debug)
+        .then(|| (parts.method.clone(), parts.uri.path().to_owned()));
+    // Decided as the Layer decides, and answered straight from the decision.
+    match policy
+        .layer
+        .answer(parts, Some(connection), answer::allowed)
+    {
+        Answer::Ready(response) => {
+            drop(in_progress);
+            log_answer(logged, &response);
+            Handling::Ready(Some(response))
+        }
+        Answer::Deciding(deciding) => Handling::Deciding {
+            deciding,
+            in_progress: Some(in_progress),
+            logged,
+            body: Some(body),
+        },
     }
-    response
 }

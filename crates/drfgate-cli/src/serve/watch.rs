@@ -26,7 +26,9 @@ pub struct Timeouts {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     /// A request head is expected, since the connection opened or a byte of it arrived.
-    Head { since: Instant },
+    /// `None`: a byte arrived and the time is not read yet; it is read when a timeout has to
+    /// run (a read finds the head incomplete), so a head that arrives whole reads no clock.
+    Head { since: Option<Instant> },
     /// Between requests, no byte of the next one yet.
     Idle { since: Instant },
     /// Requests being decided or answered.
@@ -51,7 +53,7 @@ impl Activity {
         Arc::new(Activity {
             state: Mutex::new(State {
                 phase: Phase::Head {
-                    since: Instant::now(),
+                    since: Some(Instant::now()),
                 },
                 reader: None,
             }),
@@ -78,9 +80,7 @@ impl Activity {
     fn bytes_read(&self) {
         let phase = &mut self.state().phase;
         if let Phase::Idle { .. } = *phase {
-            *phase = Phase::Head {
-                since: Instant::now(),
-            };
+            *phase = Phase::Head { since: None };
         }
     }
 
@@ -89,7 +89,14 @@ impl Activity {
     fn deadline(&self, timeouts: &Timeouts, reader: Option<&Waker>) -> Option<(Instant, Expiry)> {
         let mut state = self.state();
         match state.phase {
-            Phase::Head { since } => Some((since + timeouts.header_read, Expiry::Head)),
+            Phase::Head { since } => {
+                let since = since.unwrap_or_else(|| {
+                    let now = Instant::now();
+                    state.phase = Phase::Head { since: Some(now) };
+                    now
+                });
+                Some((since + timeouts.header_read, Expiry::Head))
+            }
             Phase::Idle { since } => Some((since + timeouts.keep_alive, Expiry::Idle)),
             Phase::Busy { .. } => {
                 if let Some(reader) = reader {
@@ -180,31 +187,40 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
         else {
             return Poll::Pending;
         };
-        if this.timer.deadline() != deadline {
+        // Each request moves the deadline later: the timer is only ever moved earlier, and
+        // when it fires before the deadline it is set again, so the usual request does not
+        // touch tokio's timer wheel.
+        if deadline < this.timer.deadline() {
             this.timer.as_mut().reset(deadline);
         }
-        match this.timer.as_mut().poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(()) => match expiry {
-                Expiry::Idle => {
-                    log::debug!(
-                        "closing a connection idle for {:?}",
-                        this.timeouts.keep_alive
-                    );
-                    Poll::Ready(Ok(()))
-                }
-                Expiry::Head => {
-                    log::info!(
-                        "closing a connection: no complete request head within {:?} \
-                         (header_read_timeout_seconds)",
-                        this.timeouts.header_read
-                    );
-                    Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "no complete request head within header_read_timeout_seconds",
-                    )))
-                }
-            },
+        loop {
+            if this.timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            if this.timer.deadline() >= deadline {
+                break;
+            }
+            this.timer.as_mut().reset(deadline);
+        }
+        match expiry {
+            Expiry::Idle => {
+                log::debug!(
+                    "closing a connection idle for {:?}",
+                    this.timeouts.keep_alive
+                );
+                Poll::Ready(Ok(()))
+            }
+            Expiry::Head => {
+                log::info!(
+                    "closing a connection: no complete request head within {:?} \
+                     (header_read_timeout_seconds)",
+                    this.timeouts.header_read
+                );
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no complete request head within header_read_timeout_seconds",
+                )))
+            }
         }
     }
 }
