@@ -48,10 +48,10 @@ fuzz_target!(|data: &[u8]| {
     }
     // `[serve] remote_addr_header`: the client's address for throttling, never the peer's
     // when a header is trusted.
-    let peer = std::net::IpAddr::from([127, 0, 0, 1]);
-    assert_eq!(remote_addr(&headers, None, peer).unwrap(), "127.0.0.1");
+    let peer = bytes::Bytes::from_static(b"127.0.0.1");
+    assert_eq!(remote_addr(&headers, None, &peer).unwrap(), peer);
     for name in ["x-real-ip", "x-forwarded-for"] {
-        if let Ok(address) = remote_addr(&headers, Some(name), peer) {
+        if let Ok(address) = remote_addr(&headers, Some(name), &peer) {
             assert!(address.trim_ascii() == &address[..]);
         }
     }
