@@ -16,7 +16,7 @@ include fuzz/fuzz.mk
 # The included files define targets of their own: `make` alone still means `make all`.
 .DEFAULT_GOAL := all
 
-.PHONY: build-deps all build lint test test-rust differential differential-paths test-nginx docs-check demo demo-db bench bench-check bench-baseline bench-tools bench-stores bench-serve bench-frontends bench-layer bench-scale clean
+.PHONY: build-deps all build lint test test-rust differential differential-paths test-nginx docs-check demo demo-db bench bench-core bench-check bench-baseline bench-tools bench-stores bench-serve bench-frontends bench-layer bench-scale clean
 
 all: build
 
@@ -85,18 +85,27 @@ $(DEMO_DB): $(DJANGO_MK_VENV_STAMP) examples/demo/make_demo_db.py
 demo: build demo-db
 	./scripts/demo.sh
 
-# Every benchmark, and every table of BENCHMARKS.md it can write: criterion benches of the core,
-# then DRF's own figures for the same operations (same machine, same run), the instruction counts
-# of the hot paths, then the front ends and scale (bench-frontends), which writes its part of
-# BENCHMARKS.md with the load average of the run. Timings only: nothing here is in `make test`.
-# The core's benches are named (not `cargo bench -p drfgate`) so that `scaling` runs once, in
-# bench-scale.
-CORE_BENCHES := decisions cache jwt cache_compare cache_compare_footprint
-bench: fixture-db bench-tools
-	$(CARGO) bench -p drfgate $(addprefix --bench ,$(CORE_BENCHES))
-	$(DJANGO_MK_PYTHON) bench/drf_baseline.py
-	CARGO=$(CARGO) bench/instructions.sh table
+# Every benchmark, each writing its tables into BENCHMARKS.md with the machine's load at the time:
+# the core (bench-core) and the front ends and scale (bench-frontends). Timings only: nothing
+# here is in `make test` (bench-check, the callgrind guard, is).
+bench: bench-core
 	$(MAKE) --no-print-directory bench-frontends
+
+# The core's criterion benches, then DRF's own figures for the same operations (same machine,
+# same run), then the instruction counts of the hot paths and the front ends; written to
+# BENCHMARKS.md ("The core: one `make bench` run"). The benches are named (not `cargo bench -p
+# drfgate`) so that `scaling` runs once, in bench-scale.
+CORE_BENCHES := decisions cache jwt cache_compare cache_compare_footprint
+BENCH_CORE_RESULTS := $(CURDIR)/build/bench-core
+bench-core: fixture-db bench-tools python-env
+	rm -rf $(BENCH_CORE_RESULTS) && mkdir -p $(BENCH_CORE_RESULTS) && touch $(BENCH_CORE_RESULTS)/started
+	cut -d' ' -f1-3 /proc/loadavg >$(BENCH_CORE_RESULTS)/load-before-core
+	$(CARGO) bench -p drfgate $(addprefix --bench ,$(CORE_BENCHES))
+	$(DJANGO_MK_PYTHON) bench/drf_baseline.py --results $(BENCH_CORE_RESULTS)
+	cut -d' ' -f1-3 /proc/loadavg >$(BENCH_CORE_RESULTS)/load-after-core
+	python3 bench/core_tables.py --results $(BENCH_CORE_RESULTS) --criterion $(TARGET_DIR)/criterion
+	CARGO=$(CARGO) bench/instructions.sh table >$(BENCH_CORE_RESULTS)/instructions.md
+	python3 bench/write_tables.py --section core --results $(BENCH_CORE_RESULTS)
 
 # Issue 16's ratios, each in one run on this machine (BENCHMARKS.md, "Front ends and scale"):
 # Apache's module vs mod_auth_basic and static with/without it, `serve` vs a minimal hyper server

@@ -1,6 +1,7 @@
 """DRF's own cost for what drfgate's criterion benches measure, on this machine, in the same run.
 
-Usage: .venv/bin/python bench/drf_baseline.py  (after `make fixture-db`)
+Usage: .venv/bin/python bench/drf_baseline.py [--results DIR]  (after `make fixture-db`)
+With --results, also writes DIR/drf.tsv (name, microseconds) for bench/core_tables.py.
 Prints median microseconds per operation for:
   - a full DRF dispatch of an IsAuthenticated + TokenAuthentication view with a valid token
     (Django's WSGI handler and middleware included, as a request reaching Python pays them);
@@ -14,6 +15,7 @@ Prints median microseconds per operation for:
   - simplejwt's JWTAuthentication.authenticate() with an HS256 and an RS256 access token, and knox's
     TokenAuthentication.authenticate() (tokens of tests/django/jwt_fixtures.py).
 """
+import argparse
 import json
 import os
 import statistics
@@ -50,6 +52,9 @@ def median_us(fn, rounds=7, per_round=200):
 
 
 def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--results", type=Path, help="also write DIR/drf.tsv")
+    args = parser.parse_args()
     client = Client()
     ok = lambda: client.get("/api/token-ia/", HTTP_AUTHORIZATION="Token abcd1234")  # noqa: E731
     assert ok().status_code == 200
@@ -110,6 +115,10 @@ def main():
     }
     for name, value in results.items():
         print(f"{name} {value:.1f}")
+    if args.results:
+        args.results.mkdir(parents=True, exist_ok=True)
+        (args.results / "drf.tsv").write_text(
+            "".join(f"{name}\t{value:.1f}\n" for name, value in results.items()))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
-"""Puts the front-end and scale results of one `make bench` run into BENCHMARKS.md: the summary
-of issue 16's ratios (DIR/ratios.tsv, one line per ratio with the load average when it was
-measured) and each part's table (DIR/{apache,serve,nginx,layer,scale}.md), between the markers
-below, replacing what an earlier run wrote there. Parts that did not run (skipped front ends)
-are named as such rather than kept from an earlier run.
+"""Puts one `make bench` run into BENCHMARKS.md, each section between its own markers, replacing
+what an earlier run wrote there:
 
-Usage: write_tables.py [--results DIR] [--benchmarks BENCHMARKS.md]
+* `--section frontends` (`make bench-frontends`): the summary of issue 16's ratios
+  (DIR/ratios.tsv, one line per ratio with the load average when it was measured) and each
+  part's table (DIR/{apache,serve,nginx,layer,scale}.md);
+* `--section core` (`make bench-core`): the core's criterion medians beside DRF's own figures
+  (DIR/core.md, from bench/core_tables.py) and the instruction counts (DIR/instructions.md,
+  from `bench/instructions.sh table`).
+
+Parts that did not run (skipped front ends) are named as such rather than kept from an earlier run.
+
+Usage: write_tables.py [--section frontends|core] [--results DIR] [--benchmarks BENCHMARKS.md]
 """
 import argparse
 import datetime
@@ -17,6 +23,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 START = "<!-- make bench writes from here: front ends and scale (bench/write_tables.py) -->"
 END = "<!-- make bench writes up to here -->"
+CORE_START = "<!-- make bench writes from here: the core (bench/write_tables.py --section core) -->"
+CORE_END = "<!-- make bench writes the core up to here -->"
+CORE_PARTS = [
+    ("core", "The core vs DRF doing the same work, and the cache",
+     "make bench-core     # criterion benches of crates/drfgate, bench/drf_baseline.py, bench/core_tables.py"),
+    ("instructions", "Instructions per decision and per front-end request (callgrind, load-independent)",
+     "bench/instructions.sh table    # part of make bench-core"),
+]
 PARTS = [
     ("apache", "Apache: mod_drfgate vs mod_auth_basic, and a static file with and without the module",
      "make bench-apache    # tests/apache/bench.py, as root"),
@@ -57,8 +71,54 @@ def summary(ratios):
     return lines
 
 
+def parts(results, listed):
+    out = []
+    for name, title, command in listed:
+        out += [f"### {title}", "", "```sh", command, "```", ""]
+        part = results / f"{name}.md"
+        out += ([part.read_text().rstrip(), ""] if part.exists()
+                else ["Not run in this invocation (skipped or failed; see its output).", ""])
+    return out
+
+
+def replace_between(text, start, end, lines, first_time):
+    """`text` with what lies between `start` and `end` replaced by `lines` (which carry both
+    markers); `first_time(text, section)` places the section when the markers are not there yet."""
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
+        return before + "\n".join(lines) + after
+    return first_time(text, "\n".join(lines))
+
+
+def core_section(args, commit, today):
+    out = [
+        CORE_START,
+        f"## The core: one `make bench` run ({today}, commit {commit})",
+        "",
+        "Written by `make bench` (this part alone: `make bench-core`). Machine: "
+        f"{os.cpu_count()} × {cpu_model()}. Timings move with the machine's load (recorded below); the",
+        "instruction counts do not, and `make bench-check` guards them in `make test`.",
+        "",
+        *parts(args.results, CORE_PARTS),
+        CORE_END,
+    ]
+
+    def first_time(text, section):
+        # Before the front ends' section, or at the end.
+        if START in text:
+            before, after = text.split(START, 1)
+            return before + section + "\n\n" + START + after
+        return text.rstrip("\n") + "\n\n" + section + "\n"
+
+    text = replace_between(args.benchmarks.read_text(), CORE_START, CORE_END, out, first_time)
+    args.benchmarks.write_text(text)
+    print(f"BENCHMARKS.md: the core's tables written from {args.results}")
+
+
 def main():
     parser = argparse.ArgumentParser()
+    parser.add_argument("--section", choices=["frontends", "core"], default="frontends")
     parser.add_argument("--results", type=Path, default=ROOT / "build" / "bench")
     parser.add_argument("--benchmarks", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args()
@@ -67,9 +127,12 @@ def main():
     if subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
                       capture_output=True, text=True).stdout.strip():
         commit += " with uncommitted changes"
+    today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    if args.section == "core":
+        core_section(args, commit, today)
+        return
     ratios_file = args.results / "ratios.tsv"
     ratios = ratios_file.read_text().splitlines() if ratios_file.exists() else []
-    today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = [
         START,
         f"## Front ends and scale: issue 16's ratios, one run ({today}, commit {commit})",
@@ -85,21 +148,15 @@ def main():
         *summary(ratios),
         "",
     ]
-    for name, title, command in PARTS:
-        out += [f"### {title}", "", "```sh", command, "```", ""]
-        part = args.results / f"{name}.md"
-        out += ([part.read_text().rstrip(), ""] if part.exists()
-                else ["Not run in this invocation (skipped or failed; see its output).", ""])
+    out += parts(args.results, PARTS)
     out.append(END)
-    text = args.benchmarks.read_text()
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1]
-        text = before + "\n".join(out) + after
-    else:
-        # First run: after the instruction counts, the first section.
+
+    def first_time(text, section):
+        # After the instruction counts, the first section.
         first, *rest = text.split("\n## ", 2)
-        text = first + "\n## " + rest[0] + "\n" + "\n".join(out) + "\n\n## " + rest[1]
+        return first + "\n## " + rest[0] + "\n" + section + "\n\n## " + rest[1]
+
+    text = replace_between(args.benchmarks.read_text(), START, END, out, first_time)
     args.benchmarks.write_text(text)
     print(f"BENCHMARKS.md: front ends and scale written from {args.results}")
 
