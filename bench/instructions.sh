@@ -32,7 +32,7 @@ target="${CARGO_TARGET_DIR:-${root}/target}/release"
 db="${root}/build/django/db.sqlite3"
 cargo="${CARGO:-cargo}"
 checked_paths="token basic none unknown c_abi c_abi_into"
-all_paths="token basic session jwt none unknown c_abi c_abi_into"
+all_paths="token basic session jwt handoff none unknown c_abi c_abi_into"
 small=2000
 large=4000
 # More growth than this, in percent, fails a check.

@@ -13,7 +13,9 @@
 //! * `none`: no credentials → 401;
 //! * `unknown`: a token the database does not have, cached as unknown → 401;
 //! * `session`: john's session cookie (`SessionAuthentication`), cached → allow;
-//! * `jwt`: john's simplejwt access token (`JWTAuthentication`), cached → allow.
+//! * `jwt`: john's simplejwt access token (`JWTAuthentication`), cached → allow;
+//! * `handoff`: as `token`, with a `[handoff]` key: each allow is also signed for the
+//!   application (`Gate::handoff`, what the front ends add to an allowed request).
 //!
 //! `config` instead prints the gate's config, for the C ABI's loop
 //! (`crates/drfgate-ffi/benches/decide_loop.c`) to decide `token` on the same one.
@@ -25,9 +27,12 @@ use drfgate::{Decision, Gate, Request};
 /// The fixture's session for john (made by Django's `login()`).
 const SESSION_COOKIE: &[u8] = b"sessionid=johnsessionkey000000000000000001";
 
-fn config(db: &Path) -> String {
+fn config(db: &Path, handoff: Option<&Path>) -> String {
+    let handoff = handoff.map_or(String::new(), |secret| {
+        format!("[handoff]\nSECRET_FILE = \"{}\"\n", secret.display())
+    });
     format!(
-        r#"[django]
+        r#"{handoff}[django]
 DATABASE = "sqlite://{db}"
 SECRET_KEY = "drfgate-test-secret-key-not-for-production-0123456789abcdef"
 PASSWORD_HASHERS = [
@@ -74,13 +79,20 @@ fn main() {
     if path == "config" {
         // For the C side of `make bench-check`, which decides through libdrfgate on this
         // same config.
-        print!("{}", config(db));
+        print!("{}", config(db, None));
         return;
     }
-    let gate = Gate::from_config_str(&config(db), None).expect("config");
+    let secret = std::env::temp_dir().join(format!("hot_loop-handoff-{}", std::process::id()));
+    let handoff = path == "handoff";
+    if handoff {
+        std::fs::write(&secret, "k".repeat(48)).expect("handoff secret");
+    }
+    let gate = Gate::from_config_str(&config(db, handoff.then_some(&*secret)), None);
+    let _ = std::fs::remove_file(&secret);
+    let gate = gate.expect("config");
 
     let (target, name, value, allowed): (&[u8], &[u8], Vec<u8>, bool) = match path.as_str() {
-        "token" => (
+        "token" | "handoff" => (
             b"/api/orders/42/",
             b"Authorization",
             b"Token abcd1234".into(),
@@ -114,7 +126,9 @@ fn main() {
             jwt_header(db),
             true,
         ),
-        other => panic!("unknown path {other:?}: token, basic, none, unknown, session or jwt"),
+        other => {
+            panic!("unknown path {other:?}: token, basic, none, unknown, session, jwt or handoff")
+        }
     };
     let header = [(name, value.as_slice())];
     // No credentials: no headers at all.
@@ -125,14 +139,22 @@ fn main() {
         Decision::Deny(deny) => !allowed && deny.status == 401,
         Decision::Pass => false,
     };
-    let first = gate.decide(&request);
+    let decide = |request: &Request<'_>| {
+        let decision = gate.decide(request);
+        if handoff {
+            let signed = gate.handoff(request, &decision).expect("signed");
+            std::hint::black_box(signed);
+        }
+        decision
+    };
+    let first = decide(&request);
     assert!(
         expected(&first),
         "{path}: unexpected first decision {first:?}"
     );
     let mut as_expected = 0;
     for _ in 0..rounds {
-        as_expected += expected(&gate.decide(std::hint::black_box(&request))) as usize;
+        as_expected += expected(&decide(std::hint::black_box(&request))) as usize;
     }
     assert_eq!(as_expected, rounds, "{path}: some decisions changed");
     println!("{path}: {rounds} decisions as expected");
