@@ -143,6 +143,14 @@ pub fn cookie_value<'a>(
     name: &str,
     decoding: HeaderTextDecoding,
 ) -> Option<Cow<'a, str>> {
+    // Nearly every Cookie header is ASCII: then both decodings leave it as it is, and Python's
+    // whitespace within ASCII is a set of bytes, so it is split and stripped byte by byte
+    // instead of char by char.
+    if cookie_header.is_ascii() {
+        // SAFETY: ASCII is UTF-8.
+        let text = unsafe { std::str::from_utf8_unchecked(cookie_header) };
+        return ascii_cookie_value(text, name).map(unquote_cookie_value);
+    }
     match header_text(cookie_header, decoding) {
         Cow::Borrowed(text) => cookie_value_in_text(text, name),
         Cow::Owned(text) => {
@@ -175,6 +183,57 @@ fn cookie_value_in_text<'t>(text: &'t str, wanted_name: &str) -> Option<Cow<'t, 
         }
     }
     last_value.map(unquote_cookie_value)
+}
+
+/// [`cookie_value_in_text`] for ASCII text: the same rules in one pass over the bytes, each
+/// chunk's `;` and first `=` found together.
+fn ascii_cookie_value<'t>(text: &'t str, wanted_name: &str) -> Option<&'t str> {
+    let bytes = text.as_bytes();
+    let mut last_value = None;
+    let mut start = 0;
+    loop {
+        let mut end = start;
+        let mut equals = None;
+        while end < bytes.len() && bytes[end] != b';' {
+            if bytes[end] == b'=' && equals.is_none() {
+                equals = Some(end);
+            }
+            end += 1;
+        }
+        let (name, value) = match equals {
+            Some(equals) => (
+                strip_python_ascii_whitespace(text, start, equals),
+                strip_python_ascii_whitespace(text, equals + 1, end),
+            ),
+            None => ("", strip_python_ascii_whitespace(text, start, end)),
+        };
+        if name == wanted_name && !(name.is_empty() && value.is_empty()) {
+            last_value = Some(value);
+        }
+        if end == bytes.len() {
+            return last_value;
+        }
+        start = end + 1;
+    }
+}
+
+/// `text[start..end]` (ASCII) without Python's whitespace at either end.
+fn strip_python_ascii_whitespace(text: &str, mut start: usize, mut end: usize) -> &str {
+    let bytes = text.as_bytes();
+    while start < end && is_python_ascii_whitespace(bytes[start]) {
+        start += 1;
+    }
+    while end > start && is_python_ascii_whitespace(bytes[end - 1]) {
+        end -= 1;
+    }
+    // ASCII: every index is a char boundary.
+    &text[start..end]
+}
+
+/// [`is_python_str_whitespace`] for an ASCII character: `\t \n \x0b \x0c \r`, the
+/// information separators `\x1c`–`\x1f`, and the space.
+fn is_python_ascii_whitespace(byte: u8) -> bool {
+    matches!(byte, b'\t'..=b'\r' | 0x1c..=0x1f | b' ')
 }
 
 /// Python's `str.isspace()`: Unicode White_Space plus the four ASCII information separators.
@@ -348,6 +407,35 @@ mod tests {
 
     fn cookie(header: &[u8], name: &str) -> Option<String> {
         cookie_value(header, name, HeaderTextDecoding::Wsgi).map(Cow::into_owned)
+    }
+
+    #[test]
+    fn python_ascii_whitespace_is_isspace_on_ascii() {
+        for byte in 0u8..=127 {
+            assert_eq!(
+                is_python_ascii_whitespace(byte),
+                is_python_str_whitespace(char::from(byte)),
+                "{byte:#04x}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        // The byte-wise ASCII path gives what the char-wise rules give on the same text.
+        #[test]
+        fn ascii_cookies_are_parsed_as_by_the_general_rules(
+            header in proptest::collection::vec(proptest::prop_oneof![
+                proptest::sample::select(b"sessionid= ;=\t\r\n\x0b\x0c\x1c\x1f\\\"0a".to_vec()),
+                0u8..=127,
+            ], 0..48),
+            name in proptest::sample::select(vec!["sessionid", "", "a", "0"]),
+        ) {
+            let text = std::str::from_utf8(&header).unwrap();
+            proptest::prop_assert_eq!(
+                ascii_cookie_value(text, name).map(unquote_cookie_value),
+                cookie_value_in_text(text, name)
+            );
+        }
     }
 
     #[test]
