@@ -102,6 +102,19 @@ fn keyword_space_credentials<'a>(value: &'a [u8], keyword_lower: &[u8]) -> Optio
         .then_some(credentials)
 }
 
+/// The second of exactly two fields when `value` is `<prefix> <field>` with one space and no
+/// byte at or below `b' '` in either (so no separator of [`split_ascii_whitespace`]): then
+/// `value.split()` is `[prefix, field]`. `None` for any other value, which the general split
+/// judges. For simplejwt's `AUTH_HEADER_TYPES`, compared case-sensitively.
+pub(crate) fn exact_prefix_space_field<'a>(value: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    let field = value.strip_prefix(prefix)?.strip_prefix(b" ")?;
+    (!prefix.is_empty()
+        && !field.is_empty()
+        && !has_byte_at_most_space(prefix)
+        && !has_byte_at_most_space(field))
+    .then_some(field)
+}
+
 /// Whether any byte is `<= b' '` (every separator of [`split_ascii_whitespace`] is).
 fn has_byte_at_most_space(bytes: &[u8]) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
@@ -407,6 +420,27 @@ mod tests {
 
     fn cookie(header: &[u8], name: &str) -> Option<String> {
         cookie_value(header, name, HeaderTextDecoding::Wsgi).map(Cow::into_owned)
+    }
+
+    proptest::proptest! {
+        // Whenever the shortcut answers, the general split agrees: two fields, the prefix first.
+        #[test]
+        fn the_exact_prefix_shortcut_agrees_with_split(
+            value in proptest::collection::vec(proptest::prop_oneof![
+                proptest::sample::select(b"Bearer JWT \t\r\n\x0b\x0c\x00\x1f\x85\xa0.".to_vec()),
+                proptest::prelude::any::<u8>(),
+            ], 0..24),
+            prefix in proptest::sample::select(vec![&b"Bearer"[..], b"JWT", b"", b"Be arer", b"B\xc3\xa9"]),
+        ) {
+            let mut header = prefix.to_vec();
+            header.extend_from_slice(&value);
+            for candidate in [&header[..], &value[..]] {
+                if let Some(field) = exact_prefix_space_field(candidate, prefix) {
+                    let fields: Vec<&[u8]> = split_ascii_whitespace(candidate).collect();
+                    proptest::prop_assert_eq!(fields, vec![prefix, field]);
+                }
+            }
+        }
     }
 
     #[test]

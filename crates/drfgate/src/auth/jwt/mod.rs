@@ -26,7 +26,7 @@ use crate::cache::{CacheConfig, Cached, CredentialCache, KeyDomain};
 use crate::config::SimpleJwtSettings;
 use crate::decision::{AuthObject, Scheme, User};
 use crate::exceptions::ApiError;
-use crate::header::split_ascii_whitespace;
+use crate::header::{exact_prefix_space_field, split_ascii_whitespace};
 use crate::jwt::{verify_signature, DecodeError, SignedPayload, SystemWallClock, WallClock};
 use crate::request::Request;
 use crate::store::FieldLookup;
@@ -129,6 +129,14 @@ impl JwtAuthentication {
             });
             return Err(Outcome::Decline);
         };
+        // The usual header, `<type> <token>`, without splitting a long token byte by byte.
+        if let Some(token) = settings
+            .auth_header_types
+            .iter()
+            .find_map(|t| exact_prefix_space_field(header, t.as_bytes()))
+        {
+            return Ok(token);
+        }
         let mut parts = split_ascii_whitespace(header);
         let Some(first) = parts.next() else {
             self.step(trace, || "declined: the header is empty".into());
