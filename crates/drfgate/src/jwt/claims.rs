@@ -23,37 +23,82 @@ fn invalid(why: impl Into<String>) -> DecodeError {
     DecodeError::Invalid(why.into())
 }
 
-impl ClaimRules {
-    pub fn validate(&self, claims: &Map<String, Value>, now: f64) -> Result<(), DecodeError> {
+/// One of `iat`, `nbf`, `exp` as PyJWT's `int()` leaves it, before it meets the clock.
+#[derive(Clone, Debug, PartialEq)]
+enum TimeClaim {
+    Absent,
+    NotInteger,
+    At(f64),
+}
+
+impl TimeClaim {
+    fn of(claims: &Map<String, Value>, name: &str) -> TimeClaim {
+        match claims.get(name) {
+            None => TimeClaim::Absent,
+            Some(value) => python_int(value).map_or(TimeClaim::NotInteger, |n| TimeClaim::At(n.as_f64())),
+        }
+    }
+}
+
+/// [`ClaimRules::validate`] for one token, split at the clock: what does not depend on the
+/// time is judged once, when the token's signature is verified and it is cached; only the
+/// comparisons with `now` are left for each request. The checks run in PyJWT's order, so
+/// the first failure (and its message) is the one `validate` gives.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClaimChecks {
+    leeway: f64,
+    iat: TimeClaim,
+    nbf: TimeClaim,
+    exp: TimeClaim,
+    /// `iss`, `aud`, `sub` and `jti`, which come after the times.
+    rest: Result<(), DecodeError>,
+}
+
+impl ClaimChecks {
+    /// PyJWT's verdict on the claims at `now`.
+    pub fn validate(&self, now: f64) -> Result<(), DecodeError> {
         let leeway = self.leeway;
-        if let Some(iat) = claims.get("iat") {
-            let iat = python_int(iat)
-                .ok_or_else(|| invalid("\"iat\" is not an integer"))?
-                .as_f64();
-            if iat > now + leeway {
-                return Err(invalid(format!(
-                    "\"iat\" {iat} is in the future (now {now:.0}, leeway {leeway})"
-                )));
+        for (name, claim) in [("iat", &self.iat), ("nbf", &self.nbf)] {
+            match *claim {
+                TimeClaim::Absent => {}
+                TimeClaim::NotInteger => return Err(invalid(format!("\"{name}\" is not an integer"))),
+                TimeClaim::At(at) if at > now + leeway => {
+                    return Err(invalid(format!(
+                        "\"{name}\" {at} is in the future (now {now:.0}, leeway {leeway})"
+                    )))
+                }
+                TimeClaim::At(_) => {}
             }
         }
-        if let Some(nbf) = claims.get("nbf") {
-            let nbf = python_int(nbf)
-                .ok_or_else(|| invalid("\"nbf\" is not an integer"))?
-                .as_f64();
-            if nbf > now + leeway {
-                return Err(invalid(format!(
-                    "\"nbf\" {nbf} is in the future (now {now:.0}, leeway {leeway})"
-                )));
-            }
+        match self.exp {
+            TimeClaim::Absent => {}
+            TimeClaim::NotInteger => return Err(invalid("\"exp\" is not an integer")),
+            TimeClaim::At(exp) if exp <= now - leeway => return Err(DecodeError::Expired { exp }),
+            TimeClaim::At(_) => {}
         }
-        if let Some(exp) = claims.get("exp") {
-            let exp = python_int(exp)
-                .ok_or_else(|| invalid("\"exp\" is not an integer"))?
-                .as_f64();
-            if exp <= now - leeway {
-                return Err(DecodeError::Expired { exp });
-            }
+        self.rest.clone()
+    }
+}
+
+impl ClaimRules {
+    /// PyJWT's `_validate_claims` at `now`.
+    pub fn validate(&self, claims: &Map<String, Value>, now: f64) -> Result<(), DecodeError> {
+        self.checks(claims).validate(now)
+    }
+
+    /// What [`ClaimChecks::validate`] needs of these claims, the clock aside.
+    pub fn checks(&self, claims: &Map<String, Value>) -> ClaimChecks {
+        ClaimChecks {
+            leeway: self.leeway,
+            iat: TimeClaim::of(claims, "iat"),
+            nbf: TimeClaim::of(claims, "nbf"),
+            exp: TimeClaim::of(claims, "exp"),
+            rest: self.validate_untimed(claims),
         }
+    }
+
+    /// The claims after the times: `iss`, `aud`, then the types of `sub` and `jti`.
+    fn validate_untimed(&self, claims: &Map<String, Value>) -> Result<(), DecodeError> {
         if let Some(issuer) = &self.issuer {
             match claims.get("iss") {
                 None => return Err(invalid("no \"iss\" claim (ISSUER is set)")),

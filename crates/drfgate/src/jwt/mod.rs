@@ -28,7 +28,7 @@ mod compact;
 mod keys;
 pub(crate) mod python;
 
-pub use claims::ClaimRules;
+pub use claims::{ClaimChecks, ClaimRules};
 pub use clock::{SystemWallClock, WallClock};
 pub use compact::decode_compact;
 pub use keys::{Algorithm, Verifier};

@@ -27,7 +27,9 @@ use crate::config::SimpleJwtSettings;
 use crate::decision::{AuthObject, Scheme, User};
 use crate::exceptions::ApiError;
 use crate::header::{exact_prefix_space_field, split_ascii_whitespace};
-use crate::jwt::{verify_signature, DecodeError, SignedPayload, SystemWallClock, WallClock};
+use crate::jwt::{
+    verify_signature, ClaimChecks, DecodeError, SignedPayload, SystemWallClock, WallClock,
+};
 use crate::request::Request;
 use crate::store::FieldLookup;
 use crate::trace::{Stage, Tracer};
@@ -37,13 +39,46 @@ pub(crate) use user::JwtUser;
 const TOKEN_KEYS: KeyDomain = KeyDomain::new("simplejwt-verified-token");
 const USER_KEYS: KeyDomain = KeyDomain::new("simplejwt-user-id");
 
+/// A token whose signature verified, as the cache keeps it: its claims, and what the claim
+/// checks (PyJWT's, then each of `AUTH_TOKEN_CLASSES`'s) concluded without the clock, so
+/// that a request only compares the times with `now` instead of looking each claim up again.
+pub(crate) struct VerifiedToken {
+    payload: SignedPayload,
+    claims: ClaimChecks,
+    /// One per `AUTH_TOKEN_CLASSES` entry, in order.
+    classes: Vec<token_classes::ClassChecks>,
+    /// The `USER_ID_CLAIM` claim and its JSON text, which keys the user cache (`5` and `"5"`
+    /// apart).
+    user_id: Option<(Value, Box<[u8]>)>,
+}
+
+impl VerifiedToken {
+    fn new(payload: SignedPayload, settings: &SimpleJwtSettings) -> VerifiedToken {
+        let claims = &payload.claims;
+        let user_id = claims.get(&settings.user_id_claim).map(|id| {
+            let text = serde_json::to_vec(id).unwrap_or_else(|_| id.to_string().into_bytes());
+            (id.clone(), text.into_boxed_slice())
+        });
+        VerifiedToken {
+            user_id,
+            claims: settings.claims.checks(claims),
+            classes: settings
+                .token_classes
+                .iter()
+                .map(|&class| token_classes::ClassChecks::of(class, settings, claims))
+                .collect(),
+            payload,
+        }
+    }
+}
+
 /// What every JWT class of a gate shares: the settings, the clock and the caches.
 pub(crate) struct JwtShared {
     settings: SimpleJwtSettings,
     /// `'<AUTH_HEADER_TYPES[0]> realm="api"'`.
     challenge: Arc<str>,
     clock: Arc<dyn WallClock>,
-    tokens: CredentialCache<Arc<SignedPayload>>,
+    tokens: CredentialCache<Arc<VerifiedToken>>,
     users: CredentialCache<Arc<JwtUser>>,
 }
 
@@ -172,14 +207,15 @@ impl JwtAuthentication {
     }
 
     /// The verified token: from the cache at `now` (the caches' clock), else verified here.
-    fn verified(&self, token: &[u8], now: Instant) -> Result<Arc<SignedPayload>, Arc<DecodeError>> {
+    fn verified(&self, token: &[u8], now: Instant) -> Result<Arc<VerifiedToken>, Arc<DecodeError>> {
         let key = self.shared.tokens.key(TOKEN_KEYS, &[token]);
         if let Some(Cached::Found(payload)) = self.shared.tokens.get_at(&key, now) {
             return Ok(payload);
         }
         match self.shared.tokens.get_or_load(key, || {
-            verify_signature(token, &self.shared.settings.verifier)
-                .map(|p| Cached::Found(Arc::new(p)))
+            let settings = &self.shared.settings;
+            verify_signature(token, &settings.verifier)
+                .map(|p| Cached::Found(Arc::new(VerifiedToken::new(p, settings))))
                 .map_err(Arc::new)
         }) {
             Ok(Cached::Found(payload)) => Ok(payload),
@@ -193,7 +229,7 @@ impl JwtAuthentication {
     /// when they cannot), never asking the store.
     fn judge(
         &self,
-        signed: Result<Arc<SignedPayload>, Arc<DecodeError>>,
+        signed: Result<Arc<VerifiedToken>, Arc<DecodeError>>,
         cx: &Context<'_>,
         cache_now: Instant,
         cached_only: bool,
@@ -201,11 +237,8 @@ impl JwtAuthentication {
     ) -> Option<Outcome> {
         let settings = &self.shared.settings;
         let now = self.shared.clock.unix_now();
-        let (claims, decoded) = match &signed {
-            Ok(payload) => (
-                Some(&payload.claims),
-                settings.claims.validate(&payload.claims, now),
-            ),
+        let (verified, decoded) = match &signed {
+            Ok(verified) => (Some(&**verified), verified.claims.validate(now)),
             Err(e) => (None, Err((**e).clone())),
         };
         if cached_only
@@ -217,8 +250,9 @@ impl JwtAuthentication {
         }
         let mut messages = Vec::new();
         let mut accepted = false;
-        for &class in &settings.token_classes {
-            match token_classes::validate_class(class, settings, &decoded, claims, cx.store, now) {
+        for (index, &class) in settings.token_classes.iter().enumerate() {
+            let token = verified.map(|v| (&v.payload.claims, &v.classes[index]));
+            match token_classes::validate_class(class, settings, &decoded, token, cx.store, now) {
                 Ok(Ok(())) => {
                     self.step(trace, || {
                         format!("the token is a valid {}", class.class_name())
@@ -250,8 +284,9 @@ impl JwtAuthentication {
                 body::NOT_VALID.to_string()
             }));
         }
-        let claims = claims?;
-        let Some(user_id) = claims.get(&settings.user_id_claim) else {
+        let verified = verified?;
+        let claims = &verified.payload.claims;
+        let Some((user_id, user_id_text)) = &verified.user_id else {
             return Some(self.fail(
                 trace,
                 body::detail_code(body::NO_USER_ID, "token_not_valid"),
@@ -274,30 +309,20 @@ impl JwtAuthentication {
                 AuthObject::Token,
             ));
         }
-        let found = self.user(user_id, cx, cache_now, cached_only)?;
+        let found = self.user(user_id, user_id_text, cx, cache_now, cached_only)?;
         Some(self.check_user(found, claims, user_id, trace))
     }
 
+    /// The user the claim names (`id_text`: its JSON text, see [`VerifiedToken`]).
     fn user(
         &self,
         user_id: &Value,
+        id_text: &[u8],
         cx: &Context<'_>,
         now: Instant,
         cached_only: bool,
     ) -> Option<Result<Cached<Arc<JwtUser>>, Arc<crate::store::StoreError>>> {
         let field = &self.shared.settings.user_id_field;
-        // The claim's JSON text keys the user (`5` and `"5"` apart), written on the stack: a
-        // claim too long for the buffer falls back to a String.
-        let mut buffer = [0u8; 80];
-        let mut cursor = std::io::Cursor::new(&mut buffer[..]);
-        let long_id;
-        let id_text: &[u8] = if serde_json::to_writer(&mut cursor, user_id).is_ok() {
-            let written = usize::try_from(cursor.position()).unwrap_or(0);
-            &cursor.into_inner()[..written]
-        } else {
-            long_id = user_id.to_string();
-            long_id.as_bytes()
-        };
         let key = self
             .shared
             .users

@@ -11,6 +11,7 @@ use crate::jwt::{python_str, DecodeError};
 use crate::store::{Store, StoreError};
 
 /// Why one class refused the token: simplejwt's message and, for `explain`, the detail.
+#[derive(Clone)]
 pub(super) struct Refusal {
     pub(super) message: &'static str,
     pub(super) why: String,
@@ -27,17 +28,130 @@ pub(super) enum Abort {
 const MAX_TIMESTAMP: f64 = 253_402_300_799.0;
 const MIN_TIMESTAMP: f64 = -62_135_596_800.0;
 
-/// One class's judgement. `decoded` is PyJWT's verdict (the same for every class).
+/// Where a class's checks stop before its `exp` meets the clock.
+#[derive(Clone)]
+enum Stop {
+    Refused(Refusal),
+    ServerError(String),
+}
+
+/// One class's `verify()` after the blacklist, split at the clock: judged once per token when
+/// it is verified and cached, so that a request only compares `exp` with `now`.
+#[derive(Clone)]
+pub(super) struct ClassChecks {
+    /// `check_exp`'s `exp` (PyJWT has already judged its value), or why the class stops first.
+    exp: Result<f64, Stop>,
+    /// The id and the type, which `verify()` checks after `exp`.
+    after_exp: Result<(), Refusal>,
+}
+
+impl ClassChecks {
+    pub(super) fn of(
+        class: TokenClass,
+        settings: &SimpleJwtSettings,
+        claims: &Map<String, Value>,
+    ) -> ClassChecks {
+        ClassChecks {
+            exp: exp_of(claims),
+            after_exp: id_and_type(class, settings, claims),
+        }
+    }
+
+    fn at(&self, settings: &SimpleJwtSettings, now: f64) -> Result<Result<(), Refusal>, Abort> {
+        let exp = match &self.exp {
+            Ok(exp) => *exp,
+            Err(Stop::Refused(refusal)) => return Ok(Err(refusal.clone())),
+            Err(Stop::ServerError(why)) => return Err(Abort::ServerError(why.clone())),
+        };
+        if exp <= now - settings.claims.leeway {
+            return Ok(Err(Refusal {
+                message: "Token 'exp' claim has expired",
+                why: format!("exp {exp} is not after now {now:.0}"),
+            }));
+        }
+        Ok(self.after_exp.clone())
+    }
+}
+
+/// check_exp: `datetime_from_epoch(claims["exp"])`.
+fn exp_of(claims: &Map<String, Value>) -> Result<f64, Stop> {
+    let Some(exp) = claims.get("exp") else {
+        return Err(Stop::Refused(Refusal {
+            message: "Token has no 'exp' claim",
+            why: "no \"exp\" claim".into(),
+        }));
+    };
+    let exp = match exp {
+        Value::Number(n) => n.as_f64().unwrap_or(f64::INFINITY),
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        _ => {
+            return Err(Stop::ServerError(
+                "\"exp\" is not a number: simplejwt's datetime_from_epoch raises TypeError \
+                 (Django answers 500)"
+                    .into(),
+            ))
+        }
+    };
+    if !(MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&exp) {
+        return Err(Stop::ServerError(
+            "\"exp\" is beyond the year 9999: datetime_from_epoch raises (Django answers 500)"
+                .into(),
+        ));
+    }
+    Ok(exp)
+}
+
+/// The token's id (`JTI_CLAIM`), then its type (`TOKEN_TYPE_CLAIM`) for a typed class.
+fn id_and_type(
+    class: TokenClass,
+    settings: &SimpleJwtSettings,
+    claims: &Map<String, Value>,
+) -> Result<(), Refusal> {
+    if let Some(jti_claim) = &settings.jti_claim {
+        if !claims.contains_key(jti_claim) {
+            return Err(Refusal {
+                message: "Token has no id",
+                why: format!("no {jti_claim:?} claim (JTI_CLAIM)"),
+            });
+        }
+    }
+    if let (Some(type_claim), false) = (&settings.token_type_claim, class == TokenClass::Untyped) {
+        match claims.get(type_claim) {
+            None => {
+                return Err(Refusal {
+                    message: "Token has no type",
+                    why: format!("no {type_claim:?} claim (TOKEN_TYPE_CLAIM)"),
+                })
+            }
+            Some(Value::String(t)) if t == class.token_type() => {}
+            Some(other) => {
+                return Err(Refusal {
+                    message: "Token has wrong type",
+                    why: format!(
+                        "{type_claim:?} is {other}, {} wants {:?}",
+                        class.class_name(),
+                        class.token_type()
+                    ),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One class's judgement. `decoded` is PyJWT's verdict (the same for every class); `token`
+/// the verified token's claims and this class's checks made when it was verified (see
+/// [`ClassChecks`]), `None` when no signature verified.
 pub(super) fn validate_class(
     class: TokenClass,
     settings: &SimpleJwtSettings,
     decoded: &Result<(), DecodeError>,
-    claims: Option<&Map<String, Value>>,
+    token: Option<(&Map<String, Value>, &ClassChecks)>,
     store: &dyn Store,
     now: f64,
 ) -> Result<Result<(), Refusal>, Abort> {
-    let (claims, decoded) = match (claims, decoded) {
-        (Some(claims), Ok(())) => (claims, ()),
+    let (claims, checks) = match (token, decoded) {
+        (Some(token), Ok(())) => token,
         (_, Err(DecodeError::Expired { exp })) => {
             return Ok(Err(Refusal {
                 message: "Token is expired",
@@ -60,7 +174,6 @@ pub(super) fn validate_class(
             }))
         }
     };
-    let () = decoded;
     if class.uses_blacklist() && settings.blacklist_app {
         // `self.payload[JTI_CLAIM]`: a KeyError (not a TokenError) when absent.
         let jti = settings
@@ -82,66 +195,7 @@ pub(super) fn validate_class(
             }));
         }
     }
-    // check_exp: `datetime_from_epoch(claims["exp"])` (PyJWT has already judged its value).
-    let Some(exp) = claims.get("exp") else {
-        return Ok(Err(Refusal {
-            message: "Token has no 'exp' claim",
-            why: "no \"exp\" claim".into(),
-        }));
-    };
-    let exp = match exp {
-        Value::Number(n) => n.as_f64().unwrap_or(f64::INFINITY),
-        Value::Bool(b) => f64::from(u8::from(*b)),
-        _ => {
-            return Err(Abort::ServerError(
-                "\"exp\" is not a number: simplejwt's datetime_from_epoch raises TypeError \
-                 (Django answers 500)"
-                    .into(),
-            ))
-        }
-    };
-    if !(MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&exp) {
-        return Err(Abort::ServerError(
-            "\"exp\" is beyond the year 9999: datetime_from_epoch raises (Django answers 500)"
-                .into(),
-        ));
-    }
-    if exp <= now - settings.claims.leeway {
-        return Ok(Err(Refusal {
-            message: "Token 'exp' claim has expired",
-            why: format!("exp {exp} is not after now {now:.0}"),
-        }));
-    }
-    if let Some(jti_claim) = &settings.jti_claim {
-        if !claims.contains_key(jti_claim) {
-            return Ok(Err(Refusal {
-                message: "Token has no id",
-                why: format!("no {jti_claim:?} claim (JTI_CLAIM)"),
-            }));
-        }
-    }
-    if let (Some(type_claim), false) = (&settings.token_type_claim, class == TokenClass::Untyped) {
-        match claims.get(type_claim) {
-            None => {
-                return Ok(Err(Refusal {
-                    message: "Token has no type",
-                    why: format!("no {type_claim:?} claim (TOKEN_TYPE_CLAIM)"),
-                }))
-            }
-            Some(Value::String(t)) if t == class.token_type() => {}
-            Some(other) => {
-                return Ok(Err(Refusal {
-                    message: "Token has wrong type",
-                    why: format!(
-                        "{type_claim:?} is {other}, {} wants {:?}",
-                        class.class_name(),
-                        class.token_type()
-                    ),
-                }))
-            }
-        }
-    }
-    Ok(Ok(()))
+    checks.at(settings, now)
 }
 
 /// The `messages` entry for a refusal.
