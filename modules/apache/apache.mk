@@ -92,5 +92,6 @@ FORCE:
 # own mod_auth_basic refusing, and a static file with and without the module, in one server.
 # Release library; -B relinks the module, which may have been linked with the debug one.
 bench-apache: apache-deps fixture-db
+	$(APACHE_MK_ROOT)/scripts/debian-packages.sh bench-apache wrk
 	$(MAKE) -C $(APACHE_MK_ROOT) -B apache-module APACHE_PROFILE=release
 	/usr/bin/python3 $(APACHE_MK_ROOT)/tests/apache/bench.py --results $(APACHE_MK_ROOT)/build/bench
