@@ -23,7 +23,6 @@ pub const MIN_KEY_BYTES: usize = 32;
 /// The shared secret, kept as HMAC-SHA256 already keyed with it: each signature then hashes
 /// only its own fields (keying costs two SHA-256 blocks of the ≈ five a signature takes). The
 /// key's bytes are not kept, and never printed.
-#[derive(Clone)]
 pub struct HandoffKey(Hmac<Sha256>);
 
 impl fmt::Debug for HandoffKey {

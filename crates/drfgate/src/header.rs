@@ -29,11 +29,18 @@ pub fn split_ascii_whitespace(value: &[u8]) -> impl Iterator<Item = &[u8]> + '_ 
 /// the usual case: credentials and paths are nearly always ASCII, and a short ASCII string
 /// costs the general validation several times what a word-at-a-time ASCII test does.
 pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
-    if bytes.is_ascii() {
-        // SAFETY: ASCII is UTF-8.
-        return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
+    match ascii(bytes) {
+        Some(text) => Ok(text),
+        None => std::str::from_utf8(bytes),
     }
-    std::str::from_utf8(bytes)
+}
+
+/// `bytes` as text when they are all ASCII, tested a word at a time.
+fn ascii(bytes: &[u8]) -> Option<&str> {
+    // SAFETY: ASCII is UTF-8.
+    bytes
+        .is_ascii()
+        .then(|| unsafe { std::str::from_utf8_unchecked(bytes) })
 }
 
 /// What DRF's Token/Basic authenticators make of an `Authorization` value for one scheme keyword.
@@ -159,9 +166,7 @@ pub fn cookie_value<'a>(
     // Nearly every Cookie header is ASCII: then both decodings leave it as it is, and Python's
     // whitespace within ASCII is a set of bytes, so it is split and stripped byte by byte
     // instead of char by char.
-    if cookie_header.is_ascii() {
-        // SAFETY: ASCII is UTF-8.
-        let text = unsafe { std::str::from_utf8_unchecked(cookie_header) };
+    if let Some(text) = ascii(cookie_header) {
         return ascii_cookie_value(text, name).map(unquote_cookie_value);
     }
     match header_text(cookie_header, decoding) {
