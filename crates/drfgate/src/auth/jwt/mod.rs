@@ -3,9 +3,9 @@
 //! the token classes, then the user.
 //!
 //! Caching: a token whose signature verified is kept under a keyed hash of the token (its own
-//! [`KeyDomain`]) for `ttl_seconds`; only the signature is taken from the cache: the claims
-//! are judged against the clock on every request, so a cached token is never accepted past
-//! its `exp` (nor before its `iat`/`nbf`). The user a claim names is cached like a DRF
+//! [`KeyDomain`]) for `ttl_seconds`, with what its claims' checks concluded apart from the
+//! clock ([`VerifiedToken`]); the times are judged against the clock on every request, so a
+//! cached token is never accepted past its `exp` (nor before its `iat`/`nbf`). The user a claim names is cached like a DRF
 //! token's user (the negative space remembers unknown ids). The blacklist is never cached.
 //!
 //! One job per file: this file holds the header step and the order of the steps; `token_classes`
