@@ -40,6 +40,27 @@ impl std::error::Error for Base64Error {}
 const PAD: u8 = b'=';
 
 fn sextet(byte: u8) -> Option<u8> {
+    match SEXTETS[usize::from(byte)] {
+        NOT_BASE64 => None,
+        value => Some(value),
+    }
+}
+
+/// [`sextet_of`] for every byte, worked out at compile time.
+const SEXTETS: [u8; 256] = {
+    let mut table = [NOT_BASE64; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        if let Some(value) = sextet_of(byte as u8) {
+            table[byte] = value;
+        }
+        byte += 1;
+    }
+    table
+};
+const NOT_BASE64: u8 = 0xff;
+
+const fn sextet_of(byte: u8) -> Option<u8> {
     match byte {
         b'A'..=b'Z' => Some(byte - b'A'),
         b'a'..=b'z' => Some(byte - b'a' + 26),
@@ -70,8 +91,24 @@ pub(crate) fn b64decode_lenient_into<'b>(
     if decoded_len_bound(input.len()) > buffer.len() {
         return None;
     }
+    // Whole quads of alphabet characters (all of a well-formed credential but its last quad)
+    // decode to three bytes each whatever the rules for junk and padding say; the loop below
+    // takes over, from a quad boundary, at the first quad that holds anything else.
     let mut len = 0;
-    let outcome = decode_each(input, |byte| {
+    let mut quads = input.chunks_exact(4);
+    for quad in &mut quads {
+        let [a, b, c, d] = [quad[0], quad[1], quad[2], quad[3]].map(|byte| SEXTETS[usize::from(byte)]);
+        // A sextet has its two high bits clear; NOT_BASE64 has them set.
+        if (a | b | c | d) & 0xc0 != 0 {
+            break;
+        }
+        let bits = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+        buffer[len..len + 3].copy_from_slice(&bits.to_be_bytes()[1..]);
+        len += 3;
+    }
+    let input = &input[len / 3 * 4..];
+    let decoded_before = len;
+    let outcome = decode_each_from(decoded_before, input, |byte| {
         if let Some(slot) = buffer.get_mut(len) {
             *slot = byte;
         }
@@ -86,8 +123,18 @@ fn decoded_len_bound(input_len: usize) -> usize {
 }
 
 /// The decoding loop of [`b64decode_lenient`], handing each decoded byte to `push`.
-fn decode_each(input: &[u8], mut push: impl FnMut(u8)) -> Result<(), Base64Error> {
-    let mut decoded_len = 0usize;
+fn decode_each(input: &[u8], push: impl FnMut(u8)) -> Result<(), Base64Error> {
+    decode_each_from(0, input, push)
+}
+
+/// [`decode_each`] resumed at a quad boundary after `decoded_before` bytes (which only the
+/// error's character count needs).
+fn decode_each_from(
+    decoded_before: usize,
+    input: &[u8],
+    mut push: impl FnMut(u8),
+) -> Result<(), Base64Error> {
+    let mut decoded_len = decoded_before;
     let mut quad_position = 0usize;
     let mut pending_bits = 0u8;
     let mut pads_counted = 0usize;
@@ -175,6 +222,24 @@ mod tests {
                 Some(into) => prop_assert_eq!(into.map(<[u8]>::to_vec), decode(&input)),
                 None => prop_assert!(input.len() / 4 * 3 + 2 > 64),
             }
+        }
+
+        /// The same after whole quads of alphabet characters, where decoding into a buffer
+        /// takes its shortcut before the general loop takes over.
+        #[test]
+        fn decoding_into_a_buffer_agrees_after_whole_quads(
+            quads in proptest::collection::vec(any::<u8>(), 0..12),
+            tail in proptest::collection::vec(
+                prop::sample::select(b"QUJDRGVmZ2g=+/!*-_. \t\x80\xff".to_vec()),
+                0..12,
+            ),
+        ) {
+            let whole = &quads[..quads.len() / 3 * 3];
+            let mut input = ::base64::engine::general_purpose::STANDARD.encode(whole).into_bytes();
+            input.extend_from_slice(&tail);
+            let mut buffer = [0u8; 64];
+            let into = b64decode_lenient_into(&input, &mut buffer).expect("fits");
+            prop_assert_eq!(into.map(<[u8]>::to_vec), decode(&input));
         }
 
         /// Decoding undoes a standard encoder's output (the `base64` crate's), also with
