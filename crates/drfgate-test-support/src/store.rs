@@ -1,5 +1,5 @@
 //! The real SQLite store, counting the queries that reach it, with lookups a test can pause
-//! half-way.
+//! half-way; and the guide's one user in memory, for the tower Layer's measurements.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -8,7 +8,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use drfgate::store::{Schema, SqliteStore, Store, StoreError, StoreSummary, UserWithPassword};
-use drfgate::{User, UserPk};
+use drfgate::{Config, Gate, User, UserPk};
 
 /// A lookup a test can stop half-way, like a slow database: it has read its answer but not yet
 /// returned it, while the test changes the data underneath.
@@ -255,4 +255,58 @@ impl Store for Faulty {
     fn has_knox_table(&self) -> bool {
         self.inner.has_knox_table()
     }
+}
+
+/// The token of [`OneToken`]'s user.
+pub const ONE_TOKEN: &str = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b";
+
+/// The guide's user `alice` (pk 1), in memory, with the token [`ONE_TOKEN`]: after the first
+/// request every lookup is a cache hit anyway.
+pub struct OneToken;
+
+impl Store for OneToken {
+    fn user_by_token(&self, key: &str) -> Result<Option<User>, StoreError> {
+        Ok((key == ONE_TOKEN).then(|| User {
+            pk: UserPk::Int(1),
+            username: "alice".into(),
+            is_active: true,
+            is_staff: false,
+            is_superuser: false,
+        }))
+    }
+    fn user_by_username(&self, _: &str) -> Result<Option<UserWithPassword>, StoreError> {
+        Ok(None)
+    }
+    fn user_permissions(&self, _: &UserPk) -> Result<HashSet<String>, StoreError> {
+        Ok(HashSet::new())
+    }
+    fn summary(&self) -> Result<StoreSummary, StoreError> {
+        Ok(StoreSummary {
+            backend: "memory",
+            location: "OneToken".into(),
+            users: 1,
+            tokens: Some(1),
+        })
+    }
+}
+
+/// The gate the tower Layer is measured with (`benches/layer.rs`, `examples/layer_loop.rs`):
+/// `api/orders/` behind Token then Session authentication and `IsAuthenticated`, users from
+/// [`OneToken`].
+pub fn one_token_orders_gate() -> Arc<Gate> {
+    let config = Config::from_str_with_origin(
+        r#"
+[django]
+DATABASE = "sqlite:///unused.sqlite3"
+[[routes]]
+path = "api/orders/"
+methods = ["GET", "POST"]
+authentication_classes = ["TokenAuthentication", "SessionAuthentication"]
+permission_classes = ["IsAuthenticated"]
+"#,
+        "one_token_orders.toml",
+        None,
+    )
+    .expect("config");
+    Arc::new(Gate::with_store(config, Box::new(OneToken)).expect("gate"))
 }

@@ -6,71 +6,20 @@
 //!
 //! `cargo bench -p drfgate-tower --bench layer`
 
-use std::collections::HashSet;
 use std::convert::Infallible;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
-use drfgate::store::{Store, StoreError, StoreSummary, UserWithPassword};
-use drfgate::{Config, Gate, Identity, User, UserPk};
+use drfgate::Identity;
+use drfgate_test_support::store::{one_token_orders_gate, ONE_TOKEN};
 use drfgate_tower::{DrfGateLayer, HttpHeaders};
 use http::{Request, Response};
 use http_body_util::Full;
 use tower::{service_fn, Layer, ServiceExt};
 
-const TOKEN: &str = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b";
-
-/// The guide's user, in memory: after the first request every lookup is a cache hit anyway.
-struct OneToken;
-
-impl Store for OneToken {
-    fn user_by_token(&self, key: &str) -> Result<Option<User>, StoreError> {
-        Ok((key == TOKEN).then(|| User {
-            pk: UserPk::Int(1),
-            username: "alice".into(),
-            is_active: true,
-            is_staff: false,
-            is_superuser: false,
-        }))
-    }
-    fn user_by_username(&self, _: &str) -> Result<Option<UserWithPassword>, StoreError> {
-        Ok(None)
-    }
-    fn user_permissions(&self, _: &UserPk) -> Result<HashSet<String>, StoreError> {
-        Ok(HashSet::new())
-    }
-    fn summary(&self) -> Result<StoreSummary, StoreError> {
-        Ok(StoreSummary {
-            backend: "memory",
-            location: "bench".into(),
-            users: 1,
-            tokens: Some(1),
-        })
-    }
-}
-
-fn gate() -> Arc<Gate> {
-    let config = Config::from_str_with_origin(
-        r#"
-[django]
-DATABASE = "sqlite:///unused.sqlite3"
-[[routes]]
-path = "api/orders/"
-methods = ["GET", "POST"]
-authentication_classes = ["TokenAuthentication", "SessionAuthentication"]
-permission_classes = ["IsAuthenticated"]
-"#,
-        "bench.toml",
-        None,
-    )
-    .expect("bench config");
-    Arc::new(Gate::with_store(config, Box::new(OneToken)).expect("bench gate"))
-}
-
 fn request() -> Request<Full<Bytes>> {
     Request::get("/api/orders/")
-        .header("Authorization", format!("Token {TOKEN}"))
+        .header("Authorization", format!("Token {ONE_TOKEN}"))
         .body(Full::default())
         .expect("request")
 }
@@ -90,7 +39,7 @@ fn layer_overhead(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let bare = service_fn(orders);
-    let gate = gate();
+    let gate = one_token_orders_gate();
     let gated = DrfGateLayer::new(gate.clone()).layer(service_fn(orders));
     // Warm the cache: the first request looks the token up.
     let first = runtime.block_on(gated.clone().oneshot(request()));

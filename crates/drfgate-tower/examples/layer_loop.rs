@@ -17,70 +17,18 @@
 //! most `core` + 100 ns. The futures are polled by hand (a no-op waker): a cached decision
 //! never waits, so no runtime is involved on either side.
 
-use std::collections::HashSet;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use drfgate::store::{Store, StoreError, StoreSummary, UserWithPassword};
-use drfgate::{Config, Gate, Identity, User, UserPk};
+use drfgate::Identity;
+use drfgate_test_support::store::{one_token_orders_gate, ONE_TOKEN};
 use drfgate_tower::{DrfGateLayer, HttpHeaders};
 use http::{Request, Response};
 use http_body_util::Full;
 use tower::{service_fn, Layer, Service};
-
-const TOKEN: &str = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b";
-
-/// The guide's user, in memory: after the first request every lookup is a cache hit anyway.
-struct OneToken;
-
-impl Store for OneToken {
-    fn user_by_token(&self, key: &str) -> Result<Option<User>, StoreError> {
-        Ok((key == TOKEN).then(|| User {
-            pk: UserPk::Int(1),
-            username: "alice".into(),
-            is_active: true,
-            is_staff: false,
-            is_superuser: false,
-        }))
-    }
-    fn user_by_username(&self, _: &str) -> Result<Option<UserWithPassword>, StoreError> {
-        Ok(None)
-    }
-    fn user_permissions(&self, _: &UserPk) -> Result<HashSet<String>, StoreError> {
-        Ok(HashSet::new())
-    }
-    fn summary(&self) -> Result<StoreSummary, StoreError> {
-        Ok(StoreSummary {
-            backend: "memory",
-            location: "layer_loop".into(),
-            users: 1,
-            tokens: Some(1),
-        })
-    }
-}
-
-/// The same gate as `benches/layer.rs`.
-fn gate() -> Arc<Gate> {
-    let config = Config::from_str_with_origin(
-        r#"
-[django]
-DATABASE = "sqlite:///unused.sqlite3"
-[[routes]]
-path = "api/orders/"
-methods = ["GET", "POST"]
-authentication_classes = ["TokenAuthentication", "SessionAuthentication"]
-permission_classes = ["IsAuthenticated"]
-"#,
-        "layer_loop.toml",
-        None,
-    )
-    .expect("config");
-    Arc::new(Gate::with_store(config, Box::new(OneToken)).expect("gate"))
-}
 
 fn request(authorization: &http::HeaderValue) -> Request<Full<Bytes>> {
     let mut request = Request::new(Full::default());
@@ -129,8 +77,8 @@ fn main() {
         n.parse().expect("usage: layer_loop [ROUNDS] [MODE]")
     });
     let mode = args.next().unwrap_or_else(|| "layer".into());
-    let authorization = http::HeaderValue::from_str(&format!("Token {TOKEN}")).expect("token");
-    let gate = gate();
+    let authorization = http::HeaderValue::from_str(&format!("Token {ONE_TOKEN}")).expect("token");
+    let gate = one_token_orders_gate();
     let mut gated = DrfGateLayer::new(gate.clone()).layer(service_fn(orders));
     // Warm the cache: the first request looks the token up (inline, no runtime).
     assert!(
